@@ -1,0 +1,272 @@
+/**
+ * One typed configuration for every Aerogram process, read from environment
+ * variables. A wrong value fails at start with a message that names the
+ * variable and says what is expected; nothing reads process.env elsewhere.
+ *
+ * Each outside server is optional: leave its variable unset and the process uses
+ * the embedded default (PGlite for Postgres, ./data/blobs for S3, an in-process
+ * bus for NATS, an in-memory limiter for Redis).
+ */
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const port = z.coerce
+  .number({ error: "expected a TCP port number" })
+  .int("expected a whole number")
+  .min(0, "expected a port from 0 to 65535 (0 picks a free port)")
+  .max(65535, "expected a port from 0 to 65535");
+
+const optionalPort = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const parsed = port.safeParse(v);
+    if (!parsed.success) {
+      ctx.addIssue({ code: "custom", message: "expected a port from 0 to 65535, or empty to disable" });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+
+const bool = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const s = v.toLowerCase();
+    if (["1", "true", "yes", "on"].includes(s)) return true;
+    if (["0", "false", "no", "off"].includes(s)) return false;
+    ctx.addIssue({ code: "custom", message: "expected true or false" });
+    return z.NEVER;
+  });
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `expected a URL (${protocols.join(" or ")})` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(u.protocol)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    });
+
+const positiveInt = (def: number) =>
+  z.coerce.number({ error: "expected a number" }).int("expected a whole number").positive().default(def);
+
+export const SERVICE_NAMES = ["smtp-in", "imap", "pop3", "admin"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+const services = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "" || v === "all") return [...SERVICE_NAMES];
+    const list = v.split(",").map((s) => s.trim());
+    for (const s of list) {
+      if (!(SERVICE_NAMES as readonly string[]).includes(s)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected "all" or a comma list of ${SERVICE_NAMES.join(", ")}`,
+        });
+        return z.NEVER;
+      }
+    }
+    return list as ServiceName[];
+  });
+
+/** The environment variables we read, with their validation. */
+const envSchema = z.object({
+  AEROGRAM_SERVICES: services,
+  DATA_DIR: z.string().default("./data"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  MAIL_HOSTNAME: z.string().min(1).default("localhost"),
+  BIND_ADDRESS: z.string().default("127.0.0.1"),
+
+  DATABASE_URL: url(["postgres:", "postgresql:"]),
+  DATABASE_POOL_MAX: positiveInt(10),
+  EMBEDDED_PG_PORT: port.default(54329),
+
+  S3_ENDPOINT: url(["http:", "https:"]),
+  S3_BUCKET: z.string().optional(),
+  S3_REGION: z.string().default("us-east-1"),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool,
+  BLOB_DIR: z.string().optional(),
+
+  NATS_URL: url(["nats:", "tls:", "ws:", "wss:"]),
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected dot-separated tokens of letters, digits, - and _")
+    .default("aerogram"),
+
+  REDIS_URL: url(["redis:", "rediss:"]),
+  REDIS_KEY_PREFIX: z.string().default("aerogram:"),
+
+  SMTP_PORT: port.default(2525),
+  SMTPS_PORT: optionalPort,
+  IMAP_PORT: port.default(1143),
+  IMAPS_PORT: optionalPort,
+  POP3_PORT: port.default(1110),
+  POP3S_PORT: optionalPort,
+  HTTP_PORT: port.default(8080),
+
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
+
+  ADMIN_TOKEN: z.string().optional(),
+  DEMO_ACCOUNT: bool,
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  services: ServiceName[];
+  dataDir: string;
+  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+  hostname: string;
+  bindAddress: string;
+  /** Absent: embedded PGlite served on 127.0.0.1:embeddedPort. */
+  database: { url: string | undefined; poolMax: number; embeddedPort: number; embeddedDir: string };
+  blobs:
+    | {
+        kind: "s3";
+        endpoint: string | undefined;
+        bucket: string;
+        region: string;
+        forcePathStyle: boolean;
+        accessKeyId?: string;
+        secretAccessKey?: string;
+      }
+    | { kind: "fs"; dir: string };
+  events: { kind: "nats"; url: string; subjectPrefix: string } | { kind: "memory"; subjectPrefix: string };
+  limits: { kind: "redis"; url: string; keyPrefix: string } | { kind: "memory"; keyPrefix: string };
+  ports: {
+    smtp: number;
+    smtps: number | undefined;
+    imap: number;
+    imaps: number | undefined;
+    pop3: number;
+    pop3s: number | undefined;
+    http: number;
+  };
+  tls: { certFile: string; keyFile: string } | undefined;
+  adminToken: string | undefined;
+  /** Create (and print) a demo account on first start. Defaults to on with the embedded database. */
+  demoAccount: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const variable = String(i.path[0] ?? "?");
+        const got = env[variable];
+        return {
+          variable,
+          message: `${i.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ""}`,
+        };
+      }),
+    );
+  }
+  const e = parsed.data;
+  const problems: { variable: string; message: string }[] = [];
+  const dataDir = resolve(e.DATA_DIR);
+
+  let blobs: Config["blobs"];
+  if (e.S3_BUCKET) {
+    // S3 bucket names must be DNS-valid (RFC 1035 labels; AWS rules).
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(e.S3_BUCKET)) {
+      problems.push({
+        variable: "S3_BUCKET",
+        message: "expected a DNS-valid bucket name (3-63 of a-z 0-9 . -)",
+      });
+    }
+    blobs = {
+      kind: "s3",
+      endpoint: e.S3_ENDPOINT,
+      bucket: e.S3_BUCKET,
+      region: e.S3_REGION,
+      // A custom endpoint (MinIO, Ceph, s3rver) almost always wants path-style addressing.
+      forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+      ...(e.S3_ACCESS_KEY_ID ? { accessKeyId: e.S3_ACCESS_KEY_ID } : {}),
+      ...(e.S3_SECRET_ACCESS_KEY ? { secretAccessKey: e.S3_SECRET_ACCESS_KEY } : {}),
+    };
+  } else {
+    if (e.S3_ENDPOINT) problems.push({ variable: "S3_BUCKET", message: "required when S3_ENDPOINT is set" });
+    blobs = { kind: "fs", dir: resolve(e.BLOB_DIR ?? `${dataDir}/blobs`) };
+  }
+
+  let tls: Config["tls"];
+  if (e.TLS_CERT_FILE || e.TLS_KEY_FILE) {
+    if (!e.TLS_CERT_FILE)
+      problems.push({ variable: "TLS_CERT_FILE", message: "required when TLS_KEY_FILE is set" });
+    if (!e.TLS_KEY_FILE)
+      problems.push({ variable: "TLS_KEY_FILE", message: "required when TLS_CERT_FILE is set" });
+    tls = { certFile: e.TLS_CERT_FILE ?? "", keyFile: e.TLS_KEY_FILE ?? "" };
+  }
+  for (const v of ["SMTPS_PORT", "IMAPS_PORT", "POP3S_PORT"] as const) {
+    if (e[v] !== undefined && !tls)
+      problems.push({ variable: v, message: "needs TLS_CERT_FILE and TLS_KEY_FILE" });
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    services: e.AEROGRAM_SERVICES,
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    hostname: e.MAIL_HOSTNAME,
+    bindAddress: e.BIND_ADDRESS,
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      embeddedPort: e.EMBEDDED_PG_PORT,
+      embeddedDir: `${dataDir}/pg`,
+    },
+    blobs,
+    events: e.NATS_URL
+      ? { kind: "nats", url: e.NATS_URL, subjectPrefix: e.NATS_SUBJECT_PREFIX }
+      : { kind: "memory", subjectPrefix: e.NATS_SUBJECT_PREFIX },
+    limits: e.REDIS_URL
+      ? { kind: "redis", url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX }
+      : { kind: "memory", keyPrefix: e.REDIS_KEY_PREFIX },
+    ports: {
+      smtp: e.SMTP_PORT,
+      smtps: e.SMTPS_PORT,
+      imap: e.IMAP_PORT,
+      imaps: e.IMAPS_PORT,
+      pop3: e.POP3_PORT,
+      pop3s: e.POP3S_PORT,
+      http: e.HTTP_PORT,
+    },
+    tls,
+    adminToken: e.ADMIN_TOKEN,
+    demoAccount: e.DEMO_ACCOUNT ?? e.DATABASE_URL === undefined,
+  };
+}
+
+/** The variables loadConfig reads, for the README table and `--help`. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);

@@ -1,0 +1,42 @@
+/**
+ * Cluster-wide limits and locks. The Redis implementation is shared by every
+ * replica; the in-memory twin gives the same behaviour inside one process
+ * (the embedded default) and passes the same tests.
+ */
+
+export interface TokenBucketResult {
+  allowed: boolean;
+  /** Tokens left after this take (floored). */
+  remaining: number;
+  /** When not allowed: milliseconds until `cost` tokens are available. */
+  retryAfterMs: number;
+}
+
+export interface Lease {
+  key: string;
+  /** Strictly increasing per key across all holders: a fencing token (pass it to writes guarded by the lock). */
+  fencingToken: number;
+  /** Extends the lease by its ttl; false when it was lost (expired and taken, or released). */
+  renew(): Promise<boolean>;
+  /** Releases it if still ours; idempotent. */
+  release(): Promise<void>;
+}
+
+export interface Limiter {
+  /**
+   * Token bucket: `capacity` tokens, refilled at `refillPerSecond`; takes `cost`
+   * (default 1). State expires when the bucket would be full again.
+   */
+  take(key: string, capacity: number, refillPerSecond: number, cost?: number): Promise<TokenBucketResult>;
+  /** Adds `by` (may be negative) to a counter that expires `ttlMs` after its last change; returns the new value. */
+  incr(key: string, by: number, ttlMs: number): Promise<number>;
+  /** Current counter value (0 when absent). */
+  get(key: string): Promise<number>;
+  /** Deletes a counter or bucket. */
+  reset(key: string): Promise<void>;
+  /** A lease lock held for `ttlMs` unless renewed; undefined when someone else holds it. */
+  acquire(key: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

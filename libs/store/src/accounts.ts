@@ -1,0 +1,191 @@
+/**
+ * Accounts, their aliases and the domains we host. Creating an account creates
+ * its INBOX and the RFC 6154 special-use folders in the same transaction.
+ */
+import { type Pool, type Queryable, withTransaction } from "./db.ts";
+import { createMailboxIn, DEFAULT_MAILBOXES } from "./mailboxes.ts";
+import { hashPassword, verifyPassword } from "./password.ts";
+
+export interface Account {
+  id: number;
+  address: string;
+  quotaBytes: number | null;
+  disabled: boolean;
+  createdAt: Date;
+  aliases: string[];
+}
+
+export class AccountExistsError extends Error {
+  constructor(readonly address: string) {
+    super(`address ${address} is already taken`);
+    this.name = "AccountExistsError";
+  }
+}
+
+export class InvalidAddressError extends Error {
+  constructor(readonly address: string) {
+    super(`${JSON.stringify(address)} is not a mailbox address (local@domain)`);
+    this.name = "InvalidAddressError";
+  }
+}
+
+/** Lowercases and checks local@domain (RFC 5321 §4.5.3.1 length limits). */
+export function normalizeAddress(address: string): string {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf("@");
+  if (at < 1 || at === a.length - 1 || at > 64 || a.length - at - 1 > 255 || /[\s<>]/.test(a)) {
+    throw new InvalidAddressError(address);
+  }
+  return a;
+}
+
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+}
+
+interface AccountRow {
+  id: number;
+  address: string;
+  quota_bytes: number | null;
+  disabled: boolean;
+  created_at: Date;
+  aliases: string[];
+}
+
+const SELECT_ACCOUNT = `
+  SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at,
+         COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
+    FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id`;
+
+function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id,
+    address: r.address,
+    quotaBytes: r.quota_bytes,
+    disabled: r.disabled,
+    createdAt: r.created_at,
+    aliases: r.aliases,
+  };
+}
+
+async function addressTaken(db: Queryable, address: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    "SELECT 1 FROM accounts WHERE address = $1 UNION ALL SELECT 1 FROM account_aliases WHERE address = $1",
+    [address],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export class Accounts {
+  constructor(private readonly pool: Pool) {}
+
+  async create(input: { address: string; password: string; quotaBytes?: number | null }): Promise<Account> {
+    const address = normalizeAddress(input.address);
+    const hash = await hashPassword(input.password);
+    return withTransaction(this.pool, async (tx) => {
+      if (await addressTaken(tx, address)) throw new AccountExistsError(address);
+      await tx.query("INSERT INTO domains (name) VALUES ($1) ON CONFLICT DO NOTHING", [domainOf(address)]);
+      const { rows } = await tx.query<{ id: number }>(
+        "INSERT INTO accounts (address, password_hash, quota_bytes) VALUES ($1, $2, $3) RETURNING id",
+        [address, hash, input.quotaBytes ?? null],
+      );
+      const id = rows[0]!.id;
+      for (const mb of DEFAULT_MAILBOXES) await createMailboxIn(tx, id, mb.name, mb.specialUse);
+      const created = await tx.query<AccountRow>(`${SELECT_ACCOUNT} WHERE a.id = $1 GROUP BY a.id`, [id]);
+      return toAccount(created.rows[0]!);
+    });
+  }
+
+  async byId(id: number): Promise<Account | undefined> {
+    const { rows } = await this.pool.query<AccountRow>(`${SELECT_ACCOUNT} WHERE a.id = $1 GROUP BY a.id`, [
+      id,
+    ]);
+    return rows[0] && toAccount(rows[0]);
+  }
+
+  /** The account an address (primary or alias) delivers to. */
+  async byAddress(address: string): Promise<Account | undefined> {
+    const a = address.trim().toLowerCase();
+    const { rows } = await this.pool.query<AccountRow>(
+      `${SELECT_ACCOUNT}
+        WHERE a.id = (SELECT id FROM accounts WHERE address = $1
+                      UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
+        GROUP BY a.id`,
+      [a],
+    );
+    return rows[0] && toAccount(rows[0]);
+  }
+
+  async list(): Promise<Account[]> {
+    const { rows } = await this.pool.query<AccountRow>(`${SELECT_ACCOUNT} GROUP BY a.id ORDER BY a.address`);
+    return rows.map(toAccount);
+  }
+
+  /**
+   * Checks a login. Returns the account only when it exists, is enabled and the
+   * password matches; login names are the primary address or an alias.
+   */
+  async authenticate(address: string, password: string): Promise<Account | undefined> {
+    const a = address.trim().toLowerCase();
+    const { rows } = await this.pool.query<AccountRow & { password_hash: string }>(
+      `${SELECT_ACCOUNT.replace("a.created_at,", "a.created_at, a.password_hash,")}
+        WHERE a.id = (SELECT id FROM accounts WHERE address = $1
+                      UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
+        GROUP BY a.id`,
+      [a],
+    );
+    const row = rows[0];
+    if (!row || row.disabled) return undefined;
+    return (await verifyPassword(password, row.password_hash)) ? toAccount(row) : undefined;
+  }
+
+  async setPassword(id: number, password: string): Promise<void> {
+    await this.pool.query("UPDATE accounts SET password_hash = $2 WHERE id = $1", [
+      id,
+      await hashPassword(password),
+    ]);
+  }
+
+  async setDisabled(id: number, disabled: boolean): Promise<void> {
+    await this.pool.query("UPDATE accounts SET disabled = $2 WHERE id = $1", [id, disabled]);
+  }
+
+  async setQuota(id: number, quotaBytes: number | null): Promise<void> {
+    await this.pool.query("UPDATE accounts SET quota_bytes = $2 WHERE id = $1", [id, quotaBytes]);
+  }
+
+  async addAlias(id: number, alias: string): Promise<void> {
+    const address = normalizeAddress(alias);
+    await withTransaction(this.pool, async (tx) => {
+      if (await addressTaken(tx, address)) throw new AccountExistsError(address);
+      await tx.query("INSERT INTO domains (name) VALUES ($1) ON CONFLICT DO NOTHING", [domainOf(address)]);
+      await tx.query("INSERT INTO account_aliases (address, account_id) VALUES ($1, $2)", [address, id]);
+    });
+  }
+
+  async removeAlias(alias: string): Promise<void> {
+    await this.pool.query("DELETE FROM account_aliases WHERE address = $1", [alias.trim().toLowerCase()]);
+  }
+
+  /** Deletes the account with its mailboxes and message rows; blobs are left to the garbage collector. */
+  async delete(id: number): Promise<void> {
+    await this.pool.query("DELETE FROM accounts WHERE id = $1", [id]);
+  }
+
+  /** Bytes used across all mailboxes (for quota checks). */
+  async usage(id: number): Promise<{ bytes: number; messages: number }> {
+    const { rows } = await this.pool.query<{ bytes: number; messages: number }>(
+      `SELECT COALESCE(sum(total_size), 0)::bigint AS bytes, COALESCE(sum(message_count), 0)::bigint AS messages
+         FROM mailboxes WHERE account_id = $1`,
+      [id],
+    );
+    return rows[0]!;
+  }
+
+  async isLocalDomain(domain: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query("SELECT 1 FROM domains WHERE name = $1", [
+      domain.toLowerCase(),
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The connection pool and the small query helpers every repository uses.
+ */
+import pg from "pg";
+
+/** int8 (bigint) arrives from pg as a string; ours (UIDs, MODSEQs, sizes, counts) fit in a double. */
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds 2^53`);
+  return n;
+}
+
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === pg.types.builtins.INT8 && format !== "binary") return parseInt8;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export interface PoolOptions {
+  url: string;
+  max: number;
+  /** Called on errors of idle clients (a restarted server); the pool replaces them. */
+  onError?: (err: Error) => void;
+  applicationName?: string;
+}
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Anything that runs a query: the pool or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, "query">;
+
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max,
+    types,
+    application_name: opts.applicationName ?? "aerogram",
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    // A query stuck on a dead server must not hang a session forever.
+    query_timeout: 30_000,
+    keepAlive: true,
+  });
+  // Without a listener an idle client's error (server restart) would crash the process.
+  pool.on("error", (err) => opts.onError?.(err));
+  return pool;
+}
+
+/** Runs fn in a transaction; rolls back on error and always releases the client. */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    try {
+      await client.query("ROLLBACK");
+    } catch {
+      broken = true; // the connection itself is gone: don't return it to the pool
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Mailboxes: a hierarchical namespace per account with "/" as the delimiter
+ * and "INBOX" (case-insensitive on input) as the one fixed name.
+ */
+import type { Pool, Queryable } from "./db.ts";
+
+export const HIERARCHY_DELIMITER = "/";
+
+export const DEFAULT_MAILBOXES: readonly { name: string; specialUse: string | null }[] = [
+  { name: "INBOX", specialUse: null },
+  { name: "Sent", specialUse: "\\Sent" },
+  { name: "Drafts", specialUse: "\\Drafts" },
+  { name: "Trash", specialUse: "\\Trash" },
+  { name: "Junk", specialUse: "\\Junk" },
+  { name: "Archive", specialUse: "\\Archive" },
+];
+
+export interface Mailbox {
+  id: number;
+  accountId: number;
+  name: string;
+  specialUse: string | null;
+  subscribed: boolean;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  messageCount: number;
+  totalSize: number;
+  keywords: string[];
+}
+
+/** "inbox", "Inbox/x" → "INBOX", "INBOX/x" (RFC 9051 §5.1: INBOX is case-insensitive). */
+export function normalizeMailboxName(name: string): string {
+  if (name.toUpperCase() === "INBOX") return "INBOX";
+  if (name.slice(0, 6).toUpperCase() === `INBOX${HIERARCHY_DELIMITER}`) return `INBOX${name.slice(5)}`;
+  return name;
+}
+
+interface MailboxRow {
+  id: number;
+  account_id: number;
+  name: string;
+  special_use: string | null;
+  subscribed: boolean;
+  uidvalidity: number;
+  uidnext: number;
+  highestmodseq: number;
+  message_count: number;
+  total_size: number;
+  keywords: string[];
+}
+
+const COLUMNS =
+  "id, account_id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, message_count, total_size, keywords";
+
+export function toMailbox(r: MailboxRow): Mailbox {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    specialUse: r.special_use,
+    subscribed: r.subscribed,
+    uidValidity: r.uidvalidity,
+    uidNext: r.uidnext,
+    highestModseq: r.highestmodseq,
+    messageCount: r.message_count,
+    totalSize: r.total_size,
+    keywords: r.keywords,
+  };
+}
+
+export class MailboxExistsError extends Error {
+  constructor(readonly mailboxName: string) {
+    super(`mailbox ${mailboxName} already exists`);
+    this.name = "MailboxExistsError";
+  }
+}
+
+export async function createMailboxIn(
+  db: Queryable,
+  accountId: number,
+  name: string,
+  specialUse: string | null = null,
+): Promise<Mailbox> {
+  const { rows } = await db.query<MailboxRow>(
+    `INSERT INTO mailboxes (account_id, name, special_use) VALUES ($1, $2, $3)
+       ON CONFLICT (account_id, name) DO NOTHING RETURNING ${COLUMNS}`,
+    [accountId, normalizeMailboxName(name), specialUse],
+  );
+  if (!rows[0]) throw new MailboxExistsError(name);
+  return toMailbox(rows[0]);
+}
+
+export class Mailboxes {
+  constructor(private readonly pool: Pool) {}
+
+  async list(accountId: number): Promise<Mailbox[]> {
+    const { rows } = await this.pool.query<MailboxRow>(
+      `SELECT ${COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name`,
+      [accountId],
+    );
+    return rows.map(toMailbox);
+  }
+
+  async byName(accountId: number, name: string): Promise<Mailbox | undefined> {
+    const { rows } = await this.pool.query<MailboxRow>(
+      `SELECT ${COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`,
+      [accountId, normalizeMailboxName(name)],
+    );
+    return rows[0] && toMailbox(rows[0]);
+  }
+
+  async byId(id: number): Promise<Mailbox | undefined> {
+    const { rows } = await this.pool.query<MailboxRow>(`SELECT ${COLUMNS} FROM mailboxes WHERE id = $1`, [
+      id,
+    ]);
+    return rows[0] && toMailbox(rows[0]);
+  }
+
+  create(accountId: number, name: string, specialUse: string | null = null): Promise<Mailbox> {
+    return createMailboxIn(this.pool, accountId, name, specialUse);
+  }
+
+  async setSubscribed(id: number, subscribed: boolean): Promise<void> {
+    await this.pool.query("UPDATE mailboxes SET subscribed = $2 WHERE id = $1", [id, subscribed]);
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * Message rows: append (UID and MODSEQ allocation), flag changes, expunge, and
+ * the change query every IMAP command asks ("what changed since MODSEQ m").
+ *
+ * Every write first takes the mailbox row's lock by updating it (UIDNEXT,
+ * HIGHESTMODSEQ, counters) in the same transaction as the message rows. So
+ * writers to one mailbox are serialised by Postgres itself: UIDs and MODSEQs
+ * are allocated in commit order, never duplicated, never decreasing, across
+ * any number of processes.
+ */
+import { type Pool, type PoolClient, withTransaction } from "./db.ts";
+import { DELETED, encodeFlags, SEEN } from "./flags.ts";
+
+/** The MIME index columns (computed once at delivery by libs/mime). */
+export interface IndexColumns {
+  envelope: string;
+  bodyStructure: string;
+  body: string;
+  /** The part tree with byte offsets (stored as jsonb). */
+  mime: unknown;
+  headerDate: Date | null;
+  subject: string | null;
+  from: string | null;
+  to: string | null;
+  cc: string | null;
+  bcc: string | null;
+  messageId: string | null;
+  inReplyTo: string | null;
+  preview: string | null;
+}
+
+export interface NewMessage {
+  blobKey: string;
+  size: number;
+  /** INTERNALDATE; defaults to now. */
+  internalDate?: Date;
+  /** IMAP flag names, system flags and keywords alike (\Recent is ignored). */
+  flags?: readonly string[];
+  index?: IndexColumns | null;
+}
+
+export interface AppendTarget {
+  mailboxId: number;
+  messages: readonly NewMessage[];
+}
+
+export interface Appended {
+  mailboxId: number;
+  accountId: number;
+  uidValidity: number;
+  /** UIDs of the appended messages, in input order. */
+  uids: number[];
+  modseq: number;
+}
+
+export interface MessageChange {
+  uid: number;
+  modseq: number;
+  flags: number;
+  keywords: string[];
+}
+
+export interface MailboxChanges {
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** Messages added or whose flags changed after the given MODSEQ, by UID. */
+  changed: MessageChange[];
+  /** UIDs expunged after the given MODSEQ, ascending. */
+  expunged: number[];
+}
+
+export class MailboxNotFoundError extends Error {
+  constructor(readonly mailboxId: number) {
+    super(`mailbox ${mailboxId} does not exist`);
+    this.name = "MailboxNotFoundError";
+  }
+}
+
+export type FlagOperation = "set" | "add" | "remove";
+
+export interface FlagUpdate {
+  mailboxId: number;
+  uids: readonly number[];
+  operation: FlagOperation;
+  flags: readonly string[];
+  /** RFC 7162 UNCHANGEDSINCE: only messages whose MODSEQ is ≤ this are changed. */
+  unchangedSince?: number;
+}
+
+export interface FlagUpdateResult {
+  /** The new MODSEQ of the changed messages (unchanged when nothing changed). */
+  modseq: number;
+  updated: MessageChange[];
+  /** UIDs that failed the UNCHANGEDSINCE test (RFC 7162 §3.1.3 MODIFIED). */
+  modified: number[];
+}
+
+/** Allocates UIDNEXT..+n-1 and one new MODSEQ for a mailbox, locking its row until commit. */
+async function allocate(
+  tx: PoolClient,
+  mailboxId: number,
+  count: number,
+  bytes: number,
+): Promise<{ accountId: number; uidValidity: number; firstUid: number; modseq: number }> {
+  const { rows } = await tx.query<{
+    account_id: number;
+    uidvalidity: number;
+    first_uid: number;
+    modseq: number;
+  }>(
+    `UPDATE mailboxes
+        SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1,
+            message_count = message_count + $2, total_size = total_size + $3
+      WHERE id = $1
+      RETURNING account_id, uidvalidity, uidnext - $2 AS first_uid, highestmodseq AS modseq`,
+    [mailboxId, count, bytes],
+  );
+  if (!rows[0]) throw new MailboxNotFoundError(mailboxId);
+  const r = rows[0];
+  return { accountId: r.account_id, uidValidity: r.uidvalidity, firstUid: r.first_uid, modseq: r.modseq };
+}
+
+async function insertRows(
+  tx: PoolClient,
+  mailboxId: number,
+  firstUid: number,
+  modseq: number,
+  msgs: readonly NewMessage[],
+) {
+  const cols = {
+    uid: [] as number[],
+    flags: [] as number[],
+    keywords: [] as string[],
+    internalDate: [] as Date[],
+    size: [] as number[],
+    blobKey: [] as string[],
+    envelope: [] as (string | null)[],
+    bodyStructure: [] as (string | null)[],
+    body: [] as (string | null)[],
+    mime: [] as (string | null)[],
+    headerDate: [] as (Date | null)[],
+    subject: [] as (string | null)[],
+    from: [] as (string | null)[],
+    to: [] as (string | null)[],
+    cc: [] as (string | null)[],
+    bcc: [] as (string | null)[],
+    messageId: [] as (string | null)[],
+    inReplyTo: [] as (string | null)[],
+    preview: [] as (string | null)[],
+  };
+  const allKeywords = new Set<string>();
+  msgs.forEach((m, i) => {
+    const { bits, keywords } = encodeFlags(m.flags ?? []);
+    for (const k of keywords) allKeywords.add(k);
+    const ix = m.index ?? null;
+    cols.uid.push(firstUid + i);
+    cols.flags.push(bits);
+    // text[][] can't be ragged, so each row's keywords travel as one JSON array.
+    cols.keywords.push(JSON.stringify(keywords));
+    cols.internalDate.push(m.internalDate ?? new Date());
+    cols.size.push(m.size);
+    cols.blobKey.push(m.blobKey);
+    cols.envelope.push(ix?.envelope ?? null);
+    cols.bodyStructure.push(ix?.bodyStructure ?? null);
+    cols.body.push(ix?.body ?? null);
+    cols.mime.push(ix ? JSON.stringify(ix.mime) : null);
+    cols.headerDate.push(ix?.headerDate ?? null);
+    cols.subject.push(ix?.subject ?? null);
+    cols.from.push(ix?.from ?? null);
+    cols.to.push(ix?.to ?? null);
+    cols.cc.push(ix?.cc ?? null);
+    cols.bcc.push(ix?.bcc ?? null);
+    cols.messageId.push(ix?.messageId ?? null);
+    cols.inReplyTo.push(ix?.inReplyTo ?? null);
+    cols.preview.push(ix?.preview ?? null);
+  });
+  await tx.query(
+    `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
+                           envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
+                           cc_addr, bcc_addr, message_id, in_reply_to, preview)
+     SELECT $1, u.uid, $2, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
+            u.internal_date, u.size, u.blob_key, u.envelope, u.body_structure, u.body, u.mime::jsonb,
+            u.header_date, u.subject, u.from_addr, u.to_addr, u.cc_addr, u.bcc_addr, u.message_id,
+            u.in_reply_to, u.preview
+       FROM unnest($3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[],
+                   $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
+                   $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+         AS u(uid, flags, keywords, internal_date, size, blob_key, envelope, body_structure, body, mime,
+              header_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, preview)`,
+    [
+      mailboxId,
+      modseq,
+      cols.uid,
+      cols.flags,
+      cols.keywords,
+      cols.internalDate,
+      cols.size,
+      cols.blobKey,
+      cols.envelope,
+      cols.bodyStructure,
+      cols.body,
+      cols.mime,
+      cols.headerDate,
+      cols.subject,
+      cols.from,
+      cols.to,
+      cols.cc,
+      cols.bcc,
+      cols.messageId,
+      cols.inReplyTo,
+      cols.preview,
+    ],
+  );
+  if (allKeywords.size) await addMailboxKeywords(tx, mailboxId, [...allKeywords]);
+}
+
+async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keywords: string[]) {
+  await tx.query(
+    `UPDATE mailboxes SET keywords = keywords || ARRAY(SELECT k FROM unnest($2::text[]) k WHERE NOT k = ANY(keywords))
+      WHERE id = $1 AND NOT keywords @> $2::text[]`,
+    [mailboxId, keywords],
+  );
+}
+
+function toChange(r: { uid: number; modseq: number; flags: number; keywords: string[] }): MessageChange {
+  return { uid: r.uid, modseq: r.modseq, flags: r.flags, keywords: r.keywords };
+}
+
+export class Messages {
+  constructor(private readonly pool: Pool) {}
+
+  /**
+   * Appends messages to one or more mailboxes in ONE transaction: either every
+   * target gets its rows or none does (SMTP delivery to several recipients).
+   * The blobs must already be durable in the blob store.
+   */
+  async append(targets: readonly AppendTarget[]): Promise<Appended[]> {
+    // Lock mailboxes in id order so two multi-recipient deliveries can't deadlock.
+    const order = targets.map((t, i) => ({ t, i })).sort((a, b) => a.t.mailboxId - b.t.mailboxId);
+    return withTransaction(this.pool, async (tx) => {
+      const results: Appended[] = new Array(targets.length);
+      for (const { t, i } of order) {
+        if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
+        const bytes = t.messages.reduce((sum, m) => sum + m.size, 0);
+        const a = await allocate(tx, t.mailboxId, t.messages.length, bytes);
+        await insertRows(tx, t.mailboxId, a.firstUid, a.modseq, t.messages);
+        results[i] = {
+          mailboxId: t.mailboxId,
+          accountId: a.accountId,
+          uidValidity: a.uidValidity,
+          uids: t.messages.map((_, k) => a.firstUid + k),
+          modseq: a.modseq,
+        };
+      }
+      return results;
+    });
+  }
+
+  /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
+  async updateFlags(u: FlagUpdate): Promise<FlagUpdateResult> {
+    const { bits, keywords } = encodeFlags(u.flags);
+    // New flag bits and keywords per operation, as SQL over the row's current values.
+    const newFlags =
+      u.operation === "set"
+        ? "$3::smallint"
+        : u.operation === "add"
+          ? "(flags | $3::smallint)"
+          : "(flags & ~$3::smallint)";
+    const newKeywords =
+      u.operation === "set"
+        ? "$4::text[]"
+        : u.operation === "add"
+          ? "(keywords || ARRAY(SELECT k FROM unnest($4::text[]) k WHERE NOT k = ANY(keywords)))"
+          : "ARRAY(SELECT k FROM unnest(keywords) k WHERE NOT k = ANY($4::text[]))";
+    return withTransaction(this.pool, async (tx) => {
+      const lock = await tx.query<{ highestmodseq: number }>(
+        "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
+        [u.mailboxId],
+      );
+      if (!lock.rows[0]) throw new MailboxNotFoundError(u.mailboxId);
+      const modseq = lock.rows[0].highestmodseq + 1;
+      let modified: number[] = [];
+      if (u.unchangedSince !== undefined) {
+        const m = await tx.query<{ uid: number }>(
+          "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $3 ORDER BY uid",
+          [u.mailboxId, u.uids, u.unchangedSince],
+        );
+        modified = m.rows.map((r) => r.uid);
+      }
+      const { rows } = await tx.query<MessageChange>(
+        `UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
+          WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
+            AND ($6::bigint IS NULL OR modseq <= $6)
+            AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
+          RETURNING uid, modseq, flags, keywords`,
+        [u.mailboxId, u.uids, bits, keywords, modseq, u.unchangedSince ?? null],
+      );
+      if (rows.length === 0) return { modseq: lock.rows[0].highestmodseq, updated: [], modified };
+      await tx.query("UPDATE mailboxes SET highestmodseq = $2 WHERE id = $1", [u.mailboxId, modseq]);
+      if (u.operation !== "remove" && keywords.length) await addMailboxKeywords(tx, u.mailboxId, keywords);
+      rows.sort((a, b) => a.uid - b.uid);
+      return { modseq, updated: rows.map(toChange), modified };
+    });
+  }
+
+  /**
+   * Removes messages and logs each UID in the expunge log at one new MODSEQ.
+   * With `onlyDeleted`, only those flagged \Deleted (IMAP EXPUNGE / UID EXPUNGE).
+   * Returns the expunged UIDs ascending and the MODSEQ (unchanged if none).
+   */
+  async expunge(
+    mailboxId: number,
+    uids: readonly number[] | "all",
+    opts: { onlyDeleted?: boolean } = {},
+  ): Promise<{ uids: number[]; modseq: number }> {
+    return withTransaction(this.pool, async (tx) => {
+      const lock = await tx.query<{ highestmodseq: number }>(
+        "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
+        [mailboxId],
+      );
+      if (!lock.rows[0]) throw new MailboxNotFoundError(mailboxId);
+      const modseq = lock.rows[0].highestmodseq + 1;
+      const { rows } = await tx.query<{ uid: number; size: number; flags: number }>(
+        `DELETE FROM messages
+          WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
+            AND (NOT $3 OR flags & ${DELETED} <> 0)
+          RETURNING uid, size, flags`,
+        [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
+      );
+      if (rows.length === 0) return { uids: [], modseq: lock.rows[0].highestmodseq };
+      const removed = rows.map((r) => r.uid).sort((a, b) => a - b);
+      const bytes = rows.reduce((s, r) => s + r.size, 0);
+      await tx.query(
+        `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM unnest($2::bigint[]) uid
+           ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
+        [mailboxId, removed, modseq],
+      );
+      await tx.query(
+        `UPDATE mailboxes SET highestmodseq = $2, message_count = message_count - $3, total_size = total_size - $4
+          WHERE id = $1`,
+        [mailboxId, modseq, removed.length, bytes],
+      );
+      return { uids: removed, modseq };
+    });
+  }
+
+  /**
+   * What changed in a mailbox after MODSEQ `since`: one indexed row read when
+   * nothing did (the common case, asked by every IMAP command), plus two
+   * index range scans when something did.
+   */
+  async changesSince(mailboxId: number, since: number): Promise<MailboxChanges> {
+    const head = await this.pool.query<{ uidvalidity: number; uidnext: number; highestmodseq: number }>(
+      "SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = $1",
+      [mailboxId],
+    );
+    const h = head.rows[0];
+    if (!h) throw new MailboxNotFoundError(mailboxId);
+    const base = { uidValidity: h.uidvalidity, uidNext: h.uidnext, highestModseq: h.highestmodseq };
+    if (h.highestmodseq <= since) return { ...base, changed: [], expunged: [] };
+    const [changed, expunged] = await Promise.all([
+      this.pool.query<MessageChange>(
+        "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+        [mailboxId, since],
+      ),
+      this.pool.query<{ uid: number }>(
+        "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+        [mailboxId, since],
+      ),
+    ]);
+    return { ...base, changed: changed.rows.map(toChange), expunged: expunged.rows.map((r) => r.uid) };
+  }
+
+  /** UIDs (ascending) with flags: the session's initial view at SELECT. */
+  async listUids(mailboxId: number): Promise<MessageChange[]> {
+    const { rows } = await this.pool.query<MessageChange>(
+      "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 ORDER BY uid",
+      [mailboxId],
+    );
+    return rows.map(toChange);
+  }
+
+  /** Number of messages without \Seen (STATUS UNSEEN), from the partial index. */
+  async countUnseen(mailboxId: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::bigint AS n FROM messages WHERE mailbox_id = $1 AND flags & ${SEEN} = 0`,
+      [mailboxId],
+    );
+    return rows[0]!.n;
+  }
+}

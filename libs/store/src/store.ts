@@ -1,0 +1,53 @@
+/**
+ * The metadata store: one pool and the repositories over it.
+ */
+import { Accounts } from "./accounts.ts";
+import { createPool, type Pool } from "./db.ts";
+import { Mailboxes } from "./mailboxes.ts";
+import { Messages } from "./messages.ts";
+import { migrate } from "./migrate.ts";
+
+export interface StoreOptions {
+  url: string;
+  poolMax: number;
+  onPoolError?: (err: Error) => void;
+  applicationName?: string;
+}
+
+export class Store {
+  readonly accounts: Accounts;
+  readonly mailboxes: Mailboxes;
+  readonly messages: Messages;
+
+  constructor(readonly pool: Pool) {
+    this.accounts = new Accounts(pool);
+    this.mailboxes = new Mailboxes(pool);
+    this.messages = new Messages(pool);
+  }
+
+  /** Connects and applies pending migrations (safe with several replicas starting at once). */
+  static async open(opts: StoreOptions): Promise<Store> {
+    const pool = createPool({
+      url: opts.url,
+      max: opts.poolMax,
+      ...(opts.onPoolError ? { onError: opts.onPoolError } : {}),
+      ...(opts.applicationName ? { applicationName: opts.applicationName } : {}),
+    });
+    try {
+      await migrate(pool);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return new Store(pool);
+  }
+
+  /** Liveness probe for /readyz. */
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

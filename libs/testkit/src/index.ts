@@ -132,3 +132,4 @@ export async function tempDir(prefix = "aerogram-"): Promise<{ path: string; rem
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
+export * from "./process.ts";

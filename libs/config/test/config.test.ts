@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "../src/index.ts";
+
+test("no environment: embedded defaults and dev ports", () => {
+  const c = loadConfig({});
+  assert.equal(c.database.url, undefined);
+  assert.equal(c.blobs.kind, "fs");
+  assert.equal(c.events.kind, "memory");
+  assert.equal(c.limits.kind, "memory");
+  assert.deepEqual([c.ports.smtp, c.ports.imap, c.ports.pop3, c.ports.http], [2525, 1143, 1110, 8080]);
+  assert.equal(c.demoAccount, true);
+  assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin"]);
+  assert.match(c.database.embeddedDir, /data\/pg$/);
+});
+
+test("each variable switches its part to the real server", () => {
+  const c = loadConfig({
+    DATABASE_URL: "postgres://u@db:5432/mail",
+    S3_ENDPOINT: "http://minio:9000",
+    S3_BUCKET: "aerogram-mail",
+    NATS_URL: "nats://nats:4222",
+    REDIS_URL: "redis://redis:6379",
+    AEROGRAM_SERVICES: "imap,pop3",
+    IMAP_PORT: "143",
+  });
+  assert.equal(c.database.url, "postgres://u@db:5432/mail");
+  assert.deepEqual(c.blobs, {
+    kind: "s3",
+    endpoint: "http://minio:9000",
+    bucket: "aerogram-mail",
+    region: "us-east-1",
+    forcePathStyle: true,
+  });
+  assert.deepEqual(c.events, { kind: "nats", url: "nats://nats:4222", subjectPrefix: "aerogram" });
+  assert.equal(c.limits.kind, "redis");
+  assert.deepEqual(c.services, ["imap", "pop3"]);
+  assert.equal(c.ports.imap, 143);
+  assert.equal(c.demoAccount, false, "no demo account on a real database unless asked");
+});
+
+test("a wrong value fails naming the variable and what is expected", () => {
+  const bad = (env: Record<string, string>, variable: string, expected: RegExp) => {
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const p = err.problems.find((x) => x.variable === variable);
+        assert.ok(p, `a problem for ${variable} in ${err.message}`);
+        assert.match(p.message, expected);
+        assert.match(err.message, new RegExp(`^  ${variable}: `, "m"));
+        return true;
+      },
+    );
+  };
+  bad({ IMAP_PORT: "abc" }, "IMAP_PORT", /port/);
+  bad({ IMAP_PORT: "70000" }, "IMAP_PORT", /65535/);
+  bad({ DATABASE_URL: "mysql://x" }, "DATABASE_URL", /postgres:\/\//);
+  bad({ DATABASE_URL: "not a url" }, "DATABASE_URL", /URL/);
+  bad({ S3_ENDPOINT: "http://s3" }, "S3_BUCKET", /required/);
+  bad({ S3_BUCKET: "Bad_Bucket" }, "S3_BUCKET", /DNS-valid/);
+  bad({ AEROGRAM_SERVICES: "imap,webmail" }, "AEROGRAM_SERVICES", /smtp-in, imap, pop3, admin/);
+  bad({ LOG_LEVEL: "loud" }, "LOG_LEVEL", /info/);
+  bad({ IMAPS_PORT: "993" }, "IMAPS_PORT", /TLS_CERT_FILE/);
+  bad({ DEMO_ACCOUNT: "maybe" }, "DEMO_ACCOUNT", /true or false/);
+  bad({ NATS_SUBJECT_PREFIX: "a.*" }, "NATS_SUBJECT_PREFIX", /dot-separated/);
+});
+
+test("several problems are reported together", () => {
+  try {
+    loadConfig({ IMAP_PORT: "x", POP3_PORT: "-1" });
+    assert.fail("expected ConfigError");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => p.variable).sort(), ["IMAP_PORT", "POP3_PORT"]);
+  }
+});

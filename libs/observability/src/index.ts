@@ -1,0 +1,3 @@
+export * from "./http.ts";
+export * from "./logger.ts";
+export * from "./metrics.ts";

@@ -1,0 +1,21 @@
+/**
+ * Key layout. Counters and buckets share one namespace (reset() deletes either);
+ * leases and their fencing counters get their own, so no user key can collide
+ * with another kind of state.
+ */
+export interface KeyLayout {
+  /** Counter or token bucket. */
+  limit(key: string): string;
+  /** Lease lock: holds the owner token, expires with the lease. */
+  lease(key: string): string;
+  /** Fencing counter of a lease: never expires, so tokens keep increasing. */
+  fence(key: string): string;
+}
+
+export function keyLayout(prefix: string): KeyLayout {
+  return {
+    limit: (key) => `${prefix}limit:${key}`,
+    lease: (key) => `${prefix}lease:${key}`,
+    fence: (key) => `${prefix}fence:${key}`,
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * The in-process limiter: the embedded default for a single process, and the
+ * twin RedisLimiter is tested against (same contract suite). Every operation is
+ * synchronous inside its promise, which makes it atomic here as a Lua script is
+ * in Redis. The clock is monotonic (performance.now), so wall-clock steps
+ * neither refill buckets nor expire leases early.
+ */
+import { performance } from "node:perf_hooks";
+import { type BucketState, takeTokens } from "./bucket.ts";
+import { newOwnerToken } from "./owner.ts";
+import type { Lease, Limiter, TokenBucketResult } from "./types.ts";
+import { checkBucket, checkCounterStep, checkKey, checkTtl } from "./validate.ts";
+
+type Value =
+  | { kind: "counter"; count: number; expiresAt: number }
+  | { kind: "bucket"; bucket: BucketState; expiresAt: number };
+
+interface HeldLease {
+  owner: string;
+  expiresAt: number;
+}
+
+export interface MemoryLimiterOptions {
+  /** How often expired entries are swept (they are also dropped when next touched). Default 30 s. */
+  sweepIntervalMs?: number;
+}
+
+export class MemoryLimiter implements Limiter {
+  /** Counters and buckets share a namespace, as in Redis. */
+  readonly #values = new Map<string, Value>();
+  readonly #leases = new Map<string, HeldLease>();
+  /** Never expire, so fencing tokens keep increasing across holders. */
+  readonly #fences = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: MemoryLimiterOptions = {}) {
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 30_000);
+    // Housekeeping must not keep the process alive.
+    this.#sweeper.unref();
+  }
+
+  async take(key: string, capacity: number, refillPerSecond: number, cost = 1): Promise<TokenBucketResult> {
+    this.#checkOpen();
+    checkKey(key);
+    checkBucket(capacity, refillPerSecond, cost);
+    const now = performance.now();
+    const saved = this.#live(key, now);
+    if (saved && saved.kind !== "bucket") throw wrongType(key, "a counter");
+    const { result, state, fullInMs } = takeTokens(saved?.bucket, now, capacity, refillPerSecond, cost);
+    // A full bucket is the same as no bucket: forget it, as Redis lets the key expire.
+    if (fullInMs > 0) this.#values.set(key, { kind: "bucket", bucket: state, expiresAt: now + fullInMs });
+    else this.#values.delete(key);
+    return result;
+  }
+
+  async incr(key: string, by: number, ttlMs: number): Promise<number> {
+    this.#checkOpen();
+    checkKey(key);
+    checkCounterStep(by);
+    checkTtl(ttlMs);
+    const now = performance.now();
+    const saved = this.#live(key, now);
+    if (saved && saved.kind !== "counter") throw wrongType(key, "a token bucket");
+    const count = (saved?.count ?? 0) + by;
+    this.#values.set(key, { kind: "counter", count, expiresAt: now + ttlMs });
+    return count;
+  }
+
+  async get(key: string): Promise<number> {
+    this.#checkOpen();
+    checkKey(key);
+    const saved = this.#live(key, performance.now());
+    if (saved && saved.kind !== "counter") throw wrongType(key, "a token bucket");
+    return saved?.count ?? 0;
+  }
+
+  async reset(key: string): Promise<void> {
+    this.#checkOpen();
+    checkKey(key);
+    this.#values.delete(key);
+  }
+
+  async acquire(key: string, ttlMs: number): Promise<Lease | undefined> {
+    this.#checkOpen();
+    checkKey(key);
+    checkTtl(ttlMs);
+    const now = performance.now();
+    if (this.#heldLease(key, now)) return undefined;
+    const owner = newOwnerToken();
+    this.#leases.set(key, { owner, expiresAt: now + ttlMs });
+    const fencingToken = (this.#fences.get(key) ?? 0) + 1;
+    this.#fences.set(key, fencingToken);
+    return {
+      key,
+      fencingToken,
+      renew: async () => {
+        this.#checkOpen();
+        const now = performance.now();
+        const held = this.#heldLease(key, now);
+        if (held?.owner !== owner) return false;
+        held.expiresAt = now + ttlMs;
+        return true;
+      },
+      release: async () => {
+        this.#checkOpen();
+        if (this.#heldLease(key, performance.now())?.owner === owner) this.#leases.delete(key);
+      },
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.#checkOpen();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#values.clear();
+    this.#leases.clear();
+  }
+
+  /** The value at `key` unless it has expired (then it is dropped). */
+  #live(key: string, now: number): Value | undefined {
+    const value = this.#values.get(key);
+    if (value && value.expiresAt <= now) {
+      this.#values.delete(key);
+      return undefined;
+    }
+    return value;
+  }
+
+  #heldLease(key: string, now: number): HeldLease | undefined {
+    const lease = this.#leases.get(key);
+    if (lease && lease.expiresAt <= now) {
+      this.#leases.delete(key);
+      return undefined;
+    }
+    return lease;
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [key, value] of this.#values) if (value.expiresAt <= now) this.#values.delete(key);
+    for (const [key, lease] of this.#leases) if (lease.expiresAt <= now) this.#leases.delete(key);
+  }
+
+  #checkOpen(): void {
+    // Like a closed Redis connection: callers must not mistake a shut-down limiter for an empty one.
+    if (this.#closed) throw new Error("limiter is closed");
+  }
+}
+
+/** Redis answers WRONGTYPE when one key is used as both a counter and a bucket; so do we. */
+function wrongType(key: string, actual: string): Error {
+  return new Error(`WRONGTYPE ${JSON.stringify(key)} holds ${actual}`);
+}

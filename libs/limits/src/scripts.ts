@@ -1,0 +1,76 @@
+/**
+ * Lua scripts: each operation is one atomic script, so replicas racing on the
+ * same key never interleave between a read and a write.
+ */
+
+/**
+ * KEYS[1] bucket hash {tokens, ts}; ARGV capacity, refillPerSecond, cost.
+ * Returns {allowed 0|1, remaining (floored), retryAfterMs}. A transcription of
+ * takeTokens() in bucket.ts. The clock is the Redis server's TIME, so replicas
+ * with skewed clocks agree.
+ */
+export const TAKE = `
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = capacity
+local updated = now
+if saved[1] and saved[2] then
+  tokens = tonumber(saved[1])
+  updated = tonumber(saved[2])
+  if now > updated then
+    tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+    updated = now
+  end
+end
+local allowed = 0
+local retry = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  retry = math.ceil((cost - tokens) * 1000 / rate)
+end
+local full = math.ceil((capacity - tokens) * 1000 / rate)
+if full > 0 then
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
+  redis.call('PEXPIRE', KEYS[1], full)
+else
+  redis.call('DEL', KEYS[1])
+end
+return {allowed, math.floor(tokens), retry}
+`;
+
+/** KEYS[1] counter; ARGV by, ttlMs. Returns the new value. */
+export const INCR = `
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return value
+`;
+
+/** KEYS[1] lease, KEYS[2] fence; ARGV owner, ttlMs. Returns the fencing token, or 0 when held by someone else. */
+export const ACQUIRE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+`;
+
+/** KEYS[1] lease; ARGV owner, ttlMs. Returns 1 when still ours and extended, else 0. */
+export const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`;
+
+/** KEYS[1] lease; ARGV owner. Deletes it only when still ours. */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;

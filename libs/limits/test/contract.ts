@@ -1,0 +1,163 @@
+/**
+ * The behaviour every Limiter must have, run against each implementation so
+ * the in-process twin stays true to Redis. Timings use wide margins: files run
+ * in parallel on a small machine.
+ */
+import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Limiter } from "../src/index.ts";
+
+let nextKey = 0;
+/** A fresh key per test, so tests never see each other's state. */
+const freshKey = (what: string) => `${what}-${nextKey++}`;
+
+export async function limiterContract(t: TestContext, makeLimiter: () => Promise<Limiter>): Promise<void> {
+  const limiter = await makeLimiter();
+  t.after(() => limiter.close());
+
+  await t.test("ping resolves", () => limiter.ping());
+
+  await t.test("token bucket allows its capacity, then denies with a retry time", async () => {
+    const key = freshKey("bucket");
+    // 2 tokens/s: a token takes 500 ms, far more than the takes below need.
+    for (const remaining of [2, 1, 0]) {
+      assert.deepEqual(await limiter.take(key, 3, 2), { allowed: true, remaining, retryAfterMs: 0 });
+    }
+    const denied = await limiter.take(key, 3, 2);
+    assert.equal(denied.allowed, false);
+    assert.equal(denied.remaining, 0);
+    assert.ok(denied.retryAfterMs > 0 && denied.retryAfterMs <= 500, `retryAfterMs ${denied.retryAfterMs}`);
+  });
+
+  await t.test("token bucket refills over time", async () => {
+    const key = freshKey("bucket");
+    assert.equal((await limiter.take(key, 2, 4, 2)).allowed, true);
+    const denied = await limiter.take(key, 2, 4);
+    assert.equal(denied.allowed, false);
+    await sleep(denied.retryAfterMs + 50);
+    assert.equal((await limiter.take(key, 2, 4)).allowed, true, "one token back after retryAfterMs");
+    // Left alone long enough it is full again (capacity, not more).
+    await sleep(600);
+    const full = await limiter.take(key, 2, 4, 0);
+    assert.deepEqual(full, { allowed: true, remaining: 2, retryAfterMs: 0 });
+  });
+
+  await t.test("token bucket cost counts several tokens at once", async () => {
+    const key = freshKey("bucket");
+    assert.deepEqual(await limiter.take(key, 10, 1, 7), { allowed: true, remaining: 3, retryAfterMs: 0 });
+    const denied = await limiter.take(key, 10, 1, 5);
+    assert.equal(denied.allowed, false);
+    assert.equal(denied.remaining, 3, "a denied take takes nothing");
+    assert.ok(
+      denied.retryAfterMs > 1000 && denied.retryAfterMs <= 2000,
+      `retryAfterMs ${denied.retryAfterMs}`,
+    );
+    assert.equal((await limiter.take(key, 10, 1, 3)).allowed, true);
+  });
+
+  await t.test("reset refills a bucket", async () => {
+    const key = freshKey("bucket");
+    await limiter.take(key, 1, 0.01);
+    assert.equal((await limiter.take(key, 1, 0.01)).allowed, false);
+    await limiter.reset(key);
+    assert.equal((await limiter.take(key, 1, 0.01)).allowed, true);
+  });
+
+  await t.test("token bucket rejects impossible arguments", async () => {
+    const key = freshKey("bucket");
+    await assert.rejects(limiter.take(key, 0, 1), RangeError);
+    await assert.rejects(limiter.take(key, 5, 0), RangeError);
+    await assert.rejects(limiter.take(key, 5, 1, 6), RangeError, "cost above capacity can never be allowed");
+    await assert.rejects(limiter.take("", 5, 1), RangeError);
+  });
+
+  await t.test("incr, get and reset a counter", async () => {
+    const key = freshKey("counter");
+    assert.equal(await limiter.get(key), 0);
+    assert.equal(await limiter.incr(key, 2, 60_000), 2);
+    assert.equal(await limiter.incr(key, -5, 60_000), -3);
+    assert.equal(await limiter.get(key), -3);
+    await limiter.reset(key);
+    assert.equal(await limiter.get(key), 0);
+    await limiter.reset(key); // absent: fine
+    await assert.rejects(limiter.incr(key, 1.5, 1000), RangeError);
+    await assert.rejects(limiter.incr(key, 1, 0), RangeError);
+  });
+
+  await t.test("a counter expires ttl after its last change", async () => {
+    const key = freshKey("counter");
+    await limiter.incr(key, 1, 500);
+    await sleep(250);
+    await limiter.incr(key, 1, 500); // pushes expiry out again
+    await sleep(300); // 550 ms after the first change, 300 after the last
+    assert.equal(await limiter.get(key), 2);
+    await sleep(500);
+    assert.equal(await limiter.get(key), 0);
+    assert.equal(await limiter.incr(key, 1, 500), 1, "starts again from zero");
+  });
+
+  await t.test("a lease is exclusive until released", async () => {
+    const key = freshKey("lease");
+    const first = await limiter.acquire(key, 10_000);
+    assert.ok(first);
+    assert.equal(first.key, key);
+    assert.equal(await limiter.acquire(key, 10_000), undefined);
+    assert.equal(await first.renew(), true);
+    await first.release();
+    await first.release(); // idempotent
+    assert.equal(await first.renew(), false, "a released lease cannot be renewed");
+    const second = await limiter.acquire(key, 10_000);
+    assert.ok(second);
+    await second.release();
+  });
+
+  await t.test("fencing tokens strictly increase across acquisitions", async () => {
+    const key = freshKey("lease");
+    const tokens: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const lease = await limiter.acquire(key, 10_000);
+      assert.ok(lease);
+      tokens.push(lease.fencingToken);
+      await lease.release();
+    }
+    for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `tokens ${tokens}`);
+    // Other keys have their own counters; they do not disturb this one.
+    const other = await limiter.acquire(freshKey("lease"), 10_000);
+    assert.ok(other);
+    const next = await limiter.acquire(key, 10_000);
+    assert.ok(next && next.fencingToken > tokens.at(-1)!);
+  });
+
+  await t.test("renewing keeps a lease past its ttl", async () => {
+    const key = freshKey("lease");
+    const lease = await limiter.acquire(key, 500);
+    assert.ok(lease);
+    for (let i = 0; i < 4; i++) {
+      await sleep(200);
+      assert.equal(await lease.renew(), true);
+    }
+    // 800 ms in: well past the original 500 ms ttl.
+    assert.equal(await limiter.acquire(key, 10_000), undefined);
+    await lease.release();
+  });
+
+  await t.test("an expired lease goes to the next taker; the old holder cannot touch it", async () => {
+    const key = freshKey("lease");
+    const old = await limiter.acquire(key, 100);
+    assert.ok(old);
+    await sleep(300);
+    const taker = await limiter.acquire(key, 10_000);
+    assert.ok(taker, "expired lease can be acquired");
+    assert.ok(taker.fencingToken > old.fencingToken);
+    assert.equal(await old.renew(), false);
+    await old.release();
+    assert.equal(
+      await limiter.acquire(key, 10_000),
+      undefined,
+      "old holder's release left the new lock alone",
+    );
+    assert.equal(await taker.renew(), true);
+    await taker.release();
+  });
+}

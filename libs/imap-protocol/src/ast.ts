@@ -237,6 +237,11 @@ export type Command =
 
 export type CommandName = Command["name"];
 
+type CommandWithName<C, N> = C extends { readonly name: infer M } ? (N extends M ? C : never) : never;
+
+/** The command type(s) a name parses to, e.g. CommandOfName<"EXAMINE"> is SelectCommand. */
+export type CommandOfName<N extends CommandName> = CommandWithName<Command, N>;
+
 /** A section of a message, RFC 9051 §6.4.5 `section-spec`. */
 export interface BodySection {
   /** Part numbers, e.g. [1, 2] for "1.2"; empty for the whole message. */

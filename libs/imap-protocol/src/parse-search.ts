@@ -35,6 +35,19 @@ const FLAG_KEYS = new Set<string>([
 ]);
 const TEXT_KEYS = new Set<string>(["BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"]);
 const DATE_KEYS = new Set<string>(["BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"]);
+const KEYS_WITH_ARGUMENTS = new Set<string>([
+  "KEYWORD",
+  "UNKEYWORD",
+  "LARGER",
+  "SMALLER",
+  "HEADER",
+  "UID",
+  "OLDER",
+  "YOUNGER",
+  "NOT",
+  "OR",
+  "MODSEQ",
+]);
 const RETURN_OPTIONS = new Set<string>(["MIN", "MAX", "ALL", "COUNT", "SAVE"]);
 
 function isDigit(byte: number): boolean {
@@ -110,6 +123,9 @@ export function parseSearchKey(cursor: CommandCursor, depth: number): SearchKey 
   }
   const name = cursor.atom("search key").toUpperCase();
   if (FLAG_KEYS.has(name)) return { key: name as FlagSearchKeyName };
+  if (!TEXT_KEYS.has(name) && !DATE_KEYS.has(name) && !KEYS_WITH_ARGUMENTS.has(name)) {
+    cursor.fail(`Unknown search key ${name}`);
+  }
   cursor.sp();
   if (TEXT_KEYS.has(name)) return { key: name as TextSearchKeyName, value: searchString(cursor) };
   if (DATE_KEYS.has(name)) return { key: name as DateSearchKeyName, date: searchDate(cursor) };
@@ -137,10 +153,8 @@ export function parseSearchKey(cursor: CommandCursor, depth: number): SearchKey 
       cursor.sp();
       return { key: "OR", left, right: parseSearchKey(cursor, depth + 1) };
     }
-    case "MODSEQ":
+    default: // "MODSEQ", the last of KEYS_WITH_ARGUMENTS
       return parseModseqKey(cursor);
-    default:
-      cursor.fail(`Unknown search key ${name}`);
   }
 }
 

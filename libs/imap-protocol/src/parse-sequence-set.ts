@@ -31,6 +31,7 @@ export function parseSequenceSet(cursor: CommandCursor, options: SequenceSetOpti
   if (cursor.peek() === 0x24 /* $ */) {
     if (options.allowSaved === false) cursor.fail('"$" is not allowed here');
     cursor.skip(1);
+    assertSetEnds(cursor);
     return { kind: "saved" };
   }
   const ranges: SequenceRange[] = [];
@@ -40,9 +41,12 @@ export function parseSequenceSet(cursor: CommandCursor, options: SequenceSetOpti
     if (options.allowStar === false && (start === "*" || end === "*")) cursor.fail('"*" is not allowed here');
     ranges.push({ start, end });
   } while (cursor.accept(","));
-  const next = cursor.peek();
-  if (next !== -1 && next !== 0x20 && next !== 0x29 /* ) */) {
-    throw new ParseError("Invalid sequence set");
-  }
+  assertSetEnds(cursor);
   return { kind: "ranges", ranges };
+}
+
+/** A set ends at a space, a ")" or the end of the line; anything else is part of a bad set. */
+function assertSetEnds(cursor: CommandCursor): void {
+  const next = cursor.peek();
+  if (next !== -1 && next !== 0x20 && next !== 0x29 /* ) */) throw new ParseError("Invalid sequence set");
 }

@@ -1,7 +1,7 @@
 // Test helpers: frame text through the real reader, then parse it.
 
 import assert from "node:assert/strict";
-import type { Command } from "../src/ast.ts";
+import type { Command, CommandOfName } from "../src/ast.ts";
 import type { FramedCommand } from "../src/framed-command.ts";
 import { type CommandParseError, type ParserOptions, parseCommand } from "../src/parser.ts";
 import { CommandReader, type CommandReaderOptions, type ReaderEvent } from "../src/reader.ts";
@@ -38,8 +38,8 @@ export function parseAs<N extends Command["name"]>(
   name: N,
   text: string | Buffer,
   options?: ParserOptions,
-): Extract<Command, { name: N }> {
+): CommandOfName<N> {
   const command = parse(text, options);
   assert.equal(command.name, name);
-  return command as Extract<Command, { name: N }>;
+  return command as CommandOfName<N>;
 }

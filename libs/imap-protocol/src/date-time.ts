@@ -78,7 +78,7 @@ export function formatDateTime(date: Date, zoneMinutes = 0): string {
   const sign = zoneMinutes < 0 ? "-" : "+";
   const zone = Math.abs(zoneMinutes);
   return (
-    `${day < 10 ? ` ${day}` : day}-${MONTH_NAMES[local.getUTCMonth()]}-${local.getUTCFullYear()} ` +
+    `${day < 10 ? ` ${day}` : day}-${MONTH_NAMES[local.getUTCMonth()]}-${String(local.getUTCFullYear()).padStart(4, "0")} ` +
     `${pad2(local.getUTCHours())}:${pad2(local.getUTCMinutes())}:${pad2(local.getUTCSeconds())} ` +
     `${sign}${pad2(Math.floor(zone / 60))}${pad2(zone % 60)}`
   );

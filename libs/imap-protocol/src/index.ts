@@ -1,3 +1,8 @@
+// @aerogram/imap-protocol: the IMAP wire layer, without sockets.
+//   reader.ts   CommandReader: bytes → framed commands, literals (streamed when large), raw lines
+//   parser.ts   parseCommand: framed command → typed Command (ast.ts) or a BAD/NO error
+//   commands.ts COMMAND_TABLE: valid states and sequence-number rules per command
+//   writer.ts   responses as Buffer / StreamLiteral chunks; response-codes.ts, imap-value.ts
 export * from "./ast.ts";
 export { isValidAtom, isValidTag } from "./charset.ts";
 export * from "./commands.ts";

@@ -23,8 +23,9 @@ function isPrintableAscii(code: number): boolean {
   return code >= 0x20 && code <= 0x7e;
 }
 
-/** Encodes a Unicode mailbox name as modified UTF-7. */
+/** Encodes a Unicode mailbox name as modified UTF-7; throws Mutf7Error on unpaired surrogates. */
 export function encodeMutf7(name: string): string {
+  if (/\p{Cs}/u.test(name)) throw new Mutf7Error("mailbox name contains an unpaired UTF-16 surrogate");
   let out = "";
   let i = 0;
   while (i < name.length) {

@@ -25,7 +25,9 @@
 //                       views into the pushed Buffers; no chunk is held after it is
 //                       returned. The command event that follows the last segment records
 //                       the literal as `{kind: "streamed", index, size}` so the handler can
-//                       match the stored upload with the parsed arguments (e.g. MULTIAPPEND).
+//                       match the stored upload with the parsed arguments (e.g. MULTIAPPEND);
+//                       if the command then fails to parse, or an error event replaces it,
+//                       the host discards what it stored.
 //   line                a raw line in "line" mode (AUTHENTICATE responses, IDLE's DONE).
 //   error               the command (or line) was rejected by a framing limit; answer
 //                       `${tag ?? "*"} ${status} [${responseCode}] ${message}`.

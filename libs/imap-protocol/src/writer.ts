@@ -12,7 +12,9 @@
 //
 // Strings are quoted when they are short and hold no CR, LF or NUL, and either are
 // US-ASCII or the session accepts UTF-8 (IMAP4rev2 / UTF8=ACCEPT, RFC 6855 §3);
-// otherwise they are sent as literals.
+// otherwise they are sent as literals. NUL cannot appear in an IMAP string at all
+// (RFC 9051 §4.3, CHAR8): callers strip it from header data, or send BINARY content
+// as a literal8 (`literal(data, { binary: true })`).
 
 import { isUtf8 } from "node:buffer";
 import { formatDateTime } from "./date-time.ts";

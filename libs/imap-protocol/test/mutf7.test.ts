@@ -68,3 +68,7 @@ describe("modified UTF-7 (RFC 3501 §5.1.3)", () => {
     assert.match(parseFails(literal).message, /8-bit/);
   });
 });
+
+test("encoding refuses unpaired surrogates instead of writing an undecodable name", () => {
+  assert.throws(() => encodeMutf7("a\ud800b"), /surrogate/);
+});

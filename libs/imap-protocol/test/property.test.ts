@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { MONTH_NAMES } from "../src/date-time.ts";
 import { decodeMutf7, encodeMutf7 } from "../src/mutf7.ts";
 import { parseCommand } from "../src/parser.ts";
 import { CommandReader, type ReaderEvent } from "../src/reader.ts";
+import type { SearchKey } from "../src/search-key.ts";
 import {
   compressSequenceSet,
   formatSequenceSet,
@@ -250,6 +252,136 @@ describe("properties", () => {
         assert.ok(parsed.ok && parsed.command.name === "SELECT", JSON.stringify(name));
         assert.equal(parsed.command.mailbox, name);
       }),
+      RUNS,
+    );
+  });
+
+  const searchText = wellFormed.map((s) => s.slice(0, 20));
+  const searchKey: fc.Arbitrary<SearchKey> = fc.letrec<{ key: SearchKey }>((tie) => ({
+    key: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.constantFrom<SearchKey>({ key: "ALL" }, { key: "SEEN" }, { key: "UNDRAFT" }, { key: "RECENT" }),
+      fc.record({
+        key: fc.constantFrom("FROM" as const, "BODY" as const, "TEXT" as const),
+        value: searchText,
+      }),
+      fc.record({ key: fc.constant("KEYWORD" as const), flag: fc.constantFrom("$Junk", "Work", "a.b") }),
+      fc.record({
+        key: fc.constantFrom("SINCE" as const, "SENTBEFORE" as const),
+        date: fc.record({
+          year: fc.integer({ min: 1970, max: 2100 }),
+          month: fc.integer({ min: 1, max: 12 }),
+          day: fc.integer({ min: 1, max: 28 }),
+        }),
+      }),
+      fc.record({ key: fc.constant("LARGER" as const), size: fc.integer({ min: 0, max: 2 ** 40 }) }),
+      fc.record({
+        key: fc.constant("HEADER" as const),
+        field: fc.constantFrom("Subject", "X-Spam"),
+        value: searchText,
+      }),
+      fc.record({ key: fc.constant("UID" as const), set: sequenceSet }),
+      fc.record({ key: fc.constant("SEQUENCE" as const), set: sequenceSet }),
+      fc.record({
+        key: fc.constant("MODSEQ" as const),
+        modseq: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+        entry: fc.option(
+          fc.record({
+            name: fc.constant("/flags/\\draft"),
+            type: fc.constantFrom("priv" as const, "all" as const),
+          }),
+        ),
+      }),
+      fc.record({ key: fc.constant("NOT" as const), operand: tie("key") }),
+      fc.record({ key: fc.constant("OR" as const), left: tie("key"), right: tie("key") }),
+      fc.record({
+        key: fc.constant("AND" as const),
+        operands: fc.array(tie("key"), { minLength: 2, maxLength: 3 }),
+      }),
+    ),
+  })).key;
+
+  function writeSearchKey(key: SearchKey, encoder: ResponseEncoder): void {
+    switch (key.key) {
+      case "FROM":
+      case "BODY":
+      case "TEXT":
+        encoder.text(`${key.key} `).value(key.value);
+        return;
+      case "HEADER":
+        encoder.text(`HEADER ${key.field} `).value(key.value);
+        return;
+      case "KEYWORD":
+        encoder.text(`KEYWORD ${key.flag}`);
+        return;
+      case "SINCE":
+      case "SENTBEFORE":
+        encoder.text(`${key.key} ${key.date.day}-${MONTH_NAMES[key.date.month - 1]}-${key.date.year}`);
+        return;
+      case "LARGER":
+        encoder.text(`LARGER ${key.size}`);
+        return;
+      case "UID":
+        encoder.text(`UID ${formatSequenceSet(key.set)}`);
+        return;
+      case "SEQUENCE":
+        encoder.text(formatSequenceSet(key.set));
+        return;
+      case "MODSEQ":
+        encoder.text(
+          key.entry ? `MODSEQ "${key.entry.name.replace(/\\/g, "\\\\")}" ${key.entry.type} ` : "MODSEQ ",
+        );
+        encoder.text(String(key.modseq));
+        return;
+      case "NOT":
+        encoder.text("NOT ");
+        writeSearchKey(key.operand, encoder);
+        return;
+      case "OR":
+        encoder.text("OR ");
+        writeSearchKey(key.left, encoder);
+        encoder.text(" ");
+        writeSearchKey(key.right, encoder);
+        return;
+      case "AND":
+        encoder.text("(");
+        key.operands.forEach((operand, index) => {
+          if (index > 0) encoder.text(" ");
+          writeSearchKey(operand, encoder);
+        });
+        encoder.text(")");
+        return;
+      default:
+        encoder.text(key.key);
+    }
+  }
+
+  test("generated search criteria round-trip through the parser, however the bytes are split", () => {
+    fc.assert(
+      fc.property(
+        fc.array(searchKey, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 9 }),
+        (keys, chunk) => {
+          const encoder = new ResponseEncoder({ utf8: true }).text("s1 UID SEARCH CHARSET UTF-8 ");
+          keys.forEach((key, index) => {
+            if (index > 0) encoder.text(" ");
+            writeSearchKey(key, encoder);
+          });
+          const bytes = chunksToBuffer(encoder.finish());
+          const reader = new CommandReader();
+          const events: ReaderEvent[] = [];
+          for (let offset = 0; offset < bytes.length; offset += chunk) {
+            reader.push(bytes.subarray(offset, offset + chunk));
+            events.push(...reader.drain());
+          }
+          const framed = events.filter((event) => event.kind === "command");
+          assert.equal(framed.length, 1);
+          const parsed = parseCommand(framed[0]!.command);
+          assert.ok(parsed.ok && parsed.command.name === "SEARCH", parsed.ok ? "" : parsed.error.message);
+          // structuredClone: fast-check records have a null prototype.
+          assert.deepEqual(parsed.command.criteria, structuredClone(keys));
+        },
+      ),
       RUNS,
     );
   });

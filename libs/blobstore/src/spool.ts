@@ -1,0 +1,70 @@
+/**
+ * Content addressing means the key is only known once the last byte has been
+ * seen, so both stores first copy the incoming stream to a local temp file while
+ * hashing it, then decide (by key) whether and where to store it.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { type FileHandle, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+
+export interface SpooledContent {
+  /** The temp file holding the content. */
+  path: string;
+  /** sha256 hex of the content. */
+  key: string;
+  size: number;
+}
+
+export interface SpoolOptions {
+  /** fsync the file before resolving (the fs store renames it into place afterwards). */
+  durable: boolean;
+}
+
+/** A fresh, unused file name inside `dir` for one spool. */
+export function spoolPath(dir: string): string {
+  return join(dir, `${randomUUID()}.part`);
+}
+
+/**
+ * Streams `source` into a new file at `path`, hashing and counting as it goes;
+ * memory use is one chunk at a time regardless of size. On failure the partial
+ * file is removed and the error rethrown.
+ */
+export async function spoolToFile(
+  source: Readable | AsyncIterable<Uint8Array>,
+  path: string,
+  options: SpoolOptions,
+): Promise<SpooledContent> {
+  const hash = createHash("sha256");
+  let size = 0;
+  // "wx": never clobber another writer's file, even if a name ever repeated.
+  const file = await open(path, "wx", 0o640);
+  try {
+    // Awaiting each write is the backpressure: one chunk in memory at a time.
+    for await (const chunk of source) {
+      hash.update(chunk);
+      size += chunk.byteLength;
+      await writeFully(file, chunk);
+    }
+    if (options.durable) await file.sync();
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await removeQuietly(path);
+    throw err;
+  }
+  return { path, key: hash.digest("hex"), size };
+}
+
+/** Deletes a file if it exists; used for temp files, where a failure to clean up must not mask the real outcome. */
+export async function removeQuietly(path: string): Promise<void> {
+  await rm(path, { force: true }).catch(() => {});
+}
+
+/** file.write may write less than asked; loop until the whole chunk is on its way to disk. */
+async function writeFully(file: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let written = 0; written < chunk.byteLength; ) {
+    written += (await file.write(chunk, written, chunk.byteLength - written)).bytesWritten;
+  }
+}

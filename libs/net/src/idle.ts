@@ -1,0 +1,61 @@
+/**
+ * Idle timeouts for many thousands of sessions with one timer: sessions record
+ * their last activity, and a single unref'd interval sweeps them. A session
+ * costs a Map entry, not a setTimeout of its own.
+ */
+export interface IdleSession {
+  /** Called once when the session has been idle longer than its limit. */
+  onIdleTimeout(): void;
+}
+
+interface Entry {
+  lastActivity: number;
+  limitMs: number;
+}
+
+export class IdleSweeper {
+  private readonly sessions = new Map<IdleSession, Entry>();
+  private readonly timer: NodeJS.Timeout;
+
+  /** @param resolutionMs how often to sweep; a session times out between limit and limit + resolution */
+  constructor(resolutionMs = 1000) {
+    this.timer = setInterval(() => this.sweep(), resolutionMs);
+    this.timer.unref();
+  }
+
+  /** Starts watching a session (or changes its limit, e.g. 30 min after login instead of 1 min before). */
+  watch(session: IdleSession, limitMs: number): void {
+    this.sessions.set(session, { lastActivity: performance.now(), limitMs });
+  }
+
+  touch(session: IdleSession): void {
+    const e = this.sessions.get(session);
+    if (e) e.lastActivity = performance.now();
+  }
+
+  unwatch(session: IdleSession): void {
+    this.sessions.delete(session);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  sweep(now = performance.now()): void {
+    for (const [session, e] of this.sessions) {
+      if (now - e.lastActivity >= e.limitMs) {
+        this.sessions.delete(session);
+        try {
+          session.onIdleTimeout();
+        } catch {
+          // A session's own failure to close must not stop the sweep for the others.
+        }
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.sessions.clear();
+  }
+}

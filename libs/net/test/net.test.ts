@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { test } from "node:test";
+import { IdleSweeper, LineSplitter, Listener } from "../src/index.ts";
+
+const lines = (events: ReturnType<LineSplitter["push"]>) =>
+  events.map((e) => (e.kind === "line" ? e.line.toString() : "<too-long>"));
+
+test("LineSplitter: CRLF and bare LF, split anywhere, limit enforced without buffering", () => {
+  const s = new LineSplitter(10);
+  assert.deepEqual(lines(s.push(Buffer.from("USER a\r\nPA"))), ["USER a"]);
+  assert.deepEqual(lines(s.push(Buffer.from("SS b\nNOOP\r"))), ["PASS b"]);
+  assert.deepEqual(lines(s.push(Buffer.from("\n"))), ["NOOP"]);
+  assert.deepEqual(lines(s.push(Buffer.from("0123456789\r\n"))), ["0123456789"], "exactly the limit");
+  assert.deepEqual(lines(s.push(Buffer.from("x".repeat(100_000)))), []);
+  assert.ok(s.buffered <= 11, "an over-long line is not buffered");
+  assert.deepEqual(lines(s.push(Buffer.from("yyy\r\nQUIT\r\n"))), ["<too-long>", "QUIT"]);
+  assert.deepEqual(lines(s.push(Buffer.from("01234567890\r\n"))), ["<too-long>"]);
+});
+
+test("LineSplitter: byte-at-a-time gives the same lines", () => {
+  const input = Buffer.from("A1 LOGIN x y\r\nB\nC\r\n\r\nD");
+  const whole = lines(new LineSplitter(100).push(input));
+  const s = new LineSplitter(100);
+  const bytewise = [...input].flatMap((b) => lines(s.push(Buffer.from([b]))));
+  assert.deepEqual(bytewise, whole);
+  assert.deepEqual(whole, ["A1 LOGIN x y", "B", "C", ""]);
+});
+
+test("IdleSweeper times out idle sessions and spares active ones", () => {
+  const sweeper = new IdleSweeper(60_000);
+  const timedOut: string[] = [];
+  const a = { onIdleTimeout: () => timedOut.push("a") };
+  const b = { onIdleTimeout: () => timedOut.push("b") };
+  sweeper.watch(a, 100);
+  sweeper.watch(b, 100);
+  const t0 = performance.now();
+  sweeper.sweep(t0 + 50);
+  assert.equal(timedOut.length, 0);
+  sweeper.touch(b);
+  sweeper.sweep(performance.now() + 100);
+  assert.ok(timedOut.includes("a"));
+  sweeper.sweep(performance.now() + 1000);
+  assert.deepEqual(timedOut.sort(), ["a", "b"]);
+  assert.equal(sweeper.size, 0);
+  sweeper.close();
+});
+
+test("Listener tracks connections and drains", async () => {
+  const listener = new Listener({
+    host: "127.0.0.1",
+    port: 0,
+    onConnection: (socket) => socket.write("hello\r\n"),
+  });
+  const { port } = await listener.listen();
+  const clients = await Promise.all(
+    [1, 2, 3].map(
+      () =>
+        new Promise<ReturnType<typeof connect>>((resolve) => {
+          const c = connect(port, "127.0.0.1");
+          c.once("data", () => resolve(c));
+        }),
+    ),
+  );
+  assert.equal(listener.connections, 3);
+  listener.stopAccepting();
+  await assert.rejects(
+    new Promise((resolve, reject) =>
+      connect(port, "127.0.0.1").once("connect", resolve).once("error", reject),
+    ),
+  );
+  clients[0]!.end();
+  assert.equal(await listener.waitForConnections(2000), 2);
+  listener.destroyAll();
+  assert.equal(await listener.waitForConnections(2000), 0);
+  for (const c of clients) c.destroy();
+});

@@ -1,0 +1,122 @@
+/**
+ * Builds the shared platform a service runs on from the configuration: the
+ * metadata store, the blob store, the event bus and the limiter, each either
+ * the real server (when its variable is set) or the embedded default, plus the
+ * logger, the metrics registry and the readiness checks over all of them.
+ * Services receive a Runtime and never look at configuration kinds.
+ */
+import { type BlobStore, createBlobStore } from "@aerogram/blobstore";
+import type { Config } from "@aerogram/config";
+import { connectOrStartEmbedded, type EmbeddedPostgres, startEmbeddedPostgres } from "@aerogram/embedded-pg";
+import { createEventBus, type EventBus } from "@aerogram/events";
+import { createLimiter, type Limiter } from "@aerogram/limits";
+import {
+  createLogger,
+  createRegistry,
+  type Logger,
+  type ReadinessCheck,
+  type Registry,
+} from "@aerogram/observability";
+import { Store } from "@aerogram/store";
+
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  metrics: Registry;
+  store: Store;
+  blobs: BlobStore;
+  events: EventBus;
+  limits: Limiter;
+  /** The embedded database, when DATABASE_URL is unset. */
+  embeddedPostgres: EmbeddedPostgres | undefined;
+  readinessChecks: ReadinessCheck[];
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Label for logs and metrics. */
+  service: string;
+  /**
+   * With the embedded database: "own" opens the data directory in this process
+   * (npm start); "shared" connects to the process already serving it, or opens
+   * it if none does (mailctl and other one-shot tools).
+   */
+  embedded?: "own" | "shared";
+  log?: Logger;
+}
+
+export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
+  const log = opts.log ?? createLogger({ level: config.logLevel, service: opts.service });
+  const metrics = createRegistry(opts.service);
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.warn({ err }, "error while closing");
+      }
+    }
+  };
+  try {
+    let embeddedPostgres: EmbeddedPostgres | undefined;
+    let databaseUrl = config.database.url;
+    if (!databaseUrl) {
+      const where = { dir: config.database.embeddedDir, port: config.database.embeddedPort };
+      embeddedPostgres =
+        opts.embedded === "shared" ? await connectOrStartEmbedded(where) : await startEmbeddedPostgres(where);
+      closers.push(() => embeddedPostgres!.stop());
+      databaseUrl = embeddedPostgres.url;
+    }
+    const store = await Store.open({
+      url: databaseUrl,
+      poolMax: config.database.poolMax,
+      applicationName: `aerogram-${opts.service}`,
+      onPoolError: (err) => log.warn({ err }, "postgres connection lost; the pool reconnects"),
+    });
+    closers.push(() => store.close());
+
+    const blobs = createBlobStore(config.blobs);
+    closers.push(() => blobs.close());
+
+    const events = await createEventBus(config.events, {
+      onError: (err) => log.warn({ err }, "event bus error"),
+    });
+    closers.push(() => events.close());
+    events.onStateChange((state) => log.warn({ state }, "event bus state changed"));
+
+    const limits = await createLimiter(config.limits, { onError: (err) => log.warn({ err }, "redis error") });
+    closers.push(() => limits.close());
+
+    log.info(
+      {
+        database: embeddedPostgres ? `embedded PGlite (${config.database.embeddedDir})` : "postgres",
+        blobs:
+          config.blobs.kind === "s3" ? `s3 bucket ${config.blobs.bucket}` : `filesystem ${config.blobs.dir}`,
+        events: config.events.kind,
+        limits: config.limits.kind,
+      },
+      "runtime ready",
+    );
+    return {
+      config,
+      log,
+      metrics,
+      store,
+      blobs,
+      events,
+      limits,
+      embeddedPostgres,
+      readinessChecks: [
+        { name: "postgres", probe: () => store.ping() },
+        { name: "blobstore", probe: () => blobs.ping() },
+        { name: "events", probe: () => events.ping() },
+        { name: "limits", probe: () => limits.ping() },
+      ],
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

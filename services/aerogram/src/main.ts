@@ -1,0 +1,60 @@
+/**
+ * `npm start`: every Aerogram service in one process. With no environment it
+ * runs on the embedded defaults (PGlite, ./data/blobs, in-process bus and
+ * limiter); DATABASE_URL, S3_*, NATS_URL and REDIS_URL switch each part to the
+ * real server. AEROGRAM_SERVICES picks a subset (one per Kubernetes Deployment).
+ */
+import { mkdir } from "node:fs/promises";
+import { ConfigError, loadConfig } from "@aerogram/config";
+import { createLogger, OpsServer } from "@aerogram/observability";
+import { createRuntime } from "@aerogram/runtime";
+import { ensureDemoAccount } from "./demo.ts";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, service: "aerogram" });
+  await mkdir(config.dataDir, { recursive: true });
+  const runtime = await createRuntime(config, { service: "aerogram", embedded: "own", log });
+
+  const ops = new OpsServer({ registry: runtime.metrics, checks: runtime.readinessChecks });
+  const http = await ops.listen(config.ports.http, config.bindAddress);
+
+  const lines = [
+    `Aerogram is running (pid ${process.pid})`,
+    `  HTTP   http://${config.bindAddress}:${http.port}/healthz /readyz /metrics`,
+  ];
+  if (runtime.embeddedPostgres) lines.push(`  Postgres (embedded PGlite) ${runtime.embeddedPostgres.url}`);
+  if (config.demoAccount) {
+    const demo = await ensureDemoAccount(runtime.store, config.dataDir);
+    lines.push(`  Demo account: ${demo.address}  password: ${demo.password ?? "(set elsewhere)"}`);
+  }
+  console.log(lines.join("\n"));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "draining");
+    ops.setDraining();
+    await ops.close();
+    await runtime.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  console.error("aerogram failed to start:", err instanceof Error ? err.message : err);
+  process.exit(1);
+});

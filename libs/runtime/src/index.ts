@@ -120,3 +120,21 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     throw err;
   }
 }
+
+/** A running protocol service (SMTP-in, IMAP, POP3), as the process supervisor sees it. */
+export interface ServiceHandle {
+  name: string;
+  /** Where it listens, for the start banner (e.g. "imap 127.0.0.1:1143"). */
+  endpoints: string[];
+  /** Open client connections right now. */
+  connections(): number;
+  /**
+   * Graceful drain: stop accepting, tell sessions in the protocol's own way
+   * (IMAP BYE, SMTP 421 to new transactions, POP3 without applying deletes),
+   * let running work finish within graceMs, then close what is left.
+   */
+  drain(graceMs: number): Promise<void>;
+}
+
+/** Starts one service on a runtime. */
+export type ServiceStarter = (runtime: Runtime) => Promise<ServiceHandle>;

@@ -139,6 +139,15 @@ export class Accounts {
     return (await verifyPassword(password, row.password_hash)) ? toAccount(row) : undefined;
   }
 
+  /** The stored scrypt hash (for the authenticator's credential cache key). */
+  async passwordHash(id: number): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ password_hash: string }>(
+      "SELECT password_hash FROM accounts WHERE id = $1",
+      [id],
+    );
+    return rows[0]?.password_hash;
+  }
+
   async setPassword(id: number, password: string): Promise<void> {
     await this.pool.query("UPDATE accounts SET password_hash = $2 WHERE id = $1", [
       id,

@@ -5,10 +5,17 @@
  * real server. AEROGRAM_SERVICES picks a subset (one per Kubernetes Deployment).
  */
 import { mkdir } from "node:fs/promises";
+import type { ServiceName } from "@aerogram/config";
 import { ConfigError, loadConfig } from "@aerogram/config";
 import { createLogger, OpsServer } from "@aerogram/observability";
-import { createRuntime } from "@aerogram/runtime";
+import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
 import { ensureDemoAccount } from "./demo.ts";
+
+/** The protocol services this build has; the admin API rides on the HTTP endpoint. */
+const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {};
+
+/** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */
+const DRAIN_GRACE_MS = 25_000;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -28,10 +35,17 @@ async function main(): Promise<void> {
   const ops = new OpsServer({ registry: runtime.metrics, checks: runtime.readinessChecks });
   const http = await ops.listen(config.ports.http, config.bindAddress);
 
+  const services: ServiceHandle[] = [];
+  for (const name of config.services) {
+    const start = SERVICES[name];
+    if (start) services.push(await start(runtime));
+  }
+
   const lines = [
     `Aerogram is running (pid ${process.pid})`,
     `  HTTP   http://${config.bindAddress}:${http.port}/healthz /readyz /metrics`,
   ];
+  for (const s of services) for (const e of s.endpoints) lines.push(`  ${e}`);
   if (runtime.embeddedPostgres) lines.push(`  Postgres (embedded PGlite) ${runtime.embeddedPostgres.url}`);
   if (config.demoAccount) {
     const demo = await ensureDemoAccount(runtime.store, config.dataDir);
@@ -45,6 +59,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, "draining");
     ops.setDraining();
+    await Promise.all(services.map((s) => s.drain(DRAIN_GRACE_MS)));
     await ops.close();
     await runtime.close();
     log.info("stopped");

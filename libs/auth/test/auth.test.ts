@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { MemoryLimiter, RedisLimiter } from "@aerogram/limits";
+import { createLogger, createRegistry } from "@aerogram/observability";
+import { Store } from "@aerogram/store";
+import {
+  createTestDatabase,
+  requireServer,
+  TEST_REDIS_URL,
+  type TestDatabase,
+  uniqueId,
+} from "@aerogram/testkit";
+import { Authenticator, decodeBase64Line, decodeSaslPlain } from "../src/index.ts";
+
+let db: TestDatabase;
+let store: Store;
+const log = createLogger({ level: "silent" });
+
+before(async () => {
+  db = await createTestDatabase();
+  store = await Store.open({ url: db.url, poolMax: 4 });
+  await store.accounts.create({ address: "user@example.com", password: "right" });
+  const other = await store.accounts.create({ address: "other@example.com", password: "right" });
+  await store.accounts.addAlias(other.id, "alias@example.com");
+});
+after(async () => {
+  await store.close();
+  await db.drop();
+});
+
+test("SASL PLAIN and LOGIN decoding", () => {
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  assert.deepEqual(decodeSaslPlain(b64("\0user@example.com\0pw")), {
+    authzid: "",
+    username: "user@example.com",
+    password: "pw",
+  });
+  assert.equal(decodeSaslPlain(b64("user\0pw")), undefined);
+  assert.equal(decodeSaslPlain(b64("\0\0pw")), undefined);
+  assert.equal(decodeSaslPlain("not base64!"), undefined);
+  assert.equal(decodeBase64Line(b64("päss")), "päss");
+  assert.equal(decodeBase64Line("*"), undefined);
+});
+
+test("login by address or alias, wrong password, unknown user", async () => {
+  const auth = new Authenticator({
+    store,
+    limits: new MemoryLimiter(),
+    log,
+    metrics: createRegistry("t"),
+  });
+  const ok = await auth.login({
+    username: "USER@example.com",
+    password: "right",
+    remoteAddress: "10.0.0.1",
+    protocol: "imap",
+  });
+  assert.ok(ok.ok && ok.account.address === "user@example.com");
+  const alias = await auth.login({
+    username: "alias@example.com",
+    password: "right",
+    remoteAddress: "10.0.0.1",
+    protocol: "pop3",
+  });
+  assert.ok(alias.ok && alias.account.address === "other@example.com");
+  const bad = await auth.login({
+    username: "user@example.com",
+    password: "wrong",
+    remoteAddress: "10.0.0.1",
+    protocol: "imap",
+  });
+  assert.deepEqual(bad, { ok: false, reason: "invalid" });
+  const none = await auth.login({
+    username: "ghost@example.com",
+    password: "x",
+    remoteAddress: "10.0.0.1",
+    protocol: "imap",
+  });
+  assert.deepEqual(none, { ok: false, reason: "invalid" });
+  // The credential cache must not outlive a password change.
+  const acct = (await store.accounts.byAddress("user@example.com"))!;
+  await store.accounts.setPassword(acct.id, "new");
+  const stale = await auth.login({
+    username: "user@example.com",
+    password: "right",
+    remoteAddress: "10.0.0.2",
+    protocol: "imap",
+  });
+  assert.equal(stale.ok, false);
+  await store.accounts.setPassword(acct.id, "right");
+});
+
+test("failures throttle per IP and per account, shared by two replicas through Redis", async (t) => {
+  if (!(await requireServer(t, "redis"))) return;
+  const prefix = `t:${uniqueId()}:`;
+  const [l1, l2] = await Promise.all([
+    RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix: prefix }),
+    RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix: prefix }),
+  ]);
+  try {
+    const opts = { freeFailures: 3, baseBackoffMs: 1000, maxBackoffMs: 60_000 };
+    const replicas = [
+      new Authenticator({ store, limits: l1, log, metrics: createRegistry("a") }, opts),
+      new Authenticator({ store, limits: l2, log, metrics: createRegistry("b") }, opts),
+    ];
+    // Four failures spread over both replicas from one IP (three free, the fourth starts the back-off)…
+    for (let i = 0; i < 4; i++) {
+      const r = await replicas[i % 2]!.login({
+        username: "other@example.com",
+        password: `guess${i}`,
+        remoteAddress: "192.0.2.7",
+        protocol: "imap",
+      });
+      assert.deepEqual(r, { ok: false, reason: "invalid" });
+    }
+    // …now even the right password from that IP is refused without a check, on either replica.
+    const r = await replicas[0]!.login({
+      username: "other@example.com",
+      password: "right",
+      remoteAddress: "192.0.2.7",
+      protocol: "imap",
+    });
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.reason, "throttled");
+    assert.equal(!r.ok && r.retryAfterMs, 1000, "1 s for the first failure past the free three");
+    // The account is throttled from other IPs as well (guessing from a botnet).
+    const fromElsewhere = await replicas[1]!.login({
+      username: "other@example.com",
+      password: "right",
+      remoteAddress: "198.51.100.1",
+      protocol: "pop3",
+    });
+    assert.equal(!fromElsewhere.ok && fromElsewhere.reason, "throttled");
+    // When the block runs out, one more attempt is checked, and the right password works.
+    await new Promise((res) => setTimeout(res, 1200));
+    const later = await replicas[1]!.login({
+      username: "other@example.com",
+      password: "right",
+      remoteAddress: "192.0.2.7",
+      protocol: "imap",
+    });
+    assert.equal(later.ok, true);
+    // Other accounts from other IPs are unaffected.
+    const unaffected = await replicas[1]!.login({
+      username: "user@example.com",
+      password: "right",
+      remoteAddress: "198.51.100.2",
+      protocol: "imap",
+    });
+    assert.equal(unaffected.ok, true);
+  } finally {
+    await Promise.all([l1.close(), l2.close()]);
+  }
+});
+
+test("a dead limiter makes logins 'unavailable', not a crash", async () => {
+  const limits = new MemoryLimiter();
+  limits.get = async () => {
+    throw new Error("connection refused");
+  };
+  const auth = new Authenticator({ store, limits, log, metrics: createRegistry("t") });
+  const r = await auth.login({
+    username: "user@example.com",
+    password: "right",
+    remoteAddress: "10.0.0.9",
+    protocol: "imap",
+  });
+  assert.deepEqual(r, { ok: false, reason: "unavailable" });
+});

@@ -1,0 +1,110 @@
+/**
+ * The one path a message takes into mailboxes, shared by SMTP-in and IMAP
+ * APPEND, so the durability contract lives in one place:
+ *
+ *   1. the raw message streams into the blob store (content addressed, so 50
+ *      recipients share one blob) while the MIME indexer reads the same bytes;
+ *   2. one Postgres transaction allocates UIDs/MODSEQs and inserts a row into
+ *      every target mailbox (all or none);
+ *   3. an event per mailbox wakes the sessions watching it.
+ *
+ * Only when this resolves may the caller acknowledge (SMTP 250, IMAP OK). A
+ * failure in 1 or 2 leaves nothing visible (at most an unreferenced blob, which
+ * the garbage collector removes); a failure in 3 loses nothing, because
+ * sessions read changes from Postgres and the event is only a wake-up.
+ */
+import { PassThrough, type Readable } from "node:stream";
+import type { BlobStore } from "@aerogram/blobstore";
+import type { EventBus } from "@aerogram/events";
+import { createIndexer, type MessageIndex } from "@aerogram/mime";
+import type { Appended, Store } from "@aerogram/store";
+import { toIndexColumns } from "./index-columns.ts";
+
+export interface DeliveryTarget {
+  mailboxId: number;
+  /** IMAP flags and keywords for the new message. */
+  flags?: readonly string[];
+}
+
+export interface StoredBlob {
+  key: string;
+  size: number;
+  index: MessageIndex;
+}
+
+export interface DeliveryResult extends StoredBlob {
+  appended: Appended[];
+}
+
+export class Delivery {
+  constructor(private readonly deps: { store: Store; blobs: BlobStore; events: EventBus }) {}
+
+  /**
+   * Stores the raw message in the blob store and indexes it in the same pass
+   * (the bytes are read once, never held whole in memory).
+   */
+  async storeBlob(source: Readable | AsyncIterable<Uint8Array> | Uint8Array): Promise<StoredBlob> {
+    const indexer = createIndexer();
+    if (source instanceof Uint8Array) {
+      const put = await this.deps.blobs.putBuffer(source);
+      indexer.write(source);
+      return { key: put.key, size: put.size, index: indexer.end() };
+    }
+    const tee = new PassThrough({ highWaterMark: 256 * 1024 });
+    tee.on("data", (chunk: Buffer) => indexer.write(chunk));
+    const pump = (async () => {
+      try {
+        for await (const chunk of source) {
+          if (!tee.write(chunk)) await new Promise((r) => tee.once("drain", r));
+        }
+        tee.end();
+      } catch (err) {
+        tee.destroy(err as Error);
+      }
+    })();
+    const put = await this.deps.blobs.put(tee);
+    await pump;
+    return { key: put.key, size: put.size, index: indexer.end() };
+  }
+
+  /**
+   * Adds an already stored blob to mailboxes in one transaction, then
+   * publishes one event per mailbox.
+   */
+  async commit(
+    blob: StoredBlob,
+    targets: readonly DeliveryTarget[],
+    internalDate = new Date(),
+  ): Promise<Appended[]> {
+    const columns = toIndexColumns(blob.index);
+    const appended = await this.deps.store.messages.append(
+      targets.map((t) => ({
+        mailboxId: t.mailboxId,
+        messages: [
+          { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
+        ],
+      })),
+    );
+    for (const a of appended) {
+      this.deps.events.publish({
+        account: a.accountId,
+        mailbox: a.mailboxId,
+        kind: "exists",
+        modseq: String(a.modseq),
+        uids: a.uids,
+      });
+    }
+    return appended;
+  }
+
+  /** storeBlob then commit: the whole delivery of one message. */
+  async deliver(
+    source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+    targets: readonly DeliveryTarget[],
+    internalDate?: Date,
+  ): Promise<DeliveryResult> {
+    const blob = await this.storeBlob(source);
+    const appended = await this.commit(blob, targets, internalDate);
+    return { ...blob, appended };
+  }
+}

@@ -17,7 +17,7 @@ import { PassThrough, type Readable } from "node:stream";
 import type { BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
 import { createIndexer, type MessageIndex } from "@aerogram/mime";
-import type { Appended, Store } from "@aerogram/store";
+import { type Appended, type DedupeOptions, DuplicateDeliveryError, type Store } from "@aerogram/store";
 import { toIndexColumns } from "./index-columns.ts";
 
 export interface DeliveryTarget {
@@ -35,6 +35,9 @@ export interface StoredBlob {
 export interface DeliveryResult extends StoredBlob {
   appended: Appended[];
 }
+
+/** What commitOnce did: delivered now, or found the same delivery already committed. */
+export type CommitOnceResult = { duplicate: false; appended: Appended[] } | { duplicate: true };
 
 export class Delivery {
   constructor(private readonly deps: { store: Store; blobs: BlobStore; events: EventBus }) {}
@@ -76,6 +79,34 @@ export class Delivery {
     targets: readonly DeliveryTarget[],
     internalDate = new Date(),
   ): Promise<Appended[]> {
+    return this.append(blob, targets, internalDate, undefined);
+  }
+
+  /**
+   * commit, exactly once per dedupe key within its window: the key is recorded
+   * in the same transaction as the message rows, so a sender retrying after a
+   * lost 250 gets `duplicate: true` and no second copy (and no event).
+   */
+  async commitOnce(
+    blob: StoredBlob,
+    targets: readonly DeliveryTarget[],
+    dedupe: DedupeOptions,
+    internalDate = new Date(),
+  ): Promise<CommitOnceResult> {
+    try {
+      return { duplicate: false, appended: await this.append(blob, targets, internalDate, dedupe) };
+    } catch (err) {
+      if (err instanceof DuplicateDeliveryError) return { duplicate: true };
+      throw err;
+    }
+  }
+
+  private async append(
+    blob: StoredBlob,
+    targets: readonly DeliveryTarget[],
+    internalDate: Date,
+    dedupe: DedupeOptions | undefined,
+  ): Promise<Appended[]> {
     const columns = toIndexColumns(blob.index);
     const appended = await this.deps.store.messages.append(
       targets.map((t) => ({
@@ -84,6 +115,7 @@ export class Delivery {
           { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
         ],
       })),
+      dedupe ? { dedupe } : {},
     );
     for (const a of appended) {
       this.deps.events.publish({

@@ -70,6 +70,27 @@ export interface MailboxChanges {
   expunged: number[];
 }
 
+/**
+ * Exactly-once delivery: a key recorded in the same transaction as the rows.
+ * When the key was recorded less than `windowSeconds` ago the append does
+ * nothing and throws DuplicateDeliveryError.
+ */
+export interface DedupeOptions {
+  key: string;
+  windowSeconds: number;
+}
+
+export interface AppendOptions {
+  dedupe?: DedupeOptions;
+}
+
+export class DuplicateDeliveryError extends Error {
+  constructor(readonly key: string) {
+    super(`delivery ${key} was already committed within the dedupe window`);
+    this.name = "DuplicateDeliveryError";
+  }
+}
+
 export class MailboxNotFoundError extends Error {
   constructor(readonly mailboxId: number) {
     super(`mailbox ${mailboxId} does not exist`);
@@ -223,6 +244,17 @@ async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keywords: s
   );
 }
 
+/** Records the key, or throws DuplicateDeliveryError when it was recorded within the window. */
+async function claimDedupeKey(tx: PoolClient, d: DedupeOptions): Promise<void> {
+  const { rowCount } = await tx.query(
+    `INSERT INTO delivery_dedupe (key, created_at) VALUES ($1, now())
+       ON CONFLICT (key) DO UPDATE SET created_at = now()
+        WHERE delivery_dedupe.created_at < now() - $2 * interval '1 second'`,
+    [d.key, d.windowSeconds],
+  );
+  if (!rowCount) throw new DuplicateDeliveryError(d.key);
+}
+
 function toChange(r: { uid: number; modseq: number; flags: number; keywords: string[] }): MessageChange {
   return { uid: r.uid, modseq: r.modseq, flags: r.flags, keywords: r.keywords };
 }
@@ -234,11 +266,17 @@ export class Messages {
    * Appends messages to one or more mailboxes in ONE transaction: either every
    * target gets its rows or none does (SMTP delivery to several recipients).
    * The blobs must already be durable in the blob store.
+   *
+   * With `opts.dedupe` the key is claimed first, in the same transaction: a key
+   * claimed within the window makes the append throw DuplicateDeliveryError
+   * without touching any mailbox; two concurrent appends with one key are
+   * serialised by the key's unique index, and the second one sees the first.
    */
-  async append(targets: readonly AppendTarget[]): Promise<Appended[]> {
+  async append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
     // Lock mailboxes in id order so two multi-recipient deliveries can't deadlock.
     const order = targets.map((t, i) => ({ t, i })).sort((a, b) => a.t.mailboxId - b.t.mailboxId);
     return withTransaction(this.pool, async (tx) => {
+      if (opts.dedupe) await claimDedupeKey(tx, opts.dedupe);
       const results: Appended[] = new Array(targets.length);
       for (const { t, i } of order) {
         if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
@@ -255,6 +293,15 @@ export class Messages {
       }
       return results;
     });
+  }
+
+  /** Forgets dedupe keys older than the window (they can no longer match); returns how many. */
+  async pruneDedupeKeys(windowSeconds: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      "DELETE FROM delivery_dedupe WHERE created_at < now() - $1 * interval '1 second'",
+      [windowSeconds],
+    );
+    return rowCount ?? 0;
   }
 
   /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */

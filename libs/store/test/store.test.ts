@@ -7,7 +7,14 @@ import { after, before, describe, test } from "node:test";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "@aerogram/embedded-pg";
 import { createTestDatabase, requireServer, type TestDatabase, tempDir } from "@aerogram/testkit";
 import pg from "pg";
-import { AccountExistsError, decodeFlags, migrate, Store } from "../src/index.ts";
+import {
+  AccountExistsError,
+  DuplicateDeliveryError,
+  decodeFlags,
+  loadMigrations,
+  migrate,
+  Store,
+} from "../src/index.ts";
 
 const BLOB = "a".repeat(64);
 
@@ -35,7 +42,7 @@ function storeContract(
         const { rows } = await store.pool.query("SELECT version FROM schema_migrations ORDER BY version");
         assert.deepEqual(
           rows.map((r) => r.version),
-          [1],
+          (await loadMigrations()).map((m) => m.version),
         );
       } finally {
         await Promise.all(pools.map((p) => p.end()));
@@ -172,6 +179,44 @@ function storeContract(
       const ch = await store.messages.changesSince(inbox.id, 0);
       assert.equal(ch.changed.length, 0);
       assert.equal(ch.uidNext, 1, "the rolled-back allocation left UIDNEXT alone");
+    });
+
+    test("dedupe key: a second append with the key inside the window adds nothing", async () => {
+      const a = await store.accounts.create({ address: "dedupe-a@example.com", password: "pw" });
+      const b = await store.accounts.create({ address: "dedupe-b@example.com", password: "pw" });
+      const boxA = (await store.mailboxes.byName(a.id, "INBOX"))!;
+      const boxB = (await store.mailboxes.byName(b.id, "INBOX"))!;
+      const targets = [
+        { mailboxId: boxA.id, messages: [{ blobKey: BLOB, size: 10 }] },
+        { mailboxId: boxB.id, messages: [{ blobKey: BLOB, size: 10 }] },
+      ];
+      const dedupe = { key: "k1", windowSeconds: 3600 };
+      const first = await store.messages.append(targets, { dedupe });
+      assert.deepEqual(
+        first.map((r) => r.uids),
+        [[1], [1]],
+      );
+      await assert.rejects(store.messages.append(targets, { dedupe }), DuplicateDeliveryError);
+      // Concurrent retries with one key: exactly one wins.
+      const race = await Promise.allSettled(
+        [1, 2, 3].map(() => store.messages.append(targets, { dedupe: { key: "k2", windowSeconds: 3600 } })),
+      );
+      assert.equal(race.filter((r) => r.status === "fulfilled").length, 1);
+      assert.ok(
+        race.every((r) => r.status === "fulfilled" || r.reason instanceof DuplicateDeliveryError),
+        "the losers see the winner's key",
+      );
+      assert.equal((await store.mailboxes.byName(a.id, "INBOX"))!.messageCount, 2);
+      assert.equal((await store.mailboxes.byName(b.id, "INBOX"))!.messageCount, 2);
+      // Outside the window (0 s) the same key delivers again; pruning forgets old keys.
+      await store.messages.append(targets, { dedupe: { key: "k1", windowSeconds: 0 } });
+      assert.equal((await store.mailboxes.byName(a.id, "INBOX"))!.messageCount, 3);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok((await store.messages.pruneDedupeKeys(0)) >= 2);
+      // Without a dedupe key nothing changes from before.
+      await store.messages.append(targets);
+      await store.messages.append(targets);
+      assert.equal((await store.mailboxes.byName(a.id, "INBOX"))!.messageCount, 5);
     });
   });
 }

@@ -67,6 +67,35 @@ const url = (protocols: string[]) =>
 const positiveInt = (def: number) =>
   z.coerce.number({ error: "expected a number" }).int("expected a whole number").positive().default(def);
 
+const IPV4_CIDR = /^(\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?$/;
+const IPV6_CIDR = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(\/\d{1,3})?$/;
+
+/** A comma list of CIDR ranges or addresses (IPv4 or IPv6). */
+const cidrList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === "") return undefined;
+    const list = v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const item of list) {
+      const [address = "", prefix] = item.split("/");
+      const v4 = IPV4_CIDR.test(item) && address.split(".").every((o) => Number(o) <= 255);
+      const v6 = !v4 && IPV6_CIDR.test(item);
+      const max = v4 ? 32 : 128;
+      if ((!v4 && !v6) || (prefix !== undefined && Number(prefix) > max)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a comma list of CIDR ranges, e.g. 10.0.0.0/8,fd00::/8 (bad: ${item})`,
+        });
+        return z.NEVER;
+      }
+    }
+    return list;
+  });
+
 export const SERVICE_NAMES = ["smtp-in", "imap", "pop3", "admin"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
@@ -128,6 +157,9 @@ const envSchema = z.object({
   TLS_CERT_FILE: z.string().optional(),
   TLS_KEY_FILE: z.string().optional(),
 
+  PROXY_PROTOCOL: bool,
+  PROXY_TRUSTED_NETWORKS: cidrList,
+
   ADMIN_TOKEN: z.string().optional(),
   DEMO_ACCOUNT: bool,
 });
@@ -165,6 +197,11 @@ export interface Config {
     http: number;
   };
   tls: { certFile: string; keyFile: string } | undefined;
+  /**
+   * PROXY protocol (v1/v2) on every mail listener, off by default. Pass it as
+   * the Listener's `proxyProtocol` option; trustedNetworks absent = any peer.
+   */
+  proxyProtocol: { trustedNetworks?: string[] } | undefined;
   adminToken: string | undefined;
   /** Create (and print) a demo account on first start. Defaults to on with the embedded database. */
   demoAccount: boolean;
@@ -232,6 +269,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (e[v] !== undefined && !tls)
       problems.push({ variable: v, message: "needs TLS_CERT_FILE and TLS_KEY_FILE" });
   }
+  if (e.PROXY_TRUSTED_NETWORKS && !e.PROXY_PROTOCOL)
+    problems.push({ variable: "PROXY_TRUSTED_NETWORKS", message: "needs PROXY_PROTOCOL=true" });
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -263,6 +302,11 @@ export function loadConfig(env: Env = process.env): Config {
       http: e.HTTP_PORT,
     },
     tls,
+    proxyProtocol: e.PROXY_PROTOCOL
+      ? e.PROXY_TRUSTED_NETWORKS
+        ? { trustedNetworks: e.PROXY_TRUSTED_NETWORKS }
+        : {}
+      : undefined,
     adminToken: e.ADMIN_TOKEN,
     demoAccount: e.DEMO_ACCOUNT ?? e.DATABASE_URL === undefined,
   };

@@ -75,3 +75,33 @@ test("several problems are reported together", () => {
     assert.deepEqual(err.problems.map((p) => p.variable).sort(), ["IMAP_PORT", "POP3_PORT"]);
   }
 });
+
+test("PROXY protocol: off by default, on with an optional trusted-network list", () => {
+  assert.equal(loadConfig({}).proxyProtocol, undefined);
+  assert.equal(loadConfig({ PROXY_PROTOCOL: "false" }).proxyProtocol, undefined);
+  assert.deepEqual(loadConfig({ PROXY_PROTOCOL: "true" }).proxyProtocol, {});
+  assert.deepEqual(
+    loadConfig({ PROXY_PROTOCOL: "1", PROXY_TRUSTED_NETWORKS: " 10.0.0.0/8, fd00::/8,192.168.1.7 ," })
+      .proxyProtocol,
+    { trustedNetworks: ["10.0.0.0/8", "fd00::/8", "192.168.1.7"] },
+  );
+});
+
+test("PROXY protocol: bad values name the variable", () => {
+  const problem = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems[0];
+    }
+    assert.fail("expected ConfigError");
+  };
+  assert.equal(problem({ PROXY_PROTOCOL: "sometimes" })?.variable, "PROXY_PROTOCOL");
+  for (const bad of ["10.0.0.0/33", "300.1.1.1", "example.com", "fd00::/129"]) {
+    const p = problem({ PROXY_PROTOCOL: "true", PROXY_TRUSTED_NETWORKS: bad });
+    assert.equal(p?.variable, "PROXY_TRUSTED_NETWORKS", bad);
+    assert.match(p?.message ?? "", /CIDR/);
+  }
+  assert.match(problem({ PROXY_TRUSTED_NETWORKS: "10.0.0.0/8" })?.message ?? "", /PROXY_PROTOCOL=true/);
+});

@@ -3,13 +3,29 @@
  * service can stop accepting, let sessions finish, and close the rest on drain.
  */
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type SecureContext } from "node:tls";
+import { createServer as createTlsServer, type SecureContext, TLSSocket } from "node:tls";
+import { type CidrRange, inAnyCidr, parseCidr } from "./cidr.ts";
+import { readProxyHeader } from "./proxy-socket.ts";
+
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 export interface ConnectionInfo {
   remoteAddress: string;
   remotePort: number;
   /** True on an implicit-TLS listener. */
   secure: boolean;
+  /** With PROXY protocol: the balancer's own address (remoteAddress is then the client's). */
+  proxiedBy?: string;
+}
+
+export interface ProxyProtocolOptions {
+  /**
+   * Peers allowed to send the header (CIDRs or addresses). When given, a
+   * connection from any other address is closed; when absent, any peer may.
+   */
+  trustedNetworks?: string[];
+  /** How long a connection may take to send its header (default 5 s). */
+  headerTimeoutMs?: number;
 }
 
 export interface ListenerOptions {
@@ -18,8 +34,14 @@ export interface ListenerOptions {
   /** Implicit TLS when set. */
   tls?: SecureContext;
   onConnection(socket: Socket, info: ConnectionInfo): void;
-  /** Errors of individual connections before they reach onConnection (TLS handshake failures). */
+  /** Errors of individual connections before they reach onConnection (TLS handshake and PROXY header failures). */
   onClientError?(err: Error): void;
+  /**
+   * Expect a PROXY protocol v1/v2 header (HAProxy) on every connection, before
+   * TLS: onConnection then sees the client's address. Connections without a
+   * valid header, or from an untrusted peer, are closed.
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 export class Listener {
@@ -27,20 +49,31 @@ export class Listener {
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: ListenerOptions) {
-    const accept = (socket: Socket) => {
+    const track = (socket: Socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       // A peer vanishing must never surface as an unhandled 'error'.
       socket.on("error", () => {});
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 60_000);
+    };
+    const accept = (socket: Socket) => {
+      track(socket);
       opts.onConnection(socket, {
         remoteAddress: socket.remoteAddress ?? "",
         remotePort: socket.remotePort ?? 0,
         secure: opts.tls !== undefined,
       });
     };
-    if (opts.tls) {
+    if (opts.proxyProtocol) {
+      // The header comes before any TLS bytes, so TLS (if any) starts after it on the raw socket.
+      const proxy = opts.proxyProtocol;
+      const trusted = proxy.trustedNetworks?.map(parseCidr);
+      this.server = createTcpServer((socket) => {
+        track(socket);
+        void this.acceptProxied(socket, proxy, trusted);
+      });
+    } else if (opts.tls) {
       const server = createTlsServer({ secureContext: opts.tls }, accept);
       server.on("tlsClientError", (err) => opts.onClientError?.(err));
       this.server = server;
@@ -48,6 +81,51 @@ export class Listener {
       this.server = createTcpServer(accept);
     }
     this.server.maxConnections = Number.POSITIVE_INFINITY;
+  }
+
+  private async acceptProxied(
+    socket: Socket,
+    proxy: ProxyProtocolOptions,
+    trusted: CidrRange[] | undefined,
+  ): Promise<void> {
+    const peer = socket.remoteAddress ?? "";
+    const reject = (message: string) => {
+      this.opts.onClientError?.(new Error(`${message} (peer ${peer})`));
+      socket.destroy();
+    };
+    if (trusted && !inAnyCidr(peer, trusted)) return reject("PROXY protocol: peer is not a trusted proxy");
+    let header: Awaited<ReturnType<typeof readProxyHeader>>;
+    try {
+      header = await readProxyHeader(socket, proxy.headerTimeoutMs ?? 5000);
+    } catch (err) {
+      return reject((err as Error).message);
+    }
+    const told = header.command === "proxy" ? header.source : undefined;
+    const info: ConnectionInfo = {
+      remoteAddress: told?.address ?? peer,
+      remotePort: told?.port ?? socket.remotePort ?? 0,
+      secure: this.opts.tls !== undefined,
+      proxiedBy: peer,
+    };
+    if (!this.opts.tls) {
+      this.opts.onConnection(socket, info);
+      return;
+    }
+    // Implicit TLS behind the balancer: the handshake reads what followed the header.
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: this.opts.tls });
+    let secure = false;
+    const handshakeTimer = setTimeout(() => tls.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
+    tls.on("error", (err) => {
+      if (secure) return; // after the handshake the session owns its errors
+      clearTimeout(handshakeTimer);
+      this.opts.onClientError?.(err);
+      socket.destroy();
+    });
+    tls.once("secure", () => {
+      secure = true;
+      clearTimeout(handshakeTimer);
+      this.opts.onConnection(tls, info);
+    });
   }
 
   /** Open connections right now. */

@@ -5,4 +5,5 @@ export * from "./mailboxes.ts";
 export * from "./messages.ts";
 export * from "./migrate.ts";
 export * from "./password.ts";
+export * from "./pop3.ts";
 export * from "./store.ts";

@@ -1,0 +1,83 @@
+/**
+ * The queries the POP3 gateway needs (services/pop3): its snapshot of an
+ * account's INBOX in one round trip, the per-blob CRLF sizes, and the APOP
+ * shared secret.
+ */
+import type { Pool } from "./db.ts";
+
+export interface Pop3SnapshotMessage {
+  uid: number;
+  /** Stored octets (RFC822.SIZE). */
+  size: number;
+  blobKey: string;
+  /** Octets in CRLF form as RETR sends them, when a session already computed it for this blob. */
+  crlfSize: number | null;
+}
+
+export interface Pop3Snapshot {
+  mailboxId: number;
+  uidValidity: number;
+  /** Ascending by UID: message n is messages[n - 1]. */
+  messages: Pop3SnapshotMessage[];
+}
+
+export class Pop3Queries {
+  constructor(private readonly pool: Pool) {}
+
+  /** The account's INBOX and its messages, or undefined when the account has no INBOX. */
+  async inboxSnapshot(accountId: number): Promise<Pop3Snapshot | undefined> {
+    const { rows } = await this.pool.query<{
+      mailbox_id: number;
+      uidvalidity: number;
+      uid: number | null;
+      size: number | null;
+      blob_key: string | null;
+      crlf_size: number | null;
+    }>(
+      `SELECT mb.id AS mailbox_id, mb.uidvalidity, m.uid, m.size, m.blob_key, s.crlf_size
+         FROM mailboxes mb
+         LEFT JOIN messages m ON m.mailbox_id = mb.id
+         LEFT JOIN pop3_blob_sizes s ON s.blob_key = m.blob_key
+        WHERE mb.account_id = $1 AND mb.name = 'INBOX'
+        ORDER BY m.uid`,
+      [accountId],
+    );
+    const first = rows[0];
+    if (!first) return undefined;
+    const messages: Pop3SnapshotMessage[] = [];
+    for (const r of rows) {
+      if (r.uid === null || r.size === null || r.blob_key === null) continue;
+      messages.push({ uid: r.uid, size: r.size, blobKey: r.blob_key, crlfSize: r.crlf_size });
+    }
+    return { mailboxId: first.mailbox_id, uidValidity: first.uidvalidity, messages };
+  }
+
+  /** Remembers computed CRLF sizes (idempotent: the size is a function of the content). */
+  async recordCrlfSizes(sizes: readonly { blobKey: string; crlfSize: number }[]): Promise<void> {
+    if (sizes.length === 0) return;
+    await this.pool.query(
+      `INSERT INTO pop3_blob_sizes (blob_key, crlf_size)
+       SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (blob_key) DO NOTHING`,
+      [sizes.map((s) => s.blobKey), sizes.map((s) => s.crlfSize)],
+    );
+  }
+
+  /** APOP: the account's id, its POP3 shared secret (null when APOP is off for it) and whether it is disabled. */
+  async apopSecret(
+    address: string,
+  ): Promise<{ accountId: number; secret: string | null; disabled: boolean } | undefined> {
+    const a = address.trim().toLowerCase();
+    const { rows } = await this.pool.query<{ id: number; pop3_secret: string | null; disabled: boolean }>(
+      `SELECT a.id, a.pop3_secret, a.disabled FROM accounts a
+        WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_aliases WHERE address = $1)`,
+      [a],
+    );
+    const r = rows[0];
+    return r ? { accountId: r.id, secret: r.pop3_secret, disabled: r.disabled } : undefined;
+  }
+
+  /** Sets (or with null clears) an account's APOP secret. */
+  async setApopSecret(accountId: number, secret: string | null): Promise<void> {
+    await this.pool.query("UPDATE accounts SET pop3_secret = $2 WHERE id = $1", [accountId, secret]);
+  }
+}

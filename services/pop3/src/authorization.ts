@@ -1,0 +1,169 @@
+/**
+ * The AUTHORIZATION state (RFC 1939 §4): USER/PASS, APOP, AUTH (RFC 5034:
+ * SASL PLAIN and LOGIN, with initial response), STLS (RFC 2595), CAPA, QUIT.
+ *
+ * Logins go through the shared Authenticator (cluster-wide failure back-off).
+ * Results map to RFC 2449/3206 codes: bad credentials [AUTH]; throttled
+ * [LOGIN-DELAY] (the credentials may be fine: the client should wait, not ask
+ * for a new password); backend down [SYS/TEMP]; maildrop locked [IN-USE].
+ *
+ * APOP (RFC 1939 §7) is accepted only for accounts with a POP3 shared secret
+ * (accounts.pop3_secret), never with the login password: APOP's digest is
+ * MD5(timestamp + secret), so the server must be able to read the secret in
+ * clear, and our passwords are stored only as one-way scrypt hashes. APOP
+ * failures are throttled per IP and name with their own token buckets.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
+import type { Account } from "@aerogram/store";
+import { capabilities, SASL_MECHANISMS } from "./capabilities.ts";
+import { Maildrop } from "./maildrop.ts";
+import { continuation, err, multiline, ok } from "./protocol/responses.ts";
+import type { HandlerTable, Pop3Session } from "./session.ts";
+
+/** APOP attempts per IP and per name: a burst of 10, then one a minute. */
+const APOP_BURST = 10;
+const APOP_REFILL_PER_SECOND = 1 / 60;
+
+/** Checks a username/password and, when good, opens the maildrop. */
+async function login(session: Pop3Session, username: string, password: string): Promise<void> {
+  const result = await session.deps.authenticator.login({
+    username,
+    password,
+    remoteAddress: session.remoteAddress,
+    protocol: "pop3",
+  });
+  if (result.ok) return openMaildrop(session, result.account.id, result.account);
+  if (result.reason === "throttled") {
+    const seconds = Math.ceil((result.retryAfterMs ?? 1000) / 1000);
+    session.reply(err(`too many failed logins; try again in ${seconds} s`, "LOGIN-DELAY"));
+  } else if (result.reason === "unavailable") {
+    session.reply(err("authentication temporarily unavailable", "SYS/TEMP"));
+  } else {
+    session.reply(err("invalid user name or password", "AUTH"));
+  }
+}
+
+async function openMaildrop(session: Pop3Session, accountId: number, account?: Account): Promise<void> {
+  const opened = await Maildrop.open(session.deps, accountId, session.options.leaseMs);
+  if (!opened.ok) {
+    session.reply(
+      opened.reason === "in-use"
+        ? err("maildrop already locked by another session", "IN-USE")
+        : err("no INBOX for this account", "SYS/PERM"),
+    );
+    return;
+  }
+  if (session.state !== "authorization") {
+    // The connection went away while the snapshot was taken.
+    await opened.maildrop.release();
+    return;
+  }
+  session.enterTransaction(opened.maildrop);
+  const { count, octets } = opened.maildrop.stat();
+  session.log.info({ account: account?.address ?? accountId, messages: count }, "POP3 login");
+  session.reply(ok(`maildrop has ${count} messages (${octets} octets)`));
+}
+
+function saslPlain(session: Pop3Session, response: string): Promise<void> | void {
+  if (response === "*") return void session.reply(err("authentication cancelled"));
+  // RFC 5034 §4: "=" is an empty initial response.
+  const creds = decodeSaslPlain(response === "=" ? "" : response);
+  if (!creds) return void session.reply(err("malformed PLAIN response", "AUTH"));
+  if (creds.authzid && creds.authzid.toLowerCase() !== creds.username.toLowerCase()) {
+    return void session.reply(err("authorization identity must be the user", "AUTH"));
+  }
+  return login(session, creds.username, creds.password);
+}
+
+function saslLoginUser(session: Pop3Session, response: string): void {
+  if (response === "*") return void session.reply(err("authentication cancelled"));
+  const user = decodeBase64Line(response);
+  if (user === undefined || !user) return void session.reply(err("malformed LOGIN response", "AUTH"));
+  session.reply(continuation(LOGIN_CHALLENGES.password));
+  session.saslStep = (s, line) => saslLoginPassword(s, user, line);
+}
+
+function saslLoginPassword(session: Pop3Session, user: string, response: string): Promise<void> | void {
+  if (response === "*") return void session.reply(err("authentication cancelled"));
+  const password = decodeBase64Line(response);
+  if (password === undefined || !password) return void session.reply(err("malformed LOGIN response", "AUTH"));
+  return login(session, user, password);
+}
+
+export const authorizationHandlers: HandlerTable = {
+  CAPA(session) {
+    session.reply(multiline("capability list follows", capabilities(session)));
+  },
+
+  QUIT(session) {
+    session.close(ok("Aerogram POP3 signing off"));
+  },
+
+  USER(session, command) {
+    session.pendingUser = command.user;
+    session.reply(ok("send PASS"));
+  },
+
+  async PASS(session, command) {
+    const user = session.pendingUser;
+    session.pendingUser = undefined;
+    if (user === undefined) return void session.reply(err("send USER first"));
+    await login(session, user, command.password);
+  },
+
+  async APOP(session, command) {
+    session.pendingUser = undefined;
+    const timestamp = session.apopTimestamp;
+    if (!timestamp) return void session.reply(err("APOP is not offered"));
+    const { limits } = session.deps;
+    const buckets = await Promise.all(
+      [`pop3:apop:ip:${session.remoteAddress}`, `pop3:apop:user:${command.user.toLowerCase()}`].map((k) =>
+        limits.take(k, APOP_BURST, APOP_REFILL_PER_SECOND),
+      ),
+    );
+    const refused = buckets.find((b) => !b.allowed);
+    if (refused) {
+      const seconds = Math.ceil(refused.retryAfterMs / 1000);
+      return void session.reply(err(`too many APOP attempts; try again in ${seconds} s`, "LOGIN-DELAY"));
+    }
+    const found = await session.deps.queries.apopSecret(command.user);
+    if (!found || found.disabled || !found.secret) {
+      return void session.reply(err("invalid user name or digest", "AUTH"));
+    }
+    const expected = createHash("md5")
+      .update(timestamp + found.secret)
+      .digest();
+    if (!timingSafeEqual(expected, Buffer.from(command.digest, "hex"))) {
+      return void session.reply(err("invalid user name or digest", "AUTH"));
+    }
+    await openMaildrop(session, found.accountId);
+  },
+
+  async AUTH(session, command) {
+    session.pendingUser = undefined;
+    if (command.mechanism === undefined) {
+      // The pre-RFC 5034 form some clients still send: list the mechanisms.
+      return void session.reply(multiline("SASL mechanisms follow", [...SASL_MECHANISMS]));
+    }
+    if (command.mechanism === "PLAIN") {
+      if (command.initialResponse !== undefined) return saslPlain(session, command.initialResponse);
+      session.reply(continuation(""));
+      session.saslStep = saslPlain;
+      return;
+    }
+    if (command.mechanism === "LOGIN") {
+      if (command.initialResponse !== undefined) return saslLoginUser(session, command.initialResponse);
+      session.reply(continuation(LOGIN_CHALLENGES.username));
+      session.saslStep = saslLoginUser;
+      return;
+    }
+    session.reply(err(`unsupported SASL mechanism; use one of ${SASL_MECHANISMS.join(" ")}`));
+  },
+
+  async STLS(session) {
+    if (session.secure) return void session.reply(err("TLS is already active"));
+    if (!session.canStartTls) return void session.reply(err("TLS is not available"));
+    await session.startTls();
+  },
+};

@@ -1,0 +1,196 @@
+/**
+ * A POP3 maildrop: the account's INBOX as one session sees it, and the lock
+ * that makes that session the only one (RFC 1939 §8).
+ *
+ * - The lock is a lease in the shared limiter (Redis across replicas, memory
+ *   in one process) under `pop3:maildrop:<accountId>`. The gateway renews it
+ *   while the session lives and releases it on QUIT or disconnect; a replica
+ *   that dies stops renewing, so the lease expires by itself and nobody is
+ *   locked out for longer than one lease.
+ * - The snapshot is taken once, at login: message numbers, sizes and UIDL
+ *   values stay fixed for the session; mail arriving later shows up in the
+ *   next session.
+ * - Sizes are the octets RETR sends (CRLF form): stored blobs with bare LFs
+ *   get CRs on the way out, so their size is computed once per blob by reading
+ *   it and remembered in pop3_blob_sizes (content-addressed, so shared).
+ * - DELE only marks. commit() applies the marks in one transaction
+ *   (messages.expunge writes the expunge log) and publishes the expunge event
+ *   so IMAP sessions see it. Nothing else ever deletes.
+ * - IMAP is not blocked by the POP3 lock (see the package README): an IMAP
+ *   client may expunge or add messages during a POP3 session; POP3 then serves
+ *   its snapshot (a RETR of a message IMAP expunged meanwhile is served while
+ *   its blob exists, else answered -ERR), and deleting it again is a no-op.
+ */
+import { BlobNotFoundError, type BlobStore } from "@aerogram/blobstore";
+import type { EventBus } from "@aerogram/events";
+import type { Lease, Limiter } from "@aerogram/limits";
+import type { Logger } from "@aerogram/observability";
+import type { Pop3Queries, Store } from "@aerogram/store";
+import { pop3Octets } from "./protocol/dot-stuffing.ts";
+
+export interface MaildropMessage {
+  uid: number;
+  blobKey: string;
+  /** Octets RETR sends (CRLF form, before byte-stuffing). */
+  octets: number;
+  /** Octets as stored (RFC822.SIZE). */
+  storedOctets: number;
+  deleted: boolean;
+}
+
+export interface MaildropDeps {
+  store: Store;
+  queries: Pop3Queries;
+  blobs: BlobStore;
+  events: EventBus;
+  limits: Limiter;
+  log: Logger;
+}
+
+export type OpenResult = { ok: true; maildrop: Maildrop } | { ok: false; reason: "in-use" | "no-inbox" };
+
+/** Blobs read in parallel when sizing messages no session has sized yet. */
+const SIZE_CONCURRENCY = 4;
+
+export function maildropLockKey(accountId: number): string {
+  return `pop3:maildrop:${accountId}`;
+}
+
+export class Maildrop {
+  private released = false;
+
+  private constructor(
+    private readonly deps: MaildropDeps,
+    readonly accountId: number,
+    readonly mailboxId: number,
+    readonly uidValidity: number,
+    readonly messages: MaildropMessage[],
+    private readonly lease: Lease,
+  ) {}
+
+  /** Takes the lock, then the snapshot. Throws on backend failure (the lock is released again). */
+  static async open(deps: MaildropDeps, accountId: number, leaseMs: number): Promise<OpenResult> {
+    const lease = await deps.limits.acquire(maildropLockKey(accountId), leaseMs);
+    if (!lease) return { ok: false, reason: "in-use" };
+    try {
+      const snap = await deps.queries.inboxSnapshot(accountId);
+      if (!snap) {
+        await lease.release();
+        return { ok: false, reason: "no-inbox" };
+      }
+      const messages: MaildropMessage[] = snap.messages.map((m) => ({
+        uid: m.uid,
+        blobKey: m.blobKey,
+        octets: m.crlfSize ?? -1,
+        storedOctets: m.size,
+        deleted: false,
+      }));
+      await sizeUnsized(deps, messages);
+      return {
+        ok: true,
+        maildrop: new Maildrop(deps, accountId, snap.mailboxId, snap.uidValidity, messages, lease),
+      };
+    } catch (err) {
+      await lease.release().catch(() => {});
+      throw err;
+    }
+  }
+
+  get fencingToken(): number {
+    return this.lease.fencingToken;
+  }
+
+  /** Message n (1-based) unless out of range; deleted ones are returned too (the caller says why). */
+  message(n: number): MaildropMessage | undefined {
+    return this.messages[n - 1];
+  }
+
+  /** STAT: messages not marked deleted and their octets. */
+  stat(): { count: number; octets: number } {
+    let count = 0;
+    let octets = 0;
+    for (const m of this.messages) {
+      if (m.deleted) continue;
+      count++;
+      octets += m.octets;
+    }
+    return { count, octets };
+  }
+
+  /** RFC 1939 §7: a unique-id is 1-70 characters in 0x21-0x7E, never reused for another message. */
+  uniqueId(m: MaildropMessage): string {
+    return `${this.uidValidity}.${m.uid}`;
+  }
+
+  /** RSET. */
+  unmarkAll(): void {
+    for (const m of this.messages) m.deleted = false;
+  }
+
+  /** Extends the lease; false when it was lost (then the session must end without applying deletes). */
+  renew(): Promise<boolean> {
+    return this.lease.renew();
+  }
+
+  /**
+   * UPDATE state (RFC 1939 §6): removes the marked messages in one transaction
+   * and announces the expunge. Returns how many were removed. Refuses (throws)
+   * when the lock was lost: another session may own the maildrop now.
+   */
+  async commit(): Promise<number> {
+    const uids = this.messages.filter((m) => m.deleted).map((m) => m.uid);
+    if (uids.length === 0) return 0;
+    if (!(await this.lease.renew())) throw new Error("maildrop lock lost; deletions not applied");
+    const result = await this.deps.store.messages.expunge(this.mailboxId, uids);
+    if (result.uids.length > 0) {
+      this.deps.events.publish({
+        account: this.accountId,
+        mailbox: this.mailboxId,
+        kind: "expunge",
+        modseq: String(result.modseq),
+        uids: result.uids,
+      });
+    }
+    return result.uids.length;
+  }
+
+  /** Releases the lock (idempotent). Never throws: the lease expires by itself anyway. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    try {
+      await this.lease.release();
+    } catch (err) {
+      this.deps.log.warn({ err, account: this.accountId }, "could not release the POP3 lock; it will expire");
+    }
+  }
+}
+
+/** Computes (and remembers) the CRLF size of messages whose blob no session has sized yet. */
+async function sizeUnsized(deps: MaildropDeps, messages: MaildropMessage[]): Promise<void> {
+  const todo = messages.filter((m) => m.octets < 0);
+  if (todo.length === 0) return;
+  const byBlob = new Map<string, MaildropMessage[]>();
+  for (const m of todo) byBlob.set(m.blobKey, [...(byBlob.get(m.blobKey) ?? []), m]);
+  const keys = [...byBlob.keys()];
+  const computed: { blobKey: string; crlfSize: number }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      const group = byBlob.get(key)!;
+      try {
+        const octets = await pop3Octets(await deps.blobs.get(key));
+        computed.push({ blobKey: key, crlfSize: octets });
+        for (const m of group) m.octets = octets;
+      } catch (err) {
+        if (!(err instanceof BlobNotFoundError)) throw err;
+        // Listed but unreadable: report the stored size; RETR will answer -ERR for it.
+        deps.log.error({ blobKey: key }, "message blob missing");
+        for (const m of group) m.octets = m.storedOctets;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SIZE_CONCURRENCY, keys.length) }, worker));
+  await deps.queries.recordCrlfSizes(computed);
+}

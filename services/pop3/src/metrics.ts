@@ -1,0 +1,65 @@
+/**
+ * aerogram_pop3_* metrics. Several POP3 services may share one registry (tests
+ * run two in a process), so each metric is created once per registry and reused.
+ * Labels are bounded: command names come from the parser's fixed list.
+ */
+import { Counter, Gauge, Histogram, type Registry } from "@aerogram/observability";
+
+export interface Pop3Metrics {
+  sessions: Gauge;
+  commands: Counter<"command" | "result">;
+  commandDuration: Histogram<"command">;
+  bytesSent: Counter;
+}
+
+function once<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+export function pop3Metrics(registry: Registry): Pop3Metrics {
+  return {
+    sessions: once(
+      registry,
+      "aerogram_pop3_sessions",
+      () =>
+        new Gauge({
+          name: "aerogram_pop3_sessions",
+          help: "Open POP3 connections",
+          registers: [registry],
+        }),
+    ),
+    commands: once(
+      registry,
+      "aerogram_pop3_commands_total",
+      () =>
+        new Counter({
+          name: "aerogram_pop3_commands_total",
+          help: "POP3 commands by name and result (ok, err)",
+          labelNames: ["command", "result"],
+          registers: [registry],
+        }),
+    ),
+    commandDuration: once(
+      registry,
+      "aerogram_pop3_command_duration_seconds",
+      () =>
+        new Histogram({
+          name: "aerogram_pop3_command_duration_seconds",
+          help: "Time from reading a POP3 command to the end of its response",
+          labelNames: ["command"],
+          buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+          registers: [registry],
+        }),
+    ),
+    bytesSent: once(
+      registry,
+      "aerogram_pop3_bytes_sent_total",
+      () =>
+        new Counter({
+          name: "aerogram_pop3_bytes_sent_total",
+          help: "Octets written to POP3 clients",
+          registers: [registry],
+        }),
+    ),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The body of a RETR or TOP response, streamed: a message's stored bytes in,
+ * the POP3 multi-line form out (RFC 1939 §3):
+ *
+ * - every line ends in CRLF: a bare LF gets its CR (mail stored by IMAP APPEND
+ *   or by a lenient sender may have bare LFs; POP3 requires CRLF);
+ * - a line beginning with "." gets one more "." (byte-stuffing);
+ * - a message that doesn't end in a line ending gets a CRLF, then ".CRLF"
+ *   ends the response.
+ *
+ * State carries across chunk boundaries (a "." or an LF whose CR is at the end
+ * of the previous chunk). `messageOctets` counts what the client keeps after
+ * un-stuffing: the octet count LIST and STAT report for this message.
+ */
+import { Transform, type TransformCallback } from "node:stream";
+
+const CR = 13;
+const LF = 10;
+const DOT = 46;
+const DOT_BUF = Buffer.from(".");
+const CRLF_BUF = Buffer.from("\r\n");
+const LF_BUF = Buffer.from("\n");
+const TERMINATOR = Buffer.from(".\r\n");
+
+export class DotStuffer {
+  private atLineStart = true;
+  private lastByte = -1;
+  /** Octets of the message as the client reconstructs it (CRLF form, stuffing removed, final CRLF included). */
+  messageOctets = 0;
+
+  push(chunk: Uint8Array): Buffer {
+    const buf = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (buf.length === 0) return Buffer.alloc(0);
+    const parts: Buffer[] = [];
+    let i = 0;
+    while (i < buf.length) {
+      if (this.atLineStart) {
+        if (buf[i] === DOT) parts.push(DOT_BUF);
+        this.atLineStart = false;
+      }
+      const nl = buf.indexOf(LF, i);
+      if (nl === -1) {
+        parts.push(buf.subarray(i));
+        this.messageOctets += buf.length - i;
+        break;
+      }
+      const before = nl > 0 ? buf[nl - 1] : this.lastByte;
+      if (before === CR) {
+        parts.push(buf.subarray(i, nl + 1));
+        this.messageOctets += nl + 1 - i;
+      } else {
+        parts.push(buf.subarray(i, nl), CRLF_BUF);
+        this.messageOctets += nl - i + 2;
+      }
+      this.atLineStart = true;
+      i = nl + 1;
+    }
+    this.lastByte = buf[buf.length - 1]!;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** The rest of the response: a line ending if the message lacked one, then ".CRLF". */
+  end(): Buffer {
+    if (this.atLineStart) return TERMINATOR;
+    this.atLineStart = true;
+    if (this.lastByte === CR) {
+      this.messageOctets += 1;
+      return Buffer.concat([LF_BUF, TERMINATOR]);
+    }
+    this.messageOctets += 2;
+    return Buffer.concat([CRLF_BUF, TERMINATOR]);
+  }
+}
+
+/** DotStuffer as a stream Transform. */
+export function createDotStuffTransform(): Transform {
+  const stuffer = new DotStuffer();
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      cb(null, stuffer.push(chunk));
+    },
+    flush(cb: TransformCallback) {
+      cb(null, stuffer.end());
+    },
+  });
+}
+
+/** The octets RETR's un-stuffed body has for these stored bytes (the LIST/STAT size). */
+export async function pop3Octets(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+  const stuffer = new DotStuffer();
+  for await (const c of chunks) stuffer.push(c);
+  stuffer.end();
+  return stuffer.messageOctets;
+}

@@ -1,0 +1,149 @@
+/**
+ * The POP3 gateway service: listeners (plain with STLS, and implicit TLS when
+ * POP3S_PORT is set), the sessions on them, one idle sweeper, one timer that
+ * renews every held maildrop lease, and drain.
+ */
+import type { SecureContext } from "node:tls";
+import { Authenticator } from "@aerogram/auth";
+import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
+import type { Runtime, ServiceHandle } from "@aerogram/runtime";
+import { Pop3Queries } from "@aerogram/store";
+import { pop3Metrics } from "./metrics.ts";
+import { Pop3Session, type SessionOptions } from "./session.ts";
+
+export interface Pop3ServiceOptions {
+  host?: string;
+  /** Plain port (STLS when TLS is configured); 0 picks a free one. */
+  port?: number;
+  /** Implicit-TLS port (995 in production); unset means none. */
+  tlsPort?: number;
+  tls?: SecureContext;
+  hostname?: string;
+  apop?: boolean;
+  /** Maildrop lock lease; renewed every third of it. */
+  leaseMs?: number;
+  idleMs?: number;
+  maxLineOctets?: number;
+  authenticator?: Authenticator;
+}
+
+export interface Pop3Service extends ServiceHandle {
+  /** The bound plain port (useful with port 0). */
+  port: number;
+  tlsPort: number | undefined;
+}
+
+/** RFC 1939 §3: an autologout timer of at least 10 minutes. */
+const IDLE_MS = 10 * 60_000;
+const LEASE_MS = 60_000;
+/** Lines beyond RFC 2449's 255-octet arguments are for SASL responses (RFC 5034 §4). */
+const MAX_LINE_OCTETS = 8192;
+
+export async function createPop3Service(
+  runtime: Runtime,
+  opts: Pop3ServiceOptions = {},
+): Promise<Pop3Service> {
+  const log = runtime.log.child({ service: "pop3" });
+  const tls = opts.tls ?? (runtime.config.tls ? loadSecureContext(runtime.config.tls) : undefined);
+  const options: SessionOptions = {
+    hostname: opts.hostname ?? runtime.config.hostname,
+    tls,
+    apop: opts.apop ?? true,
+    leaseMs: opts.leaseMs ?? LEASE_MS,
+    idleMs: opts.idleMs ?? IDLE_MS,
+    maxLineOctets: opts.maxLineOctets ?? MAX_LINE_OCTETS,
+  };
+  const idle = new IdleSweeper();
+  const sessions = new Set<Pop3Session>();
+  const holding = new Set<Pop3Session>();
+  const authenticator =
+    opts.authenticator ??
+    new Authenticator({ store: runtime.store, limits: runtime.limits, log, metrics: runtime.metrics });
+  const deps = {
+    store: runtime.store,
+    queries: new Pop3Queries(runtime.store.pool),
+    blobs: runtime.blobs,
+    events: runtime.events,
+    limits: runtime.limits,
+    log,
+    authenticator,
+    metrics: pop3Metrics(runtime.metrics),
+    idle,
+    options,
+    onMaildrop(session: Pop3Session, held: boolean) {
+      if (held) holding.add(session);
+      else holding.delete(session);
+    },
+    onClosed(session: Pop3Session) {
+      sessions.delete(session);
+    },
+  };
+
+  // One timer renews every lease this process holds; a lost lease ends its session.
+  const renewal = setInterval(
+    () => {
+      for (const session of holding) {
+        const drop = session.maildrop;
+        if (!drop) continue;
+        drop.renew().then(
+          (held) => {
+            if (!held) session.onLockLost();
+          },
+          (error: unknown) => log.warn({ err: error }, "POP3 lease renewal failed; retrying"),
+        );
+      }
+    },
+    Math.max(100, Math.floor(options.leaseMs / 3)),
+  );
+  renewal.unref();
+
+  const listeners: Listener[] = [];
+  const host = opts.host ?? runtime.config.bindAddress;
+  const onConnection =
+    (secure: boolean) => (socket: import("node:net").Socket, info: { remoteAddress: string }) => {
+      const session = new Pop3Session(deps, socket, { remoteAddress: info.remoteAddress, secure });
+      sessions.add(session);
+      session.start();
+    };
+  const plain = new Listener({
+    host,
+    port: opts.port ?? runtime.config.ports.pop3,
+    onConnection: onConnection(false),
+  });
+  listeners.push(plain);
+  const plainAddr = await plain.listen();
+  const endpoints = [`pop3 ${host}:${plainAddr.port}${tls ? " (STLS)" : ""}`];
+  let tlsPort: number | undefined;
+  const implicitPort = opts.tlsPort ?? runtime.config.ports.pop3s;
+  if (tls && implicitPort !== undefined) {
+    const secure = new Listener({
+      host,
+      port: implicitPort,
+      tls,
+      onConnection: onConnection(true),
+      onClientError: (error) => log.debug({ err: error }, "POP3S handshake failed"),
+    });
+    listeners.push(secure);
+    tlsPort = (await secure.listen()).port;
+    endpoints.push(`pop3s ${host}:${tlsPort}`);
+  }
+
+  return {
+    name: "pop3",
+    endpoints,
+    port: plainAddr.port,
+    tlsPort,
+    connections: () => listeners.reduce((n, l) => n + l.connections, 0),
+    async drain(graceMs: number) {
+      for (const l of listeners) l.stopAccepting();
+      for (const s of sessions) s.beginDrain();
+      const deadline = Date.now() + graceMs;
+      for (const l of listeners) await l.waitForConnections(Math.max(0, deadline - Date.now()));
+      for (const s of sessions) s.endDrain();
+      for (const l of listeners) await l.waitForConnections(1000);
+      for (const l of listeners) l.destroyAll();
+      clearInterval(renewal);
+      idle.close();
+    },
+  };
+}

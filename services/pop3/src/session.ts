@@ -1,0 +1,395 @@
+/**
+ * One POP3 connection: reads command lines, runs them strictly in order (a
+ * pipelining client's whole buffer is answered in one write, RFC 2449 §6.6),
+ * and moves through the RFC 1939 states AUTHORIZATION → TRANSACTION → UPDATE.
+ *
+ * Never crashes on input: every line gets exactly one response; backend
+ * failures answer -ERR [SYS/TEMP] and the session continues (or, mid-RETR,
+ * closes). Deletions are applied only by QUIT in TRANSACTION; a drop, a
+ * timeout, a lost lock or a drain applies nothing.
+ */
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
+import type { SecureContext } from "node:tls";
+import type { Authenticator } from "@aerogram/auth";
+import { BlobNotFoundError } from "@aerogram/blobstore";
+import {
+  type IdleSession,
+  type IdleSweeper,
+  type LineEvent,
+  LineSplitter,
+  upgradeToTls,
+} from "@aerogram/net";
+import type { Logger } from "@aerogram/observability";
+import { authorizationHandlers } from "./authorization.ts";
+import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
+import type { Pop3Metrics } from "./metrics.ts";
+import { type Command, type CommandName, parseCommand } from "./protocol/commands.ts";
+import { DotStuffer } from "./protocol/dot-stuffing.ts";
+import { err, ok } from "./protocol/responses.ts";
+import { TopCutter } from "./protocol/top.ts";
+import { transactionHandlers } from "./transaction.ts";
+
+export type SessionState = "authorization" | "transaction" | "update" | "closed";
+
+export interface SessionOptions {
+  hostname: string;
+  /** STLS is offered when set and the connection is not already TLS. */
+  tls: SecureContext | undefined;
+  /** Offer APOP (timestamp in the greeting) for accounts that have a POP3 secret. */
+  apop: boolean;
+  leaseMs: number;
+  /** RFC 1939 §3: the autologout timer is at least 10 minutes. */
+  idleMs: number;
+  /** Longest command line (AUTH initial responses may exceed the 255-octet argument limit). */
+  maxLineOctets: number;
+}
+
+export interface SessionDeps extends MaildropDeps {
+  authenticator: Authenticator;
+  metrics: Pop3Metrics;
+  idle: IdleSweeper;
+  options: SessionOptions;
+  /** The service's registry of sessions holding a maildrop (lease renewal, drain). */
+  onMaildrop(session: Pop3Session, held: boolean): void;
+  onClosed(session: Pop3Session): void;
+}
+
+/** A handler for one command in one state. */
+export type Handler<C extends Command = Command> = (session: Pop3Session, command: C) => Promise<void> | void;
+export type HandlerTable = { [N in CommandName]?: Handler<Extract<Command, { name: N }>> };
+
+/** A SASL exchange waiting for the client's next line. */
+export type SaslStep = (session: Pop3Session, line: string) => Promise<void> | void;
+
+/** Lines queued before reading pauses (a client pipelining more than this waits for TCP backpressure). */
+const MAX_QUEUED_LINES = 64;
+
+class ConnectionClosedError extends Error {}
+
+export class Pop3Session implements IdleSession {
+  state: SessionState = "authorization";
+  secure: boolean;
+  /** USER's name, waiting for PASS. */
+  pendingUser: string | undefined;
+  saslStep: SaslStep | undefined;
+  maildrop: Maildrop | undefined;
+  /** The APOP timestamp of the greeting (RFC 1939 §7), when APOP is offered. */
+  readonly apopTimestamp: string | undefined;
+  readonly log: Logger;
+  readonly remoteAddress: string;
+
+  private socket: Socket;
+  private readonly splitter: LineSplitter;
+  private readonly queue: LineEvent[] = [];
+  private readonly pending: Buffer[] = [];
+  private busy = false;
+  private draining = false;
+
+  constructor(
+    readonly deps: SessionDeps,
+    socket: Socket,
+    info: { remoteAddress: string; secure: boolean },
+  ) {
+    this.socket = socket;
+    this.secure = info.secure;
+    this.remoteAddress = info.remoteAddress;
+    this.splitter = new LineSplitter(deps.options.maxLineOctets);
+    const id = randomBytes(6).toString("hex");
+    this.log = deps.log.child({ session: id, ip: info.remoteAddress, protocol: "pop3" });
+    if (deps.options.apop) {
+      this.apopTimestamp = `<${id}.${Date.now()}@${deps.options.hostname}>`;
+    }
+  }
+
+  get options(): SessionOptions {
+    return this.deps.options;
+  }
+
+  /** STLS may be offered: TLS is configured and not yet in use. */
+  get canStartTls(): boolean {
+    return this.options.tls !== undefined && !this.secure;
+  }
+
+  start(): void {
+    this.deps.metrics.sessions.inc();
+    this.socket.once("close", () => this.onSocketClosed());
+    this.attach(this.socket);
+    this.deps.idle.watch(this, this.options.idleMs);
+    const greeting = `Aerogram POP3 ready${this.apopTimestamp ? ` ${this.apopTimestamp}` : ""}`;
+    this.reply(ok(greeting));
+    this.flush();
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("data", this.onData);
+    socket.on("error", () => {});
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.deps.idle.touch(this);
+    for (const ev of this.splitter.push(chunk)) this.queue.push(ev);
+    if (this.queue.length >= MAX_QUEUED_LINES) this.socket.pause();
+    void this.pump();
+  };
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && this.state !== "closed") {
+        const ev = this.queue.shift()!;
+        await this.handle(ev);
+        if (this.queue.length === 0) this.flush();
+      }
+    } catch (error) {
+      if (!(error instanceof ConnectionClosedError)) this.log.error({ err: error }, "POP3 session failed");
+      this.destroy();
+    } finally {
+      this.busy = false;
+    }
+    if (this.state === "closed") return;
+    this.flush();
+    if (this.draining && this.state === "authorization") {
+      this.close(err("server shutting down", "SYS/TEMP"));
+      return;
+    }
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private async handle(ev: LineEvent): Promise<void> {
+    if (ev.kind === "too-long") {
+      this.saslStep = undefined;
+      this.count("unknown", false);
+      this.reply(err("line too long"));
+      return;
+    }
+    const line = ev.line.toString("utf8");
+    if (this.saslStep) {
+      const step = this.saslStep;
+      this.saslStep = undefined;
+      await step(this, line);
+      return;
+    }
+    const started = performance.now();
+    const parsed = parseCommand(line);
+    if (!parsed.ok) {
+      this.count(parsed.name ?? "unknown", false);
+      this.reply(err(parsed.message));
+      return;
+    }
+    const command = parsed.command;
+    const table = this.state === "authorization" ? authorizationHandlers : transactionHandlers;
+    const handler = table[command.name] as Handler | undefined;
+    if (!handler) {
+      this.count(command.name, false);
+      this.reply(
+        command.name === "LAST"
+          ? err("LAST is not supported (obsolete since RFC 1939)")
+          : err(`${command.name} is not valid in the ${this.state.toUpperCase()} state`),
+      );
+      return;
+    }
+    this.lastResultOk = false;
+    try {
+      await handler(this, command);
+    } catch (error) {
+      if (error instanceof ConnectionClosedError) throw error;
+      this.log.error({ err: error, command: command.name }, "POP3 command failed");
+      this.reply(err("temporary failure, try again later", "SYS/TEMP"));
+    }
+    this.count(command.name, this.lastResultOk);
+    this.deps.metrics.commandDuration.observe(
+      { command: command.name },
+      (performance.now() - started) / 1000,
+    );
+  }
+
+  /** Whether the last reply was +OK (for the commands_total result label). */
+  private lastResultOk = false;
+
+  private count(command: string, okResult: boolean): void {
+    this.deps.metrics.commands.inc({ command, result: okResult ? "ok" : "err" });
+  }
+
+  /** Queues a response line; written in one go when the pipeline is drained. */
+  reply(response: Buffer): void {
+    this.lastResultOk = response[0] === 0x2b; // "+"
+    this.pending.push(response);
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0 || this.state === "closed") return;
+    const out = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pending.length = 0;
+    this.deps.metrics.bytesSent.inc(out.length);
+    this.socket.write(out);
+  }
+
+  /** Writes with backpressure (message bodies); throws when the peer is gone. */
+  private async write(data: Buffer): Promise<void> {
+    if (this.state === "closed" || this.socket.destroyed) throw new ConnectionClosedError();
+    if (this.pending.length > 0) {
+      this.pending.push(data);
+      data = Buffer.concat(this.pending);
+      this.pending.length = 0;
+    }
+    if (data.length === 0) return;
+    this.deps.metrics.bytesSent.inc(data.length);
+    this.deps.idle.touch(this);
+    if (this.socket.write(data)) return;
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.socket.off("close", onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.socket.off("drain", onDrain);
+        reject(new ConnectionClosedError());
+      };
+      this.socket.once("drain", onDrain);
+      this.socket.once("close", onClose);
+    });
+  }
+
+  /**
+   * RETR and TOP: "+OK", the (cut) message byte-stuffed in CRLF form, ".".
+   * A failure before the first byte answers -ERR; after it, the response
+   * can't be repaired, so the connection closes (applying nothing).
+   */
+  async sendMessage(m: MaildropMessage, topLines?: number): Promise<void> {
+    let body: Readable;
+    try {
+      body = await this.deps.blobs.get(m.blobKey);
+    } catch (error) {
+      if (error instanceof BlobNotFoundError) {
+        this.log.error({ blobKey: m.blobKey }, "message blob missing");
+        this.reply(err("message content unavailable", "SYS/PERM"));
+        return;
+      }
+      throw error;
+    }
+    this.reply(ok(topLines === undefined ? `${m.octets} octets` : "top of message follows"));
+    const stuffer = new DotStuffer();
+    const cutter = topLines === undefined ? undefined : new TopCutter(topLines);
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        await this.write(stuffer.push(cutter ? cutter.push(chunk) : chunk));
+        if (cutter?.done) break;
+      }
+      await this.write(stuffer.end());
+    } catch (error) {
+      if (!(error instanceof ConnectionClosedError)) {
+        this.log.error({ err: error, blobKey: m.blobKey }, "reading a message failed mid-response");
+      }
+      this.destroy();
+      throw new ConnectionClosedError();
+    } finally {
+      body.destroy();
+    }
+  }
+
+  /** Makes a maildrop this session's (TRANSACTION state). */
+  enterTransaction(maildrop: Maildrop): void {
+    this.maildrop = maildrop;
+    this.state = "transaction";
+    this.pendingUser = undefined;
+    this.deps.onMaildrop(this, true);
+  }
+
+  /**
+   * STLS (RFC 2595 §4): after "+OK", read nothing more in plaintext; anything
+   * the client pipelined after STLS is discarded, then the handshake runs.
+   */
+  async startTls(): Promise<void> {
+    const context = this.options.tls;
+    if (!context) throw new Error("STLS without TLS configuration");
+    this.reply(ok("begin TLS negotiation"));
+    this.flush();
+    this.queue.length = 0;
+    this.splitter.reset();
+    const plain = this.socket;
+    plain.off("data", this.onData);
+    try {
+      const tls = await upgradeToTls(plain, context);
+      this.socket = tls;
+      this.secure = true;
+      this.attach(tls);
+    } catch (error) {
+      this.log.info({ err: error }, "STLS handshake failed");
+      this.destroy();
+      throw new ConnectionClosedError();
+    }
+  }
+
+  /** Ends the session after writing `last` (QUIT's answer, an error). */
+  close(last?: Buffer): void {
+    if (this.state === "closed") return;
+    if (last) this.reply(last);
+    this.flush();
+    this.state = "closed";
+    this.socket.end();
+    // A peer that never closes its side doesn't keep the socket.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+    this.finish();
+  }
+
+  /** Drops the connection without a word (failures mid-response). */
+  destroy(): void {
+    this.state = "closed";
+    this.socket.destroy();
+    this.finish();
+  }
+
+  onIdleTimeout(): void {
+    this.log.info("POP3 autologout");
+    this.close(err("autologout; idle for too long"));
+  }
+
+  /** The lease was lost (Redis said so): another session may own the maildrop now. */
+  onLockLost(): void {
+    this.log.warn("POP3 maildrop lock lost; closing without applying deletions");
+    if (this.busy) this.destroy();
+    else this.close(err("maildrop lock lost; no messages deleted", "SYS/TEMP"));
+  }
+
+  /** Drain began: AUTHORIZATION sessions that are idle go now; the others may finish within the grace. */
+  beginDrain(): void {
+    this.draining = true;
+    if (this.state === "authorization" && !this.busy) this.close(err("server shutting down", "SYS/TEMP"));
+  }
+
+  /** Drain grace is over: close without applying deletions. */
+  endDrain(): void {
+    if (this.state === "closed") return;
+    if (this.busy) this.destroy();
+    else this.close(err("server shutting down", "SYS/TEMP"));
+  }
+
+  private onSocketClosed(): void {
+    this.state = "closed";
+    this.finish();
+  }
+
+  private finished = false;
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.deps.metrics.sessions.dec();
+    this.deps.idle.unwatch(this);
+    this.queue.length = 0;
+    const maildrop = this.maildrop;
+    if (maildrop) {
+      this.deps.onMaildrop(this, false);
+      // Releasing while a QUIT commit still runs would let another session in
+      // before the deletes land; QUIT releases itself when done.
+      if (!this.committing) void maildrop.release();
+    }
+    this.deps.onClosed(this);
+  }
+
+  /** QUIT's UPDATE step is running. */
+  committing = false;
+}

@@ -115,8 +115,10 @@ export class RawClient {
     for (;;) {
       const got = take();
       if (got !== undefined) return got;
-      if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buf.toString("latin1"))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; unread: ${JSON.stringify(this.buf.toString("latin1"))}`);
+      if (this.closed)
+        throw new Error(`connection closed; unread: ${JSON.stringify(this.buf.toString("latin1"))}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out; unread: ${JSON.stringify(this.buf.toString("latin1"))}`);
       await new Promise<void>((r) => {
         this.waiter = r;
         setTimeout(r, 50);

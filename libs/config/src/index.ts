@@ -161,6 +161,7 @@ const envSchema = z.object({
   PROXY_TRUSTED_NETWORKS: cidrList,
 
   ADMIN_TOKEN: z.string().optional(),
+  AEROGRAM_ADMIN_URL: url(["http:", "https:"]),
   DEMO_ACCOUNT: bool,
 });
 
@@ -203,6 +204,8 @@ export interface Config {
    */
   proxyProtocol: { trustedNetworks?: string[] } | undefined;
   adminToken: string | undefined;
+  /** mailctl only: the admin API to go through instead of opening the store. */
+  adminUrl: string | undefined;
   /** Create (and print) a demo account on first start. Defaults to on with the embedded database. */
   demoAccount: boolean;
 }
@@ -308,6 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
         : {}
       : undefined,
     adminToken: e.ADMIN_TOKEN,
+    adminUrl: e.AEROGRAM_ADMIN_URL,
     demoAccount: e.DEMO_ACCOUNT ?? e.DATABASE_URL === undefined,
   };
 }

@@ -1,109 +1,159 @@
 /**
- * The mailctl commands over a Store, separate from process plumbing so tests
- * can run them against a real database.
+ * The mailctl commands over AdminOps, separate from process plumbing: the same
+ * command set runs against the store directly (embedded dev setup) or against
+ * the admin HTTP API (AEROGRAM_ADMIN_URL), and tests can run either.
  */
 import { parseArgs } from "node:util";
-import type { Account, Store } from "@aerogram/store";
+import {
+  type AccountView,
+  type AdminOps,
+  ConflictError,
+  InvalidInputError,
+  type MailboxView,
+  NotFoundError,
+} from "./admin-ops.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   add <address> [--password <pw>] [--quota <bytes>]   create an account (prints a generated password if none given)
-  list                                                list accounts
-  passwd <address> [--password <pw>]                  set a new password
+  list                                                list accounts with usage
+  show <address>                                      one account
+  passwd <address> [--password <pw>]                  set a new password (prints a generated one if none given)
   disable <address> | enable <address>                block or allow logins and delivery
   delete <address>                                    delete an account and its mail
-  alias <address> <alias>                             add an alias address`;
+  alias <address> <alias>                             add an alias address
+  unalias <address> <alias>                           remove an alias address
+  quota <address> <bytes|none>                        set or clear the storage quota
+  mailboxes <address>                                 mailboxes with message counts and sizes
+  health                                              readiness of the dependencies
+With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
+otherwise it opens the metadata store itself.`;
 
 export interface MailctlResult {
   output: string;
   code: number;
 }
 
-function formatAccount(a: Account, usage?: { bytes: number; messages: number }): string {
+export function formatAccount(a: AccountView): string {
   const parts = [a.address];
   if (a.disabled) parts.push("(disabled)");
   if (a.aliases.length) parts.push(`aliases: ${a.aliases.join(", ")}`);
   if (a.quotaBytes !== null) parts.push(`quota: ${a.quotaBytes} bytes`);
-  if (usage) parts.push(`${usage.messages} messages, ${usage.bytes} bytes`);
+  parts.push(`${a.usage.messages} messages, ${a.usage.bytes} bytes`);
   return parts.join("  ");
 }
 
-export async function runMailctl(
-  store: Store,
-  argv: string[],
-  generatePassword: () => string,
-): Promise<MailctlResult> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      password: { type: "string" },
-      quota: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+function formatMailbox(m: MailboxView): string {
+  const use = m.specialUse ? ` ${m.specialUse}` : "";
+  return `${m.name}${use}  ${m.messages} messages, ${m.bytes} bytes${m.subscribed ? "" : "  (unsubscribed)"}`;
+}
+
+class UsageError extends Error {}
+
+function parseQuota(text: string): number | null {
+  if (text === "none") return null;
+  const quota = Number(text);
+  if (!(/^\d+$/.test(text) && Number.isSafeInteger(quota)))
+    throw new UsageError("a quota is a byte count or none");
+  return quota;
+}
+
+const OPTIONS = {
+  password: { type: "string" },
+  quota: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+}
+
+export async function runMailctl(ops: AdminOps, argv: string[]): Promise<MailctlResult> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (err) {
+    return { output: `mailctl: ${(err as Error).message}\n${MAILCTL_USAGE}`, code: 2 };
+  }
+  const { values, positionals } = parsed;
   const [command, ...args] = positionals;
   if (!command || values.help) return { output: MAILCTL_USAGE, code: command || values.help ? 0 : 2 };
-
-  const account = async (address: string | undefined) => {
-    if (!address) throw new UsageError(`${command} needs an address`);
-    const a = await store.accounts.byAddress(address);
-    if (!a) throw new UsageError(`no account ${address}`);
-    return a;
+  const need = (i: number, what: string): string => {
+    const v = args[i];
+    if (!v) throw new UsageError(`${command} needs ${what}`);
+    return v;
   };
+
   try {
     switch (command) {
       case "add": {
-        if (!args[0]) throw new UsageError("add needs an address");
-        const password = values.password ?? generatePassword();
-        const quota = values.quota === undefined ? null : Number(values.quota);
-        if (quota !== null && !(Number.isInteger(quota) && quota >= 0))
-          throw new UsageError("--quota takes a byte count");
-        const a = await store.accounts.create({ address: args[0], password, quotaBytes: quota });
-        return { output: `created ${a.address}${values.password ? "" : `  password: ${password}`}`, code: 0 };
+        const address = need(0, "an address");
+        const quotaBytes = values.quota === undefined ? null : parseQuota(values.quota);
+        const { account, generatedPassword } = await ops.createAccount({
+          address,
+          quotaBytes,
+          ...(values.password !== undefined ? { password: values.password } : {}),
+        });
+        const shown = generatedPassword === undefined ? "" : `  password: ${generatedPassword}`;
+        return { output: `created ${account.address}${shown}`, code: 0 };
       }
       case "list": {
-        const accounts = await store.accounts.list();
-        const lines = await Promise.all(
-          accounts.map(async (a) => formatAccount(a, await store.accounts.usage(a.id))),
-        );
-        return { output: lines.join("\n") || "(no accounts)", code: 0 };
+        const accounts = await ops.listAccounts();
+        return { output: accounts.map(formatAccount).join("\n") || "(no accounts)", code: 0 };
       }
+      case "show":
+        return { output: formatAccount(await ops.getAccount(need(0, "an address"))), code: 0 };
       case "passwd": {
-        const a = await account(args[0]);
-        const password = values.password ?? generatePassword();
-        await store.accounts.setPassword(a.id, password);
-        return {
-          output: `password changed for ${a.address}${values.password ? "" : `: ${password}`}`,
-          code: 0,
-        };
+        const address = need(0, "an address");
+        const { generatedPassword } = await ops.setPassword(address, values.password);
+        const shown = generatedPassword === undefined ? "" : `: ${generatedPassword}`;
+        return { output: `password changed for ${address.toLowerCase()}${shown}`, code: 0 };
       }
       case "disable":
       case "enable": {
-        const a = await account(args[0]);
-        await store.accounts.setDisabled(a.id, command === "disable");
+        const a = await ops.updateAccount(need(0, "an address"), { disabled: command === "disable" });
         return { output: `${a.address} ${command}d`, code: 0 };
       }
       case "delete": {
-        const a = await account(args[0]);
-        await store.accounts.delete(a.id);
-        return { output: `deleted ${a.address}`, code: 0 };
+        const address = need(0, "an address");
+        await ops.deleteAccount(address);
+        return { output: `deleted ${address.toLowerCase()}`, code: 0 };
       }
       case "alias": {
-        const a = await account(args[0]);
-        if (!args[1]) throw new UsageError("alias needs the alias address");
-        await store.accounts.addAlias(a.id, args[1]);
-        return { output: `${args[1].toLowerCase()} now delivers to ${a.address}`, code: 0 };
+        const a = await ops.addAlias(need(0, "an address"), need(1, "the alias address"));
+        return { output: `${(args[1] as string).toLowerCase()} now delivers to ${a.address}`, code: 0 };
+      }
+      case "unalias": {
+        const a = await ops.removeAlias(need(0, "an address"), need(1, "the alias address"));
+        return { output: `${(args[1] as string).toLowerCase()} removed from ${a.address}`, code: 0 };
+      }
+      case "quota": {
+        const address = need(0, "an address");
+        const quotaBytes = parseQuota(need(1, "a byte count or none"));
+        const a = await ops.updateAccount(address, { quotaBytes });
+        return {
+          output: `quota of ${a.address}: ${a.quotaBytes === null ? "none" : `${a.quotaBytes} bytes`}`,
+          code: 0,
+        };
+      }
+      case "mailboxes": {
+        const list = await ops.mailboxes(need(0, "an address"));
+        return { output: list.map(formatMailbox).join("\n"), code: 0 };
+      }
+      case "health": {
+        const h = await ops.health();
+        const lines = h.checks.map(
+          (c) => `${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.ms} ms)${c.error ? `: ${c.error}` : ""}`,
+        );
+        return { output: [h.status, ...lines].join("\n"), code: h.status === "ready" ? 0 : 1 };
       }
       default:
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
     if (err instanceof UsageError) return { output: `mailctl: ${err.message}\n${MAILCTL_USAGE}`, code: 2 };
-    if (err instanceof Error && /already taken|not a mailbox address/.test(err.message)) {
+    if (err instanceof ConflictError || err instanceof InvalidInputError || err instanceof NotFoundError) {
       return { output: `mailctl: ${err.message}`, code: 1 };
     }
     throw err;
   }
 }
-
-class UsageError extends Error {}

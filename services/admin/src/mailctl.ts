@@ -1,24 +1,33 @@
 /**
- * mailctl: account administration from the command line.
- *   npm run mailctl -- add <address> [--password <pw>] [--quota <bytes>]
- *   npm run mailctl -- list
- *   npm run mailctl -- passwd <address> [--password <pw>]
- *   npm run mailctl -- disable|enable|delete <address>
- *   npm run mailctl -- alias <address> <alias>
- * It uses the same configuration as the services: with DATABASE_URL it talks
- * to that server; without, to the embedded database of a running `npm start`
- * (or opens ./data/pg itself when none runs).
+ * mailctl: account administration from the command line (`npm run mailctl -- help`).
+ *
+ * Two modes, one command set (mailctl-commands.ts):
+ *  - AEROGRAM_ADMIN_URL set (e.g. http://aerogram-admin:8080): through the admin
+ *    HTTP API, authenticated with ADMIN_TOKEN. For deployments.
+ *  - otherwise: directly on the metadata store, with the same configuration as
+ *    the services: DATABASE_URL, or the embedded database of a running
+ *    `npm start` (or ./data/pg opened here when none runs). For the dev setup.
  */
-import { randomBytes } from "node:crypto";
 import { ConfigError, loadConfig } from "@aerogram/config";
 import { connectOrStartEmbedded } from "@aerogram/embedded-pg";
 import { createLogger } from "@aerogram/observability";
 import { Store } from "@aerogram/store";
+import { HttpAdmin } from "./http-admin.ts";
 import { runMailctl } from "./mailctl-commands.ts";
+import { StoreAdmin } from "./store-admin.ts";
+
+function print({ output, code }: { output: string; code: number }): number {
+  if (output) (code === 0 ? process.stdout : process.stderr).write(`${output}\n`);
+  return code;
+}
 
 async function main(): Promise<number> {
   const config = loadConfig();
   createLogger({ level: "silent" });
+  if (config.adminUrl) {
+    return print(await runMailctl(new HttpAdmin(config.adminUrl, config.adminToken), process.argv.slice(2)));
+  }
+
   let url = config.database.url;
   let stopEmbedded = async () => {};
   if (!url) {
@@ -31,11 +40,7 @@ async function main(): Promise<number> {
   }
   const store = await Store.open({ url, poolMax: 2, applicationName: "aerogram-mailctl" });
   try {
-    const { output, code } = await runMailctl(store, process.argv.slice(2), () =>
-      randomBytes(9).toString("base64url"),
-    );
-    if (output) (code === 0 ? process.stdout : process.stderr).write(`${output}\n`);
-    return code;
+    return print(await runMailctl(new StoreAdmin(store), process.argv.slice(2)));
   } finally {
     await store.close();
     await stopEmbedded();

@@ -5,10 +5,12 @@
  * real server. AEROGRAM_SERVICES picks a subset (one per Kubernetes Deployment).
  */
 import { mkdir } from "node:fs/promises";
+import { createAdminApi, StoreAdmin } from "@aerogram/admin";
 import type { ServiceName } from "@aerogram/config";
 import { ConfigError, loadConfig } from "@aerogram/config";
 import { createLogger, OpsServer } from "@aerogram/observability";
 import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
+import { Store } from "@aerogram/store";
 import { ensureDemoAccount } from "./demo.ts";
 
 /** The protocol services this build has; the admin API rides on the HTTP endpoint. */
@@ -30,9 +32,33 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: config.logLevel, service: "aerogram" });
   await mkdir(config.dataDir, { recursive: true });
+  // `--migrate-only` (the Helm chart's pre-install/pre-upgrade Job): apply the migrations and exit.
+  if (process.argv.includes("--migrate-only")) {
+    if (!config.database.url) throw new Error("--migrate-only needs DATABASE_URL");
+    const store = await Store.open({
+      url: config.database.url,
+      poolMax: 1,
+      applicationName: "aerogram-migrate",
+    });
+    await store.close();
+    log.info("migrations applied");
+    process.exit(0);
+  }
   const runtime = await createRuntime(config, { service: "aerogram", embedded: "own", log });
 
-  const ops = new OpsServer({ registry: runtime.metrics, checks: runtime.readinessChecks });
+  // The admin API rides on the ops HTTP port (refuses every request without ADMIN_TOKEN).
+  const adminApi = config.services.includes("admin")
+    ? createAdminApi({
+        ops: new StoreAdmin(runtime.store, { health: () => ops.runChecks() }),
+        token: config.adminToken,
+        log,
+      })
+    : undefined;
+  const ops = new OpsServer({
+    registry: runtime.metrics,
+    checks: runtime.readinessChecks,
+    ...(adminApi ? { fallback: adminApi } : {}),
+  });
   const http = await ops.listen(config.ports.http, config.bindAddress);
 
   const services: ServiceHandle[] = [];

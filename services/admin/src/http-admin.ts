@@ -1,0 +1,102 @@
+/**
+ * AdminOps over the admin HTTP API: what mailctl uses when AEROGRAM_ADMIN_URL
+ * is set (with ADMIN_TOKEN), e.g. against a Kubernetes deployment.
+ */
+
+import { ADMIN_API_PREFIX } from "./admin-api.ts";
+import {
+  type AccountChanges,
+  type AccountView,
+  type AdminOps,
+  ConflictError,
+  type HealthView,
+  InvalidInputError,
+  type MailboxView,
+  NotFoundError,
+} from "./admin-ops.ts";
+
+export class AdminApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AdminApiError";
+  }
+}
+
+export class HttpAdmin implements AdminOps {
+  private readonly base: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly token: string | undefined,
+  ) {
+    this.base = `${baseUrl.replace(/\/+$/, "")}${ADMIN_API_PREFIX}`;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (res.ok) return parsed as T;
+    const message = (parsed as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
+    if (res.status === 404) throw new NotFoundError(message);
+    if (res.status === 409) throw new ConflictError(message);
+    if (res.status === 400) throw new InvalidInputError(message);
+    throw new AdminApiError(res.status, `admin API: ${message} (HTTP ${res.status})`);
+  }
+
+  private account(address: string): string {
+    return `/accounts/${encodeURIComponent(address)}`;
+  }
+
+  createAccount(input: { address: string; password?: string; quotaBytes?: number | null }) {
+    return this.call<{ account: AccountView; generatedPassword?: string }>("POST", "/accounts", input);
+  }
+
+  async listAccounts(): Promise<AccountView[]> {
+    return (await this.call<{ accounts: AccountView[] }>("GET", "/accounts")).accounts;
+  }
+
+  getAccount(address: string): Promise<AccountView> {
+    return this.call("GET", this.account(address));
+  }
+
+  updateAccount(address: string, changes: AccountChanges): Promise<AccountView> {
+    return this.call("PATCH", this.account(address), changes);
+  }
+
+  setPassword(address: string, password?: string): Promise<{ generatedPassword?: string }> {
+    return this.call("PUT", `${this.account(address)}/password`, password === undefined ? {} : { password });
+  }
+
+  async deleteAccount(address: string): Promise<void> {
+    await this.call("DELETE", this.account(address));
+  }
+
+  addAlias(address: string, alias: string): Promise<AccountView> {
+    return this.call("POST", `${this.account(address)}/aliases`, { alias });
+  }
+
+  removeAlias(address: string, alias: string): Promise<AccountView> {
+    return this.call("DELETE", `${this.account(address)}/aliases/${encodeURIComponent(alias)}`);
+  }
+
+  async mailboxes(address: string): Promise<MailboxView[]> {
+    return (await this.call<{ mailboxes: MailboxView[] }>("GET", `${this.account(address)}/mailboxes`))
+      .mailboxes;
+  }
+
+  health(): Promise<HealthView> {
+    return this.call("GET", "/health");
+  }
+}

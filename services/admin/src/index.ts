@@ -1,0 +1,5 @@
+export * from "./admin-api.ts";
+export * from "./admin-ops.ts";
+export * from "./http-admin.ts";
+export * from "./mailctl-commands.ts";
+export * from "./store-admin.ts";

@@ -1,0 +1,160 @@
+/**
+ * AdminOps over the metadata store: what the admin API serves, and what
+ * mailctl runs in its direct mode (embedded dev setup, no API URL given).
+ */
+import { randomBytes } from "node:crypto";
+import {
+  type Account,
+  AccountExistsError,
+  InvalidAddressError,
+  normalizeAddress,
+  type Store,
+} from "@aerogram/store";
+import {
+  type AccountChanges,
+  type AccountView,
+  type AdminOps,
+  ConflictError,
+  type HealthView,
+  InvalidInputError,
+  type MailboxView,
+  NotFoundError,
+} from "./admin-ops.ts";
+
+/** 12 characters of base64url: 72 random bits. */
+export function generatePassword(): string {
+  return randomBytes(9).toString("base64url");
+}
+
+export interface StoreAdminOptions {
+  /** Default: generatePassword. */
+  generatePassword?: () => string;
+  /** The readiness checks for the health summary; default: the store answers. */
+  health?: () => Promise<HealthView["checks"]>;
+}
+
+/** Store errors → the admin error kinds the API maps to status codes. */
+async function translated<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof AccountExistsError) throw new ConflictError(err.message);
+    if (err instanceof InvalidAddressError) throw new InvalidInputError(err.message);
+    throw err;
+  }
+}
+
+export class StoreAdmin implements AdminOps {
+  constructor(
+    private readonly store: Store,
+    private readonly opts: StoreAdminOptions = {},
+  ) {}
+
+  private newPassword(): string {
+    return (this.opts.generatePassword ?? generatePassword)();
+  }
+
+  private async view(a: Account): Promise<AccountView> {
+    const usage = await this.store.accounts.usage(a.id);
+    return {
+      address: a.address,
+      disabled: a.disabled,
+      aliases: a.aliases,
+      quotaBytes: a.quotaBytes,
+      createdAt: a.createdAt.toISOString(),
+      usage: { bytes: Number(usage.bytes), messages: Number(usage.messages) },
+    };
+  }
+
+  private async account(address: string): Promise<Account> {
+    let normalized: string;
+    try {
+      normalized = normalizeAddress(address);
+    } catch (err) {
+      throw new InvalidInputError((err as Error).message);
+    }
+    const a = await this.store.accounts.byAddress(normalized);
+    if (!a) throw new NotFoundError(`no account ${normalized}`);
+    return a;
+  }
+
+  async createAccount(input: { address: string; password?: string; quotaBytes?: number | null }) {
+    const password = input.password ?? this.newPassword();
+    const a = await translated(() =>
+      this.store.accounts.create({ address: input.address, password, quotaBytes: input.quotaBytes ?? null }),
+    );
+    return {
+      account: await this.view(a),
+      ...(input.password === undefined ? { generatedPassword: password } : {}),
+    };
+  }
+
+  async listAccounts(): Promise<AccountView[]> {
+    return Promise.all((await this.store.accounts.list()).map((a) => this.view(a)));
+  }
+
+  async getAccount(address: string): Promise<AccountView> {
+    return this.view(await this.account(address));
+  }
+
+  async updateAccount(address: string, changes: AccountChanges): Promise<AccountView> {
+    const a = await this.account(address);
+    if (changes.disabled !== undefined) await this.store.accounts.setDisabled(a.id, changes.disabled);
+    if (changes.quotaBytes !== undefined) await this.store.accounts.setQuota(a.id, changes.quotaBytes);
+    return this.getAccount(a.address);
+  }
+
+  async setPassword(address: string, password?: string) {
+    const a = await this.account(address);
+    const chosen = password ?? this.newPassword();
+    await this.store.accounts.setPassword(a.id, chosen);
+    return password === undefined ? { generatedPassword: chosen } : {};
+  }
+
+  async deleteAccount(address: string): Promise<void> {
+    const a = await this.account(address);
+    await this.store.accounts.delete(a.id);
+  }
+
+  async addAlias(address: string, alias: string): Promise<AccountView> {
+    const a = await this.account(address);
+    await translated(() => this.store.accounts.addAlias(a.id, alias));
+    return this.getAccount(a.address);
+  }
+
+  async removeAlias(address: string, alias: string): Promise<AccountView> {
+    const a = await this.account(address);
+    const normalized = alias.trim().toLowerCase();
+    if (!a.aliases.includes(normalized))
+      throw new NotFoundError(`${normalized} is not an alias of ${a.address}`);
+    await this.store.accounts.removeAlias(normalized);
+    return this.getAccount(a.address);
+  }
+
+  async mailboxes(address: string): Promise<MailboxView[]> {
+    const a = await this.account(address);
+    return (await this.store.mailboxes.list(a.id)).map((m) => ({
+      name: m.name,
+      specialUse: m.specialUse,
+      subscribed: m.subscribed,
+      messages: Number(m.messageCount),
+      bytes: Number(m.totalSize),
+    }));
+  }
+
+  async health(): Promise<HealthView> {
+    const checks = this.opts.health
+      ? await this.opts.health()
+      : await (async () => {
+          const started = performance.now();
+          const ms = () => Math.round(performance.now() - started);
+          try {
+            await this.store.ping();
+            return [{ name: "postgres", ok: true, ms: ms() }];
+          } catch (err) {
+            return [{ name: "postgres", ok: false, error: (err as Error).message, ms: ms() }];
+          }
+        })();
+    return { status: checks.every((c) => c.ok) ? "ready" : "not ready", checks };
+  }
+}

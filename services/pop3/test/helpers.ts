@@ -5,18 +5,50 @@
  * wrote.
  */
 import { connect, type Socket } from "node:net";
+import type { TestContext } from "node:test";
 import { type Config, loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { createRuntime, type Runtime } from "@aerogram/runtime";
 import {
   createTestDatabase,
+  requireServer,
   startS3,
+  TEST_DATABASE_URL,
   TEST_NATS_URL,
   TEST_REDIS_URL,
   type TestDatabase,
   type TestS3,
   uniqueId,
 } from "@aerogram/testkit";
+
+type ServerName = "postgres" | "nats" | "redis";
+
+/** For before() hooks (which can't skip): are the servers up? Tests then call requireServers. */
+export async function serversReachable(names: readonly ServerName[]): Promise<boolean> {
+  const urls = { postgres: TEST_DATABASE_URL, nats: TEST_NATS_URL, redis: TEST_REDIS_URL };
+  const ports = { postgres: 5432, nats: 4222, redis: 6379 };
+  const probes = names.map(
+    (n) =>
+      new Promise<boolean>((resolve) => {
+        const u = new URL(urls[n]);
+        const s = connect({ host: u.hostname || "127.0.0.1", port: Number(u.port || ports[n]) });
+        const done = (up: boolean) => {
+          s.destroy();
+          resolve(up);
+        };
+        s.setTimeout(2000, () => done(false));
+        s.once("connect", () => done(true));
+        s.once("error", () => done(false));
+      }),
+  );
+  return (await Promise.all(probes)).every(Boolean);
+}
+
+/** Skips (or under CI fails) the test when a server is missing. */
+export async function requireServers(t: TestContext, names: readonly ServerName[]): Promise<boolean> {
+  for (const n of names) if (!(await requireServer(t, n))) return false;
+  return true;
+}
 
 export interface TestBackends {
   db: TestDatabase;

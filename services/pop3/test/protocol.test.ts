@@ -22,7 +22,10 @@ test("parser: commands and arguments", () => {
     ok: true,
     command: { name: "USER", user: "alice@example.org" },
   });
-  assert.deepEqual(parseCommand("PASS two words "), { ok: true, command: { name: "PASS", password: "two words " } });
+  assert.deepEqual(parseCommand("PASS two words "), {
+    ok: true,
+    command: { name: "PASS", password: "two words " },
+  });
   assert.deepEqual(parseCommand("LIST"), { ok: true, command: { name: "LIST" } });
   assert.deepEqual(parseCommand("list 3"), { ok: true, command: { name: "LIST", msg: 3 } });
   assert.deepEqual(parseCommand("TOP 2 0"), { ok: true, command: { name: "TOP", msg: 2, lines: 0 } });
@@ -152,7 +155,8 @@ test("TOP: header, blank line, first n body lines, across chunks", () => {
   const cutAll = (n: number, size: number) => {
     const cutter = new TopCutter(n);
     const out: Buffer[] = [];
-    for (let i = 0; i < msg.length && !cutter.done; i += size) out.push(cutter.push(msg.subarray(i, i + size)));
+    for (let i = 0; i < msg.length && !cutter.done; i += size)
+      out.push(cutter.push(msg.subarray(i, i + size)));
     return Buffer.concat(out).toString();
   };
   for (const size of [1, 3, 100]) {

@@ -7,7 +7,6 @@ import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import type { Runtime } from "@aerogram/runtime";
 import { Pop3Queries } from "@aerogram/store";
-import { requireServer } from "@aerogram/testkit";
 import type { Pop3Service } from "../src/service.ts";
 import { createPop3Service } from "../src/service.ts";
 import {
@@ -16,6 +15,8 @@ import {
   message,
   openRuntime,
   RawClient,
+  requireServers,
+  serversReachable,
   startBackends,
   type TestBackends,
 } from "./helpers.ts";
@@ -28,8 +29,8 @@ const DOTTED = "From: a@example.net\r\nSubject: dots\r\n\r\n.leading dot\r\n..tw
 const BARE_LF = "From: a@example.net\nSubject: bare\n\nline one\n.dot line\nno final newline";
 let alice: { accountId: number; inboxId: number };
 
-before(async (t) => {
-  if (!(await requireServer(t, "postgres")) || !(await requireServer(t, "nats"))) return;
+before(async () => {
+  if (!(await serversReachable(["postgres", "nats"]))) return;
   backends = await startBackends({ nats: true });
   runtime = await openRuntime(backends);
   pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0, idleMs: 60_000 });
@@ -51,7 +52,7 @@ after(async () => {
 const connect = () => RawClient.connect(pop3.port);
 
 test("greeting, CAPA, wrong-state commands and USER/PASS errors", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const c = await connect();
   const greeting = await c.line();
   assert.match(greeting, /^\+OK Aerogram POP3 ready <[0-9a-f]+\.\d+@pop3\.test>$/);
@@ -85,7 +86,7 @@ test("greeting, CAPA, wrong-state commands and USER/PASS errors", async (t) => {
 });
 
 test("a too-long line gets a clean -ERR and the session goes on", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const c = await connect();
   await c.line();
   assert.equal(await c.cmd(`USER ${"x".repeat(20_000)}`), "-ERR line too long");
@@ -95,7 +96,7 @@ test("a too-long line gets a clean -ERR and the session goes on", async (t) => {
 });
 
 test("TRANSACTION: STAT, LIST, UIDL, RETR (byte-exact, dots, bare LF), TOP, DELE, RSET, errors", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const c = await connect();
   assert.match(await login(c, "alice@example.org", PASSWORD), /^\+OK maildrop has 4 messages/);
   const sizes = [message(1), DOTTED, BARE_LF.replace(/\n/g, "\r\n") + "\r\n", message(4)].map(
@@ -155,7 +156,7 @@ test("TRANSACTION: STAT, LIST, UIDL, RETR (byte-exact, dots, bare LF), TOP, DELE
 });
 
 test("pipelined commands are answered in order from one buffer", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const c = await connect();
   await c.line();
   c.send(
@@ -174,7 +175,7 @@ test("pipelined commands are answered in order from one buffer", async (t) => {
 });
 
 test("the maildrop lock: a second session gets [IN-USE] until the first ends", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const first = await connect();
   assert.match(await login(first, "alice@example.org", PASSWORD), /^\+OK/);
   const second = await connect();
@@ -188,7 +189,7 @@ test("the maildrop lock: a second session gets [IN-USE] until the first ends", a
 });
 
 test("AUTH PLAIN and LOGIN, with and without initial response, and cancel", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const plain = b64(`\0alice@example.org\0${PASSWORD}`);
   const tries: [string[], RegExp][] = [
@@ -215,7 +216,7 @@ test("AUTH PLAIN and LOGIN, with and without initial response, and cancel", asyn
 });
 
 test("APOP only for accounts with a POP3 secret", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const queries = new Pop3Queries(runtime.store.pool);
   const bob = await accountWithMail(runtime, "bob@example.org", "bobpw", [message(1)]);
   const apop = async (user: string, secret: string) => {
@@ -240,7 +241,7 @@ test("APOP only for accounts with a POP3 secret", async (t) => {
 });
 
 test("a dropped connection applies no deletes; QUIT applies them and IMAP's change query sees the expunge", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const carol = await accountWithMail(runtime, "carol@example.org", PASSWORD, [
     message(1),
     message(2),
@@ -290,7 +291,7 @@ test("a dropped connection applies no deletes; QUIT applies them and IMAP's chan
 });
 
 test("mail arriving during a session is not shown until the next session", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const dave = await accountWithMail(runtime, "dave@example.org", PASSWORD, [message(1)]);
   const c = await connect();
   assert.match(await login(c, "dave@example.org", PASSWORD), /^\+OK maildrop has 1/);
@@ -305,7 +306,7 @@ test("mail arriving during a session is not shown until the next session", async
 });
 
 test("idle autologout closes without applying deletes; drain says [SYS/TEMP]", async (t) => {
-  if (!backends) return t.skip("servers missing");
+  if (!(await requireServers(t, ["postgres", "nats"]))) return;
   const erin = await accountWithMail(runtime, "erin@example.org", PASSWORD, [message(1)]);
   const short = await createPop3Service(runtime, { host: "127.0.0.1", port: 0, idleMs: 300 });
   const c = await RawClient.connect(short.port);

@@ -6,6 +6,8 @@
 //   Atom            atom or any other bare token written as is (flags, "BODY[]", ...)
 //   Literal         a string forced to literal form, or a literal8 (BINARY)
 //   StreamLiteral   a literal whose octets come from a stream, piped by the host
+//   RawData         octets already in IMAP syntax (a stored ENVELOPE or BODYSTRUCTURE,
+//                   which may hold 8-bit bytes and literals), written byte for byte
 
 import type { Readable } from "node:stream";
 
@@ -31,6 +33,19 @@ export class StreamLiteral {
   ) {}
 }
 
+/**
+ * Octets that already are valid IMAP data (e.g. the pre-serialised ENVELOPE and
+ * BODYSTRUCTURE of the MIME index). Written unchanged; text values go through
+ * UTF-8, which would corrupt their 8-bit bytes.
+ */
+export class RawData {
+  constructor(readonly bytes: Buffer) {}
+}
+
+export function rawData(bytes: Buffer | string): RawData {
+  return new RawData(typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes);
+}
+
 export type ImapValue =
   | null
   | number
@@ -40,6 +55,7 @@ export type ImapValue =
   | Atom
   | Literal
   | StreamLiteral
+  | RawData
   | readonly ImapValue[];
 
 export function atom(text: string): Atom {

@@ -18,7 +18,7 @@
 
 import { isUtf8 } from "node:buffer";
 import { formatDateTime } from "./date-time.ts";
-import { Atom, type ImapValue, Literal, StreamLiteral } from "./imap-value.ts";
+import { Atom, type ImapValue, Literal, RawData, StreamLiteral } from "./imap-value.ts";
 import { encodeMutf7 } from "./mutf7.ts";
 
 export type ResponseChunk = Buffer | StreamLiteral;
@@ -64,6 +64,11 @@ export class ResponseEncoder {
     if (Buffer.isBuffer(value)) return this.#string(value);
     if (value instanceof Atom) return this.text(value.text);
     if (value instanceof Literal) return this.#literal(value.data, value.binary);
+    if (value instanceof RawData) {
+      this.#flush();
+      if (value.bytes.length > 0) this.#chunks.push(value.bytes);
+      return this;
+    }
     if (value instanceof StreamLiteral) {
       this.text(`${value.binary ? "~" : ""}{${value.size}}${CRLF}`);
       this.#flush();

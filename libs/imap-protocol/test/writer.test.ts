@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { formatDateTime, parseDateTime } from "../src/date-time.ts";
-import { atom, flagList, literal, StreamLiteral, streamLiteral } from "../src/imap-value.ts";
+import { atom, flagList, literal, rawData, StreamLiteral, streamLiteral } from "../src/imap-value.ts";
 import { responseCodes } from "../src/response-codes.ts";
 import {
   chunksToBuffer,
@@ -163,4 +163,18 @@ describe("date-time", () => {
       assert.equal(parseDateTime(bad), null, bad);
     }
   });
+});
+
+test("raw data is written byte for byte, 8-bit octets and literals intact", () => {
+  const envelope = Buffer.from('("x" {3}\r\n\xe9t\xe9 NIL)', "latin1");
+  const out = chunksToBuffer(
+    fetchResponse(1, [
+      ["ENVELOPE", rawData(envelope)],
+      ["UID", 7],
+    ]),
+  );
+  assert.deepEqual(
+    out,
+    Buffer.concat([Buffer.from("* 1 FETCH (ENVELOPE "), envelope, Buffer.from(" UID 7)\r\n")]),
+  );
 });

@@ -1,0 +1,44 @@
+/**
+ * CAPABILITY lists per session state (RFC 9051 §7.2.2). Before login we offer
+ * only what the client needs to authenticate; after login, every extension.
+ */
+export const APPEND_LIMIT = 64 * 1024 * 1024;
+
+const BASE = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE"];
+
+export const AUTHENTICATED_CAPABILITIES: readonly string[] = [
+  ...BASE,
+  "IDLE",
+  "NAMESPACE",
+  "UIDPLUS",
+  "MOVE",
+  "UNSELECT",
+  "CHILDREN",
+  "LIST-EXTENDED",
+  "LIST-STATUS",
+  "SPECIAL-USE",
+  "CREATE-SPECIAL-USE",
+  "XLIST",
+  "ESEARCH",
+  "SEARCHRES",
+  "CONDSTORE",
+  "QRESYNC",
+  "MULTIAPPEND",
+  "BINARY",
+  "QUOTA",
+  "QUOTA=RES-STORAGE",
+  "UTF8=ACCEPT",
+  "STATUS=SIZE",
+  `APPENDLIMIT=${APPEND_LIMIT}`,
+];
+
+export function preAuthCapabilities(opts: { starttls: boolean; loginDisabled: boolean }): string[] {
+  const caps = [...BASE];
+  if (opts.starttls) caps.push("STARTTLS");
+  if (opts.loginDisabled) caps.push("LOGINDISABLED");
+  else caps.push("AUTH=PLAIN", "AUTH=LOGIN");
+  return caps;
+}
+
+/** Capabilities ENABLE may turn on (RFC 5161, RFC 7162, RFC 6855, RFC 9051 §6.3.1). */
+export const ENABLEABLE = new Set(["IMAP4REV2", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"]);

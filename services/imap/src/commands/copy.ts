@@ -1,0 +1,68 @@
+// COPY / UID COPY (RFC 9051 §6.4.7) and MOVE / UID MOVE (RFC 6851): one
+// transaction each; COPYUID (RFC 4315) in the tagged OK (MOVE: in an untagged OK
+// before the EXPUNGEs, RFC 6851 §4.3).
+import {
+  type CopyMoveCommand,
+  compressSequenceSet,
+  responseCodes,
+  untaggedStatus,
+} from "@aerogram/imap-protocol";
+import { QuotaExceededError } from "@aerogram/store";
+import { requireMailbox } from "../mailbox-lookup.ts";
+import { reportExpunges } from "../mailbox-sync.ts";
+import { publishChange } from "../publish.ts";
+import type { Session } from "../session.ts";
+import { type CommandResult, ok } from "./result.ts";
+
+export async function copy(session: Session, command: CopyMoveCommand): Promise<CommandResult> {
+  const view = session.selected!;
+  const { uids, invalid } = view.resolve(command.sequenceSet, command.uid, session.savedSearch);
+  if (invalid) return { condition: "BAD", text: "Invalid sequence set" };
+  const destination = await requireMailbox(session, command.mailbox, true);
+  const isMove = command.name === "MOVE";
+  if (isMove && view.readOnly)
+    return { condition: "NO", text: "Mailbox is read-only", code: responseCodes.readOnly() };
+  const live = uids.filter((uid) => !view.pendingExpunges.has(uid));
+  if (live.length === 0) {
+    if (uids.length)
+      return { condition: "NO", text: "Messages were expunged", code: responseCodes.expungeIssued() };
+    return ok(`${command.name} completed`);
+  }
+  let result: Awaited<ReturnType<typeof session.ctx.imapMessages.copy>>;
+  try {
+    if (isMove) result = await session.ctx.imapMessages.move(view.id, live, destination.id);
+    else {
+      const account = await session.ctx.runtime.store.accounts.byId(session.account!.id);
+      result = await session.ctx.imapMessages.copy(
+        view.id,
+        live,
+        destination.id,
+        account?.quotaBytes ?? null,
+      );
+    }
+  } catch (err) {
+    if (err instanceof QuotaExceededError) {
+      return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
+    }
+    throw err;
+  }
+  if (result.destinationUids.length) {
+    publishChange(session, destination.id, "exists", result.destinationModseq, result.destinationUids);
+  }
+  const code = result.sourceUids.length
+    ? responseCodes.copyUid(
+        result.uidValidity,
+        compressSequenceSet(result.sourceUids),
+        compressSequenceSet(result.destinationUids),
+      )
+    : null;
+  if (isMove) {
+    if (code) await session.send([untaggedStatus("OK", "Moved", code)]);
+    if (result.sourceModseq !== undefined) {
+      publishChange(session, view.id, "expunge", result.sourceModseq, result.sourceUids);
+      await session.send(reportExpunges(session, result.sourceUids));
+    }
+    return ok("MOVE completed");
+  }
+  return ok("COPY completed", code);
+}

@@ -1,0 +1,21 @@
+// IDLE (RFC 2177, RFC 9051 §6.3.13): "+ idling", then untagged updates as they
+// happen — pushed by the account's event subscription within milliseconds, and
+// by the server's poll tick when the bus is down — until the client sends DONE.
+import { continuation, type SimpleCommand } from "@aerogram/imap-protocol";
+import type { Session } from "../session.ts";
+import { type CommandResult, ok } from "./result.ts";
+
+export async function idle(session: Session, _command: SimpleCommand): Promise<CommandResult> {
+  await session.send([continuation("idling")]);
+  await session.out.endResponse();
+  session.idling = true;
+  session.pushUpdates();
+  const line = await session.readLine();
+  session.idling = false;
+  await session.settleUpdates();
+  if (line === null) return ok("IDLE ended");
+  if (line.toString("latin1").trim().toUpperCase() !== "DONE") {
+    return { condition: "BAD", text: "Expected DONE" };
+  }
+  return ok("IDLE terminated");
+}

@@ -1,0 +1,122 @@
+// LIST (RFC 9051 §6.3.9) with LIST-EXTENDED (RFC 5258), CHILDREN (RFC 3348),
+// SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC 5819); LSUB (RFC 3501 §6.3.9)
+// and XLIST (the pre-RFC 6154 Gmail extension old clients use).
+import {
+  atom,
+  type ImapValue,
+  type ListCommand,
+  type LsubCommand,
+  mailboxNameValue,
+  type ResponseChunk,
+  untagged,
+} from "@aerogram/imap-protocol";
+import type { Mailbox } from "@aerogram/store";
+import { combineReference, impliedParents, listPatternToRegExp } from "../list-matcher.ts";
+import { accountId } from "../mailbox-lookup.ts";
+import type { Session } from "../session.ts";
+import { type CommandResult, ok } from "./result.ts";
+import { statusResponse } from "./status.ts";
+
+interface Entry {
+  name: string;
+  mailbox: Mailbox | null;
+  hasChildren: boolean;
+  subscribedChild: boolean;
+}
+
+function entries(mailboxes: readonly Mailbox[]): Entry[] {
+  const byName = new Map(mailboxes.map((m) => [m.name, m]));
+  const names = [...byName.keys(), ...impliedParents(byName.keys())];
+  const result = names.map((name) => ({
+    name,
+    mailbox: byName.get(name) ?? null,
+    hasChildren: names.some((other) => other.startsWith(`${name}/`)),
+    subscribedChild: mailboxes.some((m) => m.subscribed && m.name.startsWith(`${name}/`)),
+  }));
+  return result.sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : 1));
+}
+
+function line(
+  session: Session,
+  command: string,
+  attributes: string[],
+  name: string,
+  extra: ImapValue[] = [],
+) {
+  return untagged(
+    [atom(command), attributes.map(atom), "/", mailboxNameValue(name, session.utf8), ...extra],
+    session.writerOptions,
+  );
+}
+
+export async function list(session: Session, command: ListCommand): Promise<CommandResult> {
+  if (command.patterns.length === 1 && command.patterns[0] === "" && !command.extended) {
+    // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
+    await session.send(line(session, "LIST", ["\\Noselect"], ""));
+    return ok("LIST completed");
+  }
+  const mailboxes = await session.ctx.runtime.store.mailboxes.list(accountId(session));
+  const patterns = command.patterns.map((p) => listPatternToRegExp(combineReference(command.reference, p)));
+  const selectSubscribed = command.selectionOptions.includes("SUBSCRIBED");
+  const selectSpecialUse = command.selectionOptions.includes("SPECIAL-USE");
+  const recursive = command.selectionOptions.includes("RECURSIVEMATCH");
+  const returns = command.returnOptions;
+  const out: ResponseChunk[] = [];
+  const statuses: Mailbox[] = [];
+  for (const entry of entries(mailboxes)) {
+    if (!patterns.some((p) => p.test(entry.name))) continue;
+    const mailbox = entry.mailbox;
+    const subscribed = mailbox?.subscribed ?? false;
+    const extra: ImapValue[] = [];
+    if (selectSubscribed && !subscribed) {
+      if (!(recursive && entry.subscribedChild)) continue;
+      extra.push([atom("CHILDINFO"), ["SUBSCRIBED"]]);
+    }
+    if (selectSpecialUse && !mailbox?.specialUse) continue;
+    const attributes: string[] = [];
+    if (!mailbox) attributes.push(command.extended ? "\\NonExistent" : "\\Noselect");
+    attributes.push(entry.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
+    if ((selectSubscribed || returns.subscribed) && subscribed) attributes.push("\\Subscribed");
+    if (mailbox?.specialUse) attributes.push(mailbox.specialUse);
+    if (extra.length && !attributes.includes("\\Subscribed") && selectSubscribed) {
+      // a parent listed only for its subscribed children (RFC 5258 §3.5)
+    }
+    out.push(...line(session, "LIST", attributes, entry.name, extra));
+    if (returns.status && mailbox) {
+      out.push(...(await statusResponse(session, mailbox, returns.status)));
+      statuses.push(mailbox);
+    }
+  }
+  await session.send(out);
+  return ok("LIST completed");
+}
+
+export async function lsub(session: Session, command: LsubCommand): Promise<CommandResult> {
+  const isXlist = command.name === "XLIST";
+  if (command.pattern === "") {
+    await session.send(line(session, command.name, ["\\Noselect"], ""));
+    return ok(`${command.name} completed`);
+  }
+  const mailboxes = await session.ctx.runtime.store.mailboxes.list(accountId(session));
+  const pattern = listPatternToRegExp(combineReference(command.reference, command.pattern));
+  const out: ResponseChunk[] = [];
+  for (const entry of entries(mailboxes)) {
+    if (!pattern.test(entry.name)) continue;
+    const mailbox = entry.mailbox;
+    if (isXlist) {
+      const attributes: string[] = [];
+      if (!mailbox) attributes.push("\\Noselect");
+      attributes.push(entry.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
+      if (entry.name === "INBOX") attributes.push("\\Inbox");
+      if (mailbox?.specialUse) attributes.push(mailbox.specialUse);
+      out.push(...line(session, "XLIST", attributes, entry.name));
+      continue;
+    }
+    if (mailbox?.subscribed) out.push(...line(session, "LSUB", [], entry.name));
+    else if (entry.subscribedChild && command.pattern.endsWith("%")) {
+      out.push(...line(session, "LSUB", ["\\Noselect"], entry.name));
+    }
+  }
+  await session.send(out);
+  return ok(`${command.name} completed`);
+}

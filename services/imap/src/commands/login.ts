@@ -1,0 +1,49 @@
+// LOGIN (RFC 9051 §6.2.3). Plaintext passwords are refused (LOGINDISABLED,
+// PRIVACYREQUIRED) on a non-TLS, non-loopback connection when TLS is configured;
+// with no TLS configured (dev, or TLS terminated by a trusted proxy) they are allowed.
+import { type LoginCommand, responseCodes } from "@aerogram/imap-protocol";
+import type { Session } from "../session.ts";
+import type { CommandResult } from "./result.ts";
+
+export async function login(session: Session, command: LoginCommand): Promise<CommandResult> {
+  if (!session.plaintextAllowed) {
+    return { condition: "NO", text: "Use STARTTLS first", code: responseCodes.privacyRequired() };
+  }
+  return completeLogin(session, command.username, command.password);
+}
+
+/** Checks the credentials and moves to the authenticated state (LOGIN and AUTHENTICATE). */
+export async function completeLogin(
+  session: Session,
+  username: string,
+  password: string,
+): Promise<CommandResult> {
+  const result = await session.ctx.auth.login({
+    username,
+    password,
+    remoteAddress: session.remoteAddress,
+    protocol: "imap",
+  });
+  if (!result.ok) {
+    if (result.reason === "unavailable") {
+      return {
+        condition: "NO",
+        text: "Authentication temporarily unavailable",
+        code: responseCodes.unavailable(),
+      };
+    }
+    return {
+      condition: "NO",
+      text: result.reason === "throttled" ? "Too many failures, try later" : "Invalid credentials",
+      code: result.reason === "throttled" ? responseCodes.limit() : responseCodes.authenticationFailed(),
+    };
+  }
+  session.account = result.account;
+  session.state = "authenticated";
+  session.onAuthenticated();
+  return {
+    condition: "OK",
+    text: "Logged in",
+    code: responseCodes.capability(session.capabilities()),
+  };
+}

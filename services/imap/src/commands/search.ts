@@ -1,0 +1,81 @@
+// SEARCH / UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return options (RFC 4731:
+// MIN MAX ALL COUNT) and SAVE (RFC 5182, "$"). The keys become one SQL query
+// (search/search-sql.ts); BODY/TEXT scan message text (search/text-search.ts).
+import {
+  atom,
+  compressSequenceSet,
+  type ImapValue,
+  responseCodes,
+  type SearchCommand,
+  type SearchKey,
+  untagged,
+} from "@aerogram/imap-protocol";
+import { buildSearchQuery } from "../search/search-sql.ts";
+import { textMatches } from "../search/text-search.ts";
+import type { Session } from "../session.ts";
+import { type CommandResult, ok } from "./result.ts";
+
+function usesModseq(keys: readonly SearchKey[]): boolean {
+  return keys.some((k) =>
+    k.key === "MODSEQ"
+      ? true
+      : k.key === "NOT"
+        ? usesModseq([k.operand])
+        : k.key === "OR"
+          ? usesModseq([k.left, k.right])
+          : k.key === "AND"
+            ? usesModseq(k.operands)
+            : false,
+  );
+}
+
+export async function search(session: Session, command: SearchCommand): Promise<CommandResult> {
+  const view = session.selected!;
+  if (command.charset && command.charset !== "UTF-8" && command.charset !== "US-ASCII") {
+    return {
+      condition: "NO",
+      text: "Unsupported charset",
+      code: responseCodes.badCharset(["UTF-8", "US-ASCII"]),
+    };
+  }
+  const query = buildSearchQuery(command.criteria, view, session.savedSearch);
+  const messages = session.ctx.imapMessages;
+  if (query.textConditions.length) {
+    const candidates = await messages.blobsOf(view.id, view.allUids());
+    const matches = await textMatches(session.ctx.runtime.blobs, candidates, query.textConditions);
+    for (const condition of query.textConditions)
+      query.params[condition.param] = matches.get(condition) ?? [];
+  }
+  const found = (await messages.searchUids(view.id, query.where, query.params)).filter(
+    (uid) => view.sequenceOf(uid) > 0,
+  );
+  const modseqWanted = usesModseq(command.criteria);
+  if (modseqWanted) session.enabled.add("CONDSTORE");
+  let highest = 0;
+  if (modseqWanted && found.length) {
+    const rows = await messages.fetchRows(view.id, found, {});
+    highest = rows.reduce((m, r) => Math.max(m, r.modseq), 0);
+  }
+  const numbers = command.uid ? found : found.map((uid) => view.sequenceOf(uid));
+  const options = command.returnOptions;
+  if (options === null) {
+    const values: ImapValue[] = [atom("SEARCH"), ...numbers];
+    if (modseqWanted && found.length) values.push([atom("MODSEQ"), highest]);
+    await session.send(untagged(values));
+    return ok("SEARCH completed");
+  }
+  if (options.includes("SAVE")) session.savedSearch = found;
+  const values: ImapValue[] = [atom("ESEARCH"), [atom("TAG"), command.tag]];
+  if (command.uid) values.push(atom("UID"));
+  const wantsOnlySave = options.length === 1 && options[0] === "SAVE";
+  if (!wantsOnlySave) {
+    if (options.includes("MIN") && numbers.length) values.push(atom("MIN"), numbers[0]!);
+    if (options.includes("MAX") && numbers.length) values.push(atom("MAX"), numbers[numbers.length - 1]!);
+    if (options.includes("ALL") && numbers.length)
+      values.push(atom("ALL"), atom(compressSequenceSet(numbers)));
+    if (options.includes("COUNT")) values.push(atom("COUNT"), numbers.length);
+    if (modseqWanted && found.length) values.push(atom("MODSEQ"), highest);
+    await session.send(untagged(values));
+  }
+  return ok("SEARCH completed");
+}

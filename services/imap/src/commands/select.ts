@@ -1,0 +1,118 @@
+// SELECT and EXAMINE (RFC 9051 §6.3.2-3), with CONDSTORE (RFC 7162 §3.1.8) and
+// QRESYNC (§3.2.5: VANISHED (EARLIER) and FETCH for changes since the client's MODSEQ).
+import {
+  atom,
+  compressSequenceSet,
+  fetchResponse,
+  flagList,
+  type ImapValue,
+  type ResponseChunk,
+  resolveSequenceSet,
+  responseCodes,
+  type SelectCommand,
+  type SequenceSet,
+  untagged,
+  untaggedStatus,
+} from "@aerogram/imap-protocol";
+import { requireMailbox } from "../mailbox-lookup.ts";
+import { SelectedMailbox } from "../selected-mailbox.ts";
+import type { Session } from "../session.ts";
+import type { CommandResult } from "./result.ts";
+
+export async function select(session: Session, command: SelectCommand): Promise<CommandResult> {
+  const hadSelection = session.selected !== null;
+  session.select(null);
+  if (hadSelection && session.qresync)
+    await session.send([untaggedStatus("OK", "Previous mailbox closed", responseCodes.closed())]);
+  if (command.qresync && !session.qresync) return { condition: "BAD", text: "QRESYNC is not enabled" };
+  if (command.condstore) session.enabled.add("CONDSTORE");
+  const mailbox = await requireMailbox(session, command.mailbox);
+  const readOnly = command.name === "EXAMINE";
+  const store = session.ctx.runtime.store;
+  // The head first: anything committed after it shows up in the view's next sync
+  // (changes above head.highestModseq) even when listUids already saw it.
+  const head = await store.messages.changesSince(mailbox.id, Number.MAX_SAFE_INTEGER);
+  const rows = await store.messages.listUids(mailbox.id);
+  const view = new SelectedMailbox(
+    mailbox.id,
+    mailbox.name,
+    head.uidValidity,
+    readOnly,
+    0,
+    head.uidNext,
+    rows.length + 8,
+  );
+  const modseq = head.highestModseq;
+  for (const row of rows) view.add(row.uid, row.flags, row.keywords);
+  view.uidNext = Math.max(head.uidNext, view.maxUid + 1);
+  for (const k of mailbox.keywords) view.knownKeywords.add(k);
+  view.modseq = modseq;
+  const out: ResponseChunk[] = [];
+  out.push(...untagged([view.count, atom("EXISTS")]));
+  if (!session.rev2) {
+    if (!readOnly) {
+      const from = await session.ctx.imapMailboxes.claimRecent(mailbox.id, view.uidNext);
+      view.claimRecent(from, view.uidNext);
+    }
+    out.push(...untagged([view.recentCount(), atom("RECENT")]));
+  }
+  session.select(view);
+  out.push(...session.flagsResponses());
+  out.push(untaggedStatus("OK", "UIDs valid", responseCodes.uidValidity(view.uidValidity)));
+  out.push(untaggedStatus("OK", "Predicted next UID", responseCodes.uidNext(view.uidNext)));
+  if (!session.rev2) {
+    for (let seq = 1; seq <= view.count; seq++) {
+      if ((view.flagBits(seq) & 1) === 0) {
+        out.push(untaggedStatus("OK", "First unseen", responseCodes.unseen(seq)));
+        break;
+      }
+    }
+  }
+  out.push(untaggedStatus("OK", "Highest", responseCodes.highestModseq(modseq)));
+  if (rev2ListResponse(session)) {
+    // RFC 9051 §6.3.2: an IMAP4rev2 server returns the mailbox's LIST data.
+    out.push(...untagged([atom("LIST"), [], "/", mailbox.name], session.writerOptions));
+  }
+  if (command.qresync && command.qresync.uidValidity === view.uidValidity) {
+    out.push(...(await qresyncResponses(session, view, command.qresync.modseq, command.qresync.knownUids)));
+  }
+  await session.send(out);
+  return {
+    condition: "OK",
+    text: `${command.name} completed`,
+    code: readOnly ? responseCodes.readOnly() : responseCodes.readWrite(),
+  };
+}
+
+function rev2ListResponse(session: Session): boolean {
+  return session.rev2;
+}
+
+async function qresyncResponses(
+  session: Session,
+  view: SelectedMailbox,
+  since: bigint,
+  knownUids: SequenceSet | null,
+): Promise<ResponseChunk[]> {
+  const changes = await session.ctx.runtime.store.messages.changesSince(view.id, Number(since));
+  const out: ResponseChunk[] = [];
+  let vanished = changes.expunged;
+  if (knownUids && knownUids.kind === "ranges") {
+    const ranges = resolveSequenceSet(knownUids, view.uidNext);
+    vanished = vanished.filter((uid) => ranges.some((r) => uid >= r.low && uid <= r.high));
+  }
+  if (vanished.length) {
+    out.push(...untagged([atom("VANISHED"), atom("(EARLIER)"), atom(compressSequenceSet(vanished))]));
+  }
+  for (const change of changes.changed) {
+    const seq = view.sequenceOf(change.uid);
+    if (!seq) continue;
+    const items: [string, ImapValue][] = [
+      ["UID", change.uid],
+      ["FLAGS", flagList(view.flagNames(seq, !session.rev2))],
+      ["MODSEQ", [change.modseq]],
+    ];
+    out.push(...fetchResponse(seq, items, session.writerOptions));
+  }
+  return out;
+}

@@ -1,0 +1,19 @@
+/** What every session of one gateway process shares. */
+import type { SecureContext } from "node:tls";
+import type { Authenticator } from "@aerogram/auth";
+import type { Delivery } from "@aerogram/delivery";
+import type { Runtime } from "@aerogram/runtime";
+import type { ImapMailboxes, ImapMessages } from "@aerogram/store";
+import type { ImapMetrics } from "./metrics.ts";
+
+export interface ServerContext {
+  readonly runtime: Runtime;
+  readonly auth: Authenticator;
+  readonly delivery: Delivery;
+  readonly imapMailboxes: ImapMailboxes;
+  readonly imapMessages: ImapMessages;
+  readonly metrics: ImapMetrics;
+  /** STARTTLS and implicit TLS; undefined in dev (then plaintext LOGIN is allowed). */
+  readonly tls: SecureContext | undefined;
+  readonly hostname: string;
+}

@@ -1,0 +1,115 @@
+/**
+ * Change detection for the selected mailbox (issue 7's core): compare the
+ * view's MODSEQ with the mailbox's, read what changed from Postgres (the
+ * expunge log and the messages' MODSEQ index), and produce the untagged
+ * responses in a valid order:
+ *
+ *   EXPUNGE (or VANISHED with QRESYNC), highest sequence number first — only when
+ *     the running command allows it (RFC 9051 §7.5.1); otherwise the UIDs wait in
+ *     the view's pendingExpunges, keeping their sequence numbers;
+ *   EXISTS (+ RECENT for IMAP4rev1) for new messages;
+ *   FETCH (FLAGS) for messages whose flags changed elsewhere.
+ *
+ * Events are only wake-ups; this reads the truth, so a lost event never makes a
+ * session wrong.
+ */
+import {
+  atom,
+  compressSequenceSet,
+  fetchResponse,
+  flagList,
+  type ImapValue,
+  type ResponseChunk,
+  untagged,
+} from "@aerogram/imap-protocol";
+import { MailboxNotFoundError } from "@aerogram/store";
+import type { Session } from "./session.ts";
+
+export class MailboxGoneError extends Error {
+  constructor() {
+    super("the selected mailbox no longer exists");
+    this.name = "MailboxGoneError";
+  }
+}
+
+export async function syncSelected(session: Session, allowExpunge: boolean): Promise<ResponseChunk[]> {
+  const view = session.selected;
+  if (!view) return [];
+  const store = session.ctx.runtime.store;
+  let changes: Awaited<ReturnType<typeof store.messages.changesSince>>;
+  try {
+    changes = await store.messages.changesSince(view.id, view.modseq);
+  } catch (err) {
+    if (err instanceof MailboxNotFoundError) throw new MailboxGoneError();
+    throw err;
+  }
+  if (changes.uidValidity !== view.uidValidity) throw new MailboxGoneError();
+  const out: ResponseChunk[] = [];
+  for (const uid of changes.expunged) if (view.sequenceOf(uid)) view.pendingExpunges.add(uid);
+  if (allowExpunge) out.push(...reportExpunges(session, [...view.pendingExpunges]));
+  const before = view.count;
+  const flagChanges: number[] = [];
+  const newKeywords: string[] = [];
+  for (const change of changes.changed) {
+    if (view.pendingExpunges.has(change.uid)) continue;
+    const seq = view.sequenceOf(change.uid);
+    if (seq) {
+      if (view.flagsDiffer(seq, change.flags, change.keywords)) {
+        for (const k of change.keywords) if (!view.knownKeywords.has(k)) newKeywords.push(k);
+        view.setFlags(seq, change.flags, change.keywords);
+        flagChanges.push(change.uid);
+      }
+    } else if (change.uid > view.maxUid) {
+      for (const k of change.keywords) if (!view.knownKeywords.has(k)) newKeywords.push(k);
+      view.add(change.uid, change.flags, change.keywords);
+    }
+  }
+  if (newKeywords.length) out.push(...session.flagsResponses());
+  if (view.count !== before) {
+    out.push(...untagged([view.count, atom("EXISTS")]));
+    if (!session.rev2) {
+      if (!view.readOnly) {
+        const from = await session.ctx.imapMailboxes.claimRecent(view.id, view.maxUid + 1);
+        view.claimRecent(from, view.maxUid + 1);
+      }
+      out.push(...untagged([view.recentCount(), atom("RECENT")]));
+    }
+  }
+  for (const uid of flagChanges) {
+    const seq = view.sequenceOf(uid);
+    if (!seq) continue;
+    const items: [string, ImapValue][] = [];
+    items.push(["UID", uid]);
+    items.push(["FLAGS", flagList(view.flagNames(seq, !session.rev2))]);
+    if (session.condstore) {
+      const change = changes.changed.find((c) => c.uid === uid);
+      items.push(["MODSEQ", [change ? change.modseq : changes.highestModseq]]);
+    }
+    out.push(...fetchResponse(seq, items, session.writerOptions));
+  }
+  view.modseq = Math.max(view.modseq, changes.highestModseq);
+  view.uidNext = Math.max(view.uidNext, changes.uidNext);
+  return out;
+}
+
+/** EXPUNGE responses (or one VANISHED with QRESYNC) for UIDs leaving the view. */
+export function reportExpunges(session: Session, uids: readonly number[]): ResponseChunk[] {
+  const view = session.selected;
+  if (!view || uids.length === 0) return [];
+  const out: ResponseChunk[] = [];
+  if (session.qresync) {
+    const gone = uids.filter((uid) => view.remove(uid) > 0);
+    if (gone.length) out.push(...untagged([atom("VANISHED"), atom(compressSequenceSet(gone))]));
+    return out;
+  }
+  const seqs = uids
+    .map((uid) => view.sequenceOf(uid))
+    .filter((s) => s > 0)
+    .sort((a, b) => b - a);
+  const byUid = seqs.map((seq) => view.uidAt(seq));
+  for (let i = 0; i < seqs.length; i++) {
+    view.remove(byUid[i]!);
+    out.push(...untagged([seqs[i]!, atom("EXPUNGE")]));
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+/** Prometheus metrics of the gateway. No per-user labels (cardinality). */
+import { Counter, Gauge, Histogram, type Registry } from "@aerogram/observability";
+
+export interface ImapMetrics {
+  commands: Counter<"command" | "result">;
+  duration: Histogram<"command">;
+  sessions: Gauge<"protocol">;
+}
+
+function reuse<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export function createImapMetrics(registry: Registry): ImapMetrics {
+  return {
+    commands: reuse(
+      registry,
+      "aerogram_imap_commands_total",
+      () =>
+        new Counter({
+          name: "aerogram_imap_commands_total",
+          help: "IMAP commands by name and result (ok, no, bad)",
+          labelNames: ["command", "result"],
+          registers: [registry],
+        }),
+    ),
+    duration: reuse(
+      registry,
+      "aerogram_imap_command_duration_seconds",
+      () =>
+        new Histogram({
+          name: "aerogram_imap_command_duration_seconds",
+          help: "IMAP command latency (IDLE excluded)",
+          labelNames: ["command"],
+          buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+          registers: [registry],
+        }),
+    ),
+    sessions: reuse(
+      registry,
+      "aerogram_sessions",
+      () =>
+        new Gauge({
+          name: "aerogram_sessions",
+          help: "Open client sessions by protocol",
+          labelNames: ["protocol"],
+          registers: [registry],
+        }),
+    ),
+  };
+}

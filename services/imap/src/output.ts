@@ -1,0 +1,102 @@
+/**
+ * The session's output side: response chunks to the socket with backpressure.
+ * Small Buffers are gathered and written together (one syscall per response
+ * batch, not per line); a StreamLiteral's source is piped in order, waiting
+ * for 'drain' whenever the socket's buffer is full, so a 20 MB body part never
+ * sits in memory and a slow reader slows only its own session.
+ */
+import type { Socket } from "node:net";
+import { type ResponseChunk, StreamLiteral } from "@aerogram/imap-protocol";
+
+const GATHER_LIMIT = 64 * 1024;
+
+export class Output {
+  #socket: Socket;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Bytes of a response already on the wire: an error now leaves the stream unusable. */
+  midResponse = false;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  /** After STARTTLS the TLS socket replaces the plain one. */
+  replaceSocket(socket: Socket): void {
+    this.#socket = socket;
+  }
+
+  get closed(): boolean {
+    return this.#socket.destroyed || !this.#socket.writable;
+  }
+
+  /** Queues one response; stream literals flush what is queued and are piped at once. */
+  async send(chunks: readonly ResponseChunk[]): Promise<void> {
+    for (const chunk of chunks) {
+      if (chunk instanceof StreamLiteral) {
+        this.midResponse = true;
+        await this.flush();
+        await this.#pipe(chunk);
+      } else {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.length;
+        if (this.#pendingBytes >= GATHER_LIMIT) {
+          this.midResponse = true;
+          await this.flush();
+        }
+      }
+    }
+  }
+
+  /** Writes everything queued; waits for 'drain' when the socket is full. */
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    await this.#write(data);
+  }
+
+  /** Responses are complete (a command ended): flush and clear the mid-response mark. */
+  async endResponse(): Promise<void> {
+    await this.flush();
+    this.midResponse = false;
+  }
+
+  async #write(data: Buffer): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed) throw new Error("connection closed");
+    if (!socket.write(data)) await waitForDrain(socket);
+  }
+
+  async #pipe(literal: StreamLiteral): Promise<void> {
+    let written = 0;
+    for await (const piece of literal.source as AsyncIterable<Buffer>) {
+      const buf = Buffer.isBuffer(piece) ? piece : Buffer.from(piece as Uint8Array);
+      const room = literal.size - written;
+      if (room <= 0) break;
+      const part = buf.length > room ? buf.subarray(0, room) : buf;
+      written += part.length;
+      await this.#write(part);
+    }
+    // The header promised `size` octets: a short source (a truncated blob) cannot be
+    // patched up without lying about the content, so the stream is unusable.
+    if (written !== literal.size)
+      throw new Error(`literal source ended after ${written}/${literal.size} octets`);
+  }
+}
+
+function waitForDrain(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      socket.off("drain", onDrain);
+      socket.off("close", onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error("connection closed"));
+    socket.on("drain", onDrain);
+    socket.on("close", onClose);
+  });
+}

@@ -1,0 +1,24 @@
+/** Wake-up events for changes this gateway made (other sessions re-read Postgres). */
+import type { MailboxEventKind } from "@aerogram/events";
+import type { Session } from "./session.ts";
+
+const MAX_EVENT_UIDS = 100;
+
+export function publishChange(
+  session: Session,
+  mailboxId: number,
+  kind: MailboxEventKind,
+  modseq: number,
+  uids?: readonly number[],
+  name?: string,
+): void {
+  if (!session.account) return;
+  session.ctx.runtime.events.publish({
+    account: session.account.id,
+    mailbox: mailboxId,
+    kind,
+    modseq: String(modseq),
+    ...(uids && uids.length <= MAX_EVENT_UIDS ? { uids: [...uids] } : {}),
+    ...(name !== undefined ? { name } : {}),
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * The session's view of its selected mailbox: sequence numbers over UIDs.
+ *
+ * Compact by design (tens of thousands of sessions per process): one
+ * Uint32Array of UIDs (ascending; sequence number n is index n-1) and one
+ * Uint8Array of system-flag bits, grown by doubling. Keywords, which few
+ * messages carry, live in a side Map by UID. \Recent (IMAP4rev1 only) is a
+ * short list of claimed UID ranges. Expunges made by other sessions wait in
+ * `pendingExpunges` (still occupying their sequence numbers) until a command
+ * that may renumber runs (RFC 9051 §7.5.1).
+ */
+import { type NumericRange, resolveSequenceSet, type SequenceSet } from "@aerogram/imap-protocol";
+import { decodeFlags } from "@aerogram/store";
+
+export class SelectedMailbox {
+  #uids: Uint32Array;
+  #flags: Uint8Array;
+  #count = 0;
+  readonly #keywords = new Map<number, string[]>();
+  /** [from, to) UID ranges this session claimed as \Recent. */
+  #recent: number[] = [];
+  /** UIDs expunged elsewhere, not yet reported (ascending order not guaranteed). */
+  readonly pendingExpunges = new Set<number>();
+  /** Keywords ever seen in the mailbox (FLAGS response). */
+  readonly knownKeywords = new Set<string>();
+  /** Highest MODSEQ this view reflects. */
+  modseq: number;
+  uidNext: number;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly uidValidity: number,
+    readonly readOnly: boolean,
+    modseq: number,
+    uidNext: number,
+    capacity = 16,
+  ) {
+    this.modseq = modseq;
+    this.uidNext = uidNext;
+    this.#uids = new Uint32Array(Math.max(4, capacity));
+    this.#flags = new Uint8Array(Math.max(4, capacity));
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Approximate bytes this view holds (for the per-session memory budget). */
+  get byteSize(): number {
+    let keywordBytes = 0;
+    for (const list of this.#keywords.values()) keywordBytes += 48 + list.length * 24;
+    return this.#uids.byteLength + this.#flags.byteLength + keywordBytes + this.#recent.length * 8 + 200;
+  }
+
+  get maxUid(): number {
+    return this.#count ? this.#uids[this.#count - 1]! : 0;
+  }
+
+  uidAt(sequenceNumber: number): number {
+    return this.#uids[sequenceNumber - 1]!;
+  }
+
+  /** Sequence number of a UID, or 0 when not in the view. */
+  sequenceOf(uid: number): number {
+    let lo = 0;
+    let hi = this.#count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.#uids[mid]!;
+      if (v < uid) lo = mid + 1;
+      else if (v > uid) hi = mid - 1;
+      else return mid + 1;
+    }
+    return 0;
+  }
+
+  /** Appends a message with a UID above every UID in the view. */
+  add(uid: number, flags: number, keywords: readonly string[]): void {
+    if (this.#count === this.#uids.length) {
+      const uids = new Uint32Array(this.#uids.length * 2);
+      uids.set(this.#uids);
+      this.#uids = uids;
+      const bits = new Uint8Array(this.#flags.length * 2);
+      bits.set(this.#flags);
+      this.#flags = bits;
+    }
+    this.#uids[this.#count] = uid;
+    this.#flags[this.#count] = flags;
+    this.#count++;
+    this.setKeywords(uid, keywords);
+  }
+
+  /** Removes a UID; returns the sequence number it had (0 if absent). */
+  remove(uid: number): number {
+    const seq = this.sequenceOf(uid);
+    if (!seq) return 0;
+    this.#uids.copyWithin(seq - 1, seq, this.#count);
+    this.#flags.copyWithin(seq - 1, seq, this.#count);
+    this.#count--;
+    this.#keywords.delete(uid);
+    this.pendingExpunges.delete(uid);
+    return seq;
+  }
+
+  flagBits(sequenceNumber: number): number {
+    return this.#flags[sequenceNumber - 1]!;
+  }
+
+  keywordsOf(uid: number): readonly string[] {
+    return this.#keywords.get(uid) ?? [];
+  }
+
+  setFlags(sequenceNumber: number, bits: number, keywords: readonly string[]): void {
+    this.#flags[sequenceNumber - 1] = bits;
+    this.setKeywords(this.uidAt(sequenceNumber), keywords);
+  }
+
+  setKeywords(uid: number, keywords: readonly string[]): void {
+    if (keywords.length) {
+      this.#keywords.set(uid, [...keywords]);
+      for (const k of keywords) this.knownKeywords.add(k);
+    } else this.#keywords.delete(uid);
+  }
+
+  /** True when the flags differ from the view's. */
+  flagsDiffer(sequenceNumber: number, bits: number, keywords: readonly string[]): boolean {
+    if (this.#flags[sequenceNumber - 1] !== bits) return true;
+    const mine = this.#keywords.get(this.uidAt(sequenceNumber)) ?? [];
+    if (mine.length !== keywords.length) return true;
+    return mine.some((k, i) => k !== keywords[i]);
+  }
+
+  claimRecent(from: number, to: number): void {
+    if (to > from) this.#recent.push(from, to);
+  }
+
+  isRecent(uid: number): boolean {
+    for (let i = 0; i < this.#recent.length; i += 2) {
+      if (uid >= this.#recent[i]! && uid < this.#recent[i + 1]!) return true;
+    }
+    return false;
+  }
+
+  recentCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.#count; i++) if (this.isRecent(this.#uids[i]!)) n++;
+    return n;
+  }
+
+  /** Flag names of a message as FETCH FLAGS reports them. */
+  flagNames(sequenceNumber: number, withRecent: boolean): string[] {
+    const uid = this.uidAt(sequenceNumber);
+    const names = decodeFlags(this.#flags[sequenceNumber - 1]!, this.#keywords.get(uid) ?? []);
+    if (withRecent && this.isRecent(uid)) names.push("\\Recent");
+    return names;
+  }
+
+  /** UIDs in view order, a copy. */
+  allUids(): number[] {
+    return Array.from(this.#uids.subarray(0, this.#count));
+  }
+
+  /**
+   * Resolves a sequence set (or UID set) to the UIDs in the view, ascending.
+   * Sequence numbers beyond the view are reported as `invalid` (RFC 9051 §9:
+   * a BAD for sequence sets; UID sets simply skip absent UIDs).
+   */
+  resolve(
+    set: SequenceSet,
+    byUid: boolean,
+    saved: readonly number[] | null,
+  ): { uids: number[]; invalid: boolean } {
+    if (set.kind === "saved") {
+      const uids = (saved ?? []).filter((uid) => this.sequenceOf(uid) > 0);
+      return { uids, invalid: false };
+    }
+    if (byUid) {
+      const ranges = resolveSequenceSet(set, this.maxUid);
+      return { uids: this.#uidsInRanges(ranges), invalid: false };
+    }
+    const ranges = resolveSequenceSet(set, this.#count);
+    const uids: number[] = [];
+    let invalid = false;
+    for (const range of ranges) {
+      if (range.high > this.#count) invalid = true;
+      for (let seq = range.low; seq <= Math.min(range.high, this.#count); seq++)
+        uids.push(this.#uids[seq - 1]!);
+    }
+    return { uids, invalid };
+  }
+
+  #uidsInRanges(ranges: readonly NumericRange[]): number[] {
+    const out: number[] = [];
+    for (const range of ranges) {
+      let i = this.#lowerBound(range.low);
+      while (i < this.#count && this.#uids[i]! <= range.high) out.push(this.#uids[i++]!);
+    }
+    return out;
+  }
+
+  #lowerBound(uid: number): number {
+    let lo = 0;
+    let hi = this.#count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#uids[mid]! < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

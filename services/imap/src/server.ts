@@ -1,0 +1,138 @@
+/**
+ * The IMAP gateway of one process: listeners (plain with STARTTLS, and implicit
+ * TLS when configured), the sessions, one IdleSweeper for autologout and one
+ * poll tick for IDLE sessions (issue 7: no per-session timers).
+ *
+ * Poll tick: events are wake-up beacons and are dropped while a publisher is
+ * disconnected, so idling sessions also re-check their mailbox — every
+ * POLL_DISCONNECTED_MS while the bus is down, every POLL_CONNECTED_MS otherwise.
+ */
+import type { Socket } from "node:net";
+import { Authenticator } from "@aerogram/auth";
+import { Delivery } from "@aerogram/delivery";
+import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
+import { newSessionId } from "@aerogram/observability";
+import type { Runtime } from "@aerogram/runtime";
+import { ImapMailboxes, ImapMessages } from "@aerogram/store";
+import type { ServerContext } from "./context.ts";
+import { createImapMetrics } from "./metrics.ts";
+import { AUTOLOGOUT_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
+
+const POLL_TICK_MS = 2_000;
+const POLL_CONNECTED_MS = 30_000;
+
+export interface ImapServerOptions {
+  port?: number;
+  tlsPort?: number | undefined;
+  host?: string;
+}
+
+export class ImapServer {
+  readonly ctx: ServerContext;
+  readonly sessions = new Set<Session>();
+  readonly #sweeper = new IdleSweeper(1000);
+  readonly #listeners: Listener[] = [];
+  #pollTimer: NodeJS.Timeout | null = null;
+  #lastConnectedPoll = 0;
+
+  constructor(runtime: Runtime) {
+    const config = runtime.config;
+    this.ctx = {
+      runtime,
+      auth: new Authenticator({
+        store: runtime.store,
+        limits: runtime.limits,
+        log: runtime.log,
+        metrics: runtime.metrics,
+      }),
+      delivery: new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events }),
+      imapMailboxes: new ImapMailboxes(runtime.store.pool),
+      imapMessages: new ImapMessages(runtime.store.pool),
+      metrics: createImapMetrics(runtime.metrics),
+      tls: config.tls ? loadSecureContext(config.tls) : undefined,
+      hostname: config.hostname,
+    };
+  }
+
+  async listen(opts: ImapServerOptions = {}): Promise<string[]> {
+    const config = this.ctx.runtime.config;
+    const host = opts.host ?? config.bindAddress;
+    const endpoints: string[] = [];
+    const plain = new Listener({
+      host,
+      port: opts.port ?? config.ports.imap,
+      onConnection: (socket, info) => this.#accept(socket, info.remoteAddress, false),
+    });
+    const address = await plain.listen();
+    this.#listeners.push(plain);
+    endpoints.push(`IMAP   ${host}:${address.port}${this.ctx.tls ? " (STARTTLS)" : ""}`);
+    const tlsPort = opts.tlsPort ?? config.ports.imaps;
+    if (tlsPort !== undefined && this.ctx.tls) {
+      const secure = new Listener({
+        host,
+        port: tlsPort,
+        tls: this.ctx.tls,
+        onConnection: (socket, info) => this.#accept(socket, info.remoteAddress, true),
+      });
+      const secureAddress = await secure.listen();
+      this.#listeners.push(secure);
+      endpoints.push(`IMAPS  ${host}:${secureAddress.port}`);
+    }
+    this.#pollTimer = setInterval(() => this.#pollIdlers(), POLL_TICK_MS);
+    this.#pollTimer.unref();
+    return endpoints;
+  }
+
+  /** The first listener's port (tests). */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  #accept(socket: Socket, remoteAddress: string, secure: boolean): void {
+    const log = this.ctx.runtime.log.child({ session: newSessionId(), protocol: "imap" });
+    const session = new Session(this.ctx, socket, remoteAddress, secure, log, {
+      onClose: (s) => {
+        if (this.sessions.delete(s)) this.ctx.metrics.sessions.dec({ protocol: "imap" });
+        this.#sweeper.unwatch(s);
+      },
+      touch: (s, limitMs) => {
+        if (limitMs !== undefined) this.#sweeper.watch(s, limitMs);
+        else this.#sweeper.touch(s);
+      },
+    });
+    this.sessions.add(session);
+    this.ctx.metrics.sessions.inc({ protocol: "imap" });
+    this.#sweeper.watch(session, PREAUTH_TIMEOUT_MS);
+    void session.run();
+  }
+
+  #pollIdlers(): void {
+    const now = Date.now();
+    const connected = this.ctx.runtime.events.state === "connected";
+    if (connected && now - this.#lastConnectedPoll < POLL_CONNECTED_MS) return;
+    this.#lastConnectedPoll = now;
+    for (const session of this.sessions) if (session.idling) session.pushUpdates();
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    for (const listener of this.#listeners) listener.stopAccepting();
+    for (const session of this.sessions) session.drain();
+    const deadline = Date.now() + graceMs;
+    for (const listener of this.#listeners) {
+      const left = await listener.waitForConnections(Math.max(0, deadline - Date.now()));
+      if (left > 0) listener.destroyAll();
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#sweeper.close();
+    for (const listener of this.#listeners) {
+      listener.stopAccepting();
+      listener.destroyAll();
+    }
+  }
+}
+
+export { AUTOLOGOUT_MS };

@@ -1,0 +1,480 @@
+/**
+ * One IMAP connection: the state machine (RFC 9051 §3) around the protocol
+ * library's reader and parser, and the command handlers.
+ *
+ *   socket bytes → CommandReader (framing, literal limits) → events, pulled one at
+ *   a time by run(); commands are parsed and dispatched through COMMAND_HANDLERS in
+ *   order (pipelined commands are read ahead but run sequentially, which satisfies
+ *   every ordering rule of RFC 9051 §5.5), and after each command in the selected
+ *   state the view is synced (mailbox-sync.ts) so other sessions' changes show up.
+ *
+ * Input backpressure: when more than INPUT_HIGH_WATER bytes wait in the reader the
+ * socket is paused, and resumed when the reader runs dry. Output backpressure is in
+ * Output. Streamed APPEND literals flow straight into the blob store.
+ *
+ * A session costs one socket, this record, a reader and (when selected) a compact
+ * SelectedMailbox; no timers of its own (IdleSweeper and the server's poll tick).
+ */
+import type { Socket } from "node:net";
+import { PassThrough } from "node:stream";
+import type { StoredBlob } from "@aerogram/delivery";
+import type { Subscription } from "@aerogram/events";
+import {
+  allowsExpungeResponses,
+  atom,
+  type Command,
+  CommandReader,
+  commandTableName,
+  continuation,
+  flagList,
+  isValidInState,
+  parseCommand,
+  type ReaderEvent,
+  type ResponseChunk,
+  responseCodes,
+  type SessionState,
+  tagged,
+  untagged,
+  untaggedStatus,
+  type WriterOptions,
+} from "@aerogram/imap-protocol";
+import { upgradeToTls } from "@aerogram/net";
+import type { Logger } from "@aerogram/observability";
+import type { Account } from "@aerogram/store";
+import { APPEND_LIMIT, AUTHENTICATED_CAPABILITIES, preAuthCapabilities } from "./capabilities.ts";
+import { COMMAND_HANDLERS, type CommandResult } from "./commands/index.ts";
+import type { ServerContext } from "./context.ts";
+import { ImapError } from "./errors.ts";
+import { MailboxGoneError, syncSelected } from "./mailbox-sync.ts";
+import { Output } from "./output.ts";
+import type { SelectedMailbox } from "./selected-mailbox.ts";
+
+const INPUT_HIGH_WATER = 1024 * 1024;
+/** RFC 9051 §5.4: at least 30 minutes of inactivity before an autologout. */
+export const AUTOLOGOUT_MS = 30 * 60_000;
+/** Before login a silent connection is dropped sooner. */
+export const PREAUTH_TIMEOUT_MS = 2 * 60_000;
+
+export interface Upload {
+  readonly stream: PassThrough;
+  readonly blob: Promise<StoredBlob>;
+  failed: boolean;
+}
+
+export class Session {
+  state: SessionState | "logout" = "not-authenticated";
+  account: Account | null = null;
+  selected: SelectedMailbox | null = null;
+  /** Upper-cased capabilities turned on by ENABLE (or implicitly, CONDSTORE). */
+  readonly enabled = new Set<string>();
+  /** SEARCH RETURN (SAVE) result, as UIDs (RFC 5182). */
+  savedSearch: number[] | null = null;
+  idling = false;
+  /** Streamed APPEND literals of the command being read, by literal index. */
+  readonly uploads = new Map<number, Upload>();
+  /** Runs after the tagged response is written (STARTTLS, LOGOUT). */
+  afterTagged: (() => Promise<void>) | null = null;
+
+  readonly reader: CommandReader;
+  readonly out: Output;
+  #socket: Socket;
+  #secure: boolean;
+  #closed = false;
+  #busy = false;
+  #drainRequested = false;
+  #wakeInput: (() => void) | null = null;
+  #syncChain: Promise<void> = Promise.resolve();
+  #subscription: Subscription | null = null;
+  readonly #onData = (chunk: Buffer) => this.#receive(chunk);
+
+  constructor(
+    readonly ctx: ServerContext,
+    socket: Socket,
+    readonly remoteAddress: string,
+    secure: boolean,
+    readonly log: Logger,
+    private readonly hooks: {
+      onClose(session: Session): void;
+      touch(session: Session, limitMs?: number): void;
+    },
+  ) {
+    this.#socket = socket;
+    this.#secure = secure;
+    this.out = new Output(socket);
+    this.reader = new CommandReader({
+      maxLiteralSize: APPEND_LIMIT,
+      literalLimit: () => APPEND_LIMIT,
+    });
+    this.#attach(socket);
+  }
+
+  get secure(): boolean {
+    return this.#secure;
+  }
+  get rev2(): boolean {
+    return this.enabled.has("IMAP4REV2");
+  }
+  get utf8(): boolean {
+    return this.rev2 || this.enabled.has("UTF8=ACCEPT");
+  }
+  get condstore(): boolean {
+    return this.enabled.has("CONDSTORE") || this.enabled.has("QRESYNC");
+  }
+  get qresync(): boolean {
+    return this.enabled.has("QRESYNC");
+  }
+  get writerOptions(): WriterOptions {
+    return { utf8: this.utf8 };
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Plaintext LOGIN/AUTHENTICATE: always over TLS; without TLS only in dev or on loopback. */
+  get plaintextAllowed(): boolean {
+    return this.#secure || !this.ctx.tls || isLoopback(this.remoteAddress);
+  }
+
+  capabilities(): string[] {
+    if (this.state === "not-authenticated") {
+      return preAuthCapabilities({
+        starttls: Boolean(this.ctx.tls) && !this.#secure,
+        loginDisabled: !this.plaintextAllowed,
+      });
+    }
+    return [...AUTHENTICATED_CAPABILITIES];
+  }
+
+  async send(chunks: readonly ResponseChunk[]): Promise<void> {
+    await this.out.send(chunks);
+  }
+
+  /** `* FLAGS` and `* OK [PERMANENTFLAGS]` for the selected mailbox. */
+  flagsResponses(): ResponseChunk[] {
+    const view = this.selected;
+    if (!view) return [];
+    const system = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+    const keywords = [...view.knownKeywords];
+    return [
+      ...untagged([atom("FLAGS"), flagList([...system, ...keywords])]),
+      untaggedStatus(
+        "OK",
+        view.readOnly ? "No permanent flags permitted" : "Flags permitted",
+        responseCodes.permanentFlags(view.readOnly ? [] : [...system, ...keywords, "\\*"]),
+      ),
+    ];
+  }
+
+  /** After login: the 30-minute autologout applies (RFC 9051 §5.4). */
+  onAuthenticated(): void {
+    this.hooks.touch(this, AUTOLOGOUT_MS);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------
+
+  async run(): Promise<void> {
+    try {
+      await this.send([
+        untaggedStatus("OK", "Aerogram IMAP ready", responseCodes.capability(this.capabilities())),
+      ]);
+      await this.out.endResponse();
+      for (;;) {
+        const event = await this.nextEvent();
+        if (!event) break;
+        await this.#handle(event);
+        if (this.#closed) break;
+        if (this.#drainRequested) {
+          await this.bye("UNAVAILABLE", "Server shutting down");
+          break;
+        }
+      }
+    } catch (err) {
+      if (!this.#closed) this.log.debug({ err }, "session ended with an error");
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.idling = false;
+    this.#subscription?.unsubscribe();
+    this.#subscription = null;
+    for (const upload of this.uploads.values()) upload.stream.destroy();
+    this.uploads.clear();
+    this.#socket.destroySoon?.();
+    this.#socket.end();
+    setImmediate(() => this.#socket.destroy());
+    this.#wakeInput?.();
+    this.hooks.onClose(this);
+  }
+
+  /** `* BYE [code] text`, then the connection closes. */
+  async bye(code: string | null, text: string): Promise<void> {
+    try {
+      await this.send([untaggedStatus("BYE", text, code)]);
+      await this.out.endResponse();
+    } catch {
+      // the peer is gone already
+    }
+    this.close();
+  }
+
+  /** Server drain: BYE now when between commands or idling, else after the running command. */
+  drain(): void {
+    this.#drainRequested = true;
+    if (!this.#busy || this.idling) void this.bye("UNAVAILABLE", "Server shutting down");
+  }
+
+  onIdleTimeout(): void {
+    void this.bye(null, "Autologout; idle for too long");
+  }
+
+  // ---- input -------------------------------------------------------------------
+
+  #attach(socket: Socket): void {
+    socket.on("data", this.#onData);
+    socket.once("close", () => this.close());
+  }
+
+  #receive(chunk: Buffer): void {
+    this.reader.push(chunk);
+    this.hooks.touch(this);
+    if (this.reader.bufferedBytes > INPUT_HIGH_WATER) this.#socket.pause();
+    const wake = this.#wakeInput;
+    this.#wakeInput = null;
+    wake?.();
+  }
+
+  /** The next reader event, waiting for input; null once the connection closed. */
+  async nextEvent(): Promise<ReaderEvent | null> {
+    for (;;) {
+      if (this.#closed) return null;
+      const event = this.reader.next();
+      if (event) return event;
+      if (this.#socket.isPaused()) this.#socket.resume();
+      await new Promise<void>((resolve) => {
+        this.#wakeInput = resolve;
+      });
+    }
+  }
+
+  /** One raw line (AUTHENTICATE responses, IDLE's DONE); null when the connection closed. */
+  async readLine(): Promise<Buffer | null> {
+    this.reader.setMode("line");
+    try {
+      for (;;) {
+        const event = await this.nextEvent();
+        if (!event) return null;
+        if (event.kind === "line") return event.line;
+        if (event.kind === "error") return Buffer.alloc(0);
+      }
+    } finally {
+      this.reader.setMode("command");
+    }
+  }
+
+  async #handle(event: ReaderEvent): Promise<void> {
+    switch (event.kind) {
+      case "command": {
+        const parsed = parseCommand(event.command, { mailboxEncoding: this.utf8 ? "utf8" : "mutf7" });
+        if (!parsed.ok) {
+          this.uploads.clear();
+          const { tag, status, responseCode, message } = parsed.error;
+          this.ctx.metrics.commands.inc({ command: "UNKNOWN", result: status.toLowerCase() });
+          await this.send([
+            tag === null
+              ? untaggedStatus("BAD", message, responseCode)
+              : tagged(tag, status, message, responseCode),
+          ]);
+          await this.out.endResponse();
+          return;
+        }
+        await this.#dispatch(parsed.command);
+        this.uploads.clear();
+        return;
+      }
+      case "need-continuation":
+        await this.send([continuation("Ready for literal data")]);
+        await this.out.endResponse();
+        return;
+      case "literal-start":
+        this.#startUpload(event.index);
+        return;
+      case "literal-chunk": {
+        const upload = this.uploads.get(event.index);
+        if (upload && !upload.failed && !upload.stream.write(event.data))
+          await waitForDrain(upload.stream, upload);
+        return;
+      }
+      case "literal-end":
+        this.uploads.get(event.index)?.stream.end();
+        return;
+      case "line":
+        return; // a stray line outside AUTHENTICATE/IDLE: nothing waits for it
+      case "error":
+        this.uploads.clear();
+        this.ctx.metrics.commands.inc({ command: "UNKNOWN", result: event.status.toLowerCase() });
+        await this.send([
+          event.tag === null
+            ? untaggedStatus("BAD", event.message, event.responseCode)
+            : tagged(event.tag, event.status, event.message, event.responseCode),
+        ]);
+        await this.out.endResponse();
+        return;
+    }
+  }
+
+  #startUpload(index: number): void {
+    const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+    const upload: Upload = { stream, blob: this.ctx.delivery.storeBlob(stream), failed: false };
+    upload.blob.catch(() => {
+      upload.failed = true;
+      stream.resume(); // keep the reader flowing; the command reports the failure
+    });
+    this.uploads.set(index, upload);
+  }
+
+  // ---- commands ----------------------------------------------------------------
+
+  async #dispatch(command: Command): Promise<void> {
+    const name = commandTableName(command);
+    const started = performance.now();
+    let result: CommandResult;
+    this.#busy = true;
+    try {
+      if (this.state === "logout" || !isValidInState(command, this.state)) {
+        result = {
+          condition: "BAD",
+          text: `${name} is not valid in the ${this.state} state`,
+        };
+      } else {
+        const handler = COMMAND_HANDLERS[command.name] as (s: Session, c: Command) => Promise<CommandResult>;
+        result = await handler(this, command);
+        if (this.selected && result.condition !== "BAD" && !SELF_SYNCING.has(command.name)) {
+          try {
+            await this.send(await syncSelected(this, allowsExpungeResponses(command)));
+          } catch (err) {
+            if (err instanceof MailboxGoneError) throw err;
+            this.log.warn({ err }, "mailbox sync after command failed");
+          }
+        }
+      }
+    } catch (err) {
+      result = await this.#failure(err);
+    }
+    if (this.#closed) return;
+    try {
+      await this.send([tagged(command.tag, result.condition, result.text, result.code ?? null)]);
+      await this.out.endResponse();
+      const after = this.afterTagged;
+      this.afterTagged = null;
+      if (after) await after();
+    } catch {
+      this.close();
+    } finally {
+      this.#busy = false;
+    }
+    const label = command.name;
+    this.ctx.metrics.commands.inc({ command: label, result: result.condition.toLowerCase() });
+    if (command.name !== "IDLE")
+      this.ctx.metrics.duration.observe({ command: label }, (performance.now() - started) / 1000);
+  }
+
+  async #failure(err: unknown): Promise<CommandResult> {
+    if (err instanceof ImapError) return { condition: err.condition, text: err.message, code: err.code };
+    if (err instanceof MailboxGoneError) {
+      await this.bye(null, "The selected mailbox was deleted or recreated");
+      return { condition: "NO", text: "Mailbox gone" };
+    }
+    if (this.out.midResponse) {
+      // Part of a response is on the wire; the stream can't be resynchronised.
+      this.log.warn({ err }, "backend failure in the middle of a response; closing");
+      this.close();
+      return { condition: "NO", text: "closed" };
+    }
+    this.log.warn({ err }, "command failed on a backend error");
+    return {
+      condition: "NO",
+      text: "Backend temporarily unavailable, try again",
+      code: responseCodes.unavailable(),
+    };
+  }
+
+  // ---- selected mailbox & live updates -----------------------------------------
+
+  select(view: SelectedMailbox | null): void {
+    this.#subscription?.unsubscribe();
+    this.#subscription = null;
+    this.selected = view;
+    this.savedSearch = null;
+    this.state = view ? "selected" : "authenticated";
+    if (view && this.account) {
+      const mailboxId = view.id;
+      this.#subscription = this.ctx.runtime.events.subscribe(this.account.id, (event) => {
+        if (event.mailbox === mailboxId && this.idling) this.pushUpdates();
+      });
+    }
+  }
+
+  /** While IDLE: sync and write untagged updates at once (event or poll tick). */
+  pushUpdates(): void {
+    this.#syncChain = this.#syncChain
+      .then(async () => {
+        if (!this.idling || !this.selected || this.#closed) return;
+        const chunks = await syncSelected(this, true);
+        if (chunks.length === 0) return;
+        await this.send(chunks);
+        await this.out.endResponse();
+      })
+      .catch((err) => {
+        if (err instanceof MailboxGoneError) void this.bye(null, "The selected mailbox was deleted");
+        else this.log.debug({ err }, "idle sync failed; the next poll retries");
+      });
+  }
+
+  /** Waits for an IDLE push in progress to finish. */
+  settleUpdates(): Promise<void> {
+    return this.#syncChain;
+  }
+
+  // ---- STARTTLS ----------------------------------------------------------------
+
+  async startTls(): Promise<void> {
+    const tls = this.ctx.tls;
+    if (!tls) throw new Error("TLS not configured");
+    // RFC 9051 §6.2.1: nothing pipelined after STARTTLS may be executed.
+    this.reader.discardBufferedInput();
+    const plain = this.#socket;
+    plain.off("data", this.#onData);
+    const secure = await upgradeToTls(plain, tls);
+    this.#socket = secure;
+    this.#secure = true;
+    this.out.replaceSocket(secure);
+    secure.on("data", this.#onData);
+    secure.on("error", () => {});
+  }
+}
+
+/** Commands that sync (or end the selection) themselves. */
+const SELF_SYNCING = new Set<string>(["SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT", "IDLE"]);
+
+function isLoopback(address: string): boolean {
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+}
+
+function waitForDrain(stream: PassThrough, upload: { failed: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      stream.off("error", done);
+      resolve();
+    };
+    if (upload.failed || stream.destroyed) return resolve();
+    stream.on("drain", done);
+    stream.on("close", done);
+    stream.on("error", done);
+  });
+}

@@ -1,0 +1,179 @@
+/**
+ * Test fixtures: a gateway on the real servers (a fresh Postgres database, an
+ * s3rver bucket, NATS under a unique subject prefix), accounts, and a raw IMAP
+ * client that returns exactly what the server wrote.
+ */
+import { connect, type Socket } from "node:net";
+import { loadConfig } from "@aerogram/config";
+import { createRuntime, type Runtime } from "@aerogram/runtime";
+import {
+  createTestDatabase,
+  startS3,
+  TEST_NATS_URL,
+  type TestDatabase,
+  type TestS3,
+  uniqueId,
+} from "@aerogram/testkit";
+import { ImapServer } from "../src/server.ts";
+
+export interface Backends {
+  db: TestDatabase;
+  s3: TestS3;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startBackends(opts: { nats?: boolean } = {}): Promise<Backends> {
+  const db = await createTestDatabase();
+  const s3 = await startS3();
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    S3_BUCKET: s3.bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    LOG_LEVEL: "warn",
+    DEMO_ACCOUNT: "false",
+  };
+  if (opts.nats) {
+    env.NATS_URL = TEST_NATS_URL;
+    env.NATS_SUBJECT_PREFIX = `t${uniqueId()}`;
+  }
+  return {
+    db,
+    s3,
+    env,
+    async stop() {
+      await s3.stop();
+      await db.drop();
+    },
+  };
+}
+
+export interface Gateway {
+  runtime: Runtime;
+  server: ImapServer;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(backends: Backends): Promise<Gateway> {
+  const config = loadConfig({ ...backends.env, IMAP_PORT: "0", BIND_ADDRESS: "127.0.0.1" });
+  const runtime = await createRuntime(config, { service: "imap-test" });
+  const server = new ImapServer(runtime);
+  const endpoints = await server.listen({ port: 0, host: "127.0.0.1" });
+  const port = Number(/:(\d+)/.exec(endpoints[0]!)![1]);
+  return {
+    runtime,
+    server,
+    port,
+    async close() {
+      server.close();
+      await runtime.close();
+    },
+  };
+}
+
+export async function createAccount(
+  runtime: Runtime,
+  password = "secret-pass",
+): Promise<{ user: string; pass: string; id: number }> {
+  const user = `u${uniqueId()}@example.org`;
+  const account = await runtime.store.accounts.create({ address: user, password });
+  return { user, pass: password, id: account.id };
+}
+
+/** A raw IMAP client: writes lines, reads until the tagged response of a command. */
+export class RawClient {
+  #buffer = Buffer.alloc(0);
+  #waiters: (() => void)[] = [];
+  #closed = false;
+  #tag = 0;
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    socket.on("close", () => {
+      this.#closed = true;
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    socket.on("error", () => {});
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const socket = connect({ host: "127.0.0.1", port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    const client = new RawClient(socket);
+    await client.readUntil((text) => text.includes("\r\n"));
+    client.take();
+    return client;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Waits until the buffered text satisfies `done` (or the connection closes / times out). */
+  async readUntil(done: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(this.#buffer.toString("latin1"))) {
+      if (this.#closed) break;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; have: ${JSON.stringify(this.#buffer.toString("latin1"))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.#buffer.toString("latin1");
+  }
+
+  /** Returns and clears what was received so far. */
+  take(): string {
+    const text = this.#buffer.toString("latin1");
+    this.#buffer = Buffer.alloc(0);
+    return text;
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Sends `tag command` and returns everything up to and including the tagged line. */
+  async command(text: string, tag = `t${++this.#tag}`): Promise<string> {
+    this.write(`${tag} ${text}\r\n`);
+    return this.response(tag);
+  }
+
+  async response(tag: string): Promise<string> {
+    const pattern = new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`);
+    await this.readUntil((t) => pattern.test(t));
+    const text = this.#buffer.toString("latin1");
+    const match = pattern.exec(text);
+    if (!match) return this.take();
+    const end = match.index + match[0].length;
+    this.#buffer = this.#buffer.subarray(Buffer.byteLength(text.slice(0, end), "latin1"));
+    return text.slice(0, end);
+  }
+
+  async login(user: string, pass: string): Promise<string> {
+    return this.command(`LOGIN "${user}" "${pass}"`);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export function message(subject: string, body = "Hello there\r\n", extra = ""): string {
+  return `From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: ${subject}\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <${subject.replace(/\W/g, "")}@example.org>\r\n${extra}\r\n${body}`;
+}

@@ -8,6 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { createAdminApi, StoreAdmin } from "@aerogram/admin";
 import type { ServiceName } from "@aerogram/config";
 import { ConfigError, loadConfig } from "@aerogram/config";
+import { startImap } from "@aerogram/imap";
 import { createLogger, OpsServer } from "@aerogram/observability";
 import { startPop3 } from "@aerogram/pop3";
 import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
@@ -15,7 +16,7 @@ import { Store } from "@aerogram/store";
 import { ensureDemoAccount } from "./demo.ts";
 
 /** The protocol services this build has; the admin API rides on the HTTP endpoint. */
-const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = { pop3: startPop3 };
+const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = { imap: startImap, pop3: startPop3 };
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */
 const DRAIN_GRACE_MS = 25_000;

@@ -20,6 +20,18 @@ import { createIndexer, type MessageIndex } from "@aerogram/mime";
 import { type Appended, type DedupeOptions, DuplicateDeliveryError, type Store } from "@aerogram/store";
 import { toIndexColumns } from "./index-columns.ts";
 
+function drainedOrClosed(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
 export interface DeliveryTarget {
   mailboxId: number;
   /** IMAP flags and keywords for the new message. */
@@ -53,19 +65,30 @@ export class Delivery {
       indexer.write(source);
       return { key: put.key, size: put.size, index: indexer.end() };
     }
+    // The pump hands every chunk to the indexer and then to the blob store's
+    // stream. (A "data" listener on the tee would switch it to flowing mode and
+    // drop whatever flowed before the blob store started reading.)
     const tee = new PassThrough({ highWaterMark: 256 * 1024 });
-    tee.on("data", (chunk: Buffer) => indexer.write(chunk));
     const pump = (async () => {
       try {
         for await (const chunk of source) {
-          if (!tee.write(chunk)) await new Promise((r) => tee.once("drain", r));
+          indexer.write(chunk);
+          if (!tee.write(chunk)) await drainedOrClosed(tee);
+          if (tee.destroyed) return;
         }
         tee.end();
       } catch (err) {
         tee.destroy(err as Error);
       }
     })();
-    const put = await this.deps.blobs.put(tee);
+    let put: Awaited<ReturnType<BlobStore["put"]>>;
+    try {
+      put = await this.deps.blobs.put(tee);
+    } catch (err) {
+      tee.destroy();
+      await pump;
+      throw err;
+    }
     await pump;
     return { key: put.key, size: put.size, index: indexer.end() };
   }

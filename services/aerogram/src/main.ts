@@ -12,11 +12,16 @@ import { startImap } from "@aerogram/imap";
 import { createLogger, OpsServer } from "@aerogram/observability";
 import { startPop3 } from "@aerogram/pop3";
 import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
+import { startSmtpIn } from "@aerogram/smtp-in";
 import { Store } from "@aerogram/store";
 import { ensureDemoAccount } from "./demo.ts";
 
 /** The protocol services this build has; the admin API rides on the HTTP endpoint. */
-const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = { imap: startImap, pop3: startPop3 };
+const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
+  imap: startImap,
+  pop3: startPop3,
+  "smtp-in": startSmtpIn,
+};
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */
 const DRAIN_GRACE_MS = 25_000;

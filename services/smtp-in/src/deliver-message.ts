@@ -1,0 +1,92 @@
+/**
+ * The end of DATA: from the received bytes to a durable delivery (issue 5's
+ * durability contract). The message as received is spooled once; then the
+ * authentication checks read it, our trace and Authentication-Results headers
+ * are prepended, the whole streams into the blob store (indexed on the way),
+ * and one transaction adds it to every accepted recipient's INBOX together
+ * with the dedupe key. Only a resolved promise may be answered with 250; any
+ * throw before the commit leaves nothing visible and becomes 451 4.3.0.
+ */
+import type { Readable } from "node:stream";
+import type { Delivery } from "@aerogram/delivery";
+import { type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
+import { dedupeKey } from "./dedupe.ts";
+import type { DnsLookup } from "./dns-resolver.ts";
+import type { SpooledMessage } from "./message-spool.ts";
+import type { AcceptedRecipient } from "./recipient-policy.ts";
+import { receivedHeader } from "./trace-headers.ts";
+
+export interface Envelope {
+  /** MAIL FROM, "" for the null reverse-path. */
+  sender: string;
+  recipients: readonly AcceptedRecipient[];
+}
+
+export interface ClientInfo {
+  ip: string;
+  helo: string;
+  clientHostname: string;
+  /** ESMTP, ESMTPS, … (RFC 3848). */
+  protocol: string;
+}
+
+export interface DeliverContext {
+  delivery: Delivery;
+  hostname: string;
+  resolver: DnsLookup;
+  authTimeBoxMs: number;
+  dedupeWindowSeconds: number;
+}
+
+export interface DeliveryOutcome {
+  duplicate: boolean;
+  blobKey: string;
+  auth: AuthVerdicts;
+}
+
+async function* prepend(head: Buffer, body: Readable): AsyncIterable<Uint8Array> {
+  yield head;
+  for await (const chunk of body) yield chunk as Buffer;
+}
+
+export async function deliverMessage(
+  ctx: DeliverContext,
+  message: SpooledMessage,
+  envelope: Envelope,
+  client: ClientInfo,
+  transactionId: string,
+): Promise<DeliveryOutcome> {
+  const auth = await checkAuthentication(
+    message.open(),
+    { ip: client.ip, helo: client.helo, sender: envelope.sender, hostname: ctx.hostname },
+    { resolver: ctx.resolver, timeBoxMs: ctx.authTimeBoxMs },
+  );
+  const only = envelope.recipients.length === 1 ? envelope.recipients[0]!.address : undefined;
+  const trace = receivedHeader({
+    helo: client.helo,
+    clientHostname: client.clientHostname,
+    ip: client.ip,
+    hostname: ctx.hostname,
+    protocol: client.protocol,
+    id: transactionId,
+    ...(only ? { recipient: only } : {}),
+  });
+  // Newest trace header on top (RFC 5321 §4.4), then the verdicts about it.
+  const blob = await ctx.delivery.storeBlob(
+    prepend(Buffer.from(trace + auth.headers, "utf8"), message.open()),
+  );
+  // One INBOX row per account, even when two RCPTs (an alias and its account) lead to it.
+  const mailboxes = [...new Set(envelope.recipients.map((r) => r.inboxId))];
+  const key = dedupeKey({
+    payloadSha256: message.sha256,
+    sender: envelope.sender,
+    recipients: envelope.recipients.map((r) => r.address),
+    messageId: blob.index.search.messageId,
+  });
+  const result = await ctx.delivery.commitOnce(
+    blob,
+    mailboxes.map((mailboxId) => ({ mailboxId })),
+    { key, windowSeconds: ctx.dedupeWindowSeconds },
+  );
+  return { duplicate: result.duplicate, blobKey: blob.key, auth };
+}

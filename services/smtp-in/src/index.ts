@@ -1,0 +1,13 @@
+/**
+ * services/smtp-in: the MX front door (issue 5). RFC 5321 with PIPELINING,
+ * SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES and STARTTLS; per-recipient
+ * checks; delivery into Postgres + the blob store exactly once; then 250.
+ */
+import type { ServiceStarter } from "@aerogram/runtime";
+import { optionsFromRuntime, SmtpInService } from "./smtp-in.ts";
+
+export type { SmtpInOptions } from "./options.ts";
+export { optionsFromRuntime, reverseName, SmtpInService } from "./smtp-in.ts";
+
+export const startSmtpIn: ServiceStarter = (runtime) =>
+  new SmtpInService(runtime, optionsFromRuntime(runtime)).start();

@@ -1,0 +1,125 @@
+/**
+ * The parts of RFC 5321 that smtp-server's connection handles differently from
+ * what we promise, fixed in a subclass of its connection and command parser:
+ *
+ * - A command line longer than 512 octets (RFC 5321 §4.5.3.1.4) gets
+ *   "500 5.5.2 Line too long" and the session continues; smtp-server would end
+ *   the session with 421 (and only at 16 KiB). Over-long input is discarded as
+ *   it arrives, so a 100 KB line costs no memory.
+ * - TURN and the other obsolete commands (RFC 5321 appendix F: TURN, SEND,
+ *   SOML, SAML), EXPN and BDAT (CHUNKING is not offered) are recognised but
+ *   not implemented: 502 5.5.1 (RFC 5321 §4.2.4). Unknown commands keep
+ *   smtp-server's 500 5.5.2, as §4.2.4 asks.
+ * - Reply texts that start with an enhanced status code (SmtpReply) are sent
+ *   with that code instead of smtp-server's default for the reply code.
+ */
+import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
+import { SMTPStream } from "smtp-server/lib/smtp-stream.js";
+import { ENHANCED_PREFIX } from "./smtp-errors.ts";
+
+/** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */
+export const MAX_COMMAND_LINE_OCTETS = 512;
+
+/** Stand-in line handed to the command handler for a line that was too long. */
+const LINE_TOO_LONG = Buffer.from("\u0000LINE-TOO-LONG\r\n", "latin1");
+
+type Callback = (err?: Error | null) => void;
+
+const NOT_IMPLEMENTED = new Set(["TURN", "SEND", "SOML", "SAML", "EXPN", "BDAT", "ATRN", "ETRN"]);
+
+/**
+ * The command parser with a bounded command line: bytes of a line beyond the
+ * limit are dropped and the whole line is replaced by LINE_TOO_LONG. Message
+ * data (DATA mode) passes through untouched.
+ */
+export class BoundedCommandStream extends SMTPStream {
+  private lineOctets = 0;
+  private discarding = false;
+
+  override _write(chunk: Buffer, encoding: BufferEncoding | "buffer", next: Callback): void {
+    if (this._dataMode || !chunk?.length) {
+      this.lineOctets = 0;
+      this.discarding = false;
+      super._write(chunk, encoding, next);
+      return;
+    }
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(0x0a, pos);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      const piece = chunk.subarray(pos, end);
+      if (this.discarding) {
+        if (nl !== -1) {
+          out.push(LINE_TOO_LONG);
+          this.discarding = false;
+          this.lineOctets = 0;
+        }
+      } else if (this.lineOctets + piece.length > MAX_COMMAND_LINE_OCTETS) {
+        if (this.lineOctets > 0) {
+          // The line's head went to the parser with an earlier chunk and sits
+          // there as a partial line: end it now and have the command handler
+          // skip it; LINE_TOO_LONG stands for the whole line.
+          out.push(Buffer.from("\r\n"));
+          this.swallowNextCommand = true;
+        }
+        this.lineOctets = 0;
+        if (nl !== -1) out.push(LINE_TOO_LONG);
+        else this.discarding = true;
+      } else {
+        out.push(piece);
+        this.lineOctets = nl === -1 ? this.lineOctets + piece.length : 0;
+      }
+      pos = end;
+    }
+    if (out.length === 0) {
+      next();
+      return;
+    }
+    super._write(Buffer.concat(out), encoding, next);
+  }
+
+  /** True when the next command is the truncated head of a too-long line (answered by LINE_TOO_LONG). */
+  swallowNextCommand = false;
+}
+
+export class AerogramSmtpConnection extends SMTPConnection {
+  override _createParser(): SMTPStream {
+    const parser = new BoundedCommandStream({ maxCommandLength: MAX_COMMAND_LINE_OCTETS * 2 });
+    parser.oncommand = (command: Buffer, callback?: () => void) => {
+      if (parser.swallowNextCommand) {
+        // The head of a line that turned out too long: its reply is LINE_TOO_LONG's.
+        parser.swallowNextCommand = false;
+        callback?.();
+        return;
+      }
+      this._onCommand(command, callback);
+    };
+    parser.on("error", (err: Error) => this.send(421, `4.4.2 Error: ${err.message}`));
+    return parser;
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    const next = () => setImmediate(() => callback?.());
+    if (command.length > 0 && command[0] === 0 && command.toString("latin1") === "\u0000LINE-TOO-LONG") {
+      this.send(500, "5.5.2 Line too long (RFC 5321 §4.5.3.1.4: 512 octets)");
+      next();
+      return;
+    }
+    const name = command.toString("latin1").split(" ", 1)[0]!.toUpperCase();
+    if (NOT_IMPLEMENTED.has(name)) {
+      this.send(502, `5.5.1 ${name} not implemented`);
+      next();
+      return;
+    }
+    super._onCommand(command, callback);
+  }
+
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (typeof data === "string" && ENHANCED_PREFIX.test(data)) {
+      super.send(code, data, false);
+      return;
+    }
+    super.send(code, data, context);
+  }
+}

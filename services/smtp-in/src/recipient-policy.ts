@@ -1,0 +1,68 @@
+/**
+ * RCPT TO, one recipient at a time (RFC 5321 §3.3: each RCPT gets its own
+ * answer, the others in the transaction stand): only addresses of domains we
+ * host, of existing enabled accounts or their aliases, with room under quota.
+ * Anything else is refused — there is no relay, whoever asks.
+ */
+import type { Store } from "@aerogram/store";
+import type { RateLimits } from "./rate-limits.ts";
+import { localError, SmtpReply } from "./smtp-errors.ts";
+
+export interface AcceptedRecipient {
+  /** As given in RCPT TO, lowercased. */
+  address: string;
+  accountId: number;
+  inboxId: number;
+}
+
+export class RecipientPolicy {
+  constructor(
+    private readonly store: Store,
+    private readonly limits: RateLimits,
+  ) {}
+
+  /**
+   * The recipient's INBOX, or the SmtpReply refusing it. `declaredSize` is the
+   * MAIL FROM SIZE= parameter (RFC 1870), 0 when not given.
+   */
+  async check(rawAddress: string, declaredSize: number): Promise<AcceptedRecipient | SmtpReply> {
+    const address = rawAddress.trim().toLowerCase();
+    const at = address.lastIndexOf("@");
+    if (at < 1 || at === address.length - 1) {
+      return new SmtpReply(550, "5.1.3", "Bad recipient address syntax", "syntax");
+    }
+    try {
+      // An address literal or any domain we don't host is a relay attempt (RFC 5321 §3.6.2, §7.1).
+      if (!(await this.store.accounts.isLocalDomain(address.slice(at + 1)))) {
+        return new SmtpReply(550, "5.7.1", "Relay access denied", "relay_denied");
+      }
+      const account = await this.store.accounts.byAddress(address);
+      if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
+      if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");
+      if (account.quotaBytes !== null) {
+        // RFC 1870 §6.2/§6.3: a message that can never fit is a permanent 552;
+        // a mailbox that is full now may have room later: 452.
+        if (declaredSize > account.quotaBytes) {
+          return new SmtpReply(552, "5.2.2", "Message exceeds the mailbox's quota", "over_quota");
+        }
+        const usage = await this.store.accounts.usage(account.id);
+        if (usage.bytes + declaredSize > account.quotaBytes || usage.bytes >= account.quotaBytes) {
+          return new SmtpReply(452, "4.2.2", "Mailbox full, try again later", "mailbox_full");
+        }
+      }
+      const inbox = await this.store.mailboxes.byName(account.id, "INBOX");
+      if (!inbox) return localError("Mailbox temporarily unavailable");
+      if (!(await this.limits.messageToAccount(account.id))) {
+        return new SmtpReply(
+          451,
+          "4.7.1",
+          "Recipient is receiving too much mail, try again later",
+          "rate_limited",
+        );
+      }
+      return { address, accountId: account.id, inboxId: inbox.id };
+    } catch {
+      return localError();
+    }
+  }
+}

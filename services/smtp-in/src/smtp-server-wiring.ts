@@ -1,0 +1,68 @@
+/**
+ * smtp-server, configured for an MX (no AUTH, no relay) and made to use our
+ * connection class (protocol-connection.ts) for every accepted socket.
+ */
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
+import { AerogramSmtpConnection } from "./protocol-connection.ts";
+
+export class AerogramSmtpServer extends SMTPServer {
+  override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+    const connection = new AerogramSmtpConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on("error", (err: Error) => this._onError(err));
+    connection.on("connect", (data) => this._onClientConnect(data));
+    connection.init();
+  }
+}
+
+export type Handlers = Pick<
+  SMTPServerOptions,
+  "onConnect" | "onMailFrom" | "onRcptTo" | "onData" | "onClose"
+>;
+
+export interface WiringOptions {
+  hostname: string;
+  secure: boolean;
+  tls: { key: Buffer; cert: Buffer } | undefined;
+  maxMessageBytes: number;
+  maxRecipients: number;
+  socketTimeoutMs: number;
+  reverse: (ip: string) => Promise<string[]>;
+}
+
+export function createSmtpServer(o: WiringOptions, handlers: Handlers): AerogramSmtpServer {
+  return new AerogramSmtpServer({
+    name: o.hostname,
+    banner: "Aerogram",
+    secure: o.secure,
+    ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : {}),
+    // An MX takes mail for our domains from anyone and relays for no one:
+    // AUTH has no meaning on this port (submission is another service).
+    authOptional: true,
+    disabledCommands: o.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
+    size: o.maxMessageBytes,
+    rejectOversized: true,
+    maxRecipients: o.maxRecipients,
+    hideENHANCEDSTATUSCODES: false,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    // DSN (RFC 3461) is not offered: a final-delivery MTA that offers it owes
+    // "delivered" notifications for NOTIFY=SUCCESS, which we don't send.
+    hideDSN: true,
+    socketTimeout: o.socketTimeoutMs,
+    resolver: {
+      reverse: (ip, callback) => {
+        o.reverse(ip).then(
+          (names) => callback(null, names),
+          (err: Error) => callback(err),
+        );
+      },
+    },
+    logger: false,
+    ...handlers,
+  });
+}

@@ -1,0 +1,335 @@
+/**
+ * POP3 benchmark: sessions/s (connect, login, STAT, QUIT), RETR/s and MB/s
+ * against Aerogram and, in the same run, a private Dovecot POP3 (when
+ * installed), both filled with the same messages. Prints the ratio.
+ *
+ * Aerogram runs in this process on the test Postgres (TEST_DATABASE_URL),
+ * filesystem blobs and Redis (TEST_REDIS_URL) when reachable. Dovecot runs
+ * from a config under a temp directory on a loopback port (passwd-file auth,
+ * maildir, ssl=no); nothing is installed or left behind.
+ *
+ *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES)
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, chown, mkdir, readdir, writeFile } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { loadConfig } from "@aerogram/config";
+import { Delivery } from "@aerogram/delivery";
+import { createRuntime } from "@aerogram/runtime";
+import { createTestDatabase, TEST_REDIS_URL, tempDir, uniqueId } from "@aerogram/testkit";
+import { createPop3Service } from "../src/service.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50);
+const PASSWORD = "bench-pass";
+
+/** The same N messages for both servers: sizes from 1 KB to ~100 KB, some lines starting with ".". */
+function corpus(): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const lines = 10 + ((i * 37) % 1200);
+    const body = Array.from({ length: lines }, (_, k) =>
+      k % 17 === 0 ? `.dot line ${k}` : `line ${k} ${"x".repeat(70)}`,
+    );
+    out.push(
+      Buffer.from(
+        `From: bench@example.net\r\nTo: u@example.org\r\nSubject: bench ${i}\r\nMessage-ID: <b${i}@example.net>\r\n\r\n${body.join("\r\n")}\r\n`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** A minimal POP3 client that reads responses without copying more than it must. */
+class Client {
+  private chunks: Buffer[] = [];
+  private want: { multi: boolean; resolve: (bytes: number) => void; reject: (e: Error) => void } | undefined;
+  private constructor(private readonly socket: Socket) {
+    socket.on("data", (d: Buffer) => {
+      this.chunks.push(d);
+      this.check();
+    });
+    socket.on("error", (e) => this.want?.reject(e));
+  }
+  static open(port: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ port, host: "127.0.0.1" }, () => resolve(new Client(s)));
+      s.setNoDelay(true);
+      s.once("error", reject);
+    });
+  }
+  private check(): void {
+    if (!this.want) return;
+    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [buf];
+    const first = buf.indexOf("\r\n");
+    if (first === -1) return;
+    if (buf[0] !== 0x2b) {
+      this.finish(buf, first + 2, new Error(buf.subarray(0, first).toString()));
+    } else if (!this.want.multi) {
+      this.finish(buf, first + 2);
+    } else {
+      const end = buf.indexOf("\r\n.\r\n", first);
+      if (end !== -1) this.finish(buf, end + 5);
+    }
+  }
+  private finish(buf: Buffer, used: number, error?: Error): void {
+    this.chunks = used < buf.length ? [buf.subarray(used)] : [];
+    const w = this.want!;
+    this.want = undefined;
+    if (error) w.reject(error);
+    else w.resolve(used);
+  }
+  read(multi: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.want = { multi, resolve, reject };
+      this.check();
+    });
+  }
+  cmd(line: string, multi = false): Promise<number> {
+    this.socket.write(`${line}\r\n`);
+    return this.read(multi);
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+async function login(port: number, user: string): Promise<Client> {
+  const c = await Client.open(port);
+  await c.read(false);
+  await c.cmd(`USER ${user}`);
+  await c.cmd(`PASS ${PASSWORD}`);
+  return c;
+}
+
+interface Result {
+  sessionsPerSecond: number;
+  retrPerSecond: number;
+  mbPerSecond: number;
+}
+
+async function measure(port: number, users: string[]): Promise<Result> {
+  const forSeconds = async (work: (user: string) => Promise<number>) => {
+    const deadline = performance.now() + SECONDS * 1000;
+    const started = performance.now();
+    const totals = await Promise.all(
+      users.map(async (u) => {
+        let n = 0;
+        while (performance.now() < deadline) n += await work(u);
+        return n;
+      }),
+    );
+    return { total: totals.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000 };
+  };
+  const sessions = await forSeconds(async (u) => {
+    const c = await login(port, u);
+    await c.cmd("STAT");
+    await c.cmd("QUIT");
+    c.close();
+    return 1;
+  });
+  let bytes = 0;
+  const retrs = await forSeconds(async (u) => {
+    const c = await login(port, u);
+    let n = 0;
+    for (let i = 1; i <= MESSAGES; i++) {
+      bytes += await c.cmd(`RETR ${i}`, true);
+      n++;
+    }
+    await c.cmd("QUIT");
+    c.close();
+    return n;
+  });
+  return {
+    sessionsPerSecond: sessions.total / sessions.seconds,
+    retrPerSecond: retrs.total / retrs.seconds,
+    mbPerSecond: bytes / retrs.seconds / 1e6,
+  };
+}
+
+async function redisReachable(): Promise<boolean> {
+  const u = new URL(TEST_REDIS_URL);
+  return new Promise((resolve) => {
+    const s = connect({ host: u.hostname, port: Number(u.port || 6379) });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+async function benchAerogram(messages: Buffer[], users: string[]): Promise<Result> {
+  const db = await createTestDatabase();
+  const dir = await tempDir("aerogram-pop3-bench-");
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    BLOB_DIR: join(dir.path, "blobs"),
+    LOG_LEVEL: "warn",
+    REDIS_KEY_PREFIX: `bench${uniqueId()}:`,
+  };
+  if (process.env.BENCH_LIMITER !== "memory" && (await redisReachable())) env.REDIS_URL = TEST_REDIS_URL;
+  const runtime = await createRuntime(loadConfig(env), { service: "pop3-bench" });
+  const pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0 });
+  try {
+    const delivery = new Delivery(runtime);
+    for (const u of users) {
+      const account = await runtime.store.accounts.create({ address: u, password: PASSWORD });
+      const inbox = await runtime.store.mailboxes.byName(account.id, "INBOX");
+      for (const m of messages) await delivery.deliver(m, [{ mailboxId: inbox!.id }]);
+    }
+    console.log(
+      `aerogram: limiter ${env.REDIS_URL ? "redis" : "memory"}, blobs on the filesystem, real Postgres`,
+    );
+    // One warm-up session per user (sizes each blob once, fills the login cache).
+    for (const u of users) (await login(pop3.port, u)).close();
+    const result = await measure(pop3.port, users);
+    if (process.env.BENCH_VERBOSE) {
+      const durations = await runtime.metrics
+        .getSingleMetric("aerogram_pop3_command_duration_seconds")
+        ?.get();
+      for (const v of durations?.values ?? []) {
+        if (v.metricName?.endsWith("_sum"))
+          console.log(`  ${v.labels.command}: ${(v.value * 1000).toFixed(0)} ms total`);
+      }
+    }
+    return result;
+  } finally {
+    await pop3.drain(100);
+    await runtime.close();
+    await db.drop();
+    await dir.remove();
+  }
+}
+
+/** "nobody": Dovecot's mail processes must not run as root. */
+const MAIL_UID = 65534;
+
+async function chownTree(path: string, uid: number): Promise<void> {
+  await chown(path, uid, uid);
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const p = join(path, entry.name);
+    if (entry.isDirectory()) await chownTree(p, uid);
+    else await chown(p, uid, uid);
+  }
+}
+
+function dovecotBinary(): string | undefined {
+  for (const p of ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]) if (existsSync(p)) return p;
+  return undefined;
+}
+
+async function benchDovecot(messages: Buffer[], users: string[]): Promise<Result | string> {
+  const binary = dovecotBinary();
+  if (!binary || !existsSync("/usr/lib/dovecot/pop3")) return "not available";
+  const dir = await tempDir("aerogram-dovecot-");
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  // Dovecot's auth process runs as its own user and must reach the passwd file.
+  await chmod(dir.path, 0o755);
+  const conf = join(dir.path, "dovecot.conf");
+  await writeFile(join(dir.path, "passwd"), users.map((u) => `${u}:{PLAIN}${PASSWORD}\n`).join(""));
+  await writeFile(
+    conf,
+    `base_dir = ${dir.path}/run
+state_dir = ${dir.path}/state
+log_path = ${dir.path}/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:${dir.path}/home/%u/Maildir
+passdb {
+  driver = passwd-file
+  args = ${dir.path}/passwd
+}
+userdb {
+  driver = static
+  args = uid=${MAIL_UID} gid=${MAIL_UID} home=${dir.path}/home/%u
+}
+# Dovecot's "high-performance" login mode and reused pop3 processes, so we
+# compare against Dovecot at its fastest rather than at its most isolated.
+service pop3-login {
+  inet_listener pop3 {
+    port = ${port}
+  }
+  service_count = 0
+  process_min_avail = 2
+}
+service pop3 {
+  service_count = 0
+}
+service anvil {
+  chroot =
+}
+`,
+  );
+  for (const u of users) {
+    const md = join(dir.path, "home", u, "Maildir");
+    for (const sub of ["cur", "new", "tmp"]) await mkdir(join(md, sub), { recursive: true });
+    let i = 0;
+    for (const m of messages) {
+      // Maildir stores LF line ends; Dovecot adds the CRs on the way out, as we do for bare LFs.
+      await writeFile(
+        join(md, "cur", `${1_700_000_000 + i}.${i}.bench:2,`),
+        m.toString("latin1").replace(/\r\n/g, "\n"),
+      );
+      i++;
+    }
+  }
+  // Dovecot never runs mail processes as root: the maildirs belong to "nobody".
+  await chownTree(join(dir.path, "home"), MAIL_UID);
+  await mkdir(join(dir.path, "run"), { recursive: true });
+  await mkdir(join(dir.path, "state"), { recursive: true });
+  const proc = spawn(binary, ["-F", "-c", conf], { stdio: "ignore" });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        (await Client.open(port)).close();
+        break;
+      } catch {
+        if (i > 50) return `did not start (see ${dir.path}/dovecot.log)`;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    for (const u of users) (await login(port, u)).close();
+    return await measure(port, users);
+  } catch (error) {
+    return `failed: ${(error as Error).message}`;
+  } finally {
+    proc.kill("SIGTERM");
+    await new Promise((r) => proc.once("exit", r));
+    if (!process.env.BENCH_KEEP_DOVECOT) await dir.remove();
+    else console.log(`dovecot files kept in ${dir.path}`);
+  }
+}
+
+function show(name: string, r: Result): void {
+  console.log(
+    `${name}: ${r.sessionsPerSecond.toFixed(0)} sessions/s, ${r.retrPerSecond.toFixed(0)} RETR/s, ${r.mbPerSecond.toFixed(1)} MB/s`,
+  );
+}
+
+const messages = corpus();
+const mb = messages.reduce((n, m) => n + m.length, 0) / 1e6;
+console.log(
+  `pop3 bench: ${CLIENTS} clients, ${MESSAGES} messages each (${mb.toFixed(1)} MB), ${SECONDS} s per phase`,
+);
+const users = Array.from({ length: CLIENTS }, (_, i) => `bench${i}@example.org`);
+const ours = await benchAerogram(messages, users);
+show("aerogram", ours);
+const theirs = await benchDovecot(messages, users);
+if (typeof theirs === "string") {
+  console.log(`dovecot: ${theirs}`);
+} else {
+  show("dovecot", theirs);
+  console.log(
+    `ratio aerogram/dovecot: sessions ${(ours.sessionsPerSecond / theirs.sessionsPerSecond).toFixed(2)}x, RETR ${(ours.retrPerSecond / theirs.retrPerSecond).toFixed(2)}x, MB/s ${(ours.mbPerSecond / theirs.mbPerSecond).toFixed(2)}x`,
+  );
+}
+process.exit(0);

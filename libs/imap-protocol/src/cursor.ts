@@ -293,14 +293,24 @@ export class CommandCursor {
     return normaliseInbox(this.decodeMailboxBytes(this.astring("mailbox name")));
   }
 
-  decodeMailboxBytes(bytes: Buffer): string {
+  /**
+   * A name that is not valid modified UTF-7 is well-formed IMAP syntax naming a
+   * mailbox that cannot exist, so it is a NO [CANNOT], not a BAD (as Dovecot does).
+   * With `lenient` (LIST patterns) it is returned as sent, matching nothing.
+   */
+  decodeMailboxBytes(bytes: Buffer, lenient = false): string {
     if (this.mailboxEncoding === "utf8") return decodeUtf8(bytes, "Mailbox name");
-    if (!isAscii(bytes)) this.fail("Mailbox name is not valid modified UTF-7 (8-bit octets)");
+    if (!isAscii(bytes)) {
+      if (lenient) return bytes.toString("latin1");
+      throw new ParseError("Mailbox name is not valid modified UTF-7 (8-bit octets)", "NO", "CANNOT");
+    }
     try {
       return decodeMutf7(bytes.toString("latin1"));
     } catch (error) {
-      if (error instanceof Mutf7Error)
-        this.fail(`Mailbox name is not valid modified UTF-7: ${error.message}`);
+      if (error instanceof Mutf7Error) {
+        if (lenient) return bytes.toString("latin1");
+        throw new ParseError(`Mailbox name is not valid modified UTF-7: ${error.message}`, "NO", "CANNOT");
+      }
       throw error;
     }
   }

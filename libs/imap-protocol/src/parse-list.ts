@@ -20,11 +20,11 @@ function listMailbox(cursor: CommandCursor): string {
   const bytes = cursor.atString()
     ? cursor.string()
     : Buffer.from(cursor.token(isListChar, "mailbox pattern"), "latin1");
-  return cursor.decodeMailboxBytes(bytes);
+  return cursor.decodeMailboxBytes(bytes, true);
 }
 
 function reference(cursor: CommandCursor): string {
-  return cursor.decodeMailboxBytes(cursor.astring("reference name"));
+  return cursor.decodeMailboxBytes(cursor.astring("reference name"), true);
 }
 
 export function parseListArguments(cursor: CommandCursor, tag: string): ListCommand {

@@ -61,6 +61,10 @@ describe("modified UTF-7 (RFC 3501 §5.1.3)", () => {
     assert.match(parseFails('a1 SELECT "Entw\u00fcrfe"').message, /not valid modified UTF-7 \(8-bit/);
     assert.match(parseFails("a1 CREATE &Jjo!-").message, /not valid modified UTF-7/);
     assert.match(parseFails("a1 DELETE &AGE-").message, /not valid modified UTF-7/);
+    // Well-formed syntax naming an impossible mailbox: NO [CANNOT], not BAD.
+    const refused = parseFails("a1 SELECT &Jjo!-");
+    assert.equal(refused.status, "NO");
+    assert.equal(refused.responseCode, "CANNOT");
     const latin1 = Buffer.concat([Buffer.from('a1 SELECT "Entw'), Buffer.from([0xfc]), Buffer.from('rfe"')]);
     assert.match(parseFails(latin1, { mailboxEncoding: "utf8" }).message, /not valid UTF-8/);
     const literal = Buffer.concat([Buffer.from("a1 CREATE {3+}\r\na"), Buffer.from([0xc3, 0x28])]);

@@ -84,6 +84,15 @@ export class ImapMailboxes {
     return rows[0] ? Math.min(rows[0].old, uidNext) : uidNext;
   }
 
+  /** The first \Recent UID not yet claimed (EXAMINE looks without claiming). */
+  async recentFrom(mailboxId: number): Promise<number> {
+    const { rows } = await this.pool.query<{ recent_uid: number }>(
+      "SELECT recent_uid FROM mailboxes WHERE id = $1",
+      [mailboxId],
+    );
+    return rows[0]?.recent_uid ?? Number.MAX_SAFE_INTEGER;
+  }
+
   /** Deletes one mailbox and its messages (children keep existing; RFC 9051 §6.3.5). */
   async delete(mailboxId: number): Promise<void> {
     await this.pool.query("DELETE FROM mailboxes WHERE id = $1", [mailboxId]);

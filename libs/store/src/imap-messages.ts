@@ -229,3 +229,29 @@ async function copyIn(
   }
   return result;
 }
+
+export interface SentDateRow {
+  uid: number;
+  /** The first characters of the stored ENVELOPE (its Date field). */
+  envelopeStart: string | null;
+  headerDate: Date | null;
+  internalDate: Date;
+}
+
+/** What SEARCH SENT* needs per message (the Date header as written). */
+export async function sentDateRows(pool: Pool, mailboxId: number): Promise<SentDateRow[]> {
+  const { rows } = await pool.query<{
+    uid: number;
+    d: string | null;
+    header_date: Date | null;
+    internal_date: Date;
+  }>("SELECT uid, left(envelope, 64) AS d, header_date, internal_date FROM messages WHERE mailbox_id = $1", [
+    mailboxId,
+  ]);
+  return rows.map((r) => ({
+    uid: r.uid,
+    envelopeStart: r.d,
+    headerDate: r.header_date,
+    internalDate: r.internal_date,
+  }));
+}

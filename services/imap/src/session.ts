@@ -149,6 +149,19 @@ export class Session {
     await this.out.send(chunks);
   }
 
+  /**
+   * Turns CONDSTORE on implicitly (a MODSEQ fetch or search, CHANGEDSINCE, ...);
+   * RFC 7162 §3.1: the first such command in a selected mailbox gets an untagged
+   * OK [HIGHESTMODSEQ].
+   */
+  async enableCondstore(): Promise<void> {
+    if (this.condstore) return;
+    this.enabled.add("CONDSTORE");
+    if (this.selected) {
+      await this.send([untaggedStatus("OK", "Highest", responseCodes.highestModseq(this.selected.modseq))]);
+    }
+  }
+
   /** `* FLAGS` and `* OK [PERMANENTFLAGS]` for the selected mailbox. */
   flagsResponses(): ResponseChunk[] {
     const view = this.selected;

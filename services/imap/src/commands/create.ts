@@ -30,7 +30,8 @@ export async function create(session: Session, command: CreateCommand): Promise<
     const parent = levels.slice(0, i).join("/");
     if (!(await mailboxes.byName(account, parent))) {
       try {
-        await mailboxes.create(account, parent);
+        const created = await mailboxes.create(account, parent);
+        await mailboxes.setSubscribed(created.id, false);
       } catch (err) {
         if (!(err instanceof MailboxExistsError)) throw err;
       }
@@ -38,6 +39,8 @@ export async function create(session: Session, command: CreateCommand): Promise<
   }
   try {
     const created = await mailboxes.create(account, name, use[0] ?? null);
+    // CREATE does not subscribe (RFC 9051 §6.3.4); only the default folders start subscribed.
+    await mailboxes.setSubscribed(created.id, false);
     publishChange(session, created.id, "mailbox-created", created.highestModseq, undefined, created.name);
   } catch (err) {
     if (err instanceof MailboxExistsError) {

@@ -55,7 +55,7 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
   }
   let items = [...command.items];
   if (command.changedSince !== null || items.some((i) => i.kind === "attribute" && i.name === "MODSEQ")) {
-    session.enabled.add("CONDSTORE");
+    await session.enableCondstore();
   }
   if (command.uid && !items.some((i) => i.kind === "attribute" && i.name === "UID")) {
     items = [{ kind: "attribute", name: "UID" }, ...items];

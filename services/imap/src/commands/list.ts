@@ -21,7 +21,8 @@ interface Entry {
   name: string;
   mailbox: Mailbox | null;
   hasChildren: boolean;
-  subscribedChild: boolean;
+  /** Subscribed descendants' names. */
+  subscribedDescendants: string[];
 }
 
 function entries(mailboxes: readonly Mailbox[]): Entry[] {
@@ -31,7 +32,9 @@ function entries(mailboxes: readonly Mailbox[]): Entry[] {
     name,
     mailbox: byName.get(name) ?? null,
     hasChildren: names.some((other) => other.startsWith(`${name}/`)),
-    subscribedChild: mailboxes.some((m) => m.subscribed && m.name.startsWith(`${name}/`)),
+    subscribedDescendants: mailboxes
+      .filter((m) => m.subscribed && m.name.startsWith(`${name}/`))
+      .map((m) => m.name),
   }));
   return result.sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : 1));
 }
@@ -55,6 +58,15 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
     await session.send(line(session, "LIST", ["\\Noselect"], ""));
     return ok("LIST completed");
   }
+  const selectSubscribedOption = command.selectionOptions.includes("SUBSCRIBED");
+  if (
+    command.selectionOptions.includes("RECURSIVEMATCH") &&
+    !selectSubscribedOption &&
+    !command.selectionOptions.includes("SPECIAL-USE")
+  ) {
+    // RFC 5258 §3: RECURSIVEMATCH needs another selection option (REMOTE alone doesn't count).
+    return { condition: "BAD", text: "RECURSIVEMATCH needs a selection option" };
+  }
   const mailboxes = await session.ctx.runtime.store.mailboxes.list(accountId(session));
   const patterns = command.patterns.map((p) => listPatternToRegExp(combineReference(command.reference, p)));
   const selectSubscribed = command.selectionOptions.includes("SUBSCRIBED");
@@ -62,14 +74,15 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
   const recursive = command.selectionOptions.includes("RECURSIVEMATCH");
   const returns = command.returnOptions;
   const out: ResponseChunk[] = [];
-  const statuses: Mailbox[] = [];
   for (const entry of entries(mailboxes)) {
     if (!patterns.some((p) => p.test(entry.name))) continue;
     const mailbox = entry.mailbox;
     const subscribed = mailbox?.subscribed ?? false;
     const extra: ImapValue[] = [];
     if (selectSubscribed && !subscribed) {
-      if (!(recursive && entry.subscribedChild)) continue;
+      // CHILDINFO: a descendant matches the selection but not the patterns (RFC 5258 §3.5).
+      const hidden = entry.subscribedDescendants.some((d) => !patterns.some((p) => p.test(d)));
+      if (!(recursive && hidden)) continue;
       extra.push([atom("CHILDINFO"), ["SUBSCRIBED"]]);
     }
     if (selectSpecialUse && !mailbox?.specialUse) continue;
@@ -78,13 +91,9 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
     attributes.push(entry.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
     if ((selectSubscribed || returns.subscribed) && subscribed) attributes.push("\\Subscribed");
     if (mailbox?.specialUse) attributes.push(mailbox.specialUse);
-    if (extra.length && !attributes.includes("\\Subscribed") && selectSubscribed) {
-      // a parent listed only for its subscribed children (RFC 5258 §3.5)
-    }
     out.push(...line(session, "LIST", attributes, entry.name, extra));
     if (returns.status && mailbox) {
       out.push(...(await statusResponse(session, mailbox, returns.status)));
-      statuses.push(mailbox);
     }
   }
   await session.send(out);
@@ -113,7 +122,7 @@ export async function lsub(session: Session, command: LsubCommand): Promise<Comm
       continue;
     }
     if (mailbox?.subscribed) out.push(...line(session, "LSUB", [], entry.name));
-    else if (entry.subscribedChild && command.pattern.endsWith("%")) {
+    else if (entry.subscribedDescendants.length && command.pattern.endsWith("%")) {
       out.push(...line(session, "LSUB", ["\\Noselect"], entry.name));
     }
   }

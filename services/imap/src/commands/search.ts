@@ -10,7 +10,9 @@ import {
   type SearchKey,
   untagged,
 } from "@aerogram/imap-protocol";
+import { sentDateRows } from "@aerogram/store";
 import { buildSearchQuery } from "../search/search-sql.ts";
+import { sentDay } from "../search/sent-date.ts";
 import { textMatches } from "../search/text-search.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -46,18 +48,43 @@ export async function search(session: Session, command: SearchCommand): Promise<
     for (const condition of query.textConditions)
       query.params[condition.param] = matches.get(condition) ?? [];
   }
+  if (query.sentDateConditions.length) {
+    const rows = await sentDateRows(session.ctx.runtime.store.pool, view.id);
+    const days = rows.map((r) => ({
+      uid: r.uid,
+      day: sentDay(r.envelopeStart, r.headerDate, r.internalDate),
+    }));
+    for (const condition of query.sentDateConditions) {
+      const test =
+        condition.op === "before"
+          ? (day: string) => day < condition.date
+          : condition.op === "on"
+            ? (day: string) => day === condition.date
+            : (day: string) => day >= condition.date;
+      query.params[condition.param] = days.filter((d) => test(d.day)).map((d) => d.uid);
+    }
+  }
   const found = (await messages.searchUids(view.id, query.where, query.params)).filter(
     (uid) => view.sequenceOf(uid) > 0,
   );
   const modseqWanted = usesModseq(command.criteria);
-  if (modseqWanted) session.enabled.add("CONDSTORE");
-  let highest = 0;
-  if (modseqWanted && found.length) {
-    const rows = await messages.fetchRows(view.id, found, {});
-    highest = rows.reduce((m, r) => Math.max(m, r.modseq), 0);
-  }
+  if (modseqWanted) await session.enableCondstore();
   const numbers = command.uid ? found : found.map((uid) => view.sequenceOf(uid));
   const options = command.returnOptions;
+  let highest = 0;
+  if (modseqWanted && found.length) {
+    // RFC 4731 §3.2 / RFC 7162 §3.1.5: with only MIN and/or MAX, the MODSEQ is that of
+    // the returned messages; otherwise of all matching ones.
+    const onlyEnds = options !== null && !options.includes("ALL") && !options.includes("COUNT");
+    const relevant = onlyEnds
+      ? [
+          ...(options.includes("MIN") ? [found[0]!] : []),
+          ...(options.includes("MAX") ? [found[found.length - 1]!] : []),
+        ]
+      : found;
+    const rows = await messages.fetchRows(view.id, relevant, {});
+    highest = rows.reduce((m, r) => Math.max(m, r.modseq), 0);
+  }
   if (options === null) {
     const values: ImapValue[] = [atom("SEARCH"), ...numbers];
     if (modseqWanted && found.length) values.push([atom("MODSEQ"), highest]);

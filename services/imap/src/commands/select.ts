@@ -50,10 +50,11 @@ export async function select(session: Session, command: SelectCommand): Promise<
   const out: ResponseChunk[] = [];
   out.push(...untagged([view.count, atom("EXISTS")]));
   if (!session.rev2) {
-    if (!readOnly) {
-      const from = await session.ctx.imapMailboxes.claimRecent(mailbox.id, view.uidNext);
-      view.claimRecent(from, view.uidNext);
-    }
+    // SELECT claims the \Recent messages; EXAMINE shows them without claiming.
+    const from = readOnly
+      ? await session.ctx.imapMailboxes.recentFrom(mailbox.id)
+      : await session.ctx.imapMailboxes.claimRecent(mailbox.id, view.uidNext);
+    view.claimRecent(from, view.uidNext);
     out.push(...untagged([view.recentCount(), atom("RECENT")]));
   }
   session.select(view);

@@ -27,7 +27,6 @@ export async function statusResponse(
 ): Promise<ResponseChunk[]> {
   const counts = await session.ctx.imapMailboxes.status(mailbox.id);
   if (!counts) return [];
-  if (items.includes("HIGHESTMODSEQ")) session.enabled.add("CONDSTORE");
   const values: ImapValue[] = [];
   for (const item of items) {
     values.push(atom(item));

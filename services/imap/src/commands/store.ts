@@ -20,7 +20,8 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
   if (command.flags.some((f) => f.toLowerCase() === "\\recent")) {
     return { condition: "BAD", text: "\\Recent can't be changed" };
   }
-  if (command.unchangedSince !== null) session.enabled.add("CONDSTORE");
+  if (command.unchangedSince !== null) await session.enableCondstore();
+  const keywordsBefore = view.knownKeywords.size;
   const live = uids.filter((uid) => !view.pendingExpunges.has(uid));
   const operation = command.action === "replace" ? "set" : command.action;
   const result = live.length
@@ -48,7 +49,8 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
     );
   }
   const modified = new Set(result.modified);
-  const out: ResponseChunk[] = [];
+  // New keywords first extend FLAGS (RFC 9051 §7.3.5), before any FETCH uses them.
+  const out: ResponseChunk[] = view.knownKeywords.size !== keywordsBefore ? session.flagsResponses() : [];
   for (const uid of live) {
     if (modified.has(uid)) continue;
     const seq = view.sequenceOf(uid);

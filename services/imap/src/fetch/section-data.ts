@@ -22,6 +22,8 @@ export interface StoredMime {
 }
 
 const STREAM_THRESHOLD = 256 * 1024;
+/** An empty section is answered as the literal {0} (as Dovecot does), not "". */
+const EMPTY = literal(Buffer.alloc(0));
 
 export function toSectionSpec(section: BodySection, partial: Partial | null): SectionSpec {
   const text = section.text;
@@ -41,14 +43,14 @@ export async function sectionValue(
   spec: SectionSpec,
 ): Promise<ImapValue> {
   const resolved = resolveSection(mime, spec);
-  if (!resolved || resolved.empty) return "";
+  if (!resolved || resolved.empty) return EMPTY;
   if (resolved.headerFields) {
     const header = await blobs.read(blobKey, resolved.range.offset, resolved.range.length);
     const filtered = filterHeaderFields(header, resolved.headerFields.names, resolved.headerFields.not);
     return literal(slicePartial(filtered, resolved.partial));
   }
   const { offset, length } = resolved.read;
-  if (length === 0) return "";
+  if (length === 0) return EMPTY;
   if (length <= STREAM_THRESHOLD) return literal(await blobs.read(blobKey, offset, length));
   return streamLiteral(length, await blobs.getRange(blobKey, offset, length));
 }
@@ -97,25 +99,33 @@ export function binaryValue(data: Buffer, partial: Partial | null): ImapValue {
   return literal(bytes, { binary: bytes.includes(0) });
 }
 
-function decodeQuotedPrintable(raw: Buffer): Buffer {
-  const out = Buffer.alloc(raw.length);
-  let n = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const byte = raw[i]!;
-    if (byte !== 0x3d /* = */) {
-      out[n++] = byte;
-      continue;
+/**
+ * Quoted-printable (RFC 2045 §6.7): trailing whitespace on a line is transport
+ * padding and dropped; a line ending in "=" is a soft break; =XX is an octet;
+ * hard line breaks come out as CRLF.
+ */
+export function decodeQuotedPrintable(raw: Buffer): Buffer {
+  const out: number[] = [];
+  const lines = raw.toString("latin1").split(/\r?\n/);
+  lines.forEach((original, index) => {
+    const line = original.replace(/[ \t]+$/, "");
+    const soft = line.endsWith("=");
+    const body = soft ? line.slice(0, -1) : line;
+    for (let i = 0; i < body.length; i++) {
+      const c = body.charCodeAt(i);
+      if (
+        c === 0x3d &&
+        i + 2 < body.length &&
+        isHex(body.charCodeAt(i + 1)) &&
+        isHex(body.charCodeAt(i + 2))
+      ) {
+        out.push(Number.parseInt(body.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else out.push(c);
     }
-    const a = raw[i + 1];
-    const b = raw[i + 2];
-    if (a === 0x0d && b === 0x0a) i += 2;
-    else if (a === 0x0a) i += 1;
-    else if (a !== undefined && b !== undefined && isHex(a) && isHex(b)) {
-      out[n++] = Number.parseInt(String.fromCharCode(a, b), 16);
-      i += 2;
-    } else out[n++] = byte;
-  }
-  return out.subarray(0, n);
+    if (!soft && index < lines.length - 1) out.push(0x0d, 0x0a);
+  });
+  return Buffer.from(out);
 }
 
 function isHex(c: number): boolean {

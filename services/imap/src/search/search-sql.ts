@@ -20,10 +20,24 @@ export interface TextCondition {
   readonly param: number;
 }
 
+/**
+ * SENTBEFORE/SENTON/SENTSINCE compare the Date header's calendar day as written,
+ * in the sender's zone (RFC 9051 §6.4.4; Dovecot agrees) — which the UTC
+ * header_date column has lost, so they are evaluated on the stored ENVELOPE's date
+ * text (sent-date.ts) and become UID lists like the text conditions.
+ */
+export interface SentDateCondition {
+  readonly op: "before" | "on" | "since";
+  /** yyyy-mm-dd */
+  readonly date: string;
+  readonly param: number;
+}
+
 export interface SearchQuery {
   where: string;
   params: unknown[];
   textConditions: TextCondition[];
+  sentDateConditions: SentDateCondition[];
 }
 
 const COLUMN_OF_HEADER: Record<string, string> = {
@@ -61,6 +75,12 @@ export function buildSearchQuery(
   // $1 is the mailbox id (ImapMessages.searchUids).
   const params: unknown[] = [];
   const textConditions: TextCondition[] = [];
+  const sentDateConditions: SentDateCondition[] = [];
+  const sent = (op: SentDateCondition["op"], date: SearchDate) => {
+    const placeholder = param([]);
+    sentDateConditions.push({ op, date: isoDate(date), param: params.length - 1 });
+    return `uid = ANY(${placeholder}::bigint[])`;
+  };
   const param = (value: unknown) => {
     params.push(value);
     return `$${params.length + 1}`;
@@ -136,11 +156,11 @@ export function buildSearchQuery(
       case "SINCE":
         return `(internal_date AT TIME ZONE 'UTC')::date >= ${param(isoDate(key.date))}::date`;
       case "SENTBEFORE":
-        return `(coalesce(header_date, internal_date) AT TIME ZONE 'UTC')::date < ${param(isoDate(key.date))}::date`;
+        return sent("before", key.date);
       case "SENTON":
-        return `(coalesce(header_date, internal_date) AT TIME ZONE 'UTC')::date = ${param(isoDate(key.date))}::date`;
+        return sent("on", key.date);
       case "SENTSINCE":
-        return `(coalesce(header_date, internal_date) AT TIME ZONE 'UTC')::date >= ${param(isoDate(key.date))}::date`;
+        return sent("since", key.date);
       case "LARGER":
         return `size > ${param(key.size)}`;
       case "SMALLER":
@@ -164,5 +184,5 @@ export function buildSearchQuery(
     }
   };
   const where = keys.length ? keys.map((k) => `(${translate(k)})`).join(" AND ") : "TRUE";
-  return { where, params, textConditions };
+  return { where, params, textConditions, sentDateConditions };
 }

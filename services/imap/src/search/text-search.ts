@@ -12,7 +12,7 @@
  */
 import type { BlobStore } from "@aerogram/blobstore";
 import { decodeCharset, decodeEncodedWords, type PartNode, parseHeaderBlock } from "@aerogram/mime";
-import type { StoredMime } from "../fetch/section-data.ts";
+import { decodeQuotedPrintable, type StoredMime } from "../fetch/section-data.ts";
 import type { TextCondition } from "./search-sql.ts";
 
 const CONCURRENCY = 8;
@@ -105,13 +105,7 @@ class MessageText {
     if (part.encoding === "base64")
       decoded = Buffer.from(bytes.toString("latin1").replace(/[^A-Za-z0-9+/]/g, ""), "base64");
     else if (part.encoding === "quoted-printable") {
-      decoded = Buffer.from(
-        bytes
-          .toString("latin1")
-          .replace(/=\r?\n/g, "")
-          .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
-        "latin1",
-      );
+      decoded = decodeQuotedPrintable(bytes);
     }
     try {
       return decodeCharset(decoded, part.charset ?? "us-ascii");

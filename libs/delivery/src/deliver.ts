@@ -69,6 +69,13 @@ export class Delivery {
     // stream. (A "data" listener on the tee would switch it to flowing mode and
     // drop whatever flowed before the blob store started reading.)
     const tee = new PassThrough({ highWaterMark: 256 * 1024 });
+    // The source's failure (a client gone mid-message) is reported by the pump;
+    // the blob store sees a destroyed stream and its own error is secondary.
+    tee.on("error", () => {});
+    let sourceFailed: (err: Error) => void = () => {};
+    const sourceFailure = new Promise<never>((_, reject) => {
+      sourceFailed = reject;
+    });
     const pump = (async () => {
       try {
         for await (const chunk of source) {
@@ -79,11 +86,14 @@ export class Delivery {
         tee.end();
       } catch (err) {
         tee.destroy(err as Error);
+        sourceFailed(err as Error);
       }
     })();
-    let put: Awaited<ReturnType<BlobStore["put"]>>;
+    const upload = this.deps.blobs.put(tee);
+    upload.catch(() => {});
+    let put: Awaited<typeof upload>;
     try {
-      put = await this.deps.blobs.put(tee);
+      put = await Promise.race([upload, sourceFailure]);
     } catch (err) {
       tee.destroy();
       await pump;

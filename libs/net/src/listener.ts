@@ -3,7 +3,7 @@
  * service can stop accepting, let sessions finish, and close the rest on drain.
  */
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type SecureContext, TLSSocket } from "node:tls";
+import { type SecureContext, TLSSocket } from "node:tls";
 import { type CidrRange, inAnyCidr, parseCidr } from "./cidr.ts";
 import { readProxyHeader } from "./proxy-socket.ts";
 
@@ -74,9 +74,17 @@ export class Listener {
         void this.acceptProxied(socket, proxy, trusted);
       });
     } else if (opts.tls) {
-      const server = createTlsServer({ secureContext: opts.tls }, accept);
-      server.on("tlsClientError", (err) => opts.onClientError?.(err));
-      this.server = server;
+      // Not tls.createServer: it ignores a prebuilt SecureContext (it takes
+      // cert/key options), so implicit TLS wraps the accepted TCP socket the
+      // same way STARTTLS and the PROXY path do.
+      this.server = createTcpServer((socket) => {
+        track(socket);
+        this.startImplicitTls(socket, {
+          remoteAddress: socket.remoteAddress ?? "",
+          remotePort: socket.remotePort ?? 0,
+          secure: true,
+        });
+      });
     } else {
       this.server = createTcpServer(accept);
     }
@@ -112,6 +120,12 @@ export class Listener {
       return;
     }
     // Implicit TLS behind the balancer: the handshake reads what followed the header.
+    this.startImplicitTls(socket, info);
+  }
+
+  /** Runs the server side of a TLS handshake on an accepted socket, then hands the TLS socket over. */
+  private startImplicitTls(socket: Socket, info: ConnectionInfo): void {
+    if (!this.opts.tls) return;
     const tls = new TLSSocket(socket, { isServer: true, secureContext: this.opts.tls });
     let secure = false;
     const handshakeTimer = setTimeout(() => tls.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);

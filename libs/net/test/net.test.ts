@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
-import { IdleSweeper, LineSplitter, Listener } from "../src/index.ts";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { selfSignedCertificate, tempDir } from "@aerogram/testkit";
+import { IdleSweeper, LineSplitter, Listener, loadSecureContext } from "../src/index.ts";
 
 const lines = (events: ReturnType<LineSplitter["push"]>) =>
   events.map((e) => (e.kind === "line" ? e.line.toString() : "<too-long>"));
@@ -74,4 +76,39 @@ test("Listener tracks connections and drains", async () => {
   listener.destroyAll();
   assert.equal(await listener.waitForConnections(2000), 0);
   for (const c of clients) c.destroy();
+});
+
+test("implicit TLS listener hands over a TLS socket after the handshake", async () => {
+  const dir = await tempDir("aerogram-net-tls-");
+  try {
+    const { certFile, keyFile } = selfSignedCertificate(dir.path);
+    const listener = new Listener({
+      host: "127.0.0.1",
+      port: 0,
+      tls: loadSecureContext({ certFile, keyFile }),
+      onConnection: (socket, info) => {
+        assert.equal(info.secure, true);
+        socket.write(`hello over ${(socket as TLSSocket).getProtocol?.()}\r\n`);
+      },
+    });
+    const { port } = await listener.listen();
+    const greeting = await new Promise<string>((resolve, reject) => {
+      const c = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false });
+      c.once("data", (d) => {
+        resolve(d.toString());
+        c.destroy();
+      });
+      c.once("error", reject);
+    });
+    assert.match(greeting, /^hello over TLSv1\.[23]\r\n$/);
+    // A plaintext client gets no greeting and is dropped, without crashing the listener.
+    const plain = connect(port, "127.0.0.1");
+    plain.on("error", () => {});
+    plain.write("A1 CAPABILITY\r\n");
+    await new Promise((resolve) => plain.once("close", resolve));
+    listener.stopAccepting();
+    listener.destroyAll();
+  } finally {
+    await dir.remove();
+  }
 });

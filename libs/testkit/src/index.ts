@@ -7,6 +7,7 @@
  * (defaults: the services this machine kind runs on 127.0.0.1). When a server is
  * unreachable the test fails under CI=true and is skipped (with the reason) otherwise.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
@@ -133,3 +134,32 @@ export async function tempDir(prefix = "aerogram-"): Promise<{ path: string; rem
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 export * from "./process.ts";
+
+/** A throwaway self-signed certificate (openssl) for TLS tests: PEM file paths in `dir`. */
+export function selfSignedCertificate(
+  dir: string,
+  commonName = "aerogram.test",
+): { certFile: string; keyFile: string } {
+  const certFile = join(dir, `${commonName}.crt`);
+  const keyFile = join(dir, `${commonName}.key`);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${commonName}`,
+    ],
+    { stdio: "ignore" },
+  );
+  return { certFile, keyFile };
+}

@@ -106,12 +106,17 @@ export class ImapServer {
     void session.run();
   }
 
+  /** Re-checks every idling session's mailbox now (tests; the tick calls this). */
+  pollNow(): void {
+    for (const session of this.sessions) if (session.idling) session.pushUpdates();
+  }
+
   #pollIdlers(): void {
     const now = Date.now();
     const connected = this.ctx.runtime.events.state === "connected";
     if (connected && now - this.#lastConnectedPoll < POLL_CONNECTED_MS) return;
     this.#lastConnectedPoll = now;
-    for (const session of this.sessions) if (session.idling) session.pushUpdates();
+    this.pollNow();
   }
 
   async drain(graceMs: number): Promise<void> {

@@ -110,11 +110,11 @@ test("imapflow: login, list, append, select, fetch, flag, search, move, expunge"
     assert.equal(Buffer.concat(bin).toString("utf8"), "binary attachment payload");
 
     const source = await imap.fetchOne("1", { source: true });
-    assert.ok(source && source.source?.toString().includes("plain body"));
+    assert.ok(source?.source?.toString().includes("plain body"));
 
     await imap.messageFlagsAdd("2", ["\\Seen", "$Important"]);
     const flagged = await imap.fetchOne("2", { flags: true });
-    assert.ok(flagged && flagged.flags?.has("$Important"));
+    assert.ok(flagged?.flags?.has("$Important"));
 
     assert.deepEqual(await imap.search({ subject: "wörld" }), [2]);
     assert.deepEqual(await imap.search({ body: "Norden" }), [2]);

@@ -18,6 +18,7 @@ import {
   type Registry,
 } from "@aerogram/observability";
 import { Store } from "@aerogram/store";
+import { postgresQueryTimer, registerEventBusMetrics, withBlobMetrics } from "./platform-metrics.ts";
 
 export interface Runtime {
   config: Config;
@@ -73,10 +74,11 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
       poolMax: config.database.poolMax,
       applicationName: `aerogram-${opts.service}`,
       onPoolError: (err) => log.warn({ err }, "postgres connection lost; the pool reconnects"),
+      onQuery: postgresQueryTimer(metrics),
     });
     closers.push(() => store.close());
 
-    const blobs = createBlobStore(config.blobs);
+    const blobs = withBlobMetrics(createBlobStore(config.blobs), metrics);
     closers.push(() => blobs.close());
 
     const events = await createEventBus(config.events, {
@@ -84,6 +86,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     });
     closers.push(() => events.close());
     events.onStateChange((state) => log.warn({ state }, "event bus state changed"));
+    registerEventBusMetrics(metrics, events);
 
     const limits = await createLimiter(config.limits, { onError: (err) => log.warn({ err }, "redis error") });
     closers.push(() => limits.close());
@@ -138,3 +141,4 @@ export interface ServiceHandle {
 
 /** Starts one service on a runtime. */
 export type ServiceStarter = (runtime: Runtime) => Promise<ServiceHandle>;
+export * from "./platform-metrics.ts";

@@ -23,7 +23,12 @@ export interface PoolOptions {
   /** Called on errors of idle clients (a restarted server); the pool replaces them. */
   onError?: (err: Error) => void;
   applicationName?: string;
+  /** Called after every query with its duration (for a latency histogram). */
+  onQuery?: QueryTimer;
 }
+
+/** Receives each query's round-trip time in seconds and whether it succeeded. */
+export type QueryTimer = (seconds: number, ok: boolean) => void;
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -44,7 +49,38 @@ export function createPool(opts: PoolOptions): pg.Pool {
   });
   // Without a listener an idle client's error (server restart) would crash the process.
   pool.on("error", (err) => opts.onError?.(err));
+  const onQuery = opts.onQuery;
+  // Every query (pool.query and those inside transactions) goes through a client's query().
+  if (onQuery) pool.on("connect", (client) => timeQueries(client, onQuery));
   return pool;
+}
+
+type AnyQuery = (...args: unknown[]) => unknown;
+
+/** Wraps client.query to report durations; callback, promise and submittable forms pass through. */
+function timeQueries(client: pg.PoolClient, report: QueryTimer): void {
+  const original = client.query.bind(client) as AnyQuery;
+  const timed: AnyQuery = (...args) => {
+    const started = performance.now();
+    const done = (ok: boolean) => report((performance.now() - started) / 1000, ok);
+    const last = args[args.length - 1];
+    if (typeof last === "function") {
+      args[args.length - 1] = (err: unknown, res: unknown) => {
+        done(!err);
+        (last as (err: unknown, res: unknown) => void)(err, res);
+      };
+      return original(...args);
+    }
+    const result = original(...args);
+    if (result instanceof Promise) {
+      result.then(
+        () => done(true),
+        () => done(false),
+      );
+    }
+    return result;
+  };
+  (client as unknown as { query: AnyQuery }).query = timed;
 }
 
 /** Runs fn in a transaction; rolls back on error and always releases the client. */

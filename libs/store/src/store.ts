@@ -2,7 +2,7 @@
  * The metadata store: one pool and the repositories over it.
  */
 import { Accounts } from "./accounts.ts";
-import { createPool, type Pool } from "./db.ts";
+import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { Mailboxes } from "./mailboxes.ts";
 import { Messages } from "./messages.ts";
 import { migrate } from "./migrate.ts";
@@ -12,6 +12,8 @@ export interface StoreOptions {
   poolMax: number;
   onPoolError?: (err: Error) => void;
   applicationName?: string;
+  /** Query timing hook (aerogram_pg_query_duration_seconds). */
+  onQuery?: QueryTimer;
 }
 
 export class Store {
@@ -32,6 +34,7 @@ export class Store {
       max: opts.poolMax,
       ...(opts.onPoolError ? { onError: opts.onPoolError } : {}),
       ...(opts.applicationName ? { applicationName: opts.applicationName } : {}),
+      ...(opts.onQuery ? { onQuery: opts.onQuery } : {}),
     });
     try {
       await migrate(pool);

@@ -139,7 +139,9 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     await session.send(fetchResponse(seq, pairs, session.writerOptions));
   }
   if (rows.length < uids.length && command.changedSince === null) {
-    return { condition: "NO", text: "Some messages were expunged", code: responseCodes.expungeIssued() };
+    // Messages another session expunged (their EXPUNGE is still deferred): RFC 2180
+    // §4.1.3 allows OK without their data; the code tells the client why.
+    return ok("Some messages were expunged", responseCodes.expungeIssued());
   }
   return ok("FETCH completed");
 }

@@ -110,11 +110,13 @@ test("imapflow: login, list, append, select, fetch, flag, search, move, expunge"
     assert.equal(Buffer.concat(bin).toString("utf8"), "binary attachment payload");
 
     const source = await imap.fetchOne("1", { source: true });
-    assert.ok(source?.source?.toString().includes("plain body"));
+    assert.ok(source, "message 1 fetched");
+    assert.ok(source.source?.toString().includes("plain body"));
 
     await imap.messageFlagsAdd("2", ["\\Seen", "$Important"]);
     const flagged = await imap.fetchOne("2", { flags: true });
-    assert.ok(flagged?.flags?.has("$Important"));
+    assert.ok(flagged, "message 2 fetched");
+    assert.ok(flagged.flags?.has("$Important"));
 
     assert.deepEqual(await imap.search({ subject: "wörld" }), [2]);
     assert.deepEqual(await imap.search({ body: "Norden" }), [2]);

@@ -75,6 +75,8 @@ export class ImapMailboxes {
    * claims a given UID (the row lock serialises claims across replicas).
    */
   async claimRecent(mailboxId: number, uidNext: number): Promise<number> {
+    // Nothing to claim (the common re-SELECT): a read, not a row lock and a commit.
+    if ((await this.recentFrom(mailboxId)) >= uidNext) return uidNext;
     const { rows } = await this.pool.query<{ old: number }>(
       `UPDATE mailboxes m SET recent_uid = GREATEST(m.recent_uid, $2)
          FROM (SELECT recent_uid AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o

@@ -1,0 +1,81 @@
+/**
+ * Memory per idle IMAP session (issue 7): a gateway child process, then N
+ * authenticated sessions that SELECT INBOX and IDLE; prints the server's RSS and
+ * heap growth per session at several N, and event-loop lag while they idle.
+ *   node --import tsx bench/idle-sessions.ts [N=2000]
+ */
+import { spawn } from "node:child_process";
+import { connect, type Socket } from "node:net";
+import { createInterface } from "node:readline";
+
+const TOTAL = Number(process.argv[2] ?? 2000);
+const child = spawn(
+  process.execPath,
+  ["--expose-gc", "--import", "tsx", new URL("./idle-server.ts", import.meta.url).pathname],
+  {
+    stdio: ["pipe", "pipe", "inherit"],
+  },
+);
+const lines = createInterface({ input: child.stdout! });
+const waiters: ((line: string) => void)[] = [];
+lines.on("line", (line) => {
+  if (line.startsWith("PORT ") || line.startsWith("MEM ")) waiters.shift()?.(line);
+});
+const next = () => new Promise<string>((resolve) => waiters.push(resolve));
+
+interface Mem {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  sessions: number;
+  lagMs: number;
+}
+
+async function memory(): Promise<Mem> {
+  const reply = next();
+  child.stdin!.write("mem\n");
+  return JSON.parse((await reply).slice(4)) as Mem;
+}
+
+function idleSession(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let buffer = "";
+    let step = 0;
+    socket.setEncoding("latin1");
+    socket.on("error", reject);
+    socket.on("data", (data: string) => {
+      buffer += data;
+      if (step === 0 && buffer.includes("\r\n")) {
+        step = 1;
+        buffer = "";
+        socket.write('a LOGIN "idle@example.org" "idle-pass"\r\nb SELECT INBOX\r\nc IDLE\r\n');
+      } else if (step === 1 && buffer.includes("+ idling")) {
+        step = 2;
+        resolve(socket);
+      } else if (step === 1 && /^[ab] (NO|BAD)/m.test(buffer)) reject(new Error(buffer));
+    });
+  });
+}
+
+const port = Number((await next()).slice(5));
+const sockets: Socket[] = [];
+const base = await memory();
+console.log(
+  `baseline rss ${(base.rss / 1048576).toFixed(1)} MB heap ${(base.heapUsed / 1048576).toFixed(1)} MB`,
+);
+const steps = [Math.floor(TOTAL / 4), Math.floor(TOTAL / 2), TOTAL];
+for (const target of steps) {
+  while (sockets.length < target) {
+    const batch = Math.min(100, target - sockets.length);
+    sockets.push(...(await Promise.all(Array.from({ length: batch }, () => idleSession(port)))));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const m = await memory();
+  console.log(
+    `${String(m.sessions).padStart(6)} idle sessions: rss +${((m.rss - base.rss) / m.sessions / 1024).toFixed(1)} KB/session, ` +
+      `heap +${((m.heapUsed - base.heapUsed) / m.sessions / 1024).toFixed(1)} KB/session, event-loop lag ${m.lagMs.toFixed(2)} ms`,
+  );
+}
+for (const s of sockets) s.destroy();
+child.stdin!.write("quit\n");

@@ -29,13 +29,21 @@ async function startNats(port: number): Promise<ChildProcess> {
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {
       const s = connect({ host: "127.0.0.1", port });
-      s.once("connect", () => (s.destroy(), resolve(true)));
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once("error", () => resolve(false));
     });
     if (up) return child;
     if (Date.now() > deadline) throw new Error("nats-server did not start");
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The bus state, read fresh (not narrowed by earlier assertions). */
+function busState(gateway: { runtime: { events: { state: string } } }): string {
+  return gateway.runtime.events.state;
 }
 
 async function kill(child: ChildProcess): Promise<void> {
@@ -74,10 +82,10 @@ test("NATS down: IDLE sessions poll and miss nothing; pushes resume when it retu
 
     await kill(nats);
     const deadline = Date.now() + 10_000;
-    while (watcherGateway.runtime.events.state !== "disconnected" && Date.now() < deadline) {
+    while (busState(watcherGateway) !== "disconnected" && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(watcherGateway.runtime.events.state, "disconnected");
+    assert.equal(busState(watcherGateway), "disconnected");
     const text = message("during outage");
     actor.write(`a APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
     assert.match(await actor.response("a"), /OK/);
@@ -88,13 +96,12 @@ test("NATS down: IDLE sessions poll and miss nothing; pushes resume when it retu
     nats = await startNats(port);
     const back = Date.now() + 15_000;
     while (
-      (watcherGateway.runtime.events.state !== "connected" ||
-        actorGateway.runtime.events.state !== "connected") &&
+      (busState(watcherGateway) !== "connected" || busState(actorGateway) !== "connected") &&
       Date.now() < back
     ) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(watcherGateway.runtime.events.state, "connected");
+    assert.equal(busState(watcherGateway), "connected");
     await new Promise((r) => setTimeout(r, 500)); // resubscription settles
     actor.write(`b APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
     assert.match(await actor.response("b"), /OK/);

@@ -103,7 +103,9 @@ export class Session {
     this.out = new Output(socket);
     this.reader = new CommandReader({
       maxLiteralSize: APPEND_LIMIT,
-      literalLimit: () => APPEND_LIMIT,
+      // Before login nothing may be uploaded: an APPEND literal is refused before
+      // the continuation, so no blob is ever written for an anonymous client.
+      literalLimit: () => (this.state === "not-authenticated" ? 0 : APPEND_LIMIT),
     });
     this.#attach(socket);
   }

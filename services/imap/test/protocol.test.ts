@@ -61,6 +61,10 @@ describe("not authenticated", () => {
       assert.match(await client.command("FETCH 1 FLAGS"), /BAD/);
       assert.match(await client.command("ENABLE IMAP4rev2"), /BAD/);
       assert.match(await client.command("STARTTLS"), /BAD STARTTLS is not available/);
+      client.write("up APPEND INBOX {100000}\r\n");
+      const upload = await client.response("up");
+      assert.doesNotMatch(upload, /^\+/m, "no continuation for an anonymous upload");
+      assert.match(upload, /up NO \[TOOBIG\]/);
       assert.match(await client.command("AUTHENTICATE CRAM-MD5"), /NO \[CANNOT\]/);
       assert.match(await client.command('LOGIN "nobody@example.org" "x"'), /NO \[AUTHENTICATIONFAILED\]/);
       assert.match(await client.command("LOGOUT"), /\* BYE Logging out\r\nt\d+ OK LOGOUT completed/);

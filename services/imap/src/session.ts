@@ -218,9 +218,11 @@ export class Session {
     this.#subscription = null;
     for (const upload of this.uploads.values()) upload.stream.destroy();
     this.uploads.clear();
-    this.#socket.destroySoon?.();
-    this.#socket.end();
-    setImmediate(() => this.#socket.destroy());
+    // end() flushes what is queued (a BYE) before the FIN; a peer that never reads
+    // it can't hold the socket open for long.
+    const socket = this.#socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), 2000).unref();
     this.#wakeInput?.();
     this.hooks.onClose(this);
   }

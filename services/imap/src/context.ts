@@ -3,7 +3,7 @@ import type { SecureContext } from "node:tls";
 import type { Authenticator } from "@aerogram/auth";
 import type { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
-import type { ImapMailboxes, ImapMessages } from "@aerogram/store";
+import type { ImapMailboxes, ImapMessages, ImapOrphanSubscriptions } from "@aerogram/store";
 import type { ImapMetrics } from "./metrics.ts";
 
 export interface ServerContext {
@@ -12,6 +12,7 @@ export interface ServerContext {
   readonly delivery: Delivery;
   readonly imapMailboxes: ImapMailboxes;
   readonly imapMessages: ImapMessages;
+  readonly orphanSubscriptions: ImapOrphanSubscriptions;
   readonly metrics: ImapMetrics;
   /** STARTTLS and implicit TLS; undefined in dev (then plaintext LOGIN is allowed). */
   readonly tls: SecureContext | undefined;

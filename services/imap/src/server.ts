@@ -13,7 +13,7 @@ import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import { newSessionId } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
-import { ImapMailboxes, ImapMessages } from "@aerogram/store";
+import { ImapMailboxes, ImapMessages, ImapOrphanSubscriptions } from "@aerogram/store";
 import type { ServerContext } from "./context.ts";
 import { createImapMetrics } from "./metrics.ts";
 import { AUTOLOGOUT_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
@@ -48,6 +48,7 @@ export class ImapServer {
       delivery: new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events }),
       imapMailboxes: new ImapMailboxes(runtime.store.pool),
       imapMessages: new ImapMessages(runtime.store.pool),
+      orphanSubscriptions: new ImapOrphanSubscriptions(runtime.store.pool),
       metrics: createImapMetrics(runtime.metrics),
       tls: config.tls ? loadSecureContext(config.tls) : undefined,
       hostname: config.hostname,

@@ -31,7 +31,9 @@ export async function create(session: Session, command: CreateCommand): Promise<
     if (!(await mailboxes.byName(account, parent))) {
       try {
         const created = await mailboxes.create(account, parent);
-        await mailboxes.setSubscribed(created.id, false);
+        // A name subscribed before it existed keeps its subscription.
+        const wasSubscribed = await session.ctx.orphanSubscriptions.remove(account, created.name);
+        if (!wasSubscribed) await mailboxes.setSubscribed(created.id, false);
       } catch (err) {
         if (!(err instanceof MailboxExistsError)) throw err;
       }

@@ -12,6 +12,8 @@ export async function deleteMailbox(session: Session, command: MailboxCommand): 
     return { condition: "NO", text: "INBOX can't be deleted", code: responseCodes.cannot() };
   if (session.selected?.id === mailbox.id) session.select(null);
   await session.ctx.imapMailboxes.delete(mailbox.id);
+  // The subscription outlives the mailbox (RFC 9051 §6.3.5).
+  if (mailbox.subscribed) await session.ctx.orphanSubscriptions.add(mailbox.accountId, mailbox.name);
   publishChange(session, mailbox.id, "mailbox-deleted", mailbox.highestModseq, undefined, mailbox.name);
   return ok("DELETE completed");
 }

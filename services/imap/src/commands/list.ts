@@ -20,21 +20,28 @@ import { statusResponse } from "./status.ts";
 interface Entry {
   name: string;
   mailbox: Mailbox | null;
+  subscribed: boolean;
   hasChildren: boolean;
   /** Subscribed descendants' names. */
   subscribedDescendants: string[];
 }
 
-function entries(mailboxes: readonly Mailbox[]): Entry[] {
+/**
+ * Every name LIST may report: the mailboxes, names implied by deeper ones, and
+ * (when `orphans` is given) subscribed names that are not mailboxes.
+ */
+function entries(mailboxes: readonly Mailbox[], orphans: readonly string[] = []): Entry[] {
   const byName = new Map(mailboxes.map((m) => [m.name, m]));
-  const names = [...byName.keys(), ...impliedParents(byName.keys())];
+  const orphanSet = new Set(orphans.filter((n) => !byName.has(n)));
+  const real = [...byName.keys(), ...orphanSet];
+  const names = [...new Set([...real, ...impliedParents(real)])];
+  const subscribedNames = [...mailboxes.filter((m) => m.subscribed).map((m) => m.name), ...orphanSet];
   const result = names.map((name) => ({
     name,
     mailbox: byName.get(name) ?? null,
+    subscribed: byName.get(name)?.subscribed ?? orphanSet.has(name),
     hasChildren: names.some((other) => other.startsWith(`${name}/`)),
-    subscribedDescendants: mailboxes
-      .filter((m) => m.subscribed && m.name.startsWith(`${name}/`))
-      .map((m) => m.name),
+    subscribedDescendants: subscribedNames.filter((n) => n.startsWith(`${name}/`)),
   }));
   return result.sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : 1));
 }
@@ -67,17 +74,20 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
     // RFC 5258 §3: RECURSIVEMATCH needs another selection option (REMOTE alone doesn't count).
     return { condition: "BAD", text: "RECURSIVEMATCH needs a selection option" };
   }
-  const mailboxes = await session.ctx.runtime.store.mailboxes.list(accountId(session));
+  const account = accountId(session);
+  const mailboxes = await session.ctx.runtime.store.mailboxes.list(account);
+  // Subscribed names without a mailbox are listed only when subscriptions are selected (RFC 5258 §3.1).
+  const orphans = selectSubscribedOption ? await session.ctx.orphanSubscriptions.list(account) : [];
   const patterns = command.patterns.map((p) => listPatternToRegExp(combineReference(command.reference, p)));
   const selectSubscribed = command.selectionOptions.includes("SUBSCRIBED");
   const selectSpecialUse = command.selectionOptions.includes("SPECIAL-USE");
   const recursive = command.selectionOptions.includes("RECURSIVEMATCH");
   const returns = command.returnOptions;
   const out: ResponseChunk[] = [];
-  for (const entry of entries(mailboxes)) {
+  for (const entry of entries(mailboxes, orphans)) {
     if (!patterns.some((p) => p.test(entry.name))) continue;
     const mailbox = entry.mailbox;
-    const subscribed = mailbox?.subscribed ?? false;
+    const subscribed = entry.subscribed;
     const extra: ImapValue[] = [];
     if (selectSubscribed && !subscribed) {
       // CHILDINFO: a descendant matches the selection but not the patterns (RFC 5258 §3.5).
@@ -106,10 +116,12 @@ export async function lsub(session: Session, command: LsubCommand): Promise<Comm
     await session.send(line(session, command.name, ["\\Noselect"], ""));
     return ok(`${command.name} completed`);
   }
-  const mailboxes = await session.ctx.runtime.store.mailboxes.list(accountId(session));
+  const account = accountId(session);
+  const mailboxes = await session.ctx.runtime.store.mailboxes.list(account);
+  const orphans = isXlist ? [] : await session.ctx.orphanSubscriptions.list(account);
   const pattern = listPatternToRegExp(combineReference(command.reference, command.pattern));
   const out: ResponseChunk[] = [];
-  for (const entry of entries(mailboxes)) {
+  for (const entry of entries(mailboxes, orphans)) {
     if (!pattern.test(entry.name)) continue;
     const mailbox = entry.mailbox;
     if (isXlist) {
@@ -121,7 +133,7 @@ export async function lsub(session: Session, command: LsubCommand): Promise<Comm
       out.push(...line(session, "XLIST", attributes, entry.name));
       continue;
     }
-    if (mailbox?.subscribed) out.push(...line(session, "LSUB", [], entry.name));
+    if (entry.subscribed) out.push(...line(session, "LSUB", [], entry.name));
     else if (entry.subscribedDescendants.length && command.pattern.endsWith("%")) {
       out.push(...line(session, "LSUB", ["\\Noselect"], entry.name));
     }

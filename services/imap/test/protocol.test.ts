@@ -222,6 +222,20 @@ describe("authenticated and selected commands", () => {
         ),
         /\* STATUS "?INBOX"? \(MESSAGES 0 RECENT 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0 SIZE 0 HIGHESTMODSEQ \d+ DELETED 0\)/,
       );
+      // Subscriptions of names without a mailbox survive, and outlive DELETE (RFC 9051 §6.3.5, §6.3.7).
+      assert.match(await client.command("SUBSCRIBE Ghost"), /OK/);
+      assert.match(await client.command('LSUB "" "Ghost"'), /\* LSUB \(\) "\/" "?Ghost"?/);
+      assert.match(
+        await client.command('LIST (SUBSCRIBED) "" "Ghost"'),
+        /\* LIST \(\\NonExistent \\HasNoChildren \\Subscribed\) "\/" "?Ghost"?/,
+      );
+      assert.doesNotMatch(await client.command('LIST "" "Ghost"'), /\* LIST/);
+      assert.match(await client.command("CREATE Ghost"), /OK/);
+      assert.match(await client.command('LIST "" "Ghost" RETURN (SUBSCRIBED)'), /\\Subscribed/);
+      assert.match(await client.command("DELETE Ghost"), /OK/);
+      assert.match(await client.command('LSUB "" "Ghost"'), /\* LSUB \(\) "\/" "?Ghost"?/);
+      assert.match(await client.command("UNSUBSCRIBE Ghost"), /OK/);
+      assert.doesNotMatch(await client.command('LSUB "" "Ghost"'), /\* LSUB/);
       assert.match(await client.command("GETQUOTAROOT INBOX"), /\* QUOTAROOT "?INBOX"? ""/);
       assert.match(await client.command('GETQUOTA ""'), /\* QUOTA "" \(\)/);
     } finally {
@@ -379,6 +393,27 @@ describe("authenticated and selected commands", () => {
         await client.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`),
         /VANISHED \(EARLIER\) 1/,
       );
+    } finally {
+      client.close();
+    }
+  });
+
+  test("APPEND of a literal8 with NUL octets stores the part base64; BINARY returns the octets", async (t) => {
+    if (!(await requireServer(t, "postgres"))) return;
+    const { client } = await loggedIn();
+    try {
+      const payload = Buffer.from([0x20, 0x2d, 0x00, 0xff, 0x0d, 0x0a]);
+      const head =
+        "From: a@example.org\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n";
+      const data = Buffer.concat([Buffer.from(head), payload]);
+      client.write(`b8 APPEND INBOX ~{${data.length}+}\r\n`);
+      client.write(data);
+      client.write("\r\n");
+      assert.match(await client.response("b8"), /b8 OK \[APPENDUID/);
+      assert.match(await client.command("SELECT INBOX"), /\* 1 EXISTS/);
+      assert.match(await client.command("FETCH 1 BODY.PEEK[1]"), /BODY\[1\] \{8\}\r\nIC0A\/w0K\)/);
+      const binary = await client.command("FETCH 1 BINARY.PEEK[1]");
+      assert.ok(binary.includes(`BINARY[1] ~{6}\r\n${payload.toString("latin1")})`), binary);
     } finally {
       client.close();
     }

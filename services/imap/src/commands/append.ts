@@ -5,6 +5,7 @@
 
 import { type StoredBlob, toIndexColumns } from "@aerogram/delivery";
 import { type AppendCommand, responseCodes } from "@aerogram/imap-protocol";
+import { convertBinaryParts } from "../binary-append.ts";
 import { accountId, requireMailbox } from "../mailbox-lookup.ts";
 import { publishChange } from "../publish.ts";
 import type { Session } from "../session.ts";
@@ -21,7 +22,8 @@ export async function append(session: Session, command: AppendCommand): Promise<
   for (const message of command.messages) {
     if (message.data.kind === "buffered") {
       if (message.data.data.length === 0) return { condition: "NO", text: "Empty message" };
-      blobs.push(await session.ctx.delivery.storeBlob(message.data.data));
+      const data = message.data.binary ? convertBinaryParts(message.data.data) : message.data.data;
+      blobs.push(await session.ctx.delivery.storeBlob(data));
     } else {
       const upload = session.uploads.get(message.data.index);
       if (!upload) return { condition: "NO", text: "Message data missing" };

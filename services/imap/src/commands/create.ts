@@ -1,13 +1,22 @@
 // CREATE (RFC 9051 §6.3.4) with CREATE-SPECIAL-USE (RFC 6154 §3). A trailing
 // delimiter is dropped; missing superior names are created too.
 import { type CreateCommand, responseCodes } from "@aerogram/imap-protocol";
-import { MailboxExistsError, normalizeMailboxName } from "@aerogram/store";
+import { type Mailbox, MailboxExistsError, normalizeMailboxName } from "@aerogram/store";
 import { accountId, validMailboxName } from "../mailbox-lookup.ts";
 import { publishChange } from "../publish.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
 const SPECIAL_USES = new Set(["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"]);
+
+/**
+ * CREATE does not subscribe (RFC 9051 §6.3.4; only the default folders start
+ * subscribed), but a name subscribed before it existed keeps its subscription.
+ */
+async function initialSubscription(session: Session, account: number, mailbox: Mailbox): Promise<void> {
+  const wasSubscribed = await session.ctx.orphanSubscriptions.remove(account, mailbox.name);
+  if (!wasSubscribed) await session.ctx.runtime.store.mailboxes.setSubscribed(mailbox.id, false);
+}
 
 export async function create(session: Session, command: CreateCommand): Promise<CommandResult> {
   const name = normalizeMailboxName(
@@ -30,10 +39,7 @@ export async function create(session: Session, command: CreateCommand): Promise<
     const parent = levels.slice(0, i).join("/");
     if (!(await mailboxes.byName(account, parent))) {
       try {
-        const created = await mailboxes.create(account, parent);
-        // A name subscribed before it existed keeps its subscription.
-        const wasSubscribed = await session.ctx.orphanSubscriptions.remove(account, created.name);
-        if (!wasSubscribed) await mailboxes.setSubscribed(created.id, false);
+        await initialSubscription(session, account, await mailboxes.create(account, parent));
       } catch (err) {
         if (!(err instanceof MailboxExistsError)) throw err;
       }
@@ -41,8 +47,7 @@ export async function create(session: Session, command: CreateCommand): Promise<
   }
   try {
     const created = await mailboxes.create(account, name, use[0] ?? null);
-    // CREATE does not subscribe (RFC 9051 §6.3.4); only the default folders start subscribed.
-    await mailboxes.setSubscribed(created.id, false);
+    await initialSubscription(session, account, created);
     publishChange(session, created.id, "mailbox-created", created.highestModseq, undefined, created.name);
   } catch (err) {
     if (err instanceof MailboxExistsError) {

@@ -29,6 +29,7 @@ test("npm start: imapflow logs in as the demo account, appends and fetches", {
   });
   const server = startTsProcess(MAIN, [], env);
   try {
+    const [, httpPort] = await server.waitFor(/HTTP\s+http:\/\/127\.0\.0\.1:(\d+)\//, 60_000);
     const [, port] = await server.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 60_000);
     const [, password] = await server.waitFor(/Demo account: demo@example\.com\s+password: (\S+)/);
     const imap = new ImapFlow({
@@ -59,6 +60,10 @@ test("npm start: imapflow logs in as the demo account, appends and fetches", {
     } finally {
       await imap.logout();
     }
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    assert.match(metrics, /aerogram_imap_commands_total\{command="AUTHENTICATE",result="ok"[^}]*\} 1/);
+    assert.match(metrics, /aerogram_imap_command_duration_seconds_count\{command="APPEND"[^}]*\} 1/);
+    assert.match(metrics, /aerogram_sessions\{protocol="imap"[^}]*\} 0/);
     assert.equal(await server.stop("SIGTERM"), 0, "clean exit on SIGTERM");
   } finally {
     await server.stop("SIGKILL").catch(() => {});

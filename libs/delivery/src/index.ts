@@ -1,2 +1,3 @@
 export * from "./deliver.ts";
+export * from "./gc.ts";
 export * from "./index-columns.ts";

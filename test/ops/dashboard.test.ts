@@ -22,15 +22,13 @@ const REPO = resolve(import.meta.dirname, "../..");
  * its service is in: the test prints which ones it already finds in the code.
  */
 const EXPECTED_FROM_SERVICES: Record<string, MetricType> = {
-  aerogram_sessions: "gauge", // services/imap (protocol label)
+  aerogram_sessions: "gauge", // libs/observability sessionsGauge: protocol="smtp"|"imap"|"pop3"
   aerogram_imap_commands_total: "counter",
   aerogram_imap_command_duration_seconds: "histogram",
-  aerogram_pop3_sessions: "gauge",
   aerogram_pop3_commands_total: "counter",
   aerogram_pop3_command_duration_seconds: "histogram",
   aerogram_pop3_bytes_sent_total: "counter",
   aerogram_smtp_connections_total: "counter",
-  aerogram_smtp_open_connections: "gauge",
   aerogram_smtp_transactions_total: "counter",
   aerogram_smtp_recipients_total: "counter",
   aerogram_smtp_received_bytes_total: "counter",

@@ -1,10 +1,10 @@
 /** Prometheus metrics of the gateway. No per-user labels (cardinality). */
-import { Counter, Gauge, Histogram, type Registry } from "@aerogram/observability";
+import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
 
 export interface ImapMetrics {
   commands: Counter<"command" | "result">;
   duration: Histogram<"command">;
-  sessions: Gauge<"protocol">;
+  sessions: Gauge.Internal<"protocol">;
 }
 
 function reuse<T>(registry: Registry, name: string, make: () => T): T {
@@ -36,16 +36,6 @@ export function createImapMetrics(registry: Registry): ImapMetrics {
           registers: [registry],
         }),
     ),
-    sessions: reuse(
-      registry,
-      "aerogram_sessions",
-      () =>
-        new Gauge({
-          name: "aerogram_sessions",
-          help: "Open client sessions by protocol",
-          labelNames: ["protocol"],
-          registers: [registry],
-        }),
-    ),
+    sessions: sessionsGauge(registry, "imap"),
   };
 }

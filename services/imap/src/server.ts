@@ -93,7 +93,7 @@ export class ImapServer {
     const log = this.ctx.runtime.log.child({ session: newSessionId(), protocol: "imap" });
     const session = new Session(this.ctx, socket, remoteAddress, secure, log, {
       onClose: (s) => {
-        if (this.sessions.delete(s)) this.ctx.metrics.sessions.dec({ protocol: "imap" });
+        if (this.sessions.delete(s)) this.ctx.metrics.sessions.dec();
         this.#sweeper.unwatch(s);
       },
       touch: (s, limitMs) => {
@@ -102,7 +102,7 @@ export class ImapServer {
       },
     });
     this.sessions.add(session);
-    this.ctx.metrics.sessions.inc({ protocol: "imap" });
+    this.ctx.metrics.sessions.inc();
     this.#sweeper.watch(session, PREAUTH_TIMEOUT_MS);
     void session.run();
   }

@@ -3,10 +3,11 @@
  * run two in a process), so each metric is created once per registry and reused.
  * Labels are bounded: command names come from the parser's fixed list.
  */
-import { Counter, Gauge, Histogram, type Registry } from "@aerogram/observability";
+import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
 
 export interface Pop3Metrics {
-  sessions: Gauge;
+  /** aerogram_sessions{protocol="pop3"} */
+  sessions: Gauge.Internal<"protocol">;
   commands: Counter<"command" | "result">;
   commandDuration: Histogram<"command">;
   bytesSent: Counter;
@@ -18,16 +19,7 @@ function once<T>(registry: Registry, name: string, create: () => T): T {
 
 export function pop3Metrics(registry: Registry): Pop3Metrics {
   return {
-    sessions: once(
-      registry,
-      "aerogram_pop3_sessions",
-      () =>
-        new Gauge({
-          name: "aerogram_pop3_sessions",
-          help: "Open POP3 connections",
-          registers: [registry],
-        }),
-    ),
+    sessions: sessionsGauge(registry, "pop3"),
     commands: once(
       registry,
       "aerogram_pop3_commands_total",

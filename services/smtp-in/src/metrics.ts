@@ -2,11 +2,12 @@
  * SMTP-in metrics. Labels carry outcomes and reasons only, never an address
  * (observability README: no per-user labels).
  */
-import { Counter, Gauge, Histogram, type Registry } from "@aerogram/observability";
+import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
 
 export class SmtpMetrics {
   readonly connections: Counter<"result">;
-  readonly openConnections: Gauge;
+  /** aerogram_sessions{protocol="smtp"} */
+  readonly openConnections: Gauge.Internal<"protocol">;
   readonly transactions: Counter<"result">;
   readonly recipients: Counter<"result" | "reason">;
   readonly receivedBytes: Counter;
@@ -26,15 +27,7 @@ export class SmtpMetrics {
           registers: [registry],
         }),
     );
-    this.openConnections = once(
-      "aerogram_smtp_open_connections",
-      () =>
-        new Gauge({
-          name: "aerogram_smtp_open_connections",
-          help: "SMTP connections open now",
-          registers: [registry],
-        }),
-    );
+    this.openConnections = sessionsGauge(registry, "smtp");
     this.transactions = once(
       "aerogram_smtp_transactions_total",
       () =>

@@ -95,6 +95,10 @@ async function qresyncResponses(
   since: bigint,
   knownUids: SequenceSet | null,
 ): Promise<ResponseChunk[]> {
+  // The sequence-match data (RFC 7162 §3.2.5.2) is ignored, as the RFC allows: it
+  // only helps a server whose expunge history is incomplete, and ours is complete
+  // (every expunge is logged with its MODSEQ and never pruned), so the VANISHED
+  // (EARLIER) below is already exactly the known UIDs expunged since `since`.
   const changes = await session.ctx.runtime.store.messages.changesSince(view.id, Number(since));
   const out: ResponseChunk[] = [];
   let vanished = changes.expunged;

@@ -1,2 +1,3 @@
 export * from "./authenticator.ts";
+export * from "./connection-limiter.ts";
 export * from "./sasl.ts";

@@ -1,6 +1,6 @@
 /** What every session of one gateway process shares. */
 import type { SecureContext } from "node:tls";
-import type { Authenticator } from "@aerogram/auth";
+import type { Authenticator, ConnectionLimiter } from "@aerogram/auth";
 import type { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
 import type { ImapMailboxes, ImapMessages, ImapOrphanSubscriptions } from "@aerogram/store";
@@ -9,6 +9,8 @@ import type { ImapMetrics } from "./metrics.ts";
 export interface ServerContext {
   readonly runtime: Runtime;
   readonly auth: Authenticator;
+  /** Authenticated sessions per account, cluster-wide (NO [LIMIT] beyond). */
+  readonly connections: ConnectionLimiter;
   readonly delivery: Delivery;
   readonly imapMailboxes: ImapMailboxes;
   readonly imapMessages: ImapMessages;

@@ -8,7 +8,7 @@
  * POLL_DISCONNECTED_MS while the bus is down, every POLL_CONNECTED_MS otherwise.
  */
 import type { Socket } from "node:net";
-import { Authenticator } from "@aerogram/auth";
+import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
 import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import { newSessionId } from "@aerogram/observability";
@@ -20,6 +20,11 @@ import { AUTOLOGOUT_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
 
 const POLL_TICK_MS = 2_000;
 const POLL_CONNECTED_MS = 30_000;
+
+export interface ImapServerConstruction {
+  /** Authenticated IMAP sessions per account across the cluster (default 20). */
+  maxSessionsPerAccount?: number;
+}
 
 export interface ImapServerOptions {
   port?: number;
@@ -35,7 +40,7 @@ export class ImapServer {
   #pollTimer: NodeJS.Timeout | null = null;
   #lastConnectedPoll = 0;
 
-  constructor(runtime: Runtime) {
+  constructor(runtime: Runtime, options: ImapServerConstruction = {}) {
     const config = runtime.config;
     this.ctx = {
       runtime,
@@ -45,6 +50,10 @@ export class ImapServer {
         log: runtime.log,
         metrics: runtime.metrics,
       }),
+      connections: new ConnectionLimiter(
+        { limits: runtime.limits, log: runtime.log },
+        options.maxSessionsPerAccount === undefined ? {} : { maxPerAccount: options.maxSessionsPerAccount },
+      ),
       delivery: new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events }),
       imapMailboxes: new ImapMailboxes(runtime.store.pool),
       imapMessages: new ImapMessages(runtime.store.pool),
@@ -59,9 +68,17 @@ export class ImapServer {
     const config = this.ctx.runtime.config;
     const host = opts.host ?? config.bindAddress;
     const endpoints: string[] = [];
+    // Behind a load balancer (PROXY v1/v2): sessions see the client's address
+    // for logs, auth throttling and connection limits; a missing header closes.
+    const proxy = {
+      ...(config.proxyProtocol ? { proxyProtocol: config.proxyProtocol } : {}),
+      onClientError: (err: Error) =>
+        this.ctx.runtime.log.info({ err, protocol: "imap" }, "connection refused"),
+    };
     const plain = new Listener({
       host,
       port: opts.port ?? config.ports.imap,
+      ...proxy,
       onConnection: (socket, info) => this.#accept(socket, info.remoteAddress, false),
     });
     const address = await plain.listen();
@@ -73,6 +90,7 @@ export class ImapServer {
         host,
         port: tlsPort,
         tls: this.ctx.tls,
+        ...proxy,
         onConnection: (socket, info) => this.#accept(socket, info.remoteAddress, true),
       });
       const secureAddress = await secure.listen();
@@ -90,10 +108,11 @@ export class ImapServer {
   }
 
   #accept(socket: Socket, remoteAddress: string, secure: boolean): void {
-    const log = this.ctx.runtime.log.child({ session: newSessionId(), protocol: "imap" });
+    const log = this.ctx.runtime.log.child({ session: newSessionId(), protocol: "imap", ip: remoteAddress });
     const session = new Session(this.ctx, socket, remoteAddress, secure, log, {
       onClose: (s) => {
         if (this.sessions.delete(s)) this.ctx.metrics.sessions.dec();
+        void this.ctx.connections.release(s);
         this.#sweeper.unwatch(s);
       },
       touch: (s, limitMs) => {
@@ -133,6 +152,7 @@ export class ImapServer {
 
   close(): void {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.ctx.connections.close();
     this.#sweeper.close();
     for (const listener of this.#listeners) {
       listener.stopAccepting();

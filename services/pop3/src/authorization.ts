@@ -14,12 +14,12 @@
  * failures are throttled per IP and name with their own token buckets.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
+import { type ConnectionLimiter, decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
 import type { Account } from "@aerogram/store";
 import { capabilities, SASL_MECHANISMS } from "./capabilities.ts";
 import { Maildrop } from "./maildrop.ts";
 import { continuation, err, multiline, ok } from "./protocol/responses.ts";
-import type { HandlerTable, Pop3Session } from "./session.ts";
+import type { HandlerTable, Pop3Session, SessionDeps } from "./session.ts";
 
 /** APOP attempts per IP and per name: a burst of 10, then one a minute. */
 const APOP_BURST = 10;
@@ -44,9 +44,19 @@ async function login(session: Pop3Session, username: string, password: string): 
   }
 }
 
+/** service.ts adds the cluster-wide session limit to the deps (released when the session closes). */
+type DepsWithLimit = SessionDeps & { connections?: ConnectionLimiter };
+
 async function openMaildrop(session: Pop3Session, accountId: number, account?: Account): Promise<void> {
+  const limiter = (session.deps as DepsWithLimit).connections;
+  if (limiter && !(await limiter.acquire("pop3", accountId, session))) {
+    session.log.warn({ account: account?.address ?? accountId }, "too many POP3 sessions for the account");
+    session.reply(err("too many sessions for this account", "IN-USE"));
+    return;
+  }
   const opened = await Maildrop.open(session.deps, accountId, session.options.leaseMs);
   if (!opened.ok) {
+    void limiter?.release(session);
     session.reply(
       opened.reason === "in-use"
         ? err("maildrop already locked by another session", "IN-USE")
@@ -57,6 +67,7 @@ async function openMaildrop(session: Pop3Session, accountId: number, account?: A
   if (session.state !== "authorization") {
     // The connection went away while the snapshot was taken.
     await opened.maildrop.release();
+    void limiter?.release(session);
     return;
   }
   session.enterTransaction(opened.maildrop);

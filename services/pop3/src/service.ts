@@ -4,7 +4,7 @@
  * renews every held maildrop lease, and drain.
  */
 import type { SecureContext } from "node:tls";
-import { Authenticator } from "@aerogram/auth";
+import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import { Pop3Queries } from "@aerogram/store";
@@ -25,6 +25,8 @@ export interface Pop3ServiceOptions {
   idleMs?: number;
   maxLineOctets?: number;
   authenticator?: Authenticator;
+  /** Authenticated POP3 sessions per account across the cluster (default 20; the maildrop lock admits one at a time). */
+  maxSessionsPerAccount?: number;
 }
 
 export interface Pop3Service extends ServiceHandle {
@@ -56,12 +58,25 @@ export async function createPop3Service(
   const idle = new IdleSweeper();
   const sessions = new Set<Pop3Session>();
   const holding = new Set<Pop3Session>();
+  const queries = new Pop3Queries(runtime.store.pool);
   const authenticator =
     opts.authenticator ??
-    new Authenticator({ store: runtime.store, limits: runtime.limits, log, metrics: runtime.metrics });
+    new Authenticator({
+      store: runtime.store,
+      limits: runtime.limits,
+      log,
+      metrics: runtime.metrics,
+      // Account and password hash in one query: a login is one database round trip.
+      credentials: (name) => queries.loginCredentials(name),
+    });
+  const connections = new ConnectionLimiter(
+    { limits: runtime.limits, log },
+    opts.maxSessionsPerAccount === undefined ? {} : { maxPerAccount: opts.maxSessionsPerAccount },
+  );
   const deps = {
+    connections,
     store: runtime.store,
-    queries: new Pop3Queries(runtime.store.pool),
+    queries,
     blobs: runtime.blobs,
     events: runtime.events,
     limits: runtime.limits,
@@ -76,6 +91,7 @@ export async function createPop3Service(
     },
     onClosed(session: Pop3Session) {
       sessions.delete(session);
+      void connections.release(session);
     },
   };
 
@@ -105,10 +121,14 @@ export async function createPop3Service(
       sessions.add(session);
       session.start();
     };
+  // PROXY v1/v2 (config.proxyProtocol): sessions see the client's address.
+  const proxy = runtime.config.proxyProtocol ? { proxyProtocol: runtime.config.proxyProtocol } : {};
   const plain = new Listener({
     host,
     port: opts.port ?? runtime.config.ports.pop3,
+    ...proxy,
     onConnection: onConnection(false),
+    onClientError: (error) => log.info({ err: error }, "POP3 connection refused"),
   });
   listeners.push(plain);
   const plainAddr = await plain.listen();
@@ -120,6 +140,7 @@ export async function createPop3Service(
       host,
       port: implicitPort,
       tls,
+      ...proxy,
       onConnection: onConnection(true),
       onClientError: (error) => log.debug({ err: error }, "POP3S handshake failed"),
     });
@@ -143,6 +164,7 @@ export async function createPop3Service(
       for (const l of listeners) await l.waitForConnections(1000);
       for (const l of listeners) l.destroyAll();
       clearInterval(renewal);
+      connections.close();
       idle.close();
     },
   };

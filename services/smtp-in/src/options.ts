@@ -3,6 +3,7 @@
  * come from libs/config; the rest has defaults here (constructor options, so
  * tests and a later config change can set them without touching the service).
  */
+import type { ProxyProtocolOptions } from "@aerogram/net";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
 import { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
@@ -16,6 +17,12 @@ export interface SmtpInOptions {
   /** Our name in the greeting and trace headers. */
   hostname: string;
   tls: { key: Buffer; cert: Buffer } | undefined;
+  /**
+   * PROXY protocol v1/v2 on both ports (config.proxyProtocol): the client's
+   * address from the header is the session's, in limits, logs, Received and
+   * Authentication-Results. Unset: no header expected.
+   */
+  proxyProtocol: ProxyProtocolOptions | undefined;
   /** SIZE (RFC 1870): larger messages get 552. */
   maxMessageBytes: number;
   /** Recipients per transaction (RFC 5321 §4.5.3.1.8 asks for at least 100); beyond: 452. */

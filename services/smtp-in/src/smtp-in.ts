@@ -4,9 +4,10 @@
  * delivery and metrics; and the graceful drain.
  */
 import { readFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { createSecureContext } from "node:tls";
 import { Delivery } from "@aerogram/delivery";
+import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
@@ -41,6 +42,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
     bindAddress: c.bindAddress,
     hostname: c.hostname,
     tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
+    proxyProtocol: c.proxyProtocol,
     resolver: undefined,
     ...overrides,
   };
@@ -55,6 +57,8 @@ export class SmtpInService {
   private readonly resolver: DnsLookup;
   private readonly sessions = new Map<string, SessionState>();
   private readonly servers: AerogramSmtpServer[] = [];
+  private readonly listeners: Listener[] = [];
+  private readonly boundPorts: number[] = [];
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -92,15 +96,22 @@ export class SmtpInService {
         },
       );
       server.on("error", (err: Error) => this.log.debug({ err }, "smtp connection error"));
-      await new Promise<void>((resolve, reject) => {
-        server.server.once("error", reject);
-        server.listen(port, this.opts.bindAddress, () => {
-          server.server.off("error", reject);
-          resolve();
-        });
+      // Our Listener owns the socket (smtp-server's own useProxy reads PROXY
+      // v1 only): it reads a v1/v2 header when configured, runs implicit TLS,
+      // and hands the socket to smtp-server with the client's address.
+      const listener = new Listener({
+        host: this.opts.bindAddress,
+        port,
+        ...(secure && this.opts.tls ? { tls: createSecureContext(this.opts.tls) } : {}),
+        ...(this.opts.proxyProtocol ? { proxyProtocol: this.opts.proxyProtocol } : {}),
+        onConnection: (socket, info) =>
+          server.connect(socket, { remoteAddress: info.remoteAddress, remotePort: info.remotePort }),
+        onClientError: (err) => this.log.info({ err }, "smtp connection refused before the greeting"),
       });
+      const addr = await listener.listen();
       this.servers.push(server);
-      const addr = server.server.address() as AddressInfo;
+      this.listeners.push(listener);
+      this.boundPorts.push(addr.port);
       endpoints.push(`${secure ? "smtps" : "smtp"} ${addr.address}:${addr.port}`);
     };
     await listen(this.opts.port, false);
@@ -118,7 +129,7 @@ export class SmtpInService {
 
   /** The bound ports, in start order (plain first). */
   ports(): number[] {
-    return this.servers.map((s) => (s.server.address() as AddressInfo).port);
+    return [...this.boundPorts];
   }
 
   private async pruneDedupeKeys() {
@@ -278,9 +289,7 @@ export class SmtpInService {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.pruneTimer);
-    const closed = Promise.all(
-      this.servers.map((s) => new Promise<void>((resolve) => s.server.close(() => resolve()))),
-    );
+    for (const listener of this.listeners) listener.stopAccepting();
     const deadline = Date.now() + graceMs;
     for (;;) {
       let open = 0;
@@ -294,7 +303,11 @@ export class SmtpInService {
       if (open === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    await closed;
+    // Every session got its 421 (which closes it); give the sockets a moment to go.
+    for (const listener of this.listeners) {
+      if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
+        listener.destroyAll();
+    }
   }
 }
 

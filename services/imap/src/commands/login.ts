@@ -38,6 +38,10 @@ export async function completeLogin(
       code: result.reason === "throttled" ? responseCodes.limit() : responseCodes.authenticationFailed(),
     };
   }
+  if (!(await session.ctx.connections.acquire("imap", result.account.id, session))) {
+    session.log.warn({ user: result.account.address }, "too many IMAP sessions for the account");
+    return { condition: "NO", text: "Too many sessions for this account", code: responseCodes.limit() };
+  }
   session.account = result.account;
   session.state = "authenticated";
   session.onAuthenticated();

@@ -6,6 +6,9 @@
  * Poll tick: events are wake-up beacons and are dropped while a publisher is
  * disconnected, so idling sessions also re-check their mailbox — every
  * POLL_DISCONNECTED_MS while the bus is down, every POLL_CONNECTED_MS otherwise.
+ * When this process's bus reconnects, it re-checks at once and keeps the short
+ * interval for RECONNECT_GRACE_MS: publishers (SMTP-in, other gateways) may
+ * reconnect later than we do, and what they publish until then is lost.
  */
 import type { Socket } from "node:net";
 import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
@@ -20,6 +23,7 @@ import { AUTOLOGOUT_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
 
 const POLL_TICK_MS = 2_000;
 const POLL_CONNECTED_MS = 30_000;
+const RECONNECT_GRACE_MS = 10_000;
 
 export interface ImapServerConstruction {
   /** Authenticated IMAP sessions per account across the cluster (default 20). */
@@ -39,6 +43,8 @@ export class ImapServer {
   readonly #listeners: Listener[] = [];
   #pollTimer: NodeJS.Timeout | null = null;
   #lastConnectedPoll = 0;
+  #recoveringUntil = 0;
+  #busWatch: { unsubscribe(): void } | null = null;
 
   constructor(runtime: Runtime, options: ImapServerConstruction = {}) {
     const config = runtime.config;
@@ -99,6 +105,11 @@ export class ImapServer {
     }
     this.#pollTimer = setInterval(() => this.#pollIdlers(), POLL_TICK_MS);
     this.#pollTimer.unref();
+    this.#busWatch = this.ctx.runtime.events.onStateChange((state) => {
+      if (state !== "connected") return;
+      this.#recoveringUntil = Date.now() + RECONNECT_GRACE_MS;
+      this.pollNow();
+    });
     return endpoints;
   }
 
@@ -134,7 +145,8 @@ export class ImapServer {
   #pollIdlers(): void {
     const now = Date.now();
     const connected = this.ctx.runtime.events.state === "connected";
-    if (connected && now - this.#lastConnectedPoll < POLL_CONNECTED_MS) return;
+    const recovering = now < this.#recoveringUntil;
+    if (connected && !recovering && now - this.#lastConnectedPoll < POLL_CONNECTED_MS) return;
     this.#lastConnectedPoll = now;
     this.pollNow();
   }
@@ -152,6 +164,7 @@ export class ImapServer {
 
   close(): void {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#busWatch?.unsubscribe();
     this.ctx.connections.close();
     this.#sweeper.close();
     for (const listener of this.#listeners) {

@@ -108,6 +108,16 @@ test("NATS down: IDLE sessions poll and miss nothing; pushes resume when it retu
     const started = Date.now();
     await watcher.readUntil((s) => /\* 2 EXISTS\r\n/.test(s), 5000);
     assert.ok(Date.now() - started < 1900, `pushed, not polled (${Date.now() - started} ms)`);
+    watcher.take();
+    // A publisher that reconnects later than this gateway loses what it publishes
+    // meanwhile: for a grace period after reconnecting the gateway still polls every
+    // 2 s (not every 30 s). A change with no event at all stands in for that.
+    const inbox = await actorGateway.runtime.store.mailboxes.byName(account.id, "INBOX");
+    const blob = await actorGateway.runtime.blobs.putBuffer(Buffer.from(message("late publisher")));
+    await actorGateway.runtime.store.messages.append([
+      { mailboxId: inbox!.id, messages: [{ blobKey: blob.key, size: blob.size }] },
+    ]);
+    await watcher.readUntil((s) => /\* 3 EXISTS\r\n/.test(s), 8000);
     watcher.write("DONE\r\n");
     assert.match(await watcher.response("i"), /OK/);
     watcher.close();

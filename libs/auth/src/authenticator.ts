@@ -33,9 +33,24 @@ export interface AuthenticatorOptions {
   cacheMaxEntries?: number;
 }
 
-interface AccountWithHash {
+export interface AccountWithHash {
   account: Account;
   passwordHash: string;
+}
+
+/**
+ * Finds a login name's (address or alias) account and stored password hash
+ * in one round trip, e.g. Pop3Queries.loginCredentials. Without one the
+ * authenticator asks the store twice (byAddress, then passwordHash).
+ */
+export type CredentialLookup = (name: string) => Promise<AccountWithHash | undefined>;
+
+export interface AuthenticatorDeps {
+  store: Store;
+  limits: Limiter;
+  log: Logger;
+  metrics: Registry;
+  credentials?: CredentialLookup;
 }
 
 const DEFAULTS: Required<AuthenticatorOptions> = {
@@ -53,7 +68,7 @@ export class Authenticator {
   private readonly attempts: Counter<"protocol" | "result">;
 
   constructor(
-    private readonly deps: { store: Store; limits: Limiter; log: Logger; metrics: Registry },
+    private readonly deps: AuthenticatorDeps,
     options: AuthenticatorOptions = {},
   ) {
     this.opts = { ...DEFAULTS, ...options };
@@ -78,16 +93,25 @@ export class Authenticator {
     const subjects = [`ip:${req.remoteAddress}`, `user:${name}`];
     let result: AuthResult;
     try {
-      const blocked = await Promise.all(subjects.map((s) => this.deps.limits.get(`authblock:${s}`)));
+      // The account lookup runs alongside the block check (one round trip less
+      // per login); a throttled attempt drops it unchecked, with no scrypt.
+      const found = this.lookup(name);
+      found.catch(() => {});
+      // The user's failure count comes in the same round as the blocks, so a
+      // success only pays for forgiving failures when there were some.
+      const [failures, ...blocked] = await Promise.all([
+        this.deps.limits.get(`authfail:user:${name}`),
+        ...subjects.map((s) => this.deps.limits.get(`authblock:${s}`)),
+      ]);
       const retryAfterMs = Math.max(...blocked);
       if (retryAfterMs > 0) {
         result = { ok: false, reason: "throttled", retryAfterMs };
       } else {
-        const account = await this.check(name, req.password);
+        const account = await this.check(await found, req.password);
         if (account) {
           result = { ok: true, account };
           // A success forgives this login name (not the IP: one good account must not unlock guessing others).
-          await this.deps.limits.reset(`authfail:user:${name}`);
+          if (failures! > 0) await this.deps.limits.reset(`authfail:user:${name}`);
         } else {
           result = { ok: false, reason: "invalid" };
           await Promise.all(subjects.map((s) => this.recordFailure(s)));
@@ -123,8 +147,7 @@ export class Authenticator {
     await this.deps.limits.incr(key, backoff, backoff);
   }
 
-  private async check(name: string, password: string): Promise<Account | undefined> {
-    const found = await this.lookup(name);
+  private async check(found: AccountWithHash | undefined, password: string): Promise<Account | undefined> {
     if (!found || found.account.disabled) return undefined;
     const cacheKey = createHash("sha256")
       .update(found.passwordHash)
@@ -145,6 +168,7 @@ export class Authenticator {
   }
 
   private async lookup(name: string): Promise<AccountWithHash | undefined> {
+    if (this.deps.credentials) return this.deps.credentials(name);
     const account = await this.deps.store.accounts.byAddress(name);
     if (!account) return undefined;
     const passwordHash = await this.deps.store.accounts.passwordHash(account.id);

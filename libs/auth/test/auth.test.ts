@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { MemoryLimiter, RedisLimiter } from "@aerogram/limits";
 import { createLogger, createRegistry } from "@aerogram/observability";
-import { Store } from "@aerogram/store";
+import { Pop3Queries, Store } from "@aerogram/store";
 import {
   createTestDatabase,
   requireServer,
@@ -88,6 +88,65 @@ test("login by address or alias, wrong password, unknown user", async () => {
   });
   assert.equal(stale.ok, false);
   await store.accounts.setPassword(acct.id, "right");
+});
+
+test("a one-query credential lookup (Pop3Queries.loginCredentials) answers like the store's two", async () => {
+  const queries = new Pop3Queries(store.pool);
+  for (const name of ["user@example.com", "ALIAS@example.com", " Other@Example.com "]) {
+    const account = (await store.accounts.byAddress(name))!;
+    assert.deepEqual(await queries.loginCredentials(name), {
+      account,
+      passwordHash: await store.accounts.passwordHash(account.id),
+    });
+  }
+  assert.equal(await queries.loginCredentials("ghost@example.com"), undefined);
+
+  const looked: string[] = [];
+  const auth = new Authenticator({
+    store,
+    limits: new MemoryLimiter(),
+    log,
+    metrics: createRegistry("t"),
+    credentials: (name) => {
+      looked.push(name);
+      return queries.loginCredentials(name);
+    },
+  });
+  const login = (username: string, password: string) =>
+    auth.login({ username, password, remoteAddress: "10.0.0.3", protocol: "pop3" });
+  const alias = await login("Alias@example.com", "right");
+  assert.ok(alias.ok && alias.account.address === "other@example.com");
+  assert.deepEqual(await login("alias@example.com", "wrong"), { ok: false, reason: "invalid" });
+  assert.deepEqual(await login("ghost@example.com", "right"), { ok: false, reason: "invalid" });
+  assert.deepEqual(looked, ["alias@example.com", "alias@example.com", "ghost@example.com"]);
+  // A password change still misses the credential cache.
+  const acct = (await store.accounts.byAddress("other@example.com"))!;
+  await store.accounts.setPassword(acct.id, "changed");
+  assert.equal((await login("other@example.com", "right")).ok, false);
+  await store.accounts.setPassword(acct.id, "right");
+});
+
+test("a success forgives the login name's failures, and costs no reset when there were none", async () => {
+  const limits = new MemoryLimiter();
+  const resets: string[] = [];
+  const reset = limits.reset.bind(limits);
+  limits.reset = (key) => {
+    resets.push(key);
+    return reset(key);
+  };
+  const auth = new Authenticator({ store, limits, log, metrics: createRegistry("t") });
+  const login = (password: string) =>
+    auth.login({ username: "user@example.com", password, remoteAddress: "10.0.0.4", protocol: "imap" });
+  assert.equal((await login("right")).ok, true);
+  assert.deepEqual(resets, []);
+  assert.equal((await login("wrong")).ok, false);
+  assert.equal((await login("wrong")).ok, false);
+  assert.equal(await limits.get("authfail:user:user@example.com"), 2);
+  assert.equal((await login("right")).ok, true);
+  assert.equal(await limits.get("authfail:user:user@example.com"), 0);
+  assert.deepEqual(resets, ["authfail:user:user@example.com"]);
+  // The IP's failures are not forgiven.
+  assert.equal(await limits.get("authfail:ip:10.0.0.4"), 2);
 });
 
 test("failures throttle per IP and per account, shared by two replicas through Redis", async (t) => {

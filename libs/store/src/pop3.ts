@@ -1,8 +1,9 @@
 /**
- * The queries the POP3 gateway needs (services/pop3): its snapshot of an
- * account's INBOX in one round trip, the per-blob CRLF sizes, and the APOP
- * shared secret.
+ * The queries the POP3 gateway needs (services/pop3): a login's account and
+ * password hash in one round trip, its snapshot of an account's INBOX in one
+ * round trip, the per-blob CRLF sizes, and the APOP shared secret.
  */
+import type { Account } from "./accounts.ts";
 import type { Pool } from "./db.ts";
 
 export interface Pop3SnapshotMessage {
@@ -23,6 +24,46 @@ export interface Pop3Snapshot {
 
 export class Pop3Queries {
   constructor(private readonly pool: Pool) {}
+
+  /**
+   * A login name's (address or alias, any case) account and its stored
+   * password hash, in one query: what Accounts.byAddress and
+   * Accounts.passwordHash return together (the Authenticator's
+   * CredentialLookup, so a POP3 login costs one round trip, not two).
+   */
+  async loginCredentials(address: string): Promise<{ account: Account; passwordHash: string } | undefined> {
+    const a = address.trim().toLowerCase();
+    const { rows } = await this.pool.query<{
+      id: number;
+      address: string;
+      quota_bytes: number | null;
+      disabled: boolean;
+      created_at: Date;
+      password_hash: string;
+      aliases: string[];
+    }>(
+      `SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at, a.password_hash,
+              COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
+         FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id
+        WHERE a.id = (SELECT id FROM accounts WHERE address = $1
+                      UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
+        GROUP BY a.id`,
+      [a],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      account: {
+        id: r.id,
+        address: r.address,
+        quotaBytes: r.quota_bytes,
+        disabled: r.disabled,
+        createdAt: r.created_at,
+        aliases: r.aliases,
+      },
+      passwordHash: r.password_hash,
+    };
+  }
 
   /** The account's INBOX and its messages, or undefined when the account has no INBOX. */
   async inboxSnapshot(accountId: number): Promise<Pop3Snapshot | undefined> {

@@ -49,12 +49,20 @@ type DepsWithLimit = SessionDeps & { connections?: ConnectionLimiter };
 
 async function openMaildrop(session: Pop3Session, accountId: number, account?: Account): Promise<void> {
   const limiter = (session.deps as DepsWithLimit).connections;
-  if (limiter && !(await limiter.acquire("pop3", accountId, session))) {
+  // The session count and the maildrop (lock, then snapshot) are independent
+  // round trips: run them together, and give the maildrop back when the
+  // count refuses.
+  const counted = limiter ? limiter.acquire("pop3", accountId, session) : Promise.resolve(true);
+  const opening = Maildrop.open(session.deps, accountId, session.options.leaseMs);
+  opening.catch(() => {});
+  if (!(await counted)) {
+    const refused = await opening.catch(() => undefined);
+    if (refused?.ok) await refused.maildrop.release();
     session.log.warn({ account: account?.address ?? accountId }, "too many POP3 sessions for the account");
     session.reply(err("too many sessions for this account", "IN-USE"));
     return;
   }
-  const opened = await Maildrop.open(session.deps, accountId, session.options.leaseMs);
+  const opened = await opening;
   if (!opened.ok) {
     void limiter?.release(session);
     session.reply(

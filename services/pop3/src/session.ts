@@ -24,6 +24,7 @@ import {
 import type { Logger } from "@aerogram/observability";
 import { authorizationHandlers } from "./authorization.ts";
 import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
+import { readWholeBlob, WHOLE_READ_MAX_OCTETS } from "./message-read.ts";
 import type { Pop3Metrics } from "./metrics.ts";
 import { type Command, type CommandName, parseCommand } from "./protocol/commands.ts";
 import { DotStuffer } from "./protocol/dot-stuffing.ts";
@@ -227,18 +228,28 @@ export class Pop3Session implements IdleSession {
     this.socket.write(out);
   }
 
-  /** Writes with backpressure (message bodies); throws when the peer is gone. */
-  private async write(data: Buffer): Promise<void> {
+  /**
+   * Writes with backpressure (message bodies), after any queued replies, in
+   * one corked batch (one writev, no concatenation); throws when the peer is
+   * gone.
+   */
+  private async write(...data: Buffer[]): Promise<void> {
     if (this.state === "closed" || this.socket.destroyed) throw new ConnectionClosedError();
-    if (this.pending.length > 0) {
-      this.pending.push(data);
-      data = Buffer.concat(this.pending);
-      this.pending.length = 0;
-    }
-    if (data.length === 0) return;
-    this.deps.metrics.bytesSent.inc(data.length);
+    const parts = this.pending.length > 0 ? [...this.pending.splice(0), ...data] : data;
+    let octets = 0;
+    for (const p of parts) octets += p.length;
+    if (octets === 0) return;
+    this.deps.metrics.bytesSent.inc(octets);
     this.deps.idle.touch(this);
-    if (this.socket.write(data)) return;
+    let flowing = true;
+    if (parts.length === 1) {
+      flowing = this.socket.write(parts[0]!);
+    } else {
+      this.socket.cork();
+      for (const p of parts) if (p.length > 0) flowing = this.socket.write(p);
+      this.socket.uncork();
+    }
+    if (flowing) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.socket.off("close", onClose);
@@ -255,13 +266,19 @@ export class Pop3Session implements IdleSession {
 
   /**
    * RETR and TOP: "+OK", the (cut) message byte-stuffed in CRLF form, ".".
-   * A failure before the first byte answers -ERR; after it, the response
-   * can't be repaired, so the connection closes (applying nothing).
+   * A message of up to WHOLE_READ_MAX_OCTETS is read whole and answered in
+   * one write; a larger one streams. A failure before the first byte answers
+   * -ERR; after it, the response can't be repaired, so the connection closes
+   * (applying nothing).
    */
   async sendMessage(m: MaildropMessage, topLines?: number): Promise<void> {
-    let body: Readable;
+    let whole: Buffer | undefined;
+    let body: Readable | undefined;
     try {
-      body = await this.deps.blobs.get(m.blobKey);
+      if (m.storedOctets <= WHOLE_READ_MAX_OCTETS) {
+        whole = await readWholeBlob(this.deps.blobs, m.blobKey, m.storedOctets);
+      }
+      if (!whole) body = await this.deps.blobs.get(m.blobKey);
     } catch (error) {
       if (error instanceof BlobNotFoundError) {
         this.log.error({ blobKey: m.blobKey }, "message blob missing");
@@ -274,6 +291,13 @@ export class Pop3Session implements IdleSession {
     const stuffer = new DotStuffer();
     const cutter = topLines === undefined ? undefined : new TopCutter(topLines);
     try {
+      if (whole) {
+        const parts: Buffer[] = [];
+        stuffer.pushInto(cutter ? cutter.push(whole) : whole, parts);
+        parts.push(stuffer.end());
+        await this.write(...parts);
+        return;
+      }
       for await (const chunk of body as AsyncIterable<Buffer>) {
         await this.write(stuffer.push(cutter ? cutter.push(chunk) : chunk));
         if (cutter?.done) break;
@@ -286,7 +310,7 @@ export class Pop3Session implements IdleSession {
       this.destroy();
       throw new ConnectionClosedError();
     } finally {
-      body.destroy();
+      body?.destroy();
     }
   }
 

@@ -29,36 +29,48 @@ export class DotStuffer {
   messageOctets = 0;
 
   push(chunk: Uint8Array): Buffer {
+    const parts: Buffer[] = [];
+    this.pushInto(chunk, parts);
+    if (parts.length === 0) return Buffer.alloc(0);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * Appends the stuffed form of `chunk` to `out` (for a corked socket's
+   * writev, without concatenating). The chunk is cut only where bytes are
+   * inserted (a CR before a bare LF, a "." before a line's leading "."), so a
+   * CRLF message with few dot-lines passes through as a handful of slices.
+   */
+  pushInto(chunk: Uint8Array, out: Buffer[]): void {
     const buf = Buffer.isBuffer(chunk)
       ? chunk
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (buf.length === 0) return Buffer.alloc(0);
-    const parts: Buffer[] = [];
-    let i = 0;
-    while (i < buf.length) {
-      if (this.atLineStart) {
-        if (buf[i] === DOT) parts.push(DOT_BUF);
-        this.atLineStart = false;
-      }
-      const nl = buf.indexOf(LF, i);
-      if (nl === -1) {
-        parts.push(buf.subarray(i));
-        this.messageOctets += buf.length - i;
-        break;
-      }
+    const length = buf.length;
+    if (length === 0) return;
+    let start = 0;
+    if (this.atLineStart && buf[0] === DOT) out.push(DOT_BUF);
+    let octets = length;
+    let nl = buf.indexOf(LF);
+    while (nl !== -1) {
       const before = nl > 0 ? buf[nl - 1] : this.lastByte;
-      if (before === CR) {
-        parts.push(buf.subarray(i, nl + 1));
-        this.messageOctets += nl + 1 - i;
-      } else {
-        parts.push(buf.subarray(i, nl), CRLF_BUF);
-        this.messageOctets += nl - i + 2;
+      if (before !== CR) {
+        if (nl > start) out.push(buf.subarray(start, nl));
+        out.push(CRLF_BUF);
+        octets++;
+        start = nl + 1;
       }
-      this.atLineStart = true;
-      i = nl + 1;
+      const next = nl + 1;
+      if (next < length && buf[next] === DOT) {
+        if (next > start) out.push(buf.subarray(start, next));
+        out.push(DOT_BUF);
+        start = next;
+      }
+      nl = buf.indexOf(LF, next);
     }
-    this.lastByte = buf[buf.length - 1]!;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (start < length) out.push(start === 0 ? buf : buf.subarray(start));
+    this.messageOctets += octets;
+    this.lastByte = buf[length - 1]!;
+    this.atLineStart = this.lastByte === LF;
   }
 
   /** The rest of the response: a line ending if the message lacked one, then ".CRLF". */

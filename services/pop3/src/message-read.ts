@@ -6,12 +6,27 @@
  */
 import { close, open, read } from "node:fs";
 import { BlobNotFoundError, type BlobStore, FsBlobStore } from "@aerogram/blobstore";
+import type { Config } from "@aerogram/config";
+
+/** Where a filesystem blob store keeps a blob (FsBlobStore.pathOf); unset for other stores. */
+export type BlobPath = (key: string) => string;
+
+/**
+ * The file path of blobs when the configuration puts them on the filesystem.
+ * (The runtime's store is wrapped for metrics, so it can't be asked itself.)
+ */
+export function filesystemBlobPath(config: Config["blobs"]): BlobPath | undefined {
+  if (config.kind !== "fs") return undefined;
+  const store = new FsBlobStore({ dir: config.dir });
+  return (key) => store.pathOf(key);
+}
 
 /** Messages up to this many stored octets are read whole; larger ones stream. */
 export const WHOLE_READ_MAX_OCTETS = 256 * 1024;
 
 /**
- * The whole blob, expected to be `expectedOctets` long. Undefined when a
+ * The whole blob, expected to be `expectedOctets` long: with `blobPath`
+ * straight from its file, else through the store. Undefined when a
  * filesystem blob turns out longer (the caller streams it then). Rejects with
  * BlobNotFoundError when absent.
  */
@@ -19,10 +34,11 @@ export async function readWholeBlob(
   blobs: BlobStore,
   key: string,
   expectedOctets: number,
+  blobPath?: BlobPath,
 ): Promise<Buffer | undefined> {
   // Other stores (S3): one GET, kept whatever its length.
-  if (!(blobs instanceof FsBlobStore)) return blobs.read(key);
-  const path = blobs.pathOf(key);
+  if (!blobPath) return blobs.read(key);
+  const path = blobPath(key);
   const fd = await new Promise<number>((resolve, reject) =>
     open(path, "r", (error, fd) => {
       if (!error) resolve(fd);

@@ -8,6 +8,7 @@ import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import { Pop3Queries } from "@aerogram/store";
+import { filesystemBlobPath } from "./message-read.ts";
 import { pop3Metrics } from "./metrics.ts";
 import { Pop3Session, type SessionOptions } from "./session.ts";
 
@@ -78,6 +79,7 @@ export async function createPop3Service(
     store: runtime.store,
     queries,
     blobs: runtime.blobs,
+    blobPath: filesystemBlobPath(runtime.config.blobs),
     events: runtime.events,
     limits: runtime.limits,
     log,

@@ -24,7 +24,7 @@ import {
 import type { Logger } from "@aerogram/observability";
 import { authorizationHandlers } from "./authorization.ts";
 import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
-import { readWholeBlob, WHOLE_READ_MAX_OCTETS } from "./message-read.ts";
+import { type BlobPath, readWholeBlob, WHOLE_READ_MAX_OCTETS } from "./message-read.ts";
 import type { Pop3Metrics } from "./metrics.ts";
 import { type Command, type CommandName, parseCommand } from "./protocol/commands.ts";
 import { DotStuffer } from "./protocol/dot-stuffing.ts";
@@ -48,6 +48,8 @@ export interface SessionOptions {
 }
 
 export interface SessionDeps extends MaildropDeps {
+  /** Set when blobs are files: RETR reads small ones directly. */
+  blobPath: BlobPath | undefined;
   authenticator: Authenticator;
   metrics: Pop3Metrics;
   idle: IdleSweeper;
@@ -276,7 +278,7 @@ export class Pop3Session implements IdleSession {
     let body: Readable | undefined;
     try {
       if (m.storedOctets <= WHOLE_READ_MAX_OCTETS) {
-        whole = await readWholeBlob(this.deps.blobs, m.blobKey, m.storedOctets);
+        whole = await readWholeBlob(this.deps.blobs, m.blobKey, m.storedOctets, this.deps.blobPath);
       }
       if (!whole) body = await this.deps.blobs.get(m.blobKey);
     } catch (error) {

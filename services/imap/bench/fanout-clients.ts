@@ -66,9 +66,10 @@ function openIdler(spec: IdlerSpec, localAddress: string): Promise<void> {
         return;
       }
       if (step === 1) {
-        if (/^[abc] (NO|BAD)/m.test(buffer)) {
+        const refused = /^[abc] (NO|BAD).*$/m.exec(buffer);
+        if (refused) {
           socket.destroy();
-          reject(new Error(buffer.slice(0, 300)));
+          reject(new Error(refused[0]));
           return;
         }
         const at = buffer.indexOf("+ idling\r\n");

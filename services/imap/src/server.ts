@@ -9,6 +9,9 @@
  * When this process's bus reconnects, it re-checks at once and keeps the short
  * interval for RECONNECT_GRACE_MS: publishers (SMTP-in, other gateways) may
  * reconnect later than we do, and what they publish until then is lost.
+ * A poll round is one query for the HIGHESTMODSEQ of every mailbox idlers have
+ * selected; only sessions whose mailbox moved past their view sync, so the
+ * cost of a round does not grow with the number of idle sessions.
  */
 import type { Socket } from "node:net";
 import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
@@ -45,6 +48,8 @@ export class ImapServer {
   #lastConnectedPoll = 0;
   #recoveringUntil = 0;
   #busWatch: { unsubscribe(): void } | null = null;
+  #polling = false;
+  #pollAgain = false;
 
   constructor(runtime: Runtime, options: ImapServerConstruction = {}) {
     const config = runtime.config;
@@ -139,7 +144,47 @@ export class ImapServer {
 
   /** Re-checks every idling session's mailbox now (tests; the tick calls this). */
   pollNow(): void {
-    for (const session of this.sessions) if (session.idling) session.pushUpdates();
+    if (this.#polling) {
+      // The round in flight may have read before the change this call is about.
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = true;
+    void this.#pollRound().finally(() => {
+      this.#polling = false;
+      if (this.#pollAgain) {
+        this.#pollAgain = false;
+        this.pollNow();
+      }
+    });
+  }
+
+  async #pollRound(): Promise<void> {
+    const byMailbox = new Map<number, Session[]>();
+    for (const session of this.sessions) {
+      const view = session.selected;
+      if (!session.idling || !view) continue;
+      const list = byMailbox.get(view.id);
+      if (list) list.push(session);
+      else byMailbox.set(view.id, [session]);
+    }
+    if (byMailbox.size === 0) return;
+    let heads: Map<number, number>;
+    try {
+      const { rows } = await this.ctx.runtime.store.pool.query<{ id: number; highestmodseq: number }>(
+        "SELECT id, highestmodseq FROM mailboxes WHERE id = ANY($1::bigint[])",
+        [[...byMailbox.keys()]],
+      );
+      heads = new Map(rows.map((r) => [Number(r.id), Number(r.highestmodseq)]));
+    } catch (err) {
+      this.ctx.runtime.log.debug({ err }, "idle poll failed; the next tick retries");
+      return;
+    }
+    for (const [id, sessions] of byMailbox) {
+      const head = heads.get(id);
+      // A mailbox that is gone: the session's sync says so (BYE).
+      for (const s of sessions) if (head === undefined || head > s.selected!.modseq) s.pushUpdates();
+    }
   }
 
   #pollIdlers(): void {

@@ -84,6 +84,8 @@ export class Session {
   #drainRequested = false;
   #wakeInput: (() => void) | null = null;
   #syncChain: Promise<void> = Promise.resolve();
+  /** A push sync is queued and has not started reading yet: further wake-ups join it. */
+  #syncQueued = false;
   #subscription: Subscription | null = null;
   readonly #onData = (chunk: Buffer) => this.#receive(chunk);
 
@@ -435,10 +437,18 @@ export class Session {
     }
   }
 
-  /** While IDLE: sync and write untagged updates at once (event or poll tick). */
+  /**
+   * While IDLE: sync and write untagged updates at once (event or poll tick).
+   * Wake-ups coalesce: while one sync is queued and not yet started, another
+   * adds nothing (it will read everything committed so far), so a burst of
+   * events or poll ticks slower than the database never builds a backlog.
+   */
   pushUpdates(): void {
+    if (this.#syncQueued) return;
+    this.#syncQueued = true;
     this.#syncChain = this.#syncChain
       .then(async () => {
+        this.#syncQueued = false;
         if (!this.idling || !this.selected || this.#closed) return;
         const chunks = await syncSelected(this, true);
         if (chunks.length === 0) return;

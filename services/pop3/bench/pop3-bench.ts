@@ -8,18 +8,21 @@
  * from a config under a temp directory on a loopback port (passwd-file auth,
  * maildir, ssl=no); nothing is installed or left behind.
  *
- *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES)
+ *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
+ *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof)
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdir, readdir, writeFile } from "node:fs/promises";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { createRuntime } from "@aerogram/runtime";
 import { createTestDatabase, TEST_REDIS_URL, tempDir, uniqueId } from "@aerogram/testkit";
 import { createPop3Service } from "../src/service.ts";
+import { Client, type Load, login, measure, type Result } from "./pop3-clients.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
@@ -43,112 +46,24 @@ function corpus(): Buffer[] {
   return out;
 }
 
-/** A minimal POP3 client that reads responses without copying more than it must. */
-class Client {
-  private chunks: Buffer[] = [];
-  private want: { multi: boolean; resolve: (bytes: number) => void; reject: (e: Error) => void } | undefined;
-  private constructor(private readonly socket: Socket) {
-    socket.on("data", (d: Buffer) => {
-      this.chunks.push(d);
-      this.check();
-    });
-    socket.on("error", (e) => this.want?.reject(e));
-  }
-  static open(port: number): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const s = connect({ port, host: "127.0.0.1" }, () => resolve(new Client(s)));
-      s.setNoDelay(true);
-      s.once("error", reject);
-    });
-  }
-  private check(): void {
-    if (!this.want) return;
-    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    this.chunks = [buf];
-    const first = buf.indexOf("\r\n");
-    if (first === -1) return;
-    if (buf[0] !== 0x2b) {
-      this.finish(buf, first + 2, new Error(buf.subarray(0, first).toString()));
-    } else if (!this.want.multi) {
-      this.finish(buf, first + 2);
-    } else {
-      const end = buf.indexOf("\r\n.\r\n", first);
-      if (end !== -1) this.finish(buf, end + 5);
-    }
-  }
-  private finish(buf: Buffer, used: number, error?: Error): void {
-    this.chunks = used < buf.length ? [buf.subarray(used)] : [];
-    const w = this.want!;
-    this.want = undefined;
-    if (error) w.reject(error);
-    else w.resolve(used);
-  }
-  read(multi: boolean): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.want = { multi, resolve, reject };
-      this.check();
-    });
-  }
-  cmd(line: string, multi = false): Promise<number> {
-    this.socket.write(`${line}\r\n`);
-    return this.read(multi);
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-async function login(port: number, user: string): Promise<Client> {
-  const c = await Client.open(port);
-  await c.read(false);
-  await c.cmd(`USER ${user}`);
-  await c.cmd(`PASS ${PASSWORD}`);
-  return c;
-}
-
-interface Result {
-  sessionsPerSecond: number;
-  retrPerSecond: number;
-  mbPerSecond: number;
-}
-
-async function measure(port: number, users: string[]): Promise<Result> {
-  const forSeconds = async (work: (user: string) => Promise<number>) => {
-    const deadline = performance.now() + SECONDS * 1000;
-    const started = performance.now();
-    const totals = await Promise.all(
-      users.map(async (u) => {
-        let n = 0;
-        while (performance.now() < deadline) n += await work(u);
-        return n;
-      }),
-    );
-    return { total: totals.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000 };
-  };
-  const sessions = await forSeconds(async (u) => {
-    const c = await login(port, u);
-    await c.cmd("STAT");
-    await c.cmd("QUIT");
-    c.close();
-    return 1;
+/**
+ * Runs the load in a child process (see pop3-clients.ts), or in this process
+ * with BENCH_CLIENTS_IN_PROCESS=1 (how the first figures were measured).
+ */
+async function runLoad(port: number, users: string[]): Promise<Result> {
+  const load: Load = { port, users, password: PASSWORD, seconds: SECONDS, messages: MESSAGES };
+  if (process.env.BENCH_CLIENTS_IN_PROCESS === "1") return measure(load);
+  const script = fileURLToPath(new URL("./pop3-clients.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(load)], {
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  let bytes = 0;
-  const retrs = await forSeconds(async (u) => {
-    const c = await login(port, u);
-    let n = 0;
-    for (let i = 1; i <= MESSAGES; i++) {
-      bytes += await c.cmd(`RETR ${i}`, true);
-      n++;
-    }
-    await c.cmd("QUIT");
-    c.close();
-    return n;
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
   });
-  return {
-    sessionsPerSecond: sessions.total / sessions.seconds,
-    retrPerSecond: retrs.total / retrs.seconds,
-    mbPerSecond: bytes / retrs.seconds / 1e6,
-  };
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(out) as Result;
 }
 
 async function redisReachable(): Promise<boolean> {
@@ -186,8 +101,8 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
       `aerogram: limiter ${env.REDIS_URL ? "redis" : "memory"}, blobs on the filesystem, real Postgres`,
     );
     // One warm-up session per user (sizes each blob once, fills the login cache).
-    for (const u of users) (await login(pop3.port, u)).close();
-    const result = await measure(pop3.port, users);
+    for (const u of users) (await login(pop3.port, u, PASSWORD)).close();
+    const result = await runLoad(pop3.port, users);
     if (process.env.BENCH_VERBOSE) {
       const durations = await runtime.metrics
         .getSingleMetric("aerogram_pop3_command_duration_seconds")
@@ -297,8 +212,8 @@ service anvil {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    for (const u of users) (await login(port, u)).close();
-    return await measure(port, users);
+    for (const u of users) (await login(port, u, PASSWORD)).close();
+    return await runLoad(port, users);
   } catch (error) {
     return `failed: ${(error as Error).message}`;
   } finally {
@@ -323,7 +238,10 @@ console.log(
 const users = Array.from({ length: CLIENTS }, (_, i) => `bench${i}@example.org`);
 const ours = await benchAerogram(messages, users);
 show("aerogram", ours);
-const theirs = await benchDovecot(messages, users);
+const theirs =
+  process.env.BENCH_ONLY === "aerogram"
+    ? "skipped (BENCH_ONLY=aerogram)"
+    : await benchDovecot(messages, users);
 if (typeof theirs === "string") {
   console.log(`dovecot: ${theirs}`);
 } else {

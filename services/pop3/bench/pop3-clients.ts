@@ -1,0 +1,134 @@
+/**
+ * The benchmark's load generator: a minimal POP3 client and the two timed
+ * phases. pop3-bench.ts runs it in a child process of its own for either
+ * server, so the client's CPU never competes with an in-process gateway's
+ * event loop (Dovecot's processes never shared one with it either):
+ *
+ *   node --import tsx bench/pop3-clients.ts '<Load as JSON>'   → Result as JSON on stdout
+ */
+import { connect, type Socket } from "node:net";
+
+/** A minimal POP3 client that reads responses without copying more than it must. */
+export class Client {
+  private chunks: Buffer[] = [];
+  private want: { multi: boolean; resolve: (bytes: number) => void; reject: (e: Error) => void } | undefined;
+  private constructor(private readonly socket: Socket) {
+    socket.on("data", (d: Buffer) => {
+      this.chunks.push(d);
+      this.check();
+    });
+    socket.on("error", (e) => this.want?.reject(e));
+  }
+  static open(port: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ port, host: "127.0.0.1" }, () => resolve(new Client(s)));
+      s.setNoDelay(true);
+      s.once("error", reject);
+    });
+  }
+  private check(): void {
+    if (!this.want) return;
+    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [buf];
+    const first = buf.indexOf("\r\n");
+    if (first === -1) return;
+    if (buf[0] !== 0x2b) {
+      this.finish(buf, first + 2, new Error(buf.subarray(0, first).toString()));
+    } else if (!this.want.multi) {
+      this.finish(buf, first + 2);
+    } else {
+      const end = buf.indexOf("\r\n.\r\n", first);
+      if (end !== -1) this.finish(buf, end + 5);
+    }
+  }
+  private finish(buf: Buffer, used: number, error?: Error): void {
+    this.chunks = used < buf.length ? [buf.subarray(used)] : [];
+    const w = this.want!;
+    this.want = undefined;
+    if (error) w.reject(error);
+    else w.resolve(used);
+  }
+  read(multi: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.want = { multi, resolve, reject };
+      this.check();
+    });
+  }
+  cmd(line: string, multi = false): Promise<number> {
+    this.socket.write(`${line}\r\n`);
+    return this.read(multi);
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export async function login(port: number, user: string, password: string): Promise<Client> {
+  const c = await Client.open(port);
+  await c.read(false);
+  await c.cmd(`USER ${user}`);
+  await c.cmd(`PASS ${password}`);
+  return c;
+}
+
+export interface Result {
+  sessionsPerSecond: number;
+  retrPerSecond: number;
+  mbPerSecond: number;
+}
+
+export interface Load {
+  port: number;
+  users: string[];
+  password: string;
+  seconds: number;
+  messages: number;
+}
+
+/** Phase 1: sessions (connect, login, STAT, QUIT) per second; phase 2: sessions that RETR every message. */
+export async function measure({ port, users, password, seconds, messages }: Load): Promise<Result> {
+  const forSeconds = async (work: (user: string) => Promise<number>) => {
+    const deadline = performance.now() + seconds * 1000;
+    const started = performance.now();
+    const totals = await Promise.all(
+      users.map(async (u) => {
+        let n = 0;
+        while (performance.now() < deadline) n += await work(u);
+        return n;
+      }),
+    );
+    return { total: totals.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000 };
+  };
+  const sessions = await forSeconds(async (u) => {
+    const c = await login(port, u, password);
+    await c.cmd("STAT");
+    await c.cmd("QUIT");
+    c.close();
+    return 1;
+  });
+  let bytes = 0;
+  const retrs = await forSeconds(async (u) => {
+    const c = await login(port, u, password);
+    let n = 0;
+    for (let i = 1; i <= messages; i++) {
+      // Not `bytes += await …`: that reads `bytes` before the await and loses the other clients' counts.
+      const got = await c.cmd(`RETR ${i}`, true);
+      bytes += got;
+      n++;
+    }
+    await c.cmd("QUIT");
+    c.close();
+    return n;
+  });
+  return {
+    sessionsPerSecond: sessions.total / sessions.seconds,
+    retrPerSecond: retrs.total / retrs.seconds,
+    mbPerSecond: bytes / retrs.seconds / 1e6,
+  };
+}
+
+if (process.argv[1]?.endsWith("pop3-clients.ts") && process.argv[2]) {
+  const result = await measure(JSON.parse(process.argv[2]) as Load);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}

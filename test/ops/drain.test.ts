@@ -15,6 +15,7 @@ import { cleanEnv, type RunningProcess, startTsProcess, tempDir } from "@aerogra
 
 /** Kubernetes' default terminationGracePeriodSeconds. */
 const GRACE_MS = 30_000;
+const STARTUP_MS = 150_000;
 
 class Conn {
   text = "";
@@ -83,8 +84,9 @@ async function start(dataDir: string): Promise<Stack> {
       POP3_PORT: "0",
     }),
   );
-  const port = async (re: RegExp) => Number((await proc.waitFor(re, 90_000))[1]);
-  const [, password] = await proc.waitFor(/Demo account: demo@example\.com {2}password: (\S+)/, 90_000);
+  // Starting the embedded PGlite is CPU-bound: on a busy 2-core runner it can take a minute or more.
+  const port = async (re: RegExp) => Number((await proc.waitFor(re, STARTUP_MS))[1]);
+  const [, password] = await proc.waitFor(/Demo account: demo@example\.com {2}password: (\S+)/, STARTUP_MS);
   return {
     proc,
     http: await port(/HTTP {3}http:\/\/127\.0\.0\.1:(\d+)\//),
@@ -124,7 +126,7 @@ async function readyz(port: number): Promise<number> {
 }
 
 test("SIGTERM drains live SMTP, IMAP and POP3 sessions without losing mail", {
-  timeout: 240_000,
+  timeout: 420_000,
 }, async (t) => {
   const dir = await tempDir("aerogram-drain-");
   t.after(() => dir.remove());

@@ -96,14 +96,13 @@ export class ConnectionLimiter {
     holding.count++;
     this.#slots.set(owner, slot);
     try {
-      let current: number;
-      if (holding.registered.has(epoch)) {
-        current = await this.deps.limits.incr(this.#keyOf(holding, epoch), 1, this.#ttl);
-      } else {
-        holding.registered.add(epoch);
-        current = await this.deps.limits.incr(this.#keyOf(holding, epoch), holding.count, this.#ttl);
-      }
-      const previous = await this.deps.limits.get(this.#keyOf(holding, epoch - 1));
+      // The first session of the epoch registers every live one of this process.
+      const by = holding.registered.has(epoch) ? 1 : holding.count;
+      holding.registered.add(epoch);
+      const [current, previous] = await Promise.all([
+        this.deps.limits.incr(this.#keyOf(holding, epoch), by, this.#ttl),
+        this.deps.limits.get(this.#keyOf(holding, epoch - 1)),
+      ]);
       const total = Math.max(current, previous + 1);
       if (total <= this.maxPerAccount) return true;
       await this.release(owner);

@@ -100,8 +100,13 @@ export const transactionHandlers: HandlerTable = {
       answer = err("some deleted messages not removed", "SYS/TEMP");
     } finally {
       session.committing = false;
-      await drop.release();
     }
+    // The deletions are applied; the release goes out before the answer (a
+    // client that reconnects at once finds the maildrop free: its new login
+    // takes several round trips before it asks for the lock) but the answer
+    // doesn't wait for Redis to confirm it.
+    const released = drop.release();
     session.close(answer);
+    await released;
   },
 };

@@ -57,17 +57,19 @@ test("IDLE in one gateway sees APPEND, STORE and EXPUNGE made through the other,
     await watcher.readUntil((s) => s.includes("+ idling"));
     watcher.take();
 
-    const started = Date.now();
+    // Timed from the APPEND's OK: on a loaded CI machine the APPEND itself can take
+    // seconds. 5 s is far below the 30 s poll that would otherwise find the change.
     await append(actor, "pushed");
-    await watcher.readUntil((s) => /\* 1 EXISTS\r\n/.test(s), 1500);
-    assert.ok(Date.now() - started < 1500, "pushed by the event, not a 30 s poll");
+    const started = Date.now();
+    await watcher.readUntil((s) => /\* 1 EXISTS\r\n/.test(s), 5000);
+    assert.ok(Date.now() - started < 5000, "pushed by the event, not a 30 s poll");
 
     assert.match(await actor.command("STORE 1 +FLAGS (\\Flagged)"), /OK/);
-    await watcher.readUntil((s) => /\* 1 FETCH \(UID 1 FLAGS \(\\Flagged[^)]*\)\)/.test(s), 1500);
+    await watcher.readUntil((s) => /\* 1 FETCH \(UID 1 FLAGS \(\\Flagged[^)]*\)\)/.test(s), 5000);
 
     assert.match(await actor.command("STORE 1 +FLAGS.SILENT (\\Deleted)"), /OK/);
     assert.match(await actor.command("EXPUNGE"), /\* 1 EXPUNGE/);
-    await watcher.readUntil((s) => /\* 1 EXPUNGE\r\n/.test(s), 1500);
+    await watcher.readUntil((s) => /\* 1 EXPUNGE\r\n/.test(s), 5000);
 
     watcher.write("DONE\r\n");
     assert.match(await watcher.response("idle"), /idle OK IDLE terminated/);

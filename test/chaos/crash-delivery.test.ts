@@ -183,6 +183,12 @@ test("kill -9 of SMTP-in during delivery loses and duplicates nothing", {
   // Verification from the database and the blob store.
   const a = await audit(store, blobs, sent, inboxOf);
   const { referenced } = a;
+  // The delivery audit first, so its counts are printed even if the blob listing below fails.
+  report(`crash-delivery audit (${loadSeconds.toFixed(0)} s of load)`, {
+    ...auditCounts(sent, a),
+    faultsInjected: kills,
+    permanentReplies: permanent.length,
+  });
   const listed = new Set<string>();
   for await (const key of blobs.list()) listed.add(key);
   const orphansBefore = [...listed].filter((k) => !referenced.has(k));
@@ -207,10 +213,7 @@ test("kill -9 of SMTP-in during delivery loses and duplicates nothing", {
   const listedAfter = new Set<string>();
   for await (const key of blobs.list()) listedAfter.add(key);
 
-  report(`crash-delivery (${loadSeconds.toFixed(0)} s of load)`, {
-    ...auditCounts(sent, a),
-    faultsInjected: kills,
-    permanentReplies: permanent.length,
+  report("crash-delivery blob gc", {
     orphanBlobs: orphansBefore.length,
     gcDeleted: gc.deleted.length,
     leakedConnectionSlots,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under the given roots (default: the whole repo) with Node's
+// Runs every *.test.ts under the given roots (folders or test files; default: the whole repo) with Node's
 // own test runner and tsx. Node 20's --test takes file paths, not globs, so we
 // collect them here. Test files run in parallel subprocesses; each one isolates
 // itself (own database, bucket, subject and key prefix) so that is safe.
@@ -14,6 +14,10 @@ const passThrough = args.filter((a) => a.startsWith("--"));
 const skipDirs = new Set(["node_modules", ".git", "data", "dist", ".turbo", "fixtures", "bench"]);
 
 function collect(dir, out) {
+  if (statSync(dir).isFile()) {
+    if (dir.endsWith(".test.ts")) out.push(dir);
+    return out;
+  }
   for (const name of readdirSync(dir)) {
     if (skipDirs.has(name)) continue;
     const path = join(dir, name);

@@ -11,6 +11,8 @@ export interface IdleSession {
 interface Entry {
   lastActivity: number;
   limitMs: number;
+  /** Absolute time (performance.now) by which the session must be done, whatever its activity. */
+  deadline: number;
 }
 
 export class IdleSweeper {
@@ -23,9 +25,19 @@ export class IdleSweeper {
     this.timer.unref();
   }
 
-  /** Starts watching a session (or changes its limit, e.g. 30 min after login instead of 1 min before). */
-  watch(session: IdleSession, limitMs: number): void {
-    this.sessions.set(session, { lastActivity: performance.now(), limitMs });
+  /**
+   * Starts watching a session (or changes its limit, e.g. 30 min after login
+   * instead of 2 min before). `deadlineMs` adds a hard limit that activity
+   * does not extend: a client that sends one byte a minute must still log in
+   * within it. Watching again without one (after login) removes it.
+   */
+  watch(session: IdleSession, limitMs: number, deadlineMs?: number): void {
+    const now = performance.now();
+    this.sessions.set(session, {
+      lastActivity: now,
+      limitMs,
+      deadline: deadlineMs === undefined ? Number.POSITIVE_INFINITY : now + deadlineMs,
+    });
   }
 
   touch(session: IdleSession): void {
@@ -43,7 +55,7 @@ export class IdleSweeper {
 
   sweep(now = performance.now()): void {
     for (const [session, e] of this.sessions) {
-      if (now - e.lastActivity >= e.limitMs) {
+      if (now - e.lastActivity >= e.limitMs || now >= e.deadline) {
         this.sessions.delete(session);
         try {
           session.onIdleTimeout();

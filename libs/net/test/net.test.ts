@@ -48,6 +48,26 @@ test("IdleSweeper times out idle sessions and spares active ones", () => {
   sweeper.close();
 });
 
+test("IdleSweeper deadline: activity does not extend it, a new watch removes it", () => {
+  const sweeper = new IdleSweeper(60_000);
+  const timedOut: string[] = [];
+  const slow = { onIdleTimeout: () => timedOut.push("slow") };
+  const loggedIn = { onIdleTimeout: () => timedOut.push("logged-in") };
+  sweeper.watch(slow, 1000, 3000);
+  sweeper.watch(loggedIn, 1000, 3000);
+  const t0 = performance.now();
+  // Both trickle a byte well within the idle limit…
+  sweeper.touch(slow);
+  sweeper.touch(loggedIn);
+  // …and one of them logs in, which replaces its limits (no deadline any more).
+  sweeper.watch(loggedIn, 60_000);
+  sweeper.sweep(t0 + 900);
+  assert.equal(timedOut.length, 0);
+  sweeper.sweep(t0 + 3100);
+  assert.deepEqual(timedOut, ["slow"]);
+  sweeper.close();
+});
+
 test("Listener tracks connections and drains", async () => {
   const listener = new Listener({
     host: "127.0.0.1",

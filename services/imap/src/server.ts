@@ -22,7 +22,7 @@ import type { Runtime } from "@aerogram/runtime";
 import { ImapMailboxes, ImapMessages, ImapOrphanSubscriptions } from "@aerogram/store";
 import type { ServerContext } from "./context.ts";
 import { createImapMetrics } from "./metrics.ts";
-import { AUTOLOGOUT_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
+import { AUTOLOGOUT_MS, LOGIN_DEADLINE_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
 
 const POLL_TICK_MS = 2_000;
 const POLL_CONNECTED_MS = 30_000;
@@ -138,7 +138,10 @@ export class ImapServer {
     });
     this.sessions.add(session);
     this.ctx.metrics.sessions.inc();
-    this.#sweeper.watch(session, PREAUTH_TIMEOUT_MS);
+    // Idle 2 min before login, and login done within LOGIN_DEADLINE_MS however
+    // slowly bytes trickle in (slowloris); after login the session re-watches
+    // itself with the 30-minute autologout and no deadline.
+    this.#sweeper.watch(session, PREAUTH_TIMEOUT_MS, LOGIN_DEADLINE_MS);
     void session.run();
   }
 

@@ -54,6 +54,8 @@ const INPUT_HIGH_WATER = 1024 * 1024;
 export const AUTOLOGOUT_MS = 30 * 60_000;
 /** Before login a silent connection is dropped sooner. */
 export const PREAUTH_TIMEOUT_MS = 2 * 60_000;
+/** Total time a connection gets to authenticate, however active it is (slowloris). */
+export const LOGIN_DEADLINE_MS = 5 * 60_000;
 
 export interface Upload {
   readonly stream: PassThrough;

@@ -68,6 +68,8 @@ export type SaslStep = (session: Pop3Session, line: string) => Promise<void> | v
 
 /** Lines queued before reading pauses (a client pipelining more than this waits for TCP backpressure). */
 const MAX_QUEUED_LINES = 64;
+/** Total time a connection gets to finish AUTHORIZATION, however active it is. */
+export const AUTHORIZATION_DEADLINE_MS = 5 * 60_000;
 
 class ConnectionClosedError extends Error {}
 
@@ -119,7 +121,9 @@ export class Pop3Session implements IdleSession {
     this.deps.metrics.sessions.inc();
     this.socket.once("close", () => this.onSocketClosed());
     this.attach(this.socket);
-    this.deps.idle.watch(this, this.options.idleMs);
+    // The idle limit restarts with every byte; the deadline doesn't, so a
+    // client trickling bytes must still finish AUTHORIZATION in time.
+    this.deps.idle.watch(this, this.options.idleMs, AUTHORIZATION_DEADLINE_MS);
     const greeting = `Aerogram POP3 ready${this.apopTimestamp ? ` ${this.apopTimestamp}` : ""}`;
     this.reply(ok(greeting));
     this.flush();
@@ -321,6 +325,8 @@ export class Pop3Session implements IdleSession {
     this.maildrop = maildrop;
     this.state = "transaction";
     this.pendingUser = undefined;
+    // Logged in: the plain idle limit (RFC 1939 §3: at least 10 minutes) without the AUTHORIZATION deadline.
+    this.deps.idle.watch(this, this.options.idleMs);
     this.deps.onMaildrop(this, true);
   }
 

@@ -9,58 +9,12 @@
  * shows every message, the new one included.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
 import { test } from "node:test";
-import { cleanEnv, type RunningProcess, startTsProcess, tempDir } from "@aerogram/testkit";
+import { cleanEnv, type RunningProcess, startTsProcess, TextClient, tempDir } from "@aerogram/testkit";
 
 /** Kubernetes' default terminationGracePeriodSeconds. */
 const GRACE_MS = 30_000;
 const STARTUP_MS = 150_000;
-
-class Conn {
-  text = "";
-  closed = false;
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (d: Buffer) => {
-      this.text += d.toString("latin1");
-    });
-    socket.on("close", () => {
-      this.closed = true;
-    });
-    socket.on("error", () => {});
-  }
-
-  static async open(port: number): Promise<Conn> {
-    const socket = connect({ host: "127.0.0.1", port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    return new Conn(socket);
-  }
-
-  /** Sends `line` (unless empty) and waits for output matching `re`; consumes through the match. */
-  async say(line: string, re: RegExp, timeoutMs = 15_000): Promise<string> {
-    if (line) this.socket.write(`${line}\r\n`);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.text);
-      if (m) {
-        this.text = this.text.slice(m.index + m[0].length);
-        return m[0].trimEnd();
-      }
-      if (this.closed || Date.now() > deadline)
-        throw new Error(`expected ${re} (closed: ${this.closed}); got ${JSON.stringify(this.text)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async waitClosed(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-}
 
 interface Stack {
   proc: RunningProcess;
@@ -97,8 +51,8 @@ async function start(dataDir: string): Promise<Stack> {
   };
 }
 
-async function smtpSession(port: number): Promise<Conn> {
-  const c = await Conn.open(port);
+async function smtpSession(port: number): Promise<TextClient> {
+  const c = await TextClient.open(port);
   await c.say("", /^220 [^\n]*\n/);
   await c.say("EHLO client.example.net", /^250 [^\n]*\n/m);
   return c;
@@ -113,8 +67,8 @@ async function send(port: number, subject: string): Promise<void> {
   await c.say("QUIT", /^221 [^\n]*\n/);
 }
 
-async function pop3Login(port: number, password: string): Promise<Conn> {
-  const c = await Conn.open(port);
+async function pop3Login(port: number, password: string): Promise<TextClient> {
+  const c = await TextClient.open(port);
   await c.say("", /^\+OK[^\n]*\n/);
   await c.say("USER demo@example.com", /^\+OK[^\n]*\n/);
   await c.say(`PASS ${password}`, /^\+OK[^\n]*\n/);
@@ -147,12 +101,12 @@ test("SIGTERM drains live SMTP, IMAP and POP3 sessions without losing mail", {
   await pop3.say("DELE 1", /^\+OK[^\n]*\n/);
 
   // IMAP: one session idling, one between commands.
-  const idler = await Conn.open(stack.imap);
+  const idler = await TextClient.open(stack.imap);
   await idler.say("", /^\* OK[^\n]*\n/);
   await idler.say(`a LOGIN demo@example.com ${password}`, /^a OK[^\n]*\n/m);
   await idler.say("b SELECT INBOX", /^b OK[^\n]*\n/m);
   await idler.say("c IDLE", /^\+ [^\n]*\n/m);
-  const waiting = await Conn.open(stack.imap);
+  const waiting = await TextClient.open(stack.imap);
   await waiting.say("", /^\* OK[^\n]*\n/);
   await waiting.say(`a LOGIN demo@example.com ${password}`, /^a OK[^\n]*\n/m);
 
@@ -179,7 +133,7 @@ test("SIGTERM drains live SMTP, IMAP and POP3 sessions without losing mail", {
 
   assert.match(await between.say("", /^421 [^\n]*\n/m), /^421 4\.3\.2 /);
   assert.ok(await between.waitClosed(5000), "the idle SMTP session is closed");
-  await assert.rejects(Conn.open(stack.smtp), "no new SMTP connections");
+  await assert.rejects(TextClient.open(stack.smtp), "no new SMTP connections");
 
   assert.match(await idler.say("", /^\* BYE [^\n]*\n/m), /^\* BYE \[UNAVAILABLE\]/);
   assert.match(await waiting.say("", /^\* BYE [^\n]*\n/m), /^\* BYE \[UNAVAILABLE\]/);

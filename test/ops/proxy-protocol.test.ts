@@ -7,7 +7,6 @@
  * any greeting.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { loadConfig } from "@aerogram/config";
 import { ImapServer } from "@aerogram/imap";
@@ -15,56 +14,14 @@ import { encodeProxyV1, encodeProxyV2 } from "@aerogram/net";
 import { createPop3Service } from "@aerogram/pop3";
 import { createRuntime } from "@aerogram/runtime";
 import { optionsFromRuntime, SmtpInService } from "@aerogram/smtp-in";
-import { createTestDatabase, requireServer, TEST_REDIS_URL, tempDir, uniqueId } from "@aerogram/testkit";
-
-/** A raw line client: everything the server wrote, and whether it closed. */
-class Raw {
-  text = "";
-  closed = false;
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (d: Buffer) => {
-      this.text += d.toString("latin1");
-    });
-    socket.on("close", () => {
-      this.closed = true;
-    });
-    socket.on("error", () => {});
-  }
-
-  static async open(port: number): Promise<Raw> {
-    const socket = connect({ host: "127.0.0.1", port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    return new Raw(socket);
-  }
-
-  /** Waits until the output so far matches `re`; returns the match and consumes up to its end. */
-  async expect(re: RegExp, timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.text);
-      if (m) {
-        this.text = this.text.slice(m.index + m[0].length);
-        return m[0];
-      }
-      if (this.closed || Date.now() > deadline)
-        throw new Error(`expected ${re} (closed: ${this.closed}); got ${JSON.stringify(this.text)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async waitClosed(timeoutMs = 10_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    return this.closed;
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-}
+import {
+  createTestDatabase,
+  requireServer,
+  TEST_REDIS_URL,
+  TextClient,
+  tempDir,
+  uniqueId,
+} from "@aerogram/testkit";
 
 const v2 = (address: string, port: number) =>
   encodeProxyV2({
@@ -121,7 +78,7 @@ test("PROXY v1/v2 on SMTP, IMAP and POP3: the gateways see the client's address;
   const smtpPort = smtp.ports()[0]!;
 
   await t.test("SMTP (v2): Received names the client the header gave", async () => {
-    const c = await Raw.open(smtpPort);
+    const c = await TextClient.open(smtpPort);
     c.write(v2("203.0.113.7", 25));
     await c.expect(/^220 [^\n]*\n/);
     c.write("EHLO client.example.net\r\n");
@@ -146,7 +103,7 @@ test("PROXY v1/v2 on SMTP, IMAP and POP3: the gateways see the client's address;
   });
 
   await t.test("IMAP (v2): a failed LOGIN is counted against the client's address", async () => {
-    const c = await Raw.open(imapPort);
+    const c = await TextClient.open(imapPort);
     c.write(v2("198.51.100.9", 143));
     await c.expect(/^\* OK [^\n]*\n/);
     c.write("a LOGIN proxied@example.org wrong\r\n");
@@ -158,7 +115,7 @@ test("PROXY v1/v2 on SMTP, IMAP and POP3: the gateways see the client's address;
   });
 
   await t.test("POP3 (v1): a failed PASS is counted against the client's address", async () => {
-    const c = await Raw.open(pop3.port);
+    const c = await TextClient.open(pop3.port);
     c.write(
       encodeProxyV1({
         family: "tcp4",
@@ -182,7 +139,7 @@ test("PROXY v1/v2 on SMTP, IMAP and POP3: the gateways see the client's address;
       [imapPort, "a CAPABILITY\r\n"],
       [pop3.port, "CAPA\r\n"],
     ] as const) {
-      const c = await Raw.open(port);
+      const c = await TextClient.open(port);
       c.write(line);
       assert.ok(await c.waitClosed(), `port ${port} closes`);
       assert.equal(c.text, "", `port ${port} says nothing`);

@@ -5,58 +5,19 @@
  * [IN-USE]; a session that ends frees its slot for the other replica.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { loadConfig } from "@aerogram/config";
 import { ImapServer } from "@aerogram/imap";
 import { createPop3Service } from "@aerogram/pop3";
 import { createRuntime, type Runtime } from "@aerogram/runtime";
-import { createTestDatabase, requireServer, TEST_REDIS_URL, tempDir, uniqueId } from "@aerogram/testkit";
-
-class Lines {
-  text = "";
-  closed = false;
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (d: Buffer) => {
-      this.text += d.toString("latin1");
-    });
-    socket.on("close", () => {
-      this.closed = true;
-    });
-    socket.on("error", () => {});
-  }
-
-  static async open(port: number): Promise<Lines> {
-    const socket = connect({ host: "127.0.0.1", port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    return new Lines(socket);
-  }
-
-  /** Sends a line (unless empty) and returns the first reply line matching `re`. */
-  async say(line: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
-    if (line) this.socket.write(`${line}\r\n`);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.text);
-      if (m) {
-        this.text = this.text.slice(m.index + m[0].length);
-        return m[0].trimEnd();
-      }
-      if (this.closed || Date.now() > deadline)
-        throw new Error(`expected ${re}; got ${JSON.stringify(this.text)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async quit(line: string): Promise<void> {
-    this.socket.write(`${line}\r\n`);
-    const deadline = Date.now() + 10_000;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import {
+  createTestDatabase,
+  requireServer,
+  TEST_REDIS_URL,
+  TextClient,
+  tempDir,
+  uniqueId,
+} from "@aerogram/testkit";
 
 /** Retries until the reply matches (a slot is freed asynchronously after the close). */
 async function eventually(attempt: () => Promise<boolean>, what: string): Promise<void> {
@@ -103,7 +64,7 @@ test("IMAP and POP3 session limits per account hold across two replicas sharing 
 
   await t.test("IMAP: two sessions, one per replica, then NO [LIMIT] on either", async () => {
     const login = async (port: number, tag: string) => {
-      const c = await Lines.open(port);
+      const c = await TextClient.open(port);
       await c.say("", /^\* OK[^\n]*\n/);
       return {
         c,
@@ -129,7 +90,7 @@ test("IMAP and POP3 session limits per account hold across two replicas sharing 
 
   await t.test("POP3: a second session on the other replica gets -ERR [IN-USE] from the limit", async () => {
     const open = async (port: number) => {
-      const c = await Lines.open(port);
+      const c = await TextClient.open(port);
       await c.say("", /^\+OK[^\n]*\n/);
       await c.say("USER busy@example.org", /^\+OK[^\n]*\n/);
       return { c, reply: await c.say("PASS pw", /^[-+][^\n]*\n/m) };

@@ -163,3 +163,4 @@ export function selfSignedCertificate(
   );
   return { certFile, keyFile };
 }
+export * from "./text-client.ts";

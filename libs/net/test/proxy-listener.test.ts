@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
+import { selfSignedCertificate } from "@aerogram/testkit";
 import {
   type ConnectionInfo,
   encodeProxyV1,
@@ -114,18 +114,7 @@ test("with trusted networks, a peer outside them is closed; inside them it is se
 test("implicit TLS behind PROXY: the handshake starts after the header", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "aerogram-proxy-tls-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const certFile = join(dir, "cert.pem");
-  const keyFile = join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"].concat([
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ]),
-    { stdio: "ignore" },
-  );
+  const { certFile, keyFile } = selfSignedCertificate(dir, "localhost");
   const { listener, port } = await echoListener({
     tls: loadSecureContext({ certFile, keyFile }),
     proxyProtocol: {},

@@ -4,12 +4,11 @@
  * plaintext injection into the TLS session); login works over TLS.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { createSecureContext, connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect } from "node:tls";
+import { loadSecureContext } from "@aerogram/net";
 import type { Runtime } from "@aerogram/runtime";
-import { tempDir } from "@aerogram/testkit";
+import { selfSignedCertificate, tempDir } from "@aerogram/testkit";
 import { createPop3Service, type Pop3Service } from "../src/service.ts";
 import {
   accountWithMail,
@@ -30,34 +29,13 @@ let dir: { path: string; remove(): Promise<void> };
 before(async () => {
   if (!(await serversReachable(["postgres"]))) return;
   dir = await tempDir("aerogram-pop3-tls-");
-  const cert = join(dir.path, "cert.pem");
-  const key = join(dir.path, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=pop3.test",
-    ],
-    { stdio: "ignore" },
-  );
-  const { readFileSync } = await import("node:fs");
+  const { certFile, keyFile } = selfSignedCertificate(dir.path, "pop3.test");
   backends = await startBackends();
   runtime = await openRuntime(backends);
   pop3 = await createPop3Service(runtime, {
     host: "127.0.0.1",
     port: 0,
-    tls: createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) }),
+    tls: loadSecureContext({ certFile, keyFile }),
   });
   await accountWithMail(runtime, "tls@example.org", "tls pass", [message(1)]);
 });

@@ -4,11 +4,9 @@
  * STARTTLS / implicit TLS with a configured certificate.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { requireServer, tempDir } from "@aerogram/testkit";
+import { requireServer, selfSignedCertificate, tempDir } from "@aerogram/testkit";
 import nodemailer from "nodemailer";
 import { type Harness, openSession, readLatest, SmtpTalk, startHarness, startService } from "./support.ts";
 
@@ -101,27 +99,7 @@ test("DNS that never answers: verdicts are temperror within the time box and del
 test("STARTTLS on the plain port and implicit TLS on the secure port with a configured certificate", async (t) => {
   const dir = await tempDir("aerogram-smtp-tls-");
   t.after(() => dir.remove());
-  const key = join(dir.path, "key.pem");
-  const cert = join(dir.path, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=mx.test.example",
-    ],
-    { stdio: "ignore" },
-  );
+  const { certFile: cert, keyFile: key } = selfSignedCertificate(dir.path, "mx.test.example");
   const h = await harness(t, { tls: { key: readFileSync(key), cert: readFileSync(cert) }, securePort: 0 });
   if (!h) return;
   await h.runtime.store.accounts.create({ address: "tls@example.com", password: "pw" });

@@ -12,35 +12,17 @@
  * from the SELECT that precedes them (`base`).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { requireServer } from "@aerogram/testkit";
-import {
-  type Backends,
-  createAccount,
-  type Gateway,
-  message,
-  RawClient,
-  startBackends,
-  startGateway,
-} from "./helpers.ts";
+import { createAccount, gatewayPerFile, message, RawClient } from "./helpers.ts";
 
-let backends: Backends;
-let gateway: Gateway;
-
-before(async () => {
-  backends = await startBackends();
-  gateway = await startGateway(backends);
-});
-after(async () => {
-  await gateway?.close();
-  await backends?.stop();
-});
+const fixture = gatewayPerFile();
 
 /** An account with `count` messages in INBOX (UIDs 1..count), and two logged-in sessions. */
 async function mailbox(count: number): Promise<{ c: RawClient; other: RawClient }> {
-  const account = await createAccount(gateway.runtime);
-  const c = await RawClient.connect(gateway.port);
-  const other = await RawClient.connect(gateway.port);
+  const account = await createAccount(fixture.gateway.runtime);
+  const c = await RawClient.connect(fixture.gateway.port);
+  const other = await RawClient.connect(fixture.gateway.port);
   assert.match(await c.login(account.user, account.pass), /OK/);
   assert.match(await other.login(account.user, account.pass), /OK/);
   for (let i = 1; i <= count; i++) {

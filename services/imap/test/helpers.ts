@@ -4,6 +4,7 @@
  * client that returns exactly what the server wrote.
  */
 import { connect, type Socket } from "node:net";
+import { after, before } from "node:test";
 import { loadConfig } from "@aerogram/config";
 import { createRuntime, type Runtime } from "@aerogram/runtime";
 import {
@@ -56,6 +57,23 @@ export interface Gateway {
   server: ImapServer;
   port: number;
   close(): Promise<void>;
+}
+
+/**
+ * One gateway on fresh backends for a whole test file: registers the file's
+ * before/after hooks and returns the holder they fill.
+ */
+export function gatewayPerFile(): { gateway: Gateway; backends: Backends } {
+  const fixture = {} as { gateway: Gateway; backends: Backends };
+  before(async () => {
+    fixture.backends = await startBackends();
+    fixture.gateway = await startGateway(fixture.backends);
+  });
+  after(async () => {
+    await fixture.gateway?.close();
+    await fixture.backends?.stop();
+  });
+  return fixture;
 }
 
 export async function startGateway(backends: Backends): Promise<Gateway> {

@@ -4,33 +4,15 @@
  * announcement, non-UTF-8 and invalid modified UTF-7 names, wrong-state commands).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { requireServer } from "@aerogram/testkit";
-import {
-  type Backends,
-  createAccount,
-  type Gateway,
-  message,
-  RawClient,
-  startBackends,
-  startGateway,
-} from "./helpers.ts";
+import { createAccount, gatewayPerFile, message, RawClient } from "./helpers.ts";
 
-let backends: Backends;
-let gateway: Gateway;
-
-before(async () => {
-  backends = await startBackends();
-  gateway = await startGateway(backends);
-});
-after(async () => {
-  await gateway?.close();
-  await backends?.stop();
-});
+const fixture = gatewayPerFile();
 
 async function loggedIn(): Promise<{ client: RawClient; user: string; pass: string }> {
-  const account = await createAccount(gateway.runtime);
-  const client = await RawClient.connect(gateway.port);
+  const account = await createAccount(fixture.gateway.runtime);
+  const client = await RawClient.connect(fixture.gateway.port);
   assert.match(
     await client.login(account.user, account.pass),
     /t\d+ OK \[CAPABILITY .*IMAP4rev2.*\] Logged in/,
@@ -48,7 +30,7 @@ async function appendMessage(client: RawClient, mailbox: string, text: string, f
 describe("not authenticated", () => {
   test("greeting, CAPABILITY, NOOP, ID and wrong-state commands", async (t) => {
     if (!(await requireServer(t, "postgres"))) return;
-    const client = await RawClient.connect(gateway.port);
+    const client = await RawClient.connect(fixture.gateway.port);
     try {
       const caps = await client.command("CAPABILITY");
       assert.match(caps, /\* CAPABILITY IMAP4rev1 IMAP4rev2 .*AUTH=PLAIN AUTH=LOGIN/);
@@ -77,13 +59,13 @@ describe("not authenticated", () => {
 
   test("AUTHENTICATE PLAIN with SASL-IR, and with a continuation; LOGIN mechanism", async (t) => {
     if (!(await requireServer(t, "postgres"))) return;
-    const account = await createAccount(gateway.runtime);
+    const account = await createAccount(fixture.gateway.runtime);
     const plain = Buffer.from(`\0${account.user}\0${account.pass}`).toString("base64");
-    const a = await RawClient.connect(gateway.port);
+    const a = await RawClient.connect(fixture.gateway.port);
     assert.match(await a.command(`AUTHENTICATE PLAIN ${plain}`), /OK \[CAPABILITY/);
     a.close();
 
-    const b = await RawClient.connect(gateway.port);
+    const b = await RawClient.connect(fixture.gateway.port);
     b.write("p1 AUTHENTICATE PLAIN\r\n");
     await b.readUntil((s) => s.startsWith("+ "));
     b.take();
@@ -91,7 +73,7 @@ describe("not authenticated", () => {
     assert.match(await b.response("p1"), /p1 OK/);
     b.close();
 
-    const c = await RawClient.connect(gateway.port);
+    const c = await RawClient.connect(fixture.gateway.port);
     c.write("l1 AUTHENTICATE LOGIN\r\n");
     await c.readUntil((s) => s.includes("+ VXNlcm5hbWU6"));
     c.take();
@@ -102,7 +84,7 @@ describe("not authenticated", () => {
     assert.match(await c.response("l1"), /l1 OK/);
     c.close();
 
-    const d = await RawClient.connect(gateway.port);
+    const d = await RawClient.connect(fixture.gateway.port);
     d.write("x1 AUTHENTICATE PLAIN\r\n");
     await d.readUntil((s) => s.startsWith("+ "));
     d.write("*\r\n");

@@ -4,38 +4,21 @@
  * NO [OVERQUOTA] while leaving the mailbox unchanged.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { requireServer } from "@aerogram/testkit";
-import {
-  type Backends,
-  createAccount,
-  type Gateway,
-  RawClient,
-  startBackends,
-  startGateway,
-} from "./helpers.ts";
+import { createAccount, gatewayPerFile, RawClient } from "./helpers.ts";
 
-let backends: Backends;
-let gateway: Gateway;
-
-before(async () => {
-  backends = await startBackends();
-  gateway = await startGateway(backends);
-});
-after(async () => {
-  await gateway?.close();
-  await backends?.stop();
-});
+const fixture = gatewayPerFile();
 
 const message = (size: number) =>
   `From: a@example.org\r\nTo: b@example.org\r\nSubject: quota\r\n\r\n${"x".repeat(size)}\r\n`;
 
 test("GETQUOTAROOT, and APPEND/COPY over quota get NO [OVERQUOTA]", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
-  const account = await createAccount(gateway.runtime);
+  const account = await createAccount(fixture.gateway.runtime);
   // 3 KiB: one 2 KB message fits, a second does not.
-  await gateway.runtime.store.accounts.setQuota(account.id, 3 * 1024);
-  const client = await RawClient.connect(gateway.port);
+  await fixture.gateway.runtime.store.accounts.setQuota(account.id, 3 * 1024);
+  const client = await RawClient.connect(fixture.gateway.port);
   try {
     await client.login(account.user, account.pass);
     assert.match(await client.command("CAPABILITY"), /\bQUOTA\b/);
@@ -60,7 +43,7 @@ test("GETQUOTAROOT, and APPEND/COPY over quota get NO [OVERQUOTA]", async (t) =>
     assert.match(status, /\* STATUS "?Archive"? \(MESSAGES 0\)/);
 
     // Raising the quota lets the same COPY through.
-    await gateway.runtime.store.accounts.setQuota(account.id, 10 * 1024);
+    await fixture.gateway.runtime.store.accounts.setQuota(account.id, 10 * 1024);
     assert.match(await client.command("COPY 1 Archive"), /OK \[COPYUID \d+ 1 1\]/);
   } finally {
     client.close?.();

@@ -90,7 +90,9 @@ export class ImapViewClient {
     return client;
   }
 
+  /** Closes the connection from our side; `closed` at once. */
   destroy(): void {
+    this.closed = true;
     this.socket.destroy();
   }
 

@@ -8,7 +8,8 @@
  * - IMAP sessions on every account, each keeping its own view from the
  *   untagged responses it receives (imap-view.ts): "idle" sessions sit in
  *   IDLE and learn new UIDs after each push, "poll" sessions loop NOOP and
- *   FETCH FLAGS, "flag" sessions STORE flags and keywords;
+ *   FETCH FLAGS, "flag" sessions STORE flags and keywords, "churn" sessions
+ *   log out and in again every few commands;
  * - POP3 sessions: a reader per IMAP account (STAT, LIST, RETR, QUIT, no
  *   deletions, so the IMAP view check stays about IMAP) and a deleter on a
  *   dedicated POP3 account (UIDL, RETR, DELE, QUIT) that IMAP sessions watch,
@@ -57,10 +58,12 @@ const N = knob("CHAOS_MIXED_N", 80, 400);
 const RATE = knob("CHAOS_MIXED_RATE", 5, 8);
 const OUTAGE_MS = knob("CHAOS_MIXED_OUTAGE_MS", 3000, 8000);
 const IMAP_ACCOUNTS = knob("CHAOS_MIXED_ACCOUNTS", 2, 4);
-/** IMAP sessions per account; roles go round idle, poll, flag. */
-const SESSIONS_PER_ACCOUNT = knob("CHAOS_MIXED_SESSIONS", 3, 6);
+/** IMAP sessions per account; roles go round idle, poll, flag, churn. */
+const SESSIONS_PER_ACCOUNT = knob("CHAOS_MIXED_SESSIONS", 4, 8);
 /** How long idle sessions may take to catch up after the load without sending a command. */
 const IDLE_CATCH_UP_MS = 45_000;
+/** Longer than the POP3 lease renewal period (20 s), so one renewal meets the Redis restart. */
+const POP3_LINGER_MS = 25_000;
 const PASSWORD = "chaos-pw";
 const VERBOSE = process.env.CHAOS_VERBOSE === "1";
 /** Progress lines on stderr with CHAOS_VERBOSE=1 (where a slow or stuck run is). */
@@ -90,7 +93,7 @@ class Replies {
   }
 }
 
-type Role = "idle" | "poll" | "flag";
+type Role = "idle" | "poll" | "flag" | "churn";
 
 interface ImapWorker {
   name: string;
@@ -107,6 +110,8 @@ interface Pop3Worker {
   name: string;
   address: string;
   deletes: boolean;
+  /** Stays in TRANSACTION this long (NOOP, STAT), so lease renewals happen during faults. */
+  lingerMs: number;
   sessions: number;
   lastOkAt: number;
 }
@@ -191,7 +196,7 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   const phase = { stopFlagging: false, stopPop3: false, stopImap: false };
 
   // ---- IMAP workers ------------------------------------------------------------------------------
-  const roles: Role[] = ["idle", "poll", "flag"];
+  const roles: Role[] = ["idle", "poll", "flag", "churn"];
   const workers: ImapWorker[] = [];
   for (const address of addresses) {
     // The POP3 account gets watchers only (idle and poll): its changes come from POP3 deletions.
@@ -266,6 +271,12 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
       return;
     }
     const known = c.view.filter((m) => m.uid !== 0);
+    if (w.role === "churn" && round % 5 === 4) {
+      // Log out and in again: logins and SELECTs meet the faults too.
+      noteImap(w, "LOGOUT", await c.command("LOGOUT"));
+      c.destroy();
+      return;
+    }
     if (w.role === "flag" && !phase.stopFlagging && known.length > 0 && round % 4 !== 3) {
       const m = known[Math.floor(Math.random() * known.length)]!;
       const op = flagOps[round % flagOps.length]!;
@@ -303,14 +314,15 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   // ---- POP3 workers ------------------------------------------------------------------------------
   const removals = new Map<string, Map<string, "removed" | "maybe">>([[popAddress, new Map()]]);
   const pop3Workers: Pop3Worker[] = [
-    ...imapAddresses.map((address) => ({
+    ...imapAddresses.map((address, k) => ({
+      lingerMs: k === 0 ? POP3_LINGER_MS : 0,
       name: `pop3 ${address}`,
       address,
       deletes: false,
       sessions: 0,
       lastOkAt: 0,
     })),
-    { name: `pop3 ${popAddress}`, address: popAddress, deletes: true, sessions: 0, lastOkAt: 0 },
+    { name: `pop3 ${popAddress}`, address: popAddress, deletes: true, lingerMs: 0, sessions: 0, lastOkAt: 0 },
   ];
 
   /** Records a POP3 answer: +OK, a temporary -ERR ([SYS/TEMP], [IN-USE]) or anything else. */
@@ -363,6 +375,11 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
         if (notePop3(w, "DELE", dele.status, dele.line) !== "ok") return false;
         marked.push(id);
       }
+      for (const until = Date.now() + w.lingerMs; Date.now() < until && !phase.stopPop3; ) {
+        await sleep(1000);
+        const a = await client.command(Math.random() < 0.5 ? "NOOP" : "STAT");
+        if (notePop3(w, "NOOP/STAT", a.status, a.line) !== "ok") return false;
+      }
       const quit = await client.command("QUIT");
       const kind = notePop3(w, "QUIT", quit.status, quit.line);
       // +OK: the deletions are applied. Otherwise they may or may not have been (an UPDATE whose answer was lost).
@@ -391,6 +408,11 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   ];
   let acked = 0;
   let injected = 0;
+  /** Message i is first sent only after every fault due before it has begun, so each fault meets load. */
+  const gate = async (i: number) => {
+    const due = faults.filter((f) => i >= (f.at + 0.05) * N).length;
+    while (injected < due) await sleep(50);
+  };
   let lastRecoveryAt = 0;
   const injector = (async () => {
     for (const f of faults) {
@@ -418,6 +440,7 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
     rate: RATE,
     deadline: Date.now() + knob("CHAOS_DEADLINE_MS", 8 * 60_000, 30 * 60_000),
     sourceIps: 10,
+    gate,
     onAck: (n) => {
       acked = n;
     },
@@ -457,6 +480,8 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
     a.length === b.length &&
     a.every((m, i) => m.uid === b[i]!.uid && m.flags !== null && m.flags.join(" ") === b[i]!.flags.join(" "));
 
+  const describe = (v: { uid: number; flags: string[] | null }[]) =>
+    v.map((m) => `${m.uid}(${(m.flags ?? ["?"]).join(" ")})`).join(" ");
   // Idle sessions catch up by themselves (event push or the server's poll), without a command.
   progress("idle catch-up");
   const idleStarted = Date.now();
@@ -466,7 +491,10 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   const idleBehind = () => idlers.filter((w) => !w.client || !same(w.client.view, dbNow.get(w.mailboxId)!));
   while (idleBehind().length > 0 && Date.now() - idleStarted < IDLE_CATCH_UP_MS) await sleep(100);
   const idleCatchUpMs = Date.now() - idleStarted;
-  const idleNotCaughtUp = idleBehind().map((w) => w.name);
+  const idleNotCaughtUp = idleBehind().map(
+    (w) =>
+      `${w.name}: ${w.client ? describe(w.client.view) : "no session"} != database ${describe(dbNow.get(w.mailboxId)!)}`,
+  );
 
   phase.stopImap = true;
   await Promise.all(imapRuns);
@@ -497,8 +525,6 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
     fresh.set(mailboxId, v);
     return v;
   };
-  const describe = (v: { uid: number; flags: string[] | null }[]) =>
-    v.map((m) => `${m.uid}(${(m.flags ?? ["?"]).join(" ")})`).join(" ");
 
   let sessionsChecked = 0;
   for (const w of workers) {

@@ -44,7 +44,8 @@ export class Pop3Client {
 
   /** Sends a command; `multi` when a +OK answer to it has a body (LIST, UIDL, RETR without limits). */
   async command(line: string, multi = false): Promise<Pop3Answer> {
-    if (this.closed) return { status: "closed", line: "", body: [] };
+    // Closed already: what the server said before closing (an unsolicited -ERR) is the answer.
+    if (this.closed) return this.read(multi);
     this.socket.write(`${line}\r\n`);
     return this.read(multi);
   }

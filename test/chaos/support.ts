@@ -185,12 +185,14 @@ export async function restartableS3(bucket: string) {
 
 export const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
 
-/** Whether the PostgreSQL server binaries (and the `postgres` user they must run as) exist. */
+const isRoot = process.getuid?.() === 0;
+
+/** Whether the PostgreSQL server binaries (and, as root, the `postgres` user to run them as) exist. */
 export function postgresAvailable(): boolean {
   return (
     existsSync(join(POSTGRES_BIN, "initdb")) &&
     existsSync(join(POSTGRES_BIN, "postgres")) &&
-    spawnSync("id", ["-u", "postgres"], { stdio: "ignore" }).status === 0
+    (!isRoot || spawnSync("id", ["-u", "postgres"], { stdio: "ignore" }).status === 0)
   );
 }
 
@@ -198,28 +200,24 @@ export function postgresAvailable(): boolean {
  * A PostgreSQL cluster of our own (initdb into a temp dir, trust auth, a free
  * port, its socket in the same dir) so a test can restart it; the machine's
  * shared server on 5432 is never touched. initdb and postgres refuse to run as
- * root, so both run as the `postgres` user (runuser), which owns the directory.
+ * root, so as root both run as the `postgres` user (runuser), which then owns
+ * the directory; as anyone else they run as that user.
  */
 export async function privatePostgres() {
   const dir = await mkdtemp(join(tmpdir(), "aerogram-chaos-pg-"));
-  const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-  const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
-  await chown(dir, uid, gid);
+  if (isRoot) {
+    const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"]).toString().trim());
+    await chown(dir, id("-u"), id("-g"));
+  }
   const data = join(dir, "data");
-  const asPostgres = (bin: string, args: string[]) => [
-    "-u",
-    "postgres",
-    "--",
-    join(POSTGRES_BIN, bin),
-    ...args,
-  ];
-  execFileSync(
-    "runuser",
-    asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-    {
-      stdio: "ignore",
-    },
-  );
+  /** The command and arguments that run a server binary as the right user. */
+  const command = (bin: string, args: string[]): [string, string[]] =>
+    isRoot
+      ? ["runuser", ["-u", "postgres", "--", join(POSTGRES_BIN, bin), ...args]]
+      : [join(POSTGRES_BIN, bin), args];
+  execFileSync(...command("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]), {
+    stdio: "ignore",
+  });
   const port = await freePort();
   let child: ChildProcess | undefined;
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -241,7 +239,7 @@ export async function privatePostgres() {
       }
     }
   };
-  /** The postmaster's pid: runuser is the child we spawned and doesn't forward every signal. */
+  /** The postmaster's pid: as root the child we spawned is runuser, which doesn't forward every signal. */
   const postmasterPid = () => {
     const file = join(data, "postmaster.pid");
     return existsSync(file) ? Number(readFileSync(file, "utf8").split("\n")[0]) : undefined;
@@ -253,8 +251,7 @@ export async function privatePostgres() {
     url: (name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`,
     async start() {
       child = spawn(
-        "runuser",
-        asPostgres("postgres", [
+        ...command("postgres", [
           "-D",
           data,
           "-p",

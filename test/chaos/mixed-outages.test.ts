@@ -37,7 +37,13 @@ import { test } from "node:test";
 import { createBlobStore } from "@aerogram/blobstore";
 import { decodeFlags, Store } from "@aerogram/store";
 import { cleanEnv, startTsProcess, uniqueId } from "@aerogram/testkit";
-import { classify, ImapViewClient, normaliseFlags, type ReplyKind, type Tagged } from "./imap-tracking-client.ts";
+import {
+  classify,
+  ImapViewClient,
+  normaliseFlags,
+  type ReplyKind,
+  type Tagged,
+} from "./imap-tracking-client.ts";
 import { audit, auditCounts, makeMessages, sendAll } from "./mail-check.ts";
 import { Pop3Client } from "./pop3-client.ts";
 import {

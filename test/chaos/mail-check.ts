@@ -73,6 +73,8 @@ export interface LoadOptions {
   gate?: (i: number) => Promise<void>;
   /** Called after each acknowledgement with the number acknowledged so far. */
   onAck?: (acked: number) => void;
+  /** When it returns true, stop sending (the server under test died: retrying is pointless). */
+  abort?: () => boolean;
 }
 
 /** Sends every message until acknowledged (or the deadline); returns the count of 5xx replies. */
@@ -84,12 +86,12 @@ export async function sendAll(sent: Sent[], o: LoadOptions): Promise<{ permanent
   const worker = async () => {
     for (;;) {
       const i = next++;
-      if (i >= sent.length) return;
+      if (i >= sent.length || o.abort?.()) return;
       const m = sent[i]!;
       await o.gate?.(i);
       const notBefore = started + (i * 1000) / o.rate;
       if (Date.now() < notBefore) await sleep(notBefore - Date.now());
-      while (!m.acked && Date.now() < o.deadline) {
+      while (!m.acked && Date.now() < o.deadline && !o.abort?.()) {
         m.attempts++;
         const outcome = await smtpAttempt({
           port: o.port,

@@ -17,8 +17,8 @@
  *
  * Faults, one after another, each when a share of the SMTP load has been
  * acknowledged: PostgreSQL immediate shutdown and restart (crash recovery),
- * S3 stop/start, NATS stop/start, Redis restart (empty: leases and counters
- * are forgotten). Every answer a client gets is classified: SMTP 250/4xx/5xx,
+ * S3 stop/start, NATS stop/start, PostgreSQL fast shutdown and restart, Redis
+ * restart (empty: leases and counters are forgotten). Every answer a client gets is classified: SMTP 250/4xx/5xx,
  * IMAP OK / NO [UNAVAILABLE] or BYE [UNAVAILABLE] (the server says "try again";
  * the client reconnects after a BYE) / anything else (BAD, another NO, a
  * connection dropped without BYE, no answer), POP3 +OK / -ERR [SYS/TEMP] or
@@ -419,9 +419,11 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
 
   // ---- faults and the SMTP load ------------------------------------------------------------------
   const faults = [
-    { at: 0.15, name: "postgres", down: () => postgres.stop("immediate"), up: () => postgres.start() },
-    { at: 0.35, name: "s3", down: () => s3.stop(), up: () => s3.start() },
-    { at: 0.55, name: "nats", down: () => nats.stop(), up: () => nats.start() },
+    { at: 0.12, name: "postgres", down: () => postgres.stop("immediate"), up: () => postgres.start() },
+    { at: 0.3, name: "s3", down: () => s3.stop(), up: () => s3.start() },
+    { at: 0.45, name: "nats", down: () => nats.stop(), up: () => nats.start() },
+    // A clean (fast) shutdown too: sessions get FATAL "terminating connection" first.
+    { at: 0.6, name: "postgres-fast", down: () => postgres.stop("fast"), up: () => postgres.start() },
     { at: 0.75, name: "redis", down: () => redis.stop(), up: () => redis.start() },
   ];
   let acked = 0;

@@ -276,6 +276,7 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
     return learn(w, c);
   };
 
+  let storesInFlight = 0;
   const flagOps = ["+FLAGS (\\Flagged)", "-FLAGS (\\Flagged)", "+FLAGS (\\Seen $Chaos)", "-FLAGS ($Chaos)"];
 
   const step = async (w: ImapWorker, c: ImapViewClient, round: number): Promise<void> => {
@@ -295,7 +296,12 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
     if (w.role === "flag" && !phase.stopFlagging && known.length > 0 && round % 4 !== 3) {
       const m = known[Math.floor(Math.random() * known.length)]!;
       const op = flagOps[round % flagOps.length]!;
-      noteImap(w, "STORE", await c.command(`UID STORE ${m.uid} ${op}`));
+      storesInFlight++;
+      try {
+        noteImap(w, "STORE", await c.command(`UID STORE ${m.uid} ${op}`));
+      } finally {
+        storesInFlight--;
+      }
     } else if (round % 3 === 2 && c.view.length > 0) {
       noteImap(w, "FETCH", await c.command("FETCH 1:* (FLAGS)"));
     } else {
@@ -489,7 +495,7 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   phase.stopFlagging = true;
   phase.stopPop3 = true;
   await Promise.all(pop3Runs);
-  await sleep(1500); // a STORE in flight lands
+  for (const until = Date.now() + 60_000; storesInFlight > 0 && Date.now() < until; ) await sleep(50);
 
   const dbView = async (mailboxId: number) => {
     const { rows } = await store.pool.query<{ uid: number; flags: number; keywords: string[] }>(

@@ -73,6 +73,8 @@ export interface LoadOptions {
   gate?: (i: number) => Promise<void>;
   /** Called after each acknowledgement with the number acknowledged so far. */
   onAck?: (acked: number) => void;
+  /** When it returns true, stop sending (the server under test died: retrying is pointless). */
+  abort?: () => boolean;
 }
 
 /** Sends every message until acknowledged (or the deadline); returns the count of 5xx replies. */
@@ -84,12 +86,12 @@ export async function sendAll(sent: Sent[], o: LoadOptions): Promise<{ permanent
   const worker = async () => {
     for (;;) {
       const i = next++;
-      if (i >= sent.length) return;
+      if (i >= sent.length || o.abort?.()) return;
       const m = sent[i]!;
       await o.gate?.(i);
       const notBefore = started + (i * 1000) / o.rate;
       if (Date.now() < notBefore) await sleep(notBefore - Date.now());
-      while (!m.acked && Date.now() < o.deadline) {
+      while (!m.acked && Date.now() < o.deadline && !o.abort?.()) {
         m.attempts++;
         const outcome = await smtpAttempt({
           port: o.port,
@@ -127,20 +129,31 @@ export interface Audit {
   unackedPresent: number;
   strays: number;
   rowsWithMissingBlob: number;
+  /** Acknowledged deliveries absent because a client deleted them (POP3 DELE + QUIT). */
+  removedByClient: number;
   referenced: Set<string>;
   problems: string[];
 }
 
 /**
+ * Messages a mail client removed on purpose, by recipient address and Sent.id:
+ * "removed" when the server confirmed it (POP3 QUIT +OK), "maybe" when the
+ * outcome is unknown (QUIT sent, answer lost or -ERR).
+ */
+export type ClientRemovals = ReadonlyMap<string, ReadonlyMap<string, "removed" | "maybe">>;
+
+/**
  * Every acknowledged message is in each recipient's INBOX exactly once, byte-identical after our
- * prepended trace headers; unacknowledged ones are absent or there once; whole or not at all
- * across recipients; no rows for messages never sent; every row's blob exists.
+ * prepended trace headers (or gone because a client deleted it, and then really gone when the
+ * server confirmed it); unacknowledged ones are absent or there once; whole or not at all across
+ * recipients; no rows for messages never sent; every row's blob exists.
  */
 export async function audit(
   store: Pick<Store, "pool">,
   blobs: BlobStore,
   sent: readonly Sent[],
   inboxOf: ReadonlyMap<string, number>,
+  removals: ClientRemovals = new Map(),
 ): Promise<Audit> {
   const { rows } = await store.pool.query<{
     mailbox_id: number;
@@ -163,6 +176,7 @@ export async function audit(
     unackedPresent: 0,
     strays: rows.filter((r) => !expectedIds.has(r.message_id ?? "")).length,
     rowsWithMissingBlob: 0,
+    removedByClient: 0,
     referenced: new Set(rows.map((r) => r.blob_key)),
     problems: [],
   };
@@ -171,6 +185,14 @@ export async function audit(
     let present = 0;
     for (const address of m.to) {
       const copies = mine.filter((r) => r.mailbox_id === inboxOf.get(address));
+      const removal = removals.get(address)?.get(m.id);
+      if (removal === "removed" && copies.length > 0)
+        a.problems.push(`${m.id} was deleted from ${address} (server said so) but is still there`);
+      if (removal !== undefined && copies.length === 0) {
+        present++;
+        if (m.acked) a.removedByClient++;
+        continue;
+      }
       if (copies.length > 1) {
         a.duplicated++;
         a.problems.push(`${m.id} is in ${address} ${copies.length} times`);
@@ -219,5 +241,6 @@ export function auditCounts(sent: readonly Sent[], a: Audit): Record<string, num
     droppedAttempts: sent.reduce((n, m) => n + m.dropped, 0),
     temporaryReplies: sent.reduce((n, m) => n + m.temporary, 0),
     rowsWithMissingBlob: a.rowsWithMissingBlob,
+    removedByClient: a.removedByClient,
   };
 }

@@ -4,8 +4,14 @@
  * appends to, free ports, and a small SMTP client that behaves like an MTA
  * (one connection per message, a 4xx or a dropped connection means "retry").
  */
-import { appendFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { chown, mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import S3rver from "s3rver";
 
 export const FULL = process.env.CHAOS_FULL === "1";
 
@@ -49,6 +55,246 @@ export function freePort(): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether something accepts TCP connections on a loopback port right now. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** Waits (bounded) until a loopback port accepts connections (`up`) or refuses them. */
+export async function waitListening(port: number, up: boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await listening(port)) !== up) {
+    if (Date.now() > deadline) throw new Error(`port ${port} did not go ${up ? "up" : "down"}`);
+    await sleep(50);
+  }
+}
+
+/** Whether a server binary that answers `--version` is installed. */
+export const binaryAvailable = (bin: string) =>
+  spawnSync(bin, ["--version"], { stdio: "ignore" }).status === 0;
+
+/** A server binary we start and stop (kill -9) ourselves: nats-server, redis-server. */
+export function binaryServer(command: string, args: string[]) {
+  let child: ChildProcess | undefined;
+  return {
+    start() {
+      child = spawn(command, args, { stdio: "ignore" });
+    },
+    async stop() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((r) => c.once("exit", () => r()));
+      c.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** A private nats-server on a free port (the machine's shared one is never touched). */
+export async function privateNats() {
+  const port = await freePort();
+  const server = binaryServer("nats-server", ["-a", "127.0.0.1", "-p", String(port)]);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async start() {
+      server.start();
+      await waitListening(port, true);
+    },
+    async stop() {
+      await server.stop();
+      await waitListening(port, false);
+    },
+  };
+}
+
+/** A private redis-server without persistence: a restart forgets every key (leases, counters). */
+export async function privateRedis() {
+  const port = await freePort();
+  const server = binaryServer("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      server.start();
+      await waitListening(port, true);
+    },
+    async stop() {
+      await server.stop();
+      await waitListening(port, false);
+    },
+  };
+}
+
+/** An s3rver with one bucket that can be stopped and started again on the same port and files. */
+export async function restartableS3(bucket: string) {
+  const directory = await mkdtemp(join(tmpdir(), "aerogram-chaos-s3-"));
+  const port = await freePort();
+  let server: S3rver | undefined;
+  return {
+    options: {
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket,
+      region: "us-east-1",
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+    },
+    async start() {
+      server = new S3rver({
+        address: "127.0.0.1",
+        port,
+        silent: true,
+        directory,
+        configureBuckets: [{ name: bucket, configs: [] }],
+      });
+      await server.run();
+    },
+    /**
+     * A real outage: close() alone only stops accepting, and keeps serving
+     * the clients' keep-alive connections until they go idle (never, under load).
+     */
+    async stop() {
+      const s = server;
+      server = undefined;
+      if (!s) return;
+      const closed = s.close();
+      s.httpServer?.closeAllConnections();
+      await closed;
+    },
+    async remove() {
+      await this.stop();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
+
+const isRoot = process.getuid?.() === 0;
+
+/** Whether the PostgreSQL server binaries (and, as root, the `postgres` user to run them as) exist. */
+export function postgresAvailable(): boolean {
+  return (
+    existsSync(join(POSTGRES_BIN, "initdb")) &&
+    existsSync(join(POSTGRES_BIN, "postgres")) &&
+    (!isRoot || spawnSync("id", ["-u", "postgres"], { stdio: "ignore" }).status === 0)
+  );
+}
+
+/**
+ * A PostgreSQL cluster of our own (initdb into a temp dir, trust auth, a free
+ * port, its socket in the same dir) so a test can restart it; the machine's
+ * shared server on 5432 is never touched. initdb and postgres refuse to run as
+ * root, so as root both run as the `postgres` user (runuser), which then owns
+ * the directory; as anyone else they run as that user.
+ */
+export async function privatePostgres() {
+  const dir = await mkdtemp(join(tmpdir(), "aerogram-chaos-pg-"));
+  if (isRoot) {
+    const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"]).toString().trim());
+    await chown(dir, id("-u"), id("-g"));
+  }
+  const data = join(dir, "data");
+  /** The command and arguments that run a server binary as the right user. */
+  const command = (bin: string, args: string[]): [string, string[]] =>
+    isRoot
+      ? ["runuser", ["-u", "postgres", "--", join(POSTGRES_BIN, bin), ...args]]
+      : [join(POSTGRES_BIN, bin), args];
+  execFileSync(...command("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]), {
+    stdio: "ignore",
+  });
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  /** Resolves once the server accepts queries (after crash recovery, too). */
+  const ready = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
+      c.on("error", () => {});
+      try {
+        await c.connect();
+        await c.query("SELECT 1");
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`private postgres did not come up: ${err}`);
+        await sleep(100);
+      } finally {
+        await c.end().catch(() => {});
+      }
+    }
+  };
+  /** The postmaster's pid: as root the child we spawned is runuser, which doesn't forward every signal. */
+  const postmasterPid = () => {
+    const file = join(data, "postmaster.pid");
+    return existsSync(file) ? Number(readFileSync(file, "utf8").split("\n")[0]) : undefined;
+  };
+  return {
+    port,
+    dir,
+    /** A URL of database `name` on this cluster. */
+    url: (name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`,
+    async start() {
+      child = spawn(
+        ...command("postgres", [
+          "-D",
+          data,
+          "-p",
+          String(port),
+          "-k",
+          dir,
+          "-c",
+          "listen_addresses=127.0.0.1",
+        ]),
+        { stdio: "ignore" },
+      );
+      await ready();
+    },
+    async createDatabase(name: string) {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await c.end();
+      }
+    },
+    /**
+     * Stops the server: "immediate" (SIGQUIT: every backend dies at once, crash
+     * recovery at the next start, like a crashed or OOM-killed server) or
+     * "fast" (SIGINT: sessions are terminated, then a clean shutdown).
+     */
+    async stop(mode: "immediate" | "fast" = "immediate") {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((r) => c.once("exit", () => r()));
+      const pid = postmasterPid();
+      if (pid) process.kill(pid, mode === "immediate" ? "SIGQUIT" : "SIGINT");
+      else c.kill("SIGINT");
+      await exited;
+      await waitListening(port, false);
+    },
+    async remove() {
+      await this.stop("fast");
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** Reads whole SMTP replies (multi-line aware) from a socket. */
 export class ReplyReader {

@@ -49,6 +49,15 @@ export function createPool(opts: PoolOptions): pg.Pool {
   });
   // Without a listener an idle client's error (server restart) would crash the process.
   pool.on("error", (err) => opts.onError?.(err));
+  // The pool listens on idle clients only: it removes its listener while a client is
+  // checked out (pool.connect(): withTransaction, migrations), and a pg Client emits
+  // 'error' when its connection dies, even with a query in flight. With no listener
+  // that crashes the process on a database restart. Every client gets one of ours for
+  // its whole life; the failed query still rejects, and withTransaction then discards
+  // the client instead of returning it to the pool.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => opts.onError?.(err));
+  });
   const onQuery = opts.onQuery;
   // Every query (pool.query and those inside transactions) goes through a client's query().
   if (onQuery) pool.on("connect", (client) => timeQueries(client, onQuery));

@@ -11,5 +11,7 @@ declare module "s3rver" {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** The node:http server run() started (undefined before). */
+    httpServer?: import("node:http").Server;
   }
 }

@@ -44,6 +44,16 @@ export async function syncSelected(session: Session, allowExpunge: boolean): Pro
     throw err;
   }
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGoneError();
+  // Every read happens before the view changes: a query that fails after the view
+  // took in new messages or expunges would lose the EXISTS/EXPUNGE that tell the
+  // client (the next sync would find nothing left to report), and the client's
+  // view would no longer match the server's for the rest of the session.
+  let maxUid = view.maxUid;
+  for (const change of changes.changed) if (change.uid > maxUid) maxUid = change.uid;
+  const recentFrom =
+    maxUid > view.maxUid && !session.rev2 && !view.readOnly
+      ? await session.ctx.imapMailboxes.claimRecent(view.id, maxUid + 1)
+      : undefined;
   const out: ResponseChunk[] = [];
   for (const uid of changes.expunged) if (view.sequenceOf(uid)) view.pendingExpunges.add(uid);
   if (allowExpunge) out.push(...reportExpunges(session, [...view.pendingExpunges]));
@@ -68,10 +78,7 @@ export async function syncSelected(session: Session, allowExpunge: boolean): Pro
   if (view.count !== before) {
     out.push(...untagged([view.count, atom("EXISTS")]));
     if (!session.rev2) {
-      if (!view.readOnly) {
-        const from = await session.ctx.imapMailboxes.claimRecent(view.id, view.maxUid + 1);
-        view.claimRecent(from, view.maxUid + 1);
-      }
+      if (recentFrom !== undefined) view.claimRecent(recentFrom, view.maxUid + 1);
       out.push(...untagged([view.recentCount(), atom("RECENT")]));
     }
   }

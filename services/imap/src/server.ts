@@ -9,6 +9,10 @@
  * When this process's bus reconnects, it re-checks at once and keeps the short
  * interval for RECONNECT_GRACE_MS: publishers (SMTP-in, other gateways) may
  * reconnect later than we do, and what they publish until then is lost.
+ * A failed poll round or IDLE push (Postgres down or restarting) also keeps the
+ * short interval for RECONNECT_GRACE_MS after the last failure: the event that
+ * woke the session is spent, so without it an idler would wait up to
+ * POLL_CONNECTED_MS after the database came back.
  * A poll round is one query for the HIGHESTMODSEQ of every mailbox idlers have
  * selected; only sessions whose mailbox moved past their view sync, so the
  * cost of a round does not grow with the number of idle sessions.
@@ -135,6 +139,7 @@ export class ImapServer {
         if (limitMs !== undefined) this.#sweeper.watch(s, limitMs);
         else this.#sweeper.touch(s);
       },
+      onSyncFailed: () => this.#backendTrouble(),
     });
     this.sessions.add(session);
     this.ctx.metrics.sessions.inc();
@@ -181,6 +186,7 @@ export class ImapServer {
       heads = new Map(rows.map((r) => [Number(r.id), Number(r.highestmodseq)]));
     } catch (err) {
       this.ctx.runtime.log.debug({ err }, "idle poll failed; the next tick retries");
+      this.#backendTrouble();
       return;
     }
     for (const [id, sessions] of byMailbox) {
@@ -188,6 +194,11 @@ export class ImapServer {
       // A mailbox that is gone: the session's sync says so (BYE).
       for (const s of sessions) if (head === undefined || head > s.selected!.modseq) s.pushUpdates();
     }
+  }
+
+  /** Poll every tick until RECONNECT_GRACE_MS after the last backend failure. */
+  #backendTrouble(): void {
+    this.#recoveringUntil = Math.max(this.#recoveringUntil, Date.now() + RECONNECT_GRACE_MS);
   }
 
   #pollIdlers(): void {

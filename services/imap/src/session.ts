@@ -100,6 +100,8 @@ export class Session {
     private readonly hooks: {
       onClose(session: Session): void;
       touch(session: Session, limitMs?: number): void;
+      /** An IDLE push sync failed on a backend error: the server's poll retries it soon. */
+      onSyncFailed?(session: Session): void;
     },
   ) {
     this.#socket = socket;
@@ -459,7 +461,10 @@ export class Session {
       })
       .catch((err) => {
         if (err instanceof MailboxGoneError) void this.bye(null, "The selected mailbox was deleted");
-        else this.log.debug({ err }, "idle sync failed; the next poll retries");
+        else {
+          this.log.debug({ err }, "idle sync failed; the next poll retries");
+          this.hooks.onSyncFailed?.(this);
+        }
       });
   }
 

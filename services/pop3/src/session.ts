@@ -73,6 +73,8 @@ export const AUTHORIZATION_DEADLINE_MS = 5 * 60_000;
 
 class ConnectionClosedError extends Error {}
 
+const LOCK_LOST = err("maildrop lock lost; no messages deleted", "SYS/TEMP");
+
 export class Pop3Session implements IdleSession {
   state: SessionState = "authorization";
   secure: boolean;
@@ -148,6 +150,7 @@ export class Pop3Session implements IdleSession {
       while (this.queue.length > 0 && this.state !== "closed") {
         const ev = this.queue.shift()!;
         await this.handle(ev);
+        if (this.lockLost) break;
         if (this.queue.length === 0) this.flush();
       }
     } catch (error) {
@@ -157,6 +160,10 @@ export class Pop3Session implements IdleSession {
       this.busy = false;
     }
     if (this.state === "closed") return;
+    if (this.lockLost) {
+      this.close(LOCK_LOST);
+      return;
+    }
     this.flush();
     if (this.draining && this.state === "authorization") {
       this.close(err("server shutting down", "SYS/TEMP"));
@@ -379,12 +386,22 @@ export class Pop3Session implements IdleSession {
     this.close(err("autologout; idle for too long"));
   }
 
-  /** The lease was lost (Redis said so): another session may own the maildrop now. */
+  /**
+   * The lease was lost (Redis said so, e.g. it restarted empty): another
+   * session may own the maildrop now. A command in progress (a RETR) finishes
+   * first, then the session closes with -ERR [SYS/TEMP] without applying
+   * deletions (QUIT's commit re-checks the lease itself), so the client sees
+   * a temporary error rather than a connection cut mid-response.
+   */
   onLockLost(): void {
+    if (this.state === "closed" || this.lockLost) return;
     this.log.warn("POP3 maildrop lock lost; closing without applying deletions");
-    if (this.busy) this.destroy();
-    else this.close(err("maildrop lock lost; no messages deleted", "SYS/TEMP"));
+    if (this.busy) this.lockLost = true;
+    else this.close(LOCK_LOST);
   }
+
+  /** Set while a command runs when the lease is lost: the session closes after it. */
+  private lockLost = false;
 
   /** Drain began: AUTHORIZATION sessions that are idle go now; the others may finish within the grace. */
   beginDrain(): void {

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import type { SecureContext } from "node:tls";
-import type { Authenticator } from "@aerogram/auth";
+import type { Authenticator, CredentialPrefetch } from "@aerogram/auth";
 import { BlobNotFoundError } from "@aerogram/blobstore";
 import {
   type IdleSession,
@@ -78,6 +78,8 @@ export class Pop3Session implements IdleSession {
   secure: boolean;
   /** USER's name, waiting for PASS. */
   pendingUser: string | undefined;
+  /** USER's credential lookup, started before PASS arrives. */
+  prefetch: CredentialPrefetch | undefined;
   saslStep: SaslStep | undefined;
   maildrop: Maildrop | undefined;
   /** The APOP timestamp of the greeting (RFC 1939 §7), when APOP is offered. */

@@ -162,9 +162,9 @@ export class Authenticator {
       speculation?.catch(() => {});
       // The user's failure count comes in the same round as the blocks, so a
       // success only pays for forgiving failures when there were some.
-      const [failures, ...blocked] = await Promise.all([
-        this.deps.limits.get(`authfail:user:${name}`),
-        ...subjects.map((s) => this.deps.limits.get(`authblock:${s}`)),
+      const [failures, ...blocked] = await this.deps.limits.getMany([
+        `authfail:user:${name}`,
+        ...subjects.map((s) => `authblock:${s}`),
       ]);
       speculated = await speculation;
       const retryAfterMs = Math.max(...blocked);

@@ -73,6 +73,18 @@ export const AUTHORIZATION_DEADLINE_MS = 5 * 60_000;
 
 class ConnectionClosedError extends Error {}
 
+/**
+ * Session ids (logs, the APOP timestamp): a random per-process prefix and a
+ * counter, unique without asking the CSPRNG on every connection. RFC 1939 §7
+ * only needs the timestamp to differ each time; it is not a secret.
+ */
+const SESSION_ID_PREFIX = randomBytes(4).toString("hex");
+let sessionCounter = 0;
+function nextSessionId(): string {
+  sessionCounter = (sessionCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return SESSION_ID_PREFIX + sessionCounter.toString(16);
+}
+
 export class Pop3Session implements IdleSession {
   state: SessionState = "authorization";
   secure: boolean;
@@ -103,7 +115,7 @@ export class Pop3Session implements IdleSession {
     this.secure = info.secure;
     this.remoteAddress = info.remoteAddress;
     this.splitter = new LineSplitter(deps.options.maxLineOctets);
-    const id = randomBytes(6).toString("hex");
+    const id = nextSessionId();
     this.log = deps.log.child({ session: id, ip: info.remoteAddress, protocol: "pop3" });
     if (deps.options.apop) {
       this.apopTimestamp = `<${id}.${Date.now()}@${deps.options.hostname}>`;

@@ -10,7 +10,8 @@
  * lock, ssl=no); nothing is installed or left behind.
  *
  *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
- *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof)
+ *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof; BENCH_VERBOSE=1 for
+ *   Aerogram's per-command totals and both servers' client-side time per session step)
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -247,6 +248,10 @@ function show(name: string, r: Result): void {
   console.log(
     `${name}: ${r.sessionsPerSecond.toFixed(0)} sessions/s, ${r.retrPerSecond.toFixed(0)} RETR/s, ${r.mbPerSecond.toFixed(1)} MB/s`,
   );
+  if (process.env.BENCH_VERBOSE) {
+    const steps = Object.entries(r.stepMs).map(([k, v]) => `${k} ${v.toFixed(2)}`);
+    console.log(`  ${name} ms per session step (client side): ${steps.join(", ")}`);
+  }
 }
 
 const messages = corpus();

@@ -75,7 +75,12 @@ export interface Result {
   sessionsPerSecond: number;
   retrPerSecond: number;
   mbPerSecond: number;
+  /** Sessions phase: mean client-side milliseconds per step (greeting = connect + greeting). */
+  stepMs: Record<Step, number>;
 }
+
+const STEPS = ["greeting", "USER", "PASS", "STAT", "QUIT"] as const;
+type Step = (typeof STEPS)[number];
 
 export interface Load {
   port: number;
@@ -99,10 +104,25 @@ export async function measure({ port, users, password, seconds, messages }: Load
     );
     return { total: totals.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000 };
   };
+  const spent: Record<Step, number> = { greeting: 0, USER: 0, PASS: 0, STAT: 0, QUIT: 0 };
   const sessions = await forSeconds(async (u) => {
-    const c = await login(port, u, password);
+    let t = performance.now();
+    const lap = (step: Step) => {
+      const now = performance.now();
+      spent[step] += now - t;
+      t = now;
+    };
+    const c = await Client.open(port);
+    await c.read(false);
+    lap("greeting");
+    await c.cmd(`USER ${u}`);
+    lap("USER");
+    await c.cmd(`PASS ${password}`);
+    lap("PASS");
     await c.cmd("STAT");
+    lap("STAT");
     await c.cmd("QUIT");
+    lap("QUIT");
     c.close();
     return 1;
   });
@@ -120,7 +140,9 @@ export async function measure({ port, users, password, seconds, messages }: Load
     c.close();
     return n;
   });
+  const stepMs = Object.fromEntries(STEPS.map((k) => [k, spent[k] / sessions.total])) as Record<Step, number>;
   return {
+    stepMs,
     sessionsPerSecond: sessions.total / sessions.seconds,
     retrPerSecond: retrs.total / retrs.seconds,
     mbPerSecond: bytes / retrs.seconds / 1e6,

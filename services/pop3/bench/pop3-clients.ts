@@ -83,7 +83,8 @@ const STEPS = ["greeting", "USER", "PASS", "STAT", "QUIT"] as const;
 type Step = (typeof STEPS)[number];
 
 export interface Load {
-  port: number;
+  /** One per server process (Aerogram replicas behind no balancer): client i uses ports[i % ports.length]. */
+  ports: number[];
   users: string[];
   password: string;
   seconds: number;
@@ -91,7 +92,8 @@ export interface Load {
 }
 
 /** Phase 1: sessions (connect, login, STAT, QUIT) per second; phase 2: sessions that RETR every message. */
-export async function measure({ port, users, password, seconds, messages }: Load): Promise<Result> {
+export async function measure({ ports, users, password, seconds, messages }: Load): Promise<Result> {
+  const portOf = new Map(users.map((u, i) => [u, ports[i % ports.length]!]));
   const forSeconds = async (work: (user: string) => Promise<number>) => {
     const deadline = performance.now() + seconds * 1000;
     const started = performance.now();
@@ -112,7 +114,7 @@ export async function measure({ port, users, password, seconds, messages }: Load
       spent[step] += now - t;
       t = now;
     };
-    const c = await Client.open(port);
+    const c = await Client.open(portOf.get(u)!);
     await c.read(false);
     lap("greeting");
     await c.cmd(`USER ${u}`);
@@ -128,7 +130,7 @@ export async function measure({ port, users, password, seconds, messages }: Load
   });
   let bytes = 0;
   const retrs = await forSeconds(async (u) => {
-    const c = await login(port, u, password);
+    const c = await login(portOf.get(u)!, u, password);
     let n = 0;
     for (let i = 1; i <= messages; i++) {
       // Not `bytes += await …`: that reads `bytes` before the await and loses the other clients' counts.

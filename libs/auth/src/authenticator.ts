@@ -10,6 +10,12 @@
  *   of the stored password hash and the given password, so clients that log
  *   in for every check (fetchmail, imaptest) don't pay for scrypt each time.
  *   Changing the password changes the stored hash and so misses the cache.
+ * - A gateway may start the credential lookup before the password arrives
+ *   (POP3 USER: `prefetch`), and may start work that only makes sense for a
+ *   good login alongside the block check (`speculate`): when the password is
+ *   already known good from the cache, that work overlaps the block check's
+ *   round trip instead of following it. A refused login hands the started
+ *   work back so the caller undoes it.
  */
 import { createHash } from "node:crypto";
 import type { Limiter } from "@aerogram/limits";
@@ -45,6 +51,37 @@ export interface AccountWithHash {
  */
 export type CredentialLookup = (name: string) => Promise<AccountWithHash | undefined>;
 
+/** A credential lookup started early (POP3 USER), for one login name. */
+export interface CredentialPrefetch {
+  /** The normalized login name it was started for. */
+  name: string;
+  /** performance.now() when it was started. */
+  startedAt: number;
+  found: Promise<AccountWithHash | undefined>;
+}
+
+/** A prefetch older than this is looked up again (a password changed meanwhile must not be missed for long). */
+export const PREFETCH_MAX_AGE_MS = 2000;
+
+export interface LoginRequest {
+  username: string;
+  password: string;
+  remoteAddress: string;
+  protocol: string;
+}
+
+export interface LoginOptions<T> {
+  /** From prefetch() for the same name; ignored when for another name or older than PREFETCH_MAX_AGE_MS. */
+  prefetched?: CredentialPrefetch;
+  /**
+   * Called with the account as soon as the lookup answers, while the block
+   * check may still be out, when the password is already known good (cache
+   * hit): before the throttle verdict. Its result comes back as `speculated`
+   * with the login's result, ok or not: on a refusal the caller must undo it.
+   */
+  speculate?: (account: Account) => T;
+}
+
 export interface AuthenticatorDeps {
   store: Store;
   limits: Limiter;
@@ -61,6 +98,10 @@ const DEFAULTS: Required<AuthenticatorOptions> = {
   cacheTtlMs: 5 * 60_000,
   cacheMaxEntries: 10_000,
 };
+
+function normalizeName(username: string): string {
+  return username.trim().toLowerCase();
+}
 
 export class Authenticator {
   private readonly opts: Required<AuthenticatorOptions>;
@@ -83,26 +124,49 @@ export class Authenticator {
       });
   }
 
-  async login(req: {
-    username: string;
-    password: string;
-    remoteAddress: string;
-    protocol: string;
-  }): Promise<AuthResult> {
-    const name = req.username.trim().toLowerCase();
+  /** Starts looking up a login name's account and password hash before the password is known. */
+  prefetch(username: string): CredentialPrefetch {
+    const name = normalizeName(username);
+    const found = this.lookup(name);
+    found.catch(() => {});
+    return { name, startedAt: performance.now(), found };
+  }
+
+  async login<T = never>(
+    req: LoginRequest,
+    opts: LoginOptions<T> = {},
+  ): Promise<AuthResult & { speculated?: T }> {
+    const name = normalizeName(req.username);
     const subjects = [`ip:${req.remoteAddress}`, `user:${name}`];
     let result: AuthResult;
+    let speculated: { value: T } | undefined;
+    let speculation: Promise<{ value: T } | undefined> | undefined;
     try {
+      const early = opts.prefetched;
+      const fresh =
+        early !== undefined &&
+        early.name === name &&
+        performance.now() - early.startedAt <= PREFETCH_MAX_AGE_MS;
       // The account lookup runs alongside the block check (one round trip less
       // per login); a throttled attempt drops it unchecked, with no scrypt.
-      const found = this.lookup(name);
+      const found = fresh ? early.found : this.lookup(name);
       found.catch(() => {});
+      // As soon as the account is known and the password is one the cache
+      // knows, the caller's follow-up work starts, alongside the block check.
+      speculation = opts.speculate
+        ? found.then((known) => {
+            if (!known || !this.cachedGood(known, req.password)) return undefined;
+            return { value: opts.speculate!(known.account) };
+          })
+        : undefined;
+      speculation?.catch(() => {});
       // The user's failure count comes in the same round as the blocks, so a
       // success only pays for forgiving failures when there were some.
-      const [failures, ...blocked] = await Promise.all([
-        this.deps.limits.get(`authfail:user:${name}`),
-        ...subjects.map((s) => this.deps.limits.get(`authblock:${s}`)),
+      const [failures, ...blocked] = await this.deps.limits.getMany([
+        `authfail:user:${name}`,
+        ...subjects.map((s) => `authblock:${s}`),
       ]);
+      speculated = await speculation;
       const retryAfterMs = Math.max(...blocked);
       if (retryAfterMs > 0) {
         result = { ok: false, reason: "throttled", retryAfterMs };
@@ -118,6 +182,8 @@ export class Authenticator {
         }
       }
     } catch (err) {
+      // What was started is handed back all the same, for the caller to undo.
+      speculated ??= await speculation?.catch(() => undefined);
       this.deps.log.error({ err, protocol: req.protocol }, "authentication backend unavailable");
       result = { ok: false, reason: "unavailable" };
     }
@@ -128,7 +194,7 @@ export class Authenticator {
         "authentication failed",
       );
     }
-    return result;
+    return speculated ? { ...result, speculated: speculated.value } : result;
   }
 
   /**
@@ -147,13 +213,21 @@ export class Authenticator {
     await this.deps.limits.incr(key, backoff, backoff);
   }
 
+  /** The cache's key for a password checked against a stored hash: a new hash (passwd) never matches an old entry. */
+  private cacheKey(found: AccountWithHash, password: string): string {
+    return createHash("sha256").update(found.passwordHash).update("\0").update(password).digest("base64");
+  }
+
+  /** The password was verified against this very hash within the cache's lifetime (no scrypt). */
+  private cachedGood(found: AccountWithHash, password: string): boolean {
+    if (found.account.disabled) return false;
+    const expiry = this.verified.get(this.cacheKey(found, password));
+    return expiry !== undefined && expiry > Date.now();
+  }
+
   private async check(found: AccountWithHash | undefined, password: string): Promise<Account | undefined> {
     if (!found || found.account.disabled) return undefined;
-    const cacheKey = createHash("sha256")
-      .update(found.passwordHash)
-      .update("\0")
-      .update(password)
-      .digest("base64");
+    const cacheKey = this.cacheKey(found, password);
     const now = Date.now();
     const expiry = this.verified.get(cacheKey);
     if (expiry !== undefined && expiry > now) return found.account;

@@ -126,6 +126,62 @@ test("a one-query credential lookup (Pop3Queries.loginCredentials) answers like 
   await store.accounts.setPassword(acct.id, "right");
 });
 
+test("prefetch and speculate: one lookup for USER and PASS, follow-up work only for a cached good password", async () => {
+  const queries = new Pop3Queries(store.pool);
+  const looked: string[] = [];
+  const limits = new MemoryLimiter();
+  const auth = new Authenticator(
+    {
+      store,
+      limits,
+      log,
+      metrics: createRegistry("t"),
+      credentials: (name) => {
+        looked.push(name);
+        return queries.loginCredentials(name);
+      },
+    },
+    { freeFailures: 0, baseBackoffMs: 60_000 },
+  );
+  const speculated: number[] = [];
+  const login = (username: string, password: string, remoteAddress = "10.0.0.5") =>
+    auth.login(
+      { username, password, remoteAddress, protocol: "pop3" },
+      {
+        prefetched: auth.prefetch(username),
+        speculate: (account) => {
+          speculated.push(account.id);
+          return `work for ${account.id}`;
+        },
+      },
+    );
+  // First login: no cache entry yet, so nothing is speculated; the prefetch is the only lookup.
+  const first = await login(" User@Example.com", "right");
+  assert.ok(first.ok);
+  assert.equal(first.speculated, undefined);
+  assert.deepEqual(looked, ["user@example.com"]);
+  // Second: the cache knows the password; the work starts and comes back with the result.
+  const second = await login("user@example.com", "right");
+  assert.ok(second.ok);
+  assert.equal(second.speculated, `work for ${second.account.id}`);
+  assert.deepEqual(speculated, [second.account.id]);
+  // A wrong password is never speculated on.
+  assert.equal((await login("user@example.com", "wrong", "10.0.0.6")).ok, false);
+  assert.equal(speculated.length, 1);
+  // Throttled (the failure above blocked the name): the started work is handed back to undo.
+  const throttled = await login("user@example.com", "right", "10.0.0.7");
+  assert.equal(throttled.ok, false);
+  assert.equal(!throttled.ok && throttled.reason, "throttled");
+  assert.equal(throttled.speculated, `work for ${second.account.id}`);
+  // A prefetch for another name is not used: the login looks its own name up.
+  looked.length = 0;
+  await auth.login(
+    { username: "other@example.com", password: "right", remoteAddress: "10.0.0.8", protocol: "pop3" },
+    { prefetched: auth.prefetch("alias@example.com") },
+  );
+  assert.deepEqual(looked, ["alias@example.com", "other@example.com"]);
+});
+
 test("a success forgives the login name's failures, and costs no reset when there were none", async () => {
   const limits = new MemoryLimiter();
   const resets: string[] = [];

@@ -75,6 +75,10 @@ export class MemoryLimiter implements Limiter {
     return saved?.count ?? 0;
   }
 
+  async getMany(keys: readonly string[]): Promise<number[]> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
   async reset(key: string): Promise<void> {
     this.#checkOpen();
     checkKey(key);

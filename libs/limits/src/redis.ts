@@ -106,6 +106,13 @@ export class RedisLimiter implements Limiter {
     return value === null ? 0 : Number(value);
   }
 
+  async getMany(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    for (const key of keys) checkKey(key);
+    const values = await this.#redis.mget(keys.map((key) => this.#keys.limit(key)));
+    return values.map((value) => (value === null ? 0 : Number(value)));
+  }
+
   async reset(key: string): Promise<void> {
     checkKey(key);
     await this.#redis.del(this.#keys.limit(key));

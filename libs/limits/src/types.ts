@@ -32,6 +32,8 @@ export interface Limiter {
   incr(key: string, by: number, ttlMs: number): Promise<number>;
   /** Current counter value (0 when absent). */
   get(key: string): Promise<number>;
+  /** Several counters' values in one round trip (Redis MGET), in the order asked; 0 when absent. */
+  getMany(keys: readonly string[]): Promise<number[]>;
   /** Deletes a counter or bucket. */
   reset(key: string): Promise<void>;
   /** A lease lock held for `ttlMs` unless renewed; undefined when someone else holds it. */

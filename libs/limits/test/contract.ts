@@ -85,6 +85,15 @@ export async function limiterContract(t: TestContext, makeLimiter: () => Promise
     await assert.rejects(limiter.incr(key, 1, 0), RangeError);
   });
 
+  await t.test("getMany reads several counters at once, in order, 0 for absent ones", async () => {
+    const [a, b, absent] = [freshKey("counter"), freshKey("counter"), freshKey("counter")];
+    await limiter.incr(a, 3, 60_000);
+    await limiter.incr(b, -2, 60_000);
+    assert.deepEqual(await limiter.getMany([b, absent, a]), [-2, 0, 3]);
+    assert.deepEqual(await limiter.getMany([]), []);
+    await assert.rejects(limiter.getMany([a, ""]), RangeError);
+  });
+
   await t.test("a counter expires ttl after its last change", async () => {
     const key = freshKey("counter");
     await limiter.incr(key, 1, 500);

@@ -41,15 +41,17 @@ export class Pop3Queries {
       created_at: Date;
       password_hash: string;
       aliases: string[];
-    }>(
-      `SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at, a.password_hash,
+    }>({
+      // Named: prepared once per connection, so each login skips the parse and plan.
+      name: "pop3-login-credentials",
+      text: `SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at, a.password_hash,
               COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
          FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id
         WHERE a.id = (SELECT id FROM accounts WHERE address = $1
                       UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
         GROUP BY a.id`,
-      [a],
-    );
+      values: [a],
+    });
     const r = rows[0];
     if (!r) return undefined;
     return {
@@ -74,15 +76,16 @@ export class Pop3Queries {
       size: number | null;
       blob_key: string | null;
       crlf_size: number | null;
-    }>(
-      `SELECT mb.id AS mailbox_id, mb.uidvalidity, m.uid, m.size, m.blob_key, s.crlf_size
+    }>({
+      name: "pop3-inbox-snapshot",
+      text: `SELECT mb.id AS mailbox_id, mb.uidvalidity, m.uid, m.size, m.blob_key, s.crlf_size
          FROM mailboxes mb
          LEFT JOIN messages m ON m.mailbox_id = mb.id
          LEFT JOIN pop3_blob_sizes s ON s.blob_key = m.blob_key
         WHERE mb.account_id = $1 AND mb.name = 'INBOX'
         ORDER BY m.uid`,
-      [accountId],
-    );
+      values: [accountId],
+    });
     const first = rows[0];
     if (!first) return undefined;
     const messages: Pop3SnapshotMessage[] = [];

@@ -5,13 +5,17 @@
  *
  * Aerogram runs in this process on the test Postgres (TEST_DATABASE_URL),
  * filesystem blobs and Redis (TEST_REDIS_URL) when reachable. Dovecot runs
- * from a config under a temp directory on a loopback port (passwd-file auth,
- * maildir, ssl=no); nothing is installed or left behind.
+ * from a config under a temp directory on a loopback port (passwd-file auth
+ * with salted SHA-256 hashes and the auth cache, maildir, the POP3 session
+ * lock, ssl=no); nothing is installed or left behind.
  *
  *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
- *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof)
+ *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof; BENCH_VERBOSE=1 for
+ *   Aerogram's per-command totals and both servers' client-side time per session step;
+ *   BENCH_REPLICAS=2 runs a second Aerogram gateway process, clients spread over both)
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdir, readdir, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -28,6 +32,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50);
 const PASSWORD = "bench-pass";
+/** Aerogram gateway processes (1: this process only); Dovecot always runs as it likes. */
+const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1);
 
 /** The same N messages for both servers: sizes from 1 KB to ~100 KB, some lines starting with ".". */
 function corpus(): Buffer[] {
@@ -50,8 +56,8 @@ function corpus(): Buffer[] {
  * Runs the load in a child process (see pop3-clients.ts), or in this process
  * with BENCH_CLIENTS_IN_PROCESS=1 (how the first figures were measured).
  */
-async function runLoad(port: number, users: string[]): Promise<Result> {
-  const load: Load = { port, users, password: PASSWORD, seconds: SECONDS, messages: MESSAGES };
+async function runLoad(ports: number[], users: string[]): Promise<Result> {
+  const load: Load = { ports, users, password: PASSWORD, seconds: SECONDS, messages: MESSAGES };
   if (process.env.BENCH_CLIENTS_IN_PROCESS === "1") return measure(load);
   const script = fileURLToPath(new URL("./pop3-clients.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(load)], {
@@ -64,6 +70,33 @@ async function runLoad(port: number, users: string[]): Promise<Result> {
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`load generator exited with ${code}`);
   return JSON.parse(out) as Result;
+}
+
+/**
+ * Another gateway process on the same database, blobs and Redis (the test
+ * fixture that prints "pop3 port N"): a second replica, as deployed behind a
+ * balancer. Only with BENCH_REPLICAS > 1.
+ */
+async function startReplica(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const script = fileURLToPath(new URL("../test/fixtures/gateway.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("replica did not start within 20 s")), 20_000);
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      const m = /pop3 port (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`replica exited with ${code}`)));
+  });
+  return { child, port };
 }
 
 async function redisReachable(): Promise<boolean> {
@@ -89,6 +122,7 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
   };
   if (process.env.BENCH_LIMITER !== "memory" && (await redisReachable())) env.REDIS_URL = TEST_REDIS_URL;
   const runtime = await createRuntime(loadConfig(env), { service: "pop3-bench" });
+  const replicas: ChildProcess[] = [];
   const pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0 });
   try {
     const delivery = new Delivery(runtime);
@@ -100,9 +134,18 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
     console.log(
       `aerogram: limiter ${env.REDIS_URL ? "redis" : "memory"}, blobs on the filesystem, real Postgres`,
     );
-    // One warm-up session per user (sizes each blob once, fills the login cache).
-    for (const u of users) (await login(pop3.port, u, PASSWORD)).close();
-    const result = await runLoad(pop3.port, users);
+    // Replicas share the maildrop lock and session counts only through Redis.
+    if (REPLICAS > 1 && !env.REDIS_URL) throw new Error("BENCH_REPLICAS > 1 needs Redis");
+    const ports = [pop3.port];
+    for (let i = 1; i < REPLICAS; i++) {
+      const replica = await startReplica({ ...env, LOG_LEVEL: "warn" });
+      replicas.push(replica.child);
+      ports.push(replica.port);
+    }
+    if (REPLICAS > 1) console.log(`aerogram: ${REPLICAS} gateway processes, clients spread over them`);
+    // One warm-up session per user and process (sizes each blob once, fills the login caches).
+    for (const p of ports) for (const u of users) (await login(p, u, PASSWORD)).close();
+    const result = await runLoad(ports, users);
     if (process.env.BENCH_VERBOSE) {
       const durations = await runtime.metrics
         .getSingleMetric("aerogram_pop3_command_duration_seconds")
@@ -114,11 +157,26 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
     }
     return result;
   } finally {
+    for (const child of replicas) {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
     await pop3.drain(100);
     await runtime.close();
     await db.drop();
     await dir.remove();
   }
+}
+
+/**
+ * Dovecot's {SSHA256} scheme: base64(SHA-256(password + salt) + salt). A
+ * hashed password (never {PLAIN}), checked at the cost Aerogram pays per
+ * cached login (one SHA-256; its scrypt runs once per cache lifetime).
+ */
+function ssha256(password: string): string {
+  const salt = randomBytes(8);
+  const digest = createHash("sha256").update(password).update(salt).digest();
+  return `{SSHA256}${Buffer.concat([digest, salt]).toString("base64")}`;
 }
 
 /** "nobody": Dovecot's mail processes must not run as root. */
@@ -146,7 +204,7 @@ async function benchDovecot(messages: Buffer[], users: string[]): Promise<Result
   // Dovecot's auth process runs as its own user and must reach the passwd file.
   await chmod(dir.path, 0o755);
   const conf = join(dir.path, "dovecot.conf");
-  await writeFile(join(dir.path, "passwd"), users.map((u) => `${u}:{PLAIN}${PASSWORD}\n`).join(""));
+  await writeFile(join(dir.path, "passwd"), users.map((u) => `${u}:${ssha256(PASSWORD)}\n`).join(""));
   await writeFile(
     conf,
     `base_dir = ${dir.path}/run
@@ -157,6 +215,12 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# The same steady state as Aerogram's Authenticator: a remembered lookup (its
+# verified-login cache, 5 min) and one SHA-256 per login against a stored hash.
+auth_cache_size = 10M
+auth_cache_ttl = 5 mins
+# RFC 1939 §8: one session per maildrop, as Aerogram's lease (off by default in Dovecot).
+pop3_lock_session = yes
 first_valid_uid = 1
 mail_location = maildir:${dir.path}/home/%u/Maildir
 passdb {
@@ -213,7 +277,7 @@ service anvil {
       }
     }
     for (const u of users) (await login(port, u, PASSWORD)).close();
-    return await runLoad(port, users);
+    return await runLoad([port], users);
   } catch (error) {
     return `failed: ${(error as Error).message}`;
   } finally {
@@ -228,6 +292,10 @@ function show(name: string, r: Result): void {
   console.log(
     `${name}: ${r.sessionsPerSecond.toFixed(0)} sessions/s, ${r.retrPerSecond.toFixed(0)} RETR/s, ${r.mbPerSecond.toFixed(1)} MB/s`,
   );
+  if (process.env.BENCH_VERBOSE) {
+    const steps = Object.entries(r.stepMs).map(([k, v]) => `${k} ${v.toFixed(2)}`);
+    console.log(`  ${name} ms per session step (client side): ${steps.join(", ")}`);
+  }
 }
 
 const messages = corpus();

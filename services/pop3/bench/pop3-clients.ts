@@ -75,10 +75,16 @@ export interface Result {
   sessionsPerSecond: number;
   retrPerSecond: number;
   mbPerSecond: number;
+  /** Sessions phase: mean client-side milliseconds per step (greeting = connect + greeting). */
+  stepMs: Record<Step, number>;
 }
 
+const STEPS = ["greeting", "USER", "PASS", "STAT", "QUIT"] as const;
+type Step = (typeof STEPS)[number];
+
 export interface Load {
-  port: number;
+  /** One per server process (Aerogram replicas behind no balancer): client i uses ports[i % ports.length]. */
+  ports: number[];
   users: string[];
   password: string;
   seconds: number;
@@ -86,7 +92,8 @@ export interface Load {
 }
 
 /** Phase 1: sessions (connect, login, STAT, QUIT) per second; phase 2: sessions that RETR every message. */
-export async function measure({ port, users, password, seconds, messages }: Load): Promise<Result> {
+export async function measure({ ports, users, password, seconds, messages }: Load): Promise<Result> {
+  const portOf = new Map(users.map((u, i) => [u, ports[i % ports.length]!]));
   const forSeconds = async (work: (user: string) => Promise<number>) => {
     const deadline = performance.now() + seconds * 1000;
     const started = performance.now();
@@ -99,16 +106,31 @@ export async function measure({ port, users, password, seconds, messages }: Load
     );
     return { total: totals.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000 };
   };
+  const spent: Record<Step, number> = { greeting: 0, USER: 0, PASS: 0, STAT: 0, QUIT: 0 };
   const sessions = await forSeconds(async (u) => {
-    const c = await login(port, u, password);
+    let t = performance.now();
+    const lap = (step: Step) => {
+      const now = performance.now();
+      spent[step] += now - t;
+      t = now;
+    };
+    const c = await Client.open(portOf.get(u)!);
+    await c.read(false);
+    lap("greeting");
+    await c.cmd(`USER ${u}`);
+    lap("USER");
+    await c.cmd(`PASS ${password}`);
+    lap("PASS");
     await c.cmd("STAT");
+    lap("STAT");
     await c.cmd("QUIT");
+    lap("QUIT");
     c.close();
     return 1;
   });
   let bytes = 0;
   const retrs = await forSeconds(async (u) => {
-    const c = await login(port, u, password);
+    const c = await login(portOf.get(u)!, u, password);
     let n = 0;
     for (let i = 1; i <= messages; i++) {
       // Not `bytes += await …`: that reads `bytes` before the await and loses the other clients' counts.
@@ -120,7 +142,9 @@ export async function measure({ port, users, password, seconds, messages }: Load
     c.close();
     return n;
   });
+  const stepMs = Object.fromEntries(STEPS.map((k) => [k, spent[k] / sessions.total])) as Record<Step, number>;
   return {
+    stepMs,
     sessionsPerSecond: sessions.total / sessions.seconds,
     retrPerSecond: retrs.total / retrs.seconds,
     mbPerSecond: bytes / retrs.seconds / 1e6,

@@ -15,6 +15,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type ConnectionLimiter, decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
+import type { Lease } from "@aerogram/limits";
 import type { Account } from "@aerogram/store";
 import { capabilities, SASL_MECHANISMS } from "./capabilities.ts";
 import { Maildrop } from "./maildrop.ts";
@@ -25,15 +26,24 @@ import type { HandlerTable, Pop3Session, SessionDeps } from "./session.ts";
 const APOP_BURST = 10;
 const APOP_REFILL_PER_SECOND = 1 / 60;
 
-/** Checks a username/password and, when good, opens the maildrop. */
+/**
+ * Checks a username/password and, when good, opens the maildrop. USER has
+ * usually prefetched the account already. When the password is one the
+ * Authenticator verified recently, the session count and the lock request
+ * start as soon as the account is known, while the block check is still out,
+ * and are given back if the login is refused after all (throttled); the
+ * snapshot still waits for the lock (RFC 1939 §8: it must see what the
+ * previous holder deleted).
+ */
 async function login(session: Pop3Session, username: string, password: string): Promise<void> {
-  const result = await session.deps.authenticator.login({
-    username,
-    password,
-    remoteAddress: session.remoteAddress,
-    protocol: "pop3",
-  });
-  if (result.ok) return openMaildrop(session, result.account.id, result.account);
+  const prefetched = session.prefetch;
+  session.prefetch = undefined;
+  const result = await session.deps.authenticator.login(
+    { username, password, remoteAddress: session.remoteAddress, protocol: "pop3" },
+    { prefetched, speculate: (account) => startOpening(session, account.id) },
+  );
+  if (result.ok) return openMaildrop(session, result.account.id, result.account, result.speculated);
+  if (result.speculated) undoOpening(session, result.speculated);
   if (result.reason === "throttled") {
     const seconds = Math.ceil((result.retryAfterMs ?? 1000) / 1000);
     session.reply(err(`too many failed logins; try again in ${seconds} s`, "LOGIN-DELAY"));
@@ -47,13 +57,40 @@ async function login(session: Pop3Session, username: string, password: string): 
 /** service.ts adds the cluster-wide session limit to the deps (released when the session closes). */
 type DepsWithLimit = SessionDeps & { connections?: ConnectionLimiter };
 
-async function openMaildrop(session: Pop3Session, accountId: number, account?: Account): Promise<void> {
+/** The session count and the lock request of a login, started together. */
+interface Opening {
+  counted: Promise<boolean>;
+  locking: Promise<Lease | undefined>;
+}
+
+/** Starts the session count and the lock request (independent round trips, sent together). */
+function startOpening(session: Pop3Session, accountId: number): Opening {
+  const limiter = (session.deps as DepsWithLimit).connections;
+  const counted = limiter ? limiter.acquire("pop3", accountId, session) : Promise.resolve(true);
+  const locking = Maildrop.lock(session.deps, accountId, session.options.leaseMs);
+  counted.catch(() => {});
+  locking.catch(() => {});
+  return { counted, locking };
+}
+
+/** Gives back what startOpening took (a refused login). */
+function undoOpening(session: Pop3Session, started: Opening): void {
+  void started.counted.then(() => (session.deps as DepsWithLimit).connections?.release(session));
+  void started.locking.then((lease) => lease?.release()).catch(() => {});
+}
+
+async function openMaildrop(
+  session: Pop3Session,
+  accountId: number,
+  account?: Account,
+  started: Opening = startOpening(session, accountId),
+): Promise<void> {
   const limiter = (session.deps as DepsWithLimit).connections;
   // The session count and the maildrop (lock, then snapshot) are independent
   // round trips: run them together, and give the maildrop back when the
   // count refuses.
-  const counted = limiter ? limiter.acquire("pop3", accountId, session) : Promise.resolve(true);
-  const opening = Maildrop.open(session.deps, accountId, session.options.leaseMs);
+  const { counted } = started;
+  const opening = Maildrop.openLocked(session.deps, accountId, started.locking);
   opening.catch(() => {});
   if (!(await counted)) {
     const refused = await opening.catch(() => undefined);
@@ -121,6 +158,9 @@ export const authorizationHandlers: HandlerTable = {
 
   USER(session, command) {
     session.pendingUser = command.user;
+    // The account lookup runs while the client reads this answer and sends
+    // PASS (a round trip of its own), so PASS doesn't wait for it.
+    session.prefetch = session.deps.authenticator.prefetch(command.user);
     session.reply(ok("send PASS"));
   },
 

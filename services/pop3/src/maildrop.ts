@@ -69,8 +69,26 @@ export class Maildrop {
   ) {}
 
   /** Takes the lock, then the snapshot. Throws on backend failure (the lock is released again). */
-  static async open(deps: MaildropDeps, accountId: number, leaseMs: number): Promise<OpenResult> {
-    const lease = await deps.limits.acquire(maildropLockKey(accountId), leaseMs);
+  static open(deps: MaildropDeps, accountId: number, leaseMs: number): Promise<OpenResult> {
+    return Maildrop.openLocked(deps, accountId, Maildrop.lock(deps, accountId, leaseMs));
+  }
+
+  /** The maildrop's lock, undefined when another session holds it. */
+  static lock(deps: MaildropDeps, accountId: number, leaseMs: number): Promise<Lease | undefined> {
+    return deps.limits.acquire(maildropLockKey(accountId), leaseMs);
+  }
+
+  /**
+   * The snapshot, taken once `locking` (lock()) holds the lock: only then, so
+   * deletions a previous session committed before releasing are never listed
+   * again. Throws on backend failure (the lock is released again).
+   */
+  static async openLocked(
+    deps: MaildropDeps,
+    accountId: number,
+    locking: Promise<Lease | undefined>,
+  ): Promise<OpenResult> {
+    const lease = await locking;
     if (!lease) return { ok: false, reason: "in-use" };
     try {
       const snap = await deps.queries.inboxSnapshot(accountId);

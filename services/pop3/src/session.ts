@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import type { SecureContext } from "node:tls";
-import type { Authenticator } from "@aerogram/auth";
+import type { Authenticator, CredentialPrefetch } from "@aerogram/auth";
 import { BlobNotFoundError } from "@aerogram/blobstore";
 import {
   type IdleSession,
@@ -75,11 +75,25 @@ class ConnectionClosedError extends Error {}
 
 const LOCK_LOST = err("maildrop lock lost; no messages deleted", "SYS/TEMP");
 
+/**
+ * Session ids (logs, the APOP timestamp): a random per-process prefix and a
+ * counter, unique without asking the CSPRNG on every connection. RFC 1939 §7
+ * only needs the timestamp to differ each time; it is not a secret.
+ */
+const SESSION_ID_PREFIX = randomBytes(4).toString("hex");
+let sessionCounter = 0;
+function nextSessionId(): string {
+  sessionCounter = (sessionCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return SESSION_ID_PREFIX + sessionCounter.toString(16);
+}
+
 export class Pop3Session implements IdleSession {
   state: SessionState = "authorization";
   secure: boolean;
   /** USER's name, waiting for PASS. */
   pendingUser: string | undefined;
+  /** USER's credential lookup, started before PASS arrives. */
+  prefetch: CredentialPrefetch | undefined;
   saslStep: SaslStep | undefined;
   maildrop: Maildrop | undefined;
   /** The APOP timestamp of the greeting (RFC 1939 §7), when APOP is offered. */
@@ -103,7 +117,7 @@ export class Pop3Session implements IdleSession {
     this.secure = info.secure;
     this.remoteAddress = info.remoteAddress;
     this.splitter = new LineSplitter(deps.options.maxLineOctets);
-    const id = randomBytes(6).toString("hex");
+    const id = nextSessionId();
     this.log = deps.log.child({ session: id, ip: info.remoteAddress, protocol: "pop3" });
     if (deps.options.apop) {
       this.apopTimestamp = `<${id}.${Date.now()}@${deps.options.hostname}>`;

@@ -1,0 +1,308 @@
+/**
+ * A checking IMAP client view for the concurrent-mailbox chaos test: it parses
+ * every untagged response a command brings (EXISTS, EXPUNGE, VANISHED, FETCH,
+ * response codes) and keeps the session's sequence-number ↔ UID map, flags and
+ * MODSEQs, recording every protocol rule the server breaks on the way:
+ *
+ * - a sequence number outside 1..EXISTS, or EXISTS shrinking without EXPUNGE;
+ * - EXPUNGE/VANISHED while answering FETCH, STORE or SEARCH by sequence number
+ *   (RFC 9051 §7.5.1, RFC 3501 §7.4.1);
+ * - UIDs not strictly ascending with sequence numbers (RFC 9051 §2.3.1.1);
+ * - a message's MODSEQ going down, HIGHESTMODSEQ going down (RFC 7162 §3.1.1, §3.1.2.1);
+ * - one (UID, MODSEQ) reported with two different flag sets (a MODSEQ names one
+ *   state of a message's metadata, RFC 7162 §3.1.1).
+ */
+
+export interface ParsedFetch {
+  seq: number;
+  uid?: number;
+  flags?: string[];
+  modseq?: number;
+  messageId?: string;
+}
+
+export interface CommandOutcome {
+  status: "OK" | "NO" | "BAD";
+  /** The tagged response code without brackets, e.g. "MODIFIED 3,5". */
+  code: string;
+  text: string;
+  fetches: ParsedFetch[];
+  /** COPYUID codes (untagged for MOVE, tagged for COPY): uidvalidity, source, destination UIDs. */
+  copyUids: { uidValidity: number; source: number[]; destination: number[] }[];
+  appendUid?: { uidValidity: number; uids: number[] };
+  /** UIDs this command saw leave the view (EXPUNGE of a known slot or VANISHED). */
+  expungedUids: number[];
+  search: number[];
+  uidValidity?: number;
+  highestModseq?: number;
+}
+
+/** Splits server output into responses; a literal `{n}` joins its bytes and the rest of the line. */
+export function splitResponses(text: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const end = text.indexOf("\r\n", i);
+    if (end < 0) break;
+    let unit = text.slice(i, end);
+    let next = end + 2;
+    for (let m = /\{(\d+)\+?\}$/.exec(unit); m; m = /\{(\d+)\+?\}$/.exec(unit)) {
+      const n = Number(m[1]);
+      unit += `\r\n${text.slice(next, next + n)}`;
+      next += n;
+      const lineEnd = text.indexOf("\r\n", next);
+      if (lineEnd < 0) break;
+      unit += text.slice(next, lineEnd);
+      next = lineEnd + 2;
+    }
+    out.push(unit);
+    i = next;
+  }
+  return out;
+}
+
+/** An IMAP sequence set of numbers (no "*"), expanded in order. */
+export function expandSet(set: string): number[] {
+  const out: number[] = [];
+  for (const part of set.split(",")) {
+    const [a, b] = part.split(":").map(Number) as [number, number | undefined];
+    if (b === undefined) out.push(a);
+    else for (let k = Math.min(a, b); k <= Math.max(a, b); k++) out.push(k);
+  }
+  return out;
+}
+
+export function compressSet(nums: readonly number[]): string {
+  const sorted = [...new Set(nums)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** Flags as a comparable key: sorted, without \Recent (a per-session flag). */
+export function flagKey(flags: readonly string[]): string {
+  return flags
+    .filter((f) => f.toLowerCase() !== "\\recent")
+    .sort()
+    .join(" ");
+}
+
+function parseFetch(unit: string): ParsedFetch | null {
+  const m = /^\* (\d+) FETCH \(/.exec(unit);
+  if (!m) return null;
+  const body = unit.slice(m[0].length);
+  // Literal contents (header fields) can't contain these items' syntax; read them off the text.
+  const head = body.replace(/\{\d+\}\r\n[\s\S]*$/, "");
+  const f: ParsedFetch = { seq: Number(m[1]) };
+  const uid = /(?:^|[ (])UID (\d+)/.exec(head);
+  if (uid) f.uid = Number(uid[1]);
+  const flags = /(?:^|[ (])FLAGS \(([^)]*)\)/.exec(head);
+  if (flags) f.flags = flags[1]!.split(" ").filter(Boolean);
+  const modseq = /(?:^|[ (])MODSEQ \((\d+)\)/.exec(head);
+  if (modseq) f.modseq = Number(modseq[1]);
+  const mid = /Message-ID: <([^>]+)>/i.exec(body);
+  if (mid) f.messageId = mid[1]!;
+  return f;
+}
+
+export class SessionView {
+  /** UIDs by sequence number - 1; 0 = announced by EXISTS, UID not learned yet. */
+  uids: number[] = [];
+  readonly flags = new Map<number, string[]>();
+  readonly modseqs = new Map<number, number>();
+  highestModseq = 0;
+  uidValidity = 0;
+  readonly violations: string[] = [];
+  readonly #flagsAt = new Map<string, string>();
+
+  constructor(
+    readonly name: string,
+    public mailbox: string,
+  ) {}
+
+  reset(mailbox: string): void {
+    this.mailbox = mailbox;
+    this.uids = [];
+    this.flags.clear();
+    this.modseqs.clear();
+    this.highestModseq = 0;
+    this.uidValidity = 0;
+    this.#flagsAt.clear();
+  }
+
+  get knownUids(): number[] {
+    return this.uids.filter((u) => u > 0);
+  }
+
+  firstUnknownSeq(): number {
+    const i = this.uids.indexOf(0);
+    return i < 0 ? 0 : i + 1;
+  }
+
+  violation(what: string): void {
+    this.violations.push(`${this.name} ${this.mailbox}: ${what}`);
+  }
+
+  /**
+   * Applies the output of one command (everything up to and including its
+   * tagged line). `bySequence`: FETCH, STORE or SEARCH without UID, during
+   * which no EXPUNGE may arrive.
+   */
+  apply(command: string, tag: string, text: string, bySequence: boolean): CommandOutcome {
+    const outcome: CommandOutcome = {
+      status: "BAD",
+      code: "",
+      text: "",
+      fetches: [],
+      copyUids: [],
+      expungedUids: [],
+      search: [],
+    };
+    for (const unit of splitResponses(text)) {
+      if (unit.startsWith(`${tag} `)) {
+        const t = /^\S+ (OK|NO|BAD) (?:\[([^\]]*)\] ?)?(.*)$/s.exec(unit);
+        outcome.status = (t?.[1] as CommandOutcome["status"]) ?? "BAD";
+        outcome.code = t?.[2] ?? "";
+        outcome.text = t?.[3] ?? unit;
+        this.#code(outcome.code, outcome);
+        continue;
+      }
+      if (!unit.startsWith("* ")) continue;
+      let m: RegExpExecArray | null;
+      if ((m = /^\* (\d+) EXISTS$/.exec(unit))) {
+        const n = Number(m[1]);
+        if (n < this.uids.length)
+          this.violation(`${command}: EXISTS ${n} below ${this.uids.length} without EXPUNGE`);
+        while (this.uids.length < n) this.uids.push(0);
+      } else if ((m = /^\* (\d+) EXPUNGE$/.exec(unit))) {
+        const n = Number(m[1]);
+        if (bySequence)
+          this.violation(`${command}: EXPUNGE ${n} while answering a command by sequence number`);
+        if (n < 1 || n > this.uids.length) {
+          this.violation(`${command}: EXPUNGE ${n} outside 1..${this.uids.length}`);
+          continue;
+        }
+        const [uid] = this.uids.splice(n - 1, 1);
+        if (uid) {
+          outcome.expungedUids.push(uid);
+          this.flags.delete(uid);
+        }
+      } else if ((m = /^\* VANISHED (\(EARLIER\) )?([\d:,]+)$/.exec(unit))) {
+        if (m[1]) continue; // only after SELECT (QRESYNC) / UID FETCH (VANISHED), which we don't send
+        if (bySequence) this.violation(`${command}: VANISHED while answering a command by sequence number`);
+        for (const uid of expandSet(m[2]!)) {
+          const at = this.uids.indexOf(uid);
+          if (at >= 0) this.uids.splice(at, 1);
+          else {
+            // A message whose UID we have not learned (announced by EXISTS; a FETCH skips
+            // messages another session expunged): it sits in an unknown slot between the
+            // known UIDs around it. Slots within one gap are indistinguishable.
+            const slot = this.#unknownSlotFor(uid);
+            if (slot < 0) {
+              this.violation(`${command}: VANISHED ${uid}, not in the view`);
+              continue;
+            }
+            this.uids.splice(slot, 1);
+          }
+          outcome.expungedUids.push(uid);
+          this.flags.delete(uid);
+        }
+      } else if (/^\* \d+ FETCH /.test(unit)) {
+        const f = parseFetch(unit);
+        if (f) {
+          outcome.fetches.push(f);
+          this.#fetch(command, f);
+        }
+      } else if ((m = /^\* (?:SEARCH|ESEARCH)(.*)$/.exec(unit))) {
+        const nums = (m[1] ?? "").replace(/\(.*?\)/g, "").match(/\d+/g) ?? [];
+        outcome.search.push(...nums.map(Number));
+      } else if ((m = /^\* (?:OK|NO|BAD) \[([^\]]*)\]/.exec(unit))) {
+        this.#code(m[1]!, outcome);
+      }
+    }
+    return outcome;
+  }
+
+  /** Index of an unknown slot where `uid` fits between the known UIDs, or -1. */
+  #unknownSlotFor(uid: number): number {
+    for (let i = 0; i < this.uids.length; i++) {
+      const u = this.uids[i]!;
+      if (u > uid) return -1;
+      if (u === 0) {
+        const after = this.uids.slice(i).find((x) => x > 0);
+        if (after === undefined || after > uid) return i;
+      }
+    }
+    return -1;
+  }
+
+  #code(code: string, outcome: CommandOutcome): void {
+    let m: RegExpExecArray | null;
+    if ((m = /^HIGHESTMODSEQ (\d+)$/.exec(code))) {
+      const h = Number(m[1]);
+      if (h < this.highestModseq)
+        this.violation(`HIGHESTMODSEQ went down from ${this.highestModseq} to ${h}`);
+      this.highestModseq = Math.max(this.highestModseq, h);
+      outcome.highestModseq = h;
+    } else if ((m = /^COPYUID (\d+) ([\d:,]+) ([\d:,]+)$/.exec(code))) {
+      outcome.copyUids.push({
+        uidValidity: Number(m[1]),
+        source: expandSet(m[2]!),
+        destination: expandSet(m[3]!),
+      });
+    } else if ((m = /^APPENDUID (\d+) ([\d:,]+)$/.exec(code))) {
+      outcome.appendUid = { uidValidity: Number(m[1]), uids: expandSet(m[2]!) };
+    } else if ((m = /^UIDVALIDITY (\d+)$/.exec(code))) {
+      outcome.uidValidity = Number(m[1]);
+    }
+  }
+
+  #fetch(command: string, f: ParsedFetch): void {
+    if (f.seq < 1 || f.seq > this.uids.length) {
+      this.violation(`${command}: FETCH for sequence number ${f.seq} outside 1..${this.uids.length}`);
+      return;
+    }
+    const known = this.uids[f.seq - 1]!;
+    const uid = f.uid ?? known;
+    if (f.uid !== undefined) {
+      if (known && known !== f.uid) {
+        this.violation(`${command}: sequence number ${f.seq} is UID ${known}, FETCH says UID ${f.uid}`);
+        return;
+      }
+      if (!known) {
+        const before = this.uids
+          .slice(0, f.seq - 1)
+          .filter((u) => u > 0)
+          .at(-1);
+        const after = this.uids.slice(f.seq).find((u) => u > 0);
+        if ((before !== undefined && before >= f.uid) || (after !== undefined && after <= f.uid)) {
+          this.violation(`${command}: UID ${f.uid} at sequence number ${f.seq} breaks ascending order`);
+        }
+        this.uids[f.seq - 1] = f.uid;
+      }
+    }
+    if (!uid) return;
+    if (f.flags) this.flags.set(uid, f.flags);
+    if (f.modseq !== undefined) {
+      const last = this.modseqs.get(uid);
+      if (last !== undefined && f.modseq < last)
+        this.violation(`${command}: MODSEQ of UID ${uid} went down from ${last} to ${f.modseq}`);
+      this.modseqs.set(uid, Math.max(last ?? 0, f.modseq));
+      if (f.flags) {
+        const key = `${uid}:${f.modseq}`;
+        const flags = flagKey(f.flags);
+        const seen = this.#flagsAt.get(key);
+        if (seen !== undefined && seen !== flags)
+          this.violation(
+            `${command}: UID ${uid} MODSEQ ${f.modseq} reported with flags (${seen}) and (${flags})`,
+          );
+        this.#flagsAt.set(key, flags);
+      }
+    }
+  }
+}

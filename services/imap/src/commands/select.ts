@@ -112,6 +112,9 @@ async function qresyncResponses(
   for (const change of changes.changed) {
     const seq = view.sequenceOf(change.uid);
     if (!seq) continue;
+    // The view was listed before this read: take the change's flags so FLAGS and
+    // MODSEQ below describe one state (RFC 7162 §3.1.1).
+    view.setFlags(seq, change.flags, change.keywords);
     const items: [string, ImapValue][] = [
       ["UID", change.uid],
       ["FLAGS", flagList(view.flagNames(seq, !session.rev2))],

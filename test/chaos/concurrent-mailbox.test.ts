@@ -241,8 +241,7 @@ class ChaosSession {
           `Date: Mon, 7 Dec 2026 06:00:00 +0000\r\nMessage-ID: <${marker}@chaos.test>\r\n\r\nbody of ${marker}\r\n`;
         const o = await this.run(`APPEND ${target}${flags}`, { literal: message });
         if (o.status === "OK") {
-          if (!o.appendUid || o.appendUid.uids.length !== 1)
-            this.view.violation(`APPEND OK without APPENDUID`);
+          if (o.appendUid?.uids.length !== 1) this.view.violation("APPEND OK without one APPENDUID");
           else {
             if (o.appendUid.uidValidity !== this.uidValidity.get(target))
               this.view.violation(`APPENDUID UIDVALIDITY ${o.appendUid.uidValidity}`);

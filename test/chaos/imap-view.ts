@@ -173,13 +173,19 @@ export class SessionView {
         continue;
       }
       if (!unit.startsWith("* ")) continue;
-      let m: RegExpExecArray | null;
-      if ((m = /^\* (\d+) EXISTS$/.exec(unit))) {
+      const exists = /^\* (\d+) EXISTS$/.exec(unit);
+      const expunge = /^\* (\d+) EXPUNGE$/.exec(unit);
+      const vanished = /^\* VANISHED (\(EARLIER\) )?([\d:,]+)$/.exec(unit);
+      const search = /^\* (?:SEARCH|ESEARCH)(.*)$/.exec(unit);
+      const status = /^\* (?:OK|NO|BAD) \[([^\]]*)\]/.exec(unit);
+      if (exists) {
+        const m = exists;
         const n = Number(m[1]);
         if (n < this.uids.length)
           this.violation(`${command}: EXISTS ${n} below ${this.uids.length} without EXPUNGE`);
         while (this.uids.length < n) this.uids.push(0);
-      } else if ((m = /^\* (\d+) EXPUNGE$/.exec(unit))) {
+      } else if (expunge) {
+        const m = expunge;
         const n = Number(m[1]);
         if (bySequence)
           this.violation(`${command}: EXPUNGE ${n} while answering a command by sequence number`);
@@ -192,7 +198,8 @@ export class SessionView {
           outcome.expungedUids.push(uid);
           this.flags.delete(uid);
         }
-      } else if ((m = /^\* VANISHED (\(EARLIER\) )?([\d:,]+)$/.exec(unit))) {
+      } else if (vanished) {
+        const m = vanished;
         if (m[1]) continue; // only after SELECT (QRESYNC) / UID FETCH (VANISHED), which we don't send
         if (bySequence) this.violation(`${command}: VANISHED while answering a command by sequence number`);
         for (const uid of expandSet(m[2]!)) {
@@ -218,11 +225,12 @@ export class SessionView {
           outcome.fetches.push(f);
           this.#fetch(command, f);
         }
-      } else if ((m = /^\* (?:SEARCH|ESEARCH)(.*)$/.exec(unit))) {
+      } else if (search) {
+        const m = search;
         const nums = (m[1] ?? "").replace(/\(.*?\)/g, "").match(/\d+/g) ?? [];
         outcome.search.push(...nums.map(Number));
-      } else if ((m = /^\* (?:OK|NO|BAD) \[([^\]]*)\]/.exec(unit))) {
-        this.#code(m[1]!, outcome);
+      } else if (status) {
+        this.#code(status[1]!, outcome);
       }
     }
     return outcome;
@@ -242,23 +250,26 @@ export class SessionView {
   }
 
   #code(code: string, outcome: CommandOutcome): void {
-    let m: RegExpExecArray | null;
-    if ((m = /^HIGHESTMODSEQ (\d+)$/.exec(code))) {
-      const h = Number(m[1]);
+    const highest = /^HIGHESTMODSEQ (\d+)$/.exec(code);
+    const copyUid = /^COPYUID (\d+) ([\d:,]+) ([\d:,]+)$/.exec(code);
+    const appendUid = /^APPENDUID (\d+) ([\d:,]+)$/.exec(code);
+    const uidValidity = /^UIDVALIDITY (\d+)$/.exec(code);
+    if (highest) {
+      const h = Number(highest[1]);
       if (h < this.highestModseq)
         this.violation(`HIGHESTMODSEQ went down from ${this.highestModseq} to ${h}`);
       this.highestModseq = Math.max(this.highestModseq, h);
       outcome.highestModseq = h;
-    } else if ((m = /^COPYUID (\d+) ([\d:,]+) ([\d:,]+)$/.exec(code))) {
+    } else if (copyUid) {
       outcome.copyUids.push({
-        uidValidity: Number(m[1]),
-        source: expandSet(m[2]!),
-        destination: expandSet(m[3]!),
+        uidValidity: Number(copyUid[1]),
+        source: expandSet(copyUid[2]!),
+        destination: expandSet(copyUid[3]!),
       });
-    } else if ((m = /^APPENDUID (\d+) ([\d:,]+)$/.exec(code))) {
-      outcome.appendUid = { uidValidity: Number(m[1]), uids: expandSet(m[2]!) };
-    } else if ((m = /^UIDVALIDITY (\d+)$/.exec(code))) {
-      outcome.uidValidity = Number(m[1]);
+    } else if (appendUid) {
+      outcome.appendUid = { uidValidity: Number(appendUid[1]), uids: expandSet(appendUid[2]!) };
+    } else if (uidValidity) {
+      outcome.uidValidity = Number(uidValidity[1]);
     }
   }
 

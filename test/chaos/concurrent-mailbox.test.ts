@@ -39,8 +39,8 @@ import { RawClient } from "../../services/imap/test/helpers.ts";
 import { type CommandOutcome, compressSet, flagKey, SessionView } from "./imap-view.ts";
 import { FULL, knob, report } from "./support.ts";
 
-const SESSIONS = knob("CHAOS_MBX_SESSIONS", 12, 20);
-const OPS = knob("CHAOS_MBX_OPS", 30, 400);
+const SESSIONS = knob("CHAOS_MBX_SESSIONS", 12, 50);
+const OPS = knob("CHAOS_MBX_OPS", 100, 400);
 const SECONDS = knob("CHAOS_MBX_SECONDS", 40, 300);
 const SEED = knob("CHAOS_MBX_SEED", Date.now() % 1_000_000, Date.now() % 1_000_000);
 const TRACE = process.env.CHAOS_MBX_TRACE;
@@ -437,6 +437,8 @@ test("concurrent sessions on one mailbox over two gateway processes keep UID/MOD
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: `${prefix}:`,
     IMAP_PORT: "0",
+    // Every session is the one account's; the two fresh checking sessions come on top.
+    IMAP_MAX_SESSIONS_PER_ACCOUNT: String(SESSIONS + 4),
     HTTP_PORT: "0",
     BIND_ADDRESS: "127.0.0.1",
     DEMO_ACCOUNT: "false",

@@ -494,6 +494,19 @@ test("concurrent sessions on one mailbox over two gateway processes keep UID/MOD
   const violations: string[] = [...ledger.violations, ...sessions.flatMap((s) => s.view.violations)];
   const problem = (what: string) => violations.push(what);
 
+  // \Recent (IMAP4rev1): at most one read-write session is told a message is recent
+  // (RFC 3501 §2.3.2), however many SELECTed it on however many gateways.
+  const recentOwner = new Map<string, string>();
+  for (const s of sessions) {
+    const o = await s.run("UID SEARCH RECENT");
+    for (const uid of o.search) {
+      const at = key(s.view.mailbox, uid);
+      const other = recentOwner.get(at);
+      if (other) problem(`${at}: \\Recent in ${other} and ${s.view.name}`);
+      recentOwner.set(at, s.view.name);
+    }
+  }
+
   // The database.
   const ids = new Map<number, MailboxName>();
   const head = new Map<string, { uidNext: number; highestModseq: number; uidValidity: number }>();
@@ -619,6 +632,7 @@ test("concurrent sessions on one mailbox over two gateway processes keep UID/MOD
     inbox: messageRows.filter((r) => ids.get(r.mailbox_id) === "INBOX").length,
     other: messageRows.filter((r) => ids.get(r.mailbox_id) === "Other").length,
     expunged: expungedRows.length,
+    recent: recentOwner.size,
     violations: violations.length,
   });
   assert.deepEqual(violations, [], `seed ${SEED}`);

@@ -106,6 +106,8 @@ class ChaosSession {
   readonly #rand: () => number;
   #tag = 0;
   qresync: boolean;
+  /** QRESYNC sessions: the view of each mailbox they left, by name. */
+  readonly resume = new Map<string, ReturnType<SessionView["snapshot"]>>();
   /** Every command and its output, kept with CHAOS_MBX_TRACE=<dir> and written there at the end. */
   readonly transcript: string[] = [];
 
@@ -147,7 +149,10 @@ class ChaosSession {
   }
 
   /** Runs one command and applies its output to the view; a BAD is a violation. */
-  async run(command: string, opts: { bySequence?: boolean; literal?: string } = {}): Promise<CommandOutcome> {
+  async run(
+    command: string,
+    opts: { bySequence?: boolean; literal?: string; resync?: boolean } = {},
+  ): Promise<CommandOutcome> {
     const tag = `c${++this.#tag}`;
     const data =
       opts.literal === undefined
@@ -155,7 +160,7 @@ class ChaosSession {
         : `${tag} ${command} {${Buffer.byteLength(opts.literal)}+}\r\n${opts.literal}\r\n`;
     const text = await this.raw(tag, data);
     if (TRACE) this.transcript.push(`>> ${tag} ${command}\n${text}`);
-    const outcome = this.view.apply(command, tag, text, opts.bySequence ?? false);
+    const outcome = this.view.apply(command, tag, text, opts.bySequence ?? false, opts.resync ?? false);
     if (outcome.status === "BAD") this.view.violation(`${command} → BAD ${outcome.text}`);
     for (const uid of outcome.expungedUids) this.ledger.gone.add(key(this.view.mailbox, uid));
     if (outcome.status === "NO")
@@ -190,8 +195,21 @@ class ChaosSession {
   }
 
   async select(mailbox: MailboxName): Promise<void> {
-    this.view.reset(mailbox);
-    const o = await this.run(`SELECT ${mailbox}`);
+    // QRESYNC sessions keep what they knew of the mailbox they leave and come back with
+    // SELECT (QRESYNC (uidvalidity modseq known-uids)): VANISHED (EARLIER) and FETCH of
+    // what changed meanwhile must bring the kept view to the mailbox's present state.
+    const leaving = this.view.mailbox;
+    if (this.qresync && this.view.firstUnknownSeq() === 0 && this.view.highestModseq > 0)
+      this.resume.set(leaving, this.view.snapshot());
+    const kept = this.qresync ? this.resume.get(mailbox) : undefined;
+    let command = `SELECT ${mailbox}`;
+    if (kept) {
+      this.view.restore(mailbox, kept);
+      const known = kept.uids.length ? ` ${compressSet(kept.uids)}` : "";
+      command = `SELECT ${mailbox} (QRESYNC (${this.uidValidity.get(mailbox)} ${kept.highestModseq}${known}))`;
+      bump(this.counters.ops, "select-qresync");
+    } else this.view.reset(mailbox);
+    const o = await this.run(command, { resync: Boolean(kept) });
     if (o.status !== "OK") throw new Error(`${this.view.name}: SELECT ${mailbox} ${o.status} ${o.text}`);
     if (o.uidValidity !== this.uidValidity.get(mailbox))
       this.view.violation(`UIDVALIDITY ${o.uidValidity}, was ${this.uidValidity.get(mailbox)}`);

@@ -153,7 +153,16 @@ export class SessionView {
    * tagged line). `bySequence`: FETCH, STORE or SEARCH without UID, during
    * which no EXPUNGE may arrive.
    */
-  apply(command: string, tag: string, text: string, bySequence: boolean): CommandOutcome {
+  /**
+   * `resync`: a SELECT (QRESYNC (...)) over the view this session kept from its
+   * last visit (RFC 7162 §3.2.5): EXISTS and the FETCH sequence numbers describe
+   * the mailbox after the VANISHED (EARLIER) that the server sends after EXISTS,
+   * so that is applied first; new messages come after every UID the session knew.
+   */
+  apply(command: string, tag: string, text: string, bySequence: boolean, resync = false): CommandOutcome {
+    const rank = (u: string) => (/^\* VANISHED \(EARLIER\)/.test(u) ? 0 : /^\* \d+ EXISTS$/.test(u) ? 1 : 2);
+    const units = splitResponses(text);
+    if (resync) units.sort((a, b) => rank(a) - rank(b));
     const outcome: CommandOutcome = {
       status: "BAD",
       code: "",
@@ -163,7 +172,7 @@ export class SessionView {
       expungedUids: [],
       search: [],
     };
-    for (const unit of splitResponses(text)) {
+    for (const unit of units) {
       if (unit.startsWith(`${tag} `)) {
         const t = /^\S+ (OK|NO|BAD) (?:\[([^\]]*)\] ?)?(.*)$/s.exec(unit);
         outcome.status = (t?.[1] as CommandOutcome["status"]) ?? "BAD";
@@ -200,7 +209,17 @@ export class SessionView {
         }
       } else if (vanished) {
         const m = vanished;
-        if (m[1]) continue; // only after SELECT (QRESYNC) / UID FETCH (VANISHED), which we don't send
+        if (m[1]) {
+          // (EARLIER): UIDs expunged since the client's MODSEQ; some it may never have known.
+          if (!resync) continue;
+          for (const uid of expandSet(m[2]!)) {
+            const at = this.uids.indexOf(uid);
+            if (at >= 0) this.uids.splice(at, 1);
+            this.flags.delete(uid);
+            outcome.expungedUids.push(uid);
+          }
+          continue;
+        }
         if (bySequence) this.violation(`${command}: VANISHED while answering a command by sequence number`);
         for (const uid of expandSet(m[2]!)) {
           const at = this.uids.indexOf(uid);
@@ -234,6 +253,29 @@ export class SessionView {
       }
     }
     return outcome;
+  }
+
+  /** The view as it stands, to resume with SELECT (QRESYNC) later. */
+  snapshot(): {
+    uids: number[];
+    flags: Map<number, string[]>;
+    modseqs: Map<number, number>;
+    highestModseq: number;
+  } {
+    return {
+      uids: [...this.uids],
+      flags: new Map(this.flags),
+      modseqs: new Map(this.modseqs),
+      highestModseq: this.highestModseq,
+    };
+  }
+
+  restore(mailbox: string, saved: ReturnType<SessionView["snapshot"]>): void {
+    this.reset(mailbox);
+    this.uids = [...saved.uids];
+    for (const [k, v] of saved.flags) this.flags.set(k, v);
+    for (const [k, v] of saved.modseqs) this.modseqs.set(k, v);
+    this.highestModseq = saved.highestModseq;
   }
 
   /** Index of an unknown slot where `uid` fits between the known UIDs, or -1. */

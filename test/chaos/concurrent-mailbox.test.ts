@@ -7,7 +7,8 @@
  * sequence number), \Deleted + UID EXPUNGE / EXPUNGE, UID COPY, UID MOVE /
  * MOVE between INBOX and Other, FETCH (by sequence number, with the
  * Message-ID), SEARCH, NOOP and re-SELECT. CONDSTORE is on everywhere, QRESYNC
- * in every third session.
+ * in every third session, which comes back to a mailbox with SELECT (QRESYNC
+ * (...)) over the view it kept.
  *
  * Each session checks the protocol as it goes (imap-view.ts). Afterwards the
  * database and a fresh session on each gateway are checked against the ledger
@@ -16,8 +17,12 @@
  * messages and holding every expunged UID; every row is one the test created
  * (APPENDUID / COPYUID) with the Message-ID it was created with; a message is
  * in at most 1 + (copies made of it) places, and never where MOVE or EXPUNGE
- * took it from; and every session's final view (after NOOP) equals a fresh
- * SELECT's UIDs and flags.
+ * took it from; \Recent is told to one session at most; and every session's
+ * final view (after NOOP) equals a fresh SELECT's UIDs and flags.
+ *
+ * Knobs: CHAOS_MBX_SESSIONS (12 / full 50), CHAOS_MBX_OPS per session (100 /
+ * 400), CHAOS_MBX_SECONDS cap on the mix (40 / 300), CHAOS_MBX_SEED (printed),
+ * CHAOS_MBX_TRACE=<dir> writes every session's transcript there.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";

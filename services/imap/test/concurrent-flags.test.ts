@@ -4,7 +4,9 @@
  * carry the message's current flags with the MODSEQ of that same state (RFC 9051
  * §6.4.6, RFC 7162 §3.1.1), never the session's older view beside a newer
  * MODSEQ; a STORE of a message expunged meanwhile gets no FETCH with a made-up
- * MODSEQ; and after STORE .SILENT the other session's change is still reported.
+ * MODSEQ; after STORE .SILENT the other session's change is still reported; and
+ * SELECT (QRESYNC) never reports VANISHED (EARLIER) for a message its new view
+ * still numbers.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -98,5 +100,50 @@ test("after STORE .SILENT, another session's change to the same message is still
   } finally {
     a.close();
     b.close();
+  }
+});
+
+test("SELECT (QRESYNC): an expunge committed after the view was listed is not VANISHED (EARLIER) beside it, but reported next", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { runtime } = fixture.gateway;
+  const account = await createAccount(runtime);
+  const a = await RawClient.connect(fixture.gateway.port);
+  const messages = runtime.store.messages;
+  const listUids = messages.listUids;
+  try {
+    assert.match(await a.login(account.user, account.pass), /OK/);
+    assert.match(await a.command("ENABLE QRESYNC"), /OK/);
+    for (const subject of ["one", "two", "three"]) {
+      const text = message(subject);
+      a.write(`ap APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+      assert.match(await a.response("ap"), /ap OK/);
+    }
+    const first = await a.command("SELECT INBOX");
+    const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(first)?.[1]);
+    const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(first)?.[1]);
+    assert.match(await a.command("UNSELECT"), /OK/);
+    // Another gateway expunges UID 2 just after this one listed the mailbox for SELECT.
+    const inbox = (await runtime.store.mailboxes.byName(account.id, "INBOX"))!;
+    messages.listUids = async (mailboxId: number) => {
+      const rows = await listUids.call(messages, mailboxId);
+      messages.listUids = listUids;
+      await messages.expunge(inbox.id, [2]);
+      return rows;
+    };
+    const select = await a.command(`SELECT INBOX (QRESYNC (${uidValidity} ${modseq} 1:3))`);
+    assert.match(select, /\* 3 EXISTS\r\n/);
+    assert.doesNotMatch(select, /VANISHED \(EARLIER\) [^\r\n]*\b2\b/, "UID 2 still numbers sequence 2 here");
+    assert.match(await a.command("NOOP"), /\* VANISHED 2\r\n/);
+    const uids = [...(await a.command("FETCH 1:* (UID)")).matchAll(/\* (\d+) FETCH \(UID (\d+)\)/g)];
+    assert.deepEqual(
+      uids.map((m) => [Number(m[1]), Number(m[2])]),
+      [
+        [1, 1],
+        [2, 3],
+      ],
+    );
+  } finally {
+    messages.listUids = listUids;
+    a.close();
   }
 });

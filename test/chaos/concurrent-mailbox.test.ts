@@ -167,6 +167,10 @@ class ChaosSession {
     if (TRACE) this.transcript.push(`>> ${tag} ${command}\n${text}`);
     const outcome = this.view.apply(command, tag, text, opts.bySequence ?? false, opts.resync ?? false);
     if (outcome.status === "BAD") this.view.violation(`${command} → BAD ${outcome.text}`);
+    // The one NO a healthy cluster may give here: COPY/MOVE of messages another session
+    // expunged (RFC 2180 §4.4.1). Anything else (UNAVAILABLE, ...) is a bug under this load.
+    if (outcome.status === "NO" && !outcome.code.startsWith("EXPUNGEISSUED"))
+      this.view.violation(`${command} → NO ${outcome.code} ${outcome.text}`);
     for (const uid of outcome.expungedUids) this.ledger.gone.add(key(this.view.mailbox, uid));
     if (outcome.status === "NO")
       bump(this.counters.no, `${command.split(" ")[0]}:${outcome.code || outcome.text}`);

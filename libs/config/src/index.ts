@@ -149,6 +149,7 @@ const envSchema = z.object({
   SMTP_PORT: port.default(2525),
   SMTPS_PORT: optionalPort,
   IMAP_PORT: port.default(1143),
+  IMAP_MAX_SESSIONS_PER_ACCOUNT: positiveInt(20),
   IMAPS_PORT: optionalPort,
   POP3_PORT: port.default(1110),
   POP3S_PORT: optionalPort,
@@ -198,6 +199,8 @@ export interface Config {
     http: number;
   };
   tls: { certFile: string; keyFile: string } | undefined;
+  /** Authenticated IMAP sessions one account may hold across the cluster. */
+  imapMaxSessionsPerAccount: number;
   /**
    * PROXY protocol (v1/v2) on every mail listener, off by default. Pass it as
    * the Listener's `proxyProtocol` option; trustedNetworks absent = any peer.
@@ -305,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
       http: e.HTTP_PORT,
     },
     tls,
+    imapMaxSessionsPerAccount: e.IMAP_MAX_SESSIONS_PER_ACCOUNT,
     proxyProtocol: e.PROXY_PROTOCOL
       ? e.PROXY_TRUSTED_NETWORKS
         ? { trustedNetworks: e.PROXY_TRUSTED_NETWORKS }

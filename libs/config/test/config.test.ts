@@ -12,6 +12,7 @@ test("no environment: embedded defaults and dev ports", () => {
   assert.equal(c.demoAccount, true);
   assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin"]);
   assert.match(c.database.embeddedDir, /data\/pg$/);
+  assert.equal(c.imapMaxSessionsPerAccount, 20);
 });
 
 test("each variable switches its part to the real server", () => {
@@ -23,6 +24,7 @@ test("each variable switches its part to the real server", () => {
     REDIS_URL: "redis://redis:6379",
     AEROGRAM_SERVICES: "imap,pop3",
     IMAP_PORT: "143",
+    IMAP_MAX_SESSIONS_PER_ACCOUNT: "64",
   });
   assert.equal(c.database.url, "postgres://u@db:5432/mail");
   assert.deepEqual(c.blobs, {
@@ -36,6 +38,7 @@ test("each variable switches its part to the real server", () => {
   assert.equal(c.limits.kind, "redis");
   assert.deepEqual(c.services, ["imap", "pop3"]);
   assert.equal(c.ports.imap, 143);
+  assert.equal(c.imapMaxSessionsPerAccount, 64);
   assert.equal(c.demoAccount, false, "no demo account on a real database unless asked");
 });
 
@@ -55,6 +58,7 @@ test("a wrong value fails naming the variable and what is expected", () => {
   };
   bad({ IMAP_PORT: "abc" }, "IMAP_PORT", /port/);
   bad({ IMAP_PORT: "70000" }, "IMAP_PORT", /65535/);
+  bad({ IMAP_MAX_SESSIONS_PER_ACCOUNT: "0" }, "IMAP_MAX_SESSIONS_PER_ACCOUNT", /./);
   bad({ DATABASE_URL: "mysql://x" }, "DATABASE_URL", /postgres:\/\//);
   bad({ DATABASE_URL: "not a url" }, "DATABASE_URL", /URL/);
   bad({ S3_ENDPOINT: "http://s3" }, "S3_BUCKET", /required/);

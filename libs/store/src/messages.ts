@@ -115,6 +115,13 @@ export interface FlagUpdateResult {
   updated: MessageChange[];
   /** UIDs that failed the UNCHANGEDSINCE test (RFC 7162 §3.1.3 MODIFIED). */
   modified: number[];
+  /**
+   * Every requested message still in the mailbox, as of this transaction's
+   * commit (changed or not), by UID: what a STORE answers with. Read under the
+   * mailbox row lock, so flags and MODSEQ are one consistent state even when
+   * other sessions changed the message since this one last looked.
+   */
+  current: MessageChange[];
 }
 
 /** Allocates UIDNEXT..+n-1 and one new MODSEQ for a mailbox, locking its row until commit. */
@@ -343,11 +350,17 @@ export class Messages {
           RETURNING uid, modseq, flags, keywords`,
         [u.mailboxId, u.uids, bits, keywords, modseq, u.unchangedSince ?? null],
       );
-      if (rows.length === 0) return { modseq: lock.rows[0].highestmodseq, updated: [], modified };
+      const current = await tx.query<MessageChange>(
+        "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+        [u.mailboxId, u.uids],
+      );
+      const state = current.rows.map(toChange);
+      if (rows.length === 0)
+        return { modseq: lock.rows[0].highestmodseq, updated: [], modified, current: state };
       await tx.query("UPDATE mailboxes SET highestmodseq = $2 WHERE id = $1", [u.mailboxId, modseq]);
       if (u.operation !== "remove" && keywords.length) await addMailboxKeywords(tx, u.mailboxId, keywords);
       rows.sort((a, b) => a.uid - b.uid);
-      return { modseq, updated: rows.map(toChange), modified };
+      return { modseq, updated: rows.map(toChange), modified, current: state };
     });
   }
 

@@ -33,7 +33,7 @@ const POLL_CONNECTED_MS = 30_000;
 const RECONNECT_GRACE_MS = 10_000;
 
 export interface ImapServerConstruction {
-  /** Authenticated IMAP sessions per account across the cluster (default 20). */
+  /** Authenticated IMAP sessions per account across the cluster (default: IMAP_MAX_SESSIONS_PER_ACCOUNT). */
   maxSessionsPerAccount?: number;
 }
 
@@ -67,7 +67,7 @@ export class ImapServer {
       }),
       connections: new ConnectionLimiter(
         { limits: runtime.limits, log: runtime.log },
-        options.maxSessionsPerAccount === undefined ? {} : { maxPerAccount: options.maxSessionsPerAccount },
+        { maxPerAccount: options.maxSessionsPerAccount ?? config.imapMaxSessionsPerAccount },
       ),
       delivery: new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events }),
       imapMailboxes: new ImapMailboxes(runtime.store.pool),

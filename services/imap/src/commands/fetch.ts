@@ -114,6 +114,20 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
       if (result.updated.length) publishChange(session, view.id, "flags", result.modseq, [...flagsChanged]);
     }
   }
+  if (has("FLAGS")) {
+    // FLAGS and MODSEQ come from the same row, read now: the view takes the row's
+    // flags, so a message another session changed is answered with its current
+    // flags, never the view's older ones beside the row's newer MODSEQ (one
+    // MODSEQ names one state of the metadata, RFC 7162 §3.1.1), and the sync after
+    // the command doesn't report the change a second time.
+    const keywordsBefore = view.knownKeywords.size;
+    for (const r of selected) {
+      const seq = view.sequenceOf(r.uid);
+      if (seq && view.flagsDiffer(seq, r.flags, r.keywords)) view.setFlags(seq, r.flags, r.keywords);
+    }
+    // A keyword the client has not seen extends FLAGS first (RFC 9051 §7.3.5).
+    if (view.knownKeywords.size !== keywordsBefore) out.push(...session.flagsResponses());
+  }
   if (out.length) await session.send(out);
   const work = selected.map((row) => ({ row, values: null as Promise<ImapValue[]> | null }));
   const start = (i: number) => {

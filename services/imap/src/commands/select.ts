@@ -101,7 +101,11 @@ async function qresyncResponses(
   // (EARLIER) below is already exactly the known UIDs expunged since `since`.
   const changes = await session.ctx.runtime.store.messages.changesSince(view.id, Number(since));
   const out: ResponseChunk[] = [];
-  let vanished = changes.expunged;
+  // Only UIDs the new view doesn't hold: an expunge committed after the view was
+  // listed would otherwise be VANISHED while its message still numbers a sequence
+  // slot (the FETCHes below, and the EXISTS above, count it). Its MODSEQ is above
+  // the view's, so the next sync reports it the ordinary way.
+  let vanished = changes.expunged.filter((uid) => view.sequenceOf(uid) === 0);
   if (knownUids && knownUids.kind === "ranges") {
     const ranges = resolveSequenceSet(knownUids, view.uidNext);
     vanished = vanished.filter((uid) => ranges.some((r) => uid >= r.low && uid <= r.high));
@@ -112,6 +116,9 @@ async function qresyncResponses(
   for (const change of changes.changed) {
     const seq = view.sequenceOf(change.uid);
     if (!seq) continue;
+    // The view was listed before this read: take the change's flags so FLAGS and
+    // MODSEQ below describe one state (RFC 7162 §3.1.1).
+    view.setFlags(seq, change.flags, change.keywords);
     const items: [string, ImapValue][] = [
       ["UID", change.uid],
       ["FLAGS", flagList(view.flagNames(seq, !session.rev2))],

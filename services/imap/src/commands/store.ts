@@ -8,6 +8,7 @@ import {
   responseCodes,
   type StoreCommand,
 } from "@aerogram/imap-protocol";
+import { encodeFlags } from "@aerogram/store";
 import { publishChange } from "../publish.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -32,13 +33,7 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
         flags: command.flags,
         ...(command.unchangedSince !== null ? { unchangedSince: Number(command.unchangedSince) } : {}),
       })
-    : { modseq: view.modseq, updated: [], modified: [] };
-  const modseqs = new Map<number, number>();
-  for (const change of result.updated) {
-    const seq = view.sequenceOf(change.uid);
-    if (seq) view.setFlags(seq, change.flags, change.keywords);
-    modseqs.set(change.uid, change.modseq);
-  }
+    : { modseq: view.modseq, updated: [], modified: [], current: [] };
   if (result.updated.length) {
     publishChange(
       session,
@@ -48,21 +43,40 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
       result.updated.map((c) => c.uid),
     );
   }
+  const changed = new Set(result.updated.map((c) => c.uid));
   const modified = new Set(result.modified);
+  const now = new Map(result.current.map((c) => [c.uid, c]));
+  const requested = encodeFlags(command.flags);
+  // The view must stay what the client was told. A FETCH FLAGS answer carries the
+  // database's state after the STORE (RFC 9051 §6.4.6: the new value), which may
+  // include other sessions' changes this session had not heard of: the view takes
+  // it, with its MODSEQ, as one pair. After .SILENT the client believes its own
+  // request applied to what it knew; the view takes that, and the sync after the
+  // command reports any difference (another session's change) as FETCH FLAGS.
+  const answers: { uid: number; seq: number; modseq: number }[] = [];
+  for (const uid of live) {
+    const state = now.get(uid);
+    const seq = view.sequenceOf(uid);
+    // MODIFIED (RFC 7162 §3.1.3): not stored, nothing to tell. Gone meanwhile
+    // (expunged by another session, RFC 2180 §4.2): no FETCH; its EXPUNGE comes
+    // when the client may renumber.
+    if (modified.has(uid) || !state || !seq) continue;
+    if (command.silent) {
+      const believed = applyFlagOperation(operation, view.flagBits(seq), view.keywordsOf(uid), requested);
+      view.setFlags(seq, believed.bits, believed.keywords);
+    } else view.setFlags(seq, state.flags, state.keywords);
+    answers.push({ uid, seq, modseq: state.modseq });
+  }
   // New keywords first extend FLAGS (RFC 9051 §7.3.5), before any FETCH uses them.
   const out: ResponseChunk[] = view.knownKeywords.size !== keywordsBefore ? session.flagsResponses() : [];
-  for (const uid of live) {
-    if (modified.has(uid)) continue;
-    const seq = view.sequenceOf(uid);
-    if (!seq) continue;
+  for (const { uid, seq, modseq } of answers) {
     // .SILENT suppresses the FLAGS echo, but with CONDSTORE the new MODSEQ is still
     // reported for changed messages (RFC 7162 §3.1.3).
-    const changedModseq = modseqs.get(uid);
-    if (command.silent && !(session.condstore && changedModseq !== undefined)) continue;
+    if (command.silent && !(session.condstore && changed.has(uid))) continue;
     const items: [string, ImapValue][] = [];
     if (command.uid || session.qresync) items.push(["UID", uid]);
     if (!command.silent) items.push(["FLAGS", flagList(view.flagNames(seq, !session.rev2))]);
-    if (session.condstore) items.push(["MODSEQ", [changedModseq ?? (await currentModseq(session, uid))]]);
+    if (session.condstore) items.push(["MODSEQ", [modseq]]);
     out.push(...fetchResponse(seq, items, session.writerOptions));
   }
   await session.send(out);
@@ -73,8 +87,18 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
   return ok("STORE completed");
 }
 
-async function currentModseq(session: Session, uid: number): Promise<number> {
-  const view = session.selected!;
-  const [row] = await session.ctx.imapMessages.fetchRows(view.id, [uid], {});
-  return row?.modseq ?? view.modseq;
+/** A flag operation applied to one message's flags, as the database applies it (updateFlags). */
+function applyFlagOperation(
+  operation: "set" | "add" | "remove",
+  bits: number,
+  keywords: readonly string[],
+  requested: { bits: number; keywords: string[] },
+): { bits: number; keywords: string[] } {
+  if (operation === "set") return { bits: requested.bits, keywords: [...requested.keywords] };
+  if (operation === "add")
+    return {
+      bits: bits | requested.bits,
+      keywords: [...keywords, ...requested.keywords.filter((k) => !keywords.includes(k))],
+    };
+  return { bits: bits & ~requested.bits, keywords: keywords.filter((k) => !requested.keywords.includes(k)) };
 }

@@ -1,0 +1,149 @@
+/**
+ * Two sessions on one mailbox, one changing what the other has not heard of yet
+ * (found by test/chaos/concurrent-mailbox.test.ts): a STORE or FETCH answer must
+ * carry the message's current flags with the MODSEQ of that same state (RFC 9051
+ * §6.4.6, RFC 7162 §3.1.1), never the session's older view beside a newer
+ * MODSEQ; a STORE of a message expunged meanwhile gets no FETCH with a made-up
+ * MODSEQ; after STORE .SILENT the other session's change is still reported; and
+ * SELECT (QRESYNC) never reports VANISHED (EARLIER) for a message its new view
+ * still numbers.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { requireServer } from "@aerogram/testkit";
+import { createAccount, gatewayPerFile, message, RawClient } from "./helpers.ts";
+
+const fixture = gatewayPerFile();
+
+/** Sessions `a` and `b` with INBOX (CONDSTORE) selected and one message, UID 1, both in sync. */
+async function twoSessions(): Promise<{ a: RawClient; b: RawClient }> {
+  const account = await createAccount(fixture.gateway.runtime);
+  const a = await RawClient.connect(fixture.gateway.port);
+  const b = await RawClient.connect(fixture.gateway.port);
+  for (const c of [a, b]) assert.match(await c.login(account.user, account.pass), /OK/);
+  const text = message("shared");
+  a.write(`ap APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+  assert.match(await a.response("ap"), /ap OK \[APPENDUID \d+ 1\]/);
+  for (const c of [a, b]) assert.match(await c.command("SELECT INBOX (CONDSTORE)"), /\* 1 EXISTS\r\n/);
+  return { a, b };
+}
+
+/** FETCH responses for sequence number 1, in order. */
+function fetchesOf1(response: string): string[] {
+  return response.split("\r\n").filter((l) => l.startsWith("* 1 FETCH "));
+}
+
+const modseqOf = (line: string) => Number(/MODSEQ \((\d+)\)/.exec(line)?.[1]);
+
+test("STORE of a flag another session already set answers the current flags and MODSEQ", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await twoSessions();
+  try {
+    const byB = await b.command("STORE 1 +FLAGS (\\Seen)");
+    const modseq = modseqOf(fetchesOf1(byB)[0]!);
+    // a has not heard of it: its STORE changes nothing, and must still answer \Seen.
+    const answer = fetchesOf1(await a.command("STORE 1 +FLAGS (\\Seen)"));
+    assert.equal(answer.length, 1, JSON.stringify(answer));
+    assert.match(answer[0]!, /FLAGS \([^)]*\\Seen[^)]*\)/);
+    assert.equal(modseqOf(answer[0]!), modseq);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("FETCH (FLAGS MODSEQ) after another session's STORE answers one state, once", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await twoSessions();
+  try {
+    const modseq = modseqOf(fetchesOf1(await b.command("STORE 1 +FLAGS (\\Flagged)"))[0]!);
+    const answer = fetchesOf1(await a.command("FETCH 1 (FLAGS MODSEQ)"));
+    assert.equal(answer.length, 1, JSON.stringify(answer));
+    assert.match(answer[0]!, /FLAGS \([^)]*\\Flagged[^)]*\)/);
+    assert.equal(modseqOf(answer[0]!), modseq);
+    assert.deepEqual(fetchesOf1(await a.command("NOOP")), [], "nothing left to report");
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("UID STORE of a message another session expunged: no FETCH, then its EXPUNGE", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await twoSessions();
+  try {
+    const highest = Number(/HIGHESTMODSEQ (\d+)/.exec(await a.command("STATUS INBOX (HIGHESTMODSEQ)"))?.[1]);
+    assert.match(await b.command("STORE 1 +FLAGS.SILENT (\\Deleted)"), /OK/);
+    assert.match(await b.command("EXPUNGE"), /\* 1 EXPUNGE\r\n/);
+    const answer = await a.command("UID STORE 1 +FLAGS (\\Seen)");
+    assert.deepEqual(fetchesOf1(answer), [], `no FETCH (it had a MODSEQ ≤ ${highest} from the view)`);
+    assert.match(answer, /\* 1 EXPUNGE\r\n/);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("after STORE .SILENT, another session's change to the same message is still reported", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await twoSessions();
+  try {
+    assert.match(await b.command("STORE 1 +FLAGS (\\Answered)"), /OK/);
+    const told = [
+      ...fetchesOf1(await a.command("STORE 1 +FLAGS.SILENT (\\Seen)")),
+      ...fetchesOf1(await a.command("NOOP")),
+    ];
+    assert.ok(
+      told.some((l) => /FLAGS \([^)]*\\Answered[^)]*\)/.test(l) && /\\Seen/.test(l)),
+      `a learns \\Answered: ${JSON.stringify(told)}`,
+    );
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("SELECT (QRESYNC): an expunge committed after the view was listed is not VANISHED (EARLIER) beside it, but reported next", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { runtime } = fixture.gateway;
+  const account = await createAccount(runtime);
+  const a = await RawClient.connect(fixture.gateway.port);
+  const messages = runtime.store.messages;
+  const listUids = messages.listUids;
+  try {
+    assert.match(await a.login(account.user, account.pass), /OK/);
+    assert.match(await a.command("ENABLE QRESYNC"), /OK/);
+    for (const subject of ["one", "two", "three"]) {
+      const text = message(subject);
+      a.write(`ap APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+      assert.match(await a.response("ap"), /ap OK/);
+    }
+    const first = await a.command("SELECT INBOX");
+    const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(first)?.[1]);
+    const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(first)?.[1]);
+    assert.match(await a.command("UNSELECT"), /OK/);
+    // Another gateway expunges UID 2 just after this one listed the mailbox for SELECT.
+    const inbox = (await runtime.store.mailboxes.byName(account.id, "INBOX"))!;
+    messages.listUids = async (mailboxId: number) => {
+      const rows = await listUids.call(messages, mailboxId);
+      messages.listUids = listUids;
+      await messages.expunge(inbox.id, [2]);
+      return rows;
+    };
+    const select = await a.command(`SELECT INBOX (QRESYNC (${uidValidity} ${modseq} 1:3))`);
+    assert.match(select, /\* 3 EXISTS\r\n/);
+    assert.doesNotMatch(select, /VANISHED \(EARLIER\) [^\r\n]*\b2\b/, "UID 2 still numbers sequence 2 here");
+    assert.match(await a.command("NOOP"), /\* VANISHED 2\r\n/);
+    const uids = [...(await a.command("FETCH 1:* (UID)")).matchAll(/\* (\d+) FETCH \(UID (\d+)\)/g)];
+    assert.deepEqual(
+      uids.map((m) => [Number(m[1]), Number(m[2])]),
+      [
+        [1, 1],
+        [2, 3],
+      ],
+    );
+  } finally {
+    messages.listUids = listUids;
+    a.close();
+  }
+});

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createSecureContext } from "node:tls";
 import { Delivery } from "@aerogram/delivery";
+import type { Slot } from "@aerogram/limits";
 import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
@@ -23,7 +24,8 @@ import { type AerogramSmtpServer, createSmtpServer } from "./smtp-server-wiring.
 
 interface SessionState {
   ip: string;
-  countedConnection: boolean;
+  /** This connection's place in the per-IP limit, once counted. */
+  connectionSlot: Slot | undefined;
   declaredSize: number;
   recipients: AcceptedRecipient[];
   transactions: number;
@@ -143,7 +145,7 @@ export class SmtpInService {
   private async onConnect(session: SMTPServerSession, cb: Callback) {
     const state: SessionState = {
       ip: session.remoteAddress,
-      countedConnection: false,
+      connectionSlot: undefined,
       declaredSize: 0,
       recipients: [],
       transactions: 0,
@@ -153,11 +155,18 @@ export class SmtpInService {
       this.metrics.connections.inc({ result: "draining" });
       return cb(SHUTTING_DOWN());
     }
-    if (!(await this.limits.connectionOpened(state.ip))) {
+    const slot = await this.limits.connectionOpened(state.ip);
+    if (!slot) {
       this.metrics.connections.inc({ result: "rate_limited" });
       return cb(new SmtpReply(421, "4.7.0", "Too many connections from your address, try again later"));
     }
-    state.countedConnection = true;
+    if (this.sessions.get(session.id) !== state) {
+      // The client left while we were counting it (onClose has run): a slot kept now
+      // would be renewed by this process's heartbeat for as long as it lives.
+      await this.limits.connectionClosed(slot);
+      return cb(localError());
+    }
+    state.connectionSlot = slot;
     this.metrics.connections.inc({ result: "accepted" });
     this.metrics.openConnections.inc();
     cb();
@@ -166,9 +175,9 @@ export class SmtpInService {
   private async onClose(session: SMTPServerSession) {
     const state = this.sessions.get(session.id);
     this.sessions.delete(session.id);
-    if (state?.countedConnection) {
+    if (state?.connectionSlot) {
       this.metrics.openConnections.dec();
-      await this.limits.connectionClosed(state.ip);
+      await this.limits.connectionClosed(state.connectionSlot);
     }
   }
 

@@ -12,6 +12,7 @@ import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import { SmtpDeadlines } from "./deadlines.ts";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
 import { spoolMessage } from "./message-spool.ts";
@@ -57,6 +58,7 @@ export class SmtpInService {
   private readonly policy: RecipientPolicy;
   private readonly delivery: Delivery;
   private readonly resolver: DnsLookup;
+  private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
   private readonly servers: AerogramSmtpServer[] = [];
   private readonly listeners: Listener[] = [];
@@ -74,6 +76,7 @@ export class SmtpInService {
     this.policy = new RecipientPolicy(runtime.store, this.limits);
     this.delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
     this.resolver = opts.resolver ?? createCachedResolver();
+    this.deadlines = new SmtpDeadlines(opts.deadlines);
   }
 
   async start(): Promise<ServiceHandle> {
@@ -87,6 +90,7 @@ export class SmtpInService {
           maxMessageBytes: this.opts.maxMessageBytes,
           maxRecipients: this.opts.maxRecipients,
           socketTimeoutMs: this.opts.socketTimeoutMs,
+          deadlines: this.deadlines,
           reverse: async (ip) => (await this.resolver(reverseName(ip), "PTR")) as string[],
         },
         {
@@ -317,6 +321,7 @@ export class SmtpInService {
       if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
         listener.destroyAll();
     }
+    this.deadlines.close();
   }
 }
 

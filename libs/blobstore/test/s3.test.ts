@@ -3,12 +3,7 @@ import { randomBytes } from "node:crypto";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { startS3, type TestS3, tempDir } from "@aerogram/testkit";
-import {
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { S3BlobStore, type S3BlobStoreOptions } from "../src/index.ts";
 import { blobStoreContract } from "./contract.ts";
 import { chunkedStream, collectKeys, entries, generatedContent } from "./helpers.ts";

@@ -340,6 +340,22 @@ describe("IMAP command reader + parser", () => {
       },
       Math.min(params.numRuns, 500),
     );
+    // One too big to skip is refused at its header, before any octet, and the reader stops.
+    check(
+      "imap-unskippable-nonsync-literal",
+      fc.tuple(cmd, fc.bigInt({ min: 65_537n, max: 2n ** 70n }), fc.uint8Array({ maxLength: 1000 })),
+      ([name, n, tail]) => {
+        const reader = new CommandReader(IMAP_LIMITS);
+        reader.push(Buffer.from(`t1 ${name} {${n}+}\r\n`));
+        const events = reader.drain();
+        assert.equal(events.length, 1);
+        assert.ok(events[0]?.kind === "error" && events[0].closesConnection === true);
+        reader.push(Buffer.from(tail));
+        assert.deepEqual(reader.drain(), []);
+        assert.equal(reader.bufferedBytes, 0);
+      },
+      Math.min(params.numRuns, 500),
+    );
   });
 });
 

@@ -2,7 +2,7 @@
  * ConnectionLimiter: two gateway processes (two limiters on two Redis
  * connections, one key prefix) share one per-account, per-protocol count, and
  * the sessions of a replica that dies without releasing them stop counting
- * within two epochs while live sessions elsewhere stay counted.
+ * within the slot lease while live sessions elsewhere stay counted.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -14,20 +14,20 @@ import { ConnectionLimiter } from "../src/index.ts";
 const log = createLogger({ level: "silent" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function twoProcesses(t: import("node:test").TestContext, epochMs: number) {
+async function twoProcesses(t: import("node:test").TestContext, slotLeaseMs: number) {
   const prefix = `t${uniqueId()}:`;
   const [redisA, redisB] = await Promise.all([
-    RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix: prefix }),
-    RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix: prefix }),
+    RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix: prefix, slotLeaseMs }),
+    RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix: prefix, slotLeaseMs }),
   ]);
-  const a = new ConnectionLimiter({ limits: redisA, log }, { maxPerAccount: 2, epochMs });
-  const b = new ConnectionLimiter({ limits: redisB, log }, { maxPerAccount: 2, epochMs });
+  const a = new ConnectionLimiter({ limits: redisA, log }, { maxPerAccount: 2 });
+  const b = new ConnectionLimiter({ limits: redisB, log }, { maxPerAccount: 2 });
   t.after(async () => {
     a.close();
     b.close();
     await Promise.all([redisA.close(), redisB.close()]);
   });
-  return { a, b };
+  return { a, b, redisA };
 }
 
 test("the limit is shared by two gateways through Redis, per account and per protocol", async (t) => {
@@ -46,20 +46,28 @@ test("the limit is shared by two gateways through Redis, per account and per pro
   assert.equal(await a.acquire("imap", 7, {}), false);
 });
 
-test("a crashed gateway's sessions stop counting within two epochs; live ones keep counting", async (t) => {
+test("a crashed gateway's sessions stop counting within the slot lease; live ones keep counting", async (t) => {
   if (!(await requireServer(t, "redis"))) return;
-  const epochMs = 300;
-  const { a, b } = await twoProcesses(t, epochMs);
+  const slotLeaseMs = 400;
+  const { a, b, redisA } = await twoProcesses(t, slotLeaseMs);
   assert.equal(await a.acquire("imap", 9, {}), true);
   assert.equal(await b.acquire("imap", 9, {}), true);
   assert.equal(await b.acquire("imap", 9, {}), false);
-  a.close(); // "crash": no release, no more roll-over
-  // Two epochs plus a tick: A's session is gone, B's live one has been rolled over each epoch.
-  await sleep(2 * epochMs + epochMs / 2 + 100);
+  await redisA.close(); // "crash": no release, no more heartbeats
+  await sleep(slotLeaseMs + 200);
   assert.equal(await b.acquire("imap", 9, {}), true, "the dead replica's slot is free again");
   assert.equal(await b.acquire("imap", 9, {}), false, "B's two live sessions are still counted");
-  await sleep(2 * epochMs);
-  assert.equal(await b.acquire("imap", 9, {}), false, "and stay counted across epochs");
+  await sleep(3 * slotLeaseMs);
+  assert.equal(await b.acquire("imap", 9, {}), false, "and stay counted lease after lease");
+});
+
+test("a session that ends while its login is being counted gives its slot back", async () => {
+  const limiter = new ConnectionLimiter({ limits: new MemoryLimiter(), log }, { maxPerAccount: 1 });
+  const session = {};
+  const counting = limiter.acquire("imap", 3, session);
+  await limiter.release(session); // the client hung up right after LOGIN
+  assert.equal(await counting, false, "the session is gone: not counted");
+  assert.equal(await limiter.acquire("imap", 3, {}), true, "its slot was not kept");
 });
 
 test("in memory (npm start) the same rules hold inside one process", async () => {

@@ -42,6 +42,8 @@ export interface S3BlobStoreOptions {
    * (at least 5 MiB, S3's minimum part). Default 8 MiB.
    */
   partSize?: number;
+  /** Objects per ListObjectsV2 page in list() (default 1000, S3's maximum). */
+  listPageSize?: number;
   /** TCP connect timeout in ms (default 5000). */
   connectionTimeoutMs?: number;
   /**
@@ -62,6 +64,7 @@ export class S3BlobStore implements BlobStore {
   readonly prefix: string;
   readonly spoolDir: string;
   readonly partSize: number;
+  readonly listPageSize: number;
   readonly #client: S3Client;
   readonly #endpointLabel: string;
   #spoolDirReady: Promise<unknown> | undefined;
@@ -71,6 +74,7 @@ export class S3BlobStore implements BlobStore {
     this.prefix = options.prefix ?? "";
     this.spoolDir = options.spoolDir ?? tmpdir();
     this.partSize = Math.max(options.partSize ?? 8 * MiB, MIN_PART_SIZE);
+    this.listPageSize = options.listPageSize ?? 1000;
     this.#endpointLabel = options.endpoint ?? `AWS S3 (${options.region})`;
     const timeout = options.requestTimeoutMs ?? 60_000;
     this.#client = new S3Client({
@@ -185,8 +189,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<string> {
+    // Pages follow continuation tokens, which stay valid while objects are deleted under them.
     const pages = paginateListObjectsV2(
-      { client: this.#client },
+      { client: this.#client, pageSize: this.listPageSize },
       { Bucket: this.bucket, ...(this.prefix ? { Prefix: this.prefix } : {}) },
     );
     for await (const page of pages) {

@@ -145,6 +145,7 @@ const envSchema = z.object({
 
   REDIS_URL: url(["redis:", "rediss:"]),
   REDIS_KEY_PREFIX: z.string().default("aerogram:"),
+  REDIS_SLOT_LEASE_MS: positiveInt(30_000),
 
   SMTP_PORT: port.default(2525),
   SMTPS_PORT: optionalPort,
@@ -188,7 +189,14 @@ export interface Config {
       }
     | { kind: "fs"; dir: string };
   events: { kind: "nats"; url: string; subjectPrefix: string } | { kind: "memory"; subjectPrefix: string };
-  limits: { kind: "redis"; url: string; keyPrefix: string } | { kind: "memory"; keyPrefix: string };
+  /**
+   * slotLeaseMs: how long the connection and session slots of a replica that
+   * died without releasing them keep counting (per-IP SMTP, per-account IMAP
+   * and POP3 limits); the replica renews its live ones every third of it.
+   */
+  limits:
+    | { kind: "redis"; url: string; keyPrefix: string; slotLeaseMs: number }
+    | { kind: "memory"; keyPrefix: string };
   ports: {
     smtp: number;
     smtps: number | undefined;
@@ -296,7 +304,7 @@ export function loadConfig(env: Env = process.env): Config {
       ? { kind: "nats", url: e.NATS_URL, subjectPrefix: e.NATS_SUBJECT_PREFIX }
       : { kind: "memory", subjectPrefix: e.NATS_SUBJECT_PREFIX },
     limits: e.REDIS_URL
-      ? { kind: "redis", url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX }
+      ? { kind: "redis", url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, slotLeaseMs: e.REDIS_SLOT_LEASE_MS }
       : { kind: "memory", keyPrefix: e.REDIS_KEY_PREFIX },
     ports: {
       smtp: e.SMTP_PORT,

@@ -43,11 +43,14 @@
 //     continuation and the client, per RFC 9051 §7.5, does not send the octets; the next
 //     line is a new command.
 //   - A rejected non-synchronizing literal (too big, or over 4096 octets under LITERAL-,
-//     RFC 7888 §4) is already on its way. We chose to swallow it: its octets are counted
-//     and dropped without being buffered, the rest of the command is discarded the same
-//     way, and then one error event is emitted. RFC 7888 §4 also allows closing the
-//     connection instead; a host that prefers that may close on the first error event
-//     (its code tells which limit was hit).
+//     RFC 7888 §4) is already on its way, and the server can only skip its octets or
+//     close the connection (RFC 7888 §4 allows either). Up to maxSkippedLiteralSize
+//     octets we skip: they are counted and dropped without being buffered, the rest of
+//     the command is discarded the same way, and then one error event is emitted. A
+//     larger one (a `{2147483648+}`) would cost the whole transfer to skip, so the error
+//     event comes at once, before any of its octets, marked `closesConnection`: the
+//     reader is done (it drops all later input, as it cannot find the next command), and
+//     the host answers and then closes (IMAP: tagged BAD [TOOBIG], then `* BYE`).
 //
 // Lines end in CRLF; a bare LF is accepted too. Empty lines between commands are ignored.
 
@@ -68,6 +71,11 @@ export interface CommandReaderOptions {
    * 4096 with LITERAL- (RFC 7888 §4).
    */
   readonly maxNonSyncLiteralSize?: number;
+  /**
+   * Largest rejected non-synchronizing literal that is skipped (read and dropped) to keep
+   * the connection; a larger one ends it at once, unread (default 64 KiB).
+   */
+  readonly maxSkippedLiteralSize?: number;
   /** Commands whose large literals are streamed to the host (base names). */
   readonly streamingCommands?: Iterable<string>;
   /**
@@ -137,6 +145,11 @@ export interface ReaderErrorEvent {
   readonly status: "BAD" | "NO";
   readonly responseCode: "TOOBIG" | null;
   readonly message: string;
+  /**
+   * The input cannot be framed any further (a rejected non-synchronizing literal too big
+   * to skip is on its way): answer, then close the connection.
+   */
+  readonly closesConnection?: true;
 }
 
 export type ReaderEvent =
@@ -152,6 +165,7 @@ export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 export const DEFAULT_MAX_LITERAL_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFERED_LITERAL_SIZE = 64 * 1024;
 export const DEFAULT_MAX_COMMAND_BUFFER_SIZE = 1024 * 1024;
+export const DEFAULT_MAX_SKIPPED_LITERAL_SIZE = 64 * 1024;
 /** RFC 7888 §4: under LITERAL-, non-synchronizing literals may carry at most 4096 octets. */
 export const LITERAL_MINUS_MAX_SIZE = 4096;
 
@@ -252,6 +266,7 @@ export class CommandReader {
   readonly #maxBufferedLiteralSize: number;
   readonly #maxCommandBufferSize: number;
   readonly #maxNonSyncLiteralSize: number;
+  readonly #maxSkippedLiteralSize: number;
   readonly #streamingCommands: ReadonlySet<string>;
   readonly #literalLimit: CommandReaderOptions["literalLimit"];
 
@@ -270,6 +285,8 @@ export class CommandReader {
 
   #command: CommandInProgress | null = null;
   #literal: LiteralInProgress | null = null;
+  /** Set by an error that closes the connection: all later input is dropped. */
+  #finished = false;
 
   constructor(options: CommandReaderOptions = {}) {
     this.#maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
@@ -277,6 +294,7 @@ export class CommandReader {
     this.#maxBufferedLiteralSize = options.maxBufferedLiteralSize ?? DEFAULT_MAX_BUFFERED_LITERAL_SIZE;
     this.#maxCommandBufferSize = options.maxCommandBufferSize ?? DEFAULT_MAX_COMMAND_BUFFER_SIZE;
     this.#maxNonSyncLiteralSize = options.maxNonSyncLiteralSize ?? Number.POSITIVE_INFINITY;
+    this.#maxSkippedLiteralSize = options.maxSkippedLiteralSize ?? DEFAULT_MAX_SKIPPED_LITERAL_SIZE;
     this.#streamingCommands = new Set(options.streamingCommands ?? ["APPEND"]);
     this.#literalLimit = options.literalLimit;
   }
@@ -300,7 +318,7 @@ export class CommandReader {
   }
 
   push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
+    if (chunk.length === 0 || this.#finished) return;
     this.#input.push(chunk);
     this.#inputBytes += chunk.length;
   }
@@ -343,7 +361,7 @@ export class CommandReader {
   /** Frames from the first unread input buffer; false when there is no input. */
   #step(): boolean {
     const buffer = this.#input[0];
-    if (buffer === undefined) return false;
+    if (buffer === undefined || this.#finished) return false;
     const start = this.#inputOffset;
     let consumed: number;
     if (this.#literal) {
@@ -476,6 +494,18 @@ export class CommandReader {
     }
     const index = command.literalCount++;
     const disposition = this.#literalDisposition(command, header);
+    if (disposition === "discard" && !header.synchronizing && header.size > this.#maxSkippedLiteralSize) {
+      // RFC 7888 §4: the client sends a non-synchronizing literal without waiting, so a
+      // refused one can only be skipped or the connection closed. Skipping this one would
+      // take the whole transfer: refuse now, before its first octet, and stop reading.
+      command.error = { ...command.error!, closesConnection: true };
+      this.#finishCommand();
+      this.#finished = true;
+      this.#input.length = 0;
+      this.#inputOffset = 0;
+      this.#inputBytes = 0;
+      return;
+    }
     if (disposition === "discard" && header.synchronizing) {
       // RFC 9051 §7.5: instead of "+", the tagged error; the client will not send the
       // octets and the command ends here.

@@ -298,6 +298,38 @@ describe("CommandReader limits", () => {
     );
   });
 
+  test("a non-synchronizing literal too big to skip is refused before its octets, and ends the input", () => {
+    const reader = new CommandReader();
+    reader.push(Buffer.from("a1 APPEND INBOX {2147483648+}\r\n"));
+    assert.deepEqual(reader.drain(), [
+      {
+        kind: "error",
+        tag: "a1",
+        commandName: "APPEND",
+        code: "literal-too-big",
+        status: "NO",
+        responseCode: "TOOBIG",
+        message: `Literal too big (limit ${64 * 1024 * 1024} octets)`,
+        closesConnection: true,
+      },
+    ]);
+    // The octets the client sends anyway are neither read nor kept, nor mistaken for commands.
+    reader.push(Buffer.alloc(1024 * 1024, 0x61));
+    reader.push(Buffer.from("\r\na2 NOOP\r\n"));
+    assert.deepEqual(reader.drain(), []);
+    assert.equal(reader.bufferedBytes, 0);
+  });
+
+  test("a line already refused that ends in a huge non-synchronizing literal closes too", () => {
+    const events = readAll(`a1 LOGIN ${"u".repeat(300)} {100000+}\r\nhello\r\na2 NOOP\r\n`, {
+      maxLineLength: 100,
+    });
+    assert.deepEqual(
+      events.map((e) => (e.kind === "error" ? `${e.code} ${e.closesConnection}` : e.kind)),
+      ["line-too-long true"],
+    );
+  });
+
   test("LITERAL- limits non-synchronizing literals to 4096 octets (RFC 7888 §4)", () => {
     const options = { maxNonSyncLiteralSize: 4096 };
     const ok = readAll(`a1 APPEND INBOX {4096+}\r\n${"m".repeat(4096)}\r\n`, options);

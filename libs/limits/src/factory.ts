@@ -17,5 +17,10 @@ export async function createLimiter(
   options: CreateLimiterOptions = {},
 ): Promise<Limiter> {
   if (config.kind === "memory") return new MemoryLimiter();
-  return RedisLimiter.connect({ url: config.url, keyPrefix: config.keyPrefix, ...options });
+  return RedisLimiter.connect({
+    url: config.url,
+    keyPrefix: config.keyPrefix,
+    slotLeaseMs: config.slotLeaseMs,
+    ...options,
+  });
 }

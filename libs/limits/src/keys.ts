@@ -1,6 +1,6 @@
 /**
  * Key layout. Counters and buckets share one namespace (reset() deletes either);
- * leases and their fencing counters get their own, so no user key can collide
+ * leases, their fencing counters and concurrency slots get their own, so no user key can collide
  * with another kind of state.
  */
 export interface KeyLayout {
@@ -10,6 +10,8 @@ export interface KeyLayout {
   lease(key: string): string;
   /** Fencing counter of a lease: never expires, so tokens keep increasing. */
   fence(key: string): string;
+  /** Concurrency slots: a sorted set, member = process instance and slot number, score = lease expiry. */
+  slots(key: string): string;
 }
 
 export function keyLayout(prefix: string): KeyLayout {
@@ -17,5 +19,6 @@ export function keyLayout(prefix: string): KeyLayout {
     limit: (key) => `${prefix}limit:${key}`,
     lease: (key) => `${prefix}lease:${key}`,
     fence: (key) => `${prefix}fence:${key}`,
+    slots: (key) => `${prefix}slots:${key}`,
   };
 }

@@ -8,8 +8,8 @@
 import { performance } from "node:perf_hooks";
 import { type BucketState, takeTokens } from "./bucket.ts";
 import { newOwnerToken } from "./owner.ts";
-import type { Lease, Limiter, TokenBucketResult } from "./types.ts";
-import { checkBucket, checkCounterStep, checkKey, checkTtl } from "./validate.ts";
+import type { Lease, Limiter, Slot, TokenBucketResult } from "./types.ts";
+import { checkBucket, checkCounterStep, checkKey, checkSlotLimit, checkTtl } from "./validate.ts";
 
 type Value =
   | { kind: "counter"; count: number; expiresAt: number }
@@ -31,6 +31,8 @@ export class MemoryLimiter implements Limiter {
   readonly #leases = new Map<string, HeldLease>();
   /** Never expire, so fencing tokens keep increasing across holders. */
   readonly #fences = new Map<string, number>();
+  /** Held slots per key. No leases: the slots of a process die with it. */
+  readonly #slots = new Map<string, Set<Slot>>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -113,6 +115,27 @@ export class MemoryLimiter implements Limiter {
     };
   }
 
+  async holdSlot(key: string, limit: number): Promise<Slot | undefined> {
+    this.#checkOpen();
+    checkKey(key);
+    checkSlotLimit(limit);
+    let held = this.#slots.get(key);
+    if ((held?.size ?? 0) >= limit) return undefined;
+    if (!held) {
+      held = new Set();
+      this.#slots.set(key, held);
+    }
+    const holders = held;
+    const slot: Slot = {
+      release: async () => {
+        if (holders.delete(slot) && holders.size === 0 && this.#slots.get(key) === holders)
+          this.#slots.delete(key);
+      },
+    };
+    holders.add(slot);
+    return slot;
+  }
+
   async ping(): Promise<void> {
     this.#checkOpen();
   }
@@ -122,6 +145,7 @@ export class MemoryLimiter implements Limiter {
     clearInterval(this.#sweeper);
     this.#values.clear();
     this.#leases.clear();
+    this.#slots.clear();
   }
 
   /** The value at `key` unless it has expired (then it is dropped). */

@@ -9,17 +9,32 @@
  * keeps reconnecting forever in the background. (A rejected call may still run
  * after the reconnect: at worst a token taken or a lease held until its ttl.)
  *
+ * Concurrency slots (holdSlot) are leases too: one sorted set per key, one
+ * member per held slot named by this limiter's random instance id, scored
+ * with its expiry. One heartbeat per limiter (per process) renews every slot
+ * it holds each slotLeaseMs / 3; every holdSlot drops expired members before
+ * counting. So the slots of a process killed without releasing them stop
+ * counting within slotLeaseMs, whatever other holders of the key stay alive,
+ * and a release lost to an outage heals the same way. This replaces a plain
+ * counter with a TTL, which a killed process left counting for the whole TTL
+ * (and which any surviving holder kept renewing).
+ *
  * Fencing counters never expire: Redis must not evict them (use noeviction or a
  * volatile-* maxmemory-policy), or tokens would start again from 1.
  */
 import { Redis } from "ioredis";
 import { type KeyLayout, keyLayout } from "./keys.ts";
 import { newOwnerToken } from "./owner.ts";
-import { ACQUIRE, INCR, RELEASE, RENEW, TAKE } from "./scripts.ts";
-import type { Lease, Limiter, TokenBucketResult } from "./types.ts";
-import { checkBucket, checkCounterStep, checkKey, checkTtl } from "./validate.ts";
+import { ACQUIRE, HOLD_SLOT, INCR, REFRESH_SLOTS, RELEASE, RENEW, TAKE } from "./scripts.ts";
+import type { Lease, Limiter, Slot, TokenBucketResult } from "./types.ts";
+import { checkBucket, checkCounterStep, checkKey, checkSlotLimit, checkTtl } from "./validate.ts";
 
 const MAX_RETRIES = 2;
+
+export const DEFAULT_SLOT_LEASE_MS = 30_000;
+
+/** Members per heartbeat script call (Lua's unpack has a stack limit). */
+const REFRESH_BATCH = 500;
 
 export interface RedisLimiterOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
@@ -30,7 +45,14 @@ export interface RedisLimiterOptions {
   connectWaitMs?: number;
   /** Upper bound on one call, queued or sent. Default 2000. */
   commandTimeoutMs?: number;
-  /** Connection errors (also while reconnecting); calls report their own failures. */
+  /**
+   * How long a held slot (holdSlot) outlives a process that stops renewing it
+   * (killed, or cut off from Redis); renewed every third of it. Default 30 s:
+   * two missed renewals (each bounded by the command timeout) before a live
+   * slot lapses, and a killed replica's clients are let in again after 30 s.
+   */
+  slotLeaseMs?: number;
+  /** Connection errors (also while reconnecting) and failed slot renewals; calls report their own failures. */
   onError?: (error: unknown) => void;
 }
 
@@ -46,11 +68,22 @@ interface ScriptCommands {
   limiterAcquire(lease: string, fence: string, owner: string, ttlMs: number): Promise<number>;
   limiterRenew(lease: string, owner: string, ttlMs: number): Promise<number>;
   limiterRelease(lease: string, owner: string): Promise<number>;
+  limiterHoldSlot(slots: string, limit: number, member: string, leaseMs: number): Promise<number>;
+  limiterRefreshSlots(slots: string, leaseMs: number, ...members: string[]): Promise<number>;
 }
 
 export class RedisLimiter implements Limiter {
   readonly #redis: Redis & ScriptCommands;
   readonly #keys: KeyLayout;
+  readonly #slotLeaseMs: number;
+  /** Names this process's slot members, so they never collide with another replica's. */
+  readonly #instance = newOwnerToken();
+  #nextSlot = 0;
+  /** Slots this limiter holds: Redis key → members, renewed by the heartbeat. */
+  readonly #heldSlots = new Map<string, Set<string>>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #renewing = false;
+  readonly #onError: ((error: unknown) => void) | undefined;
 
   /** Waits (bounded by connectWaitMs) for the first connection; never rejects because Redis is down. */
   static async connect(options: RedisLimiterOptions): Promise<RedisLimiter> {
@@ -76,9 +109,19 @@ export class RedisLimiter implements Limiter {
     redis.defineCommand("limiterAcquire", { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand("limiterRenew", { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand("limiterRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("limiterHoldSlot", { numberOfKeys: 1, lua: HOLD_SLOT });
+    redis.defineCommand("limiterRefreshSlots", { numberOfKeys: 1, lua: REFRESH_SLOTS });
     // defineCommand adds methods TypeScript cannot see; ScriptCommands declares them.
     this.#redis = redis as Redis & ScriptCommands;
     this.#keys = keyLayout(options.keyPrefix);
+    this.#onError = options.onError;
+    this.#slotLeaseMs = options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS;
+    checkTtl(this.#slotLeaseMs);
+    this.#heartbeat = setInterval(
+      () => void this.#renewSlots(),
+      Math.max(1, Math.floor(this.#slotLeaseMs / 3)),
+    );
+    this.#heartbeat.unref();
   }
 
   async take(key: string, capacity: number, refillPerSecond: number, cost = 1): Promise<TokenBucketResult> {
@@ -135,11 +178,60 @@ export class RedisLimiter implements Limiter {
     };
   }
 
+  async holdSlot(key: string, limit: number): Promise<Slot | undefined> {
+    checkKey(key);
+    checkSlotLimit(limit);
+    const slotsKey = this.#keys.slots(key);
+    const member = `${this.#instance}:${this.#nextSlot++}`;
+    // If this call fails after Redis ran it, the member is never renewed and lapses within the lease.
+    const added = await this.#redis.limiterHoldSlot(slotsKey, limit, member, this.#slotLeaseMs);
+    if (added !== 1) return undefined;
+    let members = this.#heldSlots.get(slotsKey);
+    if (!members) {
+      members = new Set();
+      this.#heldSlots.set(slotsKey, members);
+    }
+    const held = members;
+    held.add(member);
+    return {
+      release: async () => {
+        if (!held.delete(member)) return;
+        if (held.size === 0 && this.#heldSlots.get(slotsKey) === held) this.#heldSlots.delete(slotsKey);
+        // Sent after any heartbeat that still listed the member (one connection keeps the order).
+        await this.#redis.zrem(slotsKey, member);
+      },
+    };
+  }
+
+  /** The heartbeat: renews every slot this process holds (one script call per key and batch). */
+  async #renewSlots(): Promise<void> {
+    if (this.#renewing || this.#heldSlots.size === 0) return;
+    this.#renewing = true;
+    try {
+      const calls: Promise<number>[] = [];
+      for (const [slotsKey, members] of this.#heldSlots) {
+        const list = [...members];
+        for (let i = 0; i < list.length; i += REFRESH_BATCH) {
+          calls.push(
+            this.#redis.limiterRefreshSlots(slotsKey, this.#slotLeaseMs, ...list.slice(i, i + REFRESH_BATCH)),
+          );
+        }
+      }
+      const failed = (await Promise.allSettled(calls)).find((r) => r.status === "rejected");
+      // The next beat tries again; a slot lapses only after a whole lease without one.
+      if (failed) this.#onError?.(failed.reason);
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
   async ping(): Promise<void> {
     await this.#redis.ping();
   }
 
+  /** Stops the heartbeat: slots still held lapse within slotLeaseMs (release them first to free them now). */
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     if (this.#redis.status === "end") return;
     if (this.#redis.status === "ready") {
       // QUIT lets replies to commands already sent arrive; disconnect if it fails.

@@ -74,3 +74,40 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `;
+
+/**
+ * KEYS[1] slots sorted set (member → lease expiry in ms on the Redis clock);
+ * ARGV limit, member, leaseMs. Drops expired members (slots of processes that
+ * died without releasing them), then adds `member` when fewer than `limit` are
+ * left. Returns 1 when added, else 0. The key itself expires with its newest
+ * lease, so a set whose holders all died disappears.
+ */
+export const HOLD_SLOT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/**
+ * KEYS[1] slots sorted set; ARGV leaseMs, member... The heartbeat: renews the
+ * lease of every listed member, adding back any that expired while this
+ * process could not reach Redis (they are still held). Returns nothing useful.
+ */
+export const REFRESH_SLOTS = `
+local time = redis.call('TIME')
+local expiry = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[1])
+local args = {}
+for i = 2, #ARGV do
+  args[#args + 1] = expiry
+  args[#args + 1] = ARGV[i]
+end
+redis.call('ZADD', KEYS[1], unpack(args))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return #ARGV - 1
+`;

@@ -22,6 +22,12 @@ export interface Lease {
   release(): Promise<void>;
 }
 
+/** One of at most `limit` concurrent holders of a key (a connection, a session); see Limiter.holdSlot. */
+export interface Slot {
+  /** Gives the slot back; idempotent. */
+  release(): Promise<void>;
+}
+
 export interface Limiter {
   /**
    * Token bucket: `capacity` tokens, refilled at `refillPerSecond`; takes `cost`
@@ -36,6 +42,15 @@ export interface Limiter {
   getMany(keys: readonly string[]): Promise<number[]>;
   /** Deletes a counter or bucket. */
   reset(key: string): Promise<void>;
+  /**
+   * Counts one concurrent holder of `key` (e.g. a connection from an IP, a
+   * session of an account): a Slot while fewer than `limit` are held across
+   * the cluster, else undefined. Release it when the holder ends. A process
+   * that dies without releasing stops counting by itself: on Redis each slot is
+   * a lease that this process's one heartbeat renews (RedisLimiterOptions
+   * slotLeaseMs); in memory the slots die with the process.
+   */
+  holdSlot(key: string, limit: number): Promise<Slot | undefined>;
   /** A lease lock held for `ttlMs` unless renewed; undefined when someone else holds it. */
   acquire(key: string, ttlMs: number): Promise<Lease | undefined>;
   /** Liveness probe for /readyz. */

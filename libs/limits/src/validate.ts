@@ -27,3 +27,7 @@ export function checkCounterStep(by: number): void {
 export function checkTtl(ttlMs: number): void {
   if (!(Number.isSafeInteger(ttlMs) && ttlMs >= 1)) throw new RangeError("ttlMs must be a whole number ≥ 1");
 }
+
+export function checkSlotLimit(limit: number): void {
+  if (!(Number.isSafeInteger(limit) && limit >= 1)) throw new RangeError("limit must be a whole number ≥ 1");
+}

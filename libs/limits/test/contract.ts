@@ -169,4 +169,21 @@ export async function limiterContract(t: TestContext, makeLimiter: () => Promise
     assert.equal(await taker.renew(), true);
     await taker.release();
   });
+
+  await t.test("slots: at most limit held per key; a release frees one; release is idempotent", async () => {
+    const key = freshKey("slots");
+    const first = await limiter.holdSlot(key, 2);
+    const second = await limiter.holdSlot(key, 2);
+    assert.ok(first && second);
+    assert.equal(await limiter.holdSlot(key, 2), undefined, "a third holder is refused");
+    assert.ok(await limiter.holdSlot(freshKey("slots"), 2), "other keys are counted apart");
+    await first.release();
+    await first.release();
+    const third = await limiter.holdSlot(key, 2);
+    assert.ok(third, "the released slot is free again, and only one");
+    assert.equal(await limiter.holdSlot(key, 2), undefined);
+    assert.ok(await limiter.holdSlot(key, 3), "the limit is the caller's: a higher one lets one more in");
+    await assert.rejects(limiter.holdSlot(key, 0), RangeError);
+    await assert.rejects(limiter.holdSlot("", 1), RangeError);
+  });
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { requireServer, TEST_REDIS_URL, uniqueId } from "@aerogram/testkit";
 import { Redis } from "ioredis";
 import { createLimiter, RedisLimiter } from "../src/index.ts";
@@ -93,8 +94,52 @@ test("RedisLimiter", async (t) => {
     assert.equal(await redis.exists(`${keyPrefix}lease:l-${id}`), 0);
   });
 
+  await t.test(
+    "a replica that dies holding slots stops counting within the lease; live ones keep counting",
+    async (t) => {
+      const slotLeaseMs = 600;
+      const [dying, alive] = await Promise.all([
+        RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix, slotLeaseMs }),
+        RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix, slotLeaseMs }),
+      ]);
+      t.after(() => alive.close());
+      const key = `ip-${uniqueId()}`;
+      for (let i = 0; i < 2; i++) assert.ok(await dying.holdSlot(key, 3));
+      assert.ok(await alive.holdSlot(key, 3));
+      assert.equal(await alive.holdSlot(key, 3), undefined, "both replicas' slots count");
+      await dying.close(); // as kill -9 would: no release, no more heartbeats
+      // Several leases later the live slot has been renewed throughout, the dead ones have lapsed.
+      await sleep(3 * slotLeaseMs);
+      assert.ok(await alive.holdSlot(key, 3), "the dead replica's slots are free again");
+      assert.ok(await alive.holdSlot(key, 3));
+      assert.equal(await alive.holdSlot(key, 3), undefined, "the live replica's three slots still count");
+    },
+  );
+
+  await t.test("slots live in one sorted set per key that expires with its last lease", async (t) => {
+    const limiter = await RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix, slotLeaseMs: 5000 });
+    const redis = new Redis(TEST_REDIS_URL);
+    t.after(async () => {
+      await limiter.close();
+      redis.disconnect();
+    });
+    const key = `s-${uniqueId()}`;
+    const slot = await limiter.holdSlot(key, 1);
+    assert.ok(slot);
+    assert.equal(await redis.zcard(`${keyPrefix}slots:${key}`), 1);
+    const pttl = await redis.pttl(`${keyPrefix}slots:${key}`);
+    assert.ok(pttl > 0 && pttl <= 5000, `pttl ${pttl}`);
+    await slot.release();
+    assert.equal(await redis.exists(`${keyPrefix}slots:${key}`), 0, "the last release removes the key");
+  });
+
   await t.test("createLimiter connects to Redis for the redis configuration", async () => {
-    const limiter = await createLimiter({ kind: "redis", url: TEST_REDIS_URL, keyPrefix });
+    const limiter = await createLimiter({
+      kind: "redis",
+      url: TEST_REDIS_URL,
+      keyPrefix,
+      slotLeaseMs: 30_000,
+    });
     assert.ok(limiter instanceof RedisLimiter);
     await limiter.ping();
     await limiter.close();
@@ -108,6 +153,7 @@ async function assertCallsFailFast(limiter: RedisLimiter): Promise<void> {
     () => limiter.incr("c", 1, 1000),
     () => limiter.get("c"),
     () => limiter.acquire("l", 1000),
+    () => limiter.holdSlot("s", 1),
     () => limiter.ping(),
   ]) {
     const started = Date.now();

@@ -45,6 +45,15 @@ export class IdleSweeper {
     if (e) e.lastActivity = performance.now();
   }
 
+  /**
+   * Moves a session's hard deadline `ms` later (a budget that grows with the
+   * work done, e.g. SMTP DATA: a floor plus time per byte received).
+   */
+  extendDeadline(session: IdleSession, ms: number): void {
+    const e = this.sessions.get(session);
+    if (e) e.deadline += ms;
+  }
+
   unwatch(session: IdleSession): void {
     this.sessions.delete(session);
   }

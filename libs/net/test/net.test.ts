@@ -68,6 +68,21 @@ test("IdleSweeper deadline: activity does not extend it, a new watch removes it"
   sweeper.close();
 });
 
+test("IdleSweeper deadline can be extended (a budget that grows with bytes received)", () => {
+  const sweeper = new IdleSweeper(60_000);
+  const timedOut: string[] = [];
+  const session = { onIdleTimeout: () => timedOut.push("s") };
+  const t0 = performance.now();
+  sweeper.watch(session, Number.POSITIVE_INFINITY, 1000);
+  sweeper.extendDeadline(session, 500);
+  sweeper.extendDeadline({ onIdleTimeout() {} }, 500); // not watched: nothing happens
+  sweeper.sweep(t0 + 1400);
+  assert.deepEqual(timedOut, []);
+  sweeper.sweep(t0 + 1600);
+  assert.deepEqual(timedOut, ["s"]);
+  sweeper.close();
+});
+
 test("Listener tracks connections and drains", async () => {
   const listener = new Listener({
     host: "127.0.0.1",

@@ -7,7 +7,7 @@
  * (defaults: the services this machine kind runs on 127.0.0.1). When a server is
  * unreachable the test fails under CI=true and is skipped (with the reason) otherwise.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
@@ -101,28 +101,63 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-/** Starts a real S3-compatible server (s3rver) on a free loopback port with one bucket. */
+/**
+ * Starts a real S3-compatible server (s3rver) on a free loopback port with one
+ * bucket, in a child process (s3rver-process.mjs says why).
+ */
 export async function startS3(): Promise<TestS3> {
-  const { default: S3rver } = await import("s3rver");
   const directory = await mkdtemp(join(tmpdir(), "aerogram-s3-"));
   // Bucket names must be DNS-valid: lowercase letters, digits and hyphens.
   const bucket = `aerogram-t-${uniqueId()}`;
-  const server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: bucket, configs: [] }],
+  const child = spawn(
+    process.execPath,
+    ["--openssl-legacy-provider", join(import.meta.dirname, "s3rver-process.mjs"), directory, bucket],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
   });
-  const addr = (await server.run()) as { address: string; port: number };
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(
+        () => reject(new Error(`s3rver did not start within 30 s: ${stderr}`)),
+        30_000,
+      );
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        const line = /^(\{.*\})\n/.exec(out);
+        if (line) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line[1]!) as { port: number }).port);
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`s3rver exited (${code}) before listening: ${stderr}`));
+      });
+    });
+  } catch (err) {
+    child.kill("SIGKILL");
+    await rm(directory, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    endpoint: `http://127.0.0.1:${addr.port}`,
+    endpoint: `http://127.0.0.1:${port}`,
     bucket,
     region: "us-east-1",
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
     async stop() {
-      await server.close();
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
       await rm(directory, { recursive: true, force: true });
     },
   };

@@ -20,8 +20,9 @@ export class TextClient {
     socket.on("error", () => {});
   }
 
-  static async open(port: number, host = "127.0.0.1"): Promise<TextClient> {
-    const socket = connect({ host, port });
+  /** `localAddress`: the source address (any of 127.0.0.0/8), e.g. to act as several clients' IPs. */
+  static async open(port: number, host = "127.0.0.1", localAddress?: string): Promise<TextClient> {
+    const socket = connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);

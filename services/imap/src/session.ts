@@ -110,8 +110,14 @@ export class Session {
     this.reader = new CommandReader({
       maxLiteralSize: APPEND_LIMIT,
       // Before login nothing may be uploaded: an APPEND literal is refused before
-      // the continuation, so no blob is ever written for an anonymous client.
-      literalLimit: () => (this.state === "not-authenticated" ? 0 : APPEND_LIMIT),
+      // the continuation, so no blob is ever written for an anonymous client. After
+      // it, a message larger than the account's whole quota can never be stored:
+      // refused the same way (NO [TOOBIG] instead of "+", RFC 9051 §7.1) rather than
+      // uploaded and then refused with OVERQUOTA.
+      literalLimit: () =>
+        this.state === "not-authenticated"
+          ? 0
+          : Math.min(APPEND_LIMIT, this.account?.quotaBytes ?? APPEND_LIMIT),
     });
     this.#attach(socket);
   }
@@ -345,6 +351,10 @@ export class Session {
             : tagged(event.tag, event.status, event.message, event.responseCode),
         ]);
         await this.out.endResponse();
+        // A refused non-synchronizing literal too big to skip is still arriving: the stream
+        // cannot be resynchronised, so the session ends here (RFC 7888 §4).
+        if (event.closesConnection)
+          await this.bye("TOOBIG", "Non-synchronizing literal too big to skip; closing the connection");
         return;
     }
   }

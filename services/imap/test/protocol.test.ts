@@ -10,8 +10,12 @@ import { createAccount, gatewayPerFile, message, RawClient } from "./helpers.ts"
 
 const fixture = gatewayPerFile();
 
-async function loggedIn(): Promise<{ client: RawClient; user: string; pass: string }> {
+async function loggedIn(
+  opts: { quotaBytes?: number } = {},
+): Promise<{ client: RawClient; user: string; pass: string; id: number }> {
   const account = await createAccount(fixture.gateway.runtime);
+  if (opts.quotaBytes !== undefined)
+    await fixture.gateway.runtime.store.accounts.setQuota(account.id, opts.quotaBytes);
   const client = await RawClient.connect(fixture.gateway.port);
   assert.match(
     await client.login(account.user, account.pass),
@@ -127,9 +131,28 @@ describe("bad input", () => {
       assert.doesNotMatch(reply, /^\+/m);
       // The connection is still usable: the literal was never expected.
       assert.match(await client.command("NOOP"), /OK NOOP/);
+      // A non-synchronizing one is on its way already (RFC 7888 §4): refused and the
+      // connection closed at once, before the client has sent a single octet of it.
       client.write("big2 APPEND INBOX {1073741824+}\r\n");
-      client.write("x".repeat(1000));
+      const refusal = await client.readUntil(() => client.closed);
+      assert.match(refusal, /^big2 (NO|BAD) \[TOOBIG\][^\r\n]*\r\n\* BYE \[TOOBIG\]/);
+      assert.ok(client.closed, "the server closed the connection");
+    } finally {
       client.close();
+    }
+  });
+
+  test("APPEND of a message larger than the account's whole quota is refused before the literal", async (t) => {
+    if (!(await requireServer(t, "postgres"))) return;
+    const { client } = await loggedIn({ quotaBytes: 10_000 });
+    try {
+      client.write("q1 APPEND INBOX {20000}\r\n");
+      const reply = await client.response("q1");
+      assert.match(reply, /q1 NO \[TOOBIG\]/);
+      assert.doesNotMatch(reply, /^\+/m, "no continuation");
+      const small = "Subject: fits\r\n\r\nhello\r\n";
+      client.write(`q2 APPEND INBOX {${small.length}+}\r\n${small}\r\n`);
+      assert.match(await client.response("q2"), /q2 OK \[APPENDUID/, "the session goes on");
     } finally {
       client.close();
     }

@@ -7,6 +7,7 @@ import type { ServiceStarter } from "@aerogram/runtime";
 import { optionsFromRuntime, SmtpInService } from "./smtp-in.ts";
 
 export type { SmtpInOptions } from "./options.ts";
+export { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
 export { optionsFromRuntime, reverseName, SmtpInService } from "./smtp-in.ts";
 
 export const startSmtpIn: ServiceStarter = (runtime) =>

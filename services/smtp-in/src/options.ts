@@ -4,6 +4,7 @@
  * tests and a later config change can set them without touching the service).
  */
 import type { ProxyProtocolOptions } from "@aerogram/net";
+import { DEFAULT_DEADLINES, type SmtpDeadlineOptions } from "./deadlines.ts";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
 import { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
@@ -31,6 +32,8 @@ export interface SmtpInOptions {
   maxLineOctets: number;
   /** Idle timeout while waiting for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes). */
   socketTimeoutMs: number;
+  /** Overall limits per command line and per message that trickled bytes don't extend (deadlines.ts). */
+  deadlines: SmtpDeadlineOptions;
   /** Upper bound for the SPF/DKIM/DMARC checks of one message. */
   authTimeBoxMs: number;
   /** DNS for SPF/DKIM/DMARC and reverse lookups; default: the system resolver, cached and time-boxed. */
@@ -46,6 +49,7 @@ export const DEFAULT_OPTIONS = {
   maxRecipients: 1000,
   maxLineOctets: 1000,
   socketTimeoutMs: 5 * 60_000,
+  deadlines: DEFAULT_DEADLINES,
   authTimeBoxMs: 3000,
   dedupeWindowSeconds: DEFAULT_DEDUPE_WINDOW_SECONDS,
   spoolMemoryBytes: 1024 * 1024,

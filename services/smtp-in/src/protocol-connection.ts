@@ -12,9 +12,12 @@
  *   smtp-server's 500 5.5.2, as §4.2.4 asks.
  * - Reply texts that start with an enhanced status code (SmtpReply) are sent
  *   with that code instead of smtp-server's default for the reply code.
+ * - Overall deadlines per command and per message (deadlines.ts), which
+ *   trickled bytes do not extend: 421 4.4.2 and close.
  */
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import { SMTPStream } from "smtp-server/lib/smtp-stream.js";
+import type { SmtpDeadlines } from "./deadlines.ts";
 import { ENHANCED_PREFIX } from "./smtp-errors.ts";
 
 /** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */
@@ -81,12 +84,46 @@ export class BoundedCommandStream extends SMTPStream {
 
   /** True when the next command is the truncated head of a too-long line (answered by LINE_TOO_LONG). */
   swallowNextCommand = false;
+
+  /** Message octets as they are received (after dot-unstuffing). */
+  onDataOctets: (octets: number) => void = () => {};
+  /** The final dot has arrived. */
+  onDataEnd: () => void = () => {};
+
+  override _countDataBytes(len: number): void {
+    super._countDataBytes(len);
+    if (len > 0) this.onDataOctets(len);
+  }
+
+  override _endDataMode(chunk: Buffer | false, remainder: Buffer, callback: Callback): void {
+    this.onDataEnd();
+    super._endDataMode(chunk, remainder, callback);
+  }
 }
 
 export class AerogramSmtpConnection extends SMTPConnection {
+  /** Set by the server before init(); absent: no deadlines beyond the idle timeout. */
+  deadlines: SmtpDeadlines | undefined;
+
+  /** Called by the deadline sweeper (IdleSession) when the phase's time is up. */
+  onIdleTimeout(): void {
+    // RFC 5321 §4.5.3.2 timeouts; 4.4.2 "bad connection" (RFC 3463).
+    this.send(421, `4.4.2 ${this.name} Error: timeout exceeded`);
+  }
+
+  override _onClose(): void {
+    this.deadlines?.pause(this);
+    super._onClose();
+  }
+
   override _createParser(): SMTPStream {
     const parser = new BoundedCommandStream({ maxCommandLength: MAX_COMMAND_LINE_OCTETS * 2 });
+    parser.onDataOctets = (octets) => this.deadlines?.received(this, octets);
+    // After the dot the server owes the reply: delivery time is not the client's.
+    parser.onDataEnd = () => this.deadlines?.pause(this);
     parser.oncommand = (command: Buffer, callback?: () => void) => {
+      // A whole line is in: the server owes the reply, the command deadline stops.
+      this.deadlines?.pause(this);
       if (parser.swallowNextCommand) {
         // The head of a line that turned out too long: its reply is LINE_TOO_LONG's.
         parser.swallowNextCommand = false;
@@ -116,10 +153,11 @@ export class AerogramSmtpConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
-    if (typeof data === "string" && ENHANCED_PREFIX.test(data)) {
-      super.send(code, data, false);
-      return;
-    }
-    super.send(code, data, context);
+    if (typeof data === "string" && ENHANCED_PREFIX.test(data)) super.send(code, data, false);
+    else super.send(code, data, context);
+    // A reply hands the turn to the client: its next command, or after 354 the message, is owed.
+    if (code === 421 || this._closing) this.deadlines?.pause(this);
+    else if (this._parser !== false && this._parser._dataMode) this.deadlines?.awaitData(this);
+    else this.deadlines?.awaitCommand(this);
   }
 }

@@ -4,7 +4,7 @@
  * recipient account. A limiter outage fails open (logged): limits protect the
  * service, they must not take inbound mail down with them.
  */
-import type { Limiter, TokenBucketResult } from "@aerogram/limits";
+import type { Limiter, Slot, TokenBucketResult } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 
 export interface RateLimitOptions {
@@ -25,8 +25,8 @@ export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
 /** What a failed limiter answers: not limited. */
 const OPEN: TokenBucketResult = { allowed: true, remaining: 0, retryAfterMs: 0 };
 
-/** A connection counter outlives a crashed process by at most this long. */
-const CONNECTION_COUNTER_TTL_MS = 30 * 60_000;
+/** Held when the limiter failed: nothing was counted, nothing to give back. */
+const UNCOUNTED: Slot = { release: async () => {} };
 
 export class RateLimits {
   constructor(
@@ -44,26 +44,22 @@ export class RateLimits {
     }
   }
 
-  /** Counts a new connection; false when the IP already has too many. Call connectionClosed for every true. */
-  async connectionOpened(ip: string): Promise<boolean> {
-    const n = await this.guard(
+  /**
+   * Counts a new connection from `ip`: its slot, to release when the
+   * connection closes, or undefined when the IP already has too many. The
+   * slots of a process killed without closing its connections stop counting
+   * within the limiter's slot lease (REDIS_SLOT_LEASE_MS), not after a TTL.
+   */
+  async connectionOpened(ip: string): Promise<Slot | undefined> {
+    return this.guard(
       "connections",
-      () => this.limiter.incr(`smtp:conn:${ip}`, 1, CONNECTION_COUNTER_TTL_MS),
-      0,
+      () => this.limiter.holdSlot(`smtp:conn:${ip}`, this.opts.connectionsPerIp),
+      UNCOUNTED,
     );
-    if (n > this.opts.connectionsPerIp) {
-      await this.connectionClosed(ip);
-      return false;
-    }
-    return true;
   }
 
-  async connectionClosed(ip: string): Promise<void> {
-    await this.guard(
-      "connections",
-      () => this.limiter.incr(`smtp:conn:${ip}`, -1, CONNECTION_COUNTER_TTL_MS),
-      0,
-    );
+  async connectionClosed(slot: Slot): Promise<void> {
+    await this.guard("connections", () => slot.release(), undefined);
   }
 
   /** One message from this IP; false when over the per-minute rate. */

@@ -7,10 +7,12 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createSecureContext } from "node:tls";
 import { Delivery } from "@aerogram/delivery";
+import type { Slot } from "@aerogram/limits";
 import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import { SmtpDeadlines } from "./deadlines.ts";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
 import { spoolMessage } from "./message-spool.ts";
@@ -23,7 +25,8 @@ import { type AerogramSmtpServer, createSmtpServer } from "./smtp-server-wiring.
 
 interface SessionState {
   ip: string;
-  countedConnection: boolean;
+  /** This connection's place in the per-IP limit, once counted. */
+  connectionSlot: Slot | undefined;
   declaredSize: number;
   recipients: AcceptedRecipient[];
   transactions: number;
@@ -55,6 +58,7 @@ export class SmtpInService {
   private readonly policy: RecipientPolicy;
   private readonly delivery: Delivery;
   private readonly resolver: DnsLookup;
+  private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
   private readonly servers: AerogramSmtpServer[] = [];
   private readonly listeners: Listener[] = [];
@@ -72,6 +76,7 @@ export class SmtpInService {
     this.policy = new RecipientPolicy(runtime.store, this.limits);
     this.delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
     this.resolver = opts.resolver ?? createCachedResolver();
+    this.deadlines = new SmtpDeadlines(opts.deadlines);
   }
 
   async start(): Promise<ServiceHandle> {
@@ -85,6 +90,7 @@ export class SmtpInService {
           maxMessageBytes: this.opts.maxMessageBytes,
           maxRecipients: this.opts.maxRecipients,
           socketTimeoutMs: this.opts.socketTimeoutMs,
+          deadlines: this.deadlines,
           reverse: async (ip) => (await this.resolver(reverseName(ip), "PTR")) as string[],
         },
         {
@@ -143,7 +149,7 @@ export class SmtpInService {
   private async onConnect(session: SMTPServerSession, cb: Callback) {
     const state: SessionState = {
       ip: session.remoteAddress,
-      countedConnection: false,
+      connectionSlot: undefined,
       declaredSize: 0,
       recipients: [],
       transactions: 0,
@@ -153,11 +159,18 @@ export class SmtpInService {
       this.metrics.connections.inc({ result: "draining" });
       return cb(SHUTTING_DOWN());
     }
-    if (!(await this.limits.connectionOpened(state.ip))) {
+    const slot = await this.limits.connectionOpened(state.ip);
+    if (!slot) {
       this.metrics.connections.inc({ result: "rate_limited" });
       return cb(new SmtpReply(421, "4.7.0", "Too many connections from your address, try again later"));
     }
-    state.countedConnection = true;
+    if (this.sessions.get(session.id) !== state) {
+      // The client left while we were counting it (onClose has run): a slot kept now
+      // would be renewed by this process's heartbeat for as long as it lives.
+      await this.limits.connectionClosed(slot);
+      return cb(localError());
+    }
+    state.connectionSlot = slot;
     this.metrics.connections.inc({ result: "accepted" });
     this.metrics.openConnections.inc();
     cb();
@@ -166,9 +179,9 @@ export class SmtpInService {
   private async onClose(session: SMTPServerSession) {
     const state = this.sessions.get(session.id);
     this.sessions.delete(session.id);
-    if (state?.countedConnection) {
+    if (state?.connectionSlot) {
       this.metrics.openConnections.dec();
-      await this.limits.connectionClosed(state.ip);
+      await this.limits.connectionClosed(state.connectionSlot);
     }
   }
 
@@ -308,6 +321,7 @@ export class SmtpInService {
       if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
         listener.destroyAll();
     }
+    this.deadlines.close();
   }
 }
 

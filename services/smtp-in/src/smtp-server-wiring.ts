@@ -6,11 +6,16 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
+import type { SmtpDeadlines } from "./deadlines.ts";
 import { AerogramSmtpConnection } from "./protocol-connection.ts";
 
 export class AerogramSmtpServer extends SMTPServer {
+  /** Per-command and per-message deadlines for every connection (set by createSmtpServer). */
+  deadlines: SmtpDeadlines | undefined;
+
   override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
     const connection = new AerogramSmtpConnection(this, socket, socketOptions);
+    connection.deadlines = this.deadlines;
     this.connections.add(connection);
     connection.on("error", (err: Error) => this._onError(err));
     connection.on("connect", (data) => this._onClientConnect(data));
@@ -30,11 +35,12 @@ export interface WiringOptions {
   maxMessageBytes: number;
   maxRecipients: number;
   socketTimeoutMs: number;
+  deadlines: SmtpDeadlines;
   reverse: (ip: string) => Promise<string[]>;
 }
 
 export function createSmtpServer(o: WiringOptions, handlers: Handlers): AerogramSmtpServer {
-  return new AerogramSmtpServer({
+  const server = new AerogramSmtpServer({
     name: o.hostname,
     banner: "Aerogram",
     secure: o.secure,
@@ -65,4 +71,6 @@ export function createSmtpServer(o: WiringOptions, handlers: Handlers): Aerogram
     logger: false,
     ...handlers,
   });
+  server.deadlines = o.deadlines;
+  return server;
 }

@@ -98,12 +98,15 @@ export function binaryServer(command: string, args: string[]) {
   };
 }
 
-/** A private nats-server on a free port (the machine's shared one is never touched). */
-export async function privateNats() {
+/**
+ * A binary server on a free loopback port that the caller stops (kill -9) and
+ * starts again on the same port; start and stop return once the port is up or down.
+ */
+async function privateBinaryServer(command: string, args: (port: number) => string[]) {
   const port = await freePort();
-  const server = binaryServer("nats-server", ["-a", "127.0.0.1", "-p", String(port)]);
+  const server = binaryServer(command, args(port));
   return {
-    url: `nats://127.0.0.1:${port}`,
+    port,
     async start() {
       server.start();
       await waitListening(port, true);
@@ -115,10 +118,15 @@ export async function privateNats() {
   };
 }
 
+/** A private nats-server on a free port (the machine's shared one is never touched). */
+export async function privateNats() {
+  const server = await privateBinaryServer("nats-server", (port) => ["-a", "127.0.0.1", "-p", String(port)]);
+  return { url: `nats://127.0.0.1:${server.port}`, start: server.start, stop: server.stop };
+}
+
 /** A private redis-server without persistence: a restart forgets every key (leases, counters). */
 export async function privateRedis() {
-  const port = await freePort();
-  const server = binaryServer("redis-server", [
+  const server = await privateBinaryServer("redis-server", (port) => [
     "--port",
     String(port),
     "--bind",
@@ -128,17 +136,7 @@ export async function privateRedis() {
     "--appendonly",
     "no",
   ]);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async start() {
-      server.start();
-      await waitListening(port, true);
-    },
-    async stop() {
-      await server.stop();
-      await waitListening(port, false);
-    },
-  };
+  return { url: `redis://127.0.0.1:${server.port}`, start: server.start, stop: server.stop };
 }
 
 /** An s3rver with one bucket that can be stopped and started again on the same port and files. */

@@ -12,9 +12,22 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Delivery } from "@aerogram/delivery";
 import { requireServer } from "@aerogram/testkit";
+import type pg from "pg";
 import { createAccount, gatewayPerFile, message, RawClient } from "./helpers.ts";
 
 const fixture = gatewayPerFile();
+
+/** Makes every \Recent claim (UPDATE of mailboxes.recent_uid) fail until the returned function runs. */
+async function refuseRecentClaims(pool: pg.Pool): Promise<() => Promise<void>> {
+  await pool.query(`CREATE FUNCTION refuse_recent() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'recent claim refused (test)'; END $$`);
+  await pool.query(`CREATE TRIGGER refuse_recent BEFORE UPDATE OF recent_uid ON mailboxes
+    FOR EACH ROW EXECUTE FUNCTION refuse_recent()`);
+  return async () => {
+    await pool.query("DROP TRIGGER refuse_recent ON mailboxes");
+    await pool.query("DROP FUNCTION refuse_recent()");
+  };
+}
 
 test("a sync whose \\Recent claim fails reports the new message at the next command", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
@@ -30,18 +43,14 @@ test("a sync whose \\Recent claim fails reports the new message at the next comm
     await runtime.store.messages.append([
       { mailboxId: inbox!.id, messages: [{ blobKey: blob.key, size: blob.size }] },
     ]);
-    await pool.query(`CREATE FUNCTION refuse_recent() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN RAISE EXCEPTION 'recent claim refused (test)'; END $$`);
-    await pool.query(`CREATE TRIGGER refuse_recent BEFORE UPDATE OF recent_uid ON mailboxes
-      FOR EACH ROW EXECUTE FUNCTION refuse_recent()`);
+    const restore = await refuseRecentClaims(pool);
     try {
       // The sync fails after reading the new message; NOOP itself succeeded.
       const during = await client.command("NOOP");
       assert.doesNotMatch(during, /EXISTS/);
       assert.match(during, /OK/);
     } finally {
-      await pool.query("DROP TRIGGER refuse_recent ON mailboxes");
-      await pool.query("DROP FUNCTION refuse_recent()");
+      await restore();
     }
     const after = await client.command("NOOP");
     assert.match(after, /\* 1 EXISTS\r\n\* 1 RECENT\r\n/);
@@ -65,18 +74,14 @@ test("an IDLE push that fails on a backend error is retried by the next poll tic
     // The server's first tick after start polls once whatever the interval; be past it.
     await new Promise((r) => setTimeout(r, 2500));
     const inbox = await runtime.store.mailboxes.byName(account.id, "INBOX");
-    await pool.query(`CREATE FUNCTION refuse_recent() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN RAISE EXCEPTION 'recent claim refused (test)'; END $$`);
-    await pool.query(`CREATE TRIGGER refuse_recent BEFORE UPDATE OF recent_uid ON mailboxes
-      FOR EACH ROW EXECUTE FUNCTION refuse_recent()`);
+    const restore = await refuseRecentClaims(pool);
     try {
       // Delivery publishes the event; the push it wakes fails on the refused claim.
       const delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
       await delivery.deliver(Buffer.from(message("while the claim fails")), [{ mailboxId: inbox!.id }]);
       await new Promise((r) => setTimeout(r, 500));
     } finally {
-      await pool.query("DROP TRIGGER refuse_recent ON mailboxes");
-      await pool.query("DROP FUNCTION refuse_recent()");
+      await restore();
     }
     // No new event comes: the poll (every 2 s after a failure, else every 30 s) must find it.
     await client.readUntil((s) => /\* 1 EXISTS\r\n/.test(s), 10_000);

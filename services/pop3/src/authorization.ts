@@ -14,13 +14,13 @@
  * failures are throttled per IP and name with their own token buckets.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type ConnectionLimiter, decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
+import { decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
 import type { Lease } from "@aerogram/limits";
 import type { Account } from "@aerogram/store";
 import { capabilities, SASL_MECHANISMS } from "./capabilities.ts";
 import { Maildrop } from "./maildrop.ts";
 import { continuation, err, multiline, ok } from "./protocol/responses.ts";
-import type { HandlerTable, Pop3Session, SessionDeps } from "./session.ts";
+import type { HandlerTable, Pop3Session } from "./session.ts";
 
 /** APOP attempts per IP and per name: a burst of 10, then one a minute. */
 const APOP_BURST = 10;
@@ -29,21 +29,20 @@ const APOP_REFILL_PER_SECOND = 1 / 60;
 /**
  * Checks a username/password and, when good, opens the maildrop. USER has
  * usually prefetched the account already. When the password is one the
- * Authenticator verified recently, the session count and the lock request
- * start as soon as the account is known, while the block check is still out,
- * and are given back if the login is refused after all (throttled); the
- * snapshot still waits for the lock (RFC 1939 §8: it must see what the
- * previous holder deleted).
+ * Authenticator verified recently, the lock request starts as soon as the
+ * account is known, while the block check is still out, and is given back if
+ * the login is refused after all (throttled); the snapshot still waits for
+ * the lock (RFC 1939 §8: it must see what the previous holder deleted).
  */
 async function login(session: Pop3Session, username: string, password: string): Promise<void> {
   const prefetched = session.prefetch;
   session.prefetch = undefined;
   const result = await session.deps.authenticator.login(
     { username, password, remoteAddress: session.remoteAddress, protocol: "pop3" },
-    { prefetched, speculate: (account) => startOpening(session, account.id) },
+    { prefetched, speculate: (account) => startLocking(session, account.id) },
   );
   if (result.ok) return openMaildrop(session, result.account.id, result.account, result.speculated);
-  if (result.speculated) undoOpening(session, result.speculated);
+  if (result.speculated) giveBackLock(result.speculated);
   if (result.reason === "throttled") {
     const seconds = Math.ceil((result.retryAfterMs ?? 1000) / 1000);
     session.reply(err(`too many failed logins; try again in ${seconds} s`, "LOGIN-DELAY"));
@@ -54,54 +53,32 @@ async function login(session: Pop3Session, username: string, password: string): 
   }
 }
 
-/** service.ts adds the cluster-wide session limit to the deps (released when the session closes). */
-type DepsWithLimit = SessionDeps & { connections?: ConnectionLimiter };
-
-/** The session count and the lock request of a login, started together. */
-interface Opening {
-  counted: Promise<boolean>;
-  locking: Promise<Lease | undefined>;
-}
-
-/** Starts the session count and the lock request (independent round trips, sent together). */
-function startOpening(session: Pop3Session, accountId: number): Opening {
-  const limiter = (session.deps as DepsWithLimit).connections;
-  const counted = limiter ? limiter.acquire("pop3", accountId, session) : Promise.resolve(true);
+/** Requests the maildrop lock (a refused login gives it back with giveBackLock). */
+function startLocking(session: Pop3Session, accountId: number): Promise<Lease | undefined> {
   const locking = Maildrop.lock(session.deps, accountId, session.options.leaseMs);
-  counted.catch(() => {});
   locking.catch(() => {});
-  return { counted, locking };
+  return locking;
 }
 
-/** Gives back what startOpening took (a refused login). */
-function undoOpening(session: Pop3Session, started: Opening): void {
-  void started.counted.then(() => (session.deps as DepsWithLimit).connections?.release(session));
-  void started.locking.then((lease) => lease?.release()).catch(() => {});
+function giveBackLock(locking: Promise<Lease | undefined>): void {
+  void locking.then((lease) => lease?.release()).catch(() => {});
 }
 
+/**
+ * Takes the lock (unless the login already asked for it), then the snapshot.
+ * The lock is also the per-account session limit across replicas (the
+ * operations issue's "concurrent connections per account and protocol"): one
+ * POP3 session per maildrop, stricter than any count, so POP3 keeps no
+ * session count of its own.
+ */
 async function openMaildrop(
   session: Pop3Session,
   accountId: number,
   account?: Account,
-  started: Opening = startOpening(session, accountId),
+  locking: Promise<Lease | undefined> = startLocking(session, accountId),
 ): Promise<void> {
-  const limiter = (session.deps as DepsWithLimit).connections;
-  // The session count and the maildrop (lock, then snapshot) are independent
-  // round trips: run them together, and give the maildrop back when the
-  // count refuses.
-  const { counted } = started;
-  const opening = Maildrop.openLocked(session.deps, accountId, started.locking);
-  opening.catch(() => {});
-  if (!(await counted)) {
-    const refused = await opening.catch(() => undefined);
-    if (refused?.ok) await refused.maildrop.release();
-    session.log.warn({ account: account?.address ?? accountId }, "too many POP3 sessions for the account");
-    session.reply(err("too many sessions for this account", "IN-USE"));
-    return;
-  }
-  const opened = await opening;
+  const opened = await Maildrop.openLocked(session.deps, accountId, locking);
   if (!opened.ok) {
-    void limiter?.release(session);
     session.reply(
       opened.reason === "in-use"
         ? err("maildrop already locked by another session", "IN-USE")
@@ -112,7 +89,6 @@ async function openMaildrop(
   if (session.state !== "authorization") {
     // The connection went away while the snapshot was taken.
     await opened.maildrop.release();
-    void limiter?.release(session);
     return;
   }
   session.enterTransaction(opened.maildrop);

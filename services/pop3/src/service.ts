@@ -4,7 +4,7 @@
  * renews every held maildrop lease, and drain.
  */
 import type { SecureContext } from "node:tls";
-import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
+import { Authenticator } from "@aerogram/auth";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import { Pop3Queries } from "@aerogram/store";
@@ -26,8 +26,6 @@ export interface Pop3ServiceOptions {
   idleMs?: number;
   maxLineOctets?: number;
   authenticator?: Authenticator;
-  /** Authenticated POP3 sessions per account across the cluster (default 20; the maildrop lock admits one at a time). */
-  maxSessionsPerAccount?: number;
 }
 
 export interface Pop3Service extends ServiceHandle {
@@ -70,12 +68,7 @@ export async function createPop3Service(
       // Account and password hash in one query: a login is one database round trip.
       credentials: (name) => queries.loginCredentials(name),
     });
-  const connections = new ConnectionLimiter(
-    { limits: runtime.limits, log },
-    opts.maxSessionsPerAccount === undefined ? {} : { maxPerAccount: opts.maxSessionsPerAccount },
-  );
   const deps = {
-    connections,
     store: runtime.store,
     queries,
     blobs: runtime.blobs,
@@ -93,7 +86,6 @@ export async function createPop3Service(
     },
     onClosed(session: Pop3Session) {
       sessions.delete(session);
-      void connections.release(session);
     },
   };
 
@@ -166,7 +158,6 @@ export async function createPop3Service(
       for (const l of listeners) await l.waitForConnections(1000);
       for (const l of listeners) l.destroyAll();
       clearInterval(renewal);
-      connections.close();
       idle.close();
     },
   };

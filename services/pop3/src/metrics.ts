@@ -11,6 +11,10 @@ export interface Pop3Metrics {
   commands: Counter<"command" | "result">;
   commandDuration: Histogram<"command">;
   bytesSent: Counter;
+  /** Counts a command's result (aerogram_pop3_commands_total). */
+  countCommand(command: string, ok: boolean): void;
+  /** Records a command's duration (aerogram_pop3_command_duration_seconds). */
+  observeDuration(command: string, seconds: number): void;
 }
 
 function once<T>(registry: Registry, name: string, create: () => T): T {
@@ -18,31 +22,53 @@ function once<T>(registry: Registry, name: string, create: () => T): T {
 }
 
 export function pop3Metrics(registry: Registry): Pop3Metrics {
+  const commands = once(
+    registry,
+    "aerogram_pop3_commands_total",
+    () =>
+      new Counter({
+        name: "aerogram_pop3_commands_total",
+        help: "POP3 commands by name and result (ok, err)",
+        labelNames: ["command", "result"],
+        registers: [registry],
+      }),
+  );
+  const commandDuration = once(
+    registry,
+    "aerogram_pop3_command_duration_seconds",
+    () =>
+      new Histogram({
+        name: "aerogram_pop3_command_duration_seconds",
+        help: "Time from reading a POP3 command to the end of its response",
+        labelNames: ["command"],
+        buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+        registers: [registry],
+      }),
+  );
+  // A command's children, looked up once: prom-client hashes a labels object on every call otherwise.
+  const counted = new Map<string, Counter.Internal>();
+  const timed = new Map<string, Histogram.Internal<"command">>();
   return {
     sessions: sessionsGauge(registry, "pop3"),
-    commands: once(
-      registry,
-      "aerogram_pop3_commands_total",
-      () =>
-        new Counter({
-          name: "aerogram_pop3_commands_total",
-          help: "POP3 commands by name and result (ok, err)",
-          labelNames: ["command", "result"],
-          registers: [registry],
-        }),
-    ),
-    commandDuration: once(
-      registry,
-      "aerogram_pop3_command_duration_seconds",
-      () =>
-        new Histogram({
-          name: "aerogram_pop3_command_duration_seconds",
-          help: "Time from reading a POP3 command to the end of its response",
-          labelNames: ["command"],
-          buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-          registers: [registry],
-        }),
-    ),
+    commands,
+    commandDuration,
+    countCommand(command, ok) {
+      const key = ok ? `${command}+` : `${command}-`;
+      let child = counted.get(key);
+      if (!child) {
+        child = commands.labels({ command, result: ok ? "ok" : "err" });
+        counted.set(key, child);
+      }
+      child.inc();
+    },
+    observeDuration(command, seconds) {
+      let child = timed.get(command);
+      if (!child) {
+        child = commandDuration.labels({ command });
+        timed.set(command, child);
+      }
+      child.observe(seconds);
+    },
     bytesSent: once(
       registry,
       "aerogram_pop3_bytes_sent_total",

@@ -228,17 +228,14 @@ export class Pop3Session implements IdleSession {
       this.reply(err("temporary failure, try again later", "SYS/TEMP"));
     }
     this.count(command.name, this.lastResultOk);
-    this.deps.metrics.commandDuration.observe(
-      { command: command.name },
-      (performance.now() - started) / 1000,
-    );
+    this.deps.metrics.observeDuration(command.name, (performance.now() - started) / 1000);
   }
 
   /** Whether the last reply was +OK (for the commands_total result label). */
   private lastResultOk = false;
 
   private count(command: string, okResult: boolean): void {
-    this.deps.metrics.commands.inc({ command, result: okResult ? "ok" : "err" });
+    this.deps.metrics.countCommand(command, okResult);
   }
 
   /** Queues a response line; written in one go when the pipeline is drained. */

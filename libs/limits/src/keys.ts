@@ -10,6 +10,8 @@ export interface KeyLayout {
   lease(key: string): string;
   /** Fencing counter of a lease: never expires, so tokens keep increasing. */
   fence(key: string): string;
+  /** The largest handover left by a lease's holders (Lease.release), kept for HANDOVER_TTL_MS. */
+  handover(key: string): string;
   /** Concurrency slots: a sorted set, member = process instance and slot number, score = lease expiry. */
   slots(key: string): string;
 }
@@ -19,6 +21,7 @@ export function keyLayout(prefix: string): KeyLayout {
     limit: (key) => `${prefix}limit:${key}`,
     lease: (key) => `${prefix}lease:${key}`,
     fence: (key) => `${prefix}fence:${key}`,
+    handover: (key) => `${prefix}handover:${key}`,
     slots: (key) => `${prefix}slots:${key}`,
   };
 }

@@ -8,8 +8,15 @@
 import { performance } from "node:perf_hooks";
 import { type BucketState, takeTokens } from "./bucket.ts";
 import { newOwnerToken } from "./owner.ts";
-import type { Lease, Limiter, Slot, TokenBucketResult } from "./types.ts";
-import { checkBucket, checkCounterStep, checkKey, checkSlotLimit, checkTtl } from "./validate.ts";
+import { HANDOVER_TTL_MS, type Lease, type Limiter, type Slot, type TokenBucketResult } from "./types.ts";
+import {
+  checkBucket,
+  checkCounterStep,
+  checkHandover,
+  checkKey,
+  checkSlotLimit,
+  checkTtl,
+} from "./validate.ts";
 
 type Value =
   | { kind: "counter"; count: number; expiresAt: number }
@@ -31,6 +38,8 @@ export class MemoryLimiter implements Limiter {
   readonly #leases = new Map<string, HeldLease>();
   /** Never expire, so fencing tokens keep increasing across holders. */
   readonly #fences = new Map<string, number>();
+  /** The largest handover left per lease key (Lease.release). */
+  readonly #handovers = new Map<string, { value: number; expiresAt: number }>();
   /** Held slots per key. No leases: the slots of a process die with it. */
   readonly #slots = new Map<string, Set<Slot>>();
   readonly #sweeper: NodeJS.Timeout;
@@ -97,9 +106,11 @@ export class MemoryLimiter implements Limiter {
     this.#leases.set(key, { owner, expiresAt: now + ttlMs });
     const fencingToken = (this.#fences.get(key) ?? 0) + 1;
     this.#fences.set(key, fencingToken);
+    const left = this.#handovers.get(key);
     return {
       key,
       fencingToken,
+      handover: left && left.expiresAt > now ? left.value : 0,
       renew: async () => {
         this.#checkOpen();
         const now = performance.now();
@@ -108,9 +119,15 @@ export class MemoryLimiter implements Limiter {
         held.expiresAt = now + ttlMs;
         return true;
       },
-      release: async () => {
+      release: async (handover = 0) => {
         this.#checkOpen();
-        if (this.#heldLease(key, performance.now())?.owner === owner) this.#leases.delete(key);
+        checkHandover(handover);
+        const now = performance.now();
+        const left = this.#handovers.get(key);
+        if (handover > 0 && (!left || left.expiresAt <= now || handover > left.value)) {
+          this.#handovers.set(key, { value: handover, expiresAt: now + HANDOVER_TTL_MS });
+        }
+        if (this.#heldLease(key, now)?.owner === owner) this.#leases.delete(key);
       },
     };
   }
@@ -171,6 +188,7 @@ export class MemoryLimiter implements Limiter {
     const now = performance.now();
     for (const [key, value] of this.#values) if (value.expiresAt <= now) this.#values.delete(key);
     for (const [key, lease] of this.#leases) if (lease.expiresAt <= now) this.#leases.delete(key);
+    for (const [key, left] of this.#handovers) if (left.expiresAt <= now) this.#handovers.delete(key);
   }
 
   #checkOpen(): void {

@@ -26,8 +26,15 @@ import { Redis } from "ioredis";
 import { type KeyLayout, keyLayout } from "./keys.ts";
 import { newOwnerToken } from "./owner.ts";
 import { ACQUIRE, HOLD_SLOT, INCR, REFRESH_SLOTS, RELEASE, RENEW, TAKE } from "./scripts.ts";
-import type { Lease, Limiter, Slot, TokenBucketResult } from "./types.ts";
-import { checkBucket, checkCounterStep, checkKey, checkSlotLimit, checkTtl } from "./validate.ts";
+import { HANDOVER_TTL_MS, type Lease, type Limiter, type Slot, type TokenBucketResult } from "./types.ts";
+import {
+  checkBucket,
+  checkCounterStep,
+  checkHandover,
+  checkKey,
+  checkSlotLimit,
+  checkTtl,
+} from "./validate.ts";
 
 const MAX_RETRIES = 2;
 
@@ -65,9 +72,21 @@ interface ScriptCommands {
     cost: number,
   ): Promise<[number, number, number]>;
   limiterIncr(counter: string, by: number, ttlMs: number): Promise<number>;
-  limiterAcquire(lease: string, fence: string, owner: string, ttlMs: number): Promise<number>;
+  limiterAcquire(
+    lease: string,
+    fence: string,
+    handover: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<[number, number]>;
   limiterRenew(lease: string, owner: string, ttlMs: number): Promise<number>;
-  limiterRelease(lease: string, owner: string): Promise<number>;
+  limiterRelease(
+    lease: string,
+    handover: string,
+    owner: string,
+    value: number,
+    handoverTtlMs: number,
+  ): Promise<number>;
   limiterHoldSlot(slots: string, limit: number, member: string, leaseMs: number): Promise<number>;
   limiterRefreshSlots(slots: string, leaseMs: number, ...members: string[]): Promise<number>;
 }
@@ -111,9 +130,9 @@ export class RedisLimiter implements Limiter {
     redis.on("error", (error) => options.onError?.(error));
     redis.defineCommand("limiterTake", { numberOfKeys: 1, lua: TAKE });
     redis.defineCommand("limiterIncr", { numberOfKeys: 1, lua: INCR });
-    redis.defineCommand("limiterAcquire", { numberOfKeys: 2, lua: ACQUIRE });
+    redis.defineCommand("limiterAcquire", { numberOfKeys: 3, lua: ACQUIRE });
     redis.defineCommand("limiterRenew", { numberOfKeys: 1, lua: RENEW });
-    redis.defineCommand("limiterRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("limiterRelease", { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand("limiterHoldSlot", { numberOfKeys: 1, lua: HOLD_SLOT });
     redis.defineCommand("limiterRefreshSlots", { numberOfKeys: 1, lua: REFRESH_SLOTS });
     // defineCommand adds methods TypeScript cannot see; ScriptCommands declares them.
@@ -170,15 +189,24 @@ export class RedisLimiter implements Limiter {
     checkKey(key);
     checkTtl(ttlMs);
     const leaseKey = this.#keys.lease(key);
+    const handoverKey = this.#keys.handover(key);
     const owner = newOwnerToken();
-    const fencingToken = await this.#redis.limiterAcquire(leaseKey, this.#keys.fence(key), owner, ttlMs);
+    const [fencingToken, handover] = await this.#redis.limiterAcquire(
+      leaseKey,
+      this.#keys.fence(key),
+      handoverKey,
+      owner,
+      ttlMs,
+    );
     if (fencingToken === 0) return undefined;
     return {
       key,
       fencingToken,
+      handover,
       renew: async () => (await this.#redis.limiterRenew(leaseKey, owner, ttlMs)) === 1,
-      release: async () => {
-        await this.#redis.limiterRelease(leaseKey, owner);
+      release: async (value = 0) => {
+        checkHandover(value);
+        await this.#redis.limiterRelease(leaseKey, handoverKey, owner, value, HANDOVER_TTL_MS);
       },
     };
   }

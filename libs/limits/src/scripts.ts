@@ -51,12 +51,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return value
 `;
 
-/** KEYS[1] lease, KEYS[2] fence; ARGV owner, ttlMs. Returns the fencing token, or 0 when held by someone else. */
+/**
+ * KEYS[1] lease, KEYS[2] fence, KEYS[3] handover; ARGV owner, ttlMs. Returns
+ * {fencing token, handover (0 when none)}, or {0, 0} when held by someone else.
+ */
 export const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('INCR', KEYS[2])
+  return {redis.call('INCR', KEYS[2]), tonumber(redis.call('GET', KEYS[3]) or '0')}
 end
-return 0
+return {0, 0}
 `;
 
 /** KEYS[1] lease; ARGV owner, ttlMs. Returns 1 when still ours and extended, else 0. */
@@ -67,8 +70,15 @@ end
 return 0
 `;
 
-/** KEYS[1] lease; ARGV owner. Deletes it only when still ours. */
+/**
+ * KEYS[1] lease, KEYS[2] handover; ARGV owner, handover (0: none), handoverTtlMs.
+ * Deletes the lease only when still ours; keeps the larger handover either way.
+ */
 export const RELEASE = `
+local handover = tonumber(ARGV[2])
+if handover > 0 and handover > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end

@@ -16,11 +16,30 @@ export interface Lease {
   key: string;
   /** Strictly increasing per key across all holders: a fencing token (pass it to writes guarded by the lock). */
   fencingToken: number;
+  /**
+   * The largest handover any earlier holder left at release (0 when none, or
+   * after HANDOVER_TTL_MS): e.g. the version of the last write made under the
+   * lock, so a new holder can tell whether what it read before the lock was
+   * granted already includes that write.
+   */
+  handover: number;
   /** Extends the lease by its ttl; false when it was lost (expired and taken, or released). */
   renew(): Promise<boolean>;
-  /** Releases it if still ours; idempotent. */
-  release(): Promise<void>;
+  /**
+   * Releases it if still ours; idempotent. A `handover` (a positive integer)
+   * is left for later holders even when the lease was lost meanwhile: what
+   * this holder wrote must not be missed by the next one. The largest one
+   * left is kept.
+   */
+  release(handover?: number): Promise<void>;
 }
+
+/**
+ * How long a handover outlives its release. A new holder compares it with
+ * state it read at most a command timeout before its acquire returned, so a
+ * day is far more than needed, and keys of idle locks still go away.
+ */
+export const HANDOVER_TTL_MS = 24 * 60 * 60_000;
 
 /** One of at most `limit` concurrent holders of a key (a connection, a session); see Limiter.holdSlot. */
 export interface Slot {

@@ -31,3 +31,7 @@ export function checkTtl(ttlMs: number): void {
 export function checkSlotLimit(limit: number): void {
   if (!(Number.isSafeInteger(limit) && limit >= 1)) throw new RangeError("limit must be a whole number ≥ 1");
 }
+
+export function checkHandover(value: number): void {
+  if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError("handover must be a whole number ≥ 0");
+}

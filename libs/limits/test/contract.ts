@@ -170,6 +170,41 @@ export async function limiterContract(t: TestContext, makeLimiter: () => Promise
     await taker.release();
   });
 
+  await t.test("a handover left at release reaches later holders; the largest one is kept", async () => {
+    const key = freshKey("lease");
+    const first = await limiter.acquire(key, 10_000);
+    assert.ok(first);
+    assert.equal(first.handover, 0, "nothing left yet");
+    await first.release(41);
+    const second = await limiter.acquire(key, 10_000);
+    assert.ok(second);
+    assert.equal(second.handover, 41);
+    // A release without one keeps what was left; a smaller one doesn't replace a larger.
+    await second.release();
+    const third = await limiter.acquire(key, 10_000);
+    assert.equal(third?.handover, 41);
+    await third!.release(7);
+    const fourth = await limiter.acquire(key, 10_000);
+    assert.equal(fourth?.handover, 41);
+    // A holder whose lease was lost still leaves its handover (its write must not be missed).
+    await fourth!.release(50);
+    const fifth = await limiter.acquire(key, 100);
+    assert.ok(fifth);
+    await sleep(300);
+    const taker = await limiter.acquire(key, 10_000);
+    assert.ok(taker);
+    await fifth.release(60);
+    await taker.release();
+    const sixth = await limiter.acquire(key, 10_000);
+    assert.equal(sixth?.handover, 60);
+    await sixth!.release();
+    // Each key has its own.
+    const other = await limiter.acquire(freshKey("lease"), 10_000);
+    assert.equal(other?.handover, 0);
+    await other!.release();
+    await assert.rejects(async () => sixth!.release(-1), RangeError);
+  });
+
   await t.test("slots: at most limit held per key; a release frees one; release is idempotent", async () => {
     const key = freshKey("slots");
     const first = await limiter.holdSlot(key, 2);

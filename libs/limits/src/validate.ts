@@ -33,5 +33,6 @@ export function checkSlotLimit(limit: number): void {
 }
 
 export function checkHandover(value: number): void {
-  if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError("handover must be a whole number ≥ 0");
+  if (!(Number.isSafeInteger(value) && value >= 0))
+    throw new RangeError("handover must be a whole number ≥ 0");
 }

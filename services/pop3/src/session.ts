@@ -74,6 +74,8 @@ export const AUTHORIZATION_DEADLINE_MS = 5 * 60_000;
 class ConnectionClosedError extends Error {}
 
 const LOCK_LOST = err("maildrop lock lost; no messages deleted", "SYS/TEMP");
+const GREETING = "Aerogram POP3 ready";
+const GREETING_LINE = ok(GREETING);
 
 /**
  * Session ids (logs, the APOP timestamp): a random per-process prefix and a
@@ -134,15 +136,15 @@ export class Pop3Session implements IdleSession {
   }
 
   start(): void {
+    // The greeting goes out first: the client waits for nothing else.
+    this.reply(this.apopTimestamp ? ok(`${GREETING} ${this.apopTimestamp}`) : GREETING_LINE);
+    this.flush();
     this.deps.metrics.sessions.inc();
     this.socket.once("close", () => this.onSocketClosed());
     this.attach(this.socket);
     // The idle limit restarts with every byte; the deadline doesn't, so a
     // client trickling bytes must still finish AUTHORIZATION in time.
     this.deps.idle.watch(this, this.options.idleMs, AUTHORIZATION_DEADLINE_MS);
-    const greeting = `Aerogram POP3 ready${this.apopTimestamp ? ` ${this.apopTimestamp}` : ""}`;
-    this.reply(ok(greeting));
-    this.flush();
   }
 
   private attach(socket: Socket): void {
@@ -244,7 +246,12 @@ export class Pop3Session implements IdleSession {
     this.pending.push(response);
   }
 
-  private flush(): void {
+  /**
+   * Writes the queued replies now rather than when the pipeline is drained:
+   * for a handler that starts backend work the client doesn't wait for (USER's
+   * prefetch), so the answer isn't held up behind sending it.
+   */
+  flush(): void {
     if (this.pending.length === 0 || this.state === "closed") return;
     const out = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     this.pending.length = 0;

@@ -18,6 +18,8 @@ export interface Pop3SnapshotMessage {
 export interface Pop3Snapshot {
   mailboxId: number;
   uidValidity: number;
+  /** The INBOX's HIGHESTMODSEQ as of this very read: every change up to it is in the snapshot. */
+  highestModseq: number;
   /** Ascending by UID: message n is messages[n - 1]. */
   messages: Pop3SnapshotMessage[];
 }
@@ -80,10 +82,11 @@ export class Pop3Queries {
     const { rows } = await this.pool.query<{
       mailbox_id: number;
       uidvalidity: number;
+      highestmodseq: number;
       messages: string | null;
     }>({
       name: "pop3-inbox-snapshot",
-      text: `SELECT mb.id AS mailbox_id, mb.uidvalidity,
+      text: `SELECT mb.id AS mailbox_id, mb.uidvalidity, mb.highestmodseq,
               (SELECT string_agg(m.uid || ' ' || m.size || ' ' || COALESCE(s.crlf_size, -1) || ' ' || m.blob_key,
                                  ',' ORDER BY m.uid)
                  FROM messages m LEFT JOIN pop3_blob_sizes s ON s.blob_key = m.blob_key
@@ -107,7 +110,12 @@ export class Pop3Queries {
         });
       }
     }
-    return { mailboxId: row.mailbox_id, uidValidity: row.uidvalidity, messages };
+    return {
+      mailboxId: row.mailbox_id,
+      uidValidity: row.uidvalidity,
+      highestModseq: row.highestmodseq,
+      messages,
+    };
   }
 
   /** Remembers computed CRLF sizes (idempotent: the size is a function of the content). */

@@ -15,12 +15,13 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
-import type { Lease } from "@aerogram/limits";
 import type { Account } from "@aerogram/store";
 import { capabilities, SASL_MECHANISMS } from "./capabilities.ts";
-import { Maildrop } from "./maildrop.ts";
+import { Maildrop, type Opening } from "./maildrop.ts";
 import { continuation, err, multiline, ok } from "./protocol/responses.ts";
 import type { HandlerTable, Pop3Session } from "./session.ts";
+
+const USER_OK = ok("send PASS");
 
 /** APOP attempts per IP and per name: a burst of 10, then one a minute. */
 const APOP_BURST = 10;
@@ -29,20 +30,22 @@ const APOP_REFILL_PER_SECOND = 1 / 60;
 /**
  * Checks a username/password and, when good, opens the maildrop. USER has
  * usually prefetched the account already. When the password is one the
- * Authenticator verified recently, the lock request starts as soon as the
- * account is known, while the block check is still out, and is given back if
- * the login is refused after all (throttled); the snapshot still waits for
- * the lock (RFC 1939 §8: it must see what the previous holder deleted).
+ * Authenticator verified recently, the lock request and the snapshot read
+ * start as soon as the account is known, while the block check is still out,
+ * and are given back if the login is refused after all (throttled).
  */
 async function login(session: Pop3Session, username: string, password: string): Promise<void> {
   const prefetched = session.prefetch;
   session.prefetch = undefined;
   const result = await session.deps.authenticator.login(
     { username, password, remoteAddress: session.remoteAddress, protocol: "pop3" },
-    { prefetched, speculate: (account) => startLocking(session, account.id) },
+    {
+      prefetched,
+      speculate: (account) => Maildrop.start(session.deps, account.id, session.options.leaseMs),
+    },
   );
   if (result.ok) return openMaildrop(session, result.account.id, result.account, result.speculated);
-  if (result.speculated) giveBackLock(result.speculated);
+  if (result.speculated) Maildrop.abandon(result.speculated);
   if (result.reason === "throttled") {
     const seconds = Math.ceil((result.retryAfterMs ?? 1000) / 1000);
     session.reply(err(`too many failed logins; try again in ${seconds} s`, "LOGIN-DELAY"));
@@ -53,19 +56,8 @@ async function login(session: Pop3Session, username: string, password: string): 
   }
 }
 
-/** Requests the maildrop lock (a refused login gives it back with giveBackLock). */
-function startLocking(session: Pop3Session, accountId: number): Promise<Lease | undefined> {
-  const locking = Maildrop.lock(session.deps, accountId, session.options.leaseMs);
-  locking.catch(() => {});
-  return locking;
-}
-
-function giveBackLock(locking: Promise<Lease | undefined>): void {
-  void locking.then((lease) => lease?.release()).catch(() => {});
-}
-
 /**
- * Takes the lock (unless the login already asked for it), then the snapshot.
+ * Takes the lock and the snapshot (unless the login already started them).
  * The lock is also the per-account session limit across replicas (the
  * operations issue's "concurrent connections per account and protocol"): one
  * POP3 session per maildrop, stricter than any count, so POP3 keeps no
@@ -75,9 +67,9 @@ async function openMaildrop(
   session: Pop3Session,
   accountId: number,
   account?: Account,
-  locking: Promise<Lease | undefined> = startLocking(session, accountId),
+  opening: Opening = Maildrop.start(session.deps, accountId, session.options.leaseMs),
 ): Promise<void> {
-  const opened = await Maildrop.openLocked(session.deps, accountId, locking);
+  const opened = await Maildrop.open(session.deps, opening);
   if (!opened.ok) {
     session.reply(
       opened.reason === "in-use"
@@ -91,6 +83,7 @@ async function openMaildrop(
     await opened.maildrop.release();
     return;
   }
+  if (opened.reread) session.deps.metrics.snapshotRereads.inc();
   session.enterTransaction(opened.maildrop);
   const { count, octets } = opened.maildrop.stat();
   session.log.info({ account: account?.address ?? accountId, messages: count }, "POP3 login");
@@ -134,10 +127,12 @@ export const authorizationHandlers: HandlerTable = {
 
   USER(session, command) {
     session.pendingUser = command.user;
-    // The account lookup runs while the client reads this answer and sends
-    // PASS (a round trip of its own), so PASS doesn't wait for it.
+    session.reply(USER_OK);
+    session.flush();
+    // The account lookup runs while the client reads the answer and sends
+    // PASS (a round trip of its own), so PASS doesn't wait for it; it starts
+    // after the answer is written, which it would otherwise delay.
     session.prefetch = session.deps.authenticator.prefetch(command.user);
-    session.reply(ok("send PASS"));
   },
 
   async PASS(session, command) {

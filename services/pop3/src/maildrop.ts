@@ -9,7 +9,9 @@
  *   locked out for longer than one lease.
  * - The snapshot is taken once, at login: message numbers, sizes and UIDL
  *   values stay fixed for the session; mail arriving later shows up in the
- *   next session.
+ *   next session. It is read while the lock request is out and kept only if
+ *   it includes the previous holder's deletions (the lock's handover, see
+ *   open()); else it is read again under the lock.
  * - Sizes are the octets RETR sends (CRLF form): stored blobs with bare LFs
  *   get CRs on the way out, so their size is computed once per blob by reading
  *   it and remembered in pop3_blob_sizes (content-addressed, so shared).
@@ -25,7 +27,7 @@ import { BlobNotFoundError, type BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
 import type { Lease, Limiter } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
-import type { Pop3Queries, Store } from "@aerogram/store";
+import type { Pop3Queries, Pop3Snapshot, Store } from "@aerogram/store";
 import { pop3Octets } from "./protocol/dot-stuffing.ts";
 
 export interface MaildropMessage {
@@ -47,7 +49,16 @@ export interface MaildropDeps {
   log: Logger;
 }
 
-export type OpenResult = { ok: true; maildrop: Maildrop } | { ok: false; reason: "in-use" | "no-inbox" };
+export type OpenResult =
+  /** reread: the snapshot read alongside the lock request predated the previous session's commit. */
+  { ok: true; maildrop: Maildrop; reread: boolean } | { ok: false; reason: "in-use" | "no-inbox" };
+
+/** A maildrop being opened: the lock request and the snapshot read, sent together (Maildrop.start). */
+export interface Opening {
+  accountId: number;
+  locking: Promise<Lease | undefined>;
+  reading: Promise<Pop3Snapshot | undefined>;
+}
 
 /** Blobs read in parallel when sizing messages no session has sized yet. */
 const SIZE_CONCURRENCY = 4;
@@ -58,6 +69,8 @@ export function maildropLockKey(accountId: number): string {
 
 export class Maildrop {
   private released = false;
+  /** HIGHESTMODSEQ after this session's deletions: the lock's handover to the next session. */
+  private committedModseq = 0;
 
   private constructor(
     private readonly deps: MaildropDeps,
@@ -68,30 +81,40 @@ export class Maildrop {
     private readonly lease: Lease,
   ) {}
 
-  /** Takes the lock, then the snapshot. Throws on backend failure (the lock is released again). */
-  static open(deps: MaildropDeps, accountId: number, leaseMs: number): Promise<OpenResult> {
-    return Maildrop.openLocked(deps, accountId, Maildrop.lock(deps, accountId, leaseMs));
+  /**
+   * Asks for the lock and reads the snapshot at the same time (one round
+   * trip to each backend, in parallel); open() then decides whether that
+   * read may be used.
+   */
+  static start(deps: MaildropDeps, accountId: number, leaseMs: number): Opening {
+    const locking = deps.limits.acquire(maildropLockKey(accountId), leaseMs);
+    const reading = deps.queries.inboxSnapshot(accountId);
+    locking.catch(() => {});
+    reading.catch(() => {});
+    return { accountId, locking, reading };
   }
 
-  /** The maildrop's lock, undefined when another session holds it. */
-  static lock(deps: MaildropDeps, accountId: number, leaseMs: number): Promise<Lease | undefined> {
-    return deps.limits.acquire(maildropLockKey(accountId), leaseMs);
+  /** Gives back what start() took, for a login refused after all. */
+  static abandon(opening: Opening): void {
+    void opening.locking.then((lease) => lease?.release()).catch(() => {});
   }
 
   /**
-   * The snapshot, taken once `locking` (lock()) holds the lock: only then, so
-   * deletions a previous session committed before releasing are never listed
-   * again. Throws on backend failure (the lock is released again).
+   * The maildrop, once the lock is held. The snapshot read alongside the lock
+   * request is used only when it already includes the deletions of every
+   * earlier session: each one leaves the INBOX's HIGHESTMODSEQ after its
+   * commit as the lock's handover (commit(), release()), so a read that saw
+   * at least that much saw them; otherwise (a session on another replica
+   * committed while the read was under way) the snapshot is read again under
+   * the lock. Throws on backend failure (the lock is released again).
    */
-  static async openLocked(
-    deps: MaildropDeps,
-    accountId: number,
-    locking: Promise<Lease | undefined>,
-  ): Promise<OpenResult> {
-    const lease = await locking;
+  static async open(deps: MaildropDeps, opening: Opening): Promise<OpenResult> {
+    const lease = await opening.locking;
     if (!lease) return { ok: false, reason: "in-use" };
     try {
-      const snap = await deps.queries.inboxSnapshot(accountId);
+      let snap = await opening.reading.catch(() => undefined);
+      const reread = snap !== undefined && snap.highestModseq < lease.handover;
+      if (!snap || reread) snap = await deps.queries.inboxSnapshot(opening.accountId);
       if (!snap) {
         await lease.release();
         return { ok: false, reason: "no-inbox" };
@@ -106,7 +129,8 @@ export class Maildrop {
       await sizeUnsized(deps, messages);
       return {
         ok: true,
-        maildrop: new Maildrop(deps, accountId, snap.mailboxId, snap.uidValidity, messages, lease),
+        maildrop: new Maildrop(deps, opening.accountId, snap.mailboxId, snap.uidValidity, messages, lease),
+        reread,
       };
     } catch (err) {
       await lease.release().catch(() => {});
@@ -160,6 +184,7 @@ export class Maildrop {
     if (uids.length === 0) return 0;
     if (!(await this.lease.renew())) throw new Error("maildrop lock lost; deletions not applied");
     const result = await this.deps.store.messages.expunge(this.mailboxId, uids);
+    this.committedModseq = result.modseq;
     if (result.uids.length > 0) {
       this.deps.events.publish({
         account: this.accountId,
@@ -177,7 +202,7 @@ export class Maildrop {
     if (this.released) return;
     this.released = true;
     try {
-      await this.lease.release();
+      await this.lease.release(this.committedModseq);
     } catch (err) {
       this.deps.log.warn({ err, account: this.accountId }, "could not release the POP3 lock; it will expire");
     }

@@ -11,6 +11,8 @@ export interface Pop3Metrics {
   commands: Counter<"command" | "result">;
   commandDuration: Histogram<"command">;
   bytesSent: Counter;
+  /** Logins whose snapshot, read alongside the lock request, had to be read again (see Maildrop.open). */
+  snapshotRereads: Counter;
   /** Counts a command's result (aerogram_pop3_commands_total). */
   countCommand(command: string, ok: boolean): void;
   /** Records a command's duration (aerogram_pop3_command_duration_seconds). */
@@ -76,6 +78,16 @@ export function pop3Metrics(registry: Registry): Pop3Metrics {
         new Counter({
           name: "aerogram_pop3_bytes_sent_total",
           help: "Octets written to POP3 clients",
+          registers: [registry],
+        }),
+    ),
+    snapshotRereads: once(
+      registry,
+      "aerogram_pop3_snapshot_rereads_total",
+      () =>
+        new Counter({
+          name: "aerogram_pop3_snapshot_rereads_total",
+          help: "POP3 logins that read their snapshot again because the previous session committed meanwhile",
           registers: [registry],
         }),
     ),

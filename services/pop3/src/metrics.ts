@@ -8,8 +8,6 @@ import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@a
 export interface Pop3Metrics {
   /** aerogram_sessions{protocol="pop3"} */
   sessions: Gauge.Internal<"protocol">;
-  commands: Counter<"command" | "result">;
-  commandDuration: Histogram<"command">;
   bytesSent: Counter;
   /** Logins whose snapshot, read alongside the lock request, had to be read again (see Maildrop.open). */
   snapshotRereads: Counter;
@@ -48,18 +46,17 @@ export function pop3Metrics(registry: Registry): Pop3Metrics {
       }),
   );
   // A command's children, looked up once: prom-client hashes a labels object on every call otherwise.
-  const counted = new Map<string, Counter.Internal>();
+  const succeeded = new Map<string, Counter.Internal>();
+  const failed = new Map<string, Counter.Internal>();
   const timed = new Map<string, Histogram.Internal<"command">>();
   return {
     sessions: sessionsGauge(registry, "pop3"),
-    commands,
-    commandDuration,
     countCommand(command, ok) {
-      const key = ok ? `${command}+` : `${command}-`;
-      let child = counted.get(key);
+      const children = ok ? succeeded : failed;
+      let child = children.get(command);
       if (!child) {
         child = commands.labels({ command, result: ok ? "ok" : "err" });
-        counted.set(key, child);
+        children.set(command, child);
       }
       child.inc();
     },

@@ -1,10 +1,10 @@
 /**
  * The metadata store: one pool and the repositories over it.
  */
-import { Accounts } from "./accounts.ts";
+import { Accounts } from "./accounts/accounts.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
-import { Mailboxes } from "./mailboxes.ts";
-import { Messages } from "./messages.ts";
+import { Mailboxes } from "./mailboxes/mailboxes.ts";
+import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
 
 export interface StoreOptions {

@@ -2,7 +2,7 @@
  * Mailboxes: a hierarchical namespace per account with "/" as the delimiter
  * and "INBOX" (case-insensitive on input) as the one fixed name.
  */
-import type { Pool, Queryable } from "./db.ts";
+import type { Pool, Queryable } from "../db.ts";
 
 export const HIERARCHY_DELIMITER = "/";
 

@@ -3,7 +3,7 @@
  * COPY and MOVE in one transaction each (RFC 4315 COPYUID, RFC 6851 MOVE), and
  * SEARCH as SQL built by the gateway over the decoded columns.
  */
-import { type Pool, type PoolClient, withTransaction } from "./db.ts";
+import { type Pool, type PoolClient, withTransaction } from "../db.ts";
 import { MailboxNotFoundError } from "./messages.ts";
 
 /** What FETCH may need of a message; all of it comes from Postgres, never S3. */

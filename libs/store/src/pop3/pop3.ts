@@ -3,8 +3,8 @@
  * password hash in one round trip, its snapshot of an account's INBOX in one
  * round trip, the per-blob CRLF sizes, and the APOP shared secret.
  */
-import type { Account } from "./accounts.ts";
-import type { Pool } from "./db.ts";
+import type { Account } from "../accounts/accounts.ts";
+import type { Pool } from "../db.ts";
 
 export interface Pop3SnapshotMessage {
   uid: number;

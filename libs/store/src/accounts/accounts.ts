@@ -2,8 +2,8 @@
  * Accounts, their aliases and the domains we host. Creating an account creates
  * its INBOX and the RFC 6154 special-use folders in the same transaction.
  */
-import { type Pool, type Queryable, withTransaction } from "./db.ts";
-import { createMailboxIn, DEFAULT_MAILBOXES } from "./mailboxes.ts";
+import { type Pool, type Queryable, withTransaction } from "../db.ts";
+import { createMailboxIn, DEFAULT_MAILBOXES } from "../mailboxes/mailboxes.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 
 export interface Account {

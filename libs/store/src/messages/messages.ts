@@ -8,7 +8,7 @@
  * are allocated in commit order, never duplicated, never decreasing, across
  * any number of processes.
  */
-import { type Pool, type PoolClient, withTransaction } from "./db.ts";
+import { type Pool, type PoolClient, withTransaction } from "../db.ts";
 import { DELETED, encodeFlags, SEEN } from "./flags.ts";
 
 /** The MIME index columns (computed once at delivery by libs/mime). */

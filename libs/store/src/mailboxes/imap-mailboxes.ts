@@ -3,8 +3,8 @@
  * RENAME (with children, and RFC 9051 §6.3.6 INBOX semantics), DELETE, STATUS
  * counts in one query, and \Recent claiming (RFC 3501 §2.3.2).
  */
-import { type Pool, withTransaction } from "./db.ts";
-import { DELETED, SEEN } from "./flags.ts";
+import { type Pool, withTransaction } from "../db.ts";
+import { DELETED, SEEN } from "../messages/flags.ts";
 import { HIERARCHY_DELIMITER, MailboxExistsError, normalizeMailboxName } from "./mailboxes.ts";
 
 export class MailboxMissingError extends Error {

@@ -6,6 +6,7 @@ export * from "./mailboxes/mailboxes.ts";
 export * from "./messages/flags.ts";
 export * from "./messages/imap-messages.ts";
 export * from "./messages/messages.ts";
+export * from "./messages/search.ts";
 export * from "./migrate.ts";
 export * from "./pop3/pop3.ts";
 export * from "./store.ts";

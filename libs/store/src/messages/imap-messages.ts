@@ -1,10 +1,11 @@
 /**
  * Message queries of the IMAP gateway: FETCH rows for a UID set in one query,
  * COPY and MOVE in one transaction each (RFC 4315 COPYUID, RFC 6851 MOVE), and
- * SEARCH as SQL built by the gateway over the decoded columns.
+ * SEARCH over the decoded columns (search.ts).
  */
-import { type Pool, type PoolClient, withTransaction } from "../db.ts";
+import { type Pool, type PoolClient, type Queryable, withTransaction } from "../db.ts";
 import { MailboxNotFoundError } from "./messages.ts";
+import { type MessageCriterion, searchUids } from "./search.ts";
 
 /** What FETCH may need of a message; all of it comes from Postgres, never S3. */
 export interface FetchRow {
@@ -103,17 +104,14 @@ export class ImapMessages {
     }));
   }
 
-  /**
-   * UIDs (ascending) of the mailbox's messages matching `where`, an SQL
-   * condition over the messages columns whose parameters start at $2 ($1 is
-   * the mailbox id). The gateway builds it from the SEARCH key tree.
-   */
-  async searchUids(mailboxId: number, where: string, params: readonly unknown[]): Promise<number[]> {
-    const { rows } = await this.pool.query<{ uid: number }>(
-      `SELECT uid FROM messages WHERE mailbox_id = $1 AND (${where}) ORDER BY uid`,
-      [mailboxId, ...params],
-    );
-    return rows.map((r) => r.uid);
+  /** UIDs (ascending) of the mailbox's messages matching every criterion (SEARCH), in one query. */
+  searchUids(mailboxId: number, criteria: readonly MessageCriterion[]): Promise<number[]> {
+    return searchUids(this.pool, mailboxId, criteria);
+  }
+
+  /** What SEARCH SENT* needs per message (the Date header as written). */
+  sentDateRows(mailboxId: number): Promise<SentDateRow[]> {
+    return sentDateRows(this.pool, mailboxId);
   }
 
   /** Blob key and MIME index of messages, for searches over message text. */
@@ -239,8 +237,8 @@ export interface SentDateRow {
 }
 
 /** What SEARCH SENT* needs per message (the Date header as written). */
-export async function sentDateRows(pool: Pool, mailboxId: number): Promise<SentDateRow[]> {
-  const { rows } = await pool.query<{
+export async function sentDateRows(db: Queryable, mailboxId: number): Promise<SentDateRow[]> {
+  const { rows } = await db.query<{
     uid: number;
     d: string | null;
     header_date: Date | null;

@@ -46,7 +46,7 @@ export interface AccountWithHash {
 
 /**
  * Finds a login name's (address or alias) account and stored password hash
- * in one round trip, e.g. Pop3Queries.loginCredentials. Without one the
+ * in one round trip, e.g. Accounts.loginCredentials. Without one the
  * authenticator asks the store twice (byAddress, then passwordHash).
  */
 export type CredentialLookup = (name: string) => Promise<AccountWithHash | undefined>;

@@ -1,270 +1,28 @@
 /**
- * Message rows: append (UID and MODSEQ allocation), flag changes, expunge, and
- * the change query every IMAP command asks ("what changed since MODSEQ m").
- *
- * Every write first takes the mailbox row's lock by updating it (UIDNEXT,
- * HIGHESTMODSEQ, counters) in the same transaction as the message rows. So
- * writers to one mailbox are serialised by Postgres itself: UIDs and MODSEQs
- * are allocated in commit order, never duplicated, never decreasing, across
- * any number of processes.
+ * Message rows: the repository every gateway uses (`store.messages`). Each
+ * write is one transaction opened here; the steps inside take the
+ * transaction's client (append.ts, update-flags.ts, expunge.ts, copy.ts), so
+ * a future multi-step write composes them under one BEGIN/COMMIT.
  */
-import { type Pool, type PoolClient, withTransaction } from "../db.ts";
-import { DELETED, encodeFlags, SEEN } from "./flags.ts";
-
-/** The MIME index columns (computed once at delivery by libs/mime). */
-export interface IndexColumns {
-  envelope: string;
-  bodyStructure: string;
-  body: string;
-  /** The part tree with byte offsets (stored as jsonb). */
-  mime: unknown;
-  headerDate: Date | null;
-  subject: string | null;
-  from: string | null;
-  to: string | null;
-  cc: string | null;
-  bcc: string | null;
-  messageId: string | null;
-  inReplyTo: string | null;
-  preview: string | null;
-}
-
-export interface NewMessage {
-  blobKey: string;
-  size: number;
-  /** INTERNALDATE; defaults to now. */
-  internalDate?: Date;
-  /** IMAP flag names, system flags and keywords alike (\Recent is ignored). */
-  flags?: readonly string[];
-  index?: IndexColumns | null;
-}
-
-export interface AppendTarget {
-  mailboxId: number;
-  messages: readonly NewMessage[];
-}
-
-export interface Appended {
-  mailboxId: number;
-  accountId: number;
-  uidValidity: number;
-  /** UIDs of the appended messages, in input order. */
-  uids: number[];
-  modseq: number;
-}
-
-export interface MessageChange {
-  uid: number;
-  modseq: number;
-  flags: number;
-  keywords: string[];
-}
-
-export interface MailboxChanges {
-  uidValidity: number;
-  uidNext: number;
-  highestModseq: number;
-  /** Messages added or whose flags changed after the given MODSEQ, by UID. */
-  changed: MessageChange[];
-  /** UIDs expunged after the given MODSEQ, ascending. */
-  expunged: number[];
-}
-
-/**
- * Exactly-once delivery: a key recorded in the same transaction as the rows.
- * When the key was recorded less than `windowSeconds` ago the append does
- * nothing and throws DuplicateDeliveryError.
- */
-export interface DedupeOptions {
-  key: string;
-  windowSeconds: number;
-}
-
-export interface AppendOptions {
-  dedupe?: DedupeOptions;
-}
-
-export class DuplicateDeliveryError extends Error {
-  constructor(readonly key: string) {
-    super(`delivery ${key} was already committed within the dedupe window`);
-    this.name = "DuplicateDeliveryError";
-  }
-}
-
-export class MailboxNotFoundError extends Error {
-  constructor(readonly mailboxId: number) {
-    super(`mailbox ${mailboxId} does not exist`);
-    this.name = "MailboxNotFoundError";
-  }
-}
-
-export type FlagOperation = "set" | "add" | "remove";
-
-export interface FlagUpdate {
-  mailboxId: number;
-  uids: readonly number[];
-  operation: FlagOperation;
-  flags: readonly string[];
-  /** RFC 7162 UNCHANGEDSINCE: only messages whose MODSEQ is ≤ this are changed. */
-  unchangedSince?: number;
-}
-
-export interface FlagUpdateResult {
-  /** The new MODSEQ of the changed messages (unchanged when nothing changed). */
-  modseq: number;
-  updated: MessageChange[];
-  /** UIDs that failed the UNCHANGEDSINCE test (RFC 7162 §3.1.3 MODIFIED). */
-  modified: number[];
-  /**
-   * Every requested message still in the mailbox, as of this transaction's
-   * commit (changed or not), by UID: what a STORE answers with. Read under the
-   * mailbox row lock, so flags and MODSEQ are one consistent state even when
-   * other sessions changed the message since this one last looked.
-   */
-  current: MessageChange[];
-}
-
-/** Allocates UIDNEXT..+n-1 and one new MODSEQ for a mailbox, locking its row until commit. */
-async function allocate(
-  tx: PoolClient,
-  mailboxId: number,
-  count: number,
-  bytes: number,
-): Promise<{ accountId: number; uidValidity: number; firstUid: number; modseq: number }> {
-  const { rows } = await tx.query<{
-    account_id: number;
-    uidvalidity: number;
-    first_uid: number;
-    modseq: number;
-  }>(
-    `UPDATE mailboxes
-        SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1,
-            message_count = message_count + $2, total_size = total_size + $3
-      WHERE id = $1
-      RETURNING account_id, uidvalidity, uidnext - $2 AS first_uid, highestmodseq AS modseq`,
-    [mailboxId, count, bytes],
-  );
-  if (!rows[0]) throw new MailboxNotFoundError(mailboxId);
-  const r = rows[0];
-  return { accountId: r.account_id, uidValidity: r.uidvalidity, firstUid: r.first_uid, modseq: r.modseq };
-}
-
-async function insertRows(
-  tx: PoolClient,
-  mailboxId: number,
-  firstUid: number,
-  modseq: number,
-  msgs: readonly NewMessage[],
-) {
-  const cols = {
-    uid: [] as number[],
-    flags: [] as number[],
-    keywords: [] as string[],
-    internalDate: [] as Date[],
-    size: [] as number[],
-    blobKey: [] as string[],
-    envelope: [] as (string | null)[],
-    bodyStructure: [] as (string | null)[],
-    body: [] as (string | null)[],
-    mime: [] as (string | null)[],
-    headerDate: [] as (Date | null)[],
-    subject: [] as (string | null)[],
-    from: [] as (string | null)[],
-    to: [] as (string | null)[],
-    cc: [] as (string | null)[],
-    bcc: [] as (string | null)[],
-    messageId: [] as (string | null)[],
-    inReplyTo: [] as (string | null)[],
-    preview: [] as (string | null)[],
-  };
-  const allKeywords = new Set<string>();
-  msgs.forEach((m, i) => {
-    const { bits, keywords } = encodeFlags(m.flags ?? []);
-    for (const k of keywords) allKeywords.add(k);
-    const ix = m.index ?? null;
-    cols.uid.push(firstUid + i);
-    cols.flags.push(bits);
-    // text[][] can't be ragged, so each row's keywords travel as one JSON array.
-    cols.keywords.push(JSON.stringify(keywords));
-    cols.internalDate.push(m.internalDate ?? new Date());
-    cols.size.push(m.size);
-    cols.blobKey.push(m.blobKey);
-    cols.envelope.push(ix?.envelope ?? null);
-    cols.bodyStructure.push(ix?.bodyStructure ?? null);
-    cols.body.push(ix?.body ?? null);
-    cols.mime.push(ix ? JSON.stringify(ix.mime) : null);
-    cols.headerDate.push(ix?.headerDate ?? null);
-    cols.subject.push(ix?.subject ?? null);
-    cols.from.push(ix?.from ?? null);
-    cols.to.push(ix?.to ?? null);
-    cols.cc.push(ix?.cc ?? null);
-    cols.bcc.push(ix?.bcc ?? null);
-    cols.messageId.push(ix?.messageId ?? null);
-    cols.inReplyTo.push(ix?.inReplyTo ?? null);
-    cols.preview.push(ix?.preview ?? null);
-  });
-  await tx.query(
-    `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
-                           envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
-                           cc_addr, bcc_addr, message_id, in_reply_to, preview)
-     SELECT $1, u.uid, $2, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
-            u.internal_date, u.size, u.blob_key, u.envelope, u.body_structure, u.body, u.mime::jsonb,
-            u.header_date, u.subject, u.from_addr, u.to_addr, u.cc_addr, u.bcc_addr, u.message_id,
-            u.in_reply_to, u.preview
-       FROM unnest($3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[],
-                   $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
-                   $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
-         AS u(uid, flags, keywords, internal_date, size, blob_key, envelope, body_structure, body, mime,
-              header_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, preview)`,
-    [
-      mailboxId,
-      modseq,
-      cols.uid,
-      cols.flags,
-      cols.keywords,
-      cols.internalDate,
-      cols.size,
-      cols.blobKey,
-      cols.envelope,
-      cols.bodyStructure,
-      cols.body,
-      cols.mime,
-      cols.headerDate,
-      cols.subject,
-      cols.from,
-      cols.to,
-      cols.cc,
-      cols.bcc,
-      cols.messageId,
-      cols.inReplyTo,
-      cols.preview,
-    ],
-  );
-  if (allKeywords.size) await addMailboxKeywords(tx, mailboxId, [...allKeywords]);
-}
-
-async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keywords: string[]) {
-  await tx.query(
-    `UPDATE mailboxes SET keywords = keywords || ARRAY(SELECT k FROM unnest($2::text[]) k WHERE NOT k = ANY(keywords))
-      WHERE id = $1 AND NOT keywords @> $2::text[]`,
-    [mailboxId, keywords],
-  );
-}
-
-/** Records the key, or throws DuplicateDeliveryError when it was recorded within the window. */
-async function claimDedupeKey(tx: PoolClient, d: DedupeOptions): Promise<void> {
-  const { rowCount } = await tx.query(
-    `INSERT INTO delivery_dedupe (key, created_at) VALUES ($1, now())
-       ON CONFLICT (key) DO UPDATE SET created_at = now()
-        WHERE delivery_dedupe.created_at < now() - $2 * interval '1 second'`,
-    [d.key, d.windowSeconds],
-  );
-  if (!rowCount) throw new DuplicateDeliveryError(d.key);
-}
-
-function toChange(r: { uid: number; modseq: number; flags: number; keywords: string[] }): MessageChange {
-  return { uid: r.uid, modseq: r.modseq, flags: r.flags, keywords: r.keywords };
-}
+import { changesSince, type MailboxChanges, type MessageChange } from "../changes/changes.ts";
+import { type Pool, withTransaction } from "../db.ts";
+import { pruneDedupeKeys } from "../dedupe/delivery-dedupe.ts";
+import { type Appended, type AppendOptions, type AppendTarget, appendIn } from "./append.ts";
+import { type CopyResult, copyIn } from "./copy.ts";
+import { expungeIn } from "./expunge.ts";
+import {
+  blobsOf,
+  countUnseen,
+  type FetchColumns,
+  type FetchRow,
+  fetchRows,
+  listUids,
+  referencedBlobKeys,
+  type SentDateRow,
+  sentDateRows,
+} from "./fetch.ts";
+import { type MessageCriterion, searchUids } from "./search.ts";
+import { type FlagUpdate, type FlagUpdateResult, updateFlagsIn } from "./update-flags.ts";
 
 export class Messages {
   constructor(private readonly pool: Pool) {}
@@ -272,96 +30,21 @@ export class Messages {
   /**
    * Appends messages to one or more mailboxes in ONE transaction: either every
    * target gets its rows or none does (SMTP delivery to several recipients).
-   * The blobs must already be durable in the blob store.
-   *
-   * With `opts.dedupe` the key is claimed first, in the same transaction: a key
-   * claimed within the window makes the append throw DuplicateDeliveryError
-   * without touching any mailbox; two concurrent appends with one key are
-   * serialised by the key's unique index, and the second one sees the first.
+   * The blobs must already be durable in the blob store. With `opts.dedupe`,
+   * exactly once per key within its window (DuplicateDeliveryError).
    */
-  async append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
-    // Lock mailboxes in id order so two multi-recipient deliveries can't deadlock.
-    const order = targets.map((t, i) => ({ t, i })).sort((a, b) => a.t.mailboxId - b.t.mailboxId);
-    return withTransaction(this.pool, async (tx) => {
-      if (opts.dedupe) await claimDedupeKey(tx, opts.dedupe);
-      const results: Appended[] = new Array(targets.length);
-      for (const { t, i } of order) {
-        if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
-        const bytes = t.messages.reduce((sum, m) => sum + m.size, 0);
-        const a = await allocate(tx, t.mailboxId, t.messages.length, bytes);
-        await insertRows(tx, t.mailboxId, a.firstUid, a.modseq, t.messages);
-        results[i] = {
-          mailboxId: t.mailboxId,
-          accountId: a.accountId,
-          uidValidity: a.uidValidity,
-          uids: t.messages.map((_, k) => a.firstUid + k),
-          modseq: a.modseq,
-        };
-      }
-      return results;
-    });
+  append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
+    return withTransaction(this.pool, (tx) => appendIn(tx, targets, opts));
   }
 
   /** Forgets dedupe keys older than the window (they can no longer match); returns how many. */
-  async pruneDedupeKeys(windowSeconds: number): Promise<number> {
-    const { rowCount } = await this.pool.query(
-      "DELETE FROM delivery_dedupe WHERE created_at < now() - $1 * interval '1 second'",
-      [windowSeconds],
-    );
-    return rowCount ?? 0;
+  pruneDedupeKeys(windowSeconds: number): Promise<number> {
+    return pruneDedupeKeys(this.pool, windowSeconds);
   }
 
   /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
-  async updateFlags(u: FlagUpdate): Promise<FlagUpdateResult> {
-    const { bits, keywords } = encodeFlags(u.flags);
-    // New flag bits and keywords per operation, as SQL over the row's current values.
-    const newFlags =
-      u.operation === "set"
-        ? "$3::smallint"
-        : u.operation === "add"
-          ? "(flags | $3::smallint)"
-          : "(flags & ~$3::smallint)";
-    const newKeywords =
-      u.operation === "set"
-        ? "$4::text[]"
-        : u.operation === "add"
-          ? "(keywords || ARRAY(SELECT k FROM unnest($4::text[]) k WHERE NOT k = ANY(keywords)))"
-          : "ARRAY(SELECT k FROM unnest(keywords) k WHERE NOT k = ANY($4::text[]))";
-    return withTransaction(this.pool, async (tx) => {
-      const lock = await tx.query<{ highestmodseq: number }>(
-        "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
-        [u.mailboxId],
-      );
-      if (!lock.rows[0]) throw new MailboxNotFoundError(u.mailboxId);
-      const modseq = lock.rows[0].highestmodseq + 1;
-      let modified: number[] = [];
-      if (u.unchangedSince !== undefined) {
-        const m = await tx.query<{ uid: number }>(
-          "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $3 ORDER BY uid",
-          [u.mailboxId, u.uids, u.unchangedSince],
-        );
-        modified = m.rows.map((r) => r.uid);
-      }
-      const { rows } = await tx.query<MessageChange>(
-        `UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
-          WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
-            AND ($6::bigint IS NULL OR modseq <= $6)
-            AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
-          RETURNING uid, modseq, flags, keywords`,
-        [u.mailboxId, u.uids, bits, keywords, modseq, u.unchangedSince ?? null],
-      );
-      const current = await tx.query<MessageChange>(
-        "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
-        [u.mailboxId, u.uids],
-      );
-      const state = current.rows.map(toChange);
-      if (rows.length === 0)
-        return { modseq: lock.rows[0].highestmodseq, updated: [], modified, current: state };
-      await tx.query("UPDATE mailboxes SET highestmodseq = $2 WHERE id = $1", [u.mailboxId, modseq]);
-      if (u.operation !== "remove" && keywords.length) await addMailboxKeywords(tx, u.mailboxId, keywords);
-      rows.sort((a, b) => a.uid - b.uid);
-      return { modseq, updated: rows.map(toChange), modified, current: state };
-    });
+  updateFlags(u: FlagUpdate): Promise<FlagUpdateResult> {
+    return withTransaction(this.pool, (tx) => updateFlagsIn(tx, u));
   }
 
   /**
@@ -369,84 +52,69 @@ export class Messages {
    * With `onlyDeleted`, only those flagged \Deleted (IMAP EXPUNGE / UID EXPUNGE).
    * Returns the expunged UIDs ascending and the MODSEQ (unchanged if none).
    */
-  async expunge(
+  expunge(
     mailboxId: number,
     uids: readonly number[] | "all",
     opts: { onlyDeleted?: boolean } = {},
   ): Promise<{ uids: number[]; modseq: number }> {
-    return withTransaction(this.pool, async (tx) => {
-      const lock = await tx.query<{ highestmodseq: number }>(
-        "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
-        [mailboxId],
-      );
-      if (!lock.rows[0]) throw new MailboxNotFoundError(mailboxId);
-      const modseq = lock.rows[0].highestmodseq + 1;
-      const { rows } = await tx.query<{ uid: number; size: number; flags: number }>(
-        `DELETE FROM messages
-          WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
-            AND (NOT $3 OR flags & ${DELETED} <> 0)
-          RETURNING uid, size, flags`,
-        [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
-      );
-      if (rows.length === 0) return { uids: [], modseq: lock.rows[0].highestmodseq };
-      const removed = rows.map((r) => r.uid).sort((a, b) => a - b);
-      const bytes = rows.reduce((s, r) => s + r.size, 0);
-      await tx.query(
-        `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM unnest($2::bigint[]) uid
-           ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
-        [mailboxId, removed, modseq],
-      );
-      await tx.query(
-        `UPDATE mailboxes SET highestmodseq = $2, message_count = message_count - $3, total_size = total_size - $4
-          WHERE id = $1`,
-        [mailboxId, modseq, removed.length, bytes],
-      );
-      return { uids: removed, modseq };
-    });
+    return withTransaction(this.pool, (tx) => expungeIn(tx, mailboxId, uids, opts));
   }
 
-  /**
-   * What changed in a mailbox after MODSEQ `since`: one indexed row read when
-   * nothing did (the common case, asked by every IMAP command), plus two
-   * index range scans when something did.
-   */
-  async changesSince(mailboxId: number, since: number): Promise<MailboxChanges> {
-    const head = await this.pool.query<{ uidvalidity: number; uidnext: number; highestmodseq: number }>(
-      "SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = $1",
-      [mailboxId],
-    );
-    const h = head.rows[0];
-    if (!h) throw new MailboxNotFoundError(mailboxId);
-    const base = { uidValidity: h.uidvalidity, uidNext: h.uidnext, highestModseq: h.highestmodseq };
-    if (h.highestmodseq <= since) return { ...base, changed: [], expunged: [] };
-    const [changed, expunged] = await Promise.all([
-      this.pool.query<MessageChange>(
-        "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
-        [mailboxId, since],
-      ),
-      this.pool.query<{ uid: number }>(
-        "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
-        [mailboxId, since],
-      ),
-    ]);
-    return { ...base, changed: changed.rows.map(toChange), expunged: expunged.rows.map((r) => r.uid) };
+  /** COPY (RFC 9051 §6.4.7) in one transaction, with the COPYUID mapping (RFC 4315). */
+  copy(
+    sourceId: number,
+    uids: readonly number[],
+    destinationId: number,
+    quotaBytes: number | null,
+  ): Promise<CopyResult> {
+    return withTransaction(this.pool, (tx) => copyIn(tx, sourceId, uids, destinationId, quotaBytes, false));
+  }
+
+  /** MOVE (RFC 6851): copy and expunge from the source in one transaction. */
+  move(sourceId: number, uids: readonly number[], destinationId: number): Promise<CopyResult> {
+    return withTransaction(this.pool, (tx) => copyIn(tx, sourceId, uids, destinationId, null, true));
+  }
+
+  /** What changed in a mailbox after MODSEQ `since` (changes/changes.ts). */
+  changesSince(mailboxId: number, since: number): Promise<MailboxChanges> {
+    return changesSince(this.pool, mailboxId, since);
   }
 
   /** UIDs (ascending) with flags: the session's initial view at SELECT. */
-  async listUids(mailboxId: number): Promise<MessageChange[]> {
-    const { rows } = await this.pool.query<MessageChange>(
-      "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 ORDER BY uid",
-      [mailboxId],
-    );
-    return rows.map(toChange);
+  listUids(mailboxId: number): Promise<MessageChange[]> {
+    return listUids(this.pool, mailboxId);
   }
 
   /** Number of messages without \Seen (STATUS UNSEEN), from the partial index. */
-  async countUnseen(mailboxId: number): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>(
-      `SELECT count(*)::bigint AS n FROM messages WHERE mailbox_id = $1 AND flags & ${SEEN} = 0`,
-      [mailboxId],
-    );
-    return rows[0]!.n;
+  countUnseen(mailboxId: number): Promise<number> {
+    return countUnseen(this.pool, mailboxId);
+  }
+
+  /** FETCH: rows for the given UIDs (ascending), in ONE query. */
+  fetchRows(mailboxId: number, uids: readonly number[], columns: FetchColumns): Promise<FetchRow[]> {
+    return fetchRows(this.pool, mailboxId, uids, columns);
+  }
+
+  /** UIDs (ascending) of the mailbox's messages matching every criterion (SEARCH), in one query. */
+  searchUids(mailboxId: number, criteria: readonly MessageCriterion[]): Promise<number[]> {
+    return searchUids(this.pool, mailboxId, criteria);
+  }
+
+  /** What SEARCH SENT* needs per message (the Date header as written). */
+  sentDateRows(mailboxId: number): Promise<SentDateRow[]> {
+    return sentDateRows(this.pool, mailboxId);
+  }
+
+  /** Blob key and MIME index of messages, for searches over message text. */
+  blobsOf(
+    mailboxId: number,
+    uids: readonly number[],
+  ): Promise<{ uid: number; blobKey: string; mime: unknown }[]> {
+    return blobsOf(this.pool, mailboxId, uids);
+  }
+
+  /** Which of `blobKeys` some message row still references (blob garbage collection). */
+  referencedBlobKeys(blobKeys: readonly string[]): Promise<Set<string>> {
+    return referencedBlobKeys(this.pool, blobKeys);
   }
 }

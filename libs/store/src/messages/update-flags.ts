@@ -36,21 +36,23 @@ export interface FlagUpdateResult {
 }
 
 /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
+/** STORE FLAGS / +FLAGS / -FLAGS as SQL over the row: $3 is the flag bits, $4 the keywords. */
+const FLAG_UPDATE_SQL: Record<FlagOperation, { flags: string; keywords: string }> = {
+  set: { flags: "$3::smallint", keywords: "$4::text[]" },
+  add: {
+    flags: "(flags | $3::smallint)",
+    keywords: "(keywords || ARRAY(SELECT k FROM unnest($4::text[]) k WHERE NOT k = ANY(keywords)))",
+  },
+  remove: {
+    flags: "(flags & ~$3::smallint)",
+    keywords: "ARRAY(SELECT k FROM unnest(keywords) k WHERE NOT k = ANY($4::text[]))",
+  },
+};
+
 export async function updateFlagsIn(tx: PoolClient, u: FlagUpdate): Promise<FlagUpdateResult> {
   const { bits, keywords } = encodeFlags(u.flags);
   // New flag bits and keywords per operation, as SQL over the row's current values.
-  const newFlags =
-    u.operation === "set"
-      ? "$3::smallint"
-      : u.operation === "add"
-        ? "(flags | $3::smallint)"
-        : "(flags & ~$3::smallint)";
-  const newKeywords =
-    u.operation === "set"
-      ? "$4::text[]"
-      : u.operation === "add"
-        ? "(keywords || ARRAY(SELECT k FROM unnest($4::text[]) k WHERE NOT k = ANY(keywords)))"
-        : "ARRAY(SELECT k FROM unnest(keywords) k WHERE NOT k = ANY($4::text[]))";
+  const { flags: newFlags, keywords: newKeywords } = FLAG_UPDATE_SQL[u.operation];
   const lock = await tx.query<{ highestmodseq: number }>(
     "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
     [u.mailboxId],

@@ -222,6 +222,40 @@ function storeContract(
       assert.equal((await store.mailboxes.byName(a.id, "INBOX"))!.messageCount, 5);
     });
 
+    test("every removal is in the expunge log with the counters: EXPUNGE, MOVE, INBOX rename", async () => {
+      const acct = await store.accounts.create({ address: "expunge-log@example.com", password: "pw" });
+      const inbox = (await store.mailboxes.byName(acct.id, "INBOX"))!;
+      const trash = (await store.mailboxes.byName(acct.id, "Trash"))!;
+      const [r] = await store.messages.append([
+        {
+          mailboxId: inbox.id,
+          messages: [10, 20, 30, 40].map((size) => ({ blobKey: BLOB, size })),
+        },
+      ]);
+      const [a, b, c, d] = r!.uids as [number, number, number, number];
+      const expunged = await store.messages.expunge(inbox.id, [a]);
+      const moved = await store.messages.move(inbox.id, [b], trash.id);
+      assert.deepEqual(moved.sourceUids, [b]);
+      let box = (await store.mailboxes.byId(inbox.id))!;
+      assert.equal(box.messageCount, 2);
+      assert.equal(box.totalSize, 70);
+      assert.equal(box.highestModseq, moved.sourceModseq);
+      const since = await store.messages.changesSince(inbox.id, r!.modseq);
+      assert.deepEqual(since.expunged, [a, b]);
+      assert.ok(expunged.modseq < moved.sourceModseq!);
+      const renamed = await store.mailboxes.rename(acct.id, "INBOX", "Old");
+      assert.deepEqual(renamed.inboxExpunge?.uids, [c, d]);
+      box = (await store.mailboxes.byId(inbox.id))!;
+      assert.equal(box.messageCount, 0);
+      assert.equal(box.totalSize, 0);
+      assert.equal(box.highestModseq, renamed.inboxExpunge!.modseq);
+      assert.deepEqual((await store.messages.changesSince(inbox.id, moved.sourceModseq!)).expunged, [c, d]);
+      const old = (await store.mailboxes.byName(acct.id, "Old"))!;
+      assert.equal(old.messageCount, 2);
+      assert.equal(old.totalSize, 70);
+      assert.deepEqual(await store.accounts.usage(acct.id), { bytes: 90, messages: 3 });
+    });
+
     test("search: typed criteria over the stored columns, one query", async () => {
       const acct = await store.accounts.create({ address: "search@example.com", password: "pw" });
       const inbox = (await store.mailboxes.byName(acct.id, "INBOX"))!;

@@ -18,7 +18,7 @@
  *   work back so the caller undoes it.
  */
 import { createHash } from "node:crypto";
-import type { Limiter } from "@aerogram/limits";
+import { type Limiter, TtlCache } from "@aerogram/limits";
 import { Counter, type Logger, type Registry } from "@aerogram/observability";
 import { type Account, type Store, verifyPassword } from "@aerogram/store";
 
@@ -46,7 +46,7 @@ export interface AccountWithHash {
 
 /**
  * Finds a login name's (address or alias) account and stored password hash
- * in one round trip, e.g. Pop3Queries.loginCredentials. Without one the
+ * in one round trip, e.g. Accounts.loginCredentials. Without one the
  * authenticator asks the store twice (byAddress, then passwordHash).
  */
 export type CredentialLookup = (name: string) => Promise<AccountWithHash | undefined>;
@@ -105,7 +105,8 @@ function normalizeName(username: string): string {
 
 export class Authenticator {
   private readonly opts: Required<AuthenticatorOptions>;
-  private readonly verified = new Map<string, number>(); // cache key → expiry (ms)
+  /** Passwords verified against a stored hash recently: the cache key → true. */
+  private readonly verified: TtlCache<string, true>;
   private readonly attempts: Counter<"protocol" | "result">;
 
   constructor(
@@ -113,6 +114,7 @@ export class Authenticator {
     options: AuthenticatorOptions = {},
   ) {
     this.opts = { ...DEFAULTS, ...options };
+    this.verified = new TtlCache({ ttlMs: this.opts.cacheTtlMs, maxEntries: this.opts.cacheMaxEntries });
     const existing = deps.metrics.getSingleMetric("aerogram_auth_attempts_total");
     this.attempts =
       (existing as Counter<"protocol" | "result"> | undefined) ??
@@ -221,23 +223,15 @@ export class Authenticator {
   /** The password was verified against this very hash within the cache's lifetime (no scrypt). */
   private cachedGood(found: AccountWithHash, password: string): boolean {
     if (found.account.disabled) return false;
-    const expiry = this.verified.get(this.cacheKey(found, password));
-    return expiry !== undefined && expiry > Date.now();
+    return this.verified.has(this.cacheKey(found, password));
   }
 
   private async check(found: AccountWithHash | undefined, password: string): Promise<Account | undefined> {
     if (!found || found.account.disabled) return undefined;
     const cacheKey = this.cacheKey(found, password);
-    const now = Date.now();
-    const expiry = this.verified.get(cacheKey);
-    if (expiry !== undefined && expiry > now) return found.account;
+    if (this.verified.has(cacheKey)) return found.account;
     if (!(await verifyPassword(password, found.passwordHash))) return undefined;
-    if (this.verified.size >= this.opts.cacheMaxEntries) {
-      // Drop the oldest entry (Map keeps insertion order).
-      const first = this.verified.keys().next();
-      if (!first.done) this.verified.delete(first.value);
-    }
-    this.verified.set(cacheKey, now + this.opts.cacheTtlMs);
+    this.verified.set(cacheKey, true);
     return found.account;
   }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { MemoryLimiter, RedisLimiter } from "@aerogram/limits";
 import { createLogger, createRegistry } from "@aerogram/observability";
-import { Pop3Queries, Store } from "@aerogram/store";
+import { Store } from "@aerogram/store";
 import {
   createTestDatabase,
   requireServer,
@@ -90,8 +90,8 @@ test("login by address or alias, wrong password, unknown user", async () => {
   await store.accounts.setPassword(acct.id, "right");
 });
 
-test("a one-query credential lookup (Pop3Queries.loginCredentials) answers like the store's two", async () => {
-  const queries = new Pop3Queries(store.pool);
+test("a one-query credential lookup (Accounts.loginCredentials) answers like the store's two", async () => {
+  const queries = store.accounts;
   for (const name of ["user@example.com", "ALIAS@example.com", " Other@Example.com "]) {
     const account = (await store.accounts.byAddress(name))!;
     assert.deepEqual(await queries.loginCredentials(name), {
@@ -127,7 +127,7 @@ test("a one-query credential lookup (Pop3Queries.loginCredentials) answers like 
 });
 
 test("prefetch and speculate: one lookup for USER and PASS, follow-up work only for a cached good password", async () => {
-  const queries = new Pop3Queries(store.pool);
+  const queries = store.accounts;
   const looked: string[] = [];
   const limits = new MemoryLimiter();
   const auth = new Authenticator(

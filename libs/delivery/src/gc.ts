@@ -19,7 +19,7 @@ import type { BlobStore } from "@aerogram/blobstore";
 import type { Store } from "@aerogram/store";
 
 export interface CollectOrphanBlobsOptions {
-  store: Pick<Store, "pool">;
+  store: Pick<Store, "messages">;
   blobs: BlobStore;
   /** Grace period: blobs younger than this are never deleted. */
   olderThanMs: number;
@@ -63,14 +63,6 @@ function defaultLastModified(blobs: BlobStore): (key: string) => Promise<Date | 
   };
 }
 
-async function referencedKeys(store: Pick<Store, "pool">, keys: readonly string[]): Promise<Set<string>> {
-  const { rows } = await store.pool.query<{ blob_key: string }>(
-    "SELECT DISTINCT blob_key FROM messages WHERE blob_key = ANY($1::text[])",
-    [keys],
-  );
-  return new Set(rows.map((r) => r.blob_key));
-}
-
 /** Deletes blobs that no message row references and that are older than the grace period. */
 export async function collectOrphanBlobs(opts: CollectOrphanBlobsOptions): Promise<CollectOrphanBlobsResult> {
   if (!(opts.olderThanMs >= 0)) throw new Error("collectOrphanBlobs: olderThanMs must be >= 0");
@@ -80,7 +72,7 @@ export async function collectOrphanBlobs(opts: CollectOrphanBlobsOptions): Promi
   const result: CollectOrphanBlobsResult = { scanned: 0, referenced: 0, kept: 0, deleted: [] };
 
   const sweep = async (batch: string[]) => {
-    const referenced = await referencedKeys(opts.store, batch);
+    const referenced = await opts.store.messages.referencedBlobKeys(batch);
     result.referenced += referenced.size;
     for (const key of batch) {
       if (referenced.has(key)) continue;
@@ -90,7 +82,7 @@ export async function collectOrphanBlobs(opts: CollectOrphanBlobsOptions): Promi
         continue;
       }
       // A row may have committed since the batch query: look once more, right before deleting.
-      if ((await referencedKeys(opts.store, [key])).size > 0) {
+      if ((await opts.store.messages.referencedBlobKeys([key])).size > 0) {
         result.referenced++;
         continue;
       }

@@ -82,7 +82,7 @@ test("collectOrphanBlobs deletes old unreferenced blobs only", async (t) => {
 test("collectOrphanBlobs needs an age source for stores without files", async () => {
   const blobs = { list: async function* () {} } as unknown as FsBlobStore;
   await assert.rejects(
-    collectOrphanBlobs({ store: { pool: {} as Store["pool"] }, blobs, olderThanMs: 1 }),
+    collectOrphanBlobs({ store: { messages: {} as Store["messages"] }, blobs, olderThanMs: 1 }),
     /needs a lastModified/,
   );
 });

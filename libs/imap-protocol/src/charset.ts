@@ -34,20 +34,20 @@ export function isTagChar(byte: number): boolean {
   return (classes[byte]! & TAG) !== 0;
 }
 
-export function isValidTag(tag: string): boolean {
-  if (tag.length === 0) return false;
-  for (let i = 0; i < tag.length; i++) {
-    const code = tag.charCodeAt(i);
-    if (code > 0xff || !isTagChar(code)) return false;
+/** Non-empty, and every character a Latin-1 code unit that `allowed` accepts. */
+function nonEmptyOf(text: string, allowed: (code: number) => boolean): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff || !allowed(code)) return false;
   }
   return true;
 }
 
+export function isValidTag(tag: string): boolean {
+  return nonEmptyOf(tag, isTagChar);
+}
+
 export function isValidAtom(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0xff || !isAtomChar(code)) return false;
-  }
-  return true;
+  return nonEmptyOf(text, isAtomChar);
 }

@@ -167,21 +167,11 @@ export class MemoryLimiter implements Limiter {
 
   /** The value at `key` unless it has expired (then it is dropped). */
   #live(key: string, now: number): Value | undefined {
-    const value = this.#values.get(key);
-    if (value && value.expiresAt <= now) {
-      this.#values.delete(key);
-      return undefined;
-    }
-    return value;
+    return unexpired(this.#values, key, now);
   }
 
   #heldLease(key: string, now: number): HeldLease | undefined {
-    const lease = this.#leases.get(key);
-    if (lease && lease.expiresAt <= now) {
-      this.#leases.delete(key);
-      return undefined;
-    }
-    return lease;
+    return unexpired(this.#leases, key, now);
   }
 
   #sweep(): void {
@@ -200,4 +190,18 @@ export class MemoryLimiter implements Limiter {
 /** Redis answers WRONGTYPE when one key is used as both a counter and a bucket; so do we. */
 function wrongType(key: string, actual: string): Error {
   return new Error(`WRONGTYPE ${JSON.stringify(key)} holds ${actual}`);
+}
+
+/** The entry at `key` unless it has expired (then it is dropped). */
+function unexpired<V extends { expiresAt: number }>(
+  map: Map<string, V>,
+  key: string,
+  now: number,
+): V | undefined {
+  const entry = map.get(key);
+  if (entry && entry.expiresAt <= now) {
+    map.delete(key);
+    return undefined;
+  }
+  return entry;
 }

@@ -4,8 +4,8 @@
  */
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
-import { type CidrRange, inAnyCidr, parseCidr } from "./cidr.ts";
 import { readProxyHeader } from "./proxy-socket.ts";
+import { isTrustedPeer, parseTrustedNetworks, type TrustedNetworks } from "./trusted-networks.ts";
 
 const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 
@@ -68,7 +68,7 @@ export class Listener {
     if (opts.proxyProtocol) {
       // The header comes before any TLS bytes, so TLS (if any) starts after it on the raw socket.
       const proxy = opts.proxyProtocol;
-      const trusted = proxy.trustedNetworks?.map(parseCidr);
+      const trusted = proxy.trustedNetworks && parseTrustedNetworks(proxy.trustedNetworks);
       this.server = createTcpServer((socket) => {
         track(socket);
         void this.acceptProxied(socket, proxy, trusted);
@@ -94,14 +94,15 @@ export class Listener {
   private async acceptProxied(
     socket: Socket,
     proxy: ProxyProtocolOptions,
-    trusted: CidrRange[] | undefined,
+    trusted: TrustedNetworks | undefined,
   ): Promise<void> {
     const peer = socket.remoteAddress ?? "";
     const reject = (message: string) => {
       this.opts.onClientError?.(new Error(`${message} (peer ${peer})`));
       socket.destroy();
     };
-    if (trusted && !inAnyCidr(peer, trusted)) return reject("PROXY protocol: peer is not a trusted proxy");
+    if (trusted && !isTrustedPeer(peer, trusted))
+      return reject("PROXY protocol: peer is not a trusted proxy");
     let header: Awaited<ReturnType<typeof readProxyHeader>>;
     try {
       header = await readProxyHeader(socket, proxy.headerTimeoutMs ?? 5000);

@@ -8,7 +8,6 @@
  * error; it never throws.
  */
 import { isIPv4, isIPv6 } from "node:net";
-import { addressToBigInt } from "./cidr.ts";
 
 export interface ProxyAddress {
   address: string;
@@ -202,11 +201,22 @@ export function encodeProxyV1(header: Pick<ProxyHeader, "family" | "source" | "d
   return Buffer.from(`PROXY ${family} ${s.address} ${d.address} ${s.port} ${d.port}\r\n`, "latin1");
 }
 
+/** IPv6 text (with "::" and an optional trailing dotted quad, as in ::ffff:1.2.3.4) as its 16 octets. */
 function ipv6Bytes(address: string): Buffer {
-  const value = addressToBigInt(address) ?? 0n;
+  const lastColon = address.lastIndexOf(":");
+  const embedded = address.slice(lastColon + 1);
+  let text = address;
+  if (isIPv4(embedded)) {
+    const [a = 0, b = 0, c = 0, d = 0] = embedded.split(".").map(Number);
+    text = `${address.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", rest] = text.split("::");
+  const parse = (part: string) => (part === "" ? [] : part.split(":"));
+  const left = parse(head);
+  const right = rest === undefined ? [] : parse(rest);
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
   const out = Buffer.alloc(16);
-  out.writeBigUInt64BE(value >> 64n, 0);
-  out.writeBigUInt64BE(value & 0xffff_ffff_ffff_ffffn, 8);
+  for (const [i, group] of groups.entries()) out.writeUInt16BE(Number.parseInt(group, 16), i * 2);
   return out;
 }
 

@@ -4,11 +4,11 @@ import fc from "fast-check";
 import {
   encodeProxyV1,
   encodeProxyV2,
-  inAnyCidr,
+  isTrustedPeer,
   PROXY_V2_SIGNATURE,
   type ProxyHeader,
-  parseCidr,
   parseProxyHeader,
+  parseTrustedNetworks,
 } from "../src/index.ts";
 
 const v4: ProxyHeader = {
@@ -174,17 +174,30 @@ test("property: encoded v1/v2 headers parse back to what was encoded", () => {
   );
 });
 
-test("CIDR ranges: IPv4, IPv6, IPv4-mapped peers, single hosts", () => {
-  const ranges = ["10.0.0.0/8", "192.168.1.7", "fd00::/8"].map(parseCidr);
-  assert.ok(inAnyCidr("10.200.3.4", ranges));
-  assert.ok(inAnyCidr("::ffff:10.1.2.3", ranges), "dual-stack socket reporting an IPv4 peer");
-  assert.ok(inAnyCidr("192.168.1.7", ranges));
-  assert.ok(!inAnyCidr("192.168.1.8", ranges));
-  assert.ok(inAnyCidr("fd12:3456::1", ranges));
-  assert.ok(!inAnyCidr("fe80::1", ranges));
-  assert.ok(!inAnyCidr("11.0.0.1", ranges));
-  assert.ok(inAnyCidr("8.8.8.8", [parseCidr("0.0.0.0/0")]));
-  assert.ok(!inAnyCidr("::1", [parseCidr("0.0.0.0/0")]), "IPv4 /0 does not cover IPv6");
-  assert.throws(() => parseCidr("10.0.0.0/33"));
-  assert.throws(() => parseCidr("example.com/8"));
+test("trusted networks: IPv4, IPv6, IPv4-mapped peers, single hosts", () => {
+  const ranges = parseTrustedNetworks(["10.0.0.0/8", "192.168.1.7", "fd00::/8"]);
+  assert.ok(isTrustedPeer("10.200.3.4", ranges));
+  assert.ok(isTrustedPeer("::ffff:10.1.2.3", ranges), "dual-stack socket reporting an IPv4 peer");
+  assert.ok(isTrustedPeer("::FFFF:10.1.2.3", ranges), "IPv6 text is case-insensitive");
+  assert.ok(isTrustedPeer("::ffff:a01:203", ranges), "the mapped address in hex groups");
+  assert.ok(isTrustedPeer("::ffff:192.168.1.7", ranges), "a mapped single host");
+  assert.ok(!isTrustedPeer("::ffff:11.0.0.1", ranges));
+  assert.ok(!isTrustedPeer("::10.1.2.3", ranges), "IPv4-compatible (not mapped) is IPv6");
+  assert.ok(isTrustedPeer("192.168.1.7", ranges));
+  assert.ok(!isTrustedPeer("192.168.1.8", ranges));
+  assert.ok(isTrustedPeer("fd12:3456::1", ranges));
+  assert.ok(!isTrustedPeer("fe80::1", ranges));
+  assert.ok(!isTrustedPeer("11.0.0.1", ranges));
+  assert.ok(!isTrustedPeer("", ranges), "no peer address (socket already gone)");
+  assert.ok(!isTrustedPeer("example.com", ranges));
+  assert.ok(isTrustedPeer("fe80::1%eth0", parseTrustedNetworks(["fe80::/10"])), "zone id ignored");
+  assert.ok(isTrustedPeer("8.8.8.8", parseTrustedNetworks(["0.0.0.0/0"])));
+  assert.ok(isTrustedPeer("::ffff:8.8.8.8", parseTrustedNetworks(["0.0.0.0/0"])));
+  assert.ok(!isTrustedPeer("::1", parseTrustedNetworks(["0.0.0.0/0"])), "IPv4 /0 does not cover IPv6");
+  assert.ok(isTrustedPeer("10.1.2.3", parseTrustedNetworks(["::ffff:10.0.0.0/104"])), "a mapped IPv6 range");
+  assert.ok(isTrustedPeer("10.1.2.3", parseTrustedNetworks(["::/0"])), "IPv6 /0 covers mapped IPv4 too");
+  assert.throws(() => parseTrustedNetworks(["10.0.0.0/33"]), /bad prefix length/);
+  assert.throws(() => parseTrustedNetworks(["fd00::/129"]), /bad prefix length/);
+  assert.throws(() => parseTrustedNetworks(["10.0.0.0/x"]), /bad prefix length/);
+  assert.throws(() => parseTrustedNetworks(["example.com/8"]), /not an IP address/);
 });

@@ -1,11 +1,14 @@
 /**
- * The metadata store: one pool and the repositories over it.
+ * The metadata store: one pool and the repositories over it, one per domain.
+ * Services reach the database only through these (libs/store/README.md).
  */
-import { Accounts } from "./accounts.ts";
+import { Accounts } from "./accounts/accounts.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
-import { Mailboxes } from "./mailboxes.ts";
-import { Messages } from "./messages.ts";
+import { Mailboxes } from "./mailboxes/mailboxes.ts";
+import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
+import { Pop3Snapshots } from "./pop3/snapshot.ts";
+import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
 export interface StoreOptions {
   url: string;
@@ -20,11 +23,20 @@ export class Store {
   readonly accounts: Accounts;
   readonly mailboxes: Mailboxes;
   readonly messages: Messages;
+  /** Subscribed names without a mailbox (IMAP LSUB/LIST SUBSCRIBED). */
+  readonly subscriptions: OrphanSubscriptions;
+  readonly pop3: Pop3Snapshots;
 
+  /**
+   * `pool` is public for the store's own tests and for tests that inspect rows
+   * directly; production code outside libs/store uses the repositories.
+   */
   constructor(readonly pool: Pool) {
     this.accounts = new Accounts(pool);
     this.mailboxes = new Mailboxes(pool);
     this.messages = new Messages(pool);
+    this.subscriptions = new OrphanSubscriptions(pool);
+    this.pop3 = new Pop3Snapshots(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

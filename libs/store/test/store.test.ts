@@ -11,9 +11,12 @@ import {
   AccountExistsError,
   DuplicateDeliveryError,
   decodeFlags,
+  indexedHeader,
   loadMigrations,
+  type MessageCriterion,
   migrate,
   Store,
+  SYSTEM_FLAGS,
 } from "../src/index.ts";
 
 const BLOB = "a".repeat(64);
@@ -217,6 +220,116 @@ function storeContract(
       await store.messages.append(targets);
       await store.messages.append(targets);
       assert.equal((await store.mailboxes.byName(a.id, "INBOX"))!.messageCount, 5);
+    });
+
+    test("every removal is in the expunge log with the counters: EXPUNGE, MOVE, INBOX rename", async () => {
+      const acct = await store.accounts.create({ address: "expunge-log@example.com", password: "pw" });
+      const inbox = (await store.mailboxes.byName(acct.id, "INBOX"))!;
+      const trash = (await store.mailboxes.byName(acct.id, "Trash"))!;
+      const [r] = await store.messages.append([
+        {
+          mailboxId: inbox.id,
+          messages: [10, 20, 30, 40].map((size) => ({ blobKey: BLOB, size })),
+        },
+      ]);
+      const [a, b, c, d] = r!.uids as [number, number, number, number];
+      const expunged = await store.messages.expunge(inbox.id, [a]);
+      const moved = await store.messages.move(inbox.id, [b], trash.id);
+      assert.deepEqual(moved.sourceUids, [b]);
+      let box = (await store.mailboxes.byId(inbox.id))!;
+      assert.equal(box.messageCount, 2);
+      assert.equal(box.totalSize, 70);
+      assert.equal(box.highestModseq, moved.sourceModseq);
+      const since = await store.messages.changesSince(inbox.id, r!.modseq);
+      assert.deepEqual(since.expunged, [a, b]);
+      assert.ok(expunged.modseq < moved.sourceModseq!);
+      const renamed = await store.mailboxes.rename(acct.id, "INBOX", "Old");
+      assert.deepEqual(renamed.inboxExpunge?.uids, [c, d]);
+      box = (await store.mailboxes.byId(inbox.id))!;
+      assert.equal(box.messageCount, 0);
+      assert.equal(box.totalSize, 0);
+      assert.equal(box.highestModseq, renamed.inboxExpunge!.modseq);
+      assert.deepEqual((await store.messages.changesSince(inbox.id, moved.sourceModseq!)).expunged, [c, d]);
+      const old = (await store.mailboxes.byName(acct.id, "Old"))!;
+      assert.equal(old.messageCount, 2);
+      assert.equal(old.totalSize, 70);
+      assert.deepEqual(await store.accounts.usage(acct.id), { bytes: 90, messages: 3 });
+    });
+
+    test("search: typed criteria over the stored columns, one query", async () => {
+      const acct = await store.accounts.create({ address: "search@example.com", password: "pw" });
+      const inbox = (await store.mailboxes.byName(acct.id, "INBOX"))!;
+      const index = (subject: string, from: string) => ({
+        envelope: "()",
+        bodyStructure: "()",
+        body: "()",
+        mime: {},
+        headerDate: null,
+        subject,
+        from,
+        to: null,
+        cc: null,
+        bcc: null,
+        messageId: null,
+        inReplyTo: null,
+        preview: null,
+      });
+      const [r] = await store.messages.append([
+        {
+          mailboxId: inbox.id,
+          messages: [
+            {
+              blobKey: BLOB,
+              size: 100,
+              flags: ["\\Seen", "$Work"],
+              internalDate: new Date("2024-03-01T23:30:00Z"),
+              index: index("Quarterly Report", "Alice <alice@example.org>"),
+            },
+            {
+              blobKey: BLOB,
+              size: 2000,
+              internalDate: new Date("2024-03-02T00:30:00Z"),
+              index: index("lunch?", "bob@example.net"),
+            },
+            { blobKey: BLOB, size: 50, flags: ["\\Deleted"], internalDate: new Date("2024-03-03T12:00:00Z") },
+          ],
+        },
+      ]);
+      const [one, two, three] = r!.uids as [number, number, number];
+      const search = (...criteria: MessageCriterion[]) => store.messages.searchUids(inbox.id, criteria);
+      assert.deepEqual(await search(), [one, two, three]);
+      assert.deepEqual(await search({ kind: "none" }), []);
+      assert.deepEqual(await search({ kind: "flags", bits: SYSTEM_FLAGS["\\Seen"], set: false }), [
+        two,
+        three,
+      ]);
+      assert.deepEqual(await search({ kind: "keyword", keyword: "$WORK" }), [one]);
+      assert.deepEqual(await search({ kind: "header", field: "subject", value: "REPORT" }), [one]);
+      assert.deepEqual(await search({ kind: "header", field: "from", value: "example.NET" }), [two]);
+      assert.deepEqual(await search({ kind: "internalDate", op: "on", day: "2024-03-02" }), [two]);
+      assert.deepEqual(await search({ kind: "internalDate", op: "before", day: "2024-03-02" }), [one]);
+      assert.deepEqual(await search({ kind: "internalDate", op: "since", day: "2024-03-02" }), [two, three]);
+      assert.deepEqual(await search({ kind: "size", op: "larger", octets: 100 }), [two]);
+      assert.deepEqual(await search({ kind: "size", op: "smaller", octets: 100 }), [three]);
+      assert.deepEqual(await search({ kind: "age", op: "older", seconds: 3600 }), [one, two, three]);
+      assert.deepEqual(await search({ kind: "age", op: "younger", seconds: 3600 }), []);
+      assert.deepEqual(await search({ kind: "modseq", atLeast: BigInt(r!.modseq + 1) }), []);
+      assert.deepEqual(await search({ kind: "uids", uids: [three, one, 999] }), [one, three]);
+      assert.deepEqual(
+        await search({
+          kind: "or",
+          left: { kind: "not", operand: { kind: "uids", uids: [one, two] } },
+          right: { kind: "and", operands: [{ kind: "keyword", keyword: "$work" }, { kind: "all" }] },
+        }),
+        [one, three],
+      );
+      // Parameters are values, never SQL text.
+      assert.deepEqual(
+        await search({ kind: "header", field: "subject", value: "'); DROP TABLE messages; --" }),
+        [],
+      );
+      assert.equal(indexedHeader("Message-ID"), "message-id");
+      assert.equal(indexedHeader("X-Spam"), undefined);
     });
   });
 }

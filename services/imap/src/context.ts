@@ -3,7 +3,7 @@ import type { SecureContext } from "node:tls";
 import type { Authenticator, ConnectionLimiter } from "@aerogram/auth";
 import type { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
-import type { ImapMailboxes, ImapMessages, ImapOrphanSubscriptions } from "@aerogram/store";
+import type { Mailboxes, Messages, OrphanSubscriptions } from "@aerogram/store";
 import type { ImapMetrics } from "./metrics.ts";
 
 export interface ServerContext {
@@ -12,9 +12,10 @@ export interface ServerContext {
   /** Authenticated sessions per account, cluster-wide (NO [LIMIT] beyond). */
   readonly connections: ConnectionLimiter;
   readonly delivery: Delivery;
-  readonly imapMailboxes: ImapMailboxes;
-  readonly imapMessages: ImapMessages;
-  readonly orphanSubscriptions: ImapOrphanSubscriptions;
+  /** The store's repositories the commands use (runtime.store's, named for the gateway). */
+  readonly imapMailboxes: Mailboxes;
+  readonly imapMessages: Messages;
+  readonly orphanSubscriptions: OrphanSubscriptions;
   readonly metrics: ImapMetrics;
   /** STARTTLS and implicit TLS; undefined in dev (then plaintext LOGIN is allowed). */
   readonly tls: SecureContext | undefined;

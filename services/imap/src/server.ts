@@ -23,7 +23,6 @@ import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import { newSessionId } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
-import { ImapMailboxes, ImapMessages, ImapOrphanSubscriptions } from "@aerogram/store";
 import type { ServerContext } from "./context.ts";
 import { createImapMetrics } from "./metrics.ts";
 import { AUTOLOGOUT_MS, LOGIN_DEADLINE_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
@@ -70,9 +69,9 @@ export class ImapServer {
         { maxPerAccount: options.maxSessionsPerAccount ?? config.imapMaxSessionsPerAccount },
       ),
       delivery: new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events }),
-      imapMailboxes: new ImapMailboxes(runtime.store.pool),
-      imapMessages: new ImapMessages(runtime.store.pool),
-      orphanSubscriptions: new ImapOrphanSubscriptions(runtime.store.pool),
+      imapMailboxes: runtime.store.mailboxes,
+      imapMessages: runtime.store.messages,
+      orphanSubscriptions: runtime.store.subscriptions,
       metrics: createImapMetrics(runtime.metrics),
       tls: config.tls ? loadSecureContext(config.tls) : undefined,
       hostname: config.hostname,
@@ -179,11 +178,7 @@ export class ImapServer {
     if (byMailbox.size === 0) return;
     let heads: Map<number, number>;
     try {
-      const { rows } = await this.ctx.runtime.store.pool.query<{ id: number; highestmodseq: number }>(
-        "SELECT id, highestmodseq FROM mailboxes WHERE id = ANY($1::bigint[])",
-        [[...byMailbox.keys()]],
-      );
-      heads = new Map(rows.map((r) => [Number(r.id), Number(r.highestmodseq)]));
+      heads = await this.ctx.runtime.store.mailboxes.highestModseqs([...byMailbox.keys()]);
     } catch (err) {
       this.ctx.runtime.log.debug({ err }, "idle poll failed; the next tick retries");
       this.#backendTrouble();

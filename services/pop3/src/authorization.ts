@@ -157,7 +157,7 @@ export const authorizationHandlers: HandlerTable = {
       const seconds = Math.ceil(refused.retryAfterMs / 1000);
       return void session.reply(err(`too many APOP attempts; try again in ${seconds} s`, "LOGIN-DELAY"));
     }
-    const found = await session.deps.queries.apopSecret(command.user);
+    const found = await session.deps.store.accounts.apopSecret(command.user);
     if (!found || found.disabled || !found.secret) {
       return void session.reply(err("invalid user name or digest", "AUTH"));
     }

@@ -27,7 +27,7 @@ import { BlobNotFoundError, type BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
 import type { Lease, Limiter } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
-import type { Pop3Queries, Pop3Snapshot, Store } from "@aerogram/store";
+import type { Pop3Snapshot, Store } from "@aerogram/store";
 import { pop3Octets } from "./protocol/dot-stuffing.ts";
 
 export interface MaildropMessage {
@@ -42,7 +42,6 @@ export interface MaildropMessage {
 
 export interface MaildropDeps {
   store: Store;
-  queries: Pop3Queries;
   blobs: BlobStore;
   events: EventBus;
   limits: Limiter;
@@ -88,7 +87,7 @@ export class Maildrop {
    */
   static start(deps: MaildropDeps, accountId: number, leaseMs: number): Opening {
     const locking = deps.limits.acquire(maildropLockKey(accountId), leaseMs);
-    const reading = deps.queries.inboxSnapshot(accountId);
+    const reading = deps.store.pop3.inboxSnapshot(accountId);
     locking.catch(() => {});
     reading.catch(() => {});
     return { accountId, locking, reading };
@@ -114,7 +113,7 @@ export class Maildrop {
     try {
       let snap = await opening.reading.catch(() => undefined);
       const reread = snap !== undefined && snap.highestModseq < lease.handover;
-      if (!snap || reread) snap = await deps.queries.inboxSnapshot(opening.accountId);
+      if (!snap || reread) snap = await deps.store.pop3.inboxSnapshot(opening.accountId);
       if (!snap) {
         await lease.release();
         return { ok: false, reason: "no-inbox" };
@@ -235,5 +234,5 @@ async function sizeUnsized(deps: MaildropDeps, messages: MaildropMessage[]): Pro
     }
   };
   await Promise.all(Array.from({ length: Math.min(SIZE_CONCURRENCY, keys.length) }, worker));
-  await deps.queries.recordCrlfSizes(computed);
+  await deps.store.pop3.recordCrlfSizes(computed);
 }

@@ -7,7 +7,6 @@ import type { SecureContext } from "node:tls";
 import { Authenticator } from "@aerogram/auth";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
-import { Pop3Queries } from "@aerogram/store";
 import { filesystemBlobPath } from "./message-read.ts";
 import { pop3Metrics } from "./metrics.ts";
 import { Pop3Session, type SessionOptions } from "./session.ts";
@@ -57,7 +56,6 @@ export async function createPop3Service(
   const idle = new IdleSweeper();
   const sessions = new Set<Pop3Session>();
   const holding = new Set<Pop3Session>();
-  const queries = new Pop3Queries(runtime.store.pool);
   const authenticator =
     opts.authenticator ??
     new Authenticator({
@@ -66,11 +64,10 @@ export async function createPop3Service(
       log,
       metrics: runtime.metrics,
       // Account and password hash in one query: a login is one database round trip.
-      credentials: (name) => queries.loginCredentials(name),
+      credentials: (name) => runtime.store.accounts.loginCredentials(name),
     });
   const deps = {
     store: runtime.store,
-    queries,
     blobs: runtime.blobs,
     blobPath: filesystemBlobPath(runtime.config.blobs),
     events: runtime.events,

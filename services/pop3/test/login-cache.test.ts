@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Authenticator } from "@aerogram/auth";
 import type { Runtime } from "@aerogram/runtime";
-import { Pop3Queries } from "@aerogram/store";
 import { maildropLockKey } from "../src/maildrop.ts";
 import { createPop3Service, type Pop3Service } from "../src/service.ts";
 import {
@@ -34,7 +33,7 @@ before(async () => {
   if (!(await serversReachable(["postgres"]))) return;
   backends = await startBackends();
   runtime = await openRuntime(backends);
-  const queries = new Pop3Queries(runtime.store.pool);
+  const queries = runtime.store.accounts;
   const authenticator = new Authenticator(
     {
       store: runtime.store,

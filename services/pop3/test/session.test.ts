@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import type { Runtime } from "@aerogram/runtime";
-import { Pop3Queries } from "@aerogram/store";
 import type { Pop3Service } from "../src/service.ts";
 import { createPop3Service } from "../src/service.ts";
 import {
@@ -217,7 +216,7 @@ test("AUTH PLAIN and LOGIN, with and without initial response, and cancel", asyn
 
 test("APOP only for accounts with a POP3 secret", async (t) => {
   if (!(await requireServers(t, ["postgres", "nats"]))) return;
-  const queries = new Pop3Queries(runtime.store.pool);
+  const queries = runtime.store.accounts;
   const bob = await accountWithMail(runtime, "bob@example.org", "bobpw", [message(1)]);
   const apop = async (user: string, secret: string) => {
     const c = await connect();

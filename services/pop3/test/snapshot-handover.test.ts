@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Runtime } from "@aerogram/runtime";
-import { Pop3Queries } from "@aerogram/store";
 import { cleanEnv, startTsProcess } from "@aerogram/testkit";
 import { createPop3Service, type Pop3Service } from "../src/index.ts";
 import { Maildrop, type MaildropDeps, maildropLockKey } from "../src/maildrop.ts";
@@ -38,7 +37,6 @@ before(async () => {
   pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0 });
   deps = {
     store: runtime.store,
-    queries: new Pop3Queries(runtime.store.pool),
     blobs: runtime.blobs,
     events: runtime.events,
     limits: runtime.limits,
@@ -65,7 +63,7 @@ test("a snapshot read before the previous session's commit is read again under t
   assert.ok(first.ok);
   assert.equal(first.reread, false, "nobody committed before: the read alongside the lock is used");
   // A second login's read, made while the first session still holds the maildrop…
-  const early = deps.queries.inboxSnapshot(accountId);
+  const early = deps.store.pop3.inboxSnapshot(accountId);
   assert.equal((await early)?.messages.length, 3);
   // …then the first session deletes a message and leaves.
   first.maildrop.message(1)!.deleted = true;

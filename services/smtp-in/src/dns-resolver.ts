@@ -4,6 +4,7 @@
  * costs one timeout per name per cache period, never one per message.
  */
 import { promises as dns } from "node:dns";
+import { TtlCache } from "@aerogram/limits";
 
 export type DnsLookup = (name: string, rrtype: string) => Promise<unknown>;
 
@@ -19,11 +20,8 @@ export interface CachedResolverOptions {
   lookup?: DnsLookup;
 }
 
-interface Entry {
-  expires: number;
-  value?: unknown;
-  error?: Error;
-}
+/** An answer or a failure, both reused until their TTL ends. */
+type Entry = { value: unknown } | { error: Error };
 
 export function createCachedResolver(opts: CachedResolverOptions = {}): DnsLookup {
   const timeoutMs = opts.timeoutMs ?? 1500;
@@ -32,19 +30,13 @@ export function createCachedResolver(opts: CachedResolverOptions = {}): DnsLooku
   const maxEntries = opts.maxEntries ?? 10_000;
   const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 1 });
   const lookup: DnsLookup = opts.lookup ?? ((name, rrtype) => resolver.resolve(name, rrtype));
-  const cache = new Map<string, Entry>();
+  const cache = new TtlCache<string, Entry>({ ttlMs, maxEntries });
   const inflight = new Map<string, Promise<unknown>>();
-
-  const remember = (key: string, entry: Entry) => {
-    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
-    cache.set(key, entry);
-  };
 
   return (name, rrtype) => {
     const key = `${rrtype} ${name.toLowerCase()}`;
     const hit = cache.get(key);
-    if (hit && hit.expires > Date.now())
-      return hit.error ? Promise.reject(hit.error) : Promise.resolve(hit.value);
+    if (hit) return "error" in hit ? Promise.reject(hit.error) : Promise.resolve(hit.value);
     const pending = inflight.get(key);
     if (pending) return pending;
     let timer: NodeJS.Timeout | undefined;
@@ -58,11 +50,11 @@ export function createCachedResolver(opts: CachedResolverOptions = {}): DnsLooku
     const p = Promise.race([lookup(name, rrtype), timeout])
       .then(
         (value) => {
-          remember(key, { expires: Date.now() + ttlMs, value });
+          cache.set(key, { value });
           return value;
         },
         (error: Error) => {
-          remember(key, { expires: Date.now() + negativeTtlMs, error });
+          cache.set(key, { error }, negativeTtlMs);
           throw error;
         },
       )

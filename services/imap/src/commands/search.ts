@@ -1,6 +1,7 @@
 // SEARCH / UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return options (RFC 4731:
-// MIN MAX ALL COUNT) and SAVE (RFC 5182, "$"). The keys become one SQL query
-// (search/search-sql.ts); BODY/TEXT scan message text (search/text-search.ts).
+// MIN MAX ALL COUNT) and SAVE (RFC 5182, "$"). The keys become the store's search
+// criteria (search/search-criteria.ts), one SQL query in libs/store; BODY/TEXT scan
+// message text (search/text-search.ts).
 import {
   atom,
   compressSequenceSet,
@@ -10,8 +11,7 @@ import {
   type SearchKey,
   untagged,
 } from "@aerogram/imap-protocol";
-import { sentDateRows } from "@aerogram/store";
-import { buildSearchQuery } from "../search/search-sql.ts";
+import { planSearch } from "../search/search-criteria.ts";
 import { sentDay } from "../search/sent-date.ts";
 import { textMatches } from "../search/text-search.ts";
 import type { Session } from "../session.ts";
@@ -40,33 +40,32 @@ export async function search(session: Session, command: SearchCommand): Promise<
       code: responseCodes.badCharset(["UTF-8", "US-ASCII"]),
     };
   }
-  const query = buildSearchQuery(command.criteria, view, session.savedSearch);
+  const plan = planSearch(command.criteria, view, session.savedSearch);
   const messages = session.ctx.imapMessages;
-  if (query.textConditions.length) {
+  if (plan.textConditions.length) {
     const candidates = await messages.blobsOf(view.id, view.allUids());
-    const matches = await textMatches(session.ctx.runtime.blobs, candidates, query.textConditions);
-    for (const condition of query.textConditions)
-      query.params[condition.param] = matches.get(condition) ?? [];
+    const matches = await textMatches(session.ctx.runtime.blobs, candidates, plan.textConditions);
+    for (const condition of plan.textConditions) {
+      for (const uid of matches.get(condition) ?? []) condition.uids.push(uid);
+    }
   }
-  if (query.sentDateConditions.length) {
-    const rows = await sentDateRows(session.ctx.runtime.store.pool, view.id);
+  if (plan.sentDateConditions.length) {
+    const rows = await messages.sentDateRows(view.id);
     const days = rows.map((r) => ({
       uid: r.uid,
       day: sentDay(r.envelopeStart, r.headerDate, r.internalDate),
     }));
-    for (const condition of query.sentDateConditions) {
+    for (const condition of plan.sentDateConditions) {
       const test =
         condition.op === "before"
           ? (day: string) => day < condition.date
           : condition.op === "on"
             ? (day: string) => day === condition.date
             : (day: string) => day >= condition.date;
-      query.params[condition.param] = days.filter((d) => test(d.day)).map((d) => d.uid);
+      for (const d of days) if (test(d.day)) condition.uids.push(d.uid);
     }
   }
-  const found = (await messages.searchUids(view.id, query.where, query.params)).filter(
-    (uid) => view.sequenceOf(uid) > 0,
-  );
+  const found = (await messages.searchUids(view.id, plan.criteria)).filter((uid) => view.sequenceOf(uid) > 0);
   const modseqWanted = usesModseq(command.criteria);
   if (modseqWanted) await session.enableCondstore();
   const numbers = command.uid ? found : found.map((uid) => view.sequenceOf(uid));

@@ -8,11 +8,24 @@ import {
   type StatusItem,
   untagged,
 } from "@aerogram/imap-protocol";
-import type { Mailbox } from "@aerogram/store";
+import type { Mailbox, MailboxStatusCounts } from "@aerogram/store";
 import { APPEND_LIMIT } from "../capabilities.ts";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
+
+/** Each STATUS item's value from the store's counts (RFC 9051 §7.2.4; APPENDLIMIT: RFC 7889). */
+const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts) => number> = {
+  MESSAGES: (c) => c.messages,
+  RECENT: (c) => c.recent,
+  UIDNEXT: (c) => c.uidNext,
+  UIDVALIDITY: (c) => c.uidValidity,
+  UNSEEN: (c) => c.unseen,
+  DELETED: (c) => c.deleted,
+  SIZE: (c) => c.size,
+  HIGHESTMODSEQ: (c) => c.highestModseq,
+  APPENDLIMIT: () => APPEND_LIMIT,
+};
 
 export async function status(session: Session, command: StatusCommand): Promise<CommandResult> {
   const mailbox = await requireMailbox(session, command.mailbox);
@@ -28,38 +41,7 @@ export async function statusResponse(
   const counts = await session.ctx.imapMailboxes.status(mailbox.id);
   if (!counts) return [];
   const values: ImapValue[] = [];
-  for (const item of items) {
-    values.push(atom(item));
-    switch (item) {
-      case "MESSAGES":
-        values.push(counts.messages);
-        break;
-      case "RECENT":
-        values.push(counts.recent);
-        break;
-      case "UIDNEXT":
-        values.push(counts.uidNext);
-        break;
-      case "UIDVALIDITY":
-        values.push(counts.uidValidity);
-        break;
-      case "UNSEEN":
-        values.push(counts.unseen);
-        break;
-      case "DELETED":
-        values.push(counts.deleted);
-        break;
-      case "SIZE":
-        values.push(counts.size);
-        break;
-      case "HIGHESTMODSEQ":
-        values.push(counts.highestModseq);
-        break;
-      case "APPENDLIMIT":
-        values.push(APPEND_LIMIT);
-        break;
-    }
-  }
+  for (const item of items) values.push(atom(item), STATUS_VALUE[item](counts));
   return untagged(
     [atom("STATUS"), mailboxNameValue(mailbox.name, session.utf8), values],
     session.writerOptions,

@@ -13,7 +13,7 @@
 import type { BlobStore } from "@aerogram/blobstore";
 import { decodeCharset, decodeEncodedWords, type PartNode, parseHeaderBlock } from "@aerogram/mime";
 import { decodeQuotedPrintable, type StoredMime } from "../fetch/section-data.ts";
-import type { TextCondition } from "./search-sql.ts";
+import type { TextCondition } from "./search-criteria.ts";
 
 const CONCURRENCY = 8;
 const MAX_SCANNED_SIZE = 16 * 1024 * 1024;

@@ -1,8 +1,12 @@
 /**
  * Mailboxes: a hierarchical namespace per account with "/" as the delimiter
- * and "INBOX" (case-insensitive on input) as the one fixed name.
+ * and "INBOX" (case-insensitive on input) as the one fixed name. The mailbox
+ * row also holds UIDNEXT, HIGHESTMODSEQ and the counters: taking its row lock
+ * is how every writer to a mailbox is serialised (messages/append.ts).
  */
-import type { Pool, Queryable } from "./db.ts";
+import { type Pool, type Queryable, withTransaction } from "../db.ts";
+import { type RenameResult, renameIn } from "./rename.ts";
+import { claimRecent, type MailboxStatusCounts, mailboxStatus, recentFrom } from "./status.ts";
 
 export const HIERARCHY_DELIMITER = "/";
 
@@ -76,6 +80,13 @@ export class MailboxExistsError extends Error {
   }
 }
 
+export class MailboxNotFoundError extends Error {
+  constructor(readonly mailboxId: number) {
+    super(`mailbox ${mailboxId} does not exist`);
+    this.name = "MailboxNotFoundError";
+  }
+}
+
 export async function createMailboxIn(
   db: Queryable,
   accountId: number,
@@ -123,5 +134,48 @@ export class Mailboxes {
 
   async setSubscribed(id: number, subscribed: boolean): Promise<void> {
     await this.pool.query("UPDATE mailboxes SET subscribed = $2 WHERE id = $1", [id, subscribed]);
+  }
+
+  /** Deletes one mailbox and its messages (children keep existing; RFC 9051 §6.3.5). */
+  async delete(mailboxId: number): Promise<void> {
+    await this.pool.query("DELETE FROM mailboxes WHERE id = $1", [mailboxId]);
+  }
+
+  /**
+   * RENAME: the mailbox and every inferior name move in one transaction
+   * (RFC 9051 §6.3.6). Renaming INBOX instead creates `to`, moves INBOX's
+   * messages into it (keeping their UIDs under the new UIDVALIDITY) and leaves
+   * INBOX empty; INBOX's inferiors are not renamed.
+   */
+  rename(accountId: number, from: string, to: string): Promise<RenameResult> {
+    return withTransaction(this.pool, (tx) => renameIn(tx, accountId, from, to));
+  }
+
+  /** STATUS items in one row read plus one index scan (RFC 9051 §6.3.11). */
+  status(mailboxId: number): Promise<MailboxStatusCounts | undefined> {
+    return mailboxStatus(this.pool, mailboxId);
+  }
+
+  /**
+   * Claims the \Recent messages below `uidNext` for one session: returns the
+   * first UID of the claimed range [from, uidNext). Only one session ever
+   * claims a given UID (the row lock serialises claims across replicas).
+   */
+  claimRecent(mailboxId: number, uidNext: number): Promise<number> {
+    return claimRecent(this.pool, mailboxId, uidNext);
+  }
+
+  /** The first \Recent UID not yet claimed (EXAMINE looks without claiming). */
+  recentFrom(mailboxId: number): Promise<number> {
+    return recentFrom(this.pool, mailboxId);
+  }
+
+  /** HIGHESTMODSEQ of each existing mailbox of `ids` in one query (the IDLE poll); gone ones are absent. */
+  async highestModseqs(ids: readonly number[]): Promise<Map<number, number>> {
+    const { rows } = await this.pool.query<{ id: number; highestmodseq: number }>(
+      "SELECT id, highestmodseq FROM mailboxes WHERE id = ANY($1::bigint[])",
+      [ids],
+    );
+    return new Map(rows.map((r) => [Number(r.id), Number(r.highestmodseq)]));
   }
 }

@@ -2,8 +2,9 @@
  * Accounts, their aliases and the domains we host. Creating an account creates
  * its INBOX and the RFC 6154 special-use folders in the same transaction.
  */
-import { type Pool, type Queryable, withTransaction } from "./db.ts";
-import { createMailboxIn, DEFAULT_MAILBOXES } from "./mailboxes.ts";
+import { type Pool, type Queryable, withTransaction } from "../db.ts";
+import { createMailboxIn, DEFAULT_MAILBOXES } from "../mailboxes/mailboxes.ts";
+import { accountUsage } from "../quota/quota.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 
 export interface Account {
@@ -56,6 +57,9 @@ const SELECT_ACCOUNT = `
   SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at,
          COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
     FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id`;
+
+/** SELECT_ACCOUNT plus the stored password hash (logins). */
+const SELECT_ACCOUNT_WITH_HASH = SELECT_ACCOUNT.replace("a.created_at,", "a.created_at, a.password_hash,");
 
 function toAccount(r: AccountRow): Account {
   return {
@@ -128,7 +132,7 @@ export class Accounts {
   async authenticate(address: string, password: string): Promise<Account | undefined> {
     const a = address.trim().toLowerCase();
     const { rows } = await this.pool.query<AccountRow & { password_hash: string }>(
-      `${SELECT_ACCOUNT.replace("a.created_at,", "a.created_at, a.password_hash,")}
+      `${SELECT_ACCOUNT_WITH_HASH}
         WHERE a.id = (SELECT id FROM accounts WHERE address = $1
                       UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
         GROUP BY a.id`,
@@ -137,6 +141,27 @@ export class Accounts {
     const row = rows[0];
     if (!row || row.disabled) return undefined;
     return (await verifyPassword(password, row.password_hash)) ? toAccount(row) : undefined;
+  }
+
+  /**
+   * A login name's (address or alias, any case) account and its stored
+   * password hash, in one query: what byAddress and passwordHash return
+   * together (the Authenticator's CredentialLookup, so a POP3 login costs one
+   * round trip, not two).
+   */
+  async loginCredentials(address: string): Promise<{ account: Account; passwordHash: string } | undefined> {
+    const a = address.trim().toLowerCase();
+    const { rows } = await this.pool.query<AccountRow & { password_hash: string }>({
+      // Named: prepared once per connection, so each login skips the parse and plan.
+      name: "pop3-login-credentials",
+      text: `${SELECT_ACCOUNT_WITH_HASH}
+        WHERE a.id = (SELECT id FROM accounts WHERE address = $1
+                      UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
+        GROUP BY a.id`,
+      values: [a],
+    });
+    const r = rows[0];
+    return r ? { account: toAccount(r), passwordHash: r.password_hash } : undefined;
   }
 
   /** The stored scrypt hash (for the authenticator's credential cache key). */
@@ -182,13 +207,8 @@ export class Accounts {
   }
 
   /** Bytes used across all mailboxes (for quota checks). */
-  async usage(id: number): Promise<{ bytes: number; messages: number }> {
-    const { rows } = await this.pool.query<{ bytes: number; messages: number }>(
-      `SELECT COALESCE(sum(total_size), 0)::bigint AS bytes, COALESCE(sum(message_count), 0)::bigint AS messages
-         FROM mailboxes WHERE account_id = $1`,
-      [id],
-    );
-    return rows[0]!;
+  usage(id: number): Promise<{ bytes: number; messages: number }> {
+    return accountUsage(this.pool, id);
   }
 
   async isLocalDomain(domain: string): Promise<boolean> {
@@ -196,5 +216,24 @@ export class Accounts {
       domain.toLowerCase(),
     ]);
     return (rowCount ?? 0) > 0;
+  }
+
+  /** APOP: the account's id, its POP3 shared secret (null when APOP is off for it) and whether it is disabled. */
+  async apopSecret(
+    address: string,
+  ): Promise<{ accountId: number; secret: string | null; disabled: boolean } | undefined> {
+    const a = address.trim().toLowerCase();
+    const { rows } = await this.pool.query<{ id: number; pop3_secret: string | null; disabled: boolean }>(
+      `SELECT a.id, a.pop3_secret, a.disabled FROM accounts a
+        WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_aliases WHERE address = $1)`,
+      [a],
+    );
+    const r = rows[0];
+    return r ? { accountId: r.id, secret: r.pop3_secret, disabled: r.disabled } : undefined;
+  }
+
+  /** Sets (or with null clears) an account's APOP secret. */
+  async setApopSecret(accountId: number, secret: string | null): Promise<void> {
+    await this.pool.query("UPDATE accounts SET pop3_secret = $2 WHERE id = $1", [accountId, secret]);
   }
 }

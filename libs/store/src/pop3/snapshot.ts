@@ -1,10 +1,9 @@
 /**
- * The queries the POP3 gateway needs (services/pop3): a login's account and
- * password hash in one round trip, its snapshot of an account's INBOX in one
- * round trip, the per-blob CRLF sizes, and the APOP shared secret.
+ * The POP3 maildrop snapshot (services/pop3): an account's INBOX and its
+ * messages in one round trip, and the per-blob CRLF sizes (table
+ * pop3_blob_sizes) that make a second session's LIST free of blob reads.
  */
-import type { Account } from "./accounts.ts";
-import type { Pool } from "./db.ts";
+import type { Pool } from "../db.ts";
 
 export interface Pop3SnapshotMessage {
   uid: number;
@@ -24,50 +23,8 @@ export interface Pop3Snapshot {
   messages: Pop3SnapshotMessage[];
 }
 
-export class Pop3Queries {
+export class Pop3Snapshots {
   constructor(private readonly pool: Pool) {}
-
-  /**
-   * A login name's (address or alias, any case) account and its stored
-   * password hash, in one query: what Accounts.byAddress and
-   * Accounts.passwordHash return together (the Authenticator's
-   * CredentialLookup, so a POP3 login costs one round trip, not two).
-   */
-  async loginCredentials(address: string): Promise<{ account: Account; passwordHash: string } | undefined> {
-    const a = address.trim().toLowerCase();
-    const { rows } = await this.pool.query<{
-      id: number;
-      address: string;
-      quota_bytes: number | null;
-      disabled: boolean;
-      created_at: Date;
-      password_hash: string;
-      aliases: string[];
-    }>({
-      // Named: prepared once per connection, so each login skips the parse and plan.
-      name: "pop3-login-credentials",
-      text: `SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at, a.password_hash,
-              COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
-         FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id
-        WHERE a.id = (SELECT id FROM accounts WHERE address = $1
-                      UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
-        GROUP BY a.id`,
-      values: [a],
-    });
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      account: {
-        id: r.id,
-        address: r.address,
-        quotaBytes: r.quota_bytes,
-        disabled: r.disabled,
-        createdAt: r.created_at,
-        aliases: r.aliases,
-      },
-      passwordHash: r.password_hash,
-    };
-  }
 
   /**
    * The account's INBOX and its messages, or undefined when the account has no
@@ -126,24 +83,5 @@ export class Pop3Queries {
        SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (blob_key) DO NOTHING`,
       [sizes.map((s) => s.blobKey), sizes.map((s) => s.crlfSize)],
     );
-  }
-
-  /** APOP: the account's id, its POP3 shared secret (null when APOP is off for it) and whether it is disabled. */
-  async apopSecret(
-    address: string,
-  ): Promise<{ accountId: number; secret: string | null; disabled: boolean } | undefined> {
-    const a = address.trim().toLowerCase();
-    const { rows } = await this.pool.query<{ id: number; pop3_secret: string | null; disabled: boolean }>(
-      `SELECT a.id, a.pop3_secret, a.disabled FROM accounts a
-        WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_aliases WHERE address = $1)`,
-      [a],
-    );
-    const r = rows[0];
-    return r ? { accountId: r.id, secret: r.pop3_secret, disabled: r.disabled } : undefined;
-  }
-
-  /** Sets (or with null clears) an account's APOP secret. */
-  async setApopSecret(accountId: number, secret: string | null): Promise<void> {
-    await this.pool.query("UPDATE accounts SET pop3_secret = $2 WHERE id = $1", [accountId, secret]);
   }
 }

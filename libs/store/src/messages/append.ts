@@ -1,0 +1,221 @@
+/**
+ * Appending messages: UID and MODSEQ allocation and the message rows.
+ *
+ * Every write first takes the mailbox row's lock by updating it (UIDNEXT,
+ * HIGHESTMODSEQ, counters) in the same transaction as the message rows. So
+ * writers to one mailbox are serialised by Postgres itself: UIDs and MODSEQs
+ * are allocated in commit order, never duplicated, never decreasing, across
+ * any number of processes.
+ */
+import type { PoolClient } from "../db.ts";
+import { claimDedupeKey, type DedupeOptions } from "../dedupe/delivery-dedupe.ts";
+import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
+import { encodeFlags } from "./flags.ts";
+
+/** The MIME index columns (computed once at delivery by libs/mime). */
+export interface IndexColumns {
+  envelope: string;
+  bodyStructure: string;
+  body: string;
+  /** The part tree with byte offsets (stored as jsonb). */
+  mime: unknown;
+  headerDate: Date | null;
+  subject: string | null;
+  from: string | null;
+  to: string | null;
+  cc: string | null;
+  bcc: string | null;
+  messageId: string | null;
+  inReplyTo: string | null;
+  preview: string | null;
+}
+
+export interface NewMessage {
+  blobKey: string;
+  size: number;
+  /** INTERNALDATE; defaults to now. */
+  internalDate?: Date;
+  /** IMAP flag names, system flags and keywords alike (\Recent is ignored). */
+  flags?: readonly string[];
+  index?: IndexColumns | null;
+}
+
+export interface AppendTarget {
+  mailboxId: number;
+  messages: readonly NewMessage[];
+}
+
+export interface Appended {
+  mailboxId: number;
+  accountId: number;
+  uidValidity: number;
+  /** UIDs of the appended messages, in input order. */
+  uids: number[];
+  modseq: number;
+}
+
+export interface AppendOptions {
+  dedupe?: DedupeOptions;
+}
+
+/** Allocates UIDNEXT..+n-1 and one new MODSEQ for a mailbox, locking its row until commit. */
+async function allocate(
+  tx: PoolClient,
+  mailboxId: number,
+  count: number,
+  bytes: number,
+): Promise<{ accountId: number; uidValidity: number; firstUid: number; modseq: number }> {
+  const { rows } = await tx.query<{
+    account_id: number;
+    uidvalidity: number;
+    first_uid: number;
+    modseq: number;
+  }>(
+    `UPDATE mailboxes
+        SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1,
+            message_count = message_count + $2, total_size = total_size + $3
+      WHERE id = $1
+      RETURNING account_id, uidvalidity, uidnext - $2 AS first_uid, highestmodseq AS modseq`,
+    [mailboxId, count, bytes],
+  );
+  if (!rows[0]) throw new MailboxNotFoundError(mailboxId);
+  const r = rows[0];
+  return { accountId: r.account_id, uidValidity: r.uidvalidity, firstUid: r.first_uid, modseq: r.modseq };
+}
+
+async function insertRows(
+  tx: PoolClient,
+  mailboxId: number,
+  firstUid: number,
+  modseq: number,
+  msgs: readonly NewMessage[],
+) {
+  const cols = {
+    uid: [] as number[],
+    flags: [] as number[],
+    keywords: [] as string[],
+    internalDate: [] as Date[],
+    size: [] as number[],
+    blobKey: [] as string[],
+    envelope: [] as (string | null)[],
+    bodyStructure: [] as (string | null)[],
+    body: [] as (string | null)[],
+    mime: [] as (string | null)[],
+    headerDate: [] as (Date | null)[],
+    subject: [] as (string | null)[],
+    from: [] as (string | null)[],
+    to: [] as (string | null)[],
+    cc: [] as (string | null)[],
+    bcc: [] as (string | null)[],
+    messageId: [] as (string | null)[],
+    inReplyTo: [] as (string | null)[],
+    preview: [] as (string | null)[],
+  };
+  const allKeywords = new Set<string>();
+  msgs.forEach((m, i) => {
+    const { bits, keywords } = encodeFlags(m.flags ?? []);
+    for (const k of keywords) allKeywords.add(k);
+    const ix = m.index ?? null;
+    cols.uid.push(firstUid + i);
+    cols.flags.push(bits);
+    // text[][] can't be ragged, so each row's keywords travel as one JSON array.
+    cols.keywords.push(JSON.stringify(keywords));
+    cols.internalDate.push(m.internalDate ?? new Date());
+    cols.size.push(m.size);
+    cols.blobKey.push(m.blobKey);
+    cols.envelope.push(ix?.envelope ?? null);
+    cols.bodyStructure.push(ix?.bodyStructure ?? null);
+    cols.body.push(ix?.body ?? null);
+    cols.mime.push(ix ? JSON.stringify(ix.mime) : null);
+    cols.headerDate.push(ix?.headerDate ?? null);
+    cols.subject.push(ix?.subject ?? null);
+    cols.from.push(ix?.from ?? null);
+    cols.to.push(ix?.to ?? null);
+    cols.cc.push(ix?.cc ?? null);
+    cols.bcc.push(ix?.bcc ?? null);
+    cols.messageId.push(ix?.messageId ?? null);
+    cols.inReplyTo.push(ix?.inReplyTo ?? null);
+    cols.preview.push(ix?.preview ?? null);
+  });
+  await tx.query(
+    `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
+                           envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
+                           cc_addr, bcc_addr, message_id, in_reply_to, preview)
+     SELECT $1, u.uid, $2, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
+            u.internal_date, u.size, u.blob_key, u.envelope, u.body_structure, u.body, u.mime::jsonb,
+            u.header_date, u.subject, u.from_addr, u.to_addr, u.cc_addr, u.bcc_addr, u.message_id,
+            u.in_reply_to, u.preview
+       FROM unnest($3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[],
+                   $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
+                   $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+         AS u(uid, flags, keywords, internal_date, size, blob_key, envelope, body_structure, body, mime,
+              header_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, preview)`,
+    [
+      mailboxId,
+      modseq,
+      cols.uid,
+      cols.flags,
+      cols.keywords,
+      cols.internalDate,
+      cols.size,
+      cols.blobKey,
+      cols.envelope,
+      cols.bodyStructure,
+      cols.body,
+      cols.mime,
+      cols.headerDate,
+      cols.subject,
+      cols.from,
+      cols.to,
+      cols.cc,
+      cols.bcc,
+      cols.messageId,
+      cols.inReplyTo,
+      cols.preview,
+    ],
+  );
+  if (allKeywords.size) await addMailboxKeywords(tx, mailboxId, [...allKeywords]);
+}
+
+export async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keywords: string[]) {
+  await tx.query(
+    `UPDATE mailboxes SET keywords = keywords || ARRAY(SELECT k FROM unnest($2::text[]) k WHERE NOT k = ANY(keywords))
+      WHERE id = $1 AND NOT keywords @> $2::text[]`,
+    [mailboxId, keywords],
+  );
+}
+
+/**
+ * Appends messages to one or more mailboxes inside the caller's transaction:
+ * either every target gets its rows or none does (SMTP delivery to several
+ * recipients). The blobs must already be durable in the blob store.
+ *
+ * With `opts.dedupe` the key is claimed first: a key claimed within the window
+ * makes the append throw DuplicateDeliveryError without touching any mailbox;
+ * two concurrent appends with one key are serialised by the key's unique
+ * index, and the second one sees the first.
+ */
+export async function appendIn(
+  tx: PoolClient,
+  targets: readonly AppendTarget[],
+  opts: AppendOptions = {},
+): Promise<Appended[]> {
+  // Lock mailboxes in id order so two multi-recipient deliveries can't deadlock.
+  const order = targets.map((t, i) => ({ t, i })).sort((a, b) => a.t.mailboxId - b.t.mailboxId);
+  if (opts.dedupe) await claimDedupeKey(tx, opts.dedupe);
+  const results: Appended[] = new Array(targets.length);
+  for (const { t, i } of order) {
+    if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
+    const bytes = t.messages.reduce((sum, m) => sum + m.size, 0);
+    const a = await allocate(tx, t.mailboxId, t.messages.length, bytes);
+    await insertRows(tx, t.mailboxId, a.firstUid, a.modseq, t.messages);
+    results[i] = {
+      mailboxId: t.mailboxId,
+      accountId: a.accountId,
+      uidValidity: a.uidValidity,
+      uids: t.messages.map((_, k) => a.firstUid + k),
+      modseq: a.modseq,
+    };
+  }
+  return results;
+}

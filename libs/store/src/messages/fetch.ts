@@ -1,0 +1,156 @@
+/**
+ * Message reads: FETCH rows for a UID set in one query (all of it from
+ * Postgres, never S3), the session's UID list at SELECT, and the per-message
+ * columns text searches and garbage collection need.
+ */
+import { type MessageChange, toChange } from "../changes/changes.ts";
+import type { Queryable } from "../db.ts";
+import { SEEN } from "./flags.ts";
+
+/** What FETCH may need of a message; all of it comes from Postgres, never S3. */
+export interface FetchRow {
+  uid: number;
+  modseq: number;
+  flags: number;
+  keywords: string[];
+  internalDate: Date;
+  savedDate: Date;
+  size: number;
+  blobKey: string;
+  envelope: string | null;
+  bodyStructure: string | null;
+  body: string | null;
+  /** The stored MIME index ({v,size,lines,parts}), parsed from jsonb. */
+  mime: unknown;
+  preview: string | null;
+}
+
+/** Which optional (larger) columns a FETCH needs. */
+export interface FetchColumns {
+  envelope?: boolean;
+  bodyStructure?: boolean;
+  body?: boolean;
+  mime?: boolean;
+  preview?: boolean;
+}
+
+interface RawFetchRow {
+  uid: number;
+  modseq: number;
+  flags: number;
+  keywords: string[];
+  internal_date: Date;
+  saved_date: Date;
+  size: number;
+  blob_key: string;
+  envelope?: string | null;
+  body_structure?: string | null;
+  body?: string | null;
+  mime?: unknown;
+  preview?: string | null;
+}
+
+/** Rows for the given UIDs (ascending), in ONE query. */
+export async function fetchRows(
+  db: Queryable,
+  mailboxId: number,
+  uids: readonly number[],
+  columns: FetchColumns,
+): Promise<FetchRow[]> {
+  if (uids.length === 0) return [];
+  const optional = [
+    columns.envelope ? "envelope" : "",
+    columns.bodyStructure ? "body_structure" : "",
+    columns.body ? "body" : "",
+    columns.mime ? "mime" : "",
+    columns.preview ? "preview" : "",
+  ].filter(Boolean);
+  const { rows } = await db.query<RawFetchRow>(
+    `SELECT uid, modseq, flags, keywords, internal_date, saved_date, size, blob_key
+            ${optional.map((c) => `, ${c}`).join("")}
+       FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`,
+    [mailboxId, uids],
+  );
+  return rows.map((r) => ({
+    uid: r.uid,
+    modseq: r.modseq,
+    flags: r.flags,
+    keywords: r.keywords,
+    internalDate: r.internal_date,
+    savedDate: r.saved_date,
+    size: r.size,
+    blobKey: r.blob_key,
+    envelope: r.envelope ?? null,
+    bodyStructure: r.body_structure ?? null,
+    body: r.body ?? null,
+    mime: r.mime ?? null,
+    preview: r.preview ?? null,
+  }));
+}
+
+/** Blob key and MIME index of messages, for searches over message text. */
+export async function blobsOf(
+  db: Queryable,
+  mailboxId: number,
+  uids: readonly number[],
+): Promise<{ uid: number; blobKey: string; mime: unknown }[]> {
+  if (uids.length === 0) return [];
+  const { rows } = await db.query<{ uid: number; blob_key: string; mime: unknown }>(
+    "SELECT uid, blob_key, mime FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+    [mailboxId, uids],
+  );
+  return rows.map((r) => ({ uid: r.uid, blobKey: r.blob_key, mime: r.mime }));
+}
+
+export interface SentDateRow {
+  uid: number;
+  /** The first characters of the stored ENVELOPE (its Date field). */
+  envelopeStart: string | null;
+  headerDate: Date | null;
+  internalDate: Date;
+}
+
+/** What SEARCH SENT* needs per message (the Date header as written). */
+export async function sentDateRows(db: Queryable, mailboxId: number): Promise<SentDateRow[]> {
+  const { rows } = await db.query<{
+    uid: number;
+    d: string | null;
+    header_date: Date | null;
+    internal_date: Date;
+  }>("SELECT uid, left(envelope, 64) AS d, header_date, internal_date FROM messages WHERE mailbox_id = $1", [
+    mailboxId,
+  ]);
+  return rows.map((r) => ({
+    uid: r.uid,
+    envelopeStart: r.d,
+    headerDate: r.header_date,
+    internalDate: r.internal_date,
+  }));
+}
+
+/** UIDs (ascending) with flags: the session's initial view at SELECT. */
+export async function listUids(db: Queryable, mailboxId: number): Promise<MessageChange[]> {
+  const { rows } = await db.query<MessageChange>(
+    "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 ORDER BY uid",
+    [mailboxId],
+  );
+  return rows.map(toChange);
+}
+
+/** Number of messages without \Seen (STATUS UNSEEN), from the partial index. */
+export async function countUnseen(db: Queryable, mailboxId: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::bigint AS n FROM messages WHERE mailbox_id = $1 AND flags & ${SEEN} = 0`,
+    [mailboxId],
+  );
+  return rows[0]!.n;
+}
+
+/** Which of `blobKeys` some message row still references (the blob garbage collector asks). */
+export async function referencedBlobKeys(db: Queryable, blobKeys: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ blob_key: string }>(
+    "SELECT DISTINCT blob_key FROM messages WHERE blob_key = ANY($1::text[])",
+    [blobKeys],
+  );
+  return new Set(rows.map((r) => r.blob_key));
+}

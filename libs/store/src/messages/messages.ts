@@ -1,0 +1,120 @@
+/**
+ * Message rows: the repository every gateway uses (`store.messages`). Each
+ * write is one transaction opened here; the steps inside take the
+ * transaction's client (append.ts, update-flags.ts, expunge.ts, copy.ts), so
+ * a future multi-step write composes them under one BEGIN/COMMIT.
+ */
+import { changesSince, type MailboxChanges, type MessageChange } from "../changes/changes.ts";
+import { type Pool, withTransaction } from "../db.ts";
+import { pruneDedupeKeys } from "../dedupe/delivery-dedupe.ts";
+import { type Appended, type AppendOptions, type AppendTarget, appendIn } from "./append.ts";
+import { type CopyResult, copyIn } from "./copy.ts";
+import { expungeIn } from "./expunge.ts";
+import {
+  blobsOf,
+  countUnseen,
+  type FetchColumns,
+  type FetchRow,
+  fetchRows,
+  listUids,
+  referencedBlobKeys,
+  type SentDateRow,
+  sentDateRows,
+} from "./fetch.ts";
+import { type MessageCriterion, searchUids } from "./search.ts";
+import { type FlagUpdate, type FlagUpdateResult, updateFlagsIn } from "./update-flags.ts";
+
+export class Messages {
+  constructor(private readonly pool: Pool) {}
+
+  /**
+   * Appends messages to one or more mailboxes in ONE transaction: either every
+   * target gets its rows or none does (SMTP delivery to several recipients).
+   * The blobs must already be durable in the blob store. With `opts.dedupe`,
+   * exactly once per key within its window (DuplicateDeliveryError).
+   */
+  append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
+    return withTransaction(this.pool, (tx) => appendIn(tx, targets, opts));
+  }
+
+  /** Forgets dedupe keys older than the window (they can no longer match); returns how many. */
+  pruneDedupeKeys(windowSeconds: number): Promise<number> {
+    return pruneDedupeKeys(this.pool, windowSeconds);
+  }
+
+  /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
+  updateFlags(u: FlagUpdate): Promise<FlagUpdateResult> {
+    return withTransaction(this.pool, (tx) => updateFlagsIn(tx, u));
+  }
+
+  /**
+   * Removes messages and logs each UID in the expunge log at one new MODSEQ.
+   * With `onlyDeleted`, only those flagged \Deleted (IMAP EXPUNGE / UID EXPUNGE).
+   * Returns the expunged UIDs ascending and the MODSEQ (unchanged if none).
+   */
+  expunge(
+    mailboxId: number,
+    uids: readonly number[] | "all",
+    opts: { onlyDeleted?: boolean } = {},
+  ): Promise<{ uids: number[]; modseq: number }> {
+    return withTransaction(this.pool, (tx) => expungeIn(tx, mailboxId, uids, opts));
+  }
+
+  /** COPY (RFC 9051 §6.4.7) in one transaction, with the COPYUID mapping (RFC 4315). */
+  copy(
+    sourceId: number,
+    uids: readonly number[],
+    destinationId: number,
+    quotaBytes: number | null,
+  ): Promise<CopyResult> {
+    return withTransaction(this.pool, (tx) => copyIn(tx, sourceId, uids, destinationId, quotaBytes, false));
+  }
+
+  /** MOVE (RFC 6851): copy and expunge from the source in one transaction. */
+  move(sourceId: number, uids: readonly number[], destinationId: number): Promise<CopyResult> {
+    return withTransaction(this.pool, (tx) => copyIn(tx, sourceId, uids, destinationId, null, true));
+  }
+
+  /** What changed in a mailbox after MODSEQ `since` (changes/changes.ts). */
+  changesSince(mailboxId: number, since: number): Promise<MailboxChanges> {
+    return changesSince(this.pool, mailboxId, since);
+  }
+
+  /** UIDs (ascending) with flags: the session's initial view at SELECT. */
+  listUids(mailboxId: number): Promise<MessageChange[]> {
+    return listUids(this.pool, mailboxId);
+  }
+
+  /** Number of messages without \Seen (STATUS UNSEEN), from the partial index. */
+  countUnseen(mailboxId: number): Promise<number> {
+    return countUnseen(this.pool, mailboxId);
+  }
+
+  /** FETCH: rows for the given UIDs (ascending), in ONE query. */
+  fetchRows(mailboxId: number, uids: readonly number[], columns: FetchColumns): Promise<FetchRow[]> {
+    return fetchRows(this.pool, mailboxId, uids, columns);
+  }
+
+  /** UIDs (ascending) of the mailbox's messages matching every criterion (SEARCH), in one query. */
+  searchUids(mailboxId: number, criteria: readonly MessageCriterion[]): Promise<number[]> {
+    return searchUids(this.pool, mailboxId, criteria);
+  }
+
+  /** What SEARCH SENT* needs per message (the Date header as written). */
+  sentDateRows(mailboxId: number): Promise<SentDateRow[]> {
+    return sentDateRows(this.pool, mailboxId);
+  }
+
+  /** Blob key and MIME index of messages, for searches over message text. */
+  blobsOf(
+    mailboxId: number,
+    uids: readonly number[],
+  ): Promise<{ uid: number; blobKey: string; mime: unknown }[]> {
+    return blobsOf(this.pool, mailboxId, uids);
+  }
+
+  /** Which of `blobKeys` some message row still references (blob garbage collection). */
+  referencedBlobKeys(blobKeys: readonly string[]): Promise<Set<string>> {
+    return referencedBlobKeys(this.pool, blobKeys);
+  }
+}

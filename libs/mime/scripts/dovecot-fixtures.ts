@@ -6,7 +6,9 @@
 // pre-authenticated `imap` process talking over stdin/stdout, so no daemon,
 // port or password is involved:
 //
-//   node --import tsx libs/mime/scripts/dovecot-fixtures.ts [--imap /usr/lib/dovecot/imap]
+//   node --import tsx libs/mime/scripts/dovecot-fixtures.ts [--imap /usr/lib/dovecot/imap] [name-prefix...]
+//
+// With name prefixes (e.g. `59 60`) only those corpus messages are recorded.
 //
 // Recorded: FETCH 1 (ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE) as raw IMAP
 // text, and BODY.PEEK[section] for the sections listed in the fixture (the
@@ -23,6 +25,7 @@ const corpusDir = join(here, "../test/fixtures/corpus");
 const outDir = join(here, "../test/fixtures/dovecot");
 const argImap = process.argv.indexOf("--imap");
 const imapBin = argImap > 0 ? process.argv[argImap + 1]! : "/usr/lib/dovecot/imap";
+const only = process.argv.slice(2).filter((a, i, all) => a !== "--imap" && all[i - 1] !== "--imap");
 const work = "/tmp/aerogram-dovecot-fixtures";
 
 export interface DovecotFixture {
@@ -229,7 +232,7 @@ function run(conf: string, file: string): DovecotFixture {
 const conf = setup();
 mkdirSync(outDir, { recursive: true });
 const files = readdirSync(corpusDir)
-  .filter((f) => f.endsWith(".eml"))
+  .filter((f) => f.endsWith(".eml") && (only.length === 0 || only.some((p) => f.startsWith(p))))
   .sort();
 for (const f of files) {
   const fx = run(conf, f);

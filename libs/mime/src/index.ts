@@ -2,6 +2,7 @@
 // needs (ENVELOPE, BODYSTRUCTURE, part offsets, search fields, preview).
 export { type Address, parseAddressList } from "./address.ts";
 export { decodeCharset } from "./charset.ts";
+export { CrlfNormalizer, hasBareLf, toCrlf } from "./crlf.ts";
 export { decodeEncodedWords } from "./encoded-word.ts";
 export { type HeaderField, parseHeaderBlock } from "./header.ts";
 export {

@@ -192,6 +192,7 @@ async function main(): Promise<void> {
       `| ${encoding} | after/before (medians) | ${ratio((x) => x.ms)} | ${ratio((x) => x.cpuMs)} | ${ratio((x) => x.peakMiB)} |`,
     );
   }
+  rmSync(dir, { recursive: true, force: true });
   console.log(
     `load average at the end ${loadavg()
       .map((x) => x.toFixed(2))

@@ -19,7 +19,7 @@
 // Run: node --import tsx libs/mime/bench/decode-bench.ts [--smoke] [--rounds N]
 //      (--smoke: 1 MiB parts, one round: a seconds-long check that it runs)
 import { spawnSync } from "node:child_process";
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeTransferStream } from "../src/index.ts";
@@ -122,7 +122,8 @@ async function child(variant: Variant, encoding: Encoding, file: string): Promis
     out = encoding === "base64" ? beforeBase64(whole) : beforeQuotedPrintable(whole);
   } else {
     // blobs.getRange: the part streamed (the filesystem store's read stream)
-    out = (await decodeTransferStream(createReadStream(file, { highWaterMark: CHUNK }), encoding))!;
+    const length = statSync(file).size;
+    out = (await decodeTransferStream(createReadStream(file, { highWaterMark: CHUNK }), encoding, length))!;
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);

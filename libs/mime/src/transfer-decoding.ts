@@ -260,18 +260,39 @@ export function decodeTransfer(body: Uint8Array, encoding: string | null | undef
   return tail.length === 0 ? head : Buffer.concat([head, tail]);
 }
 
-/** Decodes a stream of chunks; resolves with the decoded body (null: unknown encoding). */
+/**
+ * Decodes a stream of chunks; resolves with the decoded body (null: unknown
+ * encoding). With the encoded length known, the output is written into one
+ * Buffer of the decoder's bound (base64: ¾ of the input; quoted-printable:
+ * twice it, of which only the written pages take memory), so the decoded
+ * body is never held twice (pieces plus their concatenation).
+ */
 export async function decodeTransferStream(
   source: AsyncIterable<Uint8Array>,
   encoding: string | null | undefined,
+  encodedLength?: number,
 ): Promise<Buffer | null> {
   const d = createTransferDecoder(encoding);
   if (d === null) return null;
-  const pieces: Buffer[] = [];
-  for await (const chunk of source) {
-    const out = d.push(chunk);
-    if (out.length > 0) pieces.push(out);
-  }
-  pieces.push(d.end());
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  let out = Buffer.allocUnsafe(encodedLength === undefined ? 64 * 1024 : outputBound(d, encodedLength));
+  let n = 0;
+  const append = (piece: Buffer) => {
+    if (n + piece.length > out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, n + piece.length));
+      out.copy(bigger, 0, 0, n);
+      out = bigger;
+    }
+    piece.copy(out, n);
+    n += piece.length;
+  };
+  for await (const chunk of source) append(d.push(chunk));
+  append(d.end());
+  return out.subarray(0, n);
+}
+
+/** Most octets `d` can give for `length` input octets. */
+function outputBound(d: ByteDecoder, length: number): number {
+  if (d instanceof Base64Decoder) return Math.floor((length * 3) / 4) + 2;
+  if (d instanceof QuotedPrintableDecoder) return length * 2 + 2;
+  return length;
 }

@@ -157,6 +157,33 @@ describe("other encodings", () => {
     assert.equal((await decodeTransferStream(source(), "base64"))!.toString(), "ABCDEF");
   });
 
+  it("decodes a stream into one buffer of the bound when the length is known (and grows past a wrong hint)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.constantFrom("base64", "quoted-printable", "8bit"),
+        fc.integer({ min: 1, max: 700 }),
+        async (bytes, encoding, chunk) => {
+          const encoded =
+            encoding === "base64"
+              ? Buffer.from(
+                  Buffer.from(bytes)
+                    .toString("base64")
+                    .replace(/(.{76})/g, "$1\r\n"),
+                )
+              : Buffer.from(bytes);
+          async function* source() {
+            for (let i = 0; i < encoded.length; i += chunk) yield encoded.subarray(i, i + chunk);
+          }
+          const expected = decodeTransfer(encoded, encoding)!;
+          assert.deepEqual(await decodeTransferStream(source(), encoding, encoded.length), expected);
+          assert.deepEqual(await decodeTransferStream(source(), encoding, 1), expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("Q encoding (RFC 2047 §4.2): '_' is a space, =XX an octet", () => {
     assert.equal(decodeQ(Buffer.from("Caf=C3=A9_au_lait=")).toString(), "Café au lait=");
   });

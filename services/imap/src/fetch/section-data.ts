@@ -90,7 +90,7 @@ export async function decodedPart(
   const decoder = createTransferDecoder(encoding);
   if (decoder === null) throw no("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE");
   if (length <= STREAM_THRESHOLD) return decodeTransfer(await blobs.read(blobKey, start, length), encoding)!;
-  return (await decodeTransferStream(await blobs.getRange(blobKey, start, length), encoding))!;
+  return (await decodeTransferStream(await blobs.getRange(blobKey, start, length), encoding, length))!;
 }
 
 export function binaryValue(data: Buffer, partial: Partial | null): ImapValue {

@@ -20,6 +20,27 @@ const EQ = 0x3d;
 export interface ByteDecoder {
   push(chunk: Uint8Array): Buffer;
   end(): Buffer;
+  /** Most octets the next `length` input octets and end() can give together. */
+  bound(length: number): number;
+  /** push, writing at out[at] (room for bound(chunk.length) is the caller's); returns the new end. */
+  pushInto(chunk: Uint8Array, out: Buffer, at: number): number;
+  /** end, writing at out[at] (room for bound(0)); returns the new end. */
+  endInto(out: Buffer, at: number): number;
+}
+
+/** push/end in terms of pushInto/endInto. */
+abstract class IntoDecoder implements ByteDecoder {
+  abstract bound(length: number): number;
+  abstract pushInto(chunk: Uint8Array, out: Buffer, at: number): number;
+  abstract endInto(out: Buffer, at: number): number;
+  push(chunk: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(this.bound(chunk.length));
+    return out.subarray(0, this.pushInto(chunk, out, 0));
+  }
+  end(): Buffer {
+    const out = Buffer.allocUnsafe(this.bound(0));
+    return out.subarray(0, this.endInto(out, 0));
+  }
 }
 
 const asBuffer = (b: Uint8Array): Buffer =>
@@ -46,14 +67,17 @@ for (let i = 0; i < 16; i++) {
  * decoder stops at the first "="). An incomplete quantum of 2 or 3
  * characters gives 1 or 2 octets, 1 character none (as Node's).
  */
-export class Base64Decoder implements ByteDecoder {
+export class Base64Decoder extends IntoDecoder {
   private acc = 0;
   private have = 0;
 
-  push(chunk: Uint8Array): Buffer {
+  bound(length: number): number {
+    return Math.floor(((this.have + length) * 3) / 4) + 2;
+  }
+
+  pushInto(chunk: Uint8Array, out: Buffer, at: number): number {
     const src = asBuffer(chunk);
-    const out = Buffer.allocUnsafe(Math.floor(((this.have + src.length) * 3) / 4));
-    let n = 0;
+    let n = at;
     let acc = this.acc;
     let have = this.have;
     for (let i = 0; i < src.length; i++) {
@@ -77,15 +101,14 @@ export class Base64Decoder implements ByteDecoder {
     }
     this.acc = acc;
     this.have = have;
-    return out.subarray(0, n);
+    return n;
   }
 
-  end(): Buffer {
-    const out = Buffer.allocUnsafe(2);
-    const n = flushQuantum(this.acc, this.have, out, 0);
+  endInto(out: Buffer, at: number): number {
+    const n = flushQuantum(this.acc, this.have, out, at);
     this.acc = 0;
     this.have = 0;
-    return out.subarray(0, n);
+    return n;
   }
 }
 
@@ -109,11 +132,29 @@ function flushQuantum(acc: number, have: number, out: Buffer, n: number): number
  * still change: trailing white space and a "=" in its last two octets. Text
  * before that is decoded as it arrives, so one endless line still streams.
  */
-export class QuotedPrintableDecoder implements ByteDecoder {
+export class QuotedPrintableDecoder extends IntoDecoder {
   private carry: Buffer = Buffer.alloc(0);
 
-  push(chunk: Uint8Array): Buffer {
-    const src = this.carry.length === 0 ? asBuffer(chunk) : Buffer.concat([this.carry, chunk]);
+  bound(length: number): number {
+    // ≤ 1 output octet per input octet, plus one per LF (LF → CRLF)
+    return 2 * (this.carry.length + length) + 2;
+  }
+
+  pushInto(chunk: Uint8Array, out: Buffer, at: number): number {
+    let src = asBuffer(chunk);
+    let n = at;
+    if (this.carry.length > 0) {
+      // finish the carried line with the chunk's first line, then go on in
+      // the chunk itself (no copy of the whole chunk)
+      const lf = src.indexOf(LF);
+      if (lf < 0) src = Buffer.concat([this.carry, src]);
+      else {
+        const head = Buffer.concat([this.carry, src.subarray(0, lf + 1)]);
+        n = decodeQpLines(head, 0, head.length, head.length, out, n);
+        src = src.subarray(lf + 1);
+      }
+      this.carry = Buffer.alloc(0);
+    }
     const lastLf = src.lastIndexOf(LF);
     // the unfinished line: decode what no later byte can change
     let k = src.length;
@@ -126,26 +167,15 @@ export class QuotedPrintableDecoder implements ByteDecoder {
       }
     }
     this.carry = Buffer.from(src.subarray(keep));
-    // ≤ 1 output octet per input octet, plus one per LF (LF → CRLF)
-    const out = Buffer.allocUnsafe(keep + (lastLf >= 0 ? countLf(src, lastLf + 1) : 0));
-    const n = decodeQpLines(src, 0, keep, lastLf + 1, out, 0);
-    return out.subarray(0, n);
+    return decodeQpLines(src, 0, keep, lastLf + 1, out, n);
   }
 
-  end(): Buffer {
+  endInto(out: Buffer, at: number): number {
     const src = this.carry;
     this.carry = Buffer.alloc(0);
-    const out = Buffer.allocUnsafe(src.length);
     // the last line has no line break to end it: decoded as a line, without one
-    const n = decodeQpLines(src, 0, src.length, src.length, out, 0, true);
-    return out.subarray(0, n);
+    return decodeQpLines(src, 0, src.length, src.length, out, at, true);
   }
-}
-
-function countLf(b: Buffer, end: number): number {
-  let n = 0;
-  for (let k = b.indexOf(LF); k >= 0 && k < end; k = b.indexOf(LF, k + 1)) n++;
-  return n;
 }
 
 /**
@@ -221,12 +251,18 @@ export function decodeQ(src: Uint8Array): Buffer {
 }
 
 /** Passes 7bit, 8bit and binary bodies through (an identity decoder). */
-class IdentityDecoder implements ByteDecoder {
-  push(chunk: Uint8Array): Buffer {
+class IdentityDecoder extends IntoDecoder {
+  bound(length: number): number {
+    return length;
+  }
+  override push(chunk: Uint8Array): Buffer {
     return asBuffer(chunk);
   }
-  end(): Buffer {
-    return Buffer.alloc(0);
+  pushInto(chunk: Uint8Array, out: Buffer, at: number): number {
+    return at + asBuffer(chunk).copy(out, at);
+  }
+  endInto(_out: Buffer, at: number): number {
+    return at;
   }
 }
 
@@ -262,10 +298,10 @@ export function decodeTransfer(body: Uint8Array, encoding: string | null | undef
 
 /**
  * Decodes a stream of chunks; resolves with the decoded body (null: unknown
- * encoding). With the encoded length known, the output is written into one
- * Buffer of the decoder's bound (base64: ¾ of the input; quoted-printable:
- * twice it, of which only the written pages take memory), so the decoded
- * body is never held twice (pieces plus their concatenation).
+ * encoding). The decoder writes straight into one output Buffer; with the
+ * encoded length known that Buffer is sized once from the decoder's bound
+ * (of which only the written pages take memory), so the decoded body is
+ * never held twice (per-chunk pieces plus their concatenation).
  */
 export async function decodeTransferStream(
   source: AsyncIterable<Uint8Array>,
@@ -274,25 +310,20 @@ export async function decodeTransferStream(
 ): Promise<Buffer | null> {
   const d = createTransferDecoder(encoding);
   if (d === null) return null;
-  let out = Buffer.allocUnsafe(encodedLength === undefined ? 64 * 1024 : outputBound(d, encodedLength));
+  // slack: the per-chunk bounds below each round up a little
+  let out = Buffer.allocUnsafe(d.bound(encodedLength ?? 64 * 1024) + 64);
   let n = 0;
-  const append = (piece: Buffer) => {
-    if (n + piece.length > out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, n + piece.length));
-      out.copy(bigger, 0, 0, n);
-      out = bigger;
-    }
-    piece.copy(out, n);
-    n += piece.length;
+  const room = (need: number) => {
+    if (n + need <= out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, n + need));
+    out.copy(bigger, 0, 0, n);
+    out = bigger;
   };
-  for await (const chunk of source) append(d.push(chunk));
-  append(d.end());
+  for await (const chunk of source) {
+    room(d.bound(chunk.length));
+    n = d.pushInto(chunk, out, n);
+  }
+  room(d.bound(0));
+  n = d.endInto(out, n);
   return out.subarray(0, n);
-}
-
-/** Most octets `d` can give for `length` input octets. */
-function outputBound(d: ByteDecoder, length: number): number {
-  if (d instanceof Base64Decoder) return Math.floor((length * 3) / 4) + 2;
-  if (d instanceof QuotedPrintableDecoder) return length * 2 + 2;
-  return length;
 }

@@ -10,13 +10,13 @@
  * database and a filesystem blob directory.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   cleanEnv,
   createTestDatabase,
+  DOVECOT_IMAP,
+  dovecotPreauth,
   type RunningProcess,
   requireServer,
   runTsProcess,
@@ -28,7 +28,6 @@ import {
 
 const MAIN = "services/aerogram/src/main.ts";
 const MAILCTL = "services/admin/src/mailctl.ts";
-const DOVECOT_IMAP = "/usr/lib/dovecot/imap";
 
 const HEADER = [
   "From: Script <script@example.net>",
@@ -110,52 +109,20 @@ function assertCrlf(what: string, s: string): void {
 
 /** Dovecot's answers to APPEND of `message` then FETCH `ITEMS`, or null when its imap binary is missing. */
 function dovecotFetch(message: Buffer, work: string): Map<number, Fetched> | null {
-  if (!existsSync(DOVECOT_IMAP)) return null;
-  chmodSync(dirname(work), 0o755); // the mail user (nobody) must reach its maildir
-  mkdirSync(join(work, "run"), { recursive: true });
-  mkdirSync(join(work, "state"), { recursive: true });
-  mkdirSync(join(work, "mail"), { recursive: true });
-  mkdirSync(join(work, "home"), { recursive: true });
-  spawnSync("chown", ["-R", "nobody:nogroup", join(work, "mail"), join(work, "home")]);
-  const conf = join(work, "dovecot.conf");
-  writeFileSync(
-    conf,
-    [
-      `base_dir = ${work}/run`,
-      `state_dir = ${work}/state`,
-      `log_path = ${work}/dovecot.log`,
-      "protocols = imap",
-      "ssl = no",
-      `mail_location = maildir:${work}/mail/%u`,
-      "mail_uid = nobody",
-      "mail_gid = nogroup",
-      "first_valid_uid = 1",
-      "first_valid_gid = 1",
-      "",
-    ].join("\n"),
-  );
-  // stdin must be a pipe (a socket makes imap believe it runs from inetd)
-  let errors = "";
-  const session = (input: Buffer): string => {
-    writeFileSync(join(work, "input"), input);
-    const r = spawnSync(
-      "sh",
-      ["-c", 'cat "$2" | "$0" -c "$1" >"$3"', DOVECOT_IMAP, conf, join(work, "input"), join(work, "output")],
-      { env: { USER: "t", HOME: join(work, "home"), PATH: process.env.PATH ?? "" } },
-    );
-    errors += r.stderr.toString();
-    return readFileSync(join(work, "output")).toString("latin1");
-  };
-  session(
+  const dovecot = dovecotPreauth(work);
+  if (dovecot === null) return null;
+  // APPEND in one session, FETCH in a second one (APPEND completes asynchronously)
+  dovecot.session(
     Buffer.concat([
       Buffer.from(`a APPEND INBOX {${message.length}+}\r\n`),
       message,
       Buffer.from("\r\nz LOGOUT\r\n"),
     ]),
   );
-  const out = session(Buffer.from(`s SELECT INBOX\r\nf FETCH 1 (${ITEMS})\r\nz LOGOUT\r\n`));
-  assert.match(out, /f OK/, `Dovecot: ${out}\n${errors}`);
-  return parseFetch(out);
+  const out = dovecot.session(Buffer.from(`s SELECT INBOX\r\nf FETCH 1 (${ITEMS})\r\nz LOGOUT\r\n`));
+  const text = out.toString("latin1");
+  assert.match(text, /f OK/, `Dovecot answered: ${text}`);
+  return parseFetch(text);
 }
 
 let db: TestDatabase | undefined;

@@ -23,6 +23,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFil
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeTransferStream } from "../src/index.ts";
+import { referenceQp } from "../test/reference-qp.ts";
 
 const args = process.argv.slice(2);
 const SMOKE = args.includes("--smoke");
@@ -69,38 +70,12 @@ function encodedPart(encoding: Encoding, size: number): Buffer {
   return Buffer.from(lines.join("\r\n"));
 }
 
-// ---- the baseline: FETCH BINARY's decoders before the change (verbatim) ----
+// ---- the baseline: FETCH BINARY's decoders before the change (verbatim; its
+// quoted-printable one is the tests' reference, test/reference-qp.ts) ----
 function beforeBase64(raw: Buffer): Buffer {
   return Buffer.from(raw.toString("latin1").replace(/[^A-Za-z0-9+/]/g, ""), "base64");
 }
 
-function beforeQuotedPrintable(raw: Buffer): Buffer {
-  const out: number[] = [];
-  const lines = raw.toString("latin1").split(/\r?\n/);
-  lines.forEach((original, index) => {
-    const line = original.replace(/[ \t]+$/, "");
-    const soft = line.endsWith("=");
-    const body = soft ? line.slice(0, -1) : line;
-    for (let i = 0; i < body.length; i++) {
-      const c = body.charCodeAt(i);
-      if (
-        c === 0x3d &&
-        i + 2 < body.length &&
-        isHex(body.charCodeAt(i + 1)) &&
-        isHex(body.charCodeAt(i + 2))
-      ) {
-        out.push(Number.parseInt(body.slice(i + 1, i + 3), 16));
-        i += 2;
-      } else out.push(c);
-    }
-    if (!soft && index < lines.length - 1) out.push(0x0d, 0x0a);
-  });
-  return Buffer.from(out);
-}
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-}
 // ---------------------------------------------------------------------------
 
 interface Sample {
@@ -119,7 +94,7 @@ async function child(variant: Variant, encoding: Encoding, file: string): Promis
   if (variant === "before") {
     // blobs.read: the whole part in one Buffer, then decoded
     const whole = readFileSync(file);
-    out = encoding === "base64" ? beforeBase64(whole) : beforeQuotedPrintable(whole);
+    out = encoding === "base64" ? beforeBase64(whole) : referenceQp(whole);
   } else {
     // blobs.getRange: the part streamed (the filesystem store's read stream)
     const length = statSync(file).size;

@@ -13,6 +13,7 @@ import {
   decodeTransfer,
   decodeTransferStream,
 } from "../src/index.ts";
+import { referenceQp } from "./reference-qp.ts";
 
 /** Feeds `input` to a fresh decoder cut at `cuts`; the concatenated output. */
 function chunked(encoding: string, input: Buffer, cuts: number[]): Buffer {
@@ -26,29 +27,6 @@ function chunked(encoding: string, input: Buffer, cuts: number[]): Buffer {
   }
   out.push(d.end());
   return Buffer.concat(out);
-}
-
-/**
- * Reference quoted-printable (RFC 2045 §6.7), written the obvious way: split
- * into lines, drop trailing white space, "=" at the end is a soft break,
- * "=XX" an octet, hard breaks as CRLF.
- */
-function referenceQp(raw: Buffer): Buffer {
-  const out: number[] = [];
-  const lines = raw.toString("latin1").split(/\r?\n/);
-  lines.forEach((original, index) => {
-    const line = original.replace(/[ \t]+$/, "");
-    const soft = line.endsWith("=");
-    const body = soft ? line.slice(0, -1) : line;
-    for (let i = 0; i < body.length; i++) {
-      if (body[i] === "=" && /^[0-9A-Fa-f]{2}$/.test(body.slice(i + 1, i + 3))) {
-        out.push(Number.parseInt(body.slice(i + 1, i + 3), 16));
-        i += 2;
-      } else out.push(body.charCodeAt(i));
-    }
-    if (!soft && index < lines.length - 1) out.push(0x0d, 0x0a);
-  });
-  return Buffer.from(out);
 }
 
 const cuts = fc.array(fc.nat(), { maxLength: 10 });

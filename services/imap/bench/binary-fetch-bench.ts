@@ -17,7 +17,6 @@ import {
   createReadStream,
   createWriteStream,
   existsSync,
-  mkdirSync,
   openSync,
   readFileSync,
   writeFileSync,
@@ -32,7 +31,6 @@ const SMOKE = args.includes("--smoke");
 const ROUNDS = SMOKE ? 1 : Number(args[args.indexOf("--rounds") + 1] || 5);
 const DECODED_BYTES = SMOKE ? 768 * 1024 : 12 * 1024 * 1024;
 const PORT = Number(process.env.IMAP_PORT ?? 43110);
-const DOVECOT = "/usr/lib/dovecot/imap";
 const PASSWORD = "binary-bench";
 
 /** The message: a short text part and a base64 attachment of DECODED_BYTES random octets. */
@@ -189,32 +187,13 @@ async function ours(msg: Buffer, dir: string) {
 
 async function dovecot(msg: Buffer, dir: string) {
   const work = join(dir, "dovecot");
-  for (const d of ["run", "state", "mail", "home"]) mkdirSync(join(work, d), { recursive: true });
-  spawnSync("chmod", ["755", dir, work]);
-  spawnSync("chown", ["-R", "nobody:nogroup", join(work, "mail"), join(work, "home")]);
-  const conf = join(work, "dovecot.conf");
-  writeFileSync(
-    conf,
-    [
-      `base_dir = ${work}/run`,
-      `state_dir = ${work}/state`,
-      `log_path = ${work}/dovecot.log`,
-      "protocols = imap",
-      "ssl = no",
-      `mail_location = maildir:${work}/mail/%u`,
-      "mail_uid = nobody",
-      "mail_gid = nogroup",
-      "first_valid_uid = 1",
-      "first_valid_gid = 1",
-      "",
-    ].join("\n"),
-  );
+  const { conf, env } = dovecotPreauth(work)!;
   // stdin must be a pipe or FIFO: a socket makes imap believe it runs from inetd
   const fifoIn = join(work, "in");
   const fifoOut = join(work, "out");
   spawnSync("mkfifo", [fifoIn, fifoOut]);
-  const child = spawn("sh", ["-c", 'exec "$0" -c "$1" <"$2" >"$3"', DOVECOT, conf, fifoIn, fifoOut], {
-    env: { USER: "t", HOME: join(work, "home"), PATH: process.env.PATH ?? "" },
+  const child = spawn("sh", ["-c", 'exec "$0" -c "$1" <"$2" >"$3"', DOVECOT_IMAP, conf, fifoIn, fifoOut], {
+    env,
     stdio: "ignore",
   });
   const input = createWriteStream("", { fd: openSync(fifoIn, "w") });
@@ -254,8 +233,8 @@ const { bytes, decoded } = message();
 const servers: { name: string; s: Awaited<ReturnType<typeof ours>> }[] = [];
 try {
   servers.push({ name: "aerogram", s: await ours(bytes, dir.path) });
-  if (existsSync(DOVECOT)) servers.push({ name: "dovecot", s: await dovecot(bytes, dir.path) });
-  else console.log(`${DOVECOT} missing: no reference in this run`);
+  if (existsSync(DOVECOT_IMAP)) servers.push({ name: "dovecot", s: await dovecot(bytes, dir.path) });
+  else console.log(`${DOVECOT_IMAP} missing: no reference in this run`);
   console.log(
     `FETCH BINARY.PEEK[2] of a ${(bytes.length / 2 ** 20).toFixed(1)} MiB message (${(decoded.length / 2 ** 20).toFixed(1)} MiB decoded), ${ROUNDS} round(s), alternating; load average ${loadavg()
       .map((x) => x.toFixed(2))

@@ -24,7 +24,15 @@ import {
 import { connect, type Socket } from "node:net";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createTestDatabase, runTsProcess, startTsProcess, tempDir } from "@aerogram/testkit";
+import {
+  cleanEnv,
+  createTestDatabase,
+  DOVECOT_IMAP,
+  dovecotPreauth,
+  runTsProcess,
+  startTsProcess,
+  tempDir,
+} from "@aerogram/testkit";
 
 const args = process.argv.slice(2);
 const SMOKE = args.includes("--smoke");

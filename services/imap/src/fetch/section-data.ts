@@ -87,8 +87,7 @@ export async function decodedPart(
   const start = numbers.length === 0 ? part.headerStart : part.bodyStart;
   const length = part.bodyEnd - start;
   const encoding = part.children || part.message || numbers.length === 0 ? null : part.encoding;
-  const decoder = createTransferDecoder(encoding);
-  if (decoder === null) throw no("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE");
+  if (createTransferDecoder(encoding) === null) throw no("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE");
   if (length <= STREAM_THRESHOLD) return decodeTransfer(await blobs.read(blobKey, start, length), encoding)!;
   return (await decodeTransferStream(await blobs.getRange(blobKey, start, length), encoding, length))!;
 }

@@ -1121,6 +1121,33 @@ add(
     "",
   ]),
 );
+add(
+  "65-rfc822-nested-cut-header",
+  crlf([
+    ...hdr([
+      "Subject: nested attached, inner header cut",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=nc",
+    ]),
+    "",
+    "--nc",
+    "Content-Type: message/rfc822",
+    "",
+    "From: middle@example.com",
+    "Subject: middle",
+    "MIME-Version: 1.0",
+    "Content-Type: message/rfc822",
+    "",
+    "From: innermost@example.com",
+    "Subject: innermost header only",
+    "--nc",
+    "Content-Type: text/plain",
+    "",
+    "after",
+    "--nc--",
+    "",
+  ]),
+);
 // Issue 15 part 2: CRLF header with an 8bit body whose lines end in bare LF
 // (scripts writing files on Unix); served with CRLF everywhere.
 add(

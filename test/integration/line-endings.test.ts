@@ -6,12 +6,19 @@
  * POP3 LIST and RETR; and the IMAP answers are compared with Dovecot's for
  * the same APPEND (its imap binary, pre-authenticated over a pipe).
  *
+ * A message stored before delivery normalised line endings (bare LFs in its
+ * blob) is still served consistently: IMAP as stored, POP3 with CRLF.
+ *
  * Runs `npm start`'s main with SMTP-in, IMAP and POP3 on a real Postgres
  * database and a filesystem blob directory.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { createBlobStore } from "@aerogram/blobstore";
+import { toIndexColumns } from "@aerogram/delivery";
+import { indexMessageSync } from "@aerogram/mime";
+import { Store } from "@aerogram/store";
 import {
   cleanEnv,
   createTestDatabase,
@@ -261,7 +268,70 @@ test("bare-LF mail from APPEND and SMTP is served with CRLF and consistent sizes
   }
   await p.quit("QUIT");
 
-  // 5. Dovecot, given the same APPEND, answers the same
+  // 5. A message stored before delivery normalised line endings (its blob has
+  // bare LFs, its index describes those bytes) is still served consistently
+  const blobs = createBlobStore({ kind: "fs", dir: join(dir.path, "blobs") });
+  const store = await Store.open({ url: db.url, poolMax: 1 });
+  try {
+    const account = (await store.accounts.byAddress("lf@example.com"))!;
+    const inbox = (await store.mailboxes.byName(account.id, "INBOX"))!;
+    const put = await blobs.putBuffer(LF_MESSAGE);
+    await store.messages.append([
+      {
+        mailboxId: inbox.id,
+        messages: [
+          {
+            blobKey: put.key,
+            size: put.size,
+            internalDate: new Date(),
+            flags: [],
+            index: toIndexColumns(indexMessageSync(LF_MESSAGE)),
+          },
+        ],
+      },
+    ]);
+  } finally {
+    await store.close();
+    await blobs.close();
+  }
+  const old = await TextClient.open(ports.imap);
+  await old.expect(/^\* OK.*\r\n/);
+  await old.say(`a LOGIN lf@example.com ${PASSWORD}`, /a OK.*\r\n/);
+  await old.say("b SELECT INBOX", /b OK.*\r\n/);
+  old.write(`c FETCH 3 (${ITEMS})\r\n`);
+  const oldAnswer = parseFetch(await old.expect(/[\s\S]*c OK [^\r]*\r\n/)).get(3);
+  await old.quit("z LOGOUT");
+  assert.ok(oldAnswer);
+  assert.equal(
+    oldAnswer.sections.get("BODY[]"),
+    LF_MESSAGE.toString("latin1"),
+    "an old blob: served as stored",
+  );
+  assert.equal(oldAnswer.size, LF_MESSAGE.length);
+  assert.equal(
+    oldAnswer.sections.get("BODY[HEADER]")! + oldAnswer.sections.get("BODY[TEXT]")!,
+    LF_MESSAGE.toString("latin1"),
+  );
+  assert.equal(
+    oldAnswer.sections.get("BODY[1]"),
+    Buffer.from("Grüße aus Köln\nsecond line\n").toString("latin1"),
+  );
+  const p2 = await TextClient.open(ports.pop3);
+  await p2.expect(/^\+OK.*\r\n/);
+  await p2.say("USER lf@example.com", /\+OK.*\r\n/);
+  await p2.say(`PASS ${PASSWORD}`, /\+OK.*\r\n/);
+  const list3 = await p2.say("LIST 3", /\+OK[^\r]*\r\n/);
+  assert.equal(list3, `+OK 3 ${CRLF_MESSAGE.length}`, "POP3 sizes an old blob in its CRLF form");
+  p2.write("RETR 3\r\n");
+  const retr3 = await p2.expect(/\+OK[^\r]*\r\n[\s\S]*?\r\n\.\r\n/);
+  assert.equal(
+    retr3.slice(retr3.indexOf("\r\n") + 2, -3),
+    CRLF_MESSAGE.toString("latin1"),
+    "and sends it with CRLF",
+  );
+  await p2.quit("QUIT");
+
+  // 6. Dovecot, given the same APPEND, answers the same
   const reference = dovecotFetch(LF_MESSAGE, join(dir.path, "dovecot"));
   if (reference === null) {
     assert.ok(process.env.CI !== "true", `${DOVECOT_IMAP} is missing (apt-get install dovecot-imapd)`);

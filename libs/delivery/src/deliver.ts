@@ -11,8 +11,8 @@
  * Line endings: every bare LF is turned into CRLF (libs/mime crlf.ts) before
  * the bytes are hashed, stored and indexed. The blob is then exactly what
  * IMAP (RFC 9051 §2.3.1) and POP3 serve, so RFC822.SIZE, section offsets,
- * partial ranges and line counts need no conversion at read time, and APPEND
- * and SMTP store the same message under the same key. (Converting at read
+ * partial ranges and line counts need no conversion at read time, and the
+ * same message with either line ending is stored once, under one key. (Converting at read
  * time instead would make every size and offset of the index a "virtual"
  * one and every ranged read a scan.) Blobs stored before this keep their
  * bytes and their index, which describes those bytes, so they are served as

@@ -8,6 +8,16 @@
  *      every target mailbox (all or none);
  *   3. an event per mailbox wakes the sessions watching it.
  *
+ * Line endings: every bare LF is turned into CRLF (libs/mime crlf.ts) before
+ * the bytes are hashed, stored and indexed. The blob is then exactly what
+ * IMAP (RFC 9051 §2.3.1) and POP3 serve, so RFC822.SIZE, section offsets,
+ * partial ranges and line counts need no conversion at read time, and the
+ * same message with either line ending is stored once, under one key. (Converting at read
+ * time instead would make every size and offset of the index a "virtual"
+ * one and every ranged read a scan.) Blobs stored before this keep their
+ * bytes and their index, which describes those bytes, so they are served as
+ * they always were.
+ *
  * Only when this resolves may the caller acknowledge (SMTP 250, IMAP OK). A
  * failure in 1 or 2 leaves nothing visible (at most an unreferenced blob, which
  * the garbage collector removes); a failure in 3 loses nothing, because
@@ -16,7 +26,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import type { BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
-import { createIndexer, type MessageIndex } from "@aerogram/mime";
+import { CrlfNormalizer, createIndexer, type MessageIndex, toCrlf } from "@aerogram/mime";
 import { type Appended, type DedupeOptions, DuplicateDeliveryError, type Store } from "@aerogram/store";
 import { toIndexColumns } from "./index-columns.ts";
 
@@ -61,10 +71,12 @@ export class Delivery {
   async storeBlob(source: Readable | AsyncIterable<Uint8Array> | Uint8Array): Promise<StoredBlob> {
     const indexer = createIndexer();
     if (source instanceof Uint8Array) {
-      const put = await this.deps.blobs.putBuffer(source);
-      indexer.write(source);
+      const message = toCrlf(source);
+      const put = await this.deps.blobs.putBuffer(message);
+      indexer.write(message);
       return { key: put.key, size: put.size, index: indexer.end() };
     }
+    const crlf = new CrlfNormalizer();
     // The pump hands every chunk to the indexer and then to the blob store's
     // stream. (A "data" listener on the tee would switch it to flowing mode and
     // drop whatever flowed before the blob store started reading.)
@@ -78,7 +90,8 @@ export class Delivery {
     });
     const pump = (async () => {
       try {
-        for await (const chunk of source) {
+        for await (const raw of source) {
+          const chunk = crlf.push(raw);
           indexer.write(chunk);
           if (!tee.write(chunk)) await drainedOrClosed(tee);
           if (tee.destroyed) return;

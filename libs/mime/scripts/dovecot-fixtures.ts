@@ -6,15 +6,17 @@
 // pre-authenticated `imap` process talking over stdin/stdout, so no daemon,
 // port or password is involved:
 //
-//   node --import tsx libs/mime/scripts/dovecot-fixtures.ts [--imap /usr/lib/dovecot/imap]
+//   node --import tsx libs/mime/scripts/dovecot-fixtures.ts [--imap /usr/lib/dovecot/imap] [name-prefix...]
+//
+// With name prefixes (e.g. `59 60`) only those corpus messages are recorded.
 //
 // Recorded: FETCH 1 (ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE) as raw IMAP
 // text, and BODY.PEEK[section] for the sections listed in the fixture (the
 // top-level ones plus, per part, N, N.MIME and for encapsulated messages
 // N.HEADER / N.TEXT, taken from our own part tree so every part is covered).
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DOVECOT_IMAP, dovecotPreauth } from "@aerogram/testkit";
 import { indexMessageSync } from "../src/index.ts";
 import type { PartNode } from "../src/types.ts";
 
@@ -22,7 +24,8 @@ const here = import.meta.dirname;
 const corpusDir = join(here, "../test/fixtures/corpus");
 const outDir = join(here, "../test/fixtures/dovecot");
 const argImap = process.argv.indexOf("--imap");
-const imapBin = argImap > 0 ? process.argv[argImap + 1]! : "/usr/lib/dovecot/imap";
+const imapBin = argImap > 0 ? process.argv[argImap + 1]! : DOVECOT_IMAP;
+const only = process.argv.slice(2).filter((a, i, all) => a !== "--imap" && all[i - 1] !== "--imap");
 const work = "/tmp/aerogram-dovecot-fixtures";
 
 export interface DovecotFixture {
@@ -35,30 +38,6 @@ export interface DovecotFixture {
   body: string;
   /** BODY[section] answers (byte strings); null for NIL. */
   sections: Record<string, string | null>;
-}
-
-function setup(): string {
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(join(work, "run"), { recursive: true });
-  mkdirSync(join(work, "state"), { recursive: true });
-  const conf = join(work, "dovecot.conf");
-  writeFileSync(
-    conf,
-    [
-      `base_dir = ${work}/run`,
-      `state_dir = ${work}/state`,
-      `log_path = ${work}/dovecot.log`,
-      "protocols = imap",
-      "ssl = no",
-      `mail_location = maildir:${work}/mail/%u`,
-      "mail_uid = nobody",
-      "mail_gid = nogroup",
-      "first_valid_uid = 1",
-      "first_valid_gid = 1",
-      "",
-    ].join("\n"),
-  );
-  return conf;
 }
 
 function sectionsFor(parts: PartNode): string[] {
@@ -165,33 +144,17 @@ class Reader {
   }
 }
 
-/** Runs one pre-authenticated imap session over a pipe, returns its output. */
-function imapSession(conf: string, input: Buffer[]): { out: Buffer; err: string } {
-  // stdin must be a pipe: a socket makes imap believe it runs from inetd,
-  // a plain file can't be polled
-  const inFile = join(work, "input");
-  const outFile = join(work, "output");
-  writeFileSync(inFile, Buffer.concat(input));
-  const r = spawnSync("sh", ["-c", 'cat "$2" | "$0" -c "$1" >"$3"', imapBin, conf, inFile, outFile], {
-    env: { USER: "t", HOME: join(work, "home"), PATH: process.env.PATH ?? "" },
-  });
-  return { out: readFileSync(outFile), err: r.stderr.toString() };
-}
-
-function run(conf: string, file: string): DovecotFixture {
+function run(file: string): DovecotFixture {
   const msg = readFileSync(join(corpusDir, file));
   const ix = indexMessageSync(msg);
   const sections = sectionsFor(ix.parts);
-  rmSync(join(work, "mail"), { recursive: true, force: true });
-  mkdirSync(join(work, "mail"), { recursive: true });
-  mkdirSync(join(work, "home"), { recursive: true });
-  spawnSync("chown", ["-R", "nobody:nogroup", join(work, "mail"), join(work, "home")]);
+  // a fresh Maildir per message
+  const dovecot = dovecotPreauth(work, imapBin);
+  if (dovecot === null) throw new Error(`${imapBin} is missing (Debian: apt-get install dovecot-imapd)`);
   // APPEND in one session, FETCH in a second one (APPEND completes asynchronously)
-  imapSession(conf, [
-    Buffer.from(`a APPEND INBOX {${msg.length}+}\r\n`),
-    msg,
-    Buffer.from("\r\nz LOGOUT\r\n"),
-  ]);
+  dovecot.session(
+    Buffer.concat([Buffer.from(`a APPEND INBOX {${msg.length}+}\r\n`), msg, Buffer.from("\r\nz LOGOUT\r\n")]),
+  );
   const cmds: Buffer[] = [
     Buffer.from("s SELECT INBOX\r\nf FETCH 1 (ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE)\r\n"),
   ];
@@ -200,10 +163,10 @@ function run(conf: string, file: string): DovecotFixture {
     cmds.push(Buffer.from(`x${i} FETCH 1 (BODY.PEEK[${s.replace(/<.*$/, "")}]${partial})\r\n`));
   });
   cmds.push(Buffer.from("z LOGOUT\r\n"));
-  const { out, err } = imapSession(conf, cmds);
+  const out = dovecot.session(Buffer.concat(cmds));
   const rd = new Reader(out);
   const fIdx = out.indexOf("* 1 FETCH (");
-  if (fIdx < 0) throw new Error(`${file}: no FETCH response:\n${out.toString()}\n${err}`);
+  if (fIdx < 0) throw new Error(`${file}: no FETCH response:\n${out.toString()}`);
   rd.pos = fIdx;
   const main = rd.fetch();
   const fixture: DovecotFixture = {
@@ -226,13 +189,13 @@ function run(conf: string, file: string): DovecotFixture {
   return fixture;
 }
 
-const conf = setup();
+rmSync(work, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 const files = readdirSync(corpusDir)
-  .filter((f) => f.endsWith(".eml"))
+  .filter((f) => f.endsWith(".eml") && (only.length === 0 || only.some((p) => f.startsWith(p))))
   .sort();
 for (const f of files) {
-  const fx = run(conf, f);
+  const fx = run(f);
   writeFileSync(join(outDir, f.replace(/\.eml$/, ".json")), `${JSON.stringify(fx, null, 1)}\n`);
 }
 console.log(`recorded ${files.length} fixtures in ${outDir}`);

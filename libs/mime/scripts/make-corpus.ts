@@ -1004,6 +1004,182 @@ add(
   Buffer.from("From: a@example.com\r\nSubject: no final newline\r\n\r\nlast line without CRLF"),
 );
 
+// Issue 15 part 3: message/rfc822 parts whose inner message is malformed,
+// or which are themselves transfer-encoded (RFC 2046 §5.2.1 forbids it;
+// mail still has it).
+add(
+  "59-rfc822-header-no-blank-line",
+  crlf([
+    ...hdr([
+      "Subject: attached header, no blank line",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=nb",
+    ]),
+    "",
+    "--nb",
+    "Content-Type: text/plain",
+    "",
+    "first",
+    "--nb",
+    "Content-Type: message/rfc822",
+    "",
+    "From: inner@example.com",
+    "Subject: inner header only",
+    "--nb",
+    "Content-Type: text/plain",
+    "",
+    "after",
+    "--nb--",
+    "",
+  ]),
+);
+add(
+  "60-rfc822-no-header-at-all",
+  crlf([
+    ...hdr([
+      "Subject: attached text, no header",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=nh",
+    ]),
+    "",
+    "--nh",
+    "Content-Type: message/rfc822",
+    "",
+    "just a line of text, no colon",
+    "and a second line",
+    "",
+    "after a blank line",
+    "--nh",
+    "Content-Type: message/rfc822",
+    "",
+    "only one line without header",
+    "--nh--",
+    "",
+  ]),
+);
+add(
+  "61-rfc822-base64",
+  crlf([
+    ...hdr([
+      "Subject: base64 attached message",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=b6",
+    ]),
+    "",
+    "--b6",
+    "Content-Type: text/plain",
+    "",
+    "see attachment",
+    "--b6",
+    "Content-Type: message/rfc822",
+    "Content-Transfer-Encoding: base64",
+    'Content-Disposition: attachment; filename="fwd.eml"',
+    "",
+    ...b64(
+      "From: carol@example.net\r\nSubject: inside base64\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhidden body\r\n",
+    ),
+    "--b6--",
+    "",
+  ]),
+);
+add(
+  "62-rfc822-qp-last-part",
+  crlf([
+    ...hdr([
+      "Subject: qp attached message last",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=qp",
+    ]),
+    "",
+    "--qp",
+    "Content-Type: message/rfc822",
+    "Content-Transfer-Encoding: quoted-printable",
+    "",
+    "From: dave@example.net",
+    "Subject: =3D in qp",
+    "",
+    "caf=C3=A9",
+    "--qp--",
+    "",
+  ]),
+);
+add(
+  "63-lf-rfc822-header-no-blank-line",
+  lf([
+    ...hdr([
+      "Subject: LF attached header only",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=lh",
+    ]),
+    "",
+    "--lh",
+    "Content-Type: message/rfc822",
+    "",
+    "From: inner@example.com",
+    "Subject: LF inner header only",
+    "--lh--",
+    "",
+  ]),
+);
+add(
+  "65-rfc822-nested-cut-header",
+  crlf([
+    ...hdr([
+      "Subject: nested attached, inner header cut",
+      "MIME-Version: 1.0",
+      "Content-Type: multipart/mixed; boundary=nc",
+    ]),
+    "",
+    "--nc",
+    "Content-Type: message/rfc822",
+    "",
+    "From: middle@example.com",
+    "Subject: middle",
+    "MIME-Version: 1.0",
+    "Content-Type: message/rfc822",
+    "",
+    "From: innermost@example.com",
+    "Subject: innermost header only",
+    "--nc",
+    "Content-Type: text/plain",
+    "",
+    "after",
+    "--nc--",
+    "",
+  ]),
+);
+// Issue 15 part 2: CRLF header with an 8bit body whose lines end in bare LF
+// (scripts writing files on Unix); served with CRLF everywhere.
+add(
+  "64-lf-8bit-body",
+  Buffer.concat([
+    crlf([
+      ...hdr([
+        "Subject: 8bit body with bare LF",
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/mixed; boundary=e8b",
+      ]),
+      "",
+      "--e8b",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      "",
+    ]),
+    lf([
+      "Grüße aus Köln",
+      "zweite Zeile",
+      "--e8b",
+      "Content-Type: application/octet-stream",
+      "Content-Transfer-Encoding: binary",
+      "",
+      "",
+    ]),
+    Buffer.from([0x01, 0x0a, 0x0a, 0x0d, 0x41, 0x0a, 0xff, 0x0d, 0x0a, 0x0a]),
+    Buffer.from("\n--e8b--\n"),
+  ]),
+);
+
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 for (const [name, body] of Object.entries(corpus)) writeFileSync(join(dir, `${name}.eml`), body);

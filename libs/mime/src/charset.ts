@@ -64,3 +64,81 @@ export function byteStringToText(s: string): string {
 export function textToByteString(s: string): string {
   return Buffer.from(s, "utf8").toString("latin1");
 }
+
+/** Text from a charset, chunk by chunk: a character split across chunks comes out whole. */
+export interface CharsetStreamDecoder {
+  write(chunk: Uint8Array): string;
+  end(): string;
+}
+
+/**
+ * The streaming form of decodeCharset, with the same charset choice. For
+ * us-ascii and unknown charsets (UTF-8 if valid, else ISO-8859-1) the choice
+ * is made per chunk once the first invalid UTF-8 octet is seen: text already
+ * returned stays UTF-8, the rest is ISO-8859-1.
+ */
+export function createCharsetDecoder(charset: string): CharsetStreamDecoder {
+  const star = charset.indexOf("*");
+  const cs = (star >= 0 ? charset.slice(0, star) : charset).trim();
+  let known: TextDecoder | null = null;
+  if (!/^(us-)?ascii$/i.test(cs)) {
+    try {
+      known = new TextDecoder(cs.toLowerCase() === "utf8" ? "utf-8" : cs);
+    } catch {
+      known = null;
+    }
+  }
+  if (known !== null) {
+    const dec = known;
+    return { write: (b) => dec.decode(b, { stream: true }), end: () => dec.decode() };
+  }
+  if (cs !== "" && !/^(us-)?ascii$/i.test(cs) && iconv.encodingExists(cs)) {
+    // iconv-lite's streaming decoders lose state across small chunks (UTF-7
+    // in one-octet chunks decodes wrong), so the rare charsets only it knows
+    // are collected and decoded at the end
+    const pieces: Buffer[] = [];
+    return {
+      write: (b) => {
+        pieces.push(Buffer.from(b));
+        return "";
+      },
+      end: () => iconv.decode(Buffer.concat(pieces.splice(0)), cs),
+    };
+  }
+  // UTF-8 while valid, then ISO-8859-1 for the rest: the octets of a
+  // character still incomplete at a chunk's end wait for the next chunk
+  let utf8 = true;
+  let pending: Buffer = Buffer.alloc(0);
+  return {
+    write(b) {
+      const data = pending.length === 0 ? Buffer.from(b) : Buffer.concat([pending, b]);
+      if (!utf8) return data.toString("latin1");
+      const cut = data.length - incompleteUtf8Tail(data);
+      try {
+        const text = utf8Strict.decode(data.subarray(0, cut));
+        pending = data.subarray(cut);
+        return text;
+      } catch {
+        utf8 = false;
+        pending = Buffer.alloc(0);
+        return data.toString("latin1");
+      }
+    },
+    end() {
+      const rest = pending;
+      pending = Buffer.alloc(0);
+      return rest.toString("latin1");
+    },
+  };
+}
+
+/** Octets at the end of `b` that start a UTF-8 sequence it does not complete (0 to 3). */
+function incompleteUtf8Tail(b: Buffer): number {
+  for (let back = 1; back <= Math.min(3, b.length); back++) {
+    const c = b[b.length - back]!;
+    if ((c & 0xc0) === 0x80) continue; // continuation octet: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}

@@ -1,33 +1,9 @@
 // RFC 2047 encoded-word decoding, for SEARCH text and display names.
 // (ENVELOPE itself keeps encoded-words exactly as sent, RFC 3501 §7.4.2.)
 import { byteStringToText, decodeCharset } from "./charset.ts";
+import { decodeQ, decodeTransfer } from "./transfer-decoding.ts";
 
 const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
-
-/** Decodes Q encoding (RFC 2047 §4.2): "_" is SP, "=XX" an octet. */
-export function decodeQ(text: string): Buffer {
-  const out = Buffer.allocUnsafe(text.length);
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5f) out[n++] = 0x20;
-    else if (c === 0x3d && i + 2 < text.length && isHex(text, i + 1) && isHex(text, i + 2)) {
-      out[n++] = Number.parseInt(text.slice(i + 1, i + 3), 16);
-      i += 2;
-    } else out[n++] = c & 0xff;
-  }
-  return out.subarray(0, n);
-}
-
-function isHex(s: string, i: number): boolean {
-  const c = s.charCodeAt(i);
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-}
-
-/** Lenient base64: ignores characters outside the alphabet, tolerates missing padding. */
-export function decodeBase64Lenient(text: string): Buffer {
-  return Buffer.from(text.replace(/[^A-Za-z0-9+/]/g, ""), "base64");
-}
 
 interface Word {
   charset: string;
@@ -62,7 +38,8 @@ export function decodeEncodedWords(value: string): string {
       out += byteStringToText(between);
     }
     const charset = m[1]!;
-    const bytes = m[2] === "B" || m[2] === "b" ? decodeBase64Lenient(m[3]!) : decodeQ(m[3]!);
+    const text = Buffer.from(m[3]!, "latin1");
+    const bytes = m[2] === "B" || m[2] === "b" ? decodeTransfer(text, "base64")! : decodeQ(text);
     const p = pending as Word | null;
     if (p !== null && p.charset.toLowerCase() === charset.toLowerCase()) {
       p.bytes = Buffer.concat([p.bytes, bytes]);

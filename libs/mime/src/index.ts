@@ -1,7 +1,8 @@
 // @aerogram/mime: parse each message once, at delivery, and keep what IMAP
 // needs (ENVELOPE, BODYSTRUCTURE, part offsets, search fields, preview).
 export { type Address, parseAddressList } from "./address.ts";
-export { decodeCharset } from "./charset.ts";
+export { type CharsetStreamDecoder, createCharsetDecoder, decodeCharset } from "./charset.ts";
+export { CrlfNormalizer, hasBareLf, toCrlf } from "./crlf.ts";
 export { decodeEncodedWords } from "./encoded-word.ts";
 export { type HeaderField, parseHeaderBlock } from "./header.ts";
 export {
@@ -39,4 +40,13 @@ export {
   serializeBodyStructure,
   serializeEnvelope,
 } from "./serializer.ts";
+export {
+  Base64Decoder,
+  type ByteDecoder,
+  createTransferDecoder,
+  decodeQ,
+  decodeTransfer,
+  decodeTransferStream,
+  QuotedPrintableDecoder,
+} from "./transfer-decoding.ts";
 export type { MessageIndex, PartNode, SearchFields } from "./types.ts";

@@ -1,54 +1,11 @@
 // Short plain-text preview (RFC 8970 PREVIEW, snippets) from the first bytes
-// of a text part: the bounded prefix is transfer-decoded (quoted-printable,
-// base64), charset-decoded, stripped of HTML when needed, and whitespace
+// of a text part: the bounded prefix is transfer-decoded (transfer-decoding.ts),
+// charset-decoded, stripped of HTML when needed, and whitespace
 // collapsed. Only that prefix is ever decoded.
 import { decodeCharset } from "./charset.ts";
+import { createTransferDecoder } from "./transfer-decoding.ts";
 
 export const PREVIEW_CHARS = 200;
-
-/** Quoted-printable (RFC 2045 §6.7), lenient: invalid escapes are kept literally. */
-export function decodeQuotedPrintable(src: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(src.length);
-  let n = 0;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!;
-    if (c !== 0x3d) {
-      out[n++] = c;
-      continue;
-    }
-    // soft line break: "=" [whitespace] CRLF
-    let j = i + 1;
-    while (j < src.length && (src[j] === 0x20 || src[j] === 0x09)) j++;
-    if (j < src.length && (src[j] === 0x0d || src[j] === 0x0a)) {
-      i = src[j] === 0x0d && src[j + 1] === 0x0a ? j + 1 : j;
-      continue;
-    }
-    if (j >= src.length) break; // "=" at the (truncated) end
-    const h = hexVal(src[i + 1]);
-    const l = hexVal(src[i + 2]);
-    if (h >= 0 && l >= 0) {
-      out[n++] = (h << 4) | l;
-      i += 2;
-    } else {
-      out[n++] = c;
-    }
-  }
-  return out.subarray(0, n);
-}
-
-function hexVal(c: number | undefined): number {
-  if (c === undefined) return -1;
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  return -1;
-}
-
-/** Base64 of a prefix: ignores non-alphabet bytes, drops an incomplete last quantum. */
-export function decodeBase64Prefix(src: Buffer): Buffer {
-  const clean = src.toString("latin1").replace(/[^A-Za-z0-9+/]/g, "");
-  return Buffer.from(clean.slice(0, clean.length - (clean.length % 4)), "base64");
-}
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
 
@@ -80,10 +37,14 @@ export function makePreview(
   html: boolean,
   complete: boolean,
 ): string {
-  const enc = (encoding ?? "7bit").toLowerCase();
+  // an unknown encoding is shown as it is; a cut-off prefix is decoded
+  // without its unfinished end (a partial base64 quantum or "=X" escape)
+  const decoder = createTransferDecoder(encoding);
   let bytes = prefix;
-  if (enc === "quoted-printable") bytes = decodeQuotedPrintable(prefix);
-  else if (enc === "base64") bytes = decodeBase64Prefix(prefix);
+  if (decoder !== null) {
+    bytes = decoder.push(prefix);
+    if (complete) bytes = Buffer.concat([bytes, decoder.end()]);
+  }
   let text = decodeCharset(bytes, charset ?? "us-ascii");
   if (!complete && text.endsWith("\ufffd")) text = text.slice(0, -1);
   if (html) text = htmlToText(text);

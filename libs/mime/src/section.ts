@@ -197,6 +197,8 @@ export function resolveSection(
  * the header (RFC 3501: the delimiting blank line is included in all header
  * fetches, except for a message with no body and no blank line).
  */
+const CRLF = Buffer.from("\r\n");
+
 export function filterHeaderFields(header: Uint8Array, names: readonly string[], not: boolean): Buffer {
   const buf = Buffer.isBuffer(header)
     ? header
@@ -208,7 +210,12 @@ export function filterHeaderFields(header: Uint8Array, names: readonly string[],
   let end = 0;
   for (const f of fields) {
     end = f.end;
-    if (wanted.has(f.name.toLowerCase()) !== not) pieces.push(buf.subarray(f.start, f.end));
+    if (wanted.has(f.name.toLowerCase()) !== not) {
+      pieces.push(buf.subarray(f.start, f.end));
+      // a header that a boundary or the end of input cut off mid-line: a
+      // field line still ends in CRLF (RFC 5322 §2.2), so the subset is lines
+      if (f.end === buf.length && buf[f.end - 1] !== 0x0a) pieces.push(CRLF);
+    }
   }
   // the header's terminating empty line, as stored; a message with no body
   // and no blank line gets none (RFC 3501 §6.4.5)

@@ -319,11 +319,40 @@ export class Splitter<I> {
     return best;
   }
 
-  /** Ends open parts down to (excluding) `until` (null: all) at `pos`. */
-  private closeUntil(until: RawPart<I> | null, pos: number, lfAtPos: number): void {
+  /**
+   * Ends open parts down to (excluding) `until` (null: all) at `pos`.
+   *
+   * `openHeaderNewline` > 0: a boundary ended an encapsulated message while
+   * its header was still open after at least one header line (no blank line,
+   * no header at all, or a transfer-encoded message/rfc822 read as header
+   * lines). The inner header still ends before the delimiter's [CR]LF, but
+   * the enclosing message/rfc822 parts keep that newline in their body, size
+   * and line count, as the reference server (Dovecot's message-parser.c)
+   * counts them: BODY[n] then ends with the [CR]LF and BODY[n.HEADER] does not.
+   */
+  private closeUntil(until: RawPart<I> | null, pos: number, lfAtPos: number, openHeaderNewline = 0): void {
+    let extend = 0;
+    const first = this.stack.length > 0 ? this.top : undefined;
+    if (
+      openHeaderNewline > 0 &&
+      first !== undefined &&
+      first.inHeader &&
+      first.part.parent !== null &&
+      first.part.parent.kind === PartKind.Message
+    ) {
+      extend = openHeaderNewline;
+    }
     while (this.stack.length > 0 && this.top.part !== until) {
       const st = this.stack.pop()!;
       const p = st.part;
+      if (extend > 0 && !st.inHeader) {
+        if (p.kind === PartKind.Message) {
+          p.bodyEnd = pos + extend;
+          p.lines = Math.max(0, lfAtPos + 1 - st.lfBodyStart);
+          continue;
+        }
+        extend = 0;
+      }
       // a header's empty line taken back as the delimiter's [CR]LF
       if (p.headerStart > pos) p.headerStart = pos;
       if (p.bodyStart > pos) p.bodyStart = pos;
@@ -393,7 +422,7 @@ export class Splitter<I> {
           if (k >= 0) {
             // The previous [CR]LF belongs to the boundary delimiter.
             const nl = this.prevHdrNewline > 0 ? this.prevHdrNewline : this.pendingEoh;
-            this.closeAt(k, this.abs + this.i - nl, this.lf - (nl > 0 ? 1 : 0));
+            this.closeAt(k, this.abs + this.i - nl, this.lf - (nl > 0 ? 1 : 0), this.prevHdrNewline);
             return true;
           }
         }
@@ -433,9 +462,9 @@ export class Splitter<I> {
    * (before its [CR]LF). Ends the parts inside the multipart and moves on to
    * the rest of the boundary line.
    */
-  private closeAt(k: number, pos: number, lfAtPos: number): void {
+  private closeAt(k: number, pos: number, lfAtPos: number, openHeaderNewline = 0): void {
     const bound = this.bounds[k]!;
-    this.closeUntil(bound.part, pos, lfAtPos);
+    this.closeUntil(bound.part, pos, lfAtPos, openHeaderNewline);
     this.bounds.length = this.pendingClosing ? k : k + 1;
     this.mode = Mode.SkipLine;
   }

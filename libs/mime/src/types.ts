@@ -21,7 +21,11 @@ export interface PartNode {
   headerStart: number;
   /** First byte of the body (just past the empty line ending the header). */
   bodyStart: number;
-  /** Just past the last body byte (the [CR]LF before a boundary is not part of the body). */
+  /**
+   * Just past the last body byte. The [CR]LF before a boundary is not part of
+   * the body, except for a message/rfc822 part whose inner header the
+   * boundary cut off (see splitter.ts closeUntil: Dovecot's count).
+   */
   bodyEnd: number;
   /** Effective media type, lower case ("text/plain" when absent). */
   contentType: string;

@@ -168,6 +168,7 @@ export async function tempDir(prefix = "aerogram-"): Promise<{ path: string; rem
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
+export * from "./dovecot-preauth.ts";
 export * from "./process.ts";
 
 /** A throwaway self-signed certificate (openssl) for TLS tests: PEM file paths in `dir`. */

@@ -7,6 +7,9 @@ import type { BlobStore } from "@aerogram/blobstore";
 import type { BodySection, ImapValue, Partial } from "@aerogram/imap-protocol";
 import { literal, streamLiteral } from "@aerogram/imap-protocol";
 import {
+  createTransferDecoder,
+  decodeTransfer,
+  decodeTransferStream,
   filterHeaderFields,
   type PartNode,
   resolveSection,
@@ -68,7 +71,11 @@ export function findPart(root: PartNode, numbers: readonly number[]): PartNode |
   return part;
 }
 
-/** BINARY[part]: the part's body with its Content-Transfer-Encoding removed (RFC 3516). */
+/**
+ * BINARY[part]: the part's body with its Content-Transfer-Encoding removed
+ * (RFC 3516). The encoded body is streamed from the blob store through
+ * libs/mime's decoder, so only the decoded octets are held whole.
+ */
 export async function decodedPart(
   blobs: BlobStore,
   blobKey: string,
@@ -78,56 +85,14 @@ export async function decodedPart(
   const part = numbers.length === 0 ? mime.parts : findPart(mime.parts, numbers);
   if (!part) throw no("No such message part", "NONEXISTENT");
   const start = numbers.length === 0 ? part.headerStart : part.bodyStart;
-  const raw = await blobs.read(blobKey, start, part.bodyEnd - start);
-  if (part.children || part.message || numbers.length === 0) return raw;
-  switch (part.encoding ?? "7bit") {
-    case "7bit":
-    case "8bit":
-    case "binary":
-      return raw;
-    case "base64":
-      return Buffer.from(raw.toString("latin1").replace(/[^A-Za-z0-9+/]/g, ""), "base64");
-    case "quoted-printable":
-      return decodeQuotedPrintable(raw);
-    default:
-      throw no("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE");
-  }
+  const length = part.bodyEnd - start;
+  const encoding = part.children || part.message || numbers.length === 0 ? null : part.encoding;
+  if (createTransferDecoder(encoding) === null) throw no("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE");
+  if (length <= STREAM_THRESHOLD) return decodeTransfer(await blobs.read(blobKey, start, length), encoding)!;
+  return (await decodeTransferStream(await blobs.getRange(blobKey, start, length), encoding, length))!;
 }
 
 export function binaryValue(data: Buffer, partial: Partial | null): ImapValue {
   const bytes = partial ? slicePartial(data, { start: partial.offset, length: partial.length }) : data;
   return literal(bytes, { binary: bytes.includes(0) });
-}
-
-/**
- * Quoted-printable (RFC 2045 §6.7): trailing whitespace on a line is transport
- * padding and dropped; a line ending in "=" is a soft break; =XX is an octet;
- * hard line breaks come out as CRLF.
- */
-export function decodeQuotedPrintable(raw: Buffer): Buffer {
-  const out: number[] = [];
-  const lines = raw.toString("latin1").split(/\r?\n/);
-  lines.forEach((original, index) => {
-    const line = original.replace(/[ \t]+$/, "");
-    const soft = line.endsWith("=");
-    const body = soft ? line.slice(0, -1) : line;
-    for (let i = 0; i < body.length; i++) {
-      const c = body.charCodeAt(i);
-      if (
-        c === 0x3d &&
-        i + 2 < body.length &&
-        isHex(body.charCodeAt(i + 1)) &&
-        isHex(body.charCodeAt(i + 2))
-      ) {
-        out.push(Number.parseInt(body.slice(i + 1, i + 3), 16));
-        i += 2;
-      } else out.push(c);
-    }
-    if (!soft && index < lines.length - 1) out.push(0x0d, 0x0a);
-  });
-  return Buffer.from(out);
-}
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }

@@ -11,8 +11,14 @@
  * the scale-up path.
  */
 import type { BlobStore } from "@aerogram/blobstore";
-import { decodeCharset, decodeEncodedWords, type PartNode, parseHeaderBlock } from "@aerogram/mime";
-import { decodeQuotedPrintable, type StoredMime } from "../fetch/section-data.ts";
+import type { StoredMime } from "@aerogram/delivery";
+import {
+  decodeCharset,
+  decodeEncodedWords,
+  decodeTransfer,
+  type PartNode,
+  parseHeaderBlock,
+} from "@aerogram/mime";
 import type { TextCondition } from "./search-criteria.ts";
 
 const CONCURRENCY = 8;
@@ -101,12 +107,8 @@ class MessageText {
 
   #decodePart(part: PartNode): string {
     const bytes = this.raw.subarray(part.bodyStart, Math.min(part.bodyEnd, this.raw.length));
-    let decoded: Buffer = bytes;
-    if (part.encoding === "base64")
-      decoded = Buffer.from(bytes.toString("latin1").replace(/[^A-Za-z0-9+/]/g, ""), "base64");
-    else if (part.encoding === "quoted-printable") {
-      decoded = decodeQuotedPrintable(bytes);
-    }
+    // an unknown transfer encoding is searched as it is stored
+    const decoded = decodeTransfer(bytes, part.encoding) ?? bytes;
     try {
       return decodeCharset(decoded, part.charset ?? "us-ascii");
     } catch {

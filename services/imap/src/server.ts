@@ -59,12 +59,10 @@ export class ImapServer {
     const config = runtime.config;
     this.ctx = {
       runtime,
-      auth: new Authenticator({
-        store: runtime.store,
-        limits: runtime.limits,
-        log: runtime.log,
-        metrics: runtime.metrics,
-      }),
+      auth: new Authenticator(
+        { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
+        config.protocolLimits.auth,
+      ),
       connections: new ConnectionLimiter(
         { limits: runtime.limits, log: runtime.log },
         { maxPerAccount: options.maxSessionsPerAccount ?? config.imapMaxSessionsPerAccount },

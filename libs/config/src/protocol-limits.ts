@@ -1,7 +1,7 @@
 /**
  * The limits an operator may need to change, per protocol: abuse limits (SMTP
  * connections and message rates per client IP, login back-off), sizes and
- * timeouts. Each is one environment variable with the default the services
+ * timeouts (SMTP, IMAP, POP3). Each is one environment variable with the default the services
  * had compiled in; the README's configuration table and the Helm chart's
  * `limits:` values list the same names. What a client sees when one trips,
  * and the metric that counts it, is in the services' READMEs.
@@ -52,6 +52,13 @@ export const protocolLimitsSchema = {
   AUTH_BASE_BACKOFF_MS: whole(1000, 1, "a positive number of milliseconds"),
   AUTH_MAX_BACKOFF_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
 
+  // ---- IMAP (services/imap) ----
+  IMAP_APPEND_LIMIT_BYTES: whole(64 * 1024 * 1024, 1024, "at least 1024 octets"),
+  // RFC 9051 §5.4: an autologout timer of at least 30 minutes.
+  IMAP_AUTOLOGOUT_MS: whole(30 * MINUTE, 1, "a positive number of milliseconds"),
+  IMAP_PREAUTH_IDLE_MS: whole(2 * MINUTE, 1, "a positive number of milliseconds"),
+  IMAP_LOGIN_DEADLINE_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
   POP3_IDLE_TIMEOUT_MS: whole(10 * MINUTE, 1, "a positive number of milliseconds"),
@@ -97,6 +104,17 @@ export interface AuthLimits {
   maxBackoffMs: number;
 }
 
+export interface ImapLimits {
+  /** APPENDLIMIT (RFC 7889) and the largest literal: bigger uploads get NO [TOOBIG] before any byte is read. */
+  appendLimitBytes: number;
+  /** Autologout of an authenticated session without a command (RFC 9051 §5.4: at least 30 minutes). */
+  autologoutMs: number;
+  /** A connection silent this long before login is closed. */
+  preauthIdleMs: number;
+  /** Total time to log in, however busy the connection is (slowloris). */
+  loginDeadlineMs: number;
+}
+
 export interface Pop3Limits {
   /** Autologout of an idle session (RFC 1939 §3: at least 10 minutes). */
   idleTimeoutMs: number;
@@ -105,6 +123,7 @@ export interface Pop3Limits {
 export interface ProtocolLimits {
   smtp: SmtpLimits;
   auth: AuthLimits;
+  imap: ImapLimits;
   pop3: Pop3Limits;
 }
 
@@ -146,6 +165,12 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       failureWindowMs: e.AUTH_FAILURE_WINDOW_MS,
       baseBackoffMs: e.AUTH_BASE_BACKOFF_MS,
       maxBackoffMs: e.AUTH_MAX_BACKOFF_MS,
+    },
+    imap: {
+      appendLimitBytes: e.IMAP_APPEND_LIMIT_BYTES,
+      autologoutMs: e.IMAP_AUTOLOGOUT_MS,
+      preauthIdleMs: e.IMAP_PREAUTH_IDLE_MS,
+      loginDeadlineMs: e.IMAP_LOGIN_DEADLINE_MS,
     },
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
   };

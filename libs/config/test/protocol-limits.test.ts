@@ -36,6 +36,12 @@ test("protocol limits: the defaults are the values the services had compiled in"
     baseBackoffMs: 1000,
     maxBackoffMs: 300_000,
   });
+  assert.deepEqual(l.imap, {
+    appendLimitBytes: 64 * 1024 * 1024,
+    autologoutMs: 1_800_000,
+    preauthIdleMs: 120_000,
+    loginDeadlineMs: 300_000,
+  });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000 });
   // Empty is unset (a blank Helm value), not 0 = no limit.
   assert.equal(loadConfig({ SMTP_MAX_CONNECTIONS_PER_IP: "" }).protocolLimits.smtp.maxConnectionsPerIp, 50);
@@ -61,6 +67,10 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     AUTH_FAILURE_WINDOW_MS: "60000",
     AUTH_BASE_BACKOFF_MS: "500",
     AUTH_MAX_BACKOFF_MS: "60000",
+    IMAP_APPEND_LIMIT_BYTES: "1048576",
+    IMAP_AUTOLOGOUT_MS: "3600000",
+    IMAP_PREAUTH_IDLE_MS: "30000",
+    IMAP_LOGIN_DEADLINE_MS: "60000",
     POP3_IDLE_TIMEOUT_MS: "1800000",
   }).protocolLimits;
   assert.deepEqual(l.smtp, {
@@ -84,6 +94,12 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     baseBackoffMs: 500,
     maxBackoffMs: 60_000,
   });
+  assert.deepEqual(l.imap, {
+    appendLimitBytes: 1_048_576,
+    autologoutMs: 3_600_000,
+    preauthIdleMs: 30_000,
+    loginDeadlineMs: 60_000,
+  });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000 });
 });
 
@@ -102,6 +118,8 @@ test("protocol limits: a wrong value is refused naming the variable and what it 
       "AUTH_MAX_BACKOFF_MS",
       /AUTH_BASE_BACKOFF_MS/,
     ],
+    [{ IMAP_APPEND_LIMIT_BYTES: "10" }, "IMAP_APPEND_LIMIT_BYTES", /at least 1024/],
+    [{ IMAP_AUTOLOGOUT_MS: "-5" }, "IMAP_AUTOLOGOUT_MS", /positive/],
     [{ POP3_IDLE_TIMEOUT_MS: "1e99" }, "POP3_IDLE_TIMEOUT_MS", /smaller|whole/],
   ];
   for (const [env, variable, expected] of cases) {

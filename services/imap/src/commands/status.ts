@@ -9,7 +9,6 @@ import {
   untagged,
 } from "@aerogram/imap-protocol";
 import type { Mailbox } from "@aerogram/store";
-import { APPEND_LIMIT } from "../capabilities.ts";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -56,7 +55,7 @@ export async function statusResponse(
         values.push(counts.highestModseq);
         break;
       case "APPENDLIMIT":
-        values.push(APPEND_LIMIT);
+        values.push(session.ctx.limits.appendLimitBytes);
         break;
     }
   }

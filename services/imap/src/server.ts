@@ -1,7 +1,7 @@
 /**
  * The IMAP gateway of one process: listeners (plain with STARTTLS, and implicit
  * TLS when configured), the sessions, one IdleSweeper for autologout and one
- * poll tick for IDLE sessions (issue 7: no per-session timers).
+ * poll tick for IDLE sessions (no per-session timers: an idle session costs memory only).
  *
  * Poll tick: events are wake-up beacons and are dropped while a publisher is
  * disconnected, so idling sessions also re-check their mailbox — every

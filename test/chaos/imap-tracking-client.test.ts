@@ -10,7 +10,11 @@ import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { ImapViewClient } from "./imap-tracking-client.ts";
 
-/** A server that answers from a script keyed by command; records the commands in order. */
+/**
+ * A server that answers from a script keyed by command (untagged lines, then
+ * "OK done", or the tagged text of a last line starting with "="); IDLE
+ * answers "+ idling" and then the script's "IDLE" lines. Records the commands.
+ */
 async function scriptedServer(script: Record<string, string[]>) {
   const commands: string[] = [];
   const sockets = new Set<Socket>();
@@ -34,12 +38,18 @@ async function scriptedServer(script: Record<string, string[]>) {
         commands.push(command);
         if (command === "IDLE") {
           idleTag = tag;
-          socket.write("+ idling\r\n");
+          socket.write(`+ idling\r\n${(script.IDLE ?? []).map((u) => `${u}\r\n`).join("")}`);
           continue;
         }
-        const untagged = script[command];
-        if (!untagged) socket.write(`${tag} BAD not in the script\r\n`);
-        else socket.write(`${untagged.map((u) => `${u}\r\n`).join("")}${tag} OK done\r\n`);
+        const lines = script[command];
+        if (!lines) {
+          socket.write(`${tag} BAD not in the script\r\n`);
+          continue;
+        }
+        const last = lines.at(-1);
+        const tagged = last?.startsWith("=") ? last.slice(1) : "OK done";
+        const untagged = last?.startsWith("=") ? lines.slice(0, -1) : lines;
+        socket.write(`${untagged.map((u) => `${u}\r\n`).join("")}${tag} ${tagged}\r\n`);
       }
     });
     socket.on("error", () => {});
@@ -90,6 +100,47 @@ test("an EXISTS in the learning FETCH's own answer is learnt before the client i
     "SELECT INBOX",
     "FETCH 1:* (UID FLAGS)",
     "FETCH 3:* (UID FLAGS)",
+    "IDLE",
+  ]);
+});
+
+test("a message expunged before its UID was learnt: FETCH has no data for it, IDLE brings its EXPUNGE", async (t) => {
+  const server = await scriptedServer({
+    "LOGIN u p": [],
+    "SELECT INBOX": ["* 3 EXISTS"],
+    // Message 2 was expunged by another session: no data, and its EXPUNGE must wait (RFC 9051 §7.5.1).
+    "FETCH 1:* (UID FLAGS)": [
+      "* 1 FETCH (UID 24 FLAGS ())",
+      "* 3 FETCH (UID 26 FLAGS ())",
+      "=OK [EXPUNGEISSUED] Some messages were expunged",
+    ],
+    "FETCH 2:* (UID FLAGS)": [
+      "* 3 FETCH (UID 26 FLAGS ())",
+      "=OK [EXPUNGEISSUED] Some messages were expunged",
+    ],
+    // IDLE may send it: the deferred EXPUNGE arrives at once.
+    IDLE: ["* 2 EXPUNGE"],
+  });
+  t.after(() => server.close());
+  const c = await ImapViewClient.open(server.port);
+  assert.ok(c);
+  t.after(() => c.destroy());
+  const ok = (_what: string, answer: { status: string }) => answer.status === "OK";
+  assert.equal((await c.command("LOGIN u p")).status, "OK");
+  c.selected = true;
+  assert.equal((await c.command("SELECT INBOX")).status, "OK");
+  assert.ok(await c.learn(ok));
+  assert.deepEqual(c.uids(), [24, 0, 26]);
+
+  // One round: the FETCH can't help (no data for message 2), so the round goes on into IDLE,
+  // which brings the EXPUNGE; no FETCH loop.
+  assert.ok(await c.idleRound(5000, () => false, ok));
+  assert.deepEqual(c.uids(), [24, 26]);
+  assert.deepEqual(server.commands, [
+    "LOGIN u p",
+    "SELECT INBOX",
+    "FETCH 1:* (UID FLAGS)",
+    "FETCH 2:* (UID FLAGS)",
     "IDLE",
   ]);
 });

@@ -130,16 +130,25 @@ export class ImapViewClient {
    * after each push. An EXISTS may come with the answer to any command, the
    * learning FETCH's own included (a delivery that lands while it runs:
    * RFC 9051 §7.4.1, §5.2), and IDLE does not repeat what was already
-   * reported; so what is still unknown is learnt first, and IDLE starts only
-   * on a fully known view (else the session would wait for a change it was
-   * told about already). False when a command was not answered OK.
+   * reported; so what is still unknown is learnt first (else the session
+   * would wait in IDLE for a change it was told about already). IDLE starts
+   * when the view is fully known, or when the FETCH had nothing for some
+   * announced message: another session expunged it, and the server answers
+   * OK [EXPUNGEISSUED] without its data (RFC 2180 §4.1.3) since the EXPUNGE
+   * may not come with a FETCH by sequence number (RFC 9051 §7.5.1); IDLE lets
+   * it through (FETCHing again would spin). False when a command was not
+   * answered OK.
    */
   async idleRound(
     maxMs: number,
     stop: () => boolean,
     note: (what: string, answer: Tagged) => boolean,
   ): Promise<boolean> {
-    if (this.unknownUids()) return this.learn(note);
+    if (this.unknownUids()) {
+      const length = this.view.length;
+      if (!(await this.learn(note))) return false;
+      if (this.view.length > length || !this.unknownUids()) return true;
+    }
     const before = this.changes;
     const idled = note("IDLE", await this.idle(maxMs, () => this.changes > before || stop()));
     return (await this.learn(note)) && idled;

@@ -1,5 +1,5 @@
 /**
- * Concurrent clients on one mailbox (issue 10): two IMAP gateway processes
+ * Concurrent clients on one mailbox: two IMAP gateway processes
  * (main.ts, AEROGRAM_SERVICES=imap) on one fresh database, one blob directory,
  * the shared NATS (own subject prefix) and Redis (own key prefix). Many
  * sessions of ONE account, spread over both gateways, run a seeded random mix

@@ -1,5 +1,5 @@
 /**
- * Issue 10's core promise: no accepted mail lost or doubled when SMTP-in dies.
+ * The chaos suite's core promise: no accepted mail lost or doubled when SMTP-in dies.
  *
  * SMTP-in runs as a real child process (main.ts, AEROGRAM_SERVICES=smtp-in) on
  * a fresh database, an s3rver bucket and the machine's NATS and Redis under

@@ -1,5 +1,5 @@
 /**
- * Finding 1 of issue 10: a per-IP connection count must not outlive a killed
+ * A per-IP connection count must not outlive a killed
  * SMTP-in. Two gateways (main.ts children, AEROGRAM_SERVICES=smtp-in) share
  * Redis under one prefix with a short slot lease (REDIS_SLOT_LEASE_MS). A
  * holds the IP's whole per-IP limit open, so B refuses that IP; A is kill -9ed

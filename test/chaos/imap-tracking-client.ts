@@ -48,12 +48,16 @@ export class ImapViewClient {
   readonly problems: string[] = [];
   /** Untagged responses that changed the view (EXISTS/EXPUNGE/FETCH), ever. */
   changes = 0;
+  /** The command whose answer brought the last EXISTS ("IDLE", "FETCH 3:* (UID FLAGS)", ...): for diagnostics. */
+  lastExistsWith = "";
   bye: string | undefined;
   closed = false;
   selected = false;
   private buffer = "";
   private tagSeq = 0;
-  private pending: { tag: string; untagged: string[]; resolve: (t: Tagged) => void } | undefined;
+  private pending:
+    | { tag: string; text: string; untagged: string[]; resolve: (t: Tagged) => void }
+    | undefined;
   private continuation: (() => void) | undefined;
   private greeting: ((line: string | undefined) => void) | undefined;
   private greeted: string | undefined;
@@ -111,6 +115,45 @@ export class ImapViewClient {
     return this.view.some((m) => m.uid === 0 || m.flags === null);
   }
 
+  /**
+   * FETCHes the messages whose UID or flags the session has not been told yet
+   * (announced by EXISTS); OK when there were none. `note` classifies the answer.
+   */
+  async learn(note: (what: string, answer: Tagged) => boolean): Promise<boolean> {
+    const first = this.view.findIndex((m) => m.uid === 0 || m.flags === null);
+    if (first < 0) return true;
+    return note("learn", await this.command(`FETCH ${first + 1}:* (UID FLAGS)`));
+  }
+
+  /**
+   * One round of a client that waits in IDLE and learns new messages' UIDs
+   * after each push. An EXISTS may come with the answer to any command, the
+   * learning FETCH's own included (a delivery that lands while it runs:
+   * RFC 9051 §7.4.1, §5.2), and IDLE does not repeat what was already
+   * reported; so what is still unknown is learnt first (else the session
+   * would wait in IDLE for a change it was told about already). IDLE starts
+   * when the view is fully known, or when the FETCH had nothing for some
+   * announced message: another session expunged it, and the server answers
+   * OK [EXPUNGEISSUED] without its data (RFC 2180 §4.1.3) since the EXPUNGE
+   * may not come with a FETCH by sequence number (RFC 9051 §7.5.1); IDLE lets
+   * it through (FETCHing again would spin). False when a command was not
+   * answered OK.
+   */
+  async idleRound(
+    maxMs: number,
+    stop: () => boolean,
+    note: (what: string, answer: Tagged) => boolean,
+  ): Promise<boolean> {
+    if (this.unknownUids()) {
+      const length = this.view.length;
+      if (!(await this.learn(note))) return false;
+      if (this.view.length > length || !this.unknownUids()) return true;
+    }
+    const before = this.changes;
+    const idled = note("IDLE", await this.idle(maxMs, () => this.changes > before || stop()));
+    return (await this.learn(note)) && idled;
+  }
+
   /** Sends a command and waits for its tagged answer (or the connection's end, or a timeout). */
   command(text: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<Tagged> {
     if (this.closed) return Promise.resolve({ status: "closed", line: this.bye ?? "", untagged: [] });
@@ -125,6 +168,7 @@ export class ImapViewClient {
       }, timeoutMs);
       this.pending = {
         tag,
+        text,
         untagged: [],
         resolve: (t) => {
           clearTimeout(timer);
@@ -218,6 +262,7 @@ export class ImapViewClient {
       const n = Number(m[1]);
       if (n < this.view.length) this.problems.push(`EXISTS ${n} below ${this.view.length} messages`);
       while (this.view.length < n) this.view.push({ uid: 0, flags: null });
+      this.lastExistsWith = this.pending?.text ?? "no command";
       this.changes++;
       return;
     }

@@ -1,5 +1,5 @@
 /**
- * Issue 10's outage scenario under a mixed load, on private servers only (a
+ * Backend outages under a mixed load, on private servers only (a
  * PostgreSQL cluster, an s3rver, a nats-server and a redis-server this test
  * starts; the machine's shared servers are never touched). One gateway process
  * (main.ts with smtp-in, imap and pop3) serves:
@@ -7,7 +7,8 @@
  * - an MTA-like SMTP sender (mail-check.ts sendAll: retry on 4xx and drops);
  * - IMAP sessions on every account, each keeping its own view from the
  *   untagged responses it receives (imap-view.ts): "idle" sessions sit in
- *   IDLE and learn new UIDs after each push, "poll" sessions loop NOOP and
+ *   IDLE and FETCH the UIDs of messages an EXISTS announced (after a push,
+ *   or after any answer that brought one), "poll" sessions loop NOOP and
  *   FETCH FLAGS, "flag" sessions STORE flags and keywords, "churn" sessions
  *   log out and in again every few commands;
  * - POP3 sessions: a reader per IMAP account (STAT, LIST, RETR, QUIT, no
@@ -25,7 +26,10 @@
  * [IN-USE] / anything else. Only the first two kinds are allowed.
  *
  * After recovery: every worker got an OK after the last fault; idle sessions
- * catch up on their own (push or poll, no command from the client); then each
+ * catch up on their own (the server pushes EXISTS/EXPUNGE/FETCH FLAGS, by
+ * event or poll; the client sends no NOOP, only the FETCH that learns a new
+ * message's UID, as any client must: RFC 9051 §7.4.1 EXISTS announces a
+ * message, not its UID); then each
  * IMAP session's tracked view (EXISTS count, UIDs, flags) must equal what the
  * same session answers to UID SEARCH ALL and UID FETCH 1:* (FLAGS), what a
  * fresh session's SELECT + UID FETCH 1:* (FLAGS) shows, and the database rows;
@@ -66,7 +70,7 @@ const OUTAGE_MS = knob("CHAOS_MIXED_OUTAGE_MS", 3000, 8000);
 const IMAP_ACCOUNTS = knob("CHAOS_MIXED_ACCOUNTS", 2, 4);
 /** IMAP sessions per account; roles go round idle, poll, flag, churn. */
 const SESSIONS_PER_ACCOUNT = knob("CHAOS_MIXED_SESSIONS", 4, 8);
-/** How long idle sessions may take to catch up after the load without sending a command. */
+/** How long idle sessions may take to catch up after the load without polling. */
 const IDLE_CATCH_UP_MS = 45_000;
 /** Longer than the POP3 lease renewal period (20 s), so one renewal meets the Redis restart. */
 const POP3_LINGER_MS = 25_000;
@@ -243,11 +247,8 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   };
 
   /** FETCH the messages whose UID or flags the session has not been told yet (after EXISTS). */
-  const learn = async (w: ImapWorker, c: ImapViewClient): Promise<boolean> => {
-    const first = c.view.findIndex((m) => m.uid === 0 || m.flags === null);
-    if (first < 0) return true;
-    return noteImap(w, "learn", await c.command(`FETCH ${first + 1}:* (UID FLAGS)`)) === "ok";
-  };
+  const learn = (w: ImapWorker, c: ImapViewClient): Promise<boolean> =>
+    c.learn((what, answer) => noteImap(w, what, answer) === "ok");
 
   /** Connects, logs in and selects INBOX (with its UIDs and flags); undefined when that failed. */
   const openSession = async (w: ImapWorker): Promise<ImapViewClient | undefined> => {
@@ -281,9 +282,12 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
 
   const step = async (w: ImapWorker, c: ImapViewClient, round: number): Promise<void> => {
     if (w.role === "idle") {
-      const before = c.changes;
-      noteImap(w, "IDLE", await c.idle(10 * 60_000, () => c.changes > before || phase.stopImap));
-      await learn(w, c);
+      const answered = await c.idleRound(
+        10 * 60_000,
+        () => phase.stopImap,
+        (what, answer) => noteImap(w, what, answer) === "ok",
+      );
+      if (!answered) await sleep(300); // a NO [UNAVAILABLE] during an outage: don't spin
       return;
     }
     const known = c.view.filter((m) => m.uid !== 0);
@@ -510,7 +514,7 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
 
   const describe = (v: { uid: number; flags: string[] | null }[]) =>
     v.map((m) => `${m.uid}(${(m.flags ?? ["?"]).join(" ")})`).join(" ");
-  // Idle sessions catch up by themselves (event push or the server's poll), without a command.
+  // Idle sessions catch up by themselves (event push or the server's poll), without polling.
   progress("idle catch-up");
   const idleStarted = Date.now();
   const idlers = workers.filter((w) => w.role === "idle");
@@ -521,7 +525,8 @@ test("PostgreSQL, S3, NATS and Redis outages under mixed SMTP/IMAP/POP3 load: te
   const idleCatchUpMs = Date.now() - idleStarted;
   const idleNotCaughtUp = idleBehind().map(
     (w) =>
-      `${w.name}: ${w.client ? describe(w.client.view) : "no session"} != database ${describe(dbNow.get(w.mailboxId)!)}`,
+      `${w.name}: ${w.client ? describe(w.client.view) : "no session"} != database ${describe(dbNow.get(w.mailboxId)!)}` +
+      ` (the last EXISTS came with ${w.client?.lastExistsWith || "nothing"})`,
   );
 
   phase.stopImap = true;

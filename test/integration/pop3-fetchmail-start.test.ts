@@ -1,5 +1,5 @@
 /**
- * Issue 8's "done when": fetchmail pulls mail delivered through SMTP-in from
+ * The first-run promise of POP3: fetchmail pulls mail delivered through SMTP-in from
  * `npm start`. The real main (embedded PGlite, filesystem blobs, in-process
  * limiter) runs as a child process on ports it picks itself and prints in its
  * banner; nodemailer delivers three messages to the demo account (one with

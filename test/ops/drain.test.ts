@@ -1,5 +1,5 @@
 /**
- * Graceful drain of `npm start` (issue 9): SIGTERM to the real process with
+ * Graceful drain of `npm start`: SIGTERM to the real process with
  * live sessions on every protocol. Readiness flips first; the SMTP transaction
  * in the middle of DATA completes and is stored while an idle SMTP session gets
  * 421; IMAP sessions (one in IDLE, one between commands) get

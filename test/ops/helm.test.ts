@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
+import { loadConfig, PROTOCOL_LIMIT_VARIABLES } from "@aerogram/config";
 import { parseAllDocuments } from "yaml";
 import { helm } from "./helm-tool.ts";
 import { type Manifest, validateManifest } from "./manifest-schemas.ts";
@@ -231,4 +232,35 @@ test("the chart ships the same alert rules and dashboard as deploy/", () => {
     );
   same("aerogram-alerts.yaml", "prometheus/aerogram-alerts.yaml");
   same("aerogram-dashboard.json", "grafana/aerogram-dashboard.json");
+});
+
+test("limits: every protocol limit is a value; the rendered ConfigMap passes libs/config", () => {
+  const limitsOf = (values: string[]) => {
+    const data: Record<string, string> = named(render(values), "ConfigMap", "rel-aerogram-env").data ?? {};
+    for (const v of PROTOCOL_LIMIT_VARIABLES) assert.ok(v in data, `${v} is rendered from limits:`);
+    return loadConfig(data).protocolLimits;
+  };
+  // The chart's defaults are the configuration's (whole numbers, not 5.24288e+07).
+  assert.deepEqual(limitsOf(VALUE_SETS.defaults), loadConfig({}).protocolLimits);
+  const full = limitsOf(VALUE_SETS.full);
+  assert.equal(full.smtp.maxConnectionsPerIp, 200);
+  assert.equal(full.smtp.messagesPerMinutePerIp, 6000);
+  assert.equal(full.smtp.messagesPerMinutePerRecipient, 300, "unset in the file: the default");
+  assert.equal(full.smtp.maxMessageBytes, 104_857_600);
+  assert.equal(full.imap.appendLimitBytes, 134_217_728);
+  assert.equal(full.auth.maxBackoffMs, 600_000);
+  // 0 (no limit) survives the template, and a word goes through for the process to refuse.
+  const off = named(
+    render([
+      "--set",
+      "limits.smtp.maxConnectionsPerIp=0",
+      "--set",
+      "limits.smtp.messagesPerMinutePerIp=lots",
+    ]),
+    "ConfigMap",
+    "rel-aerogram-env",
+  ).data;
+  assert.equal(off?.SMTP_MAX_CONNECTIONS_PER_IP, "0");
+  assert.equal(off?.SMTP_MESSAGES_PER_MINUTE_PER_IP, "lots");
+  assert.throws(() => loadConfig(off ?? {}), /SMTP_MESSAGES_PER_MINUTE_PER_IP: expected a number/);
 });

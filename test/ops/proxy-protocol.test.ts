@@ -1,5 +1,5 @@
 /**
- * PROXY protocol on every mail listener (issue 9): SMTP-in, IMAP and POP3 on
+ * PROXY protocol on every mail listener: SMTP-in, IMAP and POP3 on
  * one runtime with PROXY_PROTOCOL=true, spoken to over real sockets. Each
  * gateway must see the client address the header names (SMTP: the Received
  * header of the stored message; IMAP and POP3: the per-IP auth-failure counter

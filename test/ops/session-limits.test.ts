@@ -1,5 +1,5 @@
 /**
- * Per-account session limits across replicas (issue 9): two IMAP and two POP3
+ * Per-account session limits across replicas: two IMAP and two POP3
  * gateways, each on its own runtime, sharing one Postgres database and one
  * Redis key prefix. Over the limit, IMAP answers NO [LIMIT]; POP3's limit is
  * its maildrop lock (one session per account, RFC 1939 §8), so a second

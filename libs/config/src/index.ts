@@ -9,6 +9,14 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
+import {
+  type ProtocolLimits,
+  protocolLimitProblems,
+  protocolLimits,
+  protocolLimitsSchema,
+} from "./protocol-limits.ts";
+
+export * from "./protocol-limits.ts";
 
 const port = z.coerce
   .number({ error: "expected a TCP port number" })
@@ -165,6 +173,8 @@ const envSchema = z.object({
   ADMIN_TOKEN: z.string().optional(),
   AEROGRAM_ADMIN_URL: url(["http:", "https:"]),
   DEMO_ACCOUNT: bool,
+
+  ...protocolLimitsSchema,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -209,6 +219,8 @@ export interface Config {
   tls: { certFile: string; keyFile: string } | undefined;
   /** Authenticated IMAP sessions one account may hold across the cluster. */
   imapMaxSessionsPerAccount: number;
+  /** SMTP, login and POP3 limits (protocol-limits.ts). */
+  protocolLimits: ProtocolLimits;
   /**
    * PROXY protocol (v1/v2) on every mail listener, off by default. Pass it as
    * the Listener's `proxyProtocol` option; trustedNetworks absent = any peer.
@@ -285,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (e.PROXY_TRUSTED_NETWORKS && !e.PROXY_PROTOCOL)
     problems.push({ variable: "PROXY_TRUSTED_NETWORKS", message: "needs PROXY_PROTOCOL=true" });
+  problems.push(...protocolLimitProblems(e));
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -317,6 +330,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     tls,
     imapMaxSessionsPerAccount: e.IMAP_MAX_SESSIONS_PER_ACCOUNT,
+    protocolLimits: protocolLimits(e),
     proxyProtocol: e.PROXY_PROTOCOL
       ? e.PROXY_TRUSTED_NETWORKS
         ? { trustedNetworks: e.PROXY_TRUSTED_NETWORKS }

@@ -2,6 +2,9 @@
  * Versioned SQL migrations, applied at start by every replica. An advisory lock
  * makes concurrent starts safe: one replica applies, the others wait and then
  * find nothing left to do. Each migration runs in its own transaction.
+ * Versions are names, not a count: whatever is not in schema_migrations runs,
+ * in ascending order, so the sequence may have gaps (there is no 004; see
+ * migrations/README.md: never renumber or back-fill).
  */
 import { readdir, readFile } from "node:fs/promises";
 import type { Pool } from "./db.ts";

@@ -1,5 +1,5 @@
 /**
- * Fan-out latency (issue 7): two IMAP gateway processes and one SMTP-in process
+ * Fan-out latency of live updates: two IMAP gateway processes and one SMTP-in process
  * (the real entry point, AEROGRAM_SERVICES=imap / smtp-in) on a real Postgres,
  * s3rver, Redis and a private nats-server this bench starts on a random port
  * (/usr/sbin/nats-server; the machine's shared NATS is never touched).

@@ -1,5 +1,5 @@
 /**
- * Memory per idle IMAP session (issue 7): a gateway child process, then N
+ * Memory per idle IMAP session: a gateway child process, then N
  * authenticated sessions that SELECT INBOX and IDLE; prints the server's RSS and
  * heap growth per session at several N, and event-loop lag while they idle.
  *   node --import tsx bench/idle-sessions.ts [N=2000]

@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (services/imap): imaptest stress against Aerogram and against a
- * private Dovecot on the same machine, in the same run (issue 6).
+ * private Dovecot on the same machine, in the same run (ratios only mean
+ * something between runs under the same load).
  *
  *   imaptest users=100 clients=20 secs=30 mbox=<200 generated messages>
  *

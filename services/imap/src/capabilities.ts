@@ -2,11 +2,10 @@
  * CAPABILITY lists per session state (RFC 9051 §7.2.2). Before login we offer
  * only what the client needs to authenticate; after login, every extension.
  */
-export const APPEND_LIMIT = 64 * 1024 * 1024;
-
 const BASE = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE"];
 
-export const AUTHENTICATED_CAPABILITIES: readonly string[] = [
+/** After login; `appendLimit` from IMAP_APPEND_LIMIT_BYTES (RFC 7889). */
+export const authenticatedCapabilities = (appendLimit: number): string[] => [
   ...BASE,
   "IDLE",
   "NAMESPACE",
@@ -29,7 +28,7 @@ export const AUTHENTICATED_CAPABILITIES: readonly string[] = [
   "QUOTA=RES-STORAGE",
   "UTF8=ACCEPT",
   "STATUS=SIZE",
-  `APPENDLIMIT=${APPEND_LIMIT}`,
+  `APPENDLIMIT=${appendLimit}`,
 ];
 
 export function preAuthCapabilities(opts: { starttls: boolean; loginDisabled: boolean }): string[] {

@@ -1,6 +1,7 @@
 /** What every session of one gateway process shares. */
 import type { SecureContext } from "node:tls";
 import type { Authenticator, ConnectionLimiter } from "@aerogram/auth";
+import type { ImapLimits } from "@aerogram/config";
 import type { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
 import type { Mailboxes, Messages, OrphanSubscriptions } from "@aerogram/store";
@@ -20,4 +21,6 @@ export interface ServerContext {
   /** STARTTLS and implicit TLS; undefined in dev (then plaintext LOGIN is allowed). */
   readonly tls: SecureContext | undefined;
   readonly hostname: string;
+  /** IMAP_APPEND_LIMIT_BYTES, IMAP_AUTOLOGOUT_MS, IMAP_PREAUTH_IDLE_MS, IMAP_LOGIN_DEADLINE_MS. */
+  readonly limits: ImapLimits;
 }

@@ -1,5 +1,5 @@
 /**
- * Change detection for the selected mailbox (issue 7's core): compare the
+ * Change detection for the selected mailbox (what live updates rest on): compare the
  * view's MODSEQ with the mailbox's, read what changed from Postgres (the
  * expunge log and the messages' MODSEQ index), and produce the untagged
  * responses in a valid order:

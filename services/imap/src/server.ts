@@ -1,7 +1,7 @@
 /**
  * The IMAP gateway of one process: listeners (plain with STARTTLS, and implicit
  * TLS when configured), the sessions, one IdleSweeper for autologout and one
- * poll tick for IDLE sessions (issue 7: no per-session timers).
+ * poll tick for IDLE sessions (no per-session timers: an idle session costs memory only).
  *
  * Poll tick: events are wake-up beacons and are dropped while a publisher is
  * disconnected, so idling sessions also re-check their mailbox — every
@@ -19,13 +19,14 @@
  */
 import type { Socket } from "node:net";
 import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
+import type { ImapLimits } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import { newSessionId } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import type { ServerContext } from "./context.ts";
 import { createImapMetrics } from "./metrics.ts";
-import { AUTOLOGOUT_MS, LOGIN_DEADLINE_MS, PREAUTH_TIMEOUT_MS, Session } from "./session.ts";
+import { Session } from "./session.ts";
 
 const POLL_TICK_MS = 2_000;
 const POLL_CONNECTED_MS = 30_000;
@@ -34,6 +35,8 @@ const RECONNECT_GRACE_MS = 10_000;
 export interface ImapServerConstruction {
   /** Authenticated IMAP sessions per account across the cluster (default: IMAP_MAX_SESSIONS_PER_ACCOUNT). */
   maxSessionsPerAccount?: number;
+  /** Overrides of the configured IMAP limits (tests). */
+  limits?: Partial<ImapLimits>;
 }
 
 export interface ImapServerOptions {
@@ -58,12 +61,10 @@ export class ImapServer {
     const config = runtime.config;
     this.ctx = {
       runtime,
-      auth: new Authenticator({
-        store: runtime.store,
-        limits: runtime.limits,
-        log: runtime.log,
-        metrics: runtime.metrics,
-      }),
+      auth: new Authenticator(
+        { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
+        config.protocolLimits.auth,
+      ),
       connections: new ConnectionLimiter(
         { limits: runtime.limits, log: runtime.log },
         { maxPerAccount: options.maxSessionsPerAccount ?? config.imapMaxSessionsPerAccount },
@@ -75,6 +76,7 @@ export class ImapServer {
       metrics: createImapMetrics(runtime.metrics),
       tls: config.tls ? loadSecureContext(config.tls) : undefined,
       hostname: config.hostname,
+      limits: { ...config.protocolLimits.imap, ...options.limits },
     };
   }
 
@@ -142,10 +144,11 @@ export class ImapServer {
     });
     this.sessions.add(session);
     this.ctx.metrics.sessions.inc();
-    // Idle 2 min before login, and login done within LOGIN_DEADLINE_MS however
-    // slowly bytes trickle in (slowloris); after login the session re-watches
-    // itself with the 30-minute autologout and no deadline.
-    this.#sweeper.watch(session, PREAUTH_TIMEOUT_MS, LOGIN_DEADLINE_MS);
+    // Idle IMAP_PREAUTH_IDLE_MS before login, and login done within
+    // IMAP_LOGIN_DEADLINE_MS however slowly bytes trickle in (slowloris); after
+    // login the session re-watches itself with the autologout and no deadline.
+    const { preauthIdleMs, loginDeadlineMs } = this.ctx.limits;
+    this.#sweeper.watch(session, preauthIdleMs, loginDeadlineMs);
     void session.run();
   }
 
@@ -227,5 +230,3 @@ export class ImapServer {
     }
   }
 }
-
-export { AUTOLOGOUT_MS };

@@ -41,7 +41,7 @@ import {
 import { upgradeToTls } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Account } from "@aerogram/store";
-import { APPEND_LIMIT, AUTHENTICATED_CAPABILITIES, preAuthCapabilities } from "./capabilities.ts";
+import { authenticatedCapabilities, preAuthCapabilities } from "./capabilities.ts";
 import { COMMAND_HANDLERS, type CommandResult } from "./commands/index.ts";
 import type { ServerContext } from "./context.ts";
 import { ImapError } from "./errors.ts";
@@ -50,12 +50,6 @@ import { Output } from "./output.ts";
 import type { SelectedMailbox } from "./selected-mailbox.ts";
 
 const INPUT_HIGH_WATER = 1024 * 1024;
-/** RFC 9051 §5.4: at least 30 minutes of inactivity before an autologout. */
-export const AUTOLOGOUT_MS = 30 * 60_000;
-/** Before login a silent connection is dropped sooner. */
-export const PREAUTH_TIMEOUT_MS = 2 * 60_000;
-/** Total time a connection gets to authenticate, however active it is (slowloris). */
-export const LOGIN_DEADLINE_MS = 5 * 60_000;
 
 export interface Upload {
   readonly stream: PassThrough;
@@ -108,7 +102,7 @@ export class Session {
     this.#secure = secure;
     this.out = new Output(socket);
     this.reader = new CommandReader({
-      maxLiteralSize: APPEND_LIMIT,
+      maxLiteralSize: ctx.limits.appendLimitBytes,
       // Before login nothing may be uploaded: an APPEND literal is refused before
       // the continuation, so no blob is ever written for an anonymous client. After
       // it, a message larger than the account's whole quota can never be stored:
@@ -117,7 +111,7 @@ export class Session {
       literalLimit: () =>
         this.state === "not-authenticated"
           ? 0
-          : Math.min(APPEND_LIMIT, this.account?.quotaBytes ?? APPEND_LIMIT),
+          : Math.min(ctx.limits.appendLimitBytes, this.account?.quotaBytes ?? Number.POSITIVE_INFINITY),
     });
     this.#attach(socket);
   }
@@ -156,7 +150,7 @@ export class Session {
         loginDisabled: !this.plaintextAllowed,
       });
     }
-    return [...AUTHENTICATED_CAPABILITIES];
+    return authenticatedCapabilities(this.ctx.limits.appendLimitBytes);
   }
 
   async send(chunks: readonly ResponseChunk[]): Promise<void> {
@@ -192,9 +186,9 @@ export class Session {
     ];
   }
 
-  /** After login: the 30-minute autologout applies (RFC 9051 §5.4). */
+  /** After login: the autologout applies (IMAP_AUTOLOGOUT_MS; RFC 9051 §5.4: at least 30 minutes). */
   onAuthenticated(): void {
-    this.hooks.touch(this, AUTOLOGOUT_MS);
+    this.hooks.touch(this, this.ctx.limits.autologoutMs);
   }
 
   // ---- lifecycle ---------------------------------------------------------------

@@ -1,5 +1,5 @@
 /**
- * Live updates across sessions and gateway processes (issue 7): two gateways on
+ * Live updates across sessions and gateway processes: two gateways on
  * the same Postgres, S3 and NATS; a change made through one shows up as untagged
  * EXISTS / FETCH / EXPUNGE in a session of the other — pushed at once in IDLE,
  * and reported by the next command otherwise. Deferred EXPUNGE during FETCH by

@@ -1,5 +1,5 @@
 /**
- * Two gateway processes (issue 7): gateway A runs in this process, gateway B is
+ * Two gateway processes: gateway A runs in this process, gateway B is
  * a real child process (`AEROGRAM_SERVICES=imap`, the entry point a Deployment
  * runs) on the same Postgres, s3rver, NATS and Redis. Changes made through A
  * reach an IDLE session on B as untagged EXISTS / FETCH / EXPUNGE over NATS,

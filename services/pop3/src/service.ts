@@ -33,8 +33,6 @@ export interface Pop3Service extends ServiceHandle {
   tlsPort: number | undefined;
 }
 
-/** RFC 1939 §3: an autologout timer of at least 10 minutes. */
-const IDLE_MS = 10 * 60_000;
 const LEASE_MS = 60_000;
 /** Lines beyond RFC 2449's 255-octet arguments are for SASL responses (RFC 5034 §4). */
 const MAX_LINE_OCTETS = 8192;
@@ -50,7 +48,8 @@ export async function createPop3Service(
     tls,
     apop: opts.apop ?? true,
     leaseMs: opts.leaseMs ?? LEASE_MS,
-    idleMs: opts.idleMs ?? IDLE_MS,
+    // POP3_IDLE_TIMEOUT_MS; RFC 1939 §3: an autologout timer of at least 10 minutes.
+    idleMs: opts.idleMs ?? runtime.config.protocolLimits.pop3.idleTimeoutMs,
     maxLineOctets: opts.maxLineOctets ?? MAX_LINE_OCTETS,
   };
   const idle = new IdleSweeper();
@@ -58,14 +57,17 @@ export async function createPop3Service(
   const holding = new Set<Pop3Session>();
   const authenticator =
     opts.authenticator ??
-    new Authenticator({
-      store: runtime.store,
-      limits: runtime.limits,
-      log,
-      metrics: runtime.metrics,
-      // Account and password hash in one query: a login is one database round trip.
-      credentials: (name) => runtime.store.accounts.loginCredentials(name),
-    });
+    new Authenticator(
+      {
+        store: runtime.store,
+        limits: runtime.limits,
+        log,
+        metrics: runtime.metrics,
+        // Account and password hash in one query: a login is one database round trip.
+        credentials: (name) => runtime.store.accounts.loginCredentials(name),
+      },
+      runtime.config.protocolLimits.auth,
+    );
   const deps = {
     store: runtime.store,
     blobs: runtime.blobs,

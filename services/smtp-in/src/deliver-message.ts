@@ -1,6 +1,6 @@
 /**
- * The end of DATA: from the received bytes to a durable delivery (issue 5's
- * durability contract). The message as received is spooled once; then the
+ * The end of DATA: from the received bytes to a durable delivery (250 only
+ * once the message is committed and its blob stored). The message as received is spooled once; then the
  * authentication checks read it, our trace and Authentication-Results headers
  * are prepended, the whole streams into the blob store (indexed on the way),
  * and one transaction adds it to every accepted recipient's INBOX together

@@ -1,5 +1,5 @@
 /**
- * services/smtp-in: the MX front door (issue 5). RFC 5321 with PIPELINING,
+ * services/smtp-in: the MX front door. RFC 5321 with PIPELINING,
  * SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES and STARTTLS; per-recipient
  * checks; delivery into Postgres + the blob store exactly once; then 250.
  */

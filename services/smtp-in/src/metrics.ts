@@ -4,8 +4,22 @@
  */
 import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
 
+/** The configurable limits, as the `limit` label of aerogram_smtp_limit_refusals_total. */
+export type SmtpLimitName =
+  | "connections_per_ip"
+  | "messages_per_ip"
+  | "messages_per_recipient"
+  | "message_size"
+  | "recipients"
+  | "line_length"
+  | "idle_timeout"
+  | "command_deadline"
+  | "data_deadline";
+
 export class SmtpMetrics {
   readonly connections: Counter<"result">;
+  /** One per refusal or disconnection because a configured limit tripped. */
+  readonly limitRefusals: Counter<"limit">;
   /** aerogram_sessions{protocol="smtp"} */
   readonly openConnections: Gauge.Internal<"protocol">;
   readonly transactions: Counter<"result">;
@@ -28,6 +42,16 @@ export class SmtpMetrics {
         }),
     );
     this.openConnections = sessionsGauge(registry, "smtp");
+    this.limitRefusals = once(
+      "aerogram_smtp_limit_refusals_total",
+      () =>
+        new Counter({
+          name: "aerogram_smtp_limit_refusals_total",
+          help: "SMTP replies refusing a command or ending a session because a configured limit tripped, by limit",
+          labelNames: ["limit"],
+          registers: [registry],
+        }),
+    );
     this.transactions = once(
       "aerogram_smtp_transactions_total",
       () =>

@@ -1,8 +1,10 @@
 /**
- * SMTP-in's tunables. The listener ports, bind address, host name and TLS files
- * come from libs/config; the rest has defaults here (constructor options, so
- * tests and a later config change can set them without touching the service).
+ * SMTP-in's tunables. Everything comes from libs/config (the limits from
+ * SMTP_* variables, see protocol-limits.ts there); the defaults here are the
+ * same values, for services built without a runtime config (benches, tests),
+ * which may also override any option.
  */
+import type { SmtpLimits } from "@aerogram/config";
 import type { ProxyProtocolOptions } from "@aerogram/net";
 import { DEFAULT_DEADLINES, type SmtpDeadlineOptions } from "./deadlines.ts";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
@@ -55,3 +57,26 @@ export const DEFAULT_OPTIONS = {
   spoolMemoryBytes: 1024 * 1024,
   rateLimits: DEFAULT_RATE_LIMITS,
 } satisfies Partial<SmtpInOptions>;
+
+/** The configured limits (SMTP_* variables) as service options. */
+export function optionsFromLimits(l: SmtpLimits): Partial<SmtpInOptions> {
+  return {
+    maxMessageBytes: l.maxMessageBytes,
+    maxRecipients: l.maxRecipients,
+    maxLineOctets: l.maxLineOctets,
+    socketTimeoutMs: l.idleTimeoutMs,
+    deadlines: {
+      commandMs: l.commandDeadlineMs,
+      dataMs: l.dataDeadlineMs,
+      dataMinBytesPerSecond: l.dataMinBytesPerSecond,
+    },
+    authTimeBoxMs: l.authCheckTimeoutMs,
+    dedupeWindowSeconds: l.dedupeWindowSeconds,
+    spoolMemoryBytes: l.spoolMemoryBytes,
+    rateLimits: {
+      connectionsPerIp: l.maxConnectionsPerIp,
+      messagesPerMinutePerIp: l.messagesPerMinutePerIp,
+      messagesPerMinutePerRecipient: l.messagesPerMinutePerRecipient,
+    },
+  };
+}

@@ -14,10 +14,13 @@
  *   with that code instead of smtp-server's default for the reply code.
  * - Overall deadlines per command and per message (deadlines.ts), which
  *   trickled bytes do not extend: 421 4.4.2 and close.
+ * - The replies smtp-server sends itself for a configured limit (SIZE,
+ *   recipients, idle timeout) are reported to `onLimit`, for the metric.
  */
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import { SMTPStream } from "smtp-server/lib/smtp-stream.js";
 import type { SmtpDeadlines } from "./deadlines.ts";
+import type { SmtpLimitName } from "./metrics.ts";
 import { ENHANCED_PREFIX } from "./smtp-errors.ts";
 
 /** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */
@@ -104,9 +107,12 @@ export class BoundedCommandStream extends SMTPStream {
 export class AerogramSmtpConnection extends SMTPConnection {
   /** Set by the server before init(); absent: no deadlines beyond the idle timeout. */
   deadlines: SmtpDeadlines | undefined;
+  /** Set by the server before init(): a configured limit tripped. */
+  onLimit: (limit: SmtpLimitName) => void = () => {};
 
   /** Called by the deadline sweeper (IdleSession) when the phase's time is up. */
   onIdleTimeout(): void {
+    this.onLimit(this._parser !== false && this._parser._dataMode ? "data_deadline" : "command_deadline");
     // RFC 5321 §4.5.3.2 timeouts; 4.4.2 "bad connection" (RFC 3463).
     this.send(421, `4.4.2 ${this.name} Error: timeout exceeded`);
   }
@@ -153,6 +159,10 @@ export class AerogramSmtpConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    // smtp-server's own refusals for the limits it enforces (its reply texts and contexts).
+    if (context === "MESSAGE_TOO_BIG") this.onLimit("message_size");
+    else if (context === "TOO_MANY_RECIPIENTS") this.onLimit("recipients");
+    else if (code === 421 && data === "Timeout - closing connection") this.onLimit("idle_timeout");
     if (typeof data === "string" && ENHANCED_PREFIX.test(data)) super.send(code, data, false);
     else super.send(code, data, context);
     // A reply hands the turn to the client: its next command, or after 354 the message, is owed.

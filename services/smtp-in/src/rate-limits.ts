@@ -7,6 +7,7 @@
 import type { Limiter, Slot, TokenBucketResult } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 
+/** From SMTP_MAX_CONNECTIONS_PER_IP, SMTP_MESSAGES_PER_MINUTE_PER_IP/_RECIPIENT; 0 = no limit. */
 export interface RateLimitOptions {
   /** Concurrent connections from one IP (421 beyond). */
   connectionsPerIp: number;
@@ -51,6 +52,7 @@ export class RateLimits {
    * within the limiter's slot lease (REDIS_SLOT_LEASE_MS), not after a TTL.
    */
   async connectionOpened(ip: string): Promise<Slot | undefined> {
+    if (this.opts.connectionsPerIp === 0) return UNCOUNTED;
     return this.guard(
       "connections",
       () => this.limiter.holdSlot(`smtp:conn:${ip}`, this.opts.connectionsPerIp),
@@ -65,6 +67,7 @@ export class RateLimits {
   /** One message from this IP; false when over the per-minute rate. */
   async messageFromIp(ip: string): Promise<boolean> {
     const rate = this.opts.messagesPerMinutePerIp;
+    if (rate === 0) return true;
     const r = await this.guard(
       "ip rate",
       () => this.limiter.take(`smtp:msg-ip:${ip}`, rate, rate / 60),
@@ -76,6 +79,7 @@ export class RateLimits {
   /** One message to this account; false when over the per-minute rate. */
   async messageToAccount(accountId: number): Promise<boolean> {
     const rate = this.opts.messagesPerMinutePerRecipient;
+    if (rate === 0) return true;
     const r = await this.guard(
       "recipient rate",
       () => this.limiter.take(`smtp:msg-rcpt:${accountId}`, rate, rate / 60),

@@ -17,7 +17,7 @@ import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
 import { spoolMessage } from "./message-spool.ts";
 import { SmtpMetrics } from "./metrics.ts";
-import { DEFAULT_OPTIONS, type SmtpInOptions } from "./options.ts";
+import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
 import { localError, SmtpReply } from "./smtp-errors.ts";
@@ -40,6 +40,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
   const c = runtime.config;
   return {
     ...DEFAULT_OPTIONS,
+    ...optionsFromLimits(c.protocolLimits.smtp),
     port: c.ports.smtp,
     securePort: c.ports.smtps,
     bindAddress: c.bindAddress,
@@ -91,6 +92,7 @@ export class SmtpInService {
           maxRecipients: this.opts.maxRecipients,
           socketTimeoutMs: this.opts.socketTimeoutMs,
           deadlines: this.deadlines,
+          onLimit: (limit) => this.metrics.limitRefusals.inc({ limit }),
           reverse: async (ip) => (await this.resolver(reverseName(ip), "PTR")) as string[],
         },
         {
@@ -162,6 +164,7 @@ export class SmtpInService {
     const slot = await this.limits.connectionOpened(state.ip);
     if (!slot) {
       this.metrics.connections.inc({ result: "rate_limited" });
+      this.metrics.limitRefusals.inc({ limit: "connections_per_ip" });
       return cb(new SmtpReply(421, "4.7.0", "Too many connections from your address, try again later"));
     }
     if (this.sessions.get(session.id) !== state) {
@@ -194,6 +197,7 @@ export class SmtpInService {
     state.declaredSize = Number.isFinite(size) ? size : 0;
     if (!(await this.limits.messageFromIp(state.ip))) {
       this.metrics.transactions.inc({ result: "rate_limited" });
+      this.metrics.limitRefusals.inc({ limit: "messages_per_ip" });
       return cb(new SmtpReply(451, "4.7.1", "Too many messages from your address, try again later"));
     }
     cb();
@@ -206,6 +210,8 @@ export class SmtpInService {
     if (verdict instanceof SmtpReply) {
       const result = verdict.responseCode >= 500 ? "rejected" : "deferred";
       this.metrics.recipients.inc({ result, reason: verdict.reason });
+      if (verdict.reason === "rate_limited")
+        this.metrics.limitRefusals.inc({ limit: "messages_per_recipient" });
       return cb(verdict);
     }
     this.metrics.recipients.inc({ result: "accepted", reason: "ok" });
@@ -238,7 +244,8 @@ export class SmtpInService {
       }
       if (this.opts.maxLineOctets > 0 && spooled.longestLine > this.opts.maxLineOctets) {
         this.metrics.transactions.inc({ result: "rejected" });
-        return cb(new SmtpReply(500, "5.5.2", "Line too long (RFC 5321 §4.5.3.1.6: 1000 octets)"));
+        this.metrics.limitRefusals.inc({ limit: "line_length" });
+        return cb(new SmtpReply(500, "5.5.2", `Line too long (over ${this.opts.maxLineOctets} octets)`));
       }
       state.transactions++;
       const transactionId = `${session.id}.${state.transactions}`;

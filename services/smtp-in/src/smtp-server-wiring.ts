@@ -7,15 +7,19 @@ import type { TLSSocket } from "node:tls";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 import type { SmtpDeadlines } from "./deadlines.ts";
+import type { SmtpLimitName } from "./metrics.ts";
 import { AerogramSmtpConnection } from "./protocol-connection.ts";
 
 export class AerogramSmtpServer extends SMTPServer {
   /** Per-command and per-message deadlines for every connection (set by createSmtpServer). */
   deadlines: SmtpDeadlines | undefined;
+  /** Told when smtp-server or a deadline refuses because of a configured limit (for the metric). */
+  onLimit: (limit: SmtpLimitName) => void = () => {};
 
   override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
     const connection = new AerogramSmtpConnection(this, socket, socketOptions);
     connection.deadlines = this.deadlines;
+    connection.onLimit = this.onLimit;
     this.connections.add(connection);
     connection.on("error", (err: Error) => this._onError(err));
     connection.on("connect", (data) => this._onClientConnect(data));
@@ -36,6 +40,7 @@ export interface WiringOptions {
   maxRecipients: number;
   socketTimeoutMs: number;
   deadlines: SmtpDeadlines;
+  onLimit: (limit: SmtpLimitName) => void;
   reverse: (ip: string) => Promise<string[]>;
 }
 
@@ -72,5 +77,6 @@ export function createSmtpServer(o: WiringOptions, handlers: Handlers): Aerogram
     ...handlers,
   });
   server.deadlines = o.deadlines;
+  server.onLimit = o.onLimit;
   return server;
 }

@@ -1,5 +1,5 @@
 /**
- * Issue 5's "done when": a message sent with a standard SMTP client to the
+ * The first-run promise of SMTP-in: a message sent with a standard SMTP client to the
  * running `npm start` stack (embedded PGlite, files under DATA_DIR) appears in
  * the recipient's mailbox store with UID 1, its index and its blob.
  */

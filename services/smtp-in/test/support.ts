@@ -28,7 +28,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function runtimeFor(db: TestDatabase, s3: TestS3, service = "smtp-in-test"): Promise<Runtime> {
+/** `env`: more variables (e.g. SMTP_* limits) on top of the test servers'. */
+export async function runtimeFor(
+  db: TestDatabase,
+  s3: TestS3,
+  service = "smtp-in-test",
+  env: Record<string, string> = {},
+): Promise<Runtime> {
   const config = loadConfig({
     DATABASE_URL: db.url,
     DATABASE_POOL_MAX: "5",
@@ -44,6 +50,7 @@ export async function runtimeFor(db: TestDatabase, s3: TestS3, service = "smtp-i
     MAIL_HOSTNAME: "mx.test.example",
     SMTP_PORT: "0",
     LOG_LEVEL: "silent",
+    ...env,
   });
   return createRuntime(config, { service });
 }

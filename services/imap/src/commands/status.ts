@@ -9,13 +9,12 @@ import {
   untagged,
 } from "@aerogram/imap-protocol";
 import type { Mailbox, MailboxStatusCounts } from "@aerogram/store";
-import { APPEND_LIMIT } from "../capabilities.ts";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
 /** Each STATUS item's value from the store's counts (RFC 9051 §7.2.4; APPENDLIMIT: RFC 7889). */
-const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts) => number> = {
+const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts, session: Session) => number> = {
   MESSAGES: (c) => c.messages,
   RECENT: (c) => c.recent,
   UIDNEXT: (c) => c.uidNext,
@@ -24,7 +23,7 @@ const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts) => number> 
   DELETED: (c) => c.deleted,
   SIZE: (c) => c.size,
   HIGHESTMODSEQ: (c) => c.highestModseq,
-  APPENDLIMIT: () => APPEND_LIMIT,
+  APPENDLIMIT: (_c, session) => session.ctx.limits.appendLimitBytes,
 };
 
 export async function status(session: Session, command: StatusCommand): Promise<CommandResult> {
@@ -41,7 +40,7 @@ export async function statusResponse(
   const counts = await session.ctx.imapMailboxes.status(mailbox.id);
   if (!counts) return [];
   const values: ImapValue[] = [];
-  for (const item of items) values.push(atom(item), STATUS_VALUE[item](counts));
+  for (const item of items) values.push(atom(item), STATUS_VALUE[item](counts, session));
   return untagged(
     [atom("STATUS"), mailboxNameValue(mailbox.name, session.utf8), values],
     session.writerOptions,

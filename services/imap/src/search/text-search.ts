@@ -7,8 +7,8 @@
  * parts are decoded (Content-Transfer-Encoding, then charset) and headers have
  * their RFC 2047 words decoded, so matching is over what the user sees, case-
  * insensitively. This costs a blob read per candidate: fine for the mailbox
- * sizes IMAP clients search server-side; a full-text index (migration 003) is
- * the scale-up path.
+ * sizes IMAP clients search server-side; a full-text index (none exists yet: it
+ * would be a new libs/store migration) is the scale-up path.
  */
 import type { BlobStore } from "@aerogram/blobstore";
 import type { StoredMime } from "@aerogram/delivery";

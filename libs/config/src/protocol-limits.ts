@@ -1,0 +1,180 @@
+/**
+ * The limits an operator may need to change, per protocol: abuse limits (SMTP
+ * connections and message rates per client IP, login back-off), sizes and
+ * timeouts (SMTP, IMAP, POP3). Each is one environment variable with the default the services
+ * had compiled in; the README's configuration table and the Helm chart's
+ * `limits:` values list the same names. What a client sees when one trips,
+ * and the metric that counts it, is in the services' READMEs.
+ *
+ * Kept apart from index.ts so the protocol limits grow here without every
+ * branch editing the one schema.
+ */
+import { z } from "zod";
+
+/**
+ * A whole number ≥ min, with its default. Empty counts as unset: a blank Helm
+ * value must not turn into 0, which means "no limit" for the SMTP rates.
+ */
+const whole = (def: number, min: number, hint: string) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && v.trim() === "" ? undefined : v),
+    z.coerce
+      .number({ error: "expected a number" })
+      .int("expected a whole number")
+      .min(min, `expected ${hint}`)
+      .max(Number.MAX_SAFE_INTEGER, "expected a smaller number")
+      .default(def),
+  );
+
+const MINUTE = 60_000;
+
+/** The variables, their validation and defaults. */
+export const protocolLimitsSchema = {
+  // ---- SMTP-in (services/smtp-in: rate-limits.ts, options.ts, deadlines.ts) ----
+  SMTP_MAX_CONNECTIONS_PER_IP: whole(50, 0, "a whole number ≥ 0 (0 = no limit)"),
+  SMTP_MESSAGES_PER_MINUTE_PER_IP: whole(600, 0, "a whole number ≥ 0 (0 = no limit)"),
+  SMTP_MESSAGES_PER_MINUTE_PER_RECIPIENT: whole(300, 0, "a whole number ≥ 0 (0 = no limit)"),
+  SMTP_MAX_MESSAGE_BYTES: whole(50 * 1024 * 1024, 1024, "at least 1024 octets"),
+  // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients.
+  SMTP_MAX_RECIPIENTS: whole(1000, 100, "at least 100 (RFC 5321 §4.5.3.1.8)"),
+  SMTP_MAX_LINE_OCTETS: whole(1000, 0, "0 (no limit) or at least 1000 (RFC 5321 §4.5.3.1.6)"),
+  SMTP_IDLE_TIMEOUT_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+  SMTP_COMMAND_DEADLINE_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+  SMTP_DATA_DEADLINE_MS: whole(10 * MINUTE, 1, "a positive number of milliseconds"),
+  SMTP_DATA_MIN_BYTES_PER_SECOND: whole(4096, 1, "a positive number of octets"),
+  SMTP_AUTH_CHECK_TIMEOUT_MS: whole(3000, 1, "a positive number of milliseconds"),
+  SMTP_DEDUPE_WINDOW_SECONDS: whole(24 * 3600, 1, "a positive number of seconds"),
+  SMTP_SPOOL_MEMORY_BYTES: whole(1024 * 1024, 0, "a whole number of octets ≥ 0"),
+
+  // ---- logins, IMAP and POP3 alike (libs/auth) ----
+  AUTH_FREE_FAILURES: whole(5, 1, "a whole number ≥ 1"),
+  AUTH_FAILURE_WINDOW_MS: whole(15 * MINUTE, 1000, "at least 1000 milliseconds"),
+  AUTH_BASE_BACKOFF_MS: whole(1000, 1, "a positive number of milliseconds"),
+  AUTH_MAX_BACKOFF_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+
+  // ---- IMAP (services/imap) ----
+  IMAP_APPEND_LIMIT_BYTES: whole(64 * 1024 * 1024, 1024, "at least 1024 octets"),
+  // RFC 9051 §5.4: an autologout timer of at least 30 minutes.
+  IMAP_AUTOLOGOUT_MS: whole(30 * MINUTE, 1, "a positive number of milliseconds"),
+  IMAP_PREAUTH_IDLE_MS: whole(2 * MINUTE, 1, "a positive number of milliseconds"),
+  IMAP_LOGIN_DEADLINE_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+
+  // ---- POP3 (services/pop3) ----
+  // RFC 1939 §3: an autologout timer of at least 10 minutes.
+  POP3_IDLE_TIMEOUT_MS: whole(10 * MINUTE, 1, "a positive number of milliseconds"),
+} as const;
+
+type Parsed = { [K in keyof typeof protocolLimitsSchema]: number };
+
+export interface SmtpLimits {
+  /** Concurrent connections from one client IP across the cluster; 0 = no limit. 421 4.7.0 beyond. */
+  maxConnectionsPerIp: number;
+  /** Messages (MAIL FROM) per minute from one client IP; 0 = no limit. 451 4.7.1 beyond. */
+  messagesPerMinutePerIp: number;
+  /** Messages per minute to one account; 0 = no limit. 451 4.7.1 for that recipient beyond. */
+  messagesPerMinutePerRecipient: number;
+  /** SIZE (RFC 1870); larger messages get 552 5.3.4. */
+  maxMessageBytes: number;
+  /** Recipients per transaction; beyond: 452 4.5.3. */
+  maxRecipients: number;
+  /** Longest DATA line with CRLF; 0 = no limit. 500 5.5.2 beyond. */
+  maxLineOctets: number;
+  /** Idle timeout, restarted by every byte (RFC 5321 §4.5.3.2.7: at least 5 minutes). */
+  idleTimeoutMs: number;
+  /** A whole command line within this long of the reply before it. */
+  commandDeadlineMs: number;
+  /** The floor of a whole DATA transfer (RFC 5321 §4.5.3.2.6: 10 minutes). */
+  dataDeadlineMs: number;
+  /** Each this many message octets add one second to the DATA deadline. */
+  dataMinBytesPerSecond: number;
+  /** Upper bound for the SPF/DKIM/DMARC checks of one message. */
+  authCheckTimeoutMs: number;
+  /** How long a retried message is recognised as already delivered. */
+  dedupeWindowSeconds: number;
+  /** Message octets kept in memory while receiving; the rest spills to a temp file. */
+  spoolMemoryBytes: number;
+}
+
+export interface AuthLimits {
+  /** Failed logins per IP (and per login name) within the window before back-off starts. */
+  freeFailures: number;
+  failureWindowMs: number;
+  /** First back-off after the free failures; doubles with each further failure up to maxBackoffMs. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface ImapLimits {
+  /** APPENDLIMIT (RFC 7889) and the largest literal: bigger uploads get NO [TOOBIG] before any byte is read. */
+  appendLimitBytes: number;
+  /** Autologout of an authenticated session without a command (RFC 9051 §5.4: at least 30 minutes). */
+  autologoutMs: number;
+  /** A connection silent this long before login is closed. */
+  preauthIdleMs: number;
+  /** Total time to log in, however busy the connection is (slowloris). */
+  loginDeadlineMs: number;
+}
+
+export interface Pop3Limits {
+  /** Autologout of an idle session (RFC 1939 §3: at least 10 minutes). */
+  idleTimeoutMs: number;
+}
+
+export interface ProtocolLimits {
+  smtp: SmtpLimits;
+  auth: AuthLimits;
+  imap: ImapLimits;
+  pop3: Pop3Limits;
+}
+
+/** Cross-variable checks: problems naming the variable. */
+export function protocolLimitProblems(e: Parsed): { variable: string; message: string }[] {
+  const problems: { variable: string; message: string }[] = [];
+  if (e.SMTP_MAX_LINE_OCTETS !== 0 && e.SMTP_MAX_LINE_OCTETS < 1000)
+    problems.push({
+      variable: "SMTP_MAX_LINE_OCTETS",
+      message: `expected 0 (no limit) or at least 1000 (RFC 5321 §4.5.3.1.6) (got ${e.SMTP_MAX_LINE_OCTETS})`,
+    });
+  if (e.AUTH_MAX_BACKOFF_MS < e.AUTH_BASE_BACKOFF_MS)
+    problems.push({
+      variable: "AUTH_MAX_BACKOFF_MS",
+      message: `expected at least AUTH_BASE_BACKOFF_MS (${e.AUTH_BASE_BACKOFF_MS})`,
+    });
+  return problems;
+}
+
+export function protocolLimits(e: Parsed): ProtocolLimits {
+  return {
+    smtp: {
+      maxConnectionsPerIp: e.SMTP_MAX_CONNECTIONS_PER_IP,
+      messagesPerMinutePerIp: e.SMTP_MESSAGES_PER_MINUTE_PER_IP,
+      messagesPerMinutePerRecipient: e.SMTP_MESSAGES_PER_MINUTE_PER_RECIPIENT,
+      maxMessageBytes: e.SMTP_MAX_MESSAGE_BYTES,
+      maxRecipients: e.SMTP_MAX_RECIPIENTS,
+      maxLineOctets: e.SMTP_MAX_LINE_OCTETS,
+      idleTimeoutMs: e.SMTP_IDLE_TIMEOUT_MS,
+      commandDeadlineMs: e.SMTP_COMMAND_DEADLINE_MS,
+      dataDeadlineMs: e.SMTP_DATA_DEADLINE_MS,
+      dataMinBytesPerSecond: e.SMTP_DATA_MIN_BYTES_PER_SECOND,
+      authCheckTimeoutMs: e.SMTP_AUTH_CHECK_TIMEOUT_MS,
+      dedupeWindowSeconds: e.SMTP_DEDUPE_WINDOW_SECONDS,
+      spoolMemoryBytes: e.SMTP_SPOOL_MEMORY_BYTES,
+    },
+    auth: {
+      freeFailures: e.AUTH_FREE_FAILURES,
+      failureWindowMs: e.AUTH_FAILURE_WINDOW_MS,
+      baseBackoffMs: e.AUTH_BASE_BACKOFF_MS,
+      maxBackoffMs: e.AUTH_MAX_BACKOFF_MS,
+    },
+    imap: {
+      appendLimitBytes: e.IMAP_APPEND_LIMIT_BYTES,
+      autologoutMs: e.IMAP_AUTOLOGOUT_MS,
+      preauthIdleMs: e.IMAP_PREAUTH_IDLE_MS,
+      loginDeadlineMs: e.IMAP_LOGIN_DEADLINE_MS,
+    },
+    pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
+  };
+}
+
+/** The protocol-limit variables, for the README table, the Helm chart test and `--help`. */
+export const PROTOCOL_LIMIT_VARIABLES = Object.keys(protocolLimitsSchema);

@@ -30,13 +30,17 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
-/** User + system CPU seconds of one process (0 when it is gone). */
+/**
+ * User + system CPU seconds of one process and of its children it has
+ * reaped (Postfix's smtpd, cleanup and virtual exit after some messages: the
+ * master's cutime keeps their CPU; 0 when the process is gone).
+ */
 export function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the parenthesised command name (which may contain spaces).
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICKS;
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
   } catch {
     return 0;
   }

@@ -26,6 +26,7 @@ import {
   cpuDuring,
   createTestDatabase,
   loadAverage1,
+  processName,
   processTree,
   startS3,
   summary,
@@ -130,7 +131,11 @@ async function serveS3(): Promise<void> {
 
 /** Runs this file in a mode and waits for the line it prints when ready. */
 async function child(mode: string, env: NodeJS.ProcessEnv, ready: RegExp) {
-  const proc = spawn(process.execPath, ["--import", "tsx", import.meta.filename, mode], {
+  // BENCH_PROFILE_DIR: a CPU profile of the server and each worker (node --cpu-prof) on exit.
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+    : [];
+  const proc = spawn(process.execPath, [...profile, "--import", "tsx", import.meta.filename, mode], {
     env,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -269,7 +274,7 @@ async function runOnce(server: Server, messages: number): Promise<Run> {
   const base = server.delivered?.() ?? 0;
   const started = performance.now();
   let acceptedMs = 0;
-  const { cpu } = await cpuDuring(server.pids, async () => {
+  const { cpu, perProcess } = await cpuDuring(server.pids, async () => {
     await smtpSource(server.port, messages);
     acceptedMs = performance.now() - started;
     if (!server.delivered) return;
@@ -278,6 +283,12 @@ async function runOnce(server: Server, messages: number): Promise<Run> {
       await new Promise((r) => setTimeout(r, 20));
   });
   const storedMs = performance.now() - started;
+  if (process.env.BENCH_VERBOSE) {
+    const by = [...perProcess]
+      .filter(([, c]) => c > 0)
+      .map(([pid, c]) => `${processName(pid)}[${pid}] ${((c * 1000) / messages).toFixed(2)}`);
+    console.log(`  ${server.name} CPU ms per message by process: ${by.join(", ")}`);
+  }
   return {
     accepted: messages / (acceptedMs / 1000),
     stored: messages / ((server.delivered ? storedMs : acceptedMs) / 1000),
@@ -305,7 +316,7 @@ async function main(): Promise<void> {
   );
   const servers: Server[] = [await startAerogram("fs")];
   try {
-    const pf = startPostfix();
+    const pf = process.env.BENCH_ONLY === "aerogram" ? "skipped (BENCH_ONLY=aerogram)" : startPostfix();
     if (typeof pf === "string") console.log(`postfix: not available (${pf})`);
     else servers.push(pf);
     // Warm-up: JIT, pools, Postfix's processes.

@@ -82,6 +82,8 @@ async function serve(): Promise<void> {
     }
     await runtime.close();
     if (WORKERS > 1) {
+      // As npm start's primary: workers accept on the shared socket themselves.
+      cluster.schedulingPolicy = cluster.SCHED_NONE;
       const ports: number[] = [];
       for (let i = 0; i < WORKERS; i++) {
         cluster.fork().on("message", (m: { port?: number }) => {

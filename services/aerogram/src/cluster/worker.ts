@@ -1,6 +1,6 @@
 /**
  * A cluster worker: runs the mail services on listeners shared with the other
- * workers (node:cluster hands each accepted connection to one of them). It
+ * workers (each accepts from the shared listening socket, node:cluster SCHED_NONE). It
  * asks the primary first where the embedded database is and whether the bus
  * and limiter are shared through it, then builds its runtime.
  */

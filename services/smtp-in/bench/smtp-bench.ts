@@ -11,7 +11,9 @@
  * commit; Postfix's figure waits until the maildir holds every message. Then
  * one run with s3rver blobs (BENCH_S3=0 skips it).
  *
- * Environment: BENCH_SENDERS (20), BENCH_SOURCE_MESSAGES (2000),
+ * Environment: BENCH_ONLY=aerogram (no Postfix), BENCH_GROUP_COMMIT=0 (each
+ * delivery its own transaction), BENCH_PROFILE_DIR (node --cpu-prof of the
+ * server), BENCH_VERBOSE (CPU per process), BENCH_SENDERS (20), BENCH_SOURCE_MESSAGES (2000),
  * BENCH_SOURCE_BYTES (10240), BENCH_WORKERS, BENCH_ROUNDS, TEST_DATABASE_URL,
  * TEST_NATS_URL, TEST_REDIS_URL.
  */
@@ -109,6 +111,8 @@ async function serve(): Promise<void> {
         messagesPerMinutePerIp: 1e9,
         messagesPerMinutePerRecipient: 1e9,
       },
+      // BENCH_GROUP_COMMIT=0: every delivery its own transaction (for a before/after).
+      ...(process.env.BENCH_GROUP_COMMIT === "0" ? { groupCommit: { maxGroup: 1, maxInFlight: 1_000 } } : {}),
     }),
   );
   const handle = await service.start();

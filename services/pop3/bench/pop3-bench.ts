@@ -166,6 +166,8 @@ async function startAerogram(messages: Buffer[], users: string[]): Promise<Serve
       HTTP_PORT: "0",
       DEMO_ACCOUNT: "false",
     }),
+    // BENCH_PROFILE_DIR: a CPU profile of the primary and of each worker (node --cpu-prof) at exit.
+    process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
   );
   const port = Number((await gateway.waitFor(/pop3 127\.0\.0\.1:(\d+)/, 120_000))[1]);
   console.log(

@@ -7,16 +7,15 @@
  * group commits.
  */
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { createBlobStore } from "@aerogram/blobstore";
 import { createEventBus } from "@aerogram/events";
 import { Store } from "@aerogram/store";
 import { createTestDatabase, requireServer, tempDir } from "@aerogram/testkit";
 import { Delivery } from "../src/index.ts";
 
-const message = (n: number) => Buffer.from(`From: a@remote.test\r\nSubject: m${n}\r\n\r\nbody ${n}\r\n`);
-
-test("concurrent deliveries share transactions, keep distinct UIDs, dedupe inside and across groups", async (t) => {
+/** Real Postgres, filesystem blobs, a group-committing Delivery (one group in flight); undefined when skipped. */
+async function backend(t: TestContext): Promise<{ store: Store; delivery: Delivery } | undefined> {
   if (!(await requireServer(t, "postgres"))) return;
   const db = await createTestDatabase();
   const dir = await tempDir("aerogram-group-commit-");
@@ -30,6 +29,15 @@ test("concurrent deliveries share transactions, keep distinct UIDs, dedupe insid
     await db.drop();
   });
   const delivery = new Delivery({ store, blobs, events }, { groupCommit: { maxGroup: 16, maxInFlight: 1 } });
+  return { store, delivery };
+}
+
+const message = (n: number) => Buffer.from(`From: a@remote.test\r\nSubject: m${n}\r\n\r\nbody ${n}\r\n`);
+
+test("concurrent deliveries share transactions, keep distinct UIDs, dedupe inside and across groups", async (t) => {
+  const setup = await backend(t);
+  if (!setup) return;
+  const { store, delivery } = setup;
   const x = await store.accounts.create({ address: "x@example.com", password: "pw" });
   const y = await store.accounts.create({ address: "y@example.com", password: "pw" });
   const boxX = (await store.mailboxes.byName(x.id, "INBOX"))!.id;
@@ -81,19 +89,9 @@ test("concurrent deliveries share transactions, keep distinct UIDs, dedupe insid
 });
 
 test("a delivery that cannot commit fails alone; its group's others are stored", async (t) => {
-  if (!(await requireServer(t, "postgres"))) return;
-  const db = await createTestDatabase();
-  const dir = await tempDir("aerogram-group-commit-");
-  const store = await Store.open({ url: db.url, poolMax: 4 });
-  const blobs = createBlobStore({ kind: "fs", dir: dir.path });
-  const events = await createEventBus({ kind: "memory", subjectPrefix: "t" });
-  t.after(async () => {
-    await store.close();
-    await events.close();
-    await dir.remove();
-    await db.drop();
-  });
-  const delivery = new Delivery({ store, blobs, events }, { groupCommit: { maxGroup: 16, maxInFlight: 1 } });
+  const setup = await backend(t);
+  if (!setup) return;
+  const { store, delivery } = setup;
   const x = await store.accounts.create({ address: "x@example.com", password: "pw" });
   const boxX = (await store.mailboxes.byName(x.id, "INBOX"))!.id;
   const missing = 2_000_000_000;

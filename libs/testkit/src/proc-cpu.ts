@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import pg from "pg";
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on every Linux we run on). */
 const TICKS = 100;
@@ -83,5 +84,20 @@ export function processName(pid: number): string {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
   } catch {
     return "?";
+  }
+}
+
+/** PIDs of the PostgreSQL backends serving one database (a server on this machine), for their CPU. */
+export async function postgresBackendPids(serverUrl: string, database: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [database],
+    );
+    return rows.map((r) => r.pid);
+  } finally {
+    await client.end();
   }
 }

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
     log.info("migrations applied");
     process.exit(0);
   }
-  if (config.workers === 1) return runSingle(config, log);
+  // Workers exist to share the mail listeners; the admin API alone needs one process.
+  const servesMail = config.services.some((s) => s !== "admin");
+  if (config.workers === 1 || !servesMail) return runSingle(config, log);
   return runPrimary(config, log);
 }
 

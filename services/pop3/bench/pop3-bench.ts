@@ -35,6 +35,7 @@ import {
   cpuDuring,
   createTestDatabase,
   loadAverage1,
+  postgresBackendPids,
   processName,
   processTree,
   startTsProcess,
@@ -44,7 +45,6 @@ import {
   tempDir,
   uniqueId,
 } from "@aerogram/testkit";
-import pg from "pg";
 import { Client, type Load, login, type Result } from "./pop3-clients.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -112,21 +112,6 @@ async function redisReachable(): Promise<boolean> {
   });
 }
 
-/** PIDs of the PostgreSQL backends serving one database (the server runs on this machine). */
-async function backendPids(url: string, database: string): Promise<number[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-      [database],
-    );
-    return rows.map((r) => r.pid);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * `npm start` with only POP3 (AEROGRAM_SERVICES=pop3) and BENCH_WORKERS
  * workers, on the test Postgres, filesystem blobs and Redis when reachable
@@ -177,7 +162,7 @@ async function startAerogram(messages: Buffer[], users: string[]): Promise<Serve
   // scrypt per account). Consecutive connections go to the next worker in
   // turn, so each user logs in WORKERS times in a row.
   for (const u of users) for (let i = 0; i < WORKERS; i++) (await login(port, u, PASSWORD)).close();
-  let backends = await backendPids(TEST_DATABASE_URL, db.name);
+  let backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
   return {
     name: "aerogram",
     ports: [port],

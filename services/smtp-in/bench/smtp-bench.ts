@@ -28,6 +28,7 @@ import {
   cpuDuring,
   createTestDatabase,
   loadAverage1,
+  postgresBackendPids,
   processName,
   processTree,
   startS3,
@@ -38,7 +39,6 @@ import {
   tempDir,
   uniqueId,
 } from "@aerogram/testkit";
-import pg from "pg";
 import { optionsFromRuntime, SmtpInService } from "../src/index.ts";
 import { postfixAvailable, startPrivatePostfix } from "./postfix.ts";
 
@@ -174,21 +174,6 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** PIDs of the PostgreSQL backends serving one database (the server runs on this machine). */
-async function backendPids(database: string): Promise<number[]> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-      [database],
-    );
-    return rows.map((r) => r.pid);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Aerogram's SMTP-in on real Postgres, NATS and Redis (when reachable), blobs on the filesystem or in s3rver. */
 async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
   const db = await createTestDatabase();
@@ -226,7 +211,7 @@ async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
     `aerogram (${blobs}): ${WORKERS} worker(s), Postgres ${db.name}, blobs ${s3 ? `s3rver ${s3.endpoint}` : "on the filesystem"}, events ${nats ? "NATS" : "in-process"}, limits ${redis ? "Redis" : "in-memory"}`,
   );
   const server = await child("--serve", env, /PORT (\d+)/);
-  const backends = await backendPids(db.name);
+  const backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
   return {
     name: blobs === "fs" ? "aerogram" : "aerogram-s3",
     port: Number(server.match[1]),

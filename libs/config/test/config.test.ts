@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import { test } from "node:test";
 import { ConfigError, loadConfig } from "../src/index.ts";
 
@@ -108,4 +109,18 @@ test("PROXY protocol: bad values name the variable", () => {
     assert.match(p?.message ?? "", /CIDR/);
   }
   assert.match(problem({ PROXY_TRUSTED_NETWORKS: "10.0.0.0/8" })?.message ?? "", /PROXY_PROTOCOL=true/);
+});
+
+test("AEROGRAM_WORKERS: 1 on the embedded database, the cores with DATABASE_URL, or as set", () => {
+  assert.equal(loadConfig({}).workers, 1);
+  assert.equal(loadConfig({ DATABASE_URL: "postgres://u@db/mail" }).workers, availableParallelism());
+  assert.equal(loadConfig({ AEROGRAM_WORKERS: "3" }).workers, 3);
+  assert.equal(loadConfig({ DATABASE_URL: "postgres://u@db/mail", AEROGRAM_WORKERS: "1" }).workers, 1);
+  for (const bad of ["0", "-2", "1.5", "many"]) {
+    assert.throws(
+      () => loadConfig({ AEROGRAM_WORKERS: bad }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes("AEROGRAM_WORKERS"),
+      bad,
+    );
+  }
 });

@@ -28,12 +28,22 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
-export function startTsProcess(script: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve(REPO_ROOT, script), ...args], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** `nodeArgs`: options for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+export function startTsProcess(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): RunningProcess {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, "--import", "tsx", resolve(REPO_ROOT, script), ...args],
+    {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => {

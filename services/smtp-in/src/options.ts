@@ -5,6 +5,7 @@
  * which may also override any option.
  */
 import type { SmtpLimits } from "@aerogram/config";
+import type { GroupCommitOptions } from "@aerogram/delivery";
 import type { ProxyProtocolOptions } from "@aerogram/net";
 import { DEFAULT_DEADLINES, type SmtpDeadlineOptions } from "./deadlines.ts";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
@@ -44,6 +45,8 @@ export interface SmtpInOptions {
   /** Message bytes kept in memory while receiving; the rest spills to a temp file. */
   spoolMemoryBytes: number;
   rateLimits: RateLimitOptions;
+  /** Deliveries arriving together share one transaction (libs/delivery group-commit.ts); default DEFAULT_GROUP_COMMIT. */
+  groupCommit?: GroupCommitOptions;
 }
 
 export const DEFAULT_OPTIONS = {

@@ -32,11 +32,13 @@ export class RecipientPolicy {
       return new SmtpReply(550, "5.1.3", "Bad recipient address syntax", "syntax");
     }
     try {
+      // One round trip: domain, account (by address or alias), INBOX, usage.
+      const found = await this.store.accounts.recipient(address);
       // An address literal or any domain we don't host is a relay attempt (RFC 5321 §3.6.2, §7.1).
-      if (!(await this.store.accounts.isLocalDomain(address.slice(at + 1)))) {
+      if (!found.localDomain) {
         return new SmtpReply(550, "5.7.1", "Relay access denied", "relay_denied");
       }
-      const account = await this.store.accounts.byAddress(address);
+      const account = found.account;
       if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
       if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");
       if (account.quotaBytes !== null) {
@@ -45,13 +47,12 @@ export class RecipientPolicy {
         if (declaredSize > account.quotaBytes) {
           return new SmtpReply(552, "5.2.2", "Message exceeds the mailbox's quota", "over_quota");
         }
-        const usage = await this.store.accounts.usage(account.id);
-        if (usage.bytes + declaredSize > account.quotaBytes || usage.bytes >= account.quotaBytes) {
+        const used = account.usedBytes ?? 0;
+        if (used + declaredSize > account.quotaBytes || used >= account.quotaBytes) {
           return new SmtpReply(452, "4.2.2", "Mailbox full, try again later", "mailbox_full");
         }
       }
-      const inbox = await this.store.mailboxes.byName(account.id, "INBOX");
-      if (!inbox) return localError("Mailbox temporarily unavailable");
+      if (account.inboxId === undefined) return localError("Mailbox temporarily unavailable");
       if (!(await this.limits.messageToAccount(account.id))) {
         return new SmtpReply(
           451,
@@ -60,7 +61,7 @@ export class RecipientPolicy {
           "rate_limited",
         );
       }
-      return { address, accountId: account.id, inboxId: inbox.id };
+      return { address, accountId: account.id, inboxId: account.inboxId };
     } catch {
       return localError();
     }

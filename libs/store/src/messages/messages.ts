@@ -7,7 +7,15 @@
 import { changesSince, type MailboxChanges, type MessageChange } from "../changes/changes.ts";
 import { type Pool, withTransaction } from "../db.ts";
 import { pruneDedupeKeys } from "../dedupe/delivery-dedupe.ts";
-import { type Appended, type AppendOptions, type AppendTarget, appendIn } from "./append.ts";
+import {
+  type Appended,
+  type AppendOptions,
+  type AppendTarget,
+  appendGroupIn,
+  appendIn,
+  type GroupedAppend,
+  type GroupedAppendResult,
+} from "./append.ts";
 import { type CopyResult, copyIn } from "./copy.ts";
 import { expungeIn } from "./expunge.ts";
 import {
@@ -35,6 +43,11 @@ export class Messages {
    */
   append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
     return withTransaction(this.pool, (tx) => appendIn(tx, targets, opts));
+  }
+
+  /** Several deliveries in one transaction (group commit): see appendGroupIn. */
+  appendGroup(items: readonly GroupedAppend[]): Promise<GroupedAppendResult[]> {
+    return withTransaction(this.pool, (tx) => appendGroupIn(tx, items));
   }
 
   /** Forgets dedupe keys older than the window (they can no longer match); returns how many. */

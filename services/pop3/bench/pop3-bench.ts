@@ -12,25 +12,26 @@
  *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
  *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof; BENCH_VERBOSE=1 for
  *   Aerogram's per-command totals and both servers' client-side time per session step;
- *   BENCH_REPLICAS=2 runs a second Aerogram gateway process, clients spread over both)
+ *   BENCH_REPLICAS=2 runs a second Aerogram gateway process, clients spread over both;
+ *   BENCH_SMOKE=1: 2 clients, 5 messages, 1 s, no Dovecot — the smoke test in npm test)
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, readdir, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
-import { createRuntime } from "@aerogram/runtime";
-import { createTestDatabase, TEST_REDIS_URL, tempDir, uniqueId } from "@aerogram/testkit";
+import {
+  benchKnob,
+  benchSmoke,
+  dovecotUnavailable,
+  serversReachable,
+  startPrivateDovecot,
+  startTestBackend,
+} from "@aerogram/testkit";
 import { createPop3Service } from "../src/service.ts";
-import { Client, type Load, login, measure, type Result } from "./pop3-clients.ts";
+import { type Load, login, measure, type Result } from "./pop3-clients.ts";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50);
+const SECONDS = benchKnob("BENCH_SECONDS", 5, 1);
+const CLIENTS = benchKnob("BENCH_CLIENTS", 4, 2);
+const MESSAGES = benchKnob("BENCH_MESSAGES", 50, 5);
 const PASSWORD = "bench-pass";
 /** Aerogram gateway processes (1: this process only); Dovecot always runs as it likes. */
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1);
@@ -99,29 +100,16 @@ async function startReplica(env: Record<string, string>): Promise<{ child: Child
   return { child, port };
 }
 
-async function redisReachable(): Promise<boolean> {
-  const u = new URL(TEST_REDIS_URL);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || 6379) });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 async function benchAerogram(messages: Buffer[], users: string[]): Promise<Result> {
-  const db = await createTestDatabase();
-  const dir = await tempDir("aerogram-pop3-bench-");
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    BLOB_DIR: join(dir.path, "blobs"),
-    LOG_LEVEL: "warn",
-    REDIS_KEY_PREFIX: `bench${uniqueId()}:`,
-  };
-  if (process.env.BENCH_LIMITER !== "memory" && (await redisReachable())) env.REDIS_URL = TEST_REDIS_URL;
-  const runtime = await createRuntime(loadConfig(env), { service: "pop3-bench" });
+  const redis = process.env.BENCH_LIMITER !== "memory" && (await serversReachable(["redis"]));
+  const backend = await startTestBackend({
+    database: "postgres",
+    blobs: "fs",
+    redis,
+    settings: { LOG_LEVEL: "warn" },
+  });
+  const env = backend.env;
+  const runtime = await backend.runtime("pop3-bench");
   const replicas: ChildProcess[] = [];
   const pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0 });
   try {
@@ -151,7 +139,7 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
         .getSingleMetric("aerogram_pop3_command_duration_seconds")
         ?.get();
       for (const v of durations?.values ?? []) {
-        if (v.metricName?.endsWith("_sum"))
+        if ((v as { metricName?: string }).metricName?.endsWith("_sum"))
           console.log(`  ${v.labels.command}: ${(v.value * 1000).toFixed(0)} ms total`);
       }
     }
@@ -163,128 +151,48 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
     }
     await pop3.drain(100);
     await runtime.close();
-    await db.drop();
-    await dir.remove();
+    await backend.stop();
   }
 }
 
 /**
- * Dovecot's {SSHA256} scheme: base64(SHA-256(password + salt) + salt). A
- * hashed password (never {PLAIN}), checked at the cost Aerogram pays per
- * cached login (one SHA-256; its scrypt runs once per cache lifetime).
+ * A private Dovecot POP3 (libs/testkit) with the same users and messages:
+ * salted SHA-256 passwords (never {PLAIN}), checked at the cost Aerogram pays
+ * per cached login (one SHA-256; its scrypt runs once per cache lifetime).
  */
-function ssha256(password: string): string {
-  const salt = randomBytes(8);
-  const digest = createHash("sha256").update(password).update(salt).digest();
-  return `{SSHA256}${Buffer.concat([digest, salt]).toString("base64")}`;
-}
-
-/** "nobody": Dovecot's mail processes must not run as root. */
-const MAIL_UID = 65534;
-
-async function chownTree(path: string, uid: number): Promise<void> {
-  await chown(path, uid, uid);
-  for (const entry of await readdir(path, { withFileTypes: true })) {
-    const p = join(path, entry.name);
-    if (entry.isDirectory()) await chownTree(p, uid);
-    else await chown(p, uid, uid);
-  }
-}
-
-function dovecotBinary(): string | undefined {
-  for (const p of ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]) if (existsSync(p)) return p;
-  return undefined;
-}
-
 async function benchDovecot(messages: Buffer[], users: string[]): Promise<Result | string> {
-  const binary = dovecotBinary();
-  if (!binary || !existsSync("/usr/lib/dovecot/pop3")) return "not available";
-  const dir = await tempDir("aerogram-dovecot-");
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  // Dovecot's auth process runs as its own user and must reach the passwd file.
-  await chmod(dir.path, 0o755);
-  const conf = join(dir.path, "dovecot.conf");
-  await writeFile(join(dir.path, "passwd"), users.map((u) => `${u}:${ssha256(PASSWORD)}\n`).join(""));
-  await writeFile(
-    conf,
-    `base_dir = ${dir.path}/run
-state_dir = ${dir.path}/state
-log_path = ${dir.path}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-# The same steady state as Aerogram's Authenticator: a remembered lookup (its
+  const why = dovecotUnavailable(["pop3"]);
+  if (why) return `not available (${why})`;
+  let dovecot: Awaited<ReturnType<typeof startPrivateDovecot>>;
+  try {
+    dovecot = await startPrivateDovecot({
+      protocols: ["pop3"],
+      users,
+      password: PASSWORD,
+      passwordScheme: "SSHA256",
+      mail: Object.fromEntries(users.map((u) => [u, messages])),
+      // Dovecot's "high-performance" login mode and reused pop3 processes, so we
+      // compare against Dovecot at its fastest rather than at its most isolated.
+      services: { "pop3-login": ["service_count = 0", "process_min_avail = 2"], pop3: ["service_count = 0"] },
+      settings: `# The same steady state as Aerogram's Authenticator: a remembered lookup (its
 # verified-login cache, 5 min) and one SHA-256 per login against a stored hash.
 auth_cache_size = 10M
 auth_cache_ttl = 5 mins
 # RFC 1939 §8: one session per maildrop, as Aerogram's lease (off by default in Dovecot).
 pop3_lock_session = yes
-first_valid_uid = 1
-mail_location = maildir:${dir.path}/home/%u/Maildir
-passdb {
-  driver = passwd-file
-  args = ${dir.path}/passwd
-}
-userdb {
-  driver = static
-  args = uid=${MAIL_UID} gid=${MAIL_UID} home=${dir.path}/home/%u
-}
-# Dovecot's "high-performance" login mode and reused pop3 processes, so we
-# compare against Dovecot at its fastest rather than at its most isolated.
-service pop3-login {
-  inet_listener pop3 {
-    port = ${port}
-  }
-  service_count = 0
-  process_min_avail = 2
-}
-service pop3 {
-  service_count = 0
-}
-service anvil {
-  chroot =
-}
 `,
-  );
-  for (const u of users) {
-    const md = join(dir.path, "home", u, "Maildir");
-    for (const sub of ["cur", "new", "tmp"]) await mkdir(join(md, sub), { recursive: true });
-    let i = 0;
-    for (const m of messages) {
-      // Maildir stores LF line ends; Dovecot adds the CRs on the way out, as we do for bare LFs.
-      await writeFile(
-        join(md, "cur", `${1_700_000_000 + i}.${i}.bench:2,`),
-        m.toString("latin1").replace(/\r\n/g, "\n"),
-      );
-      i++;
-    }
+    });
+  } catch (error) {
+    return `did not start: ${(error as Error).message}`;
   }
-  // Dovecot never runs mail processes as root: the maildirs belong to "nobody".
-  await chownTree(join(dir.path, "home"), MAIL_UID);
-  await mkdir(join(dir.path, "run"), { recursive: true });
-  await mkdir(join(dir.path, "state"), { recursive: true });
-  const proc = spawn(binary, ["-F", "-c", conf], { stdio: "ignore" });
   try {
-    for (let i = 0; ; i++) {
-      try {
-        (await Client.open(port)).close();
-        break;
-      } catch {
-        if (i > 50) return `did not start (see ${dir.path}/dovecot.log)`;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const port = dovecot.ports.pop3!;
     for (const u of users) (await login(port, u, PASSWORD)).close();
     return await runLoad([port], users);
   } catch (error) {
     return `failed: ${(error as Error).message}`;
   } finally {
-    proc.kill("SIGTERM");
-    await new Promise((r) => proc.once("exit", r));
-    if (!process.env.BENCH_KEEP_DOVECOT) await dir.remove();
-    else console.log(`dovecot files kept in ${dir.path}`);
+    await dovecot.stop();
   }
 }
 
@@ -306,8 +214,9 @@ console.log(
 const users = Array.from({ length: CLIENTS }, (_, i) => `bench${i}@example.org`);
 const ours = await benchAerogram(messages, users);
 show("aerogram", ours);
-const theirs =
-  process.env.BENCH_ONLY === "aerogram"
+const theirs = benchSmoke()
+  ? "skipped (smoke mode)"
+  : process.env.BENCH_ONLY === "aerogram"
     ? "skipped (BENCH_ONLY=aerogram)"
     : await benchDovecot(messages, users);
 if (typeof theirs === "string") {

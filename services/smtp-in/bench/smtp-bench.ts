@@ -8,38 +8,30 @@
  * generator doesn't share its event loop. Environment: BENCH_SECONDS (15),
  * BENCH_SENDERS (20), BENCH_MESSAGE_BYTES (8192), TEST_DATABASE_URL,
  * TEST_NATS_URL, TEST_REDIS_URL (NATS and Redis are used when reachable).
+ * BENCH_SMOKE=1 (the smoke test in npm test): 2 senders for 1 s, no Postfix.
  */
 import { spawn } from "node:child_process";
-import { connect } from "node:net";
 import { loadConfig } from "@aerogram/config";
 import { createRuntime } from "@aerogram/runtime";
-import { createTestDatabase, startS3, TEST_NATS_URL, TEST_REDIS_URL, uniqueId } from "@aerogram/testkit";
+import {
+  backendEnv,
+  benchKnob,
+  benchSmoke,
+  createTestDatabase,
+  freePort,
+  postfixAvailable,
+  serversReachable,
+  startPrivatePostfix,
+  startS3,
+} from "@aerogram/testkit";
 import { optionsFromRuntime, SmtpInService } from "../src/index.ts";
-import { postfixAvailable, startPrivatePostfix } from "./postfix.ts";
 import { type LoadResult, percentile, runLoad } from "./smtp-load.ts";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
-const SENDERS = Number(process.env.BENCH_SENDERS ?? 20);
-const MESSAGE_BYTES = Number(process.env.BENCH_MESSAGE_BYTES ?? 8192);
-const WARMUP_SECONDS = 2;
+const SECONDS = benchKnob("BENCH_SECONDS", 15, 1);
+const SENDERS = benchKnob("BENCH_SENDERS", 20, 2);
+const MESSAGE_BYTES = benchKnob("BENCH_MESSAGE_BYTES", 8192, 8192);
+const WARMUP_SECONDS = benchSmoke() ? 0.5 : 2;
 const DOMAIN = "bench.test";
-const POSTFIX_PORT = 25_250 + (process.pid % 1000);
-
-function reachable(url: string, port: number): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || port) });
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 /** --serve: the SMTP-in service alone, configured from the environment. */
 async function serve(): Promise<void> {
@@ -138,21 +130,21 @@ async function benchAerogram(): Promise<LoadResult> {
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
   };
-  const [nats, redis] = await Promise.all([reachable(TEST_NATS_URL, 4222), reachable(TEST_REDIS_URL, 6379)]);
+  const [nats, redis] = await Promise.all([serversReachable(["nats"]), serversReachable(["redis"])]);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: String(SENDERS),
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    SMTP_PORT: "0",
-    LOG_LEVEL: "warn",
-    MAIL_HOSTNAME: "bench.aerogram.test",
-    ...(nats ? { NATS_URL: TEST_NATS_URL, NATS_SUBJECT_PREFIX: `bench${uniqueId()}` } : {}),
-    ...(redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `bench${uniqueId()}:` } : {}),
+    ...backendEnv({
+      databaseUrl: db.url,
+      s3,
+      nats,
+      redis,
+      settings: {
+        DATABASE_POOL_MAX: String(SENDERS),
+        SMTP_PORT: "0",
+        LOG_LEVEL: "warn",
+        MAIL_HOSTNAME: "bench.aerogram.test",
+      },
+    }),
   };
   console.log(
     `aerogram: Postgres ${db.name}, s3rver ${s3.endpoint}, events ${nats ? "NATS" : "in-process"}, limits ${redis ? "Redis" : "in-memory"}`,
@@ -170,7 +162,7 @@ async function benchAerogram(): Promise<LoadResult> {
 async function benchPostfix(): Promise<{ result: LoadResult; endToEndSeconds: number } | string> {
   const why = postfixAvailable();
   if (why) return why;
-  const pf = startPrivatePostfix(POSTFIX_PORT, DOMAIN);
+  const pf = startPrivatePostfix(await freePort(), DOMAIN);
   try {
     await new Promise((r) => setTimeout(r, 1500));
     const warm = await runLoad({
@@ -207,6 +199,10 @@ async function main(): Promise<void> {
   );
   const ours = await benchAerogram();
   console.log(describe("aerogram (250 after blob in s3rver + row in Postgres)", ours));
+  if (benchSmoke()) {
+    console.log("postfix: skipped (smoke mode)");
+    return;
+  }
   const pf = await benchPostfix();
   if (typeof pf === "string") {
     console.log(`postfix: not available (${pf})`);

@@ -41,6 +41,7 @@ import {
   MessageReader,
   mayTakeSessionLock,
   queryMessage,
+  readyStatus,
   rewriteNames,
   syncMessage,
 } from "./wire.ts";
@@ -264,8 +265,15 @@ export class SessionServer {
       await this.cleanup(c);
       return true;
     }
+    // The reply's last bytes: a turn ends only on ReadyForQuery (not, e.g., on CopyInResponse).
+    let tail = Buffer.alloc(0);
     try {
-      await this.db.execProtocolRawStream(job.bytes, { onRawData: (d) => c.collect(d) });
+      await this.db.execProtocolRawStream(job.bytes, {
+        onRawData: (d) => {
+          c.collect(d);
+          tail = Buffer.concat([tail, Buffer.from(d.subarray(Math.max(0, d.length - 6)))]).subarray(-6);
+        },
+      });
     } catch (err) {
       // PGlite throws only when the backend itself failed; the connection can't go on.
       this.opts.warn(`connection ${c.id}: ${(err as Error).message}`);
@@ -276,7 +284,7 @@ export class SessionServer {
     }
     if (job.kind === "startup") return true;
     if (job.type !== "S" && job.type !== "Q") return false; // mid-batch: the batch runs whole
-    if (this.db.isInTransaction()) return false;
+    if (readyStatus(tail) !== "I" || this.db.isInTransaction()) return false;
     if (c.mayHoldSessionLocks) {
       if (await this.holdsAdvisoryLocks()) return false;
       c.mayHoldSessionLocks = false;

@@ -90,7 +90,7 @@ export async function connectOrStartEmbedded(opts: EmbeddedOptions): Promise<Emb
   const deadline = Date.now() + 30_000;
   for (;;) {
     const owner = await readLock(opts.dir);
-    if (owner && owner.pid !== process.pid && ownerAlive(owner)) {
+    if (owner && ownerAlive(owner)) {
       if (owner.port !== null) return { url: urlFor(owner.port), owned: false, stop: async () => {} };
       // The owner is still opening the database: its port comes in a moment.
     } else {

@@ -22,11 +22,14 @@
  *
  * What a single backend cannot do is run B while A's transaction is open and A
  * waits for B: on a real server that is fine, here B would wait for A forever.
- * No Aerogram code does that (a transaction issues its statements on its own
- * client), and the watchdog turns the case into an error instead of a hang: when
- * the owner has sat idle inside a transaction for `idleOwnerMs` while another
- * connection waits, the waiter is failed with 40P01 (deadlock detected) and a
- * log line names both.
+ * The same holds for a session advisory lock held while its holder waits for
+ * another connection (a real server would answer that one's
+ * pg_try_advisory_lock with false at once). No Aerogram code does either (a
+ * transaction issues its statements on its own client; the migration lock's
+ * holder talks to no one else), and the watchdog turns the case into an error
+ * instead of a hang: when the owner has kept the backend idle for
+ * `idleOwnerMs` while another connection waits, the waiter is failed with
+ * 40P01 (deadlock detected) and a log line names both.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
@@ -38,6 +41,7 @@ import {
   MessageReader,
   mayTakeSessionLock,
   queryMessage,
+  readyStatus,
   rewriteNames,
   syncMessage,
 } from "./wire.ts";
@@ -261,8 +265,15 @@ export class SessionServer {
       await this.cleanup(c);
       return true;
     }
+    // The reply's last bytes: a turn ends only on ReadyForQuery (not, e.g., on CopyInResponse).
+    let tail = Buffer.alloc(0);
     try {
-      await this.db.execProtocolRawStream(job.bytes, { onRawData: (d) => c.collect(d) });
+      await this.db.execProtocolRawStream(job.bytes, {
+        onRawData: (d) => {
+          c.collect(d);
+          tail = Buffer.concat([tail, Buffer.from(d.subarray(Math.max(0, d.length - 6)))]).subarray(-6);
+        },
+      });
     } catch (err) {
       // PGlite throws only when the backend itself failed; the connection can't go on.
       this.opts.warn(`connection ${c.id}: ${(err as Error).message}`);
@@ -273,7 +284,7 @@ export class SessionServer {
     }
     if (job.kind === "startup") return true;
     if (job.type !== "S" && job.type !== "Q") return false; // mid-batch: the batch runs whole
-    if (this.db.isInTransaction()) return false;
+    if (readyStatus(tail) !== "I" || this.db.isInTransaction()) return false;
     if (c.mayHoldSessionLocks) {
       if (await this.holdsAdvisoryLocks()) return false;
       c.mayHoldSessionLocks = false;
@@ -322,15 +333,16 @@ export class SessionServer {
     const limit = this.opts.idleOwnerMs;
     if (now - this.ownerIdleSince < limit || now - first.waitingSince < limit) return;
     this.opts.warn(
-      `connection ${owner.id} has held the backend idle in a transaction for ${now - this.ownerIdleSince} ms ` +
-        `while connection ${first.id} waits; with the embedded database one transaction runs at a time, so ` +
-        "code that waits for a second pool query while it holds a transaction open deadlocks. Failing the waiter.",
+      `connection ${owner.id} has held the backend idle for ${now - this.ownerIdleSince} ms (in a transaction ` +
+        `or holding a session advisory lock) while connection ${first.id} waits; with the embedded database ` +
+        "one connection at a time runs, so code that waits for a second connection while it holds a transaction " +
+        "or session lock deadlocks. Failing the waiter with 40P01.",
     );
     first.socket.end(
       errorResponse(
         "40P01",
         `deadlock detected: the embedded database's only backend is held by connection ${owner.id}, ` +
-          `idle in a transaction for ${limit} ms`,
+          `idle in a transaction or holding a session advisory lock for ${limit} ms`,
       ),
     );
     this.closed(first);

@@ -193,6 +193,14 @@ export function errorResponse(code: string, message: string): Buffer {
 /** ReadyForQuery with the transaction status ('I' idle, 'T' in a transaction, 'E' failed one). */
 export const readyForQuery = (status: "I" | "T" | "E"): Buffer => typed("Z", Buffer.from(status, "latin1"));
 
+/** The transaction status of a reply that ends with ReadyForQuery ('Z', length 5, status), else undefined. */
+export function readyStatus(tail: Buffer): string | undefined {
+  if (tail.length < 6) return undefined;
+  const at = tail.length - 6;
+  if (tail[at] !== 0x5a || tail.readInt32BE(at + 1) !== 5) return undefined;
+  return String.fromCharCode(tail[at + 5]!);
+}
+
 /** Whether a backend reply holds at least one DataRow ('D') message. */
 export function hasDataRow(reply: Buffer): boolean {
   let at = 0;

@@ -63,7 +63,12 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     let embeddedPostgres: EmbeddedPostgres | undefined;
     let databaseUrl = config.database.url;
     if (!databaseUrl) {
-      const where = { dir: config.database.embeddedDir, port: config.database.embeddedPort };
+      const where = {
+        dir: config.database.embeddedDir,
+        port: config.database.embeddedPort,
+        idleOwnerMs: config.database.embeddedStallMs,
+        warn: (message: string) => log.warn({ component: "embedded-pg" }, message),
+      };
       embeddedPostgres =
         opts.embedded === "shared" ? await connectOrStartEmbedded(where) : await startEmbeddedPostgres(where);
       closers.push(() => embeddedPostgres!.stop());

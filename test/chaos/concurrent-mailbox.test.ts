@@ -30,13 +30,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { decodeFlags, Store } from "@aerogram/store";
 import {
+  backendEnv,
   cleanEnv,
   createTestDatabase,
   type RunningProcess,
   requireServer,
   startTsProcess,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
   tempDir,
   uniqueId,
 } from "@aerogram/testkit";
@@ -453,24 +452,24 @@ test("concurrent sessions on one mailbox over two gateway processes keep UID/MOD
   const db = await createTestDatabase();
   const blobs = await tempDir("aerogram-chaos-mbx-");
   const store = await Store.open({ url: db.url, poolMax: 2 });
-  const prefix = `t${uniqueId()}`;
-  const env = cleanEnv({
-    AEROGRAM_SERVICES: "imap",
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: "6",
-    BLOB_DIR: blobs.path,
-    NATS_URL: TEST_NATS_URL,
-    NATS_SUBJECT_PREFIX: prefix,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `${prefix}:`,
-    IMAP_PORT: "0",
-    // Every session is the one account's; the two fresh checking sessions come on top.
-    IMAP_MAX_SESSIONS_PER_ACCOUNT: String(SESSIONS + 4),
-    HTTP_PORT: "0",
-    BIND_ADDRESS: "127.0.0.1",
-    DEMO_ACCOUNT: "false",
-    LOG_LEVEL: "error",
-  });
+  const env = cleanEnv(
+    backendEnv({
+      databaseUrl: db.url,
+      nats: true,
+      redis: true,
+      settings: {
+        AEROGRAM_SERVICES: "imap",
+        DATABASE_POOL_MAX: "6",
+        BLOB_DIR: blobs.path,
+        IMAP_PORT: "0",
+        // Every session is the one account's; the two fresh checking sessions come on top.
+        IMAP_MAX_SESSIONS_PER_ACCOUNT: String(SESSIONS + 4),
+        HTTP_PORT: "0",
+        BIND_ADDRESS: "127.0.0.1",
+        LOG_LEVEL: "error",
+      },
+    }),
+  );
   const gateways: RunningProcess[] = [0, 1].map(() =>
     startTsProcess("services/aerogram/src/main.ts", [], env),
   );

@@ -22,13 +22,13 @@ import { createBlobStore } from "@aerogram/blobstore";
 import { collectOrphanBlobs } from "@aerogram/delivery";
 import { Store } from "@aerogram/store";
 import {
+  backendEnv,
   cleanEnv,
   createTestDatabase,
   type RunningProcess,
   requireServer,
   startS3,
   startTsProcess,
-  TEST_NATS_URL,
   TEST_REDIS_URL,
   uniqueId,
 } from "@aerogram/testkit";
@@ -91,26 +91,24 @@ test("kill -9 of SMTP-in during delivery loses and duplicates nothing", {
   }
 
   const port = await freePort();
-  const env = cleanEnv({
-    AEROGRAM_SERVICES: "smtp-in",
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: "4",
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    NATS_URL: TEST_NATS_URL,
-    NATS_SUBJECT_PREFIX: `chaos${uniqueId()}`,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: redisPrefix,
-    REDIS_SLOT_LEASE_MS: String(SLOT_LEASE_MS),
-    SMTP_PORT: String(port),
-    HTTP_PORT: "0",
-    MAIL_HOSTNAME: "mx.chaos.test",
-    DEMO_ACCOUNT: "false",
-    LOG_LEVEL: "error",
-  });
+  const env = cleanEnv(
+    backendEnv({
+      databaseUrl: db.url,
+      s3,
+      nats: true,
+      redis: true,
+      settings: {
+        AEROGRAM_SERVICES: "smtp-in",
+        DATABASE_POOL_MAX: "4",
+        REDIS_KEY_PREFIX: redisPrefix,
+        REDIS_SLOT_LEASE_MS: String(SLOT_LEASE_MS),
+        SMTP_PORT: String(port),
+        HTTP_PORT: "0",
+        MAIL_HOSTNAME: "mx.chaos.test",
+        LOG_LEVEL: "error",
+      },
+    }),
+  );
   const start = async () => {
     const p = startTsProcess("services/aerogram/src/main.ts", [], env);
     await p.waitFor(new RegExp(`smtp 127\\.0\\.0\\.1:${port}`), 120_000);

@@ -11,14 +11,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DEFAULT_RATE_LIMITS } from "@aerogram/smtp-in";
 import {
+  backendEnv,
   cleanEnv,
   createTestDatabase,
   requireServer,
   startTsProcess,
-  TEST_REDIS_URL,
   TextClient,
   tempDir,
-  uniqueId,
 } from "@aerogram/testkit";
 import { freePort, report, sleep } from "./support.ts";
 
@@ -44,19 +43,21 @@ test("a killed SMTP-in's per-IP connection slots stop counting within the slot l
   const clients: TextClient[] = [];
   const [portA, portB] = [await freePort(), await freePort()];
   const env = (port: number) =>
-    cleanEnv({
-      AEROGRAM_SERVICES: "smtp-in",
-      DATABASE_URL: db.url,
-      DATABASE_POOL_MAX: "2",
-      DATA_DIR: data.path,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `crashlimits${uniqueId()}:`,
-      REDIS_SLOT_LEASE_MS: String(LEASE_MS),
-      SMTP_PORT: String(port),
-      HTTP_PORT: "0",
-      DEMO_ACCOUNT: "false",
-      LOG_LEVEL: "error",
-    });
+    cleanEnv(
+      backendEnv({
+        databaseUrl: db.url,
+        dataDir: data.path,
+        redis: true,
+        settings: {
+          AEROGRAM_SERVICES: "smtp-in",
+          DATABASE_POOL_MAX: "2",
+          REDIS_SLOT_LEASE_MS: String(LEASE_MS),
+          SMTP_PORT: String(port),
+          HTTP_PORT: "0",
+          LOG_LEVEL: "error",
+        },
+      }),
+    );
   // One prefix for both: they are two replicas of one deployment.
   const envA = env(portA);
   const envB = { ...env(portB), REDIS_KEY_PREFIX: envA.REDIS_KEY_PREFIX };

@@ -14,14 +14,12 @@ import { loadConfig } from "@aerogram/config";
 import { createRuntime, type Runtime } from "@aerogram/runtime";
 import { optionsFromRuntime, SmtpInService } from "@aerogram/smtp-in";
 import {
+  backendEnv,
   createTestDatabase,
   requireServer,
   startS3,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
   type TestDatabase,
   type TestS3,
-  uniqueId,
 } from "@aerogram/testkit";
 import fc from "fast-check";
 import { knob, ReplyReader, report } from "./support.ts";
@@ -206,22 +204,15 @@ test("random SMTP conversations never crash SMTP-in; it keeps answering NOOP", {
   db = await createTestDatabase();
   s3 = await startS3();
   runtime = await createRuntime(
-    loadConfig({
-      DATABASE_URL: db.url,
-      DATABASE_POOL_MAX: "4",
-      S3_BUCKET: s3.bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      NATS_URL: TEST_NATS_URL,
-      NATS_SUBJECT_PREFIX: `fz${uniqueId()}`,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `fz${uniqueId()}:`,
-      MAIL_HOSTNAME: "mx.fuzz.test",
-      SMTP_PORT: "0",
-      LOG_LEVEL: "silent",
-    }),
+    loadConfig(
+      backendEnv({
+        databaseUrl: db.url,
+        s3,
+        nats: true,
+        redis: true,
+        settings: { DATABASE_POOL_MAX: "4", MAIL_HOSTNAME: "mx.fuzz.test", SMTP_PORT: "0" },
+      }),
+    ),
     { service: "smtp-fuzz" },
   );
   await runtime.store.accounts.create({ address: "fuzz@example.com", password: "pw" });

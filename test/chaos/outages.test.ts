@@ -12,7 +12,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createBlobStore } from "@aerogram/blobstore";
 import { Store } from "@aerogram/store";
-import { cleanEnv, createTestDatabase, requireServer, startTsProcess, uniqueId } from "@aerogram/testkit";
+import {
+  backendEnv,
+  cleanEnv,
+  createTestDatabase,
+  requireServer,
+  startTsProcess,
+  uniqueId,
+} from "@aerogram/testkit";
 import { audit, auditCounts, makeMessages, sendAll } from "./mail-check.ts";
 import {
   binaryAvailable,
@@ -52,22 +59,21 @@ test("S3, NATS and Redis outages during SMTP load: SMTP-in rides through, nothin
   const server = startTsProcess(
     "services/aerogram/src/main.ts",
     [],
-    cleanEnv({
-      AEROGRAM_SERVICES: "smtp-in",
-      DATABASE_URL: db.url,
-      DATABASE_POOL_MAX: "4",
-      S3_BUCKET: s3opts.bucket,
-      S3_ENDPOINT: s3opts.endpoint,
-      S3_REGION: s3opts.region,
-      S3_ACCESS_KEY_ID: s3opts.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3opts.secretAccessKey,
-      NATS_URL: nats.url,
-      REDIS_URL: redis.url,
-      SMTP_PORT: String(smtpPort),
-      HTTP_PORT: "0",
-      DEMO_ACCOUNT: "false",
-      LOG_LEVEL: "error",
-    }),
+    cleanEnv(
+      backendEnv({
+        databaseUrl: db.url,
+        s3: s3opts,
+        nats: nats.url,
+        redis: redis.url,
+        settings: {
+          AEROGRAM_SERVICES: "smtp-in",
+          DATABASE_POOL_MAX: "4",
+          SMTP_PORT: String(smtpPort),
+          HTTP_PORT: "0",
+          LOG_LEVEL: "error",
+        },
+      }),
+    ),
   );
   t.after(async () => {
     await server.stop("SIGKILL");

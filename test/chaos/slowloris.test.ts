@@ -25,14 +25,13 @@ import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { Store } from "@aerogram/store";
 import {
+  backendEnv,
   cleanEnv,
   createTestDatabase,
   type RunningProcess,
   requireServer,
   startS3,
   startTsProcess,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
   uniqueId,
 } from "@aerogram/testkit";
 import { knob, report, sleep, smtpAttempt } from "./support.ts";
@@ -120,28 +119,25 @@ test("slow connections and a 2 GB literal leave the gateways bounded and serving
   server = startTsProcess(
     "services/aerogram/src/main.ts",
     [],
-    cleanEnv({
-      AEROGRAM_SERVICES: "imap,pop3,smtp-in",
-      DATABASE_URL: db.url,
-      DATABASE_POOL_MAX: "4",
-      S3_BUCKET: s3.bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      NATS_URL: TEST_NATS_URL,
-      NATS_SUBJECT_PREFIX: `sl${uniqueId()}`,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `sl${uniqueId()}:`,
-      SMTP_PORT: "0",
-      IMAP_PORT: "0",
-      POP3_PORT: "0",
-      HTTP_PORT: "0",
-      DEMO_ACCOUNT: "false",
-      // One process: the RSS read from /proc below is that of the process holding the sessions.
-      AEROGRAM_WORKERS: "1",
-      LOG_LEVEL: "error",
-    }),
+    cleanEnv(
+      backendEnv({
+        databaseUrl: db.url,
+        s3,
+        nats: true,
+        redis: true,
+        settings: {
+          AEROGRAM_SERVICES: "imap,pop3,smtp-in",
+          DATABASE_POOL_MAX: "4",
+          SMTP_PORT: "0",
+          IMAP_PORT: "0",
+          POP3_PORT: "0",
+          HTTP_PORT: "0",
+          // One process: the RSS read from /proc below is that of the process holding the sessions.
+          AEROGRAM_WORKERS: "1",
+          LOG_LEVEL: "error",
+        },
+      }),
+    ),
   );
   const imapPort = Number((await server.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 120_000))[1]);
   const pop3Port = Number((await server.waitFor(/pop3 127\.0\.0\.1:(\d+)/))[1]);

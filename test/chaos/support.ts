@@ -7,9 +7,10 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { chown, mkdtemp, rm } from "node:fs/promises";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@aerogram/testkit";
 import pg from "pg";
 import S3rver from "s3rver";
 
@@ -42,17 +43,8 @@ export function report(section: string, counts: Record<string, number | string>)
   if (file) appendFileSync(file, `${JSON.stringify({ section, ...counts })}\n`);
 }
 
-/** A loopback port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A loopback port nobody listens on right now (libs/testkit's). */
+export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -142,6 +142,7 @@ const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]),
   DATABASE_POOL_MAX: positiveInt(10),
   EMBEDDED_PG_PORT: port.default(54329),
+  EMBEDDED_PG_STALL_MS: positiveInt(10_000),
 
   S3_ENDPOINT: url(["http:", "https:"]),
   S3_BUCKET: z.string().optional(),
@@ -199,7 +200,18 @@ export interface Config {
   hostname: string;
   bindAddress: string;
   /** Absent: embedded PGlite served on 127.0.0.1:embeddedPort. */
-  database: { url: string | undefined; poolMax: number; embeddedPort: number; embeddedDir: string };
+  database: {
+    url: string | undefined;
+    poolMax: number;
+    embeddedPort: number;
+    embeddedDir: string;
+    /**
+     * Embedded only: how long a connection may keep the one backend idle (in a
+     * transaction or holding a session advisory lock) while another waits,
+     * before the waiter is failed with 40P01 (libs/embedded-pg).
+     */
+    embeddedStallMs: number;
+  };
   blobs:
     | {
         kind: "s3";
@@ -325,6 +337,7 @@ export function loadConfig(env: Env = process.env): Config {
       poolMax: e.DATABASE_POOL_MAX,
       embeddedPort: e.EMBEDDED_PG_PORT,
       embeddedDir: `${dataDir}/pg`,
+      embeddedStallMs: e.EMBEDDED_PG_STALL_MS,
     },
     blobs,
     events: e.NATS_URL

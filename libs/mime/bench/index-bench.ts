@@ -4,7 +4,13 @@
 //     generator [< 10 MB]
 //  3. stored index size (JSON bytes) as a share of message size [<= 2%]
 // Run: node --import tsx libs/mime/bench/index-bench.ts   (or npm run bench -w @aerogram/mime)
+// BENCH_SMOKE=1 (the smoke test in npm test): 20 messages, 0.2 s, a 4 MB message.
+import { benchKnob } from "@aerogram/testkit";
 import { createIndexer, indexMessageSync } from "../src/index.ts";
+
+const CORPUS_MESSAGES = benchKnob("BENCH_MESSAGES", 200, 20);
+const THROUGHPUT_SECONDS = benchKnob("BENCH_SECONDS", 3, 0.2);
+const BIG_MESSAGE_MB = benchKnob("BENCH_BIG_MB", 100, 4);
 
 const CHUNK = 64 * 1024;
 
@@ -152,7 +158,7 @@ function throughput(corpus: Buffer[]): { mbps: number; seconds: number; bytes: n
   let bytes = 0;
   const start = process.hrtime.bigint();
   let elapsed = 0;
-  while (elapsed < 3) {
+  while (elapsed < THROUGHPUT_SECONDS) {
     for (const m of corpus) indexChunked(m);
     bytes += total;
     elapsed = Number(process.hrtime.bigint() - start) / 1e9;
@@ -216,7 +222,7 @@ function indexSize(corpus: Buffer[]): { ratio: number; median: number; jsonBytes
   return { ratio: json / bytes, median: ratios[Math.floor(ratios.length / 2)]!, jsonBytes: json, bytes };
 }
 
-const corpus = makeCorpus(200);
+const corpus = makeCorpus(CORPUS_MESSAGES);
 const corpusMB = corpus.reduce((s, m) => s + m.length, 0) / 1e6;
 const fmt = (x: number, d = 1) => x.toFixed(d);
 
@@ -225,7 +231,7 @@ console.log(
   `throughput: ${fmt(t.mbps)} MB/s on ${corpus.length} mixed messages (${fmt(corpusMB)} MB, 64 KB chunks, ` +
     `${fmt(t.seconds)} s) — ${fmt(t.mbps / 200, 2)}x the 200 MB/s target`,
 );
-const mem = peakRss(100 * 1024 * 1024);
+const mem = peakRss(BIG_MESSAGE_MB * 1024 * 1024);
 console.log(
   `memory: peak RSS growth ${fmt(mem.growthMB)} MB indexing a ${fmt(mem.size / 1e6)} MB streamed message ` +
     `(${fmt(mem.mbps)} MB/s) — ${fmt(mem.growthMB / 10, 2)}x the 10 MB ceiling`,

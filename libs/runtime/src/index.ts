@@ -75,7 +75,12 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     if (!databaseUrl && opts.embeddedUrl) {
       databaseUrl = opts.embeddedUrl;
     } else if (!databaseUrl) {
-      const where = { dir: config.database.embeddedDir, port: config.database.embeddedPort };
+      const where = {
+        dir: config.database.embeddedDir,
+        port: config.database.embeddedPort,
+        idleOwnerMs: config.database.embeddedStallMs,
+        warn: (message: string) => log.warn({ component: "embedded-pg" }, message),
+      };
       embeddedPostgres =
         opts.embedded === "shared" ? await connectOrStartEmbedded(where) : await startEmbeddedPostgres(where);
       closers.push(() => embeddedPostgres!.stop());

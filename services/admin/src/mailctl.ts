@@ -34,6 +34,7 @@ async function main(): Promise<number> {
     const pgEmbedded = await connectOrStartEmbedded({
       dir: config.database.embeddedDir,
       port: config.database.embeddedPort,
+      idleOwnerMs: config.database.embeddedStallMs,
     });
     url = pgEmbedded.url;
     stopEmbedded = () => pgEmbedded.stop();

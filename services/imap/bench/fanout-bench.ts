@@ -22,53 +22,44 @@
  *   node --import tsx bench/fanout-bench.ts [idlers=10000] [accounts=idlers/10]
  *   FANOUT_RATE (deliveries/s, 20), FANOUT_SECS (phase 1 length, 30),
  *   FANOUT_OUTAGE_SECS (10), FANOUT_DOVECOT_CONNS (200)
+ *   BENCH_SMOKE=1 (the smoke test in npm test): 20 idlers over 4 accounts, 5/s,
+ *   2 s phases, no Dovecot
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { connect, createServer, type Socket } from "node:net";
+import { readdir, readFile } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
-import { join } from "node:path";
-import { loadConfig } from "@aerogram/config";
-import { createRuntime } from "@aerogram/runtime";
 import {
+  benchKnob,
+  benchSmoke,
   cleanEnv,
-  createTestDatabase,
+  dovecotUnavailable,
+  freePort,
   type RunningProcess,
-  startS3,
+  startPrivateDovecot,
+  startTestBackend,
   startTsProcess,
-  TEST_REDIS_URL,
-  tempDir,
   uniqueId,
 } from "@aerogram/testkit";
 import type { FromClients, IdlerSpec, ToClients } from "./fanout-clients.ts";
 
-const IDLERS = Number(process.argv[2] ?? 10_000);
-const ACCOUNTS = Number(process.argv[3] ?? Math.max(1, Math.round(IDLERS / 10)));
-const RATE = Number(process.env.FANOUT_RATE ?? 20);
-const PHASE1_SECS = Number(process.env.FANOUT_SECS ?? 30);
-const OUTAGE_SECS = Number(process.env.FANOUT_OUTAGE_SECS ?? 10);
-const DOVECOT_CONNS = Number(process.env.FANOUT_DOVECOT_CONNS ?? 200);
+const IDLERS = Number(process.argv[2] ?? (benchSmoke() ? 20 : 10_000));
+const ACCOUNTS = Number(process.argv[3] ?? Math.max(1, Math.round(IDLERS / (benchSmoke() ? 5 : 10))));
+const RATE = benchKnob("FANOUT_RATE", 20, 5);
+const PHASE1_SECS = benchKnob("FANOUT_SECS", 30, 2);
+const OUTAGE_SECS = benchKnob("FANOUT_OUTAGE_SECS", 10, 2);
+const DOVECOT_CONNS = benchKnob("FANOUT_DOVECOT_CONNS", 200, 0);
 const SESSIONS_PER_CLIENT_PROCESS = 3000;
 const SMTP_CONNECTIONS = 16;
 const TARGET_P99_MS = 50;
 const NATS_SERVER = "/usr/sbin/nats-server";
-const DOVECOT = "/usr/sbin/dovecot";
 const MAIN = "services/aerogram/src/main.ts";
 const PASSWORD = "fanout-pass";
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 async function waitPort(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -209,34 +200,23 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
   try {
-    const db = await createTestDatabase();
-    cleanups.push(() => db.drop());
-    const s3 = await startS3();
-    cleanups.push(() => s3.stop());
     const natsPort = await freePort();
     let nats = startNats(natsPort);
     cleanups.push(() => killHard(nats));
     await waitPort(natsPort);
-
-    const env: Record<string, string> = {
-      DATABASE_URL: db.url,
-      S3_BUCKET: s3.bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      NATS_URL: `nats://127.0.0.1:${natsPort}`,
-      NATS_SUBJECT_PREFIX: `fanout${uniqueId()}`,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `fanout${uniqueId()}:`,
-      LOG_LEVEL: "error",
-      DEMO_ACCOUNT: "false",
-      BIND_ADDRESS: "127.0.0.1",
-    };
+    const backend = await startTestBackend({
+      database: "postgres",
+      blobs: "s3",
+      nats: `nats://127.0.0.1:${natsPort}`,
+      redis: true,
+      settings: { NATS_SUBJECT_PREFIX: `fanout${uniqueId()}`, LOG_LEVEL: "error", BIND_ADDRESS: "127.0.0.1" },
+    });
+    cleanups.push(() => backend.stop());
+    const env = backend.env;
 
     // Accounts (scrypt hashing: the setup's slowest part; 8 at a time).
     const setupStarted = Date.now();
-    const runtime = await createRuntime(loadConfig(env), { service: "fanout-bench" });
+    const runtime = await backend.runtime("fanout-bench");
     cleanups.push(() => runtime.close());
     const addresses = Array.from({ length: ACCOUNTS }, (_, i) => `fan${i}@fanout.localhost`);
     let nextAccount = 0;
@@ -548,72 +528,23 @@ async function memoryOf(root: number): Promise<{ rss: number; pss: number; proce
 
 /** Dovecot's memory per idle IMAP connection (LOGIN, SELECT INBOX, IDLE) on this machine. */
 async function dovecotReference(): Promise<void> {
-  if (!existsSync(DOVECOT)) {
-    console.log("dovecot: not available");
+  const why = benchSmoke() ? "skipped (smoke mode)" : dovecotUnavailable(["imap"]);
+  if (why) {
+    console.log(`dovecot: ${why}`);
     return;
   }
-  const dir = await tempDir("aerogram-fanout-dovecot-");
-  const port = 32143 + (process.pid % 1000);
-  const conf = join(dir.path, "dovecot.conf");
-  let started = false;
   const sockets: Socket[] = [];
+  let dovecot: Awaited<ReturnType<typeof startPrivateDovecot>> | undefined;
   try {
-    await chmod(dir.path, 0o755);
-    const mail = join(dir.path, "mail");
-    await mkdir(mail, { recursive: true });
-    await chown(mail, 108, 111).catch(() => {});
-    await writeFile(join(dir.path, "users"), `idle:{PLAIN}${PASSWORD}:108:111::${mail}/idle\n`);
-    await writeFile(
-      conf,
-      `base_dir = ${dir.path}/run
-state_dir = ${dir.path}/state
-log_path = ${dir.path}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = dovecot
-default_login_user = dovenull
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-passdb {
-  driver = passwd-file
-  args = ${dir.path}/users
-}
-userdb {
-  driver = passwd-file
-  args = ${dir.path}/users
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-service imap {
-  process_limit = ${DOVECOT_CONNS + 50}
-}
-protocol imap {
-  mail_max_userip_connections = ${DOVECOT_CONNS + 50}
-}
-`,
-    );
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(DOVECOT, ["-c", conf], { stdio: "ignore" });
-      child.on("exit", resolve);
-      child.on("error", () => resolve(-1));
+    dovecot = await startPrivateDovecot({
+      protocols: ["imap"],
+      users: ["idle"],
+      password: PASSWORD,
+      services: { imap: [`process_limit = ${DOVECOT_CONNS + 50}`] },
+      settings: `protocol imap {\n  mail_max_userip_connections = ${DOVECOT_CONNS + 50}\n}\n`,
     });
-    if (code !== 0) throw new Error(`dovecot exited ${code}`);
-    started = true;
-    await waitPort(port);
-    const master = Number((await readFile(join(dir.path, "run", "master.pid"), "utf8")).trim());
+    const port = dovecot.ports.imap!;
+    const master = dovecot.pid;
     const open = () =>
       new Promise<Socket>((resolve, reject) => {
         const socket = connect({ host: "127.0.0.1", port });
@@ -650,14 +581,7 @@ protocol imap {
     console.log(`dovecot: not available (${(err as Error).message})`);
   } finally {
     for (const s of sockets) s.destroy();
-    if (started) {
-      await new Promise<void>((resolve) => {
-        const child = spawn(DOVECOT, ["-c", conf, "stop"], { stdio: "ignore" });
-        child.on("exit", () => resolve());
-        child.on("error", () => resolve());
-      });
-    }
-    await dir.remove().catch(() => {});
+    await dovecot?.stop();
   }
 }
 

@@ -1,19 +1,20 @@
 /**
  * Child process of idle-sessions.ts: a gateway on the test Postgres with
  * filesystem blobs; prints its port, answers "mem" on stdin with its memory
- * (after a forced GC) and event-loop lag as JSON.
+ * (after a forced GC) and event-loop lag as JSON. Every session is on one
+ * account, so the per-account session limit is raised to IDLE_SESSIONS (+10):
+ * the default (20) refused the 21st session and the bench stopped running.
  */
-import { loadConfig } from "@aerogram/config";
-import { createRuntime } from "@aerogram/runtime";
-import { createTestDatabase, tempDir } from "@aerogram/testkit";
+import { startTestBackend } from "@aerogram/testkit";
 import { ImapServer } from "../src/server.ts";
 
-const dir = await tempDir("aerogram-idle-");
-const db = await createTestDatabase();
-const runtime = await createRuntime(
-  loadConfig({ DATABASE_URL: db.url, BLOB_DIR: `${dir.path}/blobs`, DATA_DIR: dir.path, LOG_LEVEL: "error" }),
-  { service: "imap-idle-bench" },
-);
+const sessions = Number(process.env.IDLE_SESSIONS ?? 2000);
+const backend = await startTestBackend({
+  database: "postgres",
+  blobs: "fs",
+  settings: { LOG_LEVEL: "error", IMAP_MAX_SESSIONS_PER_ACCOUNT: String(sessions + 10) },
+});
+const runtime = await backend.runtime("imap-idle-bench");
 await runtime.store.accounts.create({ address: "idle@example.org", password: "idle-pass" });
 const server = new ImapServer(runtime);
 const endpoints = await server.listen({ port: 0, host: "127.0.0.1" });
@@ -33,11 +34,14 @@ process.stdin.on("data", async (line: string) => {
     console.log(
       `MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, sessions: server.connections, lagMs: await lag(), cpuUser: cpu.user })}`,
     );
-  } else if (line.trim() === "quit") {
-    server.close();
-    await runtime.close();
-    await db.drop();
-    await dir.remove();
-    process.exit(0);
-  }
+  } else if (line.trim() === "quit") await quit();
 });
+// The bench process ended without "quit" (it failed): still drop the database.
+process.stdin.on("end", quit);
+
+async function quit(): Promise<void> {
+  server.close();
+  await runtime.close();
+  await backend.stop();
+  process.exit(0);
+}

@@ -2,18 +2,21 @@
  * Memory per idle IMAP session: a gateway child process, then N
  * authenticated sessions that SELECT INBOX and IDLE; prints the server's RSS and
  * heap growth per session at several N, and event-loop lag while they idle.
- *   node --import tsx bench/idle-sessions.ts [N=2000]
+ *   node --import tsx bench/idle-sessions.ts [N=2000]   (BENCH_SMOKE=1: N=40, past the
+ *   default per-account session limit of 20, which the server side raises to N)
  */
 import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { benchSmoke } from "@aerogram/testkit";
 
-const TOTAL = Number(process.argv[2] ?? 2000);
+const TOTAL = Number(process.argv[2] ?? (benchSmoke() ? 40 : 2000));
 const child = spawn(
   process.execPath,
   ["--expose-gc", "--import", "tsx", new URL("./idle-server.ts", import.meta.url).pathname],
   {
     stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, IDLE_SESSIONS: String(TOTAL) },
   },
 );
 const lines = createInterface({ input: child.stdout! });

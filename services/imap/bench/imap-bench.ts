@@ -14,23 +14,32 @@
  * Needs imaptest (IMAPTEST=/path, default /tmp/imaptest/src/imaptest, built
  * outside the repo) and /usr/sbin/dovecot; without them it prints
  * "imaptest/dovecot: not available" and exits 0. BENCH_SECS shortens the run.
+ *
+ * BENCH_SMOKE=1 (the smoke test in npm test): 5 users, 2 clients, 2 s, a
+ * 20-message mbox, no Dovecot; without imaptest it checks LOGIN/SELECT/APPEND
+ * on the bench's gateway with a raw client instead.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { loadConfig } from "@aerogram/config";
-import { createRuntime } from "@aerogram/runtime";
-import { createTestDatabase, tempDir } from "@aerogram/testkit";
+import {
+  benchKnob,
+  benchSmoke,
+  dovecotUnavailable,
+  startPrivateDovecot,
+  startTestBackend,
+  TextClient,
+  tempDir,
+} from "@aerogram/testkit";
 import { ImapServer } from "../src/server.ts";
 
 const IMAPTEST = process.env.IMAPTEST ?? "/tmp/imaptest/src/imaptest";
-const DOVECOT = "/usr/sbin/dovecot";
-const USERS = 100;
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
-const SECS = Number(process.env.BENCH_SECS ?? 30);
+const USERS = benchKnob("BENCH_USERS", 100, 5);
+const CLIENTS = benchKnob("BENCH_CLIENTS", 20, 2);
+const SECS = benchKnob("BENCH_SECS", 30, 2);
+const MESSAGES = benchKnob("BENCH_MESSAGES", 200, 20);
 const PASSWORD = "bench-pass";
-const DOVECOT_PORT = 31143 + (process.pid % 1000);
 
 interface StressResult {
   totals: Record<string, number>;
@@ -103,17 +112,13 @@ function runImaptest(port: number, mbox: string, userTemplate: string): Promise<
   });
 }
 
-async function startAerogram(dir: string) {
-  const db = await createTestDatabase();
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: "20",
-    BLOB_DIR: join(dir, "blobs"),
-    DATA_DIR: dir,
-    LOG_LEVEL: "error",
-    IMAP_PORT: "0",
+async function startAerogram() {
+  const backend = await startTestBackend({
+    database: "postgres",
+    blobs: "fs",
+    settings: { DATABASE_POOL_MAX: "20", LOG_LEVEL: "error", IMAP_PORT: "0" },
   });
-  const runtime = await createRuntime(config, { service: "imap-bench" });
+  const runtime = await backend.runtime("imap-bench");
   for (let i = 1; i <= USERS; i++) {
     await runtime.store.accounts.create({ address: `bench${i}@example.org`, password: PASSWORD });
   }
@@ -125,74 +130,21 @@ async function startAerogram(dir: string) {
     async stop() {
       server.close();
       await runtime.close();
-      await db.drop();
+      await backend.stop();
     },
   };
 }
 
-async function startDovecot(dir: string) {
-  const mail = join(dir, "mail");
-  await mkdir(mail, { recursive: true });
-  await chmod(dir, 0o755);
-  await chown(mail, 108, 111).catch(() => {});
-  const users = Array.from(
-    { length: USERS },
-    (_, i) => `bench${i + 1}:{PLAIN}${PASSWORD}:108:111::${mail}/bench${i + 1}`,
-  ).join("\n");
-  await writeFile(join(dir, "users"), `${users}\n`);
-  await writeFile(
-    join(dir, "dovecot.conf"),
-    `base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = dovecot
-default_login_user = dovenull
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-passdb {
-  driver = passwd-file
-  args = ${dir}/users
-}
-userdb {
-  driver = passwd-file
-  args = ${dir}/users
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${DOVECOT_PORT}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-service imap {
-  process_limit = 1024
-}
-`,
-  );
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(DOVECOT, ["-c", join(dir, "dovecot.conf")], { stdio: "inherit" });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`dovecot exited ${code}`))));
-  });
-  await new Promise((r) => setTimeout(r, 1000));
-  return {
-    port: DOVECOT_PORT,
-    async stop() {
-      await new Promise<void>((resolve) => {
-        const child = spawn(DOVECOT, ["-c", join(dir, "dovecot.conf"), "stop"], { stdio: "ignore" });
-        child.on("exit", () => resolve());
-      });
-    },
-  };
+/** Smoke mode without imaptest: the bench's gateway answers a LOGIN, SELECT and APPEND. */
+async function smokeCheck(port: number): Promise<void> {
+  const c = await TextClient.open(port);
+  await c.expect(/\* OK[^\r]*\r\n/);
+  await c.say(`a LOGIN bench1@example.org ${PASSWORD}`, /a OK[^\r]*/);
+  await c.say("b SELECT INBOX", /b OK[^\r]*/);
+  const msg = "Subject: smoke\r\n\r\nsmoke\r\n";
+  await c.say(`c APPEND INBOX {${msg.length}+}\r\n${msg}`, /c OK[^\r]*/);
+  await c.quit("d LOGOUT");
+  console.log("imaptest: not available; smoke mode checked LOGIN, SELECT and APPEND");
 }
 
 function rates(result: StressResult) {
@@ -204,38 +156,53 @@ function rates(result: StressResult) {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(IMAPTEST) || !existsSync(DOVECOT)) {
-    console.log("imaptest/dovecot: not available");
+  const smoke = benchSmoke();
+  const noReference = dovecotUnavailable(["imap"]);
+  if (!existsSync(IMAPTEST) || (noReference && !smoke)) {
+    if (!smoke) {
+      console.log(`imaptest/dovecot: not available (${noReference ?? `no ${IMAPTEST}`})`);
+      return;
+    }
+    const aerogram = await startAerogram();
+    try {
+      await smokeCheck(aerogram.port);
+    } finally {
+      await aerogram.stop();
+    }
     return;
   }
   const dir = await tempDir("aerogram-imap-bench-");
-  await chmod(dir.path, 0o755); // Dovecot's unprivileged processes read under it
+  await chmod(dir.path, 0o755); // imaptest reads it; so may Dovecot's unprivileged processes
   const mbox = join(dir.path, "bench.mbox");
-  await writeFile(mbox, generateMbox(200));
-  const aerogramDir = join(dir.path, "aerogram");
-  await mkdir(aerogramDir);
-  const aerogram = await startAerogram(aerogramDir);
+  await writeFile(mbox, generateMbox(MESSAGES));
+  const aerogram = await startAerogram();
   let ours: StressResult;
   try {
     ours = await runImaptest(aerogram.port, mbox, "bench%d@example.org");
   } finally {
     await aerogram.stop();
   }
-  const dovecotDir = join(dir.path, "dovecot");
-  await mkdir(dovecotDir);
   let theirs: StressResult | null = null;
-  try {
-    const dovecot = await startDovecot(dovecotDir);
+  if (smoke) console.log("dovecot: skipped (smoke mode)");
+  else {
     try {
-      theirs = await runImaptest(dovecot.port, mbox, "bench%d");
-    } finally {
-      await dovecot.stop();
+      const dovecot = await startPrivateDovecot({
+        protocols: ["imap"],
+        users: Array.from({ length: USERS }, (_, i) => `bench${i + 1}`),
+        password: PASSWORD,
+        services: { imap: ["process_limit = 1024"] },
+      });
+      try {
+        theirs = await runImaptest(dovecot.ports.imap!, mbox, "bench%d");
+      } finally {
+        await dovecot.stop();
+      }
+    } catch (err) {
+      console.log(`dovecot: not available (${(err as Error).message})`);
     }
-  } catch (err) {
-    console.log(`dovecot: not available (${(err as Error).message})`);
   }
   const a = rates(ours);
-  console.log(`imaptest stress: users=${USERS} clients=${CLIENTS} secs=${SECS}, 200-message mbox`);
+  console.log(`imaptest stress: users=${USERS} clients=${CLIENTS} secs=${SECS}, ${MESSAGES}-message mbox`);
   const row = (name: string, r: ReturnType<typeof rates>, errors: number) =>
     console.log(
       `${name.padEnd(9)} login/s ${r.login.toFixed(1).padStart(8)}  FETCH/s ${r.fetch.toFixed(1).padStart(8)}  APPEND/s ${r.append.toFixed(1).padStart(8)}  errors ${errors}`,

@@ -1,55 +1,23 @@
 /**
- * Test fixtures: a gateway on the real servers (a fresh Postgres database, an
- * s3rver bucket, NATS under a unique subject prefix), accounts, and a raw IMAP
- * client that returns exactly what the server wrote.
+ * Test fixtures: a gateway over the testkit backend (a fresh database, real or
+ * embedded as TEST_DATABASE says, an s3rver bucket, NATS under a unique subject
+ * prefix when asked), accounts, and a raw IMAP client that returns exactly what
+ * the server wrote.
  */
 import { connect, type Socket } from "node:net";
 import { after, before } from "node:test";
-import { loadConfig } from "@aerogram/config";
-import { createRuntime, type Runtime } from "@aerogram/runtime";
-import {
-  createTestDatabase,
-  startS3,
-  TEST_NATS_URL,
-  type TestDatabase,
-  type TestS3,
-  uniqueId,
-} from "@aerogram/testkit";
+import type { Runtime } from "@aerogram/runtime";
+import { startTestBackend, type TestBackend, uniqueId } from "@aerogram/testkit";
 import { ImapServer } from "../src/server.ts";
 
-export interface Backends {
-  db: TestDatabase;
-  s3: TestS3;
-  env: Record<string, string>;
-  stop(): Promise<void>;
-}
+export type Backends = TestBackend<"s3">;
 
-export async function startBackends(opts: { nats?: boolean } = {}): Promise<Backends> {
-  const db = await createTestDatabase();
-  const s3 = await startS3();
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    LOG_LEVEL: "warn",
-    DEMO_ACCOUNT: "false",
-  };
-  if (opts.nats) {
-    env.NATS_URL = TEST_NATS_URL;
-    env.NATS_SUBJECT_PREFIX = `t${uniqueId()}`;
-  }
-  return {
-    db,
-    s3,
-    env,
-    async stop() {
-      await s3.stop();
-      await db.drop();
-    },
-  };
+export function startBackends(opts: { nats?: boolean } = {}): Promise<Backends> {
+  return startTestBackend({
+    blobs: "s3",
+    ...(opts.nats ? { nats: true } : {}),
+    settings: { LOG_LEVEL: "warn" },
+  });
 }
 
 export interface Gateway {
@@ -77,8 +45,7 @@ export function gatewayPerFile(): { gateway: Gateway; backends: Backends } {
 }
 
 export async function startGateway(backends: Backends): Promise<Gateway> {
-  const config = loadConfig({ ...backends.env, IMAP_PORT: "0", BIND_ADDRESS: "127.0.0.1" });
-  const runtime = await createRuntime(config, { service: "imap-test" });
+  const runtime = await backends.runtime("imap-test", { IMAP_PORT: "0", BIND_ADDRESS: "127.0.0.1" });
   const server = new ImapServer(runtime);
   const endpoints = await server.listen({ port: 0, host: "127.0.0.1" });
   const port = Number(/:(\d+)/.exec(endpoints[0]!)![1]);

@@ -1,98 +1,29 @@
 /**
- * Test fixtures: a runtime on the real servers (a fresh Postgres database, an
- * s3rver bucket, optionally Redis and NATS under unique prefixes), accounts
- * with mail, and a raw-socket POP3 client that reads exactly what the server
- * wrote.
+ * Test fixtures: a runtime over the testkit backend (a fresh database, real or
+ * embedded as TEST_DATABASE says, an s3rver bucket, optionally Redis and NATS
+ * under unique prefixes), accounts with mail, and a raw-socket POP3 client that
+ * reads exactly what the server wrote.
  */
 import { connect, type Socket } from "node:net";
-import type { TestContext } from "node:test";
-import { type Config, loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
-import { createRuntime, type Runtime } from "@aerogram/runtime";
-import {
-  createTestDatabase,
-  requireServer,
-  startS3,
-  TEST_DATABASE_URL,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-  type TestDatabase,
-  type TestS3,
-  uniqueId,
-} from "@aerogram/testkit";
+import type { Runtime } from "@aerogram/runtime";
+import { startTestBackend, type TestBackend } from "@aerogram/testkit";
 
-type ServerName = "postgres" | "nats" | "redis";
+export { requireServers, serversReachable } from "@aerogram/testkit";
 
-/** For before() hooks (which can't skip): are the servers up? Tests then call requireServers. */
-export async function serversReachable(names: readonly ServerName[]): Promise<boolean> {
-  const urls = { postgres: TEST_DATABASE_URL, nats: TEST_NATS_URL, redis: TEST_REDIS_URL };
-  const ports = { postgres: 5432, nats: 4222, redis: 6379 };
-  const probes = names.map(
-    (n) =>
-      new Promise<boolean>((resolve) => {
-        const u = new URL(urls[n]);
-        const s = connect({ host: u.hostname || "127.0.0.1", port: Number(u.port || ports[n]) });
-        const done = (up: boolean) => {
-          s.destroy();
-          resolve(up);
-        };
-        s.setTimeout(2000, () => done(false));
-        s.once("connect", () => done(true));
-        s.once("error", () => done(false));
-      }),
-  );
-  return (await Promise.all(probes)).every(Boolean);
-}
+export type TestBackends = TestBackend<"s3">;
 
-/** Skips (or under CI fails) the test when a server is missing. */
-export async function requireServers(t: TestContext, names: readonly ServerName[]): Promise<boolean> {
-  for (const n of names) if (!(await requireServer(t, n))) return false;
-  return true;
-}
-
-export interface TestBackends {
-  db: TestDatabase;
-  s3: TestS3;
-  /** Environment for a child gateway process pointing at the same servers. */
-  env: Record<string, string>;
-  config: Config;
-  stop(): Promise<void>;
-}
-
-export async function startBackends(opts: { redis?: boolean; nats?: boolean } = {}): Promise<TestBackends> {
-  const db = await createTestDatabase();
-  const s3 = await startS3();
-  const id = uniqueId();
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: "4",
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    LOG_LEVEL: "silent",
-    DEMO_ACCOUNT: "false",
-    MAIL_HOSTNAME: "pop3.test",
-    REDIS_KEY_PREFIX: `t${id}:`,
-    NATS_SUBJECT_PREFIX: `t${id}`,
-  };
-  if (opts.redis) env.REDIS_URL = TEST_REDIS_URL;
-  if (opts.nats) env.NATS_URL = TEST_NATS_URL;
-  return {
-    db,
-    s3,
-    env,
-    config: loadConfig(env),
-    async stop() {
-      await s3.stop();
-      await db.drop();
-    },
-  };
+export function startBackends(opts: { redis?: boolean; nats?: boolean } = {}): Promise<TestBackends> {
+  return startTestBackend({
+    blobs: "s3",
+    ...(opts.redis ? { redis: true } : {}),
+    ...(opts.nats ? { nats: true } : {}),
+    settings: { DATABASE_POOL_MAX: "4", MAIL_HOSTNAME: "pop3.test" },
+  });
 }
 
 export function openRuntime(backends: TestBackends): Promise<Runtime> {
-  return createRuntime(backends.config, { service: "pop3-test" });
+  return backends.runtime("pop3-test");
 }
 
 /** Creates an account and delivers `messages` to its INBOX in order. */

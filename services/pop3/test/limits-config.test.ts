@@ -7,13 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { loadConfig } from "@aerogram/config";
 import type { Runtime } from "@aerogram/runtime";
 import { createPop3Service, type Pop3Service } from "../src/service.ts";
 import {
   accountWithMail,
   message,
-  openRuntime,
   RawClient,
   requireServers,
   startBackends,
@@ -25,13 +23,11 @@ let runtime: Runtime;
 let pop3: Pop3Service;
 before(async () => {
   backends = await startBackends();
-  Object.assign(backends.env, {
+  runtime = await backends.runtime("pop3-test", {
     POP3_IDLE_TIMEOUT_MS: "1500",
     AUTH_FREE_FAILURES: "1",
     AUTH_BASE_BACKOFF_MS: "30000",
   });
-  backends.config = loadConfig(backends.env);
-  runtime = await openRuntime(backends);
   pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0 });
 });
 after(async () => {

@@ -28,9 +28,11 @@ import {
   cpuDuring,
   createTestDatabase,
   loadAverage1,
+  postfixAvailable,
   postgresBackendPids,
   processName,
   processTree,
+  startPrivatePostfix,
   startS3,
   summary,
   TEST_DATABASE_URL,
@@ -40,7 +42,6 @@ import {
   uniqueId,
 } from "@aerogram/testkit";
 import { optionsFromRuntime, SmtpInService } from "../src/index.ts";
-import { postfixAvailable, startPrivatePostfix } from "./postfix.ts";
 
 /** smtp-source's -s: messages in flight at once. */
 const SENDERS = Number(process.env.BENCH_SENDERS ?? 20);

@@ -1,20 +1,19 @@
 /**
- * Test fixtures: an SMTP-in service on a real runtime (its own Postgres
- * database, s3rver bucket, NATS subject prefix and Redis key prefix), and a
- * raw-socket SMTP client for the conversations nodemailer won't have.
+ * Test fixtures: an SMTP-in service on a runtime over the testkit backend (its
+ * own database, real or embedded as TEST_DATABASE says, s3rver bucket, NATS
+ * subject prefix and Redis key prefix), and a raw-socket SMTP client for the
+ * conversations nodemailer won't have.
  */
 import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { loadConfig } from "@aerogram/config";
 import { createRuntime, type Runtime } from "@aerogram/runtime";
 import {
-  createTestDatabase,
-  startS3,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
+  backendEnv,
+  startTestBackend,
+  type TestBackend,
   type TestDatabase,
   type TestS3,
-  uniqueId,
 } from "@aerogram/testkit";
 import { type SmtpInOptions, SmtpInService } from "../src/index.ts";
 import { optionsFromRuntime } from "../src/smtp-in.ts";
@@ -23,11 +22,18 @@ export interface Harness {
   runtime: Runtime;
   service: SmtpInService;
   port: number;
-  db: TestDatabase;
-  s3: TestS3;
+  backend: TestBackend<"s3">;
   close(): Promise<void>;
 }
 
+const SETTINGS = { DATABASE_POOL_MAX: "5", MAIL_HOSTNAME: "mx.test.example", SMTP_PORT: "0" };
+
+/** The backend every SMTP-in test runs on: s3rver blobs, NATS and Redis. */
+export function startSmtpBackend(): Promise<TestBackend<"s3">> {
+  return startTestBackend({ blobs: "s3", nats: true, redis: true, settings: SETTINGS });
+}
+
+/** A runtime on a database and bucket the test manages itself (outage tests stop them). */
 /** `env`: more variables (e.g. SMTP_* limits) on top of the test servers'. */
 export async function runtimeFor(
   db: TestDatabase,
@@ -35,24 +41,14 @@ export async function runtimeFor(
   service = "smtp-in-test",
   env: Record<string, string> = {},
 ): Promise<Runtime> {
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: "5",
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    NATS_URL: TEST_NATS_URL,
-    NATS_SUBJECT_PREFIX: `t${uniqueId()}`,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `t${uniqueId()}:`,
-    MAIL_HOSTNAME: "mx.test.example",
-    SMTP_PORT: "0",
-    LOG_LEVEL: "silent",
-    ...env,
+  const vars = backendEnv({
+    databaseUrl: db.url,
+    s3,
+    nats: true,
+    redis: true,
+    settings: { ...SETTINGS, ...env },
   });
-  return createRuntime(config, { service });
+  return createRuntime(loadConfig(vars), { service });
 }
 
 /** A service on an existing runtime (several may share one database). */
@@ -69,21 +65,18 @@ export async function startService(
 }
 
 export async function startHarness(overrides: Partial<SmtpInOptions> = {}): Promise<Harness> {
-  const db = await createTestDatabase();
-  const s3 = await startS3();
-  const runtime = await runtimeFor(db, s3);
+  const backend = await startSmtpBackend();
+  const runtime = await backend.runtime("smtp-in-test");
   const { service, port, stop } = await startService(runtime, overrides);
   return {
     runtime,
     service,
     port,
-    db,
-    s3,
+    backend,
     async close() {
       await stop();
       await runtime.close();
-      await s3.stop();
-      await db.drop();
+      await backend.stop();
     },
   };
 }

@@ -1,0 +1,41 @@
+/**
+ * Every IMAP bench in its smoke mode (tiny N, seconds, no Dovecot; libs/testkit
+ * bench.ts), so a change that breaks a bench fails `npm test`.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { requireServers, runBenchSmoke } from "@aerogram/testkit";
+
+const bench = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
+
+test("bench/imap-bench.ts (imaptest stress) runs in smoke mode", { timeout: 180_000 }, async (t) => {
+  if (!(await requireServers(t, ["postgres"]))) return;
+  const run = await runBenchSmoke(bench("imap-bench.ts"));
+  assert.equal(run.code, 0, run.output);
+  // imaptest is built outside the repo: with it the stress table, without it the raw-client check.
+  assert.match(
+    run.output,
+    /^aerogram +login\/s +[\d.]+ +FETCH\/s +[\d.]+ +APPEND\/s +[\d.]+ +errors 0$|smoke mode checked LOGIN, SELECT and APPEND/m,
+  );
+});
+
+test("bench/idle-sessions.ts holds 40 idle sessions on one account (past the default limit of 20)", {
+  timeout: 180_000,
+}, async (t) => {
+  if (!(await requireServers(t, ["postgres"]))) return;
+  const run = await runBenchSmoke(bench("idle-sessions.ts"));
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /^ +40 idle sessions: rss [+-][\d.]+ KB\/session, heap [+-][\d.]+ KB\/session/m);
+});
+
+test("bench/fanout-bench.ts (two gateways, SMTP, NATS killed and restarted) runs in smoke mode", {
+  timeout: 240_000,
+}, async (t) => {
+  if (!(await requireServers(t, ["postgres", "redis"]))) return;
+  const run = await runBenchSmoke(bench("fanout-bench.ts"), { timeoutMs: 230_000 });
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /^setup: 20 sessions idling \(0 failed\)/m);
+  assert.match(run.output, /^steady +p50 [\d.]+ ms +p99 [\d.]+ ms/m);
+  assert.match(run.output, /^missed +\d+ of \d+ idler-deliveries never seen/m);
+});

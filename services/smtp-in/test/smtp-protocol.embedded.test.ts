@@ -1,0 +1,9 @@
+/**
+ * The SMTP protocol suite (smtp-protocol.test.ts) again on the embedded
+ * database (PGlite, the `npm start` default), so "same code path" is checked,
+ * not assumed.
+ */
+import { useDatabase } from "@aerogram/testkit";
+
+useDatabase("embedded");
+await import("./smtp-protocol.test.ts");

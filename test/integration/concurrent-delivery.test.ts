@@ -230,5 +230,7 @@ test("npm start on the embedded database under concurrent SMTP, IMAP, POP3, fetc
   } finally {
     pop.close();
   }
+  // The session server's watchdog never had to fail a waiter (no 40P01 behind the services' backs).
+  assert.doesNotMatch(server.stdout() + server.stderr(), /"component":"embedded-pg"/);
   assert.equal(await server.stop("SIGTERM"), 0, "clean exit on SIGTERM");
 });

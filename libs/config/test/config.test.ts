@@ -13,6 +13,9 @@ test("no environment: embedded defaults and dev ports", () => {
   assert.equal(c.demoAccount, true);
   assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin"]);
   assert.match(c.database.embeddedDir, /data\/pg$/);
+  assert.equal(c.database.embeddedStallMs, 10_000);
+  assert.equal(loadConfig({ EMBEDDED_PG_STALL_MS: "2500" }).database.embeddedStallMs, 2500);
+  assert.throws(() => loadConfig({ EMBEDDED_PG_STALL_MS: "0" }), /EMBEDDED_PG_STALL_MS/);
   assert.equal(c.imapMaxSessionsPerAccount, 20);
 });
 

@@ -15,7 +15,8 @@ import { lockPathFor } from "@aerogram/embedded-pg";
 import { createRuntime } from "../src/index.ts";
 
 test("two embedded runtimes in one test process, concurrent deliveries, reopen after close", {
-  timeout: 180_000,
+  // Three PGlite starts; each takes tens of seconds on a loaded 2-core machine.
+  timeout: 400_000,
 }, async (t) => {
   const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), "aerogram-runtime-"))));
   t.after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));

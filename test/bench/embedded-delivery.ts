@@ -13,6 +13,8 @@
  * message of the server process (from /proc/<pid>/stat) and the load average.
  * --smoke: one round, 2 senders x 3 messages (seconds), same checks.
  * Ports: 43010-43014 (this engineer's bench range); change with --port-base.
+ * --port-base 0: every port chosen by the kernel, SMTP's read from the startup
+ * banner (what test/bench-smoke.test.ts uses, so it never collides).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -61,10 +63,10 @@ async function runRound(root: string): Promise<Round> {
     LOG_LEVEL: "error",
     DATA_DIR: dataDir,
     SMTP_PORT: String(base),
-    IMAP_PORT: String(base + 1),
-    POP3_PORT: String(base + 2),
-    HTTP_PORT: String(base + 3),
-    EMBEDDED_PG_PORT: String(base + 4),
+    IMAP_PORT: String(base && base + 1),
+    POP3_PORT: String(base && base + 2),
+    HTTP_PORT: String(base && base + 3),
+    EMBEDDED_PG_PORT: String(base && base + 4),
   };
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "services/aerogram/src/main.ts")], {
     cwd: root,
@@ -84,10 +86,15 @@ async function runRound(root: string): Promise<Round> {
       if (child.exitCode !== null || Date.now() - started > 180_000) throw new Error(`no start:\n${out}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // The startup banner lists every listener as "  smtp 127.0.0.1:<port>".
+    const smtpPort = base || Number(/^ {2}smtp 127\.0\.0\.1:(\d+)/m.exec(out)?.[1]);
+    if (!smtpPort) throw new Error(`no SMTP port in the startup banner:\n${out}`);
     const cpuBefore = await cpuTicks(child.pid!);
     const t0 = performance.now();
     const results = await Promise.all(
-      Array.from({ length: senders }, (_, s) => sendMessages(base, "demo@example.com", `s${s}`, perSender)),
+      Array.from({ length: senders }, (_, s) =>
+        sendMessages(smtpPort, "demo@example.com", `s${s}`, perSender),
+      ),
     );
     const seconds = (performance.now() - t0) / 1000;
     const cpu = (await cpuTicks(child.pid!)) - cpuBefore;

@@ -39,3 +39,16 @@ test("bench/fanout-bench.ts (two gateways, SMTP, NATS killed and restarted) runs
   assert.match(run.output, /^steady +p50 [\d.]+ ms +p99 [\d.]+ ms/m);
   assert.match(run.output, /^missed +\d+ of \d+ idler-deliveries never seen/m);
 });
+
+test("bench/binary-fetch-bench.ts runs in smoke mode and times Aerogram's FETCH BINARY", {
+  timeout: 180_000,
+}, async (t) => {
+  if (!(await requireServers(t, ["postgres"]))) return;
+  const run = await runBenchSmoke(bench("binary-fetch-bench.ts"), { args: ["--smoke"] });
+  assert.equal(run.code, 0, run.output);
+  // wall ms, server CPU ms and server peak RSS (min / median / max) for Aerogram.
+  assert.match(
+    run.output,
+    /^\| aerogram \| [1-9]\d* \/ \d+ \/ \d+ \| \d+ \/ \d+ \/ \d+ \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|$/m,
+  );
+});

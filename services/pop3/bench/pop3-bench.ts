@@ -16,44 +16,47 @@
  * lock, ssl=no); nothing is installed or left behind.
  *
  *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
- *   BENCH_ONLY=aerogram to skip Dovecot; BENCH_VERBOSE=1 for both servers' client-side
- *   time per session step)
+ *   BENCH_ROUNDS, BENCH_WORKERS, BENCH_ONLY=aerogram to skip Dovecot; BENCH_VERBOSE=1 for
+ *   both servers' client-side time per session step)
+ *
+ * Smoke mode (BENCH_SMOKE=1 or --smoke; libs/testkit bench.ts, run by
+ * test/bench-smoke.test.ts): 2 clients, 5 messages, one worker, 1 s per phase,
+ * one round, no Dovecot: the same code path in seconds.
  */
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, readdir, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
-import { createRuntime } from "@aerogram/runtime";
 import {
+  benchKnob,
+  benchSmoke,
   cleanEnv,
   cpuDuring,
-  createTestDatabase,
+  dovecotUnavailable,
   loadAverage1,
   postgresBackendPids,
   processName,
   processTree,
+  startPrivateDovecot,
+  startTestBackend,
   startTsProcess,
   summary,
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
-  tempDir,
-  uniqueId,
+  tcpReachable,
 } from "@aerogram/testkit";
-import { Client, type Load, login, type Result } from "./pop3-clients.ts";
+import { type Load, login, type Result } from "./pop3-clients.ts";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50);
+const SMOKE = benchSmoke();
+const SECONDS = benchKnob("BENCH_SECONDS", 5, 1);
+const CLIENTS = benchKnob("BENCH_CLIENTS", 4, 2);
+const MESSAGES = benchKnob("BENCH_MESSAGES", 50, 5);
 const PASSWORD = "bench-pass";
 /** Aerogram's cluster workers (AEROGRAM_WORKERS); Dovecot always runs as many processes as it likes. */
-const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WORKERS = benchKnob("BENCH_WORKERS", availableParallelism(), 1);
+const ROUNDS = benchKnob("BENCH_ROUNDS", 5, 1);
+/** Seconds of the sessions and the RETR phase before anything is measured. */
+const WARM_UP = SMOKE ? [1, 1] : [3, 2];
 
 /** The same N messages for both servers: sizes from 1 KB to ~100 KB, some lines starting with ".". */
 function corpus(): Buffer[] {
@@ -105,18 +108,6 @@ async function runLoad(
   return JSON.parse(out) as Result;
 }
 
-async function redisReachable(): Promise<boolean> {
-  const u = new URL(TEST_REDIS_URL);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || 6379) });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 /**
  * `npm start` with only POP3 (AEROGRAM_SERVICES=pop3) and BENCH_WORKERS
  * workers, on the test Postgres, filesystem blobs and Redis when reachable
@@ -124,17 +115,16 @@ async function redisReachable(): Promise<boolean> {
  * through the store first.
  */
 async function startAerogram(messages: Buffer[], users: string[]): Promise<Server> {
-  const db = await createTestDatabase();
-  const dir = await tempDir("aerogram-pop3-bench-");
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    BLOB_DIR: join(dir.path, "blobs"),
-    DATA_DIR: join(dir.path, "data"),
-    LOG_LEVEL: "warn",
-    REDIS_KEY_PREFIX: `bench${uniqueId()}:`,
-  };
-  if (process.env.BENCH_LIMITER !== "memory" && (await redisReachable())) env.REDIS_URL = TEST_REDIS_URL;
-  const runtime = await createRuntime(loadConfig(env), { service: "pop3-bench" });
+  const redis = process.env.BENCH_LIMITER !== "memory" && (await tcpReachable(TEST_REDIS_URL, 6379));
+  // Always the real PostgreSQL (not TEST_DATABASE=embedded): that is what the figures are about.
+  const backend = await startTestBackend({
+    database: "postgres",
+    blobs: "fs",
+    redis,
+    settings: { LOG_LEVEL: "warn" },
+  });
+  const { db, env } = backend;
+  const runtime = await backend.runtime("pop3-bench");
   try {
     const delivery = new Delivery(runtime);
     for (const u of users) {
@@ -167,8 +157,8 @@ async function startAerogram(messages: Buffer[], users: string[]): Promise<Serve
   // cache (one scrypt per account) before anything is measured. Workers
   // accept for themselves, so which one gets a connection is up to the
   // kernel: a few seconds of both phases reach them all.
-  await runLoad([port], users, "sessions", 3);
-  await runLoad([port], users, "retr", 2);
+  await runLoad([port], users, "sessions", WARM_UP[0]);
+  await runLoad([port], users, "retr", WARM_UP[1]);
   let backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
   return {
     name: "aerogram",
@@ -177,135 +167,53 @@ async function startAerogram(messages: Buffer[], users: string[]): Promise<Serve
     async stop() {
       backends = [];
       await gateway.stop("SIGTERM");
-      await db.drop();
-      await dir.remove();
+      await backend.stop();
     },
   };
 }
 
 /**
- * Dovecot's {SSHA256} scheme: base64(SHA-256(password + salt) + salt). A
- * hashed password (never {PLAIN}), checked at the cost Aerogram pays per
- * cached login (one SHA-256; its scrypt runs once per cache lifetime).
+ * A private Dovecot POP3 (libs/testkit dovecot.ts) with the same users and
+ * messages: passwords as salted SHA-256 hashes ({SSHA256}, never {PLAIN}),
+ * checked at the cost Aerogram pays per cached login (one SHA-256; its scrypt
+ * runs once per cache lifetime).
  */
-function ssha256(password: string): string {
-  const salt = randomBytes(8);
-  const digest = createHash("sha256").update(password).update(salt).digest();
-  return `{SSHA256}${Buffer.concat([digest, salt]).toString("base64")}`;
-}
-
-/** "nobody": Dovecot's mail processes must not run as root. */
-const MAIL_UID = 65534;
-
-async function chownTree(path: string, uid: number): Promise<void> {
-  await chown(path, uid, uid);
-  for (const entry of await readdir(path, { withFileTypes: true })) {
-    const p = join(path, entry.name);
-    if (entry.isDirectory()) await chownTree(p, uid);
-    else await chown(p, uid, uid);
-  }
-}
-
-function dovecotBinary(): string | undefined {
-  for (const p of ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]) if (existsSync(p)) return p;
-  return undefined;
-}
-
 async function startDovecot(messages: Buffer[], users: string[]): Promise<Server | string> {
-  const binary = dovecotBinary();
-  if (!binary || !existsSync("/usr/lib/dovecot/pop3")) return "not available";
-  const dir = await tempDir("aerogram-dovecot-");
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  // Dovecot's auth process runs as its own user and must reach the passwd file.
-  await chmod(dir.path, 0o755);
-  const conf = join(dir.path, "dovecot.conf");
-  await writeFile(join(dir.path, "passwd"), users.map((u) => `${u}:${ssha256(PASSWORD)}\n`).join(""));
-  await writeFile(
-    conf,
-    `base_dir = ${dir.path}/run
-state_dir = ${dir.path}/state
-log_path = ${dir.path}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-# The same steady state as Aerogram's Authenticator: a remembered lookup (its
-# verified-login cache, 5 min) and one SHA-256 per login against a stored hash.
-auth_cache_size = 10M
-auth_cache_ttl = 5 mins
-# RFC 1939 §8: one session per maildrop, as Aerogram's lease (off by default in Dovecot).
-pop3_lock_session = yes
-first_valid_uid = 1
-mail_location = maildir:${dir.path}/home/%u/Maildir
-passdb {
-  driver = passwd-file
-  args = ${dir.path}/passwd
-}
-userdb {
-  driver = static
-  args = uid=${MAIL_UID} gid=${MAIL_UID} home=${dir.path}/home/%u
-}
-# Dovecot's "high-performance" login mode and reused pop3 processes, so we
-# compare against Dovecot at its fastest rather than at its most isolated.
-service pop3-login {
-  inet_listener pop3 {
-    port = ${port}
-  }
-  service_count = 0
-  process_min_avail = 2
-}
-service pop3 {
-  service_count = 0
-}
-service anvil {
-  chroot =
-}
-`,
-  );
-  for (const u of users) {
-    const md = join(dir.path, "home", u, "Maildir");
-    for (const sub of ["cur", "new", "tmp"]) await mkdir(join(md, sub), { recursive: true });
-    let i = 0;
-    for (const m of messages) {
-      // Maildir stores LF line ends; Dovecot adds the CRs on the way out, as we do for bare LFs.
-      await writeFile(
-        join(md, "cur", `${1_700_000_000 + i}.${i}.bench:2,`),
-        m.toString("latin1").replace(/\r\n/g, "\n"),
-      );
-      i++;
-    }
-  }
-  // Dovecot never runs mail processes as root: the maildirs belong to "nobody".
-  await chownTree(join(dir.path, "home"), MAIL_UID);
-  await mkdir(join(dir.path, "run"), { recursive: true });
-  await mkdir(join(dir.path, "state"), { recursive: true });
-  const proc = spawn(binary, ["-F", "-c", conf], { stdio: "ignore" });
-  const stop = async () => {
-    proc.kill("SIGTERM");
-    if (proc.exitCode === null) await new Promise((r) => proc.once("exit", r));
-    if (!process.env.BENCH_KEEP_DOVECOT) await dir.remove();
-    else console.log(`dovecot files kept in ${dir.path}`);
-  };
+  const why = dovecotUnavailable(["pop3"]);
+  if (why) return `not available (${why})`;
+  let dovecot: Awaited<ReturnType<typeof startPrivateDovecot>>;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        (await Client.open(port)).close();
-        break;
-      } catch {
-        if (i > 50) throw new Error(`did not start (see ${dir.path}/dovecot.log)`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    for (const u of users) (await login(port, u, PASSWORD)).close();
-    // The same warm-up as Aerogram's.
-    await runLoad([port], users, "sessions", 3);
-    await runLoad([port], users, "retr", 2);
+    dovecot = await startPrivateDovecot({
+      protocols: ["pop3"],
+      users,
+      password: PASSWORD,
+      passwordScheme: "SSHA256",
+      mail: Object.fromEntries(users.map((u) => [u, messages])),
+      // Dovecot's "high-performance" login mode and reused pop3 processes, so we
+      // compare against Dovecot at its fastest rather than at its most isolated.
+      services: {
+        "pop3-login": ["service_count = 0", "process_min_avail = 2"],
+        pop3: ["service_count = 0"],
+      },
+      // The same steady state as Aerogram's Authenticator: a remembered lookup (its
+      // verified-login cache, 5 min) and one SHA-256 per login against a stored hash.
+      // RFC 1939 §8: one session per maildrop, as Aerogram's lease (off by default in Dovecot).
+      settings: "auth_cache_size = 10M\nauth_cache_ttl = 5 mins\npop3_lock_session = yes\n",
+    });
   } catch (error) {
-    await stop();
     return `failed: ${(error as Error).message}`;
   }
-  return { name: "dovecot", ports: [port], pids: () => processTree(proc.pid!), stop };
+  const port = dovecot.ports.pop3!;
+  try {
+    for (const u of users) (await login(port, u, PASSWORD)).close();
+    // The same warm-up as Aerogram's.
+    await runLoad([port], users, "sessions", WARM_UP[0]);
+    await runLoad([port], users, "retr", WARM_UP[1]);
+  } catch (error) {
+    await dovecot.stop();
+    return `failed: ${(error as Error).message} (see ${dovecot.dir}/dovecot.log)`;
+  }
+  return { name: "dovecot", ports: [port], pids: () => processTree(dovecot.pid), stop: () => dovecot.stop() };
 }
 
 interface Round {
@@ -397,6 +305,13 @@ function report(rounds: Round[], names: string[]): void {
       3,
     );
   }
+  // One line per server with its medians (what the smoke test checks).
+  for (const n of names) {
+    const median = (values: number[]) => summary(values).median;
+    console.log(
+      `${n}: ${fmt(median(rounds.map((r) => r.sessions[n]!.perSecond)))} sessions/s, ${fmt(median(rounds.map((r) => r.retr[n]!.perSecond)))} RETR/s, ${fmt(median(rounds.map((r) => r.retr[n]!.mbPerSecond)), 1)} MB/s`,
+    );
+  }
   if (theirs) {
     line(
       "ratio sessions/s",
@@ -421,8 +336,9 @@ console.log(
 const users = Array.from({ length: CLIENTS }, (_, i) => `bench${i}@example.org`);
 const servers: Server[] = [await startAerogram(messages, users)];
 try {
-  const dovecot =
-    process.env.BENCH_ONLY === "aerogram"
+  const dovecot = SMOKE
+    ? "skipped (smoke mode)"
+    : process.env.BENCH_ONLY === "aerogram"
       ? "skipped (BENCH_ONLY=aerogram)"
       : await startDovecot(messages, users);
   if (typeof dovecot === "string") console.log(`dovecot: ${dovecot}`);

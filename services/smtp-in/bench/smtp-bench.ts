@@ -16,6 +16,13 @@
  * server), BENCH_VERBOSE (CPU per process), BENCH_SENDERS (20), BENCH_SOURCE_MESSAGES (2000),
  * BENCH_SOURCE_BYTES (10240), BENCH_WORKERS, BENCH_ROUNDS, TEST_DATABASE_URL,
  * TEST_NATS_URL, TEST_REDIS_URL.
+ *
+ * Without /usr/sbin/smtp-source (Debian's postfix package) the same workload
+ * comes from a small in-process sender (a new connection per message,
+ * BENCH_SENDERS at a time). Smoke mode (BENCH_SMOKE=1 or --smoke; libs/testkit
+ * bench.ts, run by test/bench-smoke.test.ts): the in-process sender, 4 at a
+ * time, 40 messages a run, one worker, one round, no Postfix, then the s3rver
+ * run: the same code path in seconds.
  */
 import { spawn } from "node:child_process";
 import cluster from "node:cluster";
@@ -25,6 +32,9 @@ import { availableParallelism } from "node:os";
 import { loadConfig } from "@aerogram/config";
 import { createRuntime } from "@aerogram/runtime";
 import {
+  backendEnv,
+  benchKnob,
+  benchSmoke,
   cpuDuring,
   createTestDatabase,
   loadAverage1,
@@ -38,37 +48,27 @@ import {
   TEST_DATABASE_URL,
   TEST_NATS_URL,
   TEST_REDIS_URL,
+  tcpReachable,
   tempDir,
-  uniqueId,
 } from "@aerogram/testkit";
 import { optionsFromRuntime, SmtpInService } from "../src/index.ts";
 
+const SMOKE = benchSmoke();
 /** smtp-source's -s: messages in flight at once. */
-const SENDERS = Number(process.env.BENCH_SENDERS ?? 20);
+const SENDERS = benchKnob("BENCH_SENDERS", 20, 4);
 /** SMTP-in processes (node:cluster workers on one port), as AEROGRAM_WORKERS. */
-const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WORKERS = benchKnob("BENCH_WORKERS", availableParallelism(), 1);
+const ROUNDS = benchKnob("BENCH_ROUNDS", 3, 1);
 /** smtp-source's -m: messages per run, each on a new connection. */
-const SOURCE_MESSAGES = Number(process.env.BENCH_SOURCE_MESSAGES ?? 2000);
-const SOURCE_BYTES = Number(process.env.BENCH_SOURCE_BYTES ?? 10240);
+const SOURCE_MESSAGES = benchKnob("BENCH_SOURCE_MESSAGES", 2000, 40);
+const SOURCE_BYTES = benchKnob("BENCH_SOURCE_BYTES", 10240, 10240);
+/** Messages of the warm-up run before the rounds (JIT, pools, Postfix's processes). */
+const WARM_UP = Math.min(SMOKE ? 10 : 200, SOURCE_MESSAGES);
 const DOMAIN = "bench.test";
 const POSTFIX_PORT = 25_250 + (process.pid % 1000);
-
-function reachable(url: string, port: number): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || port) });
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
+const SMTP_SOURCE = "/usr/sbin/smtp-source";
+/** Postfix's smtp-source when installed (and not in smoke mode), else the in-process sender. */
+const USE_SMTP_SOURCE = !SMOKE && existsSync(SMTP_SOURCE);
 
 /**
  * --serve: the SMTP-in service alone, configured from the environment, in
@@ -188,25 +188,25 @@ async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
         secretAccessKey: "S3RVER",
       }
     : undefined;
-  const [nats, redis] = await Promise.all([reachable(TEST_NATS_URL, 4222), reachable(TEST_REDIS_URL, 6379)]);
+  const [nats, redis] = await Promise.all([
+    tcpReachable(TEST_NATS_URL, 4222),
+    tcpReachable(TEST_REDIS_URL, 6379),
+  ]);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: db.url,
-    DATABASE_POOL_MAX: String(Math.ceil(SENDERS / WORKERS) + 2),
-    ...(s3
-      ? {
-          S3_BUCKET: s3.bucket,
-          S3_ENDPOINT: s3.endpoint,
-          S3_REGION: s3.region,
-          S3_ACCESS_KEY_ID: s3.accessKeyId,
-          S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        }
-      : { BLOB_DIR: dir.path }),
-    SMTP_PORT: "0",
-    LOG_LEVEL: "warn",
-    MAIL_HOSTNAME: "bench.aerogram.test",
-    ...(nats ? { NATS_URL: TEST_NATS_URL, NATS_SUBJECT_PREFIX: `bench${uniqueId()}` } : {}),
-    ...(redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `bench${uniqueId()}:` } : {}),
+    // testkit's one environment block: database, blobs (s3rver or the filesystem), own NATS/Redis prefixes.
+    ...backendEnv({
+      databaseUrl: db.url,
+      ...(s3 ? { s3 } : { dataDir: dir.path }),
+      nats,
+      redis,
+      settings: {
+        DATABASE_POOL_MAX: String(Math.ceil(SENDERS / WORKERS) + 2),
+        SMTP_PORT: "0",
+        LOG_LEVEL: "warn",
+        MAIL_HOSTNAME: "bench.aerogram.test",
+      },
+    }),
   };
   console.log(
     `aerogram (${blobs}): ${WORKERS} worker(s), Postgres ${db.name}, blobs ${s3 ? `s3rver ${s3.endpoint}` : "on the filesystem"}, events ${nats ? "NATS" : "in-process"}, limits ${redis ? "Redis" : "in-memory"}`,
@@ -228,7 +228,7 @@ async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
 
 function startPostfix(): Server | string {
   const why = postfixAvailable();
-  if (why) return why;
+  if (why) return `not available (${why})`;
   const pf = startPrivatePostfix(POSTFIX_PORT, DOMAIN);
   return {
     name: "postfix",
@@ -240,6 +240,8 @@ function startPostfix(): Server | string {
 }
 
 interface Run {
+  /** Messages not accepted (anything but 250 after the data, or a dropped connection). */
+  failed: number;
   /** Messages accepted (250) per second, smtp-source's wall time. */
   accepted: number;
   /** Messages stored per second: Aerogram = accepted (250 only after the commit); Postfix = in the maildir. */
@@ -249,16 +251,96 @@ interface Run {
 }
 
 /** `smtp-source -s S -m M -l L`: M messages, S at a time, each on a new connection. */
-async function smtpSource(port: number, messages: number): Promise<void> {
+async function smtpSource(port: number, messages: number): Promise<number> {
   const args = ["-s", String(SENDERS), "-m", String(messages), "-l", String(SOURCE_BYTES)];
   args.push("-f", "sender@client.test", "-t", `bench0@${DOMAIN}`, `127.0.0.1:${port}`);
-  const proc = spawn("/usr/sbin/smtp-source", args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(SMTP_SOURCE, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr.on("data", (d: Buffer) => {
     err += d.toString();
   });
   const code = await new Promise<number | null>((r) => proc.once("exit", r));
   if (code !== 0) throw new Error(`smtp-source exited with ${code}: ${err.slice(-500)}`);
+  // smtp-source gives up (exit status) on any reply it did not expect.
+  return 0;
+}
+
+/** An smtp-source-like message: a few headers and SOURCE_BYTES of 80-column body. */
+function sourceMessage(): string {
+  const line = `${"x".repeat(78)}\r\n`;
+  const body = line.repeat(Math.ceil(SOURCE_BYTES / line.length)).slice(0, SOURCE_BYTES);
+  return `From: <sender@client.test>\r\nTo: <bench0@${DOMAIN}>\r\nSubject: bench\r\n\r\n${body.trimEnd()}\r\n.\r\n`;
+}
+
+/**
+ * One message on its own connection, as smtp-source sends it (EHLO, MAIL,
+ * RCPT, DATA, QUIT); true when the server answered 250 to the data.
+ */
+async function sendOne(port: number, message: string): Promise<boolean> {
+  const socket = connect({ host: "127.0.0.1", port });
+  socket.setEncoding("latin1");
+  let buffer = "";
+  let closed = false;
+  let wake: (() => void) | undefined;
+  socket.on("data", (d: string) => {
+    buffer += d;
+    wake?.();
+  });
+  const end = () => {
+    closed = true;
+    wake?.();
+  };
+  socket.on("close", end);
+  socket.on("error", end);
+  const reply = async (): Promise<string> => {
+    for (;;) {
+      // A reply ends with a line "NNN text", no hyphen after the code (RFC 5321 §4.2.1).
+      const m = /(?:^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buffer);
+      if (m) {
+        buffer = buffer.slice(m.index + m[0].length);
+        return m[1]!;
+      }
+      if (closed) return "closed";
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+    }
+  };
+  try {
+    const steps: [string | undefined, string][] = [
+      [undefined, "220"],
+      ["EHLO client.test", "250"],
+      ["MAIL FROM:<sender@client.test>", "250"],
+      [`RCPT TO:<bench0@${DOMAIN}>`, "250"],
+      ["DATA", "354"],
+    ];
+    for (const [command, expected] of steps) {
+      if (command) socket.write(`${command}\r\n`);
+      if ((await reply()) !== expected) return false;
+    }
+    socket.write(message);
+    const accepted = (await reply()) === "250";
+    socket.write("QUIT\r\n");
+    await reply();
+    return accepted;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The in-process stand-in for smtp-source: `messages` messages, SENDERS in flight; resolves with the failures. */
+async function inProcessSource(port: number, messages: number): Promise<number> {
+  const message = sourceMessage();
+  let next = 0;
+  let failed = 0;
+  const sender = async () => {
+    while (next < messages) {
+      next++;
+      if (!(await sendOne(port, message))) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SENDERS, messages) }, sender));
+  return failed;
 }
 
 async function runOnce(server: Server, messages: number): Promise<Run> {
@@ -266,12 +348,13 @@ async function runOnce(server: Server, messages: number): Promise<Run> {
   const base = server.delivered?.() ?? 0;
   const started = performance.now();
   let acceptedMs = 0;
+  let failed = 0;
   const { cpu, perProcess } = await cpuDuring(server.pids, async () => {
-    await smtpSource(server.port, messages);
+    failed = await (USE_SMTP_SOURCE ? smtpSource : inProcessSource)(server.port, messages);
     acceptedMs = performance.now() - started;
     if (!server.delivered) return;
     const deadline = Date.now() + 180_000;
-    while (server.delivered() < base + messages && Date.now() < deadline)
+    while (server.delivered() < base + messages - failed && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
   });
   const storedMs = performance.now() - started;
@@ -282,8 +365,9 @@ async function runOnce(server: Server, messages: number): Promise<Run> {
     console.log(`  ${server.name} CPU ms per message by process: ${by.join(", ")}`);
   }
   return {
-    accepted: messages / (acceptedMs / 1000),
-    stored: messages / ((server.delivered ? storedMs : acceptedMs) / 1000),
+    failed,
+    accepted: (messages - failed) / (acceptedMs / 1000),
+    stored: (messages - failed) / ((server.delivered ? storedMs : acceptedMs) / 1000),
     cpuMsPerMessage: (cpu * 1000) / messages,
     load1,
   };
@@ -299,28 +383,29 @@ function line(label: string, values: number[], digits = 0, suffix = ""): void {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync("/usr/sbin/smtp-source")) {
-    console.log("smtp-source (Postfix's test client) is not installed: nothing to measure with");
-    return;
-  }
+  const client = USE_SMTP_SOURCE ? "smtp-source" : "in-process smtp-source stand-in";
   console.log(
-    `smtp-in bench: smtp-source -s ${SENDERS} -m ${SOURCE_MESSAGES} -l ${SOURCE_BYTES} (new connection per message, 1 recipient), ${ROUNDS} alternating rounds`,
+    `smtp-in bench: ${client} -s ${SENDERS} -m ${SOURCE_MESSAGES} -l ${SOURCE_BYTES} (new connection per message, 1 recipient), ${ROUNDS} alternating rounds`,
   );
   const servers: Server[] = [await startAerogram("fs")];
   try {
-    const pf = process.env.BENCH_ONLY === "aerogram" ? "skipped (BENCH_ONLY=aerogram)" : startPostfix();
-    if (typeof pf === "string") console.log(`postfix: not available (${pf})`);
+    const pf = SMOKE
+      ? "skipped (smoke mode)"
+      : process.env.BENCH_ONLY === "aerogram"
+        ? "skipped (BENCH_ONLY=aerogram)"
+        : startPostfix();
+    if (typeof pf === "string") console.log(`postfix: ${pf}`);
     else servers.push(pf);
     // Warm-up: JIT, pools, Postfix's processes.
-    for (const s of servers) await runOnce(s, Math.min(200, SOURCE_MESSAGES));
+    for (const s of servers) await runOnce(s, WARM_UP);
     const runs: Record<string, Run[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
-    console.log("\n| round | server | load1 | accepted msg/s | stored msg/s | CPU ms/msg |");
+    console.log("\n| round | server | load1 | accepted msg/s | stored msg/s | CPU ms/msg | failed |");
     for (let i = 0; i < ROUNDS; i++) {
       for (const s of i % 2 ? [...servers].reverse() : servers) {
         const r = await runOnce(s, SOURCE_MESSAGES);
         runs[s.name]!.push(r);
         console.log(
-          `| ${i + 1} | ${s.name} | ${f(r.load1, 1)} | ${f(r.accepted)} | ${f(r.stored)} | ${f(r.cpuMsPerMessage, 2)} |`,
+          `| ${i + 1} | ${s.name} | ${f(r.load1, 1)} | ${f(r.accepted)} | ${f(r.stored)} | ${f(r.cpuMsPerMessage, 2)} | ${r.failed} |`,
         );
       }
     }
@@ -370,10 +455,10 @@ async function main(): Promise<void> {
   if (process.env.BENCH_S3 !== "0") {
     const s3 = await startAerogram("s3");
     try {
-      await runOnce(s3, Math.min(200, SOURCE_MESSAGES));
+      await runOnce(s3, WARM_UP);
       const r = await runOnce(s3, SOURCE_MESSAGES);
       console.log(
-        `aerogram with s3rver blobs (one run after the rounds): ${f(r.stored)} msg/s committed, CPU ${f(r.cpuMsPerMessage, 2)} ms/msg (s3rver's own CPU not counted), load ${f(r.load1, 1)}`,
+        `aerogram with s3rver blobs (one run after the rounds): ${f(r.stored)} msg/s committed, ${r.failed} failed, CPU ${f(r.cpuMsPerMessage, 2)} ms/msg (s3rver's own CPU not counted), load ${f(r.load1, 1)}`,
       );
     } finally {
       await s3.stop();

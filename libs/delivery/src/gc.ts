@@ -65,7 +65,9 @@ function defaultLastModified(blobs: BlobStore): (key: string) => Promise<Date | 
 
 async function referencedKeys(store: Pick<Store, "pool">, keys: readonly string[]): Promise<Set<string>> {
   const { rows } = await store.pool.query<{ blob_key: string }>(
-    "SELECT DISTINCT blob_key FROM messages WHERE blob_key = ANY($1::text[])",
+    // Queued outbound mail (issue 19) holds its blob until delivered or bounced.
+    `SELECT blob_key FROM messages WHERE blob_key = ANY($1::text[])
+     UNION SELECT blob_key FROM outbound_queue WHERE blob_key = ANY($1::text[])`,
     [keys],
   );
   return new Set(rows.map((r) => r.blob_key));

@@ -3,9 +3,11 @@
  */
 import { Accounts } from "./accounts.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
+import { DkimKeys } from "./dkim-keys.ts";
 import { Mailboxes } from "./mailboxes.ts";
 import { Messages } from "./messages.ts";
 import { migrate } from "./migrate.ts";
+import { OutboundQueue } from "./outbound-queue.ts";
 
 export interface StoreOptions {
   url: string;
@@ -20,11 +22,15 @@ export class Store {
   readonly accounts: Accounts;
   readonly mailboxes: Mailboxes;
   readonly messages: Messages;
+  readonly outbound: OutboundQueue;
+  readonly dkimKeys: DkimKeys;
 
   constructor(readonly pool: Pool) {
     this.accounts = new Accounts(pool);
     this.mailboxes = new Mailboxes(pool);
     this.messages = new Messages(pool);
+    this.outbound = new OutboundQueue(pool);
+    this.dkimKeys = new DkimKeys(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

@@ -10,10 +10,12 @@ import type { ServiceName } from "@aerogram/config";
 import { ConfigError, loadConfig } from "@aerogram/config";
 import { startImap } from "@aerogram/imap";
 import { createLogger, OpsServer } from "@aerogram/observability";
+import { startOutbound } from "@aerogram/outbound";
 import { startPop3 } from "@aerogram/pop3";
 import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
 import { startSmtpIn } from "@aerogram/smtp-in";
 import { Store } from "@aerogram/store";
+import { startSubmission } from "@aerogram/submission";
 import { ensureDemoAccount } from "./demo.ts";
 
 /** The protocol services this build has; the admin API rides on the HTTP endpoint. */
@@ -21,6 +23,8 @@ const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
   imap: startImap,
   pop3: startPop3,
   "smtp-in": startSmtpIn,
+  submission: startSubmission,
+  outbound: startOutbound,
 };
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */

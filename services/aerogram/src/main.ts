@@ -15,7 +15,7 @@ import { startPop3 } from "@aerogram/pop3";
 import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
 import { startSmtpIn } from "@aerogram/smtp-in";
 import { Store } from "@aerogram/store";
-import { startSubmission } from "@aerogram/submission";
+import { runtimeDkimSecret, startSubmission } from "@aerogram/submission";
 import { ensureDemoAccount } from "./demo.ts";
 
 /** The protocol services this build has; the admin API rides on the HTTP endpoint. */
@@ -57,10 +57,14 @@ async function main(): Promise<void> {
   }
   const runtime = await createRuntime(config, { service: "aerogram", embedded: "own", log });
 
+  const dkimKey = runtimeDkimSecret(runtime);
   // The admin API rides on the ops HTTP port (refuses every request without ADMIN_TOKEN).
   const adminApi = config.services.includes("admin")
     ? createAdminApi({
-        ops: new StoreAdmin(runtime.store, { health: () => ops.runChecks() }),
+        ops: new StoreAdmin(runtime.store, {
+          health: () => ops.runChecks(),
+          ...(dkimKey ? { dkimSecret: dkimKey } : {}),
+        }),
         token: config.adminToken,
         log,
       })

@@ -198,4 +198,5 @@ export function selfSignedCertificate(
   );
   return { certFile, keyFile };
 }
+export * from "./smtp-sink.ts";
 export * from "./text-client.ts";

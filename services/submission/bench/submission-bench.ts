@@ -12,6 +12,7 @@
  *   BENCH_ROUNDS, BENCH_MESSAGES, BENCH_CLIENTS override.
  */
 
+import { spawn } from "node:child_process";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -19,6 +20,8 @@ import { Store } from "@aerogram/store";
 import {
   cleanEnv,
   createTestDatabase,
+  REPO_ROOT,
+  type RunningProcess,
   type SmtpSink,
   startSmtpSink,
   startTsProcess,
@@ -165,6 +168,44 @@ const stats = (xs: number[]) => {
 const fmt = (x: { min: number; median: number; max: number }, d = 1) =>
   `${x.min.toFixed(d)} / ${x.median.toFixed(d)} / ${x.max.toFixed(d)}`;
 
+/**
+ * main.ts in a child process; with BENCH_PROFILE_DIR it runs under
+ * `node --cpu-prof` (not allowed in NODE_OPTIONS) and writes a V8 CPU profile
+ * there when it exits.
+ */
+function startServer(env: NodeJS.ProcessEnv): RunningProcess {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return startTsProcess("services/aerogram/src/main.ts", [], env);
+  const child = spawn(
+    process.execPath,
+    ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--import", "tsx", "services/aerogram/src/main.ts"],
+    { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => "",
+    async waitFor(re, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = re.exec(out);
+        if (m) return m;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${re} in ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop(signal = "SIGTERM") {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
 async function main() {
   if (SMOKE) {
     PORTS.aerogram = await freePort();
@@ -176,9 +217,7 @@ async function main() {
   const store = await Store.open({ url: db.url, poolMax: 2 });
   await store.accounts.create({ address: "bench@bench.test", password: PASSWORD });
   await store.close();
-  const aerogram = startTsProcess(
-    "services/aerogram/src/main.ts",
-    [],
+  const aerogram = startServer(
     cleanEnv({
       AEROGRAM_SERVICES: "submission,outbound",
       DATABASE_URL: db.url,

@@ -184,6 +184,7 @@ const envSchema = z.object({
   OUTBOUND_LEASE_MS: positiveInt(60_000),
   OUTBOUND_POLL_MS: positiveInt(1000),
   OUTBOUND_TIMEOUT_MS: positiveInt(300_000),
+  OUTBOUND_MTA_STS: bool,
   OUTBOUND_WORKERS: z.coerce.number({ error: "expected a number" }).int().min(0).default(1),
   DKIM_ENCRYPTION_KEY: z.string().min(16, "expected at least 16 characters").optional(),
 
@@ -273,6 +274,8 @@ export interface Config {
     timeoutMs: number;
     /** Worker loops in this process (0 = this process only enqueues). */
     workers: number;
+    /** Fetch and enforce MTA-STS policies (RFC 8461) on MX deliveries. */
+    mtaSts: boolean;
   };
   /** Secret the DKIM private keys are encrypted under; absent: a key file in DATA_DIR (embedded only). */
   dkimEncryptionKey: string | undefined;
@@ -410,6 +413,7 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: e.OUTBOUND_POLL_MS,
       timeoutMs: e.OUTBOUND_TIMEOUT_MS,
       workers: e.OUTBOUND_WORKERS,
+      mtaSts: e.OUTBOUND_MTA_STS ?? true,
     },
     dkimEncryptionKey: e.DKIM_ENCRYPTION_KEY,
     adminToken: e.ADMIN_TOKEN,

@@ -6,12 +6,14 @@
 import { Delivery } from "@aerogram/delivery";
 import type { Runtime, ServiceHandle, ServiceStarter } from "@aerogram/runtime";
 import { OutboundMetrics } from "./metrics.ts";
+import { systemMtaSts } from "./mta-sts.ts";
 import { parseRoutes } from "./routes.ts";
 import { OutboundWorker, type WorkerOptions } from "./worker.ts";
 
 export { bounce } from "./bounce.ts";
 export { buildDsn, type DsnInput, statusOf } from "./dsn.ts";
 export { OutboundMetrics } from "./metrics.ts";
+export { MtaSts, mxMatches, parsePolicy, type StsPolicy, systemMtaSts } from "./mta-sts.ts";
 export { type MxLookup, mailHosts } from "./mx.ts";
 export { nextAttemptDelayMs } from "./retry-schedule.ts";
 export { parseRoutes, type RouteTable, type RouteTarget, routeFor } from "./routes.ts";
@@ -29,6 +31,7 @@ export function workerOptions(runtime: Runtime, overrides: Partial<WorkerOptions
     leaseMs: o.leaseMs,
     pollMs: o.pollMs,
     timeoutMs: o.timeoutMs,
+    ...(o.mtaSts ? { mtaSts: systemMtaSts() } : {}),
     ...overrides,
   };
 }

@@ -15,6 +15,8 @@ export interface TransferTarget {
   auth?: { user: string; pass: string };
   /** TLS is required with a verified certificate (MTA-STS enforce). */
   requireVerifiedTls?: boolean;
+  /** Extra trusted CAs for that verification (tests). */
+  ca?: Buffer;
 }
 
 export interface RecipientFailure {
@@ -76,7 +78,11 @@ export function transfer(
       socketTimeout: o.timeoutMs,
       opportunisticTLS: !target.requireVerifiedTls,
       requireTLS: target.requireVerifiedTls === true,
-      tls: { rejectUnauthorized: target.requireVerifiedTls === true, servername: target.host },
+      tls: {
+        rejectUnauthorized: target.requireVerifiedTls === true,
+        servername: target.host,
+        ...(target.ca ? { ca: target.ca } : {}),
+      },
       logger: false,
     } as SMTPConnection.Options);
     const finish = (outcome: TransferOutcome) => {

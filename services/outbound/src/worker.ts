@@ -19,6 +19,7 @@ import type { OutboundEntry, Store } from "@aerogram/store";
 import { bounce } from "./bounce.ts";
 import { type FailedRecipient, statusOf } from "./dsn.ts";
 import type { OutboundMetrics } from "./metrics.ts";
+import { type MtaSts, mxMatches } from "./mta-sts.ts";
 import { type MxLookup, mailHosts } from "./mx.ts";
 import { nextAttemptDelayMs } from "./retry-schedule.ts";
 import { type RouteTable, routeFor } from "./routes.ts";
@@ -35,6 +36,12 @@ export interface WorkerOptions {
   pollMs: number;
   timeoutMs: number;
   mx?: MxLookup;
+  /** MTA-STS (RFC 8461) for MX deliveries; undefined: off. */
+  mtaSts?: MtaSts;
+  /** The port MX hosts are reached on (25; tests use their servers' ports). */
+  mxPort?: number;
+  /** Extra trusted CA certificates for verified TLS (tests; default: the system's). */
+  tlsCa?: Buffer;
   /** Owner id in the lease (default: host, pid and a random part). */
   owner?: string;
 }
@@ -178,7 +185,16 @@ export class OutboundWorker {
     if (route) return [{ host: route.host, port: route.port, ...(route.auth ? { auth: route.auth } : {}) }];
     const mx = await mailHosts(domain, this.opts.mx);
     if (!mx.ok) return mx.permanent ? mx.reason : { temp: mx.reason };
-    return mx.hosts.map((host) => ({ host, port: 25 }));
+    const port = this.opts.mxPort ?? 25;
+    const ca = this.opts.tlsCa ? { ca: this.opts.tlsCa } : {};
+    const policy = await this.opts.mtaSts?.policyFor(domain);
+    if (policy?.mode === "enforce") {
+      // RFC 8461 §4.1/§5: only MX hosts the policy names, only with a verified certificate.
+      const allowed = mx.hosts.filter((host) => policy.mx.some((p) => mxMatches(p, host)));
+      if (allowed.length === 0) return { temp: `MTA-STS: no MX of ${domain} matches its policy` };
+      return allowed.map((host) => ({ host, port, requireVerifiedTls: true, ...ca }));
+    }
+    return mx.hosts.map((host) => ({ host, port, ...ca }));
   }
 
   private async attempt(entry: OutboundEntry, signal: AbortSignal): Promise<AttemptResult> {

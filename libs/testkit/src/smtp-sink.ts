@@ -31,6 +31,8 @@ export interface SmtpSink {
   messages: SinkMessage[];
   /** TLS was used for this many transactions. */
   tlsTransactions: number;
+  /** Connections accepted so far. */
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -46,13 +48,16 @@ class SinkError extends Error {
 export async function startSmtpSink(b: SinkBehaviour = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
   const rejected = new Set((b.reject ?? []).map((a) => a.toLowerCase()));
-  const sink = { tlsTransactions: 0 };
+  const sink = { tlsTransactions: 0, connections: 0 };
   const server = new SMTPServer({
     authOptional: true,
     ...(b.tls ? { key: b.tls.key, cert: b.tls.cert } : { disabledCommands: ["STARTTLS"] }),
     logger: false,
     size: 100 * 1024 * 1024,
-    ...(b.hang ? { onConnect: () => {} } : {}),
+    onConnect(_session, cb) {
+      sink.connections++;
+      if (!b.hang) cb();
+    },
     onMailFrom(_a, _s, cb) {
       if (b.hang) return;
       cb();
@@ -86,6 +91,9 @@ export async function startSmtpSink(b: SinkBehaviour = {}): Promise<SmtpSink> {
     messages,
     get tlsTransactions() {
       return sink.tlsTransactions;
+    },
+    get connections() {
+      return sink.connections;
     },
     close: () =>
       new Promise<void>((resolve) => {

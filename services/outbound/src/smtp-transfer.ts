@@ -5,6 +5,11 @@
  * optional AUTH to a smarthost, MAIL, one RCPT per recipient, DATA. The
  * outcome is a value: which recipients were taken, which refused for good
  * (5xx) or for now (4xx), or that the host could not be used at all.
+ *
+ * A connection that ended its transaction cleanly is kept for a few seconds
+ * (ConnectionCache) and reused for the next message to the same host, as
+ * Postfix's connection cache does: most of a small message's cost is the
+ * TCP/TLS setup and the greeting, not the transaction.
  */
 import type { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
@@ -46,6 +51,8 @@ export interface TransferOptions {
   timeoutMs: number;
   /** Abort signal (the worker lost its lease): the connection is closed before the data is ended. */
   signal?: AbortSignal;
+  /** Reuse connections (default: a new one per transaction, closed with QUIT). */
+  cache?: ConnectionCache;
 }
 
 interface SmtpError extends Error {
@@ -60,14 +67,69 @@ function replyOf(err: SmtpError): string {
   return (err.response ?? err.message).replace(/[\r\n]+/g, " ").slice(0, 500);
 }
 
-export function transfer(
-  target: TransferTarget,
-  envelope: { from: string; to: readonly string[]; size: number },
-  message: () => Promise<Readable>,
-  o: TransferOptions,
-): Promise<TransferOutcome> {
+/** A connection with one error listener for its whole life, dispatching to the transaction using it. */
+interface Open {
+  conn: SMTPConnection;
+  onError: ((err: SmtpError) => void) | undefined;
+  dead: boolean;
+}
+
+function keyOf(t: TransferTarget): string {
+  return `${t.host}:${t.port}:${t.auth?.user ?? ""}:${t.requireVerifiedTls ? "verified" : "opportunistic"}`;
+}
+
+/** Idle connections per host, each closed with QUIT after idleMs unused. */
+export class ConnectionCache {
+  private readonly idle = new Map<string, { open: Open; timer: NodeJS.Timeout }[]>();
+
+  constructor(
+    private readonly idleMs = 5000,
+    private readonly maxPerHost = 10,
+  ) {}
+
+  take(target: TransferTarget): Open | undefined {
+    const list = this.idle.get(keyOf(target));
+    while (list?.length) {
+      const { open, timer } = list.pop()!;
+      clearTimeout(timer);
+      if (!open.dead) return open;
+    }
+    return undefined;
+  }
+
+  give(target: TransferTarget, open: Open): void {
+    const key = keyOf(target);
+    const list = this.idle.get(key) ?? [];
+    if (open.dead || list.length >= this.maxPerHost) {
+      open.conn.quit();
+      return;
+    }
+    const entry = {
+      open,
+      timer: setTimeout(() => {
+        const i = list.indexOf(entry);
+        if (i !== -1) list.splice(i, 1);
+        open.conn.quit();
+      }, this.idleMs),
+    };
+    entry.timer.unref();
+    list.push(entry);
+    this.idle.set(key, list);
+  }
+
+  close(): void {
+    for (const list of this.idle.values()) {
+      for (const { open, timer } of list) {
+        clearTimeout(timer);
+        open.conn.quit();
+      }
+    }
+    this.idle.clear();
+  }
+}
+
+function connectTo(target: TransferTarget, o: TransferOptions): Promise<Open | TransferOutcome> {
   return new Promise((resolve) => {
-    let settled = false;
     const conn = new SMTPConnection({
       host: target.host,
       port: target.port,
@@ -85,107 +147,175 @@ export function transfer(
       },
       logger: false,
     } as SMTPConnection.Options);
+    const open: Open = { conn, onError: undefined, dead: false };
+    let settled = false;
+    const fail = (outcome: TransferOutcome) => {
+      if (settled) return;
+      settled = true;
+      open.dead = true;
+      conn.close();
+      resolve(outcome);
+    };
+    open.onError = (err) =>
+      fail(
+        err.responseCode
+          ? {
+              kind: "refused",
+              permanent: err.responseCode >= 500,
+              code: err.responseCode,
+              reply: replyOf(err),
+            }
+          : {
+              kind: "unreachable",
+              reason: `${target.host}:${target.port}: ${err.code ?? ""} ${err.message}`,
+            },
+      );
+    conn.on("error", (err: SmtpError) => {
+      open.dead = true;
+      open.onError?.(err);
+    });
+    conn.on("end", () => {
+      open.dead = true;
+    });
+    conn.connect(() => {
+      if (!target.auth) {
+        settled = true;
+        return resolve(open);
+      }
+      conn.login({ user: target.auth.user, pass: target.auth.pass }, (err) => {
+        if (err) {
+          const e = err as SmtpError;
+          return fail({
+            kind: "refused",
+            permanent: false,
+            code: e.responseCode ?? 454,
+            reply: `smarthost AUTH failed: ${replyOf(e)}`,
+          });
+        }
+        settled = true;
+        resolve(open);
+      });
+    });
+  });
+}
+
+function sendOn(
+  open: Open,
+  target: TransferTarget,
+  envelope: { from: string; to: readonly string[]; size: number },
+  message: () => Promise<Readable>,
+  o: TransferOptions,
+): Promise<TransferOutcome> {
+  const { conn } = open;
+  return new Promise((resolve) => {
+    let settled = false;
     const finish = (outcome: TransferOutcome) => {
       if (settled) return;
       settled = true;
       o.signal?.removeEventListener("abort", onAbort);
-      if (outcome.kind === "done") conn.quit();
-      else conn.close();
+      open.onError = undefined;
+      if (outcome.kind !== "done") {
+        open.dead = true;
+        conn.close();
+      }
       resolve(outcome);
     };
     const onAbort = () => finish({ kind: "unreachable", reason: "aborted: lease lost" });
+    if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort);
-    conn.on("error", (err: SmtpError) => {
-      if (err.responseCode) {
-        finish({
-          kind: "refused",
-          permanent: err.responseCode >= 500,
-          code: err.responseCode,
-          reply: replyOf(err),
-        });
-      } else
-        finish({
-          kind: "unreachable",
-          reason: `${target.host}:${target.port}: ${err.code ?? ""} ${err.message}`,
-        });
-    });
-    conn.connect(() => {
-      const send = () => {
-        void message().then(
-          (stream) => {
-            if (settled) {
-              stream.destroy();
-              return;
+    open.onError = (err) =>
+      finish(
+        err.responseCode
+          ? {
+              kind: "refused",
+              permanent: err.responseCode >= 500,
+              code: err.responseCode,
+              reply: replyOf(err),
             }
-            conn.send(
-              { from: envelope.from, to: [...envelope.to], size: envelope.size },
-              stream,
-              (err, info) => {
-                const tls = Boolean((conn as unknown as { secure?: boolean }).secure);
-                if (err) {
-                  const e = err as SmtpError;
-                  if (e.rejectedErrors?.length) {
-                    // Every recipient refused at RCPT: sort them by reply class.
-                    const failures = e.rejectedErrors.map((r) => ({
-                      recipient: r.recipient ?? "",
-                      code: r.responseCode ?? 450,
-                      reply: replyOf(r),
-                    }));
-                    return finish({
-                      kind: "done",
-                      delivered: [],
-                      failed: failures.filter((f) => f.code >= 500),
-                      deferred: failures.filter((f) => f.code < 500),
-                      tls,
-                    });
-                  }
-                  if (e.responseCode) {
-                    return finish({
-                      kind: "refused",
-                      permanent: e.responseCode >= 500,
-                      code: e.responseCode,
-                      reply: replyOf(e),
-                    });
-                  }
-                  return finish({
-                    kind: "unreachable",
-                    reason: `${target.host}: ${e.code ?? ""} ${e.message}`,
-                  });
-                }
-                const rejected = ((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []).map(
-                  (r) => ({
-                    recipient: r.recipient ?? "",
-                    code: r.responseCode ?? 450,
-                    reply: replyOf(r),
-                  }),
-                );
-                finish({
-                  kind: "done",
-                  delivered: (info.accepted as string[]).map(String),
-                  failed: rejected.filter((f) => f.code >= 500),
-                  deferred: rejected.filter((f) => f.code < 500),
-                  tls,
-                });
-              },
-            );
-          },
-          (err: Error) => finish({ kind: "unreachable", reason: `message unreadable: ${err.message}` }),
-        );
-      };
-      if (target.auth) {
-        conn.login({ user: target.auth.user, pass: target.auth.pass }, (err) => {
+          : {
+              kind: "unreachable",
+              reason: `${target.host}:${target.port}: ${err.code ?? ""} ${err.message}`,
+            },
+      );
+    void message().then(
+      (stream) => {
+        if (settled) {
+          stream.destroy();
+          return;
+        }
+        conn.send({ from: envelope.from, to: [...envelope.to], size: envelope.size }, stream, (err, info) => {
+          const tls = Boolean((conn as unknown as { secure?: boolean }).secure);
           if (err) {
             const e = err as SmtpError;
-            return finish({
-              kind: "refused",
-              permanent: false,
-              code: e.responseCode ?? 454,
-              reply: `smarthost AUTH failed: ${replyOf(e)}`,
-            });
+            if (e.rejectedErrors?.length) {
+              // Every recipient refused at RCPT: sort them by reply class. The
+              // connection stays usable after an RSET, but a fresh one is simpler.
+              const failures = e.rejectedErrors.map((r) => ({
+                recipient: r.recipient ?? "",
+                code: r.responseCode ?? 450,
+                reply: replyOf(r),
+              }));
+              open.dead = true;
+              conn.close();
+              return finish({
+                kind: "done",
+                delivered: [],
+                failed: failures.filter((f) => f.code >= 500),
+                deferred: failures.filter((f) => f.code < 500),
+                tls,
+              });
+            }
+            if (e.responseCode) {
+              return finish({
+                kind: "refused",
+                permanent: e.responseCode >= 500,
+                code: e.responseCode,
+                reply: replyOf(e),
+              });
+            }
+            return finish({ kind: "unreachable", reason: `${target.host}: ${e.code ?? ""} ${e.message}` });
           }
-          send();
+          const rejected = ((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []).map((r) => ({
+            recipient: r.recipient ?? "",
+            code: r.responseCode ?? 450,
+            reply: replyOf(r),
+          }));
+          finish({
+            kind: "done",
+            delivered: (info.accepted as string[]).map(String),
+            failed: rejected.filter((f) => f.code >= 500),
+            deferred: rejected.filter((f) => f.code < 500),
+            tls,
+          });
         });
-      } else send();
-    });
+      },
+      (err: Error) => finish({ kind: "unreachable", reason: `message unreadable: ${err.message}` }),
+    );
   });
+}
+
+export async function transfer(
+  target: TransferTarget,
+  envelope: { from: string; to: readonly string[]; size: number },
+  message: () => Promise<Readable>,
+  o: TransferOptions,
+): Promise<TransferOutcome> {
+  const reused = o.cache?.take(target);
+  if (reused) {
+    const outcome = await sendOn(reused, target, envelope, message, o);
+    if (outcome.kind === "done") {
+      o.cache!.give(target, reused);
+      return outcome;
+    }
+    // The remote may have closed the idle connection meanwhile: once more on a fresh one.
+    if (outcome.kind !== "unreachable" || o.signal?.aborted) return outcome;
+  }
+  const opened = await connectTo(target, o);
+  if (!("conn" in opened)) return opened;
+  const outcome = await sendOn(opened, target, envelope, message, o);
+  if (outcome.kind === "done") {
+    if (o.cache) o.cache.give(target, opened);
+    else opened.conn.quit();
+  }
+  return outcome;
 }

@@ -23,7 +23,7 @@ import { type MtaSts, mxMatches } from "./mta-sts.ts";
 import { type MxLookup, mailHosts } from "./mx.ts";
 import { nextAttemptDelayMs } from "./retry-schedule.ts";
 import { type RouteTable, routeFor } from "./routes.ts";
-import { type TransferOutcome, type TransferTarget, transfer } from "./smtp-transfer.ts";
+import { ConnectionCache, type TransferOutcome, type TransferTarget, transfer } from "./smtp-transfer.ts";
 
 export interface WorkerOptions {
   /** Our name in EHLO and in DSNs. */
@@ -63,12 +63,14 @@ export class OutboundWorker {
   private readonly perDomain = new Map<string, number>();
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
+  private readonly connections: ConnectionCache;
 
   constructor(
     private readonly deps: WorkerDeps,
     private readonly opts: WorkerOptions,
   ) {
     this.owner = opts.owner ?? `${osHostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+    this.connections = new ConnectionCache(5000, Math.max(1, opts.domainConcurrency));
   }
 
   start(): void {
@@ -82,7 +84,15 @@ export class OutboundWorker {
     this.running = false;
     this.wake?.();
     await this.loopDone;
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, graceMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((r) => {
+        timer = setTimeout(r, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.connections.close();
   }
 
   /** Claims and processes due entries until none is left (tests, `mailctl queue run`); returns how many. */
@@ -90,7 +100,11 @@ export class OutboundWorker {
     let n = 0;
     for (;;) {
       const claimed = await this.claim();
-      if (claimed.length === 0) return n;
+      if (claimed.length === 0) {
+        // One-shot use: no idle connections left behind.
+        if (!this.running) this.connections.close();
+        return n;
+      }
       await Promise.all(claimed.map((e) => this.process(e)));
       n += claimed.length;
     }
@@ -213,7 +227,7 @@ export class OutboundWorker {
           target,
           { from: entry.sender, to: entry.recipients, size: entry.size },
           () => this.deps.blobs.get(entry.blobKey),
-          { hostname: this.opts.hostname, timeoutMs: this.opts.timeoutMs, signal },
+          { hostname: this.opts.hostname, timeoutMs: this.opts.timeoutMs, signal, cache: this.connections },
         );
         remoteMta = target.host;
         if (o.kind === "done" || (o.kind === "refused" && o.permanent)) {

@@ -123,6 +123,15 @@ describe("outbound workers", () => {
     await sink.close();
   });
 
+  test("connections are reused: 12 messages to one host over far fewer connections", async () => {
+    const sink = await startSmtpSink();
+    for (let i = 0; i < 12; i++) await enqueue({ to: [`u${i}@reuse.test`] });
+    assert.equal(await worker(sink.port, { concurrency: 2, domainConcurrency: 2 }).drainDue(), 12);
+    assert.equal(sink.messages.length, 12);
+    assert.ok(sink.connections <= 3, `${sink.connections} connections`);
+    await sink.close();
+  });
+
   test("4xx forever: retried on the schedule, then bounced at expiry with 4.4.7", async () => {
     const sink = await startSmtpSink({ deferAll: true });
     const before = await inboxCount();

@@ -7,7 +7,7 @@
  * unexpired), so a worker that lost its lease can neither finish nor requeue
  * a row another worker now holds.
  */
-import { type Pool, withTransaction } from "./db.ts";
+import type { Pool } from "./db.ts";
 
 export interface OutboundEnqueue {
   blobKey: string;
@@ -98,22 +98,29 @@ export const QUEUE_AGE_BUCKETS = [60, 600, 3600, 6 * 3600, 86_400, Number.POSITI
 export class OutboundQueue {
   constructor(private readonly pool: Pool) {}
 
-  /** Inserts one row per recipient domain, all or none; returns their ids. */
+  /**
+   * Inserts one row per recipient domain, all or none (one statement: one
+   * round trip, atomic without an explicit transaction); returns their ids.
+   */
   async enqueue(m: OutboundEnqueue): Promise<number[]> {
     if (m.byDomain.size === 0) return [];
-    return withTransaction(this.pool, async (tx) => {
-      const ids: number[] = [];
-      for (const [domain, recipients] of m.byDomain) {
-        const { rows } = await tx.query<{ id: number }>(
-          `INSERT INTO outbound_queue
-             (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-          [m.blobKey, m.size, m.sender, m.senderAccountId, m.messageId, domain, recipients, m.expiresAt],
-        );
-        ids.push(rows[0]!.id);
-      }
-      return ids;
-    });
+    const { rows } = await this.pool.query<{ id: number }>(
+      `INSERT INTO outbound_queue
+         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at)
+       SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7
+         FROM jsonb_each($6::jsonb) AS d
+       RETURNING id`,
+      [
+        m.blobKey,
+        m.size,
+        m.sender,
+        m.senderAccountId,
+        m.messageId,
+        JSON.stringify(Object.fromEntries(m.byDomain)),
+        m.expiresAt,
+      ],
+    );
+    return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
   /**

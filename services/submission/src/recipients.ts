@@ -14,6 +14,29 @@ export type RoutedRecipient =
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/**
+ * Whether a domain is ours, remembered for a few seconds: every RCPT asks,
+ * and the answer changes only when an operator adds a domain's first account
+ * (which then takes effect within LOCAL_DOMAIN_TTL_MS on each replica).
+ */
+const LOCAL_DOMAIN_TTL_MS = 10_000;
+const cachesByStore = new WeakMap<Store, Map<string, { local: boolean; expires: number }>>();
+
+async function isLocalDomain(store: Store, domain: string): Promise<boolean> {
+  let localDomains = cachesByStore.get(store);
+  if (!localDomains) {
+    localDomains = new Map();
+    cachesByStore.set(store, localDomains);
+  }
+  const now = Date.now();
+  const hit = localDomains.get(domain);
+  if (hit && hit.expires > now) return hit.local;
+  const local = await store.accounts.isLocalDomain(domain);
+  if (localDomains.size >= 10_000) localDomains.clear();
+  localDomains.set(domain, { local, expires: now + LOCAL_DOMAIN_TTL_MS });
+  return local;
+}
+
 export async function routeRecipient(store: Store, raw: string): Promise<RoutedRecipient | SmtpReply> {
   const address = raw.trim();
   const at = address.lastIndexOf("@");
@@ -22,7 +45,7 @@ export async function routeRecipient(store: Store, raw: string): Promise<RoutedR
     return new SmtpReply(553, "5.1.3", "Bad recipient address syntax", "syntax");
   }
   try {
-    if (!(await store.accounts.isLocalDomain(domain))) return { kind: "remote", address, domain };
+    if (!(await isLocalDomain(store, domain))) return { kind: "remote", address, domain };
     const account = await store.accounts.byAddress(address);
     if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
     if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");

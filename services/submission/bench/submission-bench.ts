@@ -293,6 +293,19 @@ async function main() {
       );
     }
     console.log(`load average (1 min) after each round: ${loads.map((l) => l.toFixed(2)).join(", ")}`);
+    // Where Aerogram's time goes: its own histograms, over all rounds.
+    const http = /HTTP {3}http:\/\/([\d.]+:\d+)\//.exec(aerogram.stdout());
+    if (http) {
+      const text = await (await fetch(`http://${http[1]}/metrics`)).text();
+      const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+      const total = MESSAGES * ROUNDS;
+      const pgCount = sum(/^aerogram_pg_query_duration_seconds_count\{[^}]*\} ([\d.e+-]+)$/gm);
+      const pgSum = sum(/^aerogram_pg_query_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm);
+      const blobSum = sum(/^aerogram_blob_operation_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm);
+      console.log(
+        `aerogram per message: ${(pgCount / total).toFixed(1)} Postgres queries (${((pgSum * 1000) / total).toFixed(1)} ms), blob store ${((blobSum * 1000) / total).toFixed(1)} ms`,
+      );
+    }
   } finally {
     postfix?.stop();
     await aerogram.stop("SIGTERM");

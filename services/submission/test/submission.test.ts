@@ -6,7 +6,9 @@
  * sender policy, send limits, oversize, and the DSN for a refused recipient.
  */
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { addDkimKey } from "@aerogram/dkim";
 import { parseRoutes } from "@aerogram/outbound";
 import { requireServer, type SmtpSink, startSmtpSink } from "@aerogram/testkit";
@@ -82,6 +84,45 @@ describe("submission", () => {
       /^535 5\.7\.8/,
     );
     talk.socket.destroy();
+  });
+
+  test("a non-loopback client (PROXY header) gets no AUTH before STARTTLS, and AUTH after it", async () => {
+    const proxied = await h.start({ proxyProtocol: {} });
+    const socket = connect({ host: "127.0.0.1", port: proxied.port });
+    await new Promise((r) => socket.once("connect", r));
+    socket.write("PROXY TCP4 203.0.113.9 127.0.0.1 40000 587\r\n");
+    let buffer = "";
+    const onData = (d: Buffer) => {
+      buffer += d.toString();
+    };
+    socket.on("data", onData);
+    const reply = async (re: RegExp) => {
+      for (let i = 0; i < 200 && !re.test(buffer); i++) await new Promise((r) => setTimeout(r, 25));
+      const got = buffer;
+      buffer = "";
+      return got;
+    };
+    assert.match(await reply(/^220 /m), /^220 /);
+    socket.write("EHLO far.client.test\r\n");
+    const before = await reply(/^250 /m);
+    assert.match(before, /STARTTLS/);
+    assert.doesNotMatch(before, /AUTH/, "no AUTH offered in the clear");
+    socket.write(`AUTH PLAIN ${Buffer.from(`\0alice@local.test\0${PASSWORD}`).toString("base64")}\r\n`);
+    assert.match(await reply(/^5\d\d /m), /^5\d\d /, "and none accepted");
+    socket.write("MAIL FROM:<alice@local.test>\r\n");
+    assert.match(await reply(/^5\d\d /m), /^530 5\.7\.0/);
+    socket.write("STARTTLS\r\n");
+    assert.match(await reply(/^220 /m), /^220 /);
+    socket.off("data", onData);
+    const secure = tlsConnect({ socket, rejectUnauthorized: false });
+    secure.on("data", onData);
+    await new Promise((r) => secure.once("secureConnect", r));
+    secure.write("EHLO far.client.test\r\n");
+    assert.match(await reply(/^250 /m), /AUTH PLAIN LOGIN/);
+    secure.write(`AUTH PLAIN ${Buffer.from(`\0alice@local.test\0${PASSWORD}`).toString("base64")}\r\n`);
+    assert.match(await reply(/^235 /m), /^235 /);
+    secure.destroy();
+    await proxied.stop();
   });
 
   test("swaks with AUTH over STARTTLS delivers to a local INBOX with Message-ID and Date added and Bcc removed", async () => {

@@ -123,6 +123,28 @@ describe("outbound workers", () => {
     await sink.close();
   });
 
+  test("metrics: queue depth by age, recipients by result and by destination domain", async () => {
+    const sink = await startSmtpSink();
+    const w = worker(sink.port);
+    await enqueue({ to: ["m@metrics.test"] });
+    const line = (name: string, labels: string) =>
+      new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} (\\d+)$`, "m");
+    let text = await runtime.metrics.metrics();
+    assert.equal(line("aerogram_outbound_queue_depth", 'age_le="60"').exec(text)?.[1], "1");
+    assert.equal(line("aerogram_outbound_queue_depth", 'age_le="\\+Inf"').exec(text)?.[1], "0");
+    await w.drainDue();
+    text = await runtime.metrics.metrics();
+    assert.equal(line("aerogram_outbound_queue_depth", 'age_le="60"').exec(text)?.[1], "0");
+    assert.ok(Number(line("aerogram_outbound_recipients_total", 'result="delivered"').exec(text)?.[1]) >= 1);
+    assert.equal(
+      line("aerogram_outbound_domain_recipients_total", 'domain="metrics\\.test",result="delivered"').exec(
+        text,
+      )?.[1],
+      "1",
+    );
+    await sink.close();
+  });
+
   test("connections are reused: 12 messages to one host over far fewer connections", async () => {
     const sink = await startSmtpSink();
     for (let i = 0; i < 12; i++) await enqueue({ to: [`u${i}@reuse.test`] });

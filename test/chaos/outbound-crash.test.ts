@@ -147,11 +147,12 @@ test("kill -9 of outbound workers mid-delivery: 0 lost, 0 duplicated at the remo
   for (let batch = 0; batch <= KILLS; batch++) {
     await enqueueUpTo(Math.round((N * (batch + 1)) / (KILLS + 1)));
     if (batch === KILLS) break;
-    // Kill once this batch is being delivered (some progress), 0-0.7 s later.
+    // Kill once this batch is being delivered (some progress), within 0.15 s: the
+    // batch must still be in flight (a batch goes out in well under a second).
     const before = await remaining();
     const deadlineProgress = Date.now() + 60_000;
     while ((await remaining()) >= before && Date.now() < deadlineProgress) await sleep(50);
-    await sleep(Math.random() * 700);
+    await sleep(Math.random() * 150);
     if ((await remaining()) > 0) killedInFlight++;
     const k = Math.floor(Math.random() * WORKERS);
     workers[k]!.child.kill("SIGKILL");
@@ -194,7 +195,11 @@ test("kill -9 of outbound workers mid-delivery: 0 lost, 0 duplicated at the remo
     duplicated,
     wire_resends_deduplicated_by_the_remote: resends,
   });
-  assert.equal(kills, KILLS, "every planned kill happened while mail was in flight");
+  assert.equal(kills, KILLS, "every planned kill happened");
+  assert.ok(
+    killedInFlight >= KILLS / 2,
+    `most kills landed with mail queued (${killedInFlight} of ${kills})`,
+  );
   assert.equal(lost, 0, "nothing lost");
   assert.equal(duplicated, 0, "nothing delivered twice");
   assert.equal(unexpected, 0);

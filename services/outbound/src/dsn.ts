@@ -76,7 +76,7 @@ export function buildDsn(d: DsnInput): { bytes: Buffer; messageId: string } {
   const text = [
     `From: Mail Delivery System <MAILER-DAEMON@${d.reportingMta}>`,
     `To: <${oneLine(d.to)}>`,
-    `Subject: Undelivered Mail Returned to Sender${d.originalMessageId ? "" : ""}`,
+    "Subject: Undelivered Mail Returned to Sender",
     `Date: ${date(now)}`,
     `Message-ID: ${messageId}`,
     ...(d.originalMessageId

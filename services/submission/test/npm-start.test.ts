@@ -36,7 +36,7 @@ test("npm start: a Thunderbird-style client sends as the demo account, locally a
   });
   const server = startTsProcess("services/aerogram/src/main.ts", [], env);
   try {
-    const [, port] = await server.waitFor(/submission 127\.0\.0\.1:(\d+)/, 60_000);
+    const [, port] = await server.waitFor(/submission 127\.0\.0\.1:(\d+)/, 120_000);
     const [, securePort] = await server.waitFor(/submissions 127\.0\.0\.1:(\d+)/);
     const [, pgUrl] = await server.waitFor(/Postgres \(embedded PGlite\) (\S+)/);
     const [, password] = await server.waitFor(/Demo account: demo@example\.com {2}password: (\S+)/);

@@ -67,6 +67,28 @@ function replyOf(err: SmtpError): string {
   return (err.response ?? err.message).replace(/[\r\n]+/g, " ").slice(0, 500);
 }
 
+/** RCPT refusals as per-recipient failures. */
+function failuresOf(errors: readonly SmtpError[]): RecipientFailure[] {
+  return errors.map((r) => ({
+    recipient: r.recipient ?? "",
+    code: r.responseCode ?? 450,
+    reply: replyOf(r),
+  }));
+}
+
+/** A client error as an outcome: a reply refuses (its class says for how long); anything else is "unreachable". */
+function outcomeOfError(err: SmtpError, target: TransferTarget): TransferOutcome {
+  if (err.responseCode) {
+    return {
+      kind: "refused",
+      permanent: err.responseCode >= 500,
+      code: err.responseCode,
+      reply: replyOf(err),
+    };
+  }
+  return { kind: "unreachable", reason: `${target.host}:${target.port}: ${err.code ?? ""} ${err.message}` };
+}
+
 /** A connection with one error listener for its whole life, dispatching to the transaction using it. */
 interface Open {
   conn: SMTPConnection;
@@ -156,20 +178,7 @@ function connectTo(target: TransferTarget, o: TransferOptions): Promise<Open | T
       conn.close();
       resolve(outcome);
     };
-    open.onError = (err) =>
-      fail(
-        err.responseCode
-          ? {
-              kind: "refused",
-              permanent: err.responseCode >= 500,
-              code: err.responseCode,
-              reply: replyOf(err),
-            }
-          : {
-              kind: "unreachable",
-              reason: `${target.host}:${target.port}: ${err.code ?? ""} ${err.message}`,
-            },
-      );
+    open.onError = (err) => fail(outcomeOfError(err, target));
     conn.on("error", (err: SmtpError) => {
       open.dead = true;
       open.onError?.(err);
@@ -223,20 +232,7 @@ function sendOn(
     const onAbort = () => finish({ kind: "unreachable", reason: "aborted: lease lost" });
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort);
-    open.onError = (err) =>
-      finish(
-        err.responseCode
-          ? {
-              kind: "refused",
-              permanent: err.responseCode >= 500,
-              code: err.responseCode,
-              reply: replyOf(err),
-            }
-          : {
-              kind: "unreachable",
-              reason: `${target.host}:${target.port}: ${err.code ?? ""} ${err.message}`,
-            },
-      );
+    open.onError = (err) => finish(outcomeOfError(err, target));
     void message().then(
       (stream) => {
         if (settled) {
@@ -250,11 +246,7 @@ function sendOn(
             if (e.rejectedErrors?.length) {
               // Every recipient refused at RCPT: sort them by reply class. The
               // connection stays usable after an RSET, but a fresh one is simpler.
-              const failures = e.rejectedErrors.map((r) => ({
-                recipient: r.recipient ?? "",
-                code: r.responseCode ?? 450,
-                reply: replyOf(r),
-              }));
+              const failures = failuresOf(e.rejectedErrors);
               open.dead = true;
               conn.close();
               return finish({
@@ -265,21 +257,9 @@ function sendOn(
                 tls,
               });
             }
-            if (e.responseCode) {
-              return finish({
-                kind: "refused",
-                permanent: e.responseCode >= 500,
-                code: e.responseCode,
-                reply: replyOf(e),
-              });
-            }
-            return finish({ kind: "unreachable", reason: `${target.host}: ${e.code ?? ""} ${e.message}` });
+            return finish(outcomeOfError(e, target));
           }
-          const rejected = ((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []).map((r) => ({
-            recipient: r.recipient ?? "",
-            code: r.responseCode ?? 450,
-            reply: replyOf(r),
-          }));
+          const rejected = failuresOf((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []);
           finish({
             kind: "done",
             delivered: (info.accepted as string[]).map(String),

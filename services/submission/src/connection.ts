@@ -8,8 +8,8 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { AerogramSmtpConnection, type SmtpDeadlines } from "@aerogram/smtp-in";
-import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { AerogramSmtpConnection, AerogramSmtpServer, type SmtpDeadlines } from "@aerogram/smtp-in";
+import type { SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 
 export function isLoopback(ip: string): boolean {
@@ -26,18 +26,16 @@ class SubmissionConnection extends AerogramSmtpConnection {
   }
 }
 
-export class SubmissionServer extends SMTPServer {
-  deadlines: SmtpDeadlines | undefined;
+export class SubmissionServer extends AerogramSmtpServer {
   allowInsecureAuth = false;
 
-  override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+  protected override createConnection(
+    socket: Socket | TLSSocket,
+    socketOptions?: SMTPConnectionOptions | null,
+  ): AerogramSmtpConnection {
     const connection = new SubmissionConnection(this, socket, socketOptions);
-    connection.deadlines = this.deadlines;
     connection.insecureAuthAllowed = this.allowInsecureAuth;
-    this.connections.add(connection);
-    connection.on("error", (err: Error) => this._onError(err));
-    connection.on("connect", (data) => this._onClientConnect(data));
-    connection.init();
+    return connection;
   }
 }
 

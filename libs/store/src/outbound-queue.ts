@@ -15,6 +15,8 @@ export interface OutboundEnqueue {
   sender: string;
   senderAccountId: number | null;
   messageId: string | null;
+  /** Octets above 127 anywhere in the message (RFC 6152). */
+  eightBit?: boolean;
   /** Recipients grouped by lowercased domain. */
   byDomain: ReadonlyMap<string, readonly string[]>;
   expiresAt: Date;
@@ -27,6 +29,7 @@ export interface OutboundEntry {
   sender: string;
   senderAccountId: number | null;
   messageId: string | null;
+  eightBit: boolean;
   domain: string;
   recipients: string[];
   attempts: number;
@@ -45,6 +48,7 @@ interface Row {
   sender: string;
   sender_account_id: number | null;
   message_id: string | null;
+  eight_bit: boolean;
   domain: string;
   recipients: string[];
   attempts: number;
@@ -64,6 +68,7 @@ function toEntry(r: Row): OutboundEntry {
     sender: r.sender,
     senderAccountId: r.sender_account_id,
     messageId: r.message_id,
+    eightBit: r.eight_bit,
     domain: r.domain,
     recipients: r.recipients,
     attempts: r.attempts,
@@ -106,8 +111,8 @@ export class OutboundQueue {
     if (m.byDomain.size === 0) return [];
     const { rows } = await this.pool.query<{ id: number }>(
       `INSERT INTO outbound_queue
-         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at)
-       SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7
+         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit)
+       SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7, $8
          FROM jsonb_each($6::jsonb) AS d
        RETURNING id`,
       [
@@ -118,6 +123,7 @@ export class OutboundQueue {
         m.messageId,
         JSON.stringify(Object.fromEntries(m.byDomain)),
         m.expiresAt,
+        m.eightBit ?? false,
       ],
     );
     return rows.map((r) => r.id).sort((a, b) => a - b);

@@ -11,6 +11,8 @@ export interface SinkMessage {
   from: string;
   to: string[];
   data: Buffer;
+  /** MAIL FROM carried BODY=8BITMIME. */
+  eightBitMime: boolean;
 }
 
 export interface SinkBehaviour {
@@ -18,6 +20,8 @@ export interface SinkBehaviour {
   reject?: readonly string[];
   /** Every RCPT answered 451 4.3.0 (a remote that defers forever). */
   deferAll?: boolean;
+  /** Don't offer 8BITMIME (an old server, RFC 6152). */
+  no8bitmime?: boolean;
   /** Never answer after the greeting (a remote that hangs). */
   hang?: boolean;
   /** Offer STARTTLS with this certificate. */
@@ -54,6 +58,7 @@ export async function startSmtpSink(b: SinkBehaviour = {}): Promise<SmtpSink> {
     ...(b.tls ? { key: b.tls.key, cert: b.tls.cert } : { disabledCommands: ["STARTTLS"] }),
     logger: false,
     size: 100 * 1024 * 1024,
+    hide8BITMIME: b.no8bitmime === true,
     onConnect(_session, cb) {
       sink.connections++;
       if (!b.hang) cb();
@@ -75,6 +80,7 @@ export async function startSmtpSink(b: SinkBehaviour = {}): Promise<SmtpSink> {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks),
+          eightBitMime: (session.envelope as { bodyType?: string }).bodyType === "8bitmime",
         };
         if (session.secure) sink.tlsTransactions++;
         messages.push(m);

@@ -44,6 +44,14 @@ export type TransferOutcome =
   | { kind: "refused"; permanent: boolean; code: number; reply: string }
   | { kind: "unreachable"; reason: string };
 
+export interface Envelope {
+  from: string;
+  to: readonly string[];
+  size: number;
+  /** The message has 8-bit octets: BODY=8BITMIME, and only to servers offering it. */
+  eightBit?: boolean;
+}
+
 export interface TransferOptions {
   /** Our name in EHLO. */
   hostname: string;
@@ -211,7 +219,7 @@ function connectTo(target: TransferTarget, o: TransferOptions): Promise<Open | T
 function sendOn(
   open: Open,
   target: TransferTarget,
-  envelope: { from: string; to: readonly string[]; size: number },
+  envelope: Envelope,
   message: () => Promise<Readable>,
   o: TransferOptions,
 ): Promise<TransferOutcome> {
@@ -233,13 +241,30 @@ function sendOn(
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort);
     open.onError = (err) => finish(outcomeOfError(err, target));
+    const extensions = (conn as unknown as { _supportedExtensions?: string[] })._supportedExtensions ?? [];
+    if (envelope.eightBit && !extensions.includes("8BITMIME")) {
+      // RFC 6152 §3: 8-bit data must not go to a server without 8BITMIME, and we don't
+      // downgrade (quoted-printable would break a DKIM body hash): a permanent failure.
+      return finish({
+        kind: "refused",
+        permanent: true,
+        code: 554,
+        reply: `5.6.3 ${target.host} does not offer 8BITMIME; the message has 8-bit data`,
+      });
+    }
     void message().then(
       (stream) => {
         if (settled) {
           stream.destroy();
           return;
         }
-        conn.send({ from: envelope.from, to: [...envelope.to], size: envelope.size }, stream, (err, info) => {
+        const env = {
+          from: envelope.from,
+          to: [...envelope.to],
+          size: envelope.size,
+          use8BitMime: envelope.eightBit,
+        };
+        conn.send(env, stream, (err, info) => {
           const tls = Boolean((conn as unknown as { secure?: boolean }).secure);
           if (err) {
             const e = err as SmtpError;
@@ -276,7 +301,7 @@ function sendOn(
 
 export async function transfer(
   target: TransferTarget,
-  envelope: { from: string; to: readonly string[]; size: number },
+  envelope: Envelope,
   message: () => Promise<Readable>,
   o: TransferOptions,
 ): Promise<TransferOutcome> {

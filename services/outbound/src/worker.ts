@@ -225,7 +225,7 @@ export class OutboundWorker {
         if (signal.aborted) break;
         const o = await transfer(
           target,
-          { from: entry.sender, to: entry.recipients, size: entry.size },
+          { from: entry.sender, to: entry.recipients, size: entry.size, eightBit: entry.eightBit },
           () => this.deps.blobs.get(entry.blobKey),
           { hostname: this.opts.hostname, timeoutMs: this.opts.timeoutMs, signal, cache: this.connections },
         );

@@ -72,6 +72,7 @@ describe("outbound workers", () => {
     });
 
   async function enqueue(o: {
+    eightBit?: boolean;
     to: string[];
     sender?: string;
     account?: number | null;
@@ -95,6 +96,7 @@ describe("outbound workers", () => {
       sender: o.sender ?? "sender@local.test",
       senderAccountId: o.account === undefined ? senderId : o.account,
       messageId,
+      ...(o.eightBit ? { eightBit: true } : {}),
       byDomain,
       expiresAt: new Date(Date.now() + (o.expiresInMs ?? 86_400_000)),
     });
@@ -241,6 +243,27 @@ describe("outbound workers", () => {
       "no duplicates",
     );
     await sink.close();
+  });
+
+  test("8-bit mail: BODY=8BITMIME where offered; refused with 5.6.3 (and a DSN) where not, never sent", async () => {
+    const modern = await startSmtpSink();
+    await enqueue({ to: ["n@eight.test"], eightBit: true });
+    await worker(modern.port).drainDue();
+    assert.equal(modern.messages.length, 1);
+    assert.equal(modern.messages[0]!.eightBitMime, true);
+    await modern.close();
+    const old = await startSmtpSink({ no8bitmime: true });
+    const before = await inboxCount();
+    await enqueue({ to: ["o@old.test"], eightBit: true });
+    await worker(old.port).drainDue();
+    assert.equal(old.messages.length, 0);
+    assert.equal(await inboxCount(), before + 1, "a DSN");
+    const { rows } = await runtime.store.pool.query<{ blob_key: string }>(
+      "SELECT blob_key FROM messages WHERE mailbox_id = $1 ORDER BY uid DESC LIMIT 1",
+      [inboxId],
+    );
+    assert.match((await runtime.blobs.read(rows[0]!.blob_key)).toString(), /Status: 5\.6\.3/);
+    await old.close();
   });
 
   test("no bounce for the null sender or a sender that is not a local account", async () => {

@@ -79,6 +79,18 @@ async function* concat(head: Buffer, body: AsyncIterable<Buffer>): AsyncIterable
   yield* body;
 }
 
+/** Passes chunks through, calling `found` once if any octet is above 127 (RFC 6152 8-bit data). */
+async function* noticing8bit(source: AsyncIterable<Buffer>, found: () => void): AsyncIterable<Buffer> {
+  let seen = false;
+  for await (const chunk of source) {
+    if (!seen && chunk.some((b) => b > 127)) {
+      seen = true;
+      found();
+    }
+    yield chunk;
+  }
+}
+
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of source) chunks.push(c);
@@ -136,8 +148,17 @@ export async function acceptMessage(
     dkim = signed.signed ? "signed" : signed.reason;
     if (signed.signed) signature = signed.header;
   }
+  let eightBit = false;
   const blob = await ctx.delivery.storeBlob(
-    concat(Buffer.concat([Buffer.from(signature, "utf8"), prepared.head]), bodyFrom(message, section.length)),
+    noticing8bit(
+      concat(
+        Buffer.concat([Buffer.from(signature, "utf8"), prepared.head]),
+        bodyFrom(message, section.length),
+      ),
+      () => {
+        eightBit = true;
+      },
+    ),
   );
   if (local.length > 0) {
     const mailboxes = [...new Set(local.map((r) => (r as { inboxId: number }).inboxId))];
@@ -172,6 +193,7 @@ export async function acceptMessage(
       sender: s.sender,
       senderAccountId: s.account.id,
       messageId: prepared.messageId || null,
+      eightBit,
       byDomain,
       expiresAt: new Date(Date.now() + ctx.queueMaxAgeMs),
     });

@@ -221,11 +221,39 @@ describe("submission", () => {
     assert.equal(verdict.results[0]?.signingDomain, "rsa.test");
   });
 
+  test("8-bit content is noticed at submission and relayed with BODY=8BITMIME", async () => {
+    const r = await swaks([
+      "--server",
+      `127.0.0.1:${h.port}`,
+      "--tls",
+      "--auth",
+      "PLAIN",
+      "--auth-user",
+      "alice@local.test",
+      "--auth-password",
+      PASSWORD,
+      "--from",
+      "alice@local.test",
+      "--to",
+      "friend@remote.test",
+      "--header",
+      "Content-Type: text/plain; charset=utf-8",
+      "--body",
+      "caf\u00e9 cr\u00e8me",
+    ]);
+    assert.equal(r.code, 0, r.output);
+    await worker().drainDue();
+    const got = sink.messages.at(-1)!;
+    assert.match(got.data.toString("utf8"), /café crème/);
+    assert.equal(got.eightBitMime, true);
+    assert.equal(sink.messages.at(-2)!.eightBitMime, false, "7-bit mail goes without BODY=8BITMIME");
+  });
+
   test("a message altered after signing fails verification (the check can fail)", async () => {
     const got = sink.messages.at(-1)!;
-    const tampered = Buffer.from(
-      got.data.toString().replace("This is a test mailing", "This is a forged mailing"),
-    );
+    const intact = await dkimVerify(got.data, { resolver: resolver as never });
+    assert.equal(intact.results[0]?.status.result, "pass", "the original verifies");
+    const tampered = Buffer.from(got.data.toString("utf8").replace("\r\n\r\n", "\r\n\r\nForged line.\r\n"));
     const verdict = await dkimVerify(tampered, { resolver: resolver as never });
     assert.notEqual(verdict.results[0]?.status.result, "pass");
   });

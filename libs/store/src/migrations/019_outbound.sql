@@ -15,6 +15,8 @@ CREATE TABLE outbound_queue (
   sender_account_id integer REFERENCES accounts (id) ON DELETE SET NULL,
   -- The Message-ID header, for logs, DSNs and the chaos test's accounting.
   message_id text,
+  -- The message has octets above 127: it goes only to servers offering 8BITMIME (RFC 6152).
+  eight_bit boolean NOT NULL DEFAULT false,
   domain text NOT NULL CHECK (domain = lower(domain)),
   -- Recipients still to deliver (each one's address as given in RCPT TO).
   recipients text[] NOT NULL CHECK (cardinality(recipients) > 0),

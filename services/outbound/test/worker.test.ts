@@ -266,6 +266,28 @@ describe("outbound workers", () => {
     await old.close();
   });
 
+  test("a message whose blob cannot be read stays queued with the reason, and the worker goes on", async () => {
+    const sink = await startSmtpSink();
+    const [poison] = await runtime.store.outbound.enqueue({
+      blobKey: "f".repeat(64),
+      size: 10,
+      sender: "sender@local.test",
+      senderAccountId: senderId,
+      messageId: "<poison@local.test>",
+      byDomain: new Map([["poison.test", ["p@poison.test"]]]),
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+    await enqueue({ to: ["fine@poison.test"] });
+    assert.equal(await worker(sink.port).drainDue(), 2);
+    assert.equal(sink.messages.length, 1, "the other message went out");
+    const entry = await runtime.store.outbound.get(poison!);
+    assert.ok(entry, "not lost");
+    assert.match(entry.lastError ?? "", /unreadable/);
+    assert.equal(entry.leaseOwner, null);
+    await runtime.store.outbound.remove(poison!);
+    await sink.close();
+  });
+
   test("no bounce for the null sender or a sender that is not a local account", async () => {
     const sink = await startSmtpSink({ reject: ["gone@refuse.test"] });
     const before = await inboxCount();

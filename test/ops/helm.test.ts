@@ -70,8 +70,10 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
   assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), [
     "rel-aerogram-admin",
     "rel-aerogram-imap",
+    "rel-aerogram-outbound",
     "rel-aerogram-pop3",
     "rel-aerogram-smtp-in",
+    "rel-aerogram-submission",
   ]);
   for (const d of deployments) {
     const c = d.spec.template.spec.containers[0];
@@ -90,7 +92,11 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
   assert.equal(config.BIND_ADDRESS, "0.0.0.0");
   assert.equal(config.PROXY_PROTOCOL, "false");
   assert.equal(config.SMTP_PORT, "2525");
-  assert.equal(config.SMTPS_PORT, undefined, "implicit TLS only with tls.enabled");
+  assert.equal(config.SMTPS_PORT, undefined, "465 is submission (RFC 8314), not SMTP-in");
+  assert.equal(config.SUBMISSION_PORT, "5587");
+  assert.equal(config.SUBMISSIONS_PORT, undefined, "implicit TLS only with tls.enabled");
+  assert.equal(config.OUTBOUND_RETRY_SCHEDULE, "5m,10m,30m,1h,2h,4h,8h,16h");
+  assert.equal(config.SEND_LIMIT_MESSAGES_PER_HOUR, "200");
 
   const secret = named(ms, "Secret", "rel-aerogram-env").stringData ?? {};
   assert.deepEqual(Object.keys(secret).sort(), ["DATABASE_URL", "NATS_URL", "REDIS_URL"]);
@@ -99,6 +105,7 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
     ["smtp-in", [25]],
     ["imap", [143]],
     ["pop3", [110]],
+    ["submission", [587]],
   ] as const) {
     const s = named(ms, "Service", `rel-aerogram-${svc}`);
     assert.equal(s.spec.type, "LoadBalancer");
@@ -109,7 +116,12 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
     );
   }
   assert.equal(named(ms, "Service", "rel-aerogram-admin-http").spec.type, "ClusterIP");
-  assert.equal(byKind(ms, "PodDisruptionBudget").length, 3);
+  assert.equal(byKind(ms, "PodDisruptionBudget").length, 5);
+  assert.equal(
+    byKind(ms, "Service").some((s) => s.metadata.name === "rel-aerogram-outbound"),
+    false,
+    "the workers have no mail Service",
+  );
   assert.equal(byKind(ms, "HorizontalPodAutoscaler").length, 0);
   assert.equal(byKind(ms, "ServiceMonitor").length, 0);
 
@@ -142,6 +154,17 @@ test("everything on: TLS via cert-manager, PROXY protocol, HPA on CPU and sessio
     imap.spec.ports.map((p: { port: number }) => p.port),
     [143, 993],
   );
+  assert.deepEqual(
+    named(ms, "Service", "rel-aerogram-submission").spec.ports.map((p: { port: number }) => p.port),
+    [587, 465],
+    "465 is submission over implicit TLS (RFC 8314)",
+  );
+  assert.deepEqual(
+    named(ms, "Service", "rel-aerogram-smtp-in").spec.ports.map((p: { port: number }) => p.port),
+    [25],
+  );
+  assert.equal(config.SUBMISSIONS_PORT, "4465");
+  assert.equal(secret.DKIM_ENCRYPTION_KEY, "dkim-secret-from-values");
   const smtp = named(ms, "Service", "rel-aerogram-smtp-in");
   assert.equal(
     smtp.metadata.annotations?.["service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"],
@@ -173,7 +196,7 @@ test("everything on: TLS via cert-manager, PROXY protocol, HPA on CPU and sessio
   const httpServices = byKind(ms, "Service").filter(
     (s) => s.metadata.labels?.["aerogram.io/metrics"] === "true",
   );
-  assert.equal(httpServices.length, 4, "each component's /metrics is selected");
+  assert.equal(httpServices.length, 6, "each component's /metrics is selected");
 
   const rule = named(ms, "PrometheusRule", "rel-aerogram");
   const alerts = rule.spec.groups.flatMap((g: { rules: { alert?: string }[] }) =>
@@ -204,7 +227,7 @@ test("existingSecret: the chart makes no credentials Secret and points everythin
     byKind(ms, "Deployment")
       .map((d) => d.metadata.name)
       .sort(),
-    ["rel-aerogram-imap", "rel-aerogram-smtp-in"],
+    ["rel-aerogram-imap", "rel-aerogram-outbound", "rel-aerogram-smtp-in", "rel-aerogram-submission"],
   );
 });
 

@@ -105,7 +105,7 @@ const cidrList = z
     return list;
   });
 
-export const SERVICE_NAMES = ["smtp-in", "imap", "pop3", "admin"] as const;
+export const SERVICE_NAMES = ["smtp-in", "imap", "pop3", "admin", "submission", "outbound"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const services = z
@@ -177,6 +177,32 @@ const envSchema = z.object({
   PROXY_PROTOCOL: bool,
   PROXY_TRUSTED_NETWORKS: cidrList,
 
+  SUBMISSION_PORT: port.optional(),
+  SUBMISSIONS_PORT: optionalPort,
+  SUBMISSION_ALLOW_INSECURE_AUTH: bool,
+  SUBMISSION_MAX_MESSAGE_BYTES: positiveInt(50 * 1024 * 1024),
+  SUBMISSION_SENDER_POLICY: z.enum(["account", "domain"]).default("account"),
+  SEND_LIMIT_MESSAGES_PER_HOUR: positiveInt(200),
+  SEND_LIMIT_RECIPIENTS_PER_MESSAGE: positiveInt(100),
+  SEND_LIMIT_RECIPIENTS_PER_DAY: positiveInt(1000),
+  OUTBOUND_ROUTES: z.string().optional(),
+  OUTBOUND_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d+[smhd]?(\s*,\s*\d+[smhd]?)*\s*$/, "expected a comma list of durations, e.g. 5m,15m,1h,4h")
+    .default("5m,10m,30m,1h,2h,4h,8h,16h"),
+  OUTBOUND_MAX_AGE: z
+    .string()
+    .regex(/^\d+[smhd]?$/, "expected a duration, e.g. 5d")
+    .default("5d"),
+  OUTBOUND_CONCURRENCY: positiveInt(20),
+  OUTBOUND_DOMAIN_CONCURRENCY: positiveInt(5),
+  OUTBOUND_LEASE_MS: positiveInt(60_000),
+  OUTBOUND_POLL_MS: positiveInt(1000),
+  OUTBOUND_TIMEOUT_MS: positiveInt(300_000),
+  OUTBOUND_MTA_STS: bool,
+  OUTBOUND_WORKERS: z.coerce.number({ error: "expected a number" }).int().min(0).default(1),
+  DKIM_ENCRYPTION_KEY: z.string().min(16, "expected at least 16 characters").optional(),
+
   ADMIN_TOKEN: z.string().optional(),
   AEROGRAM_ADMIN_URL: url(["http:", "https:"]),
   DEMO_ACCOUNT: bool,
@@ -185,6 +211,14 @@ const envSchema = z.object({
 });
 
 export type Env = Record<string, string | undefined>;
+
+/** "90s", "5m", "4h", "5d", or bare milliseconds. */
+export function durationMs(s: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(s.trim());
+  if (!m) throw new Error(`not a duration: ${s}`);
+  const unit = { "": 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "" | "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+}
 
 export interface Config {
   services: ServiceName[];
@@ -251,6 +285,37 @@ export interface Config {
    * the Listener's `proxyProtocol` option; trustedNetworks absent = any peer.
    */
   proxyProtocol: { trustedNetworks?: string[] } | undefined;
+  /** Submission (RFC 6409 on `port`, RFC 8314 implicit TLS on `securePort`). */
+  submission: {
+    port: number;
+    securePort: number | undefined;
+    /** AUTH without TLS from non-loopback clients (dev only; loopback never needs TLS). */
+    allowInsecureAuth: boolean;
+    maxMessageBytes: number;
+    /** account: MAIL FROM/From: must be the account or an alias; domain: any address of those domains. */
+    senderPolicy: "account" | "domain";
+    limits: { messagesPerHour: number; recipientsPerMessage: number; recipientsPerDay: number };
+  };
+  /** The outbound queue's workers and remote delivery. */
+  outbound: {
+    /** OUTBOUND_ROUTES as given (parsed by services/outbound). */
+    routes: string | undefined;
+    /** Delays before attempt 2, 3, …, in ms; the last repeats until maxAgeMs. */
+    retryScheduleMs: number[];
+    maxAgeMs: number;
+    concurrency: number;
+    domainConcurrency: number;
+    leaseMs: number;
+    pollMs: number;
+    /** Per-stage SMTP client timeout (RFC 5321 §4.5.3.2: 5 minutes for most stages). */
+    timeoutMs: number;
+    /** Worker loops in this process (0 = this process only enqueues). */
+    workers: number;
+    /** Fetch and enforce MTA-STS policies (RFC 8461) on MX deliveries. */
+    mtaSts: boolean;
+  };
+  /** Secret the DKIM private keys are encrypted under; absent: a key file in DATA_DIR (embedded only). */
+  dkimEncryptionKey: string | undefined;
   adminToken: string | undefined;
   /** mailctl only: the admin API to go through instead of opening the store. */
   adminUrl: string | undefined;
@@ -320,6 +385,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (e[v] !== undefined && !tls)
       problems.push({ variable: v, message: "needs TLS_CERT_FILE and TLS_KEY_FILE" });
   }
+  if (e.SUBMISSIONS_PORT !== undefined && !tls)
+    problems.push({ variable: "SUBMISSIONS_PORT", message: "needs TLS_CERT_FILE and TLS_KEY_FILE" });
   if (e.PROXY_TRUSTED_NETWORKS && !e.PROXY_PROTOCOL)
     problems.push({ variable: "PROXY_TRUSTED_NETWORKS", message: "needs PROXY_PROTOCOL=true" });
   problems.push(...protocolLimitProblems(e));
@@ -363,6 +430,33 @@ export function loadConfig(env: Env = process.env): Config {
         ? { trustedNetworks: e.PROXY_TRUSTED_NETWORKS }
         : {}
       : undefined,
+    submission: {
+      // 5587 in dev; a process whose SMTP port is "any" (tests, benches) gets any for submission too.
+      port: e.SUBMISSION_PORT ?? (e.SMTP_PORT === 0 ? 0 : 5587),
+      // The dev default: 4465 when TLS files are set (RFC 8314 implicit TLS needs a certificate).
+      securePort: e.SUBMISSIONS_PORT ?? (tls && e.DATABASE_URL === undefined ? 4465 : undefined),
+      allowInsecureAuth: e.SUBMISSION_ALLOW_INSECURE_AUTH ?? false,
+      maxMessageBytes: e.SUBMISSION_MAX_MESSAGE_BYTES,
+      senderPolicy: e.SUBMISSION_SENDER_POLICY,
+      limits: {
+        messagesPerHour: e.SEND_LIMIT_MESSAGES_PER_HOUR,
+        recipientsPerMessage: e.SEND_LIMIT_RECIPIENTS_PER_MESSAGE,
+        recipientsPerDay: e.SEND_LIMIT_RECIPIENTS_PER_DAY,
+      },
+    },
+    outbound: {
+      routes: e.OUTBOUND_ROUTES,
+      retryScheduleMs: e.OUTBOUND_RETRY_SCHEDULE.split(",").map((d) => durationMs(d.trim())),
+      maxAgeMs: durationMs(e.OUTBOUND_MAX_AGE),
+      concurrency: e.OUTBOUND_CONCURRENCY,
+      domainConcurrency: e.OUTBOUND_DOMAIN_CONCURRENCY,
+      leaseMs: e.OUTBOUND_LEASE_MS,
+      pollMs: e.OUTBOUND_POLL_MS,
+      timeoutMs: e.OUTBOUND_TIMEOUT_MS,
+      workers: e.OUTBOUND_WORKERS,
+      mtaSts: e.OUTBOUND_MTA_STS ?? true,
+    },
+    dkimEncryptionKey: e.DKIM_ENCRYPTION_KEY,
     adminToken: e.ADMIN_TOKEN,
     adminUrl: e.AEROGRAM_ADMIN_URL,
     demoAccount: e.DEMO_ACCOUNT ?? e.DATABASE_URL === undefined,

@@ -11,7 +11,9 @@ test("no environment: embedded defaults and dev ports", () => {
   assert.equal(c.limits.kind, "memory");
   assert.deepEqual([c.ports.smtp, c.ports.imap, c.ports.pop3, c.ports.http], [2525, 1143, 1110, 8080]);
   assert.equal(c.demoAccount, true);
-  assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin"]);
+  assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin", "submission", "outbound"]);
+  assert.equal(c.submission.port, 5587);
+  assert.equal(c.submission.securePort, undefined, "no implicit TLS without a certificate");
   assert.match(c.database.embeddedDir, /data\/pg$/);
   assert.equal(c.database.embeddedStallMs, 10_000);
   assert.equal(loadConfig({ EMBEDDED_PG_STALL_MS: "2500" }).database.embeddedStallMs, 2500);
@@ -126,4 +128,44 @@ test("AEROGRAM_WORKERS: 1 on the embedded database, the cores with DATABASE_URL,
       bad,
     );
   }
+});
+
+test("submission and outbound: dev ports, limits, retry schedule and their validation", () => {
+  const tls = { TLS_CERT_FILE: "/c.pem", TLS_KEY_FILE: "/k.pem" };
+  assert.equal(loadConfig(tls).submission.securePort, 4465, "embedded dev: 4465 with TLS files");
+  assert.equal(
+    loadConfig({ SMTP_PORT: "0" }).submission.port,
+    0,
+    "tests that take any port take any here too",
+  );
+  const c = loadConfig({
+    SUBMISSION_PORT: "587",
+    SUBMISSIONS_PORT: "465",
+    ...tls,
+    SEND_LIMIT_MESSAGES_PER_HOUR: "7",
+    SUBMISSION_SENDER_POLICY: "domain",
+    OUTBOUND_RETRY_SCHEDULE: "30s, 5m,2h,1d",
+    OUTBOUND_MAX_AGE: "3d",
+    OUTBOUND_ROUTES: "*=smarthost.example:587",
+    OUTBOUND_MTA_STS: "false",
+  });
+  assert.deepEqual([c.submission.port, c.submission.securePort], [587, 465]);
+  assert.equal(c.submission.limits.messagesPerHour, 7);
+  assert.equal(c.submission.senderPolicy, "domain");
+  assert.deepEqual(c.outbound.retryScheduleMs, [30_000, 300_000, 7_200_000, 86_400_000]);
+  assert.equal(c.outbound.maxAgeMs, 3 * 86_400_000);
+  assert.equal(c.outbound.routes, "*=smarthost.example:587");
+  assert.equal(c.outbound.mtaSts, false);
+  assert.equal(loadConfig({}).outbound.mtaSts, true);
+  assert.throws(() => loadConfig({ SUBMISSIONS_PORT: "465" }), /SUBMISSIONS_PORT: needs TLS_CERT_FILE/);
+  assert.throws(
+    () => loadConfig({ OUTBOUND_RETRY_SCHEDULE: "soon" }),
+    /OUTBOUND_RETRY_SCHEDULE: expected a comma list of durations/,
+  );
+  assert.throws(() => loadConfig({ SUBMISSION_SENDER_POLICY: "anyone" }), /SUBMISSION_SENDER_POLICY/);
+  assert.throws(() => loadConfig({ AEROGRAM_SERVICES: "smtp-in,mta" }), /AEROGRAM_SERVICES/);
+  assert.deepEqual(loadConfig({ AEROGRAM_SERVICES: "submission,outbound" }).services, [
+    "submission",
+    "outbound",
+  ]);
 });

@@ -4,9 +4,11 @@
  */
 import { Accounts } from "./accounts/accounts.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
+import { DkimKeys } from "./dkim/keys.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
 import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
+import { OutboundQueue } from "./outbound/queue.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
@@ -26,6 +28,8 @@ export class Store {
   /** Subscribed names without a mailbox (IMAP LSUB/LIST SUBSCRIBED). */
   readonly subscriptions: OrphanSubscriptions;
   readonly pop3: Pop3Snapshots;
+  readonly outbound: OutboundQueue;
+  readonly dkimKeys: DkimKeys;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -37,6 +41,8 @@ export class Store {
     this.messages = new Messages(pool);
     this.subscriptions = new OrphanSubscriptions(pool);
     this.pop3 = new Pop3Snapshots(pool);
+    this.outbound = new OutboundQueue(pool);
+    this.dkimKeys = new DkimKeys(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

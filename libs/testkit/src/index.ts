@@ -18,6 +18,7 @@ export * from "./proc-cpu.ts";
 export * from "./process.ts";
 export * from "./s3.ts";
 export * from "./servers.ts";
+export * from "./smtp-sink.ts";
 export * from "./temp.ts";
 export * from "./text-client.ts";
 export * from "./tls.ts";

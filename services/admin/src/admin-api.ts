@@ -38,6 +38,11 @@ const schemas = {
   password: z.strictObject({ password: password.optional() }),
   quota: z.strictObject({ quotaBytes }),
   alias: z.strictObject({ alias: address }),
+  dkim: z.strictObject({
+    domain: z.string().min(1).max(253),
+    selector: z.string().min(1).max(63).optional(),
+    algorithm: z.enum(["ed25519", "rsa"]).optional(),
+  }),
 };
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -127,6 +132,30 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
       "GET",
       new RegExp(`^/accounts/${seg}/mailboxes$`),
       async (_, [a]) => [200, { mailboxes: await ops.mailboxes(a as string) }],
+    ],
+    [
+      "GET",
+      /^\/queue$/,
+      async (req) => {
+        const domain = new URL(req.url ?? "/", "http://x").searchParams.get("domain") ?? undefined;
+        return [200, { entries: await ops.listQueue(domain ? { domain } : {}) }];
+      },
+    ],
+    ["POST", /^\/queue\/flush$/, async () => [200, await ops.flushQueue()]],
+    ["POST", /^\/queue\/(\d+)\/flush$/, async (_, [id]) => [200, await ops.flushQueue(Number(id))]],
+    [
+      "DELETE",
+      /^\/queue\/(\d+)$/,
+      async (_, [id]) => {
+        await ops.deleteQueueEntry(Number(id));
+        return [204, null];
+      },
+    ],
+    ["GET", /^\/dkim$/, async () => [200, { keys: await ops.listDkimKeys() }]],
+    [
+      "POST",
+      /^\/dkim$/,
+      async (req) => [201, await ops.addDkimKey(parse(schemas.dkim, await readJsonBody(req)))],
     ],
   ];
 }

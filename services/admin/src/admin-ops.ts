@@ -28,6 +28,33 @@ export interface HealthView {
   checks: { name: string; ok: boolean; error?: string; ms: number }[];
 }
 
+/** One outbound queue entry (a message for one recipient domain). */
+export interface QueueEntryView {
+  id: number;
+  domain: string;
+  sender: string;
+  recipients: string[];
+  messageId: string | null;
+  size: number;
+  attempts: number;
+  nextAttemptAt: string;
+  expiresAt: string;
+  createdAt: string;
+  lastError: string | null;
+  /** A worker holds it now. */
+  leased: boolean;
+}
+
+export interface DkimKeyView {
+  domain: string;
+  selector: string;
+  algorithm: "ed25519" | "rsa";
+  active: boolean;
+  createdAt: string;
+  /** The TXT record to publish. */
+  dns: { name: string; value: string };
+}
+
 export interface AccountChanges {
   disabled?: boolean;
   quotaBytes?: number | null;
@@ -50,6 +77,18 @@ export interface AdminOps {
   removeAlias(address: string, alias: string): Promise<AccountView>;
   mailboxes(address: string): Promise<MailboxView[]>;
   health(): Promise<HealthView>;
+  /** The outbound queue, oldest first. */
+  listQueue(opts?: { domain?: string }): Promise<QueueEntryView[]>;
+  /** Makes one entry (or all) due now; returns how many. */
+  flushQueue(id?: number): Promise<{ flushed: number }>;
+  /** Drops an entry without delivering or bouncing it. */
+  deleteQueueEntry(id: number): Promise<void>;
+  addDkimKey(input: {
+    domain: string;
+    selector?: string;
+    algorithm?: "ed25519" | "rsa";
+  }): Promise<DkimKeyView>;
+  listDkimKeys(): Promise<DkimKeyView[]>;
 }
 
 /** No such account (HTTP 404). */

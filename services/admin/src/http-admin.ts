@@ -9,10 +9,12 @@ import {
   type AccountView,
   type AdminOps,
   ConflictError,
+  type DkimKeyView,
   type HealthView,
   InvalidInputError,
   type MailboxView,
   NotFoundError,
+  type QueueEntryView,
 } from "./admin-ops.ts";
 
 export class AdminApiError extends Error {
@@ -98,5 +100,30 @@ export class HttpAdmin implements AdminOps {
 
   health(): Promise<HealthView> {
     return this.call("GET", "/health");
+  }
+
+  async listQueue(opts: { domain?: string } = {}): Promise<QueueEntryView[]> {
+    const q = opts.domain ? `?domain=${encodeURIComponent(opts.domain)}` : "";
+    return (await this.call<{ entries: QueueEntryView[] }>("GET", `/queue${q}`)).entries;
+  }
+
+  flushQueue(id?: number): Promise<{ flushed: number }> {
+    return this.call("POST", id === undefined ? "/queue/flush" : `/queue/${id}/flush`, {});
+  }
+
+  async deleteQueueEntry(id: number): Promise<void> {
+    await this.call("DELETE", `/queue/${id}`);
+  }
+
+  addDkimKey(input: {
+    domain: string;
+    selector?: string;
+    algorithm?: "ed25519" | "rsa";
+  }): Promise<DkimKeyView> {
+    return this.call("POST", "/dkim", input);
+  }
+
+  async listDkimKeys(): Promise<DkimKeyView[]> {
+    return (await this.call<{ keys: DkimKeyView[] }>("GET", "/dkim")).keys;
   }
 }

@@ -11,6 +11,7 @@ import {
   InvalidInputError,
   type MailboxView,
   NotFoundError,
+  type QueueEntryView,
 } from "./admin-ops.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
@@ -25,6 +26,12 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   quota <address> <bytes|none>                        set or clear the storage quota
   mailboxes <address>                                 mailboxes with message counts and sizes
   health                                              readiness of the dependencies
+  queue [--domain <d>]                                the outbound queue
+  queue flush [<id>]                                  retry one entry (or all) now
+  queue delete <id>                                   drop an entry (no delivery, no bounce)
+  dkim add <domain> [--selector S] [--algorithm ed25519|rsa]
+                                                      create a signing key; prints the DNS TXT record
+  dkim list                                           keys and their DNS records
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -49,6 +56,23 @@ function formatMailbox(m: MailboxView): string {
 
 class UsageError extends Error {}
 
+function parseId(text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError("a queue entry id is a number");
+  return Number(text);
+}
+
+function formatQueueEntry(e: QueueEntryView): string {
+  const state = e.leased ? "delivering" : `next ${e.nextAttemptAt}`;
+  const err = e.lastError ? `\n    last error: ${e.lastError}` : "";
+  return `${e.id}  ${e.domain}  <${e.sender}> -> ${e.recipients.join(", ")}  ${e.size} bytes  attempts ${e.attempts}  ${state}${err}`;
+}
+
+/** A BIND zone-file line; long TXT values split into 255-octet strings (RFC 1035 §3.3.14). */
+function zoneLine(r: { name: string; value: string }): string {
+  const chunks = r.value.match(/.{1,255}/g) ?? [];
+  return `${r.name}. IN TXT ( ${chunks.map((c) => `"${c}"`).join(" ")} )`;
+}
+
 function parseQuota(text: string): number | null {
   if (text === "none") return null;
   const quota = Number(text);
@@ -60,6 +84,9 @@ function parseQuota(text: string): number | null {
 const OPTIONS = {
   password: { type: "string" },
   quota: { type: "string" },
+  domain: { type: "string" },
+  selector: { type: "string" },
+  algorithm: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -145,6 +172,56 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
           (c) => `${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.ms} ms)${c.error ? `: ${c.error}` : ""}`,
         );
         return { output: [h.status, ...lines].join("\n"), code: h.status === "ready" ? 0 : 1 };
+      }
+      case "queue": {
+        const sub = args[0];
+        if (sub === undefined) {
+          const entries = await ops.listQueue(values.domain ? { domain: values.domain } : {});
+          return { output: entries.map(formatQueueEntry).join("\n") || "(queue empty)", code: 0 };
+        }
+        if (sub === "flush") {
+          const id = args[1] === undefined ? undefined : parseId(args[1]);
+          const { flushed } = await ops.flushQueue(id);
+          return { output: `${flushed} entr${flushed === 1 ? "y" : "ies"} due now`, code: 0 };
+        }
+        if (sub === "delete") {
+          const id = parseId(need(1, "a queue entry id"));
+          await ops.deleteQueueEntry(id);
+          return { output: `deleted queue entry ${id}`, code: 0 };
+        }
+        throw new UsageError(`unknown queue command ${sub}`);
+      }
+      case "dkim": {
+        const sub = args[0];
+        if (sub === "add") {
+          const domain = need(1, "a domain");
+          const algorithm = values.algorithm;
+          if (algorithm !== undefined && algorithm !== "ed25519" && algorithm !== "rsa")
+            throw new UsageError("--algorithm is ed25519 or rsa");
+          const key = await ops.addDkimKey({
+            domain,
+            ...(values.selector ? { selector: values.selector } : {}),
+            ...(algorithm ? { algorithm } : {}),
+          });
+          return {
+            output: `created ${key.algorithm} key ${key.selector} for ${key.domain}; publish:\n${zoneLine(key.dns)}`,
+            code: 0,
+          };
+        }
+        if (sub === "list") {
+          const keys = await ops.listDkimKeys();
+          return {
+            output:
+              keys
+                .map(
+                  (k) =>
+                    `${k.domain}  ${k.selector}  ${k.algorithm}${k.active ? "" : "  (inactive)"}\n  ${zoneLine(k.dns)}`,
+                )
+                .join("\n") || "(no DKIM keys)",
+            code: 0,
+          };
+        }
+        throw new UsageError(`dkim needs add or list`);
       }
       default:
         throw new UsageError(`unknown command ${command}`);

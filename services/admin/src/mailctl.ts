@@ -9,6 +9,7 @@
  *    `npm start` (or ./data/pg opened here when none runs). For the dev setup.
  */
 import { ConfigError, loadConfig } from "@aerogram/config";
+import { dkimSecret } from "@aerogram/dkim";
 import { connectOrStartEmbedded } from "@aerogram/embedded-pg";
 import { createLogger } from "@aerogram/observability";
 import { Store } from "@aerogram/store";
@@ -41,7 +42,14 @@ async function main(): Promise<number> {
   }
   const store = await Store.open({ url, poolMax: 2, applicationName: "aerogram-mailctl" });
   try {
-    return print(await runMailctl(new StoreAdmin(store), process.argv.slice(2)));
+    const secret = dkimSecret({
+      configured: config.dkimEncryptionKey,
+      dataDir: config.dataDir,
+      embedded: config.database.url === undefined,
+    });
+    return print(
+      await runMailctl(new StoreAdmin(store, secret ? { dkimSecret: secret } : {}), process.argv.slice(2)),
+    );
   } finally {
     await store.close();
     await stopEmbedded();

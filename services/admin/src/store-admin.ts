@@ -3,11 +3,14 @@
  * mailctl runs in its direct mode (embedded dev setup, no API URL given).
  */
 import { randomBytes } from "node:crypto";
+import { addDkimKey, type DkimKeyInfo, listDkimKeys } from "@aerogram/dkim";
 import {
   type Account,
   AccountExistsError,
+  DkimKeyExistsError,
   InvalidAddressError,
   normalizeAddress,
+  type OutboundEntry,
   type Store,
 } from "@aerogram/store";
 import {
@@ -15,11 +18,34 @@ import {
   type AccountView,
   type AdminOps,
   ConflictError,
+  type DkimKeyView,
   type HealthView,
   InvalidInputError,
   type MailboxView,
   NotFoundError,
+  type QueueEntryView,
 } from "./admin-ops.ts";
+
+function queueEntryView(e: OutboundEntry): QueueEntryView {
+  return {
+    id: e.id,
+    domain: e.domain,
+    sender: e.sender,
+    recipients: e.recipients,
+    messageId: e.messageId,
+    size: e.size,
+    attempts: e.attempts,
+    nextAttemptAt: e.nextAttemptAt.toISOString(),
+    expiresAt: e.expiresAt.toISOString(),
+    createdAt: e.createdAt.toISOString(),
+    lastError: e.lastError,
+    leased: e.leaseUntil !== null && e.leaseUntil.getTime() > Date.now(),
+  };
+}
+
+function dkimKeyView(k: DkimKeyInfo): DkimKeyView {
+  return { ...k, createdAt: k.createdAt.toISOString() };
+}
 
 /** 12 characters of base64url: 72 random bits. */
 export function generatePassword(): string {
@@ -29,6 +55,8 @@ export function generatePassword(): string {
 export interface StoreAdminOptions {
   /** Default: generatePassword. */
   generatePassword?: () => string;
+  /** The DKIM key-encryption secret (dkimSecret in libs/dkim); undefined: `dkim add` refuses. */
+  dkimSecret?: string;
   /** The readiness checks for the health summary; default: the store answers. */
   health?: () => Promise<HealthView["checks"]>;
 }
@@ -156,5 +184,40 @@ export class StoreAdmin implements AdminOps {
           }
         })();
     return { status: checks.every((c) => c.ok) ? "ready" : "not ready", checks };
+  }
+
+  async listQueue(opts: { domain?: string } = {}): Promise<QueueEntryView[]> {
+    return (await this.store.outbound.list(opts)).map(queueEntryView);
+  }
+
+  async flushQueue(id?: number): Promise<{ flushed: number }> {
+    return { flushed: await this.store.outbound.flush(id) };
+  }
+
+  async deleteQueueEntry(id: number): Promise<void> {
+    if (!(await this.store.outbound.remove(id))) throw new NotFoundError(`no queue entry ${id}`);
+  }
+
+  async addDkimKey(input: {
+    domain: string;
+    selector?: string;
+    algorithm?: "ed25519" | "rsa";
+  }): Promise<DkimKeyView> {
+    if (!this.opts.dkimSecret) {
+      throw new InvalidInputError(
+        "DKIM keys need DKIM_ENCRYPTION_KEY (the secret they are stored encrypted under)",
+      );
+    }
+    try {
+      return dkimKeyView(await addDkimKey(this.store, this.opts.dkimSecret, input));
+    } catch (err) {
+      if (err instanceof DkimKeyExistsError) throw new ConflictError(err.message);
+      if (err instanceof Error && /selector/.test(err.message)) throw new InvalidInputError(err.message);
+      throw err;
+    }
+  }
+
+  async listDkimKeys(): Promise<DkimKeyView[]> {
+    return (await listDkimKeys(this.store)).map(dkimKeyView);
   }
 }

@@ -2,13 +2,18 @@
 import { createAdminApi, StoreAdmin } from "@aerogram/admin";
 import { OpsServer, type ReadinessCheck, type Registry } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
+import { runtimeDkimSecret } from "@aerogram/submission";
 import { ensureDemoAccount } from "./demo.ts";
 
 export function createOps(runtime: Runtime, metrics: Registry, checks: ReadinessCheck[]): OpsServer {
   // The admin API rides on the ops HTTP port (refuses every request without ADMIN_TOKEN).
+  const dkimSecret = runtimeDkimSecret(runtime);
   const adminApi = runtime.config.services.includes("admin")
     ? createAdminApi({
-        ops: new StoreAdmin(runtime.store, { health: () => ops.runChecks() }),
+        ops: new StoreAdmin(runtime.store, {
+          health: () => ops.runChecks(),
+          ...(dkimSecret ? { dkimSecret } : {}),
+        }),
         token: runtime.config.adminToken,
         log: runtime.log,
       })

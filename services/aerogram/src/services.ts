@@ -1,15 +1,20 @@
 /** The protocol services this build has, started on one runtime. */
 import type { ServiceName } from "@aerogram/config";
 import { startImap } from "@aerogram/imap";
+import { startOutbound } from "@aerogram/outbound";
 import { startPop3 } from "@aerogram/pop3";
 import type { Runtime, ServiceHandle, ServiceStarter } from "@aerogram/runtime";
 import { startSmtpIn } from "@aerogram/smtp-in";
+import { startSubmission } from "@aerogram/submission";
 
 /** The admin API is not here: it rides on the HTTP endpoint. */
 const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
   imap: startImap,
   pop3: startPop3,
   "smtp-in": startSmtpIn,
+  submission: startSubmission,
+  // Queue workers: every process that runs them claims with SKIP LOCKED under a lease.
+  outbound: startOutbound,
 };
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */

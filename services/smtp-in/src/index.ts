@@ -12,3 +12,10 @@ export { optionsFromRuntime, reverseName, SmtpInService } from "./smtp-in.ts";
 
 export const startSmtpIn: ServiceStarter = (runtime) =>
   new SmtpInService(runtime, optionsFromRuntime(runtime)).start();
+// The submission service (services/submission) speaks the same SMTP with the same connection class.
+export { DEFAULT_DEADLINES, SmtpDeadlines } from "./deadlines.ts";
+export { type SpooledMessage, spoolMessage } from "./message-spool.ts";
+export { AerogramSmtpConnection } from "./protocol-connection.ts";
+export { localError, SmtpReply } from "./smtp-errors.ts";
+export { AerogramSmtpServer } from "./smtp-server-wiring.ts";
+export { receivedHeader, rfc5322Date } from "./trace-headers.ts";

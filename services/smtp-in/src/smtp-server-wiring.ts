@@ -17,13 +17,21 @@ export class AerogramSmtpServer extends SMTPServer {
   onLimit: (limit: SmtpLimitName) => void = () => {};
 
   override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
-    const connection = new AerogramSmtpConnection(this, socket, socketOptions);
+    const connection = this.createConnection(socket, socketOptions);
     connection.deadlines = this.deadlines;
     connection.onLimit = this.onLimit;
     this.connections.add(connection);
     connection.on("error", (err: Error) => this._onError(err));
     connection.on("connect", (data) => this._onClientConnect(data));
     connection.init();
+  }
+
+  /** The connection class for an accepted socket (submission subclasses it). */
+  protected createConnection(
+    socket: Socket | TLSSocket,
+    socketOptions?: SMTPConnectionOptions | null,
+  ): AerogramSmtpConnection {
+    return new AerogramSmtpConnection(this, socket, socketOptions);
   }
 }
 

@@ -146,10 +146,12 @@ export async function countUnseen(db: Queryable, mailboxId: number): Promise<num
   return rows[0]!.n;
 }
 
-/** Which of `blobKeys` some message row still references (the blob garbage collector asks). */
+/** Which of `blobKeys` a message row or a queued outbound message still references (the blob garbage collector asks). */
 export async function referencedBlobKeys(db: Queryable, blobKeys: readonly string[]): Promise<Set<string>> {
   const { rows } = await db.query<{ blob_key: string }>(
-    "SELECT DISTINCT blob_key FROM messages WHERE blob_key = ANY($1::text[])",
+    // Queued outbound mail holds its blob too, until it is delivered or bounced.
+    `SELECT blob_key FROM messages WHERE blob_key = ANY($1::text[])
+     UNION SELECT blob_key FROM outbound_queue WHERE blob_key = ANY($1::text[])`,
     [blobKeys],
   );
   return new Set(rows.map((r) => r.blob_key));

@@ -1,0 +1,253 @@
+/**
+ * The durable outbound queue (issue 19): one row per (message, recipient
+ * domain). Submission enqueues in one transaction; workers on any replica
+ * claim due rows with FOR UPDATE SKIP LOCKED under a lease, so N workers share
+ * the work and a killed worker's rows come back when its lease runs out.
+ * Every change a worker makes afterwards is fenced by its lease (owner and
+ * unexpired), so a worker that lost its lease can neither finish nor requeue
+ * a row another worker now holds.
+ */
+import type { Pool } from "../db.ts";
+
+export interface OutboundEnqueue {
+  blobKey: string;
+  size: number;
+  sender: string;
+  senderAccountId: number | null;
+  messageId: string | null;
+  /** Octets above 127 anywhere in the message (RFC 6152). */
+  eightBit?: boolean;
+  /** Recipients grouped by lowercased domain. */
+  byDomain: ReadonlyMap<string, readonly string[]>;
+  expiresAt: Date;
+}
+
+export interface OutboundEntry {
+  id: number;
+  blobKey: string;
+  size: number;
+  sender: string;
+  senderAccountId: number | null;
+  messageId: string | null;
+  eightBit: boolean;
+  domain: string;
+  recipients: string[];
+  attempts: number;
+  nextAttemptAt: Date;
+  expiresAt: Date;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  lastError: string | null;
+  createdAt: Date;
+}
+
+interface Row {
+  id: number;
+  blob_key: string;
+  size: number;
+  sender: string;
+  sender_account_id: number | null;
+  message_id: string | null;
+  eight_bit: boolean;
+  domain: string;
+  recipients: string[];
+  attempts: number;
+  next_attempt_at: Date;
+  expires_at: Date;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  last_error: string | null;
+  created_at: Date;
+}
+
+function toEntry(r: Row): OutboundEntry {
+  return {
+    id: r.id,
+    blobKey: r.blob_key,
+    size: r.size,
+    sender: r.sender,
+    senderAccountId: r.sender_account_id,
+    messageId: r.message_id,
+    eightBit: r.eight_bit,
+    domain: r.domain,
+    recipients: r.recipients,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    expiresAt: r.expires_at,
+    leaseOwner: r.lease_owner,
+    leaseUntil: r.lease_until,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+  };
+}
+
+export interface ClaimOptions {
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  /** Domains with this many unexpired leases (across all workers) are skipped. */
+  perDomainLimit: number;
+  /** Domains this worker must not take now (its own per-destination slots are full). */
+  skipDomains?: readonly string[];
+}
+
+export interface QueueDepth {
+  /** Upper bound of the age bucket in seconds (Infinity for the last). */
+  ageSeconds: number;
+  entries: number;
+}
+
+/** Age buckets of the queue-depth gauge. */
+export const QUEUE_AGE_BUCKETS = [60, 600, 3600, 6 * 3600, 86_400, Number.POSITIVE_INFINITY] as const;
+
+export class OutboundQueue {
+  constructor(private readonly pool: Pool) {}
+
+  /**
+   * Inserts one row per recipient domain, all or none (one statement: one
+   * round trip, atomic without an explicit transaction); returns their ids.
+   */
+  async enqueue(m: OutboundEnqueue): Promise<number[]> {
+    if (m.byDomain.size === 0) return [];
+    const { rows } = await this.pool.query<{ id: number }>(
+      `INSERT INTO outbound_queue
+         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit)
+       SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7, $8
+         FROM jsonb_each($6::jsonb) AS d
+       RETURNING id`,
+      [
+        m.blobKey,
+        m.size,
+        m.sender,
+        m.senderAccountId,
+        m.messageId,
+        JSON.stringify(Object.fromEntries(m.byDomain)),
+        m.expiresAt,
+        m.eightBit ?? false,
+      ],
+    );
+    return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  /**
+   * Takes up to `limit` due rows no live worker holds, leasing them to
+   * `owner`. SKIP LOCKED lets concurrent claimers pass each other's rows
+   * instead of waiting; the lease (not the row lock, which ends with this
+   * statement) is what keeps others off while the row is being delivered.
+   */
+  async claim(o: ClaimOptions): Promise<OutboundEntry[]> {
+    const { rows } = await this.pool.query<Row>(
+      `WITH busy AS (
+         SELECT domain FROM outbound_queue WHERE lease_until > now()
+          GROUP BY domain HAVING count(*) >= $4
+       ), due AS (
+         SELECT id FROM outbound_queue
+          WHERE next_attempt_at <= now()
+            AND (lease_until IS NULL OR lease_until <= now())
+            AND domain NOT IN (SELECT domain FROM busy)
+            AND NOT (domain = ANY($5::text[]))
+          ORDER BY next_attempt_at
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE outbound_queue q
+          SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::float8 / 1000),
+              attempts = q.attempts + 1
+         FROM due WHERE q.id = due.id
+       RETURNING q.*`,
+      [o.owner, o.leaseMs, o.limit, o.perDomainLimit, o.skipDomains ?? []],
+    );
+    return rows.map(toEntry);
+  }
+
+  /** Extends a lease still held; false when it was lost (expired and taken, or the row is gone). */
+  async renew(id: number, owner: string, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE outbound_queue SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
+        WHERE id = $1 AND lease_owner = $2 AND lease_until > now()`,
+      [id, owner, leaseMs],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** Removes a finished row (all its recipients delivered or bounced), if still ours. */
+  async complete(id: number, owner: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      "DELETE FROM outbound_queue WHERE id = $1 AND lease_owner = $2",
+      [id, owner],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Keeps the recipients still to try and schedules the next attempt; the
+   * lease ends so any worker may take it then.
+   */
+  async reschedule(
+    id: number,
+    owner: string,
+    remaining: readonly string[],
+    nextAttemptAt: Date,
+    lastError: string,
+  ): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE outbound_queue
+          SET recipients = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL
+        WHERE id = $1 AND lease_owner = $2`,
+      [id, owner, remaining, nextAttemptAt, lastError.slice(0, 1000)],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async list(opts: { limit?: number; domain?: string } = {}): Promise<OutboundEntry[]> {
+    const { rows } = await this.pool.query<Row>(
+      `SELECT * FROM outbound_queue WHERE ($2::text IS NULL OR domain = $2)
+        ORDER BY created_at, id LIMIT $1`,
+      [opts.limit ?? 1000, opts.domain?.toLowerCase() ?? null],
+    );
+    return rows.map(toEntry);
+  }
+
+  async get(id: number): Promise<OutboundEntry | undefined> {
+    const { rows } = await this.pool.query<Row>("SELECT * FROM outbound_queue WHERE id = $1", [id]);
+    return rows[0] && toEntry(rows[0]);
+  }
+
+  /** Makes entries due now (all, or one); returns how many. Leased ones are left to their worker. */
+  async flush(id?: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE outbound_queue SET next_attempt_at = now()
+        WHERE ($1::bigint IS NULL OR id = $1) AND (lease_until IS NULL OR lease_until <= now())`,
+      [id ?? null],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Deletes an entry without delivering or bouncing it (operator action). */
+  async remove(id: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query("DELETE FROM outbound_queue WHERE id = $1", [id]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** Entries per age bucket (each counted in the smallest bucket its age fits). */
+  async depthByAge(): Promise<QueueDepth[]> {
+    const { rows } = await this.pool.query<{ age: number }>(
+      "SELECT extract(epoch FROM now() - created_at)::float8 AS age FROM outbound_queue",
+    );
+    const out = QUEUE_AGE_BUCKETS.map((ageSeconds) => ({ ageSeconds, entries: 0 }));
+    for (const r of rows) {
+      const bucket = out.find((b) => r.age <= b.ageSeconds) ?? out[out.length - 1]!;
+      bucket.entries++;
+    }
+    return out;
+  }
+
+  /** Whether any queue row still points at a blob (the blob collector keeps those). */
+  async referencedBlobs(keys: readonly string[]): Promise<Set<string>> {
+    const { rows } = await this.pool.query<{ blob_key: string }>(
+      "SELECT DISTINCT blob_key FROM outbound_queue WHERE blob_key = ANY($1::text[])",
+      [keys],
+    );
+    return new Set(rows.map((r) => r.blob_key));
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * A queue worker: claims due entries (store.outbound.claim: FOR UPDATE SKIP
+ * LOCKED under a lease), delivers each to its domain's hosts, and records
+ * the outcome under its lease: delivered recipients done, refused ones
+ * bounced, the rest retried on the schedule until the entry expires, then
+ * bounced. The lease is renewed while an attempt runs; a worker that loses
+ * it (paused, partitioned) aborts the attempt before the end of data and
+ * leaves the entry to its new holder, so two live workers never both finish
+ * a transaction for the same entry. A killed worker's entries come back when
+ * its lease runs out (at-least-once: a kill between the remote's 250 and our
+ * commit resends, as RFC 5321 §6.1 accepts).
+ */
+import { randomBytes } from "node:crypto";
+import { hostname as osHostname } from "node:os";
+import type { BlobStore } from "@aerogram/blobstore";
+import type { Delivery } from "@aerogram/delivery";
+import type { Logger } from "@aerogram/observability";
+import type { OutboundEntry, Store } from "@aerogram/store";
+import { bounce } from "./bounce.ts";
+import { type FailedRecipient, statusOf } from "./dsn.ts";
+import type { OutboundMetrics } from "./metrics.ts";
+import { type MtaSts, mxMatches } from "./mta-sts.ts";
+import { type MxLookup, mailHosts } from "./mx.ts";
+import { nextAttemptDelayMs } from "./retry-schedule.ts";
+import { type RouteTable, routeFor } from "./routes.ts";
+import { ConnectionCache, type TransferOutcome, type TransferTarget, transfer } from "./smtp-transfer.ts";
+
+export interface WorkerOptions {
+  /** Our name in EHLO and in DSNs. */
+  hostname: string;
+  routes: RouteTable;
+  retryScheduleMs: readonly number[];
+  concurrency: number;
+  domainConcurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  timeoutMs: number;
+  mx?: MxLookup;
+  /** MTA-STS (RFC 8461) for MX deliveries; undefined: off. */
+  mtaSts?: MtaSts;
+  /** The port MX hosts are reached on (25; tests use their servers' ports). */
+  mxPort?: number;
+  /** Extra trusted CA certificates for verified TLS (tests; default: the system's). */
+  tlsCa?: Buffer;
+  /** Owner id in the lease (default: host, pid and a random part). */
+  owner?: string;
+}
+
+export interface WorkerDeps {
+  store: Store;
+  blobs: BlobStore;
+  delivery: Delivery;
+  log: Logger;
+  metrics: OutboundMetrics;
+}
+
+export type AttemptResult = "completed" | "rescheduled" | "lease_lost";
+
+export class OutboundWorker {
+  readonly owner: string;
+  private running = false;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly perDomain = new Map<string, number>();
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+  private readonly connections: ConnectionCache;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly opts: WorkerOptions,
+  ) {
+    this.owner = opts.owner ?? `${osHostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+    this.connections = new ConnectionCache(5000, Math.max(1, opts.domainConcurrency));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming; waits up to graceMs for attempts under way (their leases expire if they outlive it). */
+  async stop(graceMs: number): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((r) => {
+        timer = setTimeout(r, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.connections.close();
+  }
+
+  /** Claims and processes due entries until none is left (tests, `mailctl queue run`); returns how many. */
+  async drainDue(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const claimed = await this.claim();
+      if (claimed.length === 0) {
+        // One-shot use: no idle connections left behind.
+        if (!this.running) this.connections.close();
+        return n;
+      }
+      await Promise.all(claimed.map((e) => this.process(e)));
+      n += claimed.length;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed: OutboundEntry[] = [];
+      if (this.inflight.size < this.opts.concurrency) {
+        try {
+          claimed = await this.claim();
+        } catch (err) {
+          this.deps.log.warn({ err }, "outbound claim failed; retrying");
+        }
+      }
+      for (const entry of claimed) {
+        const p = this.process(entry).finally(() => {
+          this.inflight.delete(p);
+          this.wake?.();
+        });
+        this.inflight.add(p);
+      }
+      if (claimed.length > 0 && this.inflight.size < this.opts.concurrency) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private claim(): Promise<OutboundEntry[]> {
+    const full = [...this.perDomain].filter(([, n]) => n >= this.opts.domainConcurrency).map(([d]) => d);
+    return this.deps.store.outbound.claim({
+      owner: this.owner,
+      leaseMs: this.opts.leaseMs,
+      limit: Math.max(1, this.opts.concurrency - this.inflight.size),
+      perDomainLimit: this.opts.domainConcurrency,
+      skipDomains: full,
+    });
+  }
+
+  /** One attempt at one entry; never throws (a failure leaves the entry to its lease's expiry). */
+  async process(entry: OutboundEntry): Promise<void> {
+    this.perDomain.set(entry.domain, (this.perDomain.get(entry.domain) ?? 0) + 1);
+    const started = performance.now();
+    const abort = new AbortController();
+    const heartbeat = setInterval(
+      () => {
+        this.deps.store.outbound.renew(entry.id, this.owner, this.opts.leaseMs).then(
+          (held) => {
+            if (!held) abort.abort();
+          },
+          () => {}, // Postgres unreachable: keep going; the completion is fenced anyway.
+        );
+      },
+      Math.max(100, Math.floor(this.opts.leaseMs / 3)),
+    );
+    let result: AttemptResult | "error" = "error";
+    try {
+      result = await this.attempt(entry, abort.signal);
+    } catch (err) {
+      this.deps.log.warn({ err, entry: entry.id, domain: entry.domain }, "outbound attempt failed");
+      try {
+        const delay = nextAttemptDelayMs(this.opts.retryScheduleMs, entry.attempts);
+        await this.deps.store.outbound.reschedule(
+          entry.id,
+          this.owner,
+          entry.recipients,
+          new Date(Date.now() + delay),
+          `local error: ${(err as Error).message}`,
+        );
+      } catch {
+        // The lease runs out and another worker retries.
+      }
+    } finally {
+      clearInterval(heartbeat);
+      const n = (this.perDomain.get(entry.domain) ?? 1) - 1;
+      if (n <= 0) this.perDomain.delete(entry.domain);
+      else this.perDomain.set(entry.domain, n);
+      this.deps.metrics.attemptSeconds.observe({ result }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async targets(
+    domain: string,
+  ): Promise<TransferTarget[] | FailedRecipient["diagnostic"] | { temp: string }> {
+    const route = routeFor(this.opts.routes, domain);
+    if (route) return [{ host: route.host, port: route.port, ...(route.auth ? { auth: route.auth } : {}) }];
+    const mx = await mailHosts(domain, this.opts.mx);
+    if (!mx.ok) return mx.permanent ? mx.reason : { temp: mx.reason };
+    const port = this.opts.mxPort ?? 25;
+    const ca = this.opts.tlsCa ? { ca: this.opts.tlsCa } : {};
+    const policy = await this.opts.mtaSts?.policyFor(domain);
+    if (policy?.mode === "enforce") {
+      // RFC 8461 §4.1/§5: only MX hosts the policy names, only with a verified certificate.
+      const allowed = mx.hosts.filter((host) => policy.mx.some((p) => mxMatches(p, host)));
+      if (allowed.length === 0) return { temp: `MTA-STS: no MX of ${domain} matches its policy` };
+      return allowed.map((host) => ({ host, port, requireVerifiedTls: true, ...ca }));
+    }
+    return mx.hosts.map((host) => ({ host, port, ...ca }));
+  }
+
+  private async attempt(entry: OutboundEntry, signal: AbortSignal): Promise<AttemptResult> {
+    const hosts = await this.targets(entry.domain);
+    let outcome: TransferOutcome | undefined;
+    let lastError = "";
+    let remoteMta: string | undefined;
+    if (typeof hosts === "string") {
+      outcome = { kind: "refused", permanent: true, code: 550, reply: `5.1.2 ${hosts}` };
+    } else if (!Array.isArray(hosts)) {
+      lastError = hosts.temp;
+    } else {
+      for (const target of hosts) {
+        if (signal.aborted) break;
+        const o = await transfer(
+          target,
+          { from: entry.sender, to: entry.recipients, size: entry.size, eightBit: entry.eightBit },
+          () => this.deps.blobs.get(entry.blobKey),
+          { hostname: this.opts.hostname, timeoutMs: this.opts.timeoutMs, signal, cache: this.connections },
+        );
+        remoteMta = target.host;
+        if (o.kind === "done" || (o.kind === "refused" && o.permanent)) {
+          outcome = o;
+          break;
+        }
+        // 4xx for the whole message or no connection: RFC 5321 §5.1, try the next MX.
+        lastError = o.kind === "refused" ? `${target.host}: ${o.reply}` : o.reason;
+      }
+    }
+    if (signal.aborted) return "lease_lost";
+
+    let delivered: string[] = [];
+    let failed: FailedRecipient[] = [];
+    let deferred: string[] = entry.recipients;
+    if (outcome?.kind === "done") {
+      delivered = outcome.delivered;
+      failed = outcome.failed.map((f) => ({
+        recipient: f.recipient,
+        status: statusOf(f.code, f.reply),
+        diagnostic: `smtp; ${f.reply}`,
+        ...(remoteMta ? { remoteMta } : {}),
+      }));
+      deferred = outcome.deferred.map((f) => f.recipient);
+      if (outcome.deferred.length) lastError = outcome.deferred[0]!.reply;
+    } else if (outcome?.kind === "refused") {
+      failed = entry.recipients.map((recipient) => ({
+        recipient,
+        status: statusOf(outcome.code, outcome.reply),
+        diagnostic: `smtp; ${outcome.reply}`,
+        ...(remoteMta ? { remoteMta } : {}),
+      }));
+      deferred = [];
+    }
+    this.count(entry.domain, "delivered", delivered.length);
+    if (failed.length > 0) {
+      this.count(entry.domain, "failed", failed.length);
+      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, failed, "rejected") });
+    }
+    if (deferred.length === 0) {
+      await this.deps.store.outbound.complete(entry.id, this.owner);
+      this.log(entry, delivered, failed.length, 0);
+      return "completed";
+    }
+    const next = new Date(Date.now() + nextAttemptDelayMs(this.opts.retryScheduleMs, entry.attempts));
+    if (next >= entry.expiresAt) {
+      // RFC 5321 §4.5.4.1: give up; 4.4.7 "delivery time expired" (RFC 3463).
+      const expired = deferred.map((recipient) => ({
+        recipient,
+        status: "4.4.7",
+        diagnostic: `x-aerogram; gave up after ${entry.attempts} attempts: ${lastError || "no answer"}`.slice(
+          0,
+          900,
+        ),
+      }));
+      this.count(entry.domain, "expired", expired.length);
+      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, expired, "expired") });
+      await this.deps.store.outbound.complete(entry.id, this.owner);
+      this.log(entry, delivered, failed.length, 0, "expired");
+      return "completed";
+    }
+    this.count(entry.domain, "deferred", deferred.length);
+    await this.deps.store.outbound.reschedule(entry.id, this.owner, deferred, next, lastError || "deferred");
+    this.log(entry, delivered, failed.length, deferred.length);
+    return "rescheduled";
+  }
+
+  private bounceDeps() {
+    return {
+      store: this.deps.store,
+      blobs: this.deps.blobs,
+      delivery: this.deps.delivery,
+      hostname: this.opts.hostname,
+    };
+  }
+
+  private count(domain: string, result: string, n: number) {
+    if (n === 0) return;
+    this.deps.metrics.recipients.inc({ result }, n);
+    this.deps.metrics.domainRecipients.inc({ domain, result }, n);
+  }
+
+  private log(entry: OutboundEntry, delivered: string[], failed: number, deferred: number, note?: string) {
+    this.deps.log.info(
+      {
+        entry: entry.id,
+        messageId: entry.messageId,
+        domain: entry.domain,
+        attempt: entry.attempts,
+        delivered: delivered.length,
+        failed,
+        deferred,
+        ...(note ? { note } : {}),
+      },
+      "outbound attempt",
+    );
+  }
+}

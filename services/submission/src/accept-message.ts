@@ -1,0 +1,208 @@
+/**
+ * The end of DATA on submission: from the received bytes to a durable
+ * acceptance. The header section is rewritten (Received on top, Bcc gone,
+ * Date/Message-ID added), the sender policy checks the From: addresses, the
+ * send limits are charged, the message is DKIM-signed with its From: domain's
+ * key, streamed once into the blob store, delivered to the local recipients'
+ * INBOXes (exactly once per dedupe key) and queued, one row per remote
+ * domain, in one transaction. Only a resolved `accepted` may become 250;
+ * errors come back as SmtpReply values.
+ */
+import { createHash } from "node:crypto";
+import type { Delivery } from "@aerogram/delivery";
+import type { DkimSigner } from "@aerogram/dkim";
+import { receivedHeader, rfc5322Date, SmtpReply, type SpooledMessage } from "@aerogram/smtp-in";
+import type { Account, Store } from "@aerogram/store";
+import { fromAddresses, prepareHead, splitHead } from "./message-headers.ts";
+import type { RoutedRecipient } from "./recipients.ts";
+import type { SendLimits } from "./send-limits.ts";
+import { maySendAs, type SenderPolicy } from "./sender-policy.ts";
+
+/** The header section must end within this many octets (RFC 5322 has no limit; we need one). */
+export const MAX_HEAD_OCTETS = 1024 * 1024;
+
+export interface AcceptContext {
+  store: Store;
+  delivery: Delivery;
+  limits: SendLimits;
+  signer: DkimSigner | undefined;
+  hostname: string;
+  senderPolicy: SenderPolicy;
+  queueMaxAgeMs: number;
+  dedupeWindowSeconds: number;
+}
+
+export interface Submitted {
+  account: Account;
+  /** MAIL FROM. */
+  sender: string;
+  recipients: readonly RoutedRecipient[];
+  client: { ip: string; helo: string; clientHostname: string; protocol: string };
+  transactionId: string;
+}
+
+export interface Accepted {
+  messageId: string;
+  blobKey: string;
+  local: number;
+  queued: number;
+  dkim: "signed" | "no_key" | "error" | "off";
+}
+
+async function readPrefix(message: SpooledMessage, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of message.open()) {
+    chunks.push(chunk as Buffer);
+    n += (chunk as Buffer).length;
+    if (n >= max) break;
+  }
+  return Buffer.concat(chunks).subarray(0, max);
+}
+
+/** The spooled message from `offset` on. */
+async function* bodyFrom(message: SpooledMessage, offset: number): AsyncIterable<Buffer> {
+  let skipped = 0;
+  for await (const c of message.open()) {
+    const chunk = c as Buffer;
+    if (skipped + chunk.length <= offset) {
+      skipped += chunk.length;
+      continue;
+    }
+    yield skipped >= offset ? chunk : chunk.subarray(offset - skipped);
+    skipped += chunk.length;
+  }
+}
+
+async function* concat(head: Buffer, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  yield head;
+  yield* body;
+}
+
+/** Passes chunks through, calling `found` once if any octet is above 127 (RFC 6152 8-bit data). */
+async function* noticing8bit(source: AsyncIterable<Buffer>, found: () => void): AsyncIterable<Buffer> {
+  let seen = false;
+  for await (const chunk of source) {
+    if (!seen && chunk.some((b) => b > 127)) {
+      seen = true;
+      found();
+    }
+    yield chunk;
+  }
+}
+
+async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of source) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+export async function acceptMessage(
+  ctx: AcceptContext,
+  message: SpooledMessage,
+  s: Submitted,
+): Promise<Accepted | SmtpReply> {
+  const prefix = await readPrefix(message, Math.min(message.size, MAX_HEAD_OCTETS));
+  const section = splitHead(prefix);
+  if (section.length === prefix.length && prefix.length >= MAX_HEAD_OCTETS) {
+    return new SmtpReply(552, "5.3.4", "Header section too large", "too_big");
+  }
+  // RFC 6409 §6.1: the From: of a submitted message must be one the user may use.
+  const from = fromAddresses(section.head);
+  if (from.length === 0) return new SmtpReply(550, "5.6.0", "Message has no From: address", "no_from");
+  const denied = from.find((a) => !maySendAs(s.account, a, ctx.senderPolicy));
+  if (denied) {
+    return new SmtpReply(550, "5.7.1", `Not authorised to send as <${denied}>`, "sender_denied");
+  }
+  const verdict = await ctx.limits.charge(s.account.id, s.recipients.length);
+  if (!verdict.ok) {
+    return new SmtpReply(
+      451,
+      "4.7.1",
+      `Sending limit reached (${verdict.limit.replaceAll("_", " ")}), try again later`,
+      "rate_limited",
+    );
+  }
+  const remote = s.recipients.filter((r) => r.kind === "remote");
+  const local = s.recipients.filter((r) => r.kind === "local");
+  const trace = receivedHeader({
+    helo: s.client.helo,
+    clientHostname: s.client.clientHostname,
+    ip: s.client.ip,
+    hostname: ctx.hostname,
+    protocol: s.client.protocol,
+    id: s.transactionId,
+    ...(s.recipients.length === 1 ? { recipient: s.recipients[0]!.address } : {}),
+  });
+  const prepared = prepareHead(section.head, {
+    hostname: ctx.hostname,
+    date: rfc5322Date(new Date()),
+    prefix: trace,
+  });
+  // The signature covers the message as it leaves us; mailauth reads it whole.
+  let dkim: Accepted["dkim"] = "off";
+  let signature = "";
+  if (ctx.signer && remote.length > 0) {
+    const whole = await collect(concat(prepared.head, bodyFrom(message, section.length)));
+    const signed = await ctx.signer.sign(whole, from[0]!.slice(from[0]!.lastIndexOf("@") + 1));
+    dkim = signed.signed ? "signed" : signed.reason;
+    if (signed.signed) signature = signed.header;
+  }
+  let eightBit = false;
+  const blob = await ctx.delivery.storeBlob(
+    noticing8bit(
+      concat(
+        Buffer.concat([Buffer.from(signature, "utf8"), prepared.head]),
+        bodyFrom(message, section.length),
+      ),
+      () => {
+        eightBit = true;
+      },
+    ),
+  );
+  if (local.length > 0) {
+    const mailboxes = [...new Set(local.map((r) => (r as { inboxId: number }).inboxId))];
+    // A client retrying after a lost 250 must not deliver twice: the key is
+    // what it sent, to whom, under which Message-ID.
+    const key = createHash("sha256")
+      .update(`submission\0${s.account.id}\0${s.sender}\0${message.sha256}\0${prepared.messageId}\0`)
+      .update(
+        local
+          .map((r) => r.address)
+          .sort()
+          .join("\0"),
+      )
+      .digest("hex");
+    await ctx.delivery.commitOnce(
+      blob,
+      mailboxes.map((mailboxId) => ({ mailboxId })),
+      { key, windowSeconds: ctx.dedupeWindowSeconds },
+    );
+  }
+  if (remote.length > 0) {
+    const byDomain = new Map<string, string[]>();
+    for (const r of remote) {
+      if (r.kind !== "remote") continue;
+      const list = byDomain.get(r.domain) ?? [];
+      if (!list.includes(r.address)) list.push(r.address);
+      byDomain.set(r.domain, list);
+    }
+    await ctx.store.outbound.enqueue({
+      blobKey: blob.key,
+      size: blob.size,
+      sender: s.sender,
+      senderAccountId: s.account.id,
+      messageId: prepared.messageId || null,
+      eightBit,
+      byDomain,
+      expiresAt: new Date(Date.now() + ctx.queueMaxAgeMs),
+    });
+  }
+  return {
+    messageId: prepared.messageId,
+    blobKey: blob.key,
+    local: local.length,
+    queued: remote.length,
+    dkim,
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Submission's settings: everything an operator may change comes from
+ * libs/config (SUBMISSION_*, SEND_LIMIT_*); tests override any of it.
+ */
+import { readFileSync } from "node:fs";
+import type { ProxyProtocolOptions } from "@aerogram/net";
+import type { Runtime } from "@aerogram/runtime";
+import { DEFAULT_DEADLINES, type SmtpDeadlines } from "@aerogram/smtp-in";
+import type { SendLimitOptions } from "./send-limits.ts";
+import type { SenderPolicy } from "./sender-policy.ts";
+
+export interface SubmissionOptions {
+  /** RFC 6409 port (587; dev 5587): STARTTLS when TLS is configured. */
+  port: number;
+  /** RFC 8314 implicit-TLS port (465; dev 4465), needs TLS. */
+  securePort: number | undefined;
+  bindAddress: string;
+  hostname: string;
+  tls: { key: Buffer; cert: Buffer } | undefined;
+  proxyProtocol: ProxyProtocolOptions | undefined;
+  /** AUTH over plain text from non-loopback clients (dev only). */
+  allowInsecureAuth: boolean;
+  maxMessageBytes: number;
+  senderPolicy: SenderPolicy;
+  limits: SendLimitOptions;
+  /** How long a queued message is retried before it bounces (OUTBOUND_MAX_AGE). */
+  queueMaxAgeMs: number;
+  /** The DKIM key-encryption secret; undefined: no signing. */
+  dkimSecret: string | undefined;
+  socketTimeoutMs: number;
+  deadlines: ConstructorParameters<typeof SmtpDeadlines>[0];
+  spoolMemoryBytes: number;
+  dedupeWindowSeconds: number;
+}
+
+export function submissionOptions(
+  runtime: Runtime,
+  dkimSecret: string | undefined,
+  overrides: Partial<SubmissionOptions> = {},
+): SubmissionOptions {
+  const c = runtime.config;
+  return {
+    port: c.submission.port,
+    securePort: c.submission.securePort,
+    bindAddress: c.bindAddress,
+    hostname: c.hostname,
+    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
+    proxyProtocol: c.proxyProtocol,
+    allowInsecureAuth: c.submission.allowInsecureAuth,
+    maxMessageBytes: c.submission.maxMessageBytes,
+    senderPolicy: c.submission.senderPolicy,
+    limits: c.submission.limits,
+    queueMaxAgeMs: c.outbound.maxAgeMs,
+    dkimSecret,
+    socketTimeoutMs: 5 * 60_000,
+    deadlines: DEFAULT_DEADLINES,
+    spoolMemoryBytes: 1024 * 1024,
+    dedupeWindowSeconds: 24 * 3600,
+    ...overrides,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * RCPT TO on submission: an authenticated user may send anywhere. An address
+ * of a domain we host must be an existing, enabled account (550 5.1.1
+ * otherwise: better told now than bounced later) and is delivered at once
+ * through libs/delivery; any other domain goes into the outbound queue.
+ */
+
+import { localError, SmtpReply } from "@aerogram/smtp-in";
+import type { Store } from "@aerogram/store";
+
+export type RoutedRecipient =
+  | { kind: "local"; address: string; inboxId: number }
+  | { kind: "remote"; address: string; domain: string };
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Whether a domain is ours, remembered for a few seconds: every RCPT asks,
+ * and the answer changes only when an operator adds a domain's first account
+ * (which then takes effect within LOCAL_DOMAIN_TTL_MS on each replica).
+ */
+const LOCAL_DOMAIN_TTL_MS = 10_000;
+const cachesByStore = new WeakMap<Store, Map<string, { local: boolean; expires: number }>>();
+
+async function isLocalDomain(store: Store, domain: string): Promise<boolean> {
+  let localDomains = cachesByStore.get(store);
+  if (!localDomains) {
+    localDomains = new Map();
+    cachesByStore.set(store, localDomains);
+  }
+  const now = Date.now();
+  const hit = localDomains.get(domain);
+  if (hit && hit.expires > now) return hit.local;
+  const local = await store.accounts.isLocalDomain(domain);
+  if (localDomains.size >= 10_000) localDomains.clear();
+  localDomains.set(domain, { local, expires: now + LOCAL_DOMAIN_TTL_MS });
+  return local;
+}
+
+export async function routeRecipient(store: Store, raw: string): Promise<RoutedRecipient | SmtpReply> {
+  const address = raw.trim();
+  const at = address.lastIndexOf("@");
+  const domain = address.slice(at + 1).toLowerCase();
+  if (at < 1 || !DOMAIN.test(domain) || at > 64) {
+    return new SmtpReply(553, "5.1.3", "Bad recipient address syntax", "syntax");
+  }
+  try {
+    if (!(await isLocalDomain(store, domain))) return { kind: "remote", address, domain };
+    const account = await store.accounts.byAddress(address);
+    if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
+    if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");
+    const inbox = await store.mailboxes.byName(account.id, "INBOX");
+    if (!inbox) return localError("Mailbox temporarily unavailable");
+    return { kind: "local", address: address.toLowerCase(), inboxId: inbox.id };
+  } catch {
+    return localError();
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The submission service (RFC 6409 on 587, RFC 8314 implicit TLS on 465):
+ * listeners and the smtp-server handlers that tie the protocol to libs/auth,
+ * the sender policy, the send limits and acceptMessage. The protocol itself
+ * (command parsing, line limits, deadlines) is SMTP-in's connection class,
+ * with AUTH gated on TLS (connection.ts).
+ */
+import { createSecureContext } from "node:tls";
+import { Authenticator } from "@aerogram/auth";
+import { Delivery } from "@aerogram/delivery";
+import { DkimSigner } from "@aerogram/dkim";
+import { Listener } from "@aerogram/net";
+import type { Logger } from "@aerogram/observability";
+import type { Runtime, ServiceHandle } from "@aerogram/runtime";
+import { localError, SmtpDeadlines, SmtpReply, spoolMessage } from "@aerogram/smtp-in";
+import type { Account } from "@aerogram/store";
+import type {
+  SMTPServerAddress,
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerDataStream,
+  SMTPServerSession,
+} from "smtp-server";
+import { acceptMessage } from "./accept-message.ts";
+import { createSubmissionServer, type SubmissionServer } from "./connection.ts";
+import { SubmissionMetrics } from "./metrics.ts";
+import type { SubmissionOptions } from "./options.ts";
+import { type RoutedRecipient, routeRecipient } from "./recipients.ts";
+import { SendLimits } from "./send-limits.ts";
+import { maySendAs } from "./sender-policy.ts";
+
+interface SessionState {
+  account: Account | undefined;
+  recipients: RoutedRecipient[];
+  transactions: number;
+}
+
+type Callback = (err?: Error | null) => void;
+
+export class SubmissionService {
+  private readonly log: Logger;
+  private readonly metrics: SubmissionMetrics;
+  private readonly auth: Authenticator;
+  private readonly limits: SendLimits;
+  private readonly delivery: Delivery;
+  private readonly signer: DkimSigner | undefined;
+  private readonly deadlines: SmtpDeadlines;
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly servers: SubmissionServer[] = [];
+  private readonly listeners: Listener[] = [];
+  private readonly boundPorts: number[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly opts: SubmissionOptions,
+  ) {
+    this.log = runtime.log.child({ component: "submission" });
+    this.metrics = new SubmissionMetrics(runtime.metrics);
+    this.auth = new Authenticator({
+      store: runtime.store,
+      limits: runtime.limits,
+      log: this.log,
+      metrics: runtime.metrics,
+    });
+    this.limits = new SendLimits(runtime.limits, opts.limits, this.log);
+    this.delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
+    this.signer = opts.dkimSecret
+      ? new DkimSigner({ store: runtime.store, secret: opts.dkimSecret })
+      : undefined;
+    this.deadlines = new SmtpDeadlines(opts.deadlines);
+  }
+
+  async start(): Promise<ServiceHandle> {
+    const endpoints: string[] = [];
+    const listen = async (port: number, secure: boolean) => {
+      const server = createSubmissionServer(
+        {
+          hostname: this.opts.hostname,
+          secure,
+          tls: this.opts.tls,
+          maxMessageBytes: this.opts.maxMessageBytes,
+          maxRecipients: this.opts.limits.recipientsPerMessage,
+          socketTimeoutMs: this.opts.socketTimeoutMs,
+          deadlines: this.deadlines,
+          allowInsecureAuth: this.opts.allowInsecureAuth,
+        },
+        {
+          onConnect: (session, cb) => this.onConnect(session, cb),
+          onAuth: (auth, session, cb) => void this.onAuth(auth, session, cb),
+          onMailFrom: (address, session, cb) => this.onMailFrom(address, session, cb),
+          onRcptTo: (address, session, cb) => void this.onRcptTo(address, session, cb),
+          onData: (stream, session, cb) => void this.onData(stream, session, cb),
+          onClose: (session) => this.sessions.delete(session.id),
+        },
+      );
+      server.on("error", (err: Error) => this.log.debug({ err }, "submission connection error"));
+      const listener = new Listener({
+        host: this.opts.bindAddress,
+        port,
+        ...(secure && this.opts.tls ? { tls: createSecureContext(this.opts.tls) } : {}),
+        ...(this.opts.proxyProtocol ? { proxyProtocol: this.opts.proxyProtocol } : {}),
+        onConnection: (socket, info) =>
+          server.connect(socket, { remoteAddress: info.remoteAddress, remotePort: info.remotePort }),
+        onClientError: (err) => this.log.info({ err }, "submission connection refused before the greeting"),
+      });
+      const addr = await listener.listen();
+      this.servers.push(server);
+      this.listeners.push(listener);
+      this.boundPorts.push(addr.port);
+      endpoints.push(`${secure ? "submissions" : "submission"} ${addr.address}:${addr.port}`);
+    };
+    await listen(this.opts.port, false);
+    if (this.opts.securePort !== undefined && this.opts.tls) await listen(this.opts.securePort, true);
+    this.log.info(
+      { endpoints, dkim: this.signer ? "on" : "off (no DKIM_ENCRYPTION_KEY)" },
+      "submission listening",
+    );
+    return {
+      name: "submission",
+      endpoints,
+      connections: () => this.servers.reduce((n, s) => n + s.connections.size, 0),
+      drain: (graceMs) => this.drain(graceMs),
+    };
+  }
+
+  /** The bound ports, in start order (587-style first). */
+  ports(): number[] {
+    return [...this.boundPorts];
+  }
+
+  private onConnect(session: SMTPServerSession, cb: Callback) {
+    this.sessions.set(session.id, { account: undefined, recipients: [], transactions: 0 });
+    if (this.draining) return cb(new SmtpReply(421, "4.3.2", "Service shutting down, try again later"));
+    cb();
+  }
+
+  private async onAuth(
+    auth: SMTPServerAuthentication,
+    session: SMTPServerSession,
+    cb: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ) {
+    const state = this.sessions.get(session.id);
+    if (!state) return cb(localError());
+    if (auth.method !== "PLAIN" && auth.method !== "LOGIN") {
+      return cb(new SmtpReply(504, "5.5.4", "Unrecognized authentication type"));
+    }
+    const result = await this.auth.login({
+      username: auth.username ?? "",
+      password: auth.password ?? "",
+      remoteAddress: session.remoteAddress,
+      protocol: "submission",
+    });
+    if (result.ok) {
+      state.account = result.account;
+      return cb(null, { user: result.account.address });
+    }
+    if (result.reason === "unavailable") {
+      return cb(new SmtpReply(454, "4.7.0", "Temporary authentication failure"));
+    }
+    // RFC 4954 §6: 535 5.7.8 for bad credentials; a throttled login looks the same to the client.
+    cb(new SmtpReply(535, "5.7.8", "Authentication credentials invalid"));
+  }
+
+  private onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
+    const state = this.sessions.get(session.id);
+    if (!state) return cb(localError());
+    if (this.draining) return cb(new SmtpReply(421, "4.3.2", "Service shutting down, try again later"));
+    // Submission relays only for authenticated users (RFC 6409 §4.3, RFC 4954 §6: 530 5.7.0).
+    if (!state.account) return cb(new SmtpReply(530, "5.7.0", "Authentication required"));
+    state.recipients = [];
+    if (!maySendAs(state.account, address.address, this.opts.senderPolicy)) {
+      this.metrics.messages.inc({ result: "sender_denied" });
+      return cb(
+        new SmtpReply(550, "5.7.1", `Not authorised to send as <${address.address}>`, "sender_denied"),
+      );
+    }
+    cb();
+  }
+
+  private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
+    const state = this.sessions.get(session.id);
+    if (!state) return cb(localError());
+    const routed = await routeRecipient(this.runtime.store, address.address);
+    if (routed instanceof SmtpReply) return cb(routed);
+    if (!state.recipients.some((r) => r.address.toLowerCase() === routed.address.toLowerCase()))
+      state.recipients.push(routed);
+    cb();
+  }
+
+  private async onData(
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    cb: (err?: Error | null, message?: string) => void,
+  ) {
+    const state = this.sessions.get(session.id);
+    let spooled: Awaited<ReturnType<typeof spoolMessage>>;
+    try {
+      spooled = await spoolMessage(stream, { memoryBytes: this.opts.spoolMemoryBytes });
+    } catch (err) {
+      this.metrics.messages.inc({ result: "aborted" });
+      this.log.info({ err, session: session.id }, "message not received in full");
+      return cb(localError());
+    }
+    try {
+      if (!state?.account || state.recipients.length === 0) return cb(localError());
+      if (stream.sizeExceeded) {
+        this.metrics.messages.inc({ result: "too_big" });
+        return cb(new SmtpReply(552, "5.3.4", "Message exceeds fixed maximum message size"));
+      }
+      state.transactions++;
+      const transactionId = `${session.id}.${state.transactions}`;
+      const outcome = await acceptMessage(
+        {
+          store: this.runtime.store,
+          delivery: this.delivery,
+          limits: this.limits,
+          signer: this.signer,
+          hostname: this.opts.hostname,
+          senderPolicy: this.opts.senderPolicy,
+          queueMaxAgeMs: this.opts.queueMaxAgeMs,
+          dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
+        },
+        spooled,
+        {
+          account: state.account,
+          sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          recipients: state.recipients,
+          client: {
+            ip: session.remoteAddress,
+            helo: session.hostNameAppearsAs || "unknown",
+            clientHostname: session.clientHostname,
+            protocol: session.transmissionType || "ESMTPA",
+          },
+          transactionId,
+        },
+      );
+      if (outcome instanceof SmtpReply) {
+        this.metrics.messages.inc({ result: outcome.reason });
+        return cb(outcome);
+      }
+      this.metrics.messages.inc({ result: "accepted" });
+      this.metrics.recipients.inc({ kind: "local" }, outcome.local);
+      this.metrics.recipients.inc({ kind: "remote" }, outcome.queued);
+      if (outcome.dkim !== "off") this.metrics.dkim.inc({ result: outcome.dkim });
+      this.log.info(
+        {
+          session: session.id,
+          id: transactionId,
+          account: state.account.id,
+          messageId: outcome.messageId,
+          local: outcome.local,
+          queued: outcome.queued,
+          dkim: outcome.dkim,
+          size: spooled.size,
+        },
+        "message submitted",
+      );
+      cb(null, `2.0.0 OK ${transactionId}${outcome.queued > 0 ? " queued" : ""}`);
+    } catch (err) {
+      this.metrics.messages.inc({ result: "failed" });
+      this.log.warn({ err, session: session.id }, "submission failed; the client will retry");
+      cb(localError());
+    } finally {
+      await spooled.dispose();
+    }
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    for (const listener of this.listeners) listener.stopAccepting();
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      let open = 0;
+      for (const server of this.servers) {
+        for (const c of server.connections) {
+          if (!c.session.envelope?.mailFrom || Date.now() >= deadline)
+            c.send(421, "4.3.2 Service shutting down");
+          else open++;
+        }
+      }
+      if (open === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const listener of this.listeners) {
+      if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
+        listener.destroyAll();
+    }
+    this.deadlines.close();
+  }
+}

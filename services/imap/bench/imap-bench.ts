@@ -1,39 +1,85 @@
 /**
  * `npm run bench` (services/imap): imaptest stress against Aerogram and against a
- * private Dovecot on the same machine, in the same run (issue 6).
+ * private Dovecot on the same machine, in the same run, alternating (issue 17).
  *
  *   imaptest users=100 clients=20 secs=30 mbox=<200 generated messages>
  *
- * Aerogram runs in this process on the test Postgres (TEST_DATABASE_URL) with
- * filesystem blobs and the in-process bus (like Dovecot's local maildir); Dovecot
- * runs from a config under a temp directory on a high loopback port with a
- * passwd-file of the same 100 users. Prints login/s, FETCH/s, APPEND/s, the
- * ratio Aerogram/Dovecot and imaptest's error count for each.
+ * Two mixes: `default` (imaptest's own: login → select → commands → logout) and
+ * `logout0` (`logout=0`: the sessions stay open, the steady state of a mail
+ * client). Every round runs each mix against both servers, the order alternating
+ * from round to round, with empty mailboxes each time (a fresh database and blob
+ * directory for Aerogram, a fresh maildir for Dovecot). Prints, per mix, the
+ * min/median/max over the rounds of LOGIN/s, FETCH/s, APPEND/s, LIST/s, STATUS/s,
+ * STORE/s, EXPUNGE/s, the ratios Aerogram/Dovecot on the medians, imaptest's
+ * error counts, CPU per command (ms; Aerogram = gateway processes + its
+ * PostgreSQL backends, Dovecot = its whole process tree; from /proc/<pid>/stat)
+ * and the load average.
  *
- * Needs imaptest (IMAPTEST=/path, default /tmp/imaptest/src/imaptest, built
- * outside the repo) and /usr/sbin/dovecot; without them it prints
- * "imaptest/dovecot: not available" and exits 0. BENCH_SECS shortens the run.
+ * Aerogram runs as a child process (imap-gateway.ts) on the test PostgreSQL
+ * (TEST_DATABASE_URL) with the in-process bus and limiter. Dovecot 2.3 runs from
+ * a config under a temp directory: maildir, passwd-file with the auth cache,
+ * process limits raised.
+ *
+ * Environment:
+ *   BENCH_SECS=30      seconds per imaptest run (2 is a smoke run)
+ *   BENCH_ROUNDS=3     alternating rounds
+ *   BENCH_CLIENTS=20   imaptest clients
+ *   BENCH_MIXES=default,logout0
+ *   BENCH_BLOBS=fs     fs | s3 (s3rver from libs/testkit)
+ *   BENCH_GATEWAYS=1   gateway processes behind one port (node:cluster)
+ *   BENCH_SERVERS=aerogram,dovecot
+ *   BENCH_PORT=43500   first port (Aerogram; Dovecot uses the next)
+ *   BENCH_CPU_PROF=dir `node --cpu-prof` of the gateway into dir
+ *   BENCH_VERBOSE=1    imaptest's output
+ *
+ * Needs imaptest (IMAPTEST=/path, default /opt/imaptest/imaptest or
+ * /tmp/imaptest/src/imaptest) and /usr/sbin/dovecot; without imaptest it prints
+ * "imaptest: not available" and exits 0, without Dovecot it measures Aerogram alone.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { loadConfig } from "@aerogram/config";
-import { createRuntime } from "@aerogram/runtime";
-import { createTestDatabase, tempDir } from "@aerogram/testkit";
-import { ImapServer } from "../src/server.ts";
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createTestDatabase, startS3, type TestS3, tempDir } from "@aerogram/testkit";
 
-const IMAPTEST = process.env.IMAPTEST ?? "/tmp/imaptest/src/imaptest";
+const IMAPTEST =
+  process.env.IMAPTEST ??
+  ["/opt/imaptest/imaptest", "/tmp/imaptest/src/imaptest"].find((p) => existsSync(p)) ??
+  "/opt/imaptest/imaptest";
 const DOVECOT = "/usr/sbin/dovecot";
 const USERS = 100;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const SECS = Number(process.env.BENCH_SECS ?? 30);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const MIXES = (process.env.BENCH_MIXES ?? "default,logout0").split(",").filter(Boolean) as Mix[];
+const SERVERS = (process.env.BENCH_SERVERS ?? "aerogram,dovecot").split(",").filter(Boolean);
+const BLOBS = process.env.BENCH_BLOBS === "s3" ? "s3" : "fs";
+const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 1);
+const BASE_PORT = Number(process.env.BENCH_PORT ?? 43500);
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const PASSWORD = "bench-pass";
-const DOVECOT_PORT = 31143 + (process.pid % 1000);
+const CLK_TCK = 100; // USER_HZ on Linux
 
-interface StressResult {
-  totals: Record<string, number>;
+type Mix = "default" | "logout0";
+const MEASURES = [
+  ["LOGIN", ["Logi"]],
+  ["FETCH", ["Fetc", "Fet2"]],
+  ["APPEND", ["Appe"]],
+  ["LIST", ["List"]],
+  ["STATUS", ["Stat"]],
+  ["STORE", ["Stor"]],
+  ["EXPUNGE", ["Expu"]],
+] as const;
+type Measure = (typeof MEASURES)[number][0];
+
+interface RunResult {
+  rates: Record<Measure, number>;
+  commands: number;
   errors: number;
+  cpuMsPerCommand: number;
+  /** Share of the CPU that was the database's (Aerogram) — 0 for Dovecot. */
+  dbCpuShare: number;
+  load: string;
   output: string;
 }
 
@@ -62,74 +108,222 @@ function generateMbox(count: number): string {
   return parts.join("");
 }
 
-function runImaptest(port: number, mbox: string, userTemplate: string): Promise<StressResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      IMAPTEST,
-      [
-        "host=127.0.0.1",
-        `port=${port}`,
-        `user=${userTemplate}`,
-        `pass=${PASSWORD}`,
-        `users=${USERS}`,
-        `clients=${CLIENTS}`,
-        `secs=${SECS}`,
-        `mbox=${mbox}`,
-        "no_pipelining",
-      ],
-      { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } },
-    );
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", () => {
-      const totalsAt = output.lastIndexOf("Totals:");
-      const block = output.slice(totalsAt).split("\n");
-      const names = (block[1] ?? "").trim().split(/\s+/);
-      const counts = (block[4] ?? "").trim().split(/\s+/).map(Number);
-      const totals: Record<string, number> = {};
-      names.forEach((name, i) => {
-        totals[name] = counts[i] ?? 0;
-      });
-      const errors = (output.match(/^Error: /gm) ?? []).length;
-      resolve({ totals, errors, output });
-    });
-  });
+// ---- CPU from /proc ------------------------------------------------------------
+
+interface ProcStat {
+  ppid: number;
+  /** utime + stime + cutime + cstime, in clock ticks. */
+  ticks: number;
+  own: number;
 }
 
-async function startAerogram(dir: string) {
+async function procStat(pid: number): Promise<ProcStat | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, "utf8");
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]].map(Number) as number[];
+    return { ppid: Number(f[1]), ticks: utime! + stime! + cutime! + cstime!, own: utime! + stime! };
+  } catch {
+    return null; // exited meanwhile
+  }
+}
+
+async function allPids(): Promise<number[]> {
+  return (await readdir("/proc")).filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
+/**
+ * CPU ticks of a process tree: every live process's own and reaped children's
+ * time. A child reaped during the run moves its time into its parent's cutime,
+ * so a tree sampled at start and end loses nothing to processes that came and went.
+ */
+async function treeTicks(root: number): Promise<number> {
+  const stats = new Map<number, ProcStat>();
+  for (const pid of await allPids()) {
+    const s = await procStat(pid);
+    if (s) stats.set(pid, s);
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 20; hops++) {
+      if (p === root) return true;
+      p = stats.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, s] of stats) if (inTree(pid)) ticks += s.ticks;
+  return ticks;
+}
+
+/**
+ * PostgreSQL backends of one database, found by their process title
+ * ("postgres: <user> <db> <client> <state>"); their parent (the postmaster) reaps
+ * them for every database, so they are sampled each second and each backend's
+ * last value kept.
+ */
+class BackendSampler {
+  readonly #seen = new Map<number, { first: number; last: number }>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly database: string) {}
+
+  async sample(): Promise<void> {
+    for (const pid of await allPids()) {
+      let title: string;
+      try {
+        title = await readFile(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      if (!title.startsWith("postgres: ") || !title.split(" ").includes(this.database)) continue;
+      const s = await procStat(pid);
+      if (!s) continue;
+      const entry = this.#seen.get(pid);
+      if (entry) entry.last = s.own;
+      else this.#seen.set(pid, { first: this.#started ? 0 : s.own, last: s.own });
+    }
+  }
+
+  #started = false;
+
+  async start(): Promise<void> {
+    await this.sample();
+    this.#started = true;
+    this.#timer = setInterval(() => void this.sample(), 1000);
+  }
+
+  async stop(): Promise<number> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.sample();
+    let ticks = 0;
+    for (const e of this.#seen.values()) ticks += e.last - e.first;
+    return ticks;
+  }
+}
+
+// ---- imaptest ------------------------------------------------------------------
+
+async function runImaptest(
+  port: number,
+  mbox: string,
+  userTemplate: string,
+  mix: Mix,
+): Promise<{ totals: Record<string, number>; errors: number; output: string }> {
+  const args = [
+    "host=127.0.0.1",
+    `port=${port}`,
+    `user=${userTemplate}`,
+    `pass=${PASSWORD}`,
+    `users=${USERS}`,
+    `clients=${CLIENTS}`,
+    `secs=${SECS}`,
+    `mbox=${mbox}`,
+    ...(mix === "logout0" ? ["logout=0"] : []),
+  ];
+  const child = spawn(IMAPTEST, args, { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  await new Promise<void>((res, rej) => {
+    child.on("error", rej);
+    child.on("close", () => res());
+  });
+  const totalsAt = output.lastIndexOf("Totals:");
+  const block = output.slice(totalsAt).split("\n");
+  const names = (block[1] ?? "").trim().split(/\s+/);
+  const counts = (block[4] ?? "").trim().split(/\s+/).map(Number);
+  const totals: Record<string, number> = {};
+  names.forEach((name, i) => {
+    totals[name] = counts[i] ?? 0;
+  });
+  const errors = (output.match(/^Error: /gm) ?? []).length;
+  return { totals, errors, output };
+}
+
+function loadAverage(): Promise<string> {
+  return readFile("/proc/loadavg", "utf8").then((t) => t.split(" ").slice(0, 3).join(" "));
+}
+
+// ---- servers -------------------------------------------------------------------
+
+interface Server {
+  port: number;
+  /** Root of the process tree whose CPU counts. */
+  pid: number;
+  userTemplate: string;
+  database?: string;
+  stop(): Promise<void>;
+}
+
+async function startAerogram(dir: string, port: number, s3: TestS3 | null): Promise<Server> {
   const db = await createTestDatabase();
-  const config = loadConfig({
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
     DATABASE_URL: db.url,
     DATABASE_POOL_MAX: "20",
-    BLOB_DIR: join(dir, "blobs"),
     DATA_DIR: dir,
     LOG_LEVEL: "error",
-    IMAP_PORT: "0",
+    BENCH_PORT: String(port),
+    BENCH_USERS: String(USERS),
+    BENCH_PASSWORD: PASSWORD,
+    BENCH_GATEWAYS: String(GATEWAYS),
+    ...(s3
+      ? {
+          S3_ENDPOINT: s3.endpoint,
+          S3_BUCKET: s3.bucket,
+          S3_REGION: s3.region,
+          S3_ACCESS_KEY_ID: s3.accessKeyId,
+          S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        }
+      : { BLOB_DIR: join(dir, "blobs") }),
+  };
+  const nodeArgs = ["--import", "tsx"];
+  if (CPU_PROF) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${resolve(CPU_PROF)}`);
+  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "imap-gateway.ts")], {
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  const runtime = await createRuntime(config, { service: "imap-bench" });
-  for (let i = 1; i <= USERS; i++) {
-    await runtime.store.accounts.create({ address: `bench${i}@example.org`, password: PASSWORD });
-  }
-  const server = new ImapServer(runtime);
-  const endpoints = await server.listen({ port: 0, host: "127.0.0.1" });
-  const port = Number(/:(\d+)/.exec(endpoints[0]!)![1]);
+  await waitForLine(child, "READY");
   return {
     port,
+    pid: child.pid!,
+    userTemplate: "bench%d@example.org",
+    database: db.name,
     async stop() {
-      server.close();
-      await runtime.close();
+      child.kill("SIGTERM");
+      await new Promise<void>((res) => {
+        if (child.exitCode !== null) res();
+        else child.once("exit", () => res());
+      });
       await db.drop();
     },
   };
 }
 
-async function startDovecot(dir: string) {
+function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((res, rej) => {
+    let out = "";
+    const timer = setTimeout(() => rej(new Error(`gateway not ready in 120 s: ${out}`)), 120_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(line)) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`gateway exited ${code}: ${out}`));
+    });
+  });
+}
+
+async function startDovecot(dir: string, port: number): Promise<Server> {
   const mail = join(dir, "mail");
   await mkdir(mail, { recursive: true });
   await chmod(dir, 0o755);
@@ -139,8 +333,9 @@ async function startDovecot(dir: string) {
     (_, i) => `bench${i + 1}:{PLAIN}${PASSWORD}:108:111::${mail}/bench${i + 1}`,
   ).join("\n");
   await writeFile(join(dir, "users"), `${users}\n`);
+  const config = join(dir, "dovecot.conf");
   await writeFile(
-    join(dir, "dovecot.conf"),
+    config,
     `base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
@@ -149,8 +344,11 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_cache_size = 10M
 default_internal_user = dovecot
 default_login_user = dovenull
+default_process_limit = 1024
+default_client_limit = 4096
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
 passdb {
@@ -164,7 +362,7 @@ userdb {
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
-    port = ${DOVECOT_PORT}
+    port = ${port}
   }
   inet_listener imaps {
     port = 0
@@ -178,88 +376,161 @@ service imap {
 }
 `,
   );
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(DOVECOT, ["-c", join(dir, "dovecot.conf")], { stdio: "inherit" });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`dovecot exited ${code}`))));
+  await new Promise<void>((res, rej) => {
+    const child = spawn(DOVECOT, ["-c", config], { stdio: "inherit" });
+    child.on("exit", (code) => (code === 0 ? res() : rej(new Error(`dovecot exited ${code}`))));
   });
   await new Promise((r) => setTimeout(r, 1000));
+  const pid = Number((await readFile(join(dir, "run", "master.pid"), "utf8")).trim());
   return {
-    port: DOVECOT_PORT,
+    port,
+    pid,
+    userTemplate: "bench%d",
     async stop() {
-      await new Promise<void>((resolve) => {
-        const child = spawn(DOVECOT, ["-c", join(dir, "dovecot.conf"), "stop"], { stdio: "ignore" });
-        child.on("exit", () => resolve());
+      await new Promise<void>((res) => {
+        const child = spawn(DOVECOT, ["-c", config, "stop"], { stdio: "ignore" });
+        child.on("exit", () => res());
       });
     },
   };
 }
 
-function rates(result: StressResult) {
+// ---- one run, the rounds, the table ----------------------------------------------
+
+async function measure(server: Server, mbox: string, mix: Mix): Promise<RunResult> {
+  const backends = server.database ? new BackendSampler(server.database) : null;
+  await backends?.start();
+  const before = await treeTicks(server.pid);
+  const result = await runImaptest(server.port, mbox, server.userTemplate, mix);
+  const nodeTicks = (await treeTicks(server.pid)) - before;
+  const dbTicks = (await backends?.stop()) ?? 0;
+  const load = await loadAverage();
+  const rates = {} as Record<Measure, number>;
+  for (const [name, columns] of MEASURES)
+    rates[name] = columns.reduce((sum, c) => sum + (result.totals[c] ?? 0), 0) / SECS;
+  const commands = Object.entries(result.totals)
+    .filter(([name]) => name !== "Logo" || mix === "default")
+    .reduce((sum, [, n]) => sum + (Number.isFinite(n) ? n : 0), 0);
+  const cpuMs = ((nodeTicks + dbTicks) * 1000) / CLK_TCK;
   return {
-    login: (result.totals.Logi ?? 0) / SECS,
-    fetch: ((result.totals.Fetc ?? 0) + (result.totals.Fet2 ?? 0)) / SECS,
-    append: (result.totals.Appe ?? 0) / SECS,
+    rates,
+    commands,
+    errors: result.errors,
+    cpuMsPerCommand: commands > 0 ? cpuMs / commands : 0,
+    dbCpuShare: nodeTicks + dbTicks > 0 ? dbTicks / (nodeTicks + dbTicks) : 0,
+    load,
+    output: result.output,
   };
 }
 
+function stats(values: number[]): { min: number; median: number; max: number } {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { min: s[0] ?? 0, median: median ?? 0, max: s[s.length - 1] ?? 0 };
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+}
+
+function printTable(mix: Mix, results: Map<string, RunResult[]>): void {
+  const ours = results.get("aerogram") ?? [];
+  const theirs = results.get("dovecot") ?? [];
+  console.log(
+    `\n== mix ${mix === "logout0" ? "logout=0 (sessions stay open)" : "default (login … logout)"}: ` +
+      `${ours.length || theirs.length} round(s), users=${USERS} clients=${CLIENTS} secs=${SECS}, ` +
+      `blobs=${BLOBS}, gateways=${GATEWAYS}`,
+  );
+  console.log(
+    `${"per second".padEnd(10)} ${"aerogram min/median/max".padStart(26)} ${"dovecot min/median/max".padStart(26)} ${"ratio".padStart(7)}`,
+  );
+  for (const [name] of MEASURES) {
+    const a = stats(ours.map((r) => r.rates[name]));
+    const d = stats(theirs.map((r) => r.rates[name]));
+    const cell = (s: typeof a, n: number) =>
+      n ? `${fmt(s.min)}/${fmt(s.median)}/${fmt(s.max)}`.padStart(26) : "—".padStart(26);
+    const ratio =
+      ours.length && theirs.length && d.median > 0 ? `${(a.median / d.median).toFixed(2)}x` : "n/a";
+    console.log(`${name.padEnd(10)} ${cell(a, ours.length)} ${cell(d, theirs.length)} ${ratio.padStart(7)}`);
+  }
+  const cpu = (rs: RunResult[]) => {
+    const s = stats(rs.map((r) => r.cpuMsPerCommand));
+    return rs.length ? `${s.min.toFixed(2)}/${s.median.toFixed(2)}/${s.max.toFixed(2)}` : "—";
+  };
+  const db = stats(ours.map((r) => r.dbCpuShare)).median;
+  console.log(
+    `${"CPU ms/cmd".padEnd(10)} ${cpu(ours).padStart(26)} ${cpu(theirs).padStart(26)}` +
+      (ours.length ? `   (aerogram: ${(db * 100).toFixed(0)}% of it PostgreSQL)` : ""),
+  );
+  console.log(
+    `${"errors".padEnd(10)} ${ours
+      .map((r) => r.errors)
+      .join(",")
+      .padStart(26)} ${theirs
+      .map((r) => r.errors)
+      .join(",")
+      .padStart(26)}`,
+  );
+  console.log(`load avg   aerogram runs: ${ours.map((r) => r.load).join(" | ")}`);
+  console.log(`           dovecot runs:  ${theirs.map((r) => r.load).join(" | ")}`);
+}
+
 async function main(): Promise<void> {
-  if (!existsSync(IMAPTEST) || !existsSync(DOVECOT)) {
-    console.log("imaptest/dovecot: not available");
+  if (!existsSync(IMAPTEST)) {
+    console.log("imaptest: not available");
     return;
   }
+  const servers = SERVERS.filter((s) => s !== "dovecot" || existsSync(DOVECOT));
+  if (servers.length < SERVERS.length) console.log("dovecot: not available; measuring Aerogram alone");
   const dir = await tempDir("aerogram-imap-bench-");
   await chmod(dir.path, 0o755); // Dovecot's unprivileged processes read under it
   const mbox = join(dir.path, "bench.mbox");
   await writeFile(mbox, generateMbox(200));
-  const aerogramDir = join(dir.path, "aerogram");
-  await mkdir(aerogramDir);
-  const aerogram = await startAerogram(aerogramDir);
-  let ours: StressResult;
+  const s3 = BLOBS === "s3" ? await startS3() : null;
+  const results = new Map<Mix, Map<string, RunResult[]>>();
+  let run = 0;
   try {
-    ours = await runImaptest(aerogram.port, mbox, "bench%d@example.org");
-  } finally {
-    await aerogram.stop();
-  }
-  const dovecotDir = join(dir.path, "dovecot");
-  await mkdir(dovecotDir);
-  let theirs: StressResult | null = null;
-  try {
-    const dovecot = await startDovecot(dovecotDir);
-    try {
-      theirs = await runImaptest(dovecot.port, mbox, "bench%d");
-    } finally {
-      await dovecot.stop();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      for (const mix of MIXES) {
+        for (const name of order) {
+          const runDir = join(dir.path, `${name}-${run++}`);
+          await mkdir(runDir);
+          await chmod(runDir, 0o755);
+          const server =
+            name === "aerogram"
+              ? await startAerogram(runDir, BASE_PORT, s3)
+              : await startDovecot(runDir, BASE_PORT + 1);
+          let result: RunResult;
+          try {
+            result = await measure(server, mbox, mix);
+          } finally {
+            await server.stop();
+          }
+          const byServer = results.get(mix) ?? new Map<string, RunResult[]>();
+          results.set(mix, byServer);
+          byServer.set(name, [...(byServer.get(name) ?? []), result]);
+          console.log(
+            `round ${round + 1} ${mix.padEnd(8)} ${name.padEnd(9)} FETCH/s ${fmt(result.rates.FETCH)} APPEND/s ${fmt(result.rates.APPEND)} ` +
+              `LOGIN/s ${fmt(result.rates.LOGIN)} cpu ${result.cpuMsPerCommand.toFixed(2)} ms/cmd errors ${result.errors} load ${result.load}`,
+          );
+          if (result.errors > 0)
+            console.log(
+              result.output
+                .split("\n")
+                .filter((l) => l.startsWith("Error"))
+                .slice(0, 10)
+                .join("\n"),
+            );
+          if (process.env.BENCH_VERBOSE) console.log(result.output.slice(-3000));
+        }
+      }
     }
-  } catch (err) {
-    console.log(`dovecot: not available (${(err as Error).message})`);
+  } finally {
+    await s3?.stop();
   }
-  const a = rates(ours);
-  console.log(`imaptest stress: users=${USERS} clients=${CLIENTS} secs=${SECS}, 200-message mbox`);
-  const row = (name: string, r: ReturnType<typeof rates>, errors: number) =>
-    console.log(
-      `${name.padEnd(9)} login/s ${r.login.toFixed(1).padStart(8)}  FETCH/s ${r.fetch.toFixed(1).padStart(8)}  APPEND/s ${r.append.toFixed(1).padStart(8)}  errors ${errors}`,
-    );
-  row("aerogram", a, ours.errors);
-  if (theirs) {
-    const d = rates(theirs);
-    row("dovecot", d, theirs.errors);
-    const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(2) : "n/a");
-    console.log(
-      `ratio     login ${ratio(a.login, d.login)}x  FETCH ${ratio(a.fetch, d.fetch)}x  APPEND ${ratio(a.append, d.append)}x (aerogram/dovecot)`,
-    );
-  }
-  if (ours.errors > 0)
-    console.log(
-      ours.output
-        .split("\n")
-        .filter((l) => l.startsWith("Error"))
-        .slice(0, 10)
-        .join("\n"),
-    );
-  if (process.env.BENCH_VERBOSE) {
-    console.log(ours.output.slice(-3000));
-    if (theirs) console.log(theirs.output.slice(-3000));
-  }
+  for (const [mix, byServer] of results) printTable(mix, byServer);
   if (process.env.BENCH_KEEP) console.log(`kept ${dir.path}`);
   else await dir.remove();
 }

@@ -36,8 +36,15 @@ export interface RenameResult {
 export class ImapMailboxes {
   constructor(private readonly pool: Pool) {}
 
-  /** STATUS items in one row read plus one index scan (RFC 9051 §6.3.11). */
-  async status(mailboxId: number): Promise<MailboxStatusCounts | undefined> {
+  /**
+   * STATUS items in one row read plus one index scan (RFC 9051 §6.3.11). With
+   * `watchId` (the session's selected mailbox) its HIGHESTMODSEQ comes back in
+   * the same statement, as `watchedModseq`, so the session's sync needs no query.
+   */
+  async status(
+    mailboxId: number,
+    watchId?: number,
+  ): Promise<(MailboxStatusCounts & { watchedModseq?: number }) | undefined> {
     const { rows } = await this.pool.query<{
       message_count: number;
       total_size: number;
@@ -47,13 +54,15 @@ export class ImapMailboxes {
       recent: string;
       unseen: string;
       deleted: string;
+      watched: number | null;
     }>(
       `SELECT b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
               (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.uid >= b.recent_uid) AS recent,
               (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${SEEN} = 0) AS unseen,
-              (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${DELETED} <> 0) AS deleted
+              (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${DELETED} <> 0) AS deleted,
+              (SELECT w.highestmodseq FROM mailboxes w WHERE w.id = $2) AS watched
          FROM mailboxes b WHERE b.id = $1`,
-      [mailboxId],
+      [mailboxId, watchId ?? null],
     );
     const r = rows[0];
     if (!r) return undefined;
@@ -66,6 +75,7 @@ export class ImapMailboxes {
       uidNext: r.uidnext,
       uidValidity: r.uidvalidity,
       highestModseq: r.highestmodseq,
+      ...(r.watched !== null ? { watchedModseq: r.watched } : {}),
     };
   }
 
@@ -75,12 +85,12 @@ export class ImapMailboxes {
    * claims a given UID (the row lock serialises claims across replicas).
    */
   async claimRecent(mailboxId: number, uidNext: number): Promise<number> {
-    // Nothing to claim (the common re-SELECT): a read, not a row lock and a commit.
-    if ((await this.recentFrom(mailboxId)) >= uidNext) return uidNext;
+    // One statement: the row is locked and written only when something is left to
+    // claim; the common case (nothing new since the last claim) matches no row.
     const { rows } = await this.pool.query<{ old: number }>(
-      `UPDATE mailboxes m SET recent_uid = GREATEST(m.recent_uid, $2)
+      `UPDATE mailboxes m SET recent_uid = $2
          FROM (SELECT recent_uid AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o
-        WHERE m.id = $1 RETURNING o.old`,
+        WHERE m.id = $1 AND m.recent_uid < $2 RETURNING o.old`,
       [mailboxId, uidNext],
     );
     return rows[0] ? Math.min(rows[0].old, uidNext) : uidNext;

@@ -272,6 +272,7 @@ async function startAerogram(dir: string, port: number, s3: TestS3 | null): Prom
     BENCH_USERS: String(USERS),
     BENCH_PASSWORD: PASSWORD,
     BENCH_GATEWAYS: String(GATEWAYS),
+    ...(process.env.BENCH_SQL_COUNT ? { BENCH_SQL_COUNT: "1" } : {}),
     ...(s3
       ? {
           S3_ENDPOINT: s3.endpoint,
@@ -513,7 +514,7 @@ async function main(): Promise<void> {
           byServer.set(name, [...(byServer.get(name) ?? []), result]);
           console.log(
             `round ${round + 1} ${mix.padEnd(8)} ${name.padEnd(9)} FETCH/s ${fmt(result.rates.FETCH)} APPEND/s ${fmt(result.rates.APPEND)} ` +
-              `LOGIN/s ${fmt(result.rates.LOGIN)} cpu ${result.cpuMsPerCommand.toFixed(2)} ms/cmd errors ${result.errors} load ${result.load}`,
+              `LOGIN/s ${fmt(result.rates.LOGIN)} commands ${result.commands} cpu ${result.cpuMsPerCommand.toFixed(2)} ms/cmd errors ${result.errors} load ${result.load}`,
           );
           if (result.errors > 0)
             console.log(

@@ -9,11 +9,14 @@
  *   BENCH_PASSWORD  their password
  *   BENCH_GATEWAYS  gateway processes sharing the port (node:cluster workers
  *                   when > 1; the primary only creates the accounts and forks)
+ *   BENCH_SQL_COUNT when set, each gateway counts the SQL statements it sends
+ *                   (by text) and prints the top ones to stderr on SIGTERM
  * Prints "READY" once every gateway listens; SIGTERM closes it.
  */
 import cluster from "node:cluster";
 import { loadConfig } from "@aerogram/config";
 import { createRuntime } from "@aerogram/runtime";
+import pg from "pg";
 import { ImapServer } from "../src/server.ts";
 
 const port = Number(process.env.BENCH_PORT ?? 0);
@@ -38,11 +41,38 @@ async function createAccounts(): Promise<void> {
   }
 }
 
+/** Statement texts sent by this process (BENCH_SQL_COUNT): the profile's SQL side. */
+const statements = new Map<string, number>();
+
+function countStatements(): void {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text;
+    if (text) {
+      const key = text.replace(/\s+/g, " ").slice(0, 110);
+      statements.set(key, (statements.get(key) ?? 0) + 1);
+    }
+    return original.apply(this, args);
+  };
+}
+
+function printStatements(): void {
+  const total = [...statements.values()].reduce((a, b) => a + b, 0);
+  const top = [...statements].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stderr.write(
+    `SQL statements ${total}\n${top.map(([k, n]) => `${String(n).padStart(7)} ${k}`).join("\n")}\n`,
+  );
+}
+
 async function serve(): Promise<() => Promise<void>> {
+  if (process.env.BENCH_SQL_COUNT) countStatements();
   const runtime = await createRuntime(loadConfig(), { service: "imap-bench" });
   const server = new ImapServer(runtime);
   await server.listen({ port, host: "127.0.0.1" });
   return async () => {
+    if (process.env.BENCH_SQL_COUNT) printStatements();
     server.close();
     await runtime.close();
   };

@@ -383,6 +383,7 @@ export class Session {
           text: `${name} is not valid in the ${this.state} state`,
         };
       } else {
+        if (this.selected) this.selected.knownHead = null;
         const handler = COMMAND_HANDLERS[command.name] as (s: Session, c: Command) => Promise<CommandResult>;
         result = await handler(this, command);
         if (this.selected && result.condition !== "BAD" && !SELF_SYNCING.has(command.name)) {

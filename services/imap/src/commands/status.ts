@@ -25,8 +25,10 @@ export async function statusResponse(
   mailbox: Mailbox,
   items: readonly StatusItem[],
 ): Promise<ResponseChunk[]> {
-  const counts = await session.ctx.imapMailboxes.status(mailbox.id);
+  const view = session.selected;
+  const counts = await session.ctx.imapMailboxes.status(mailbox.id, view?.id);
   if (!counts) return [];
+  if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
   const values: ImapValue[] = [];
   for (const item of items) {
     values.push(atom(item));

@@ -8,7 +8,7 @@
  * are allocated in commit order, never duplicated, never decreasing, across
  * any number of processes.
  */
-import { type Pool, type PoolClient, withTransaction } from "./db.ts";
+import { type Pool, type PoolClient, withMailboxLock, withTransaction } from "./db.ts";
 import { DELETED, encodeFlags, SEEN } from "./flags.ts";
 
 /** The MIME index columns (computed once at delivery by libs/mime). */
@@ -149,13 +149,8 @@ async function allocate(
   return { accountId: r.account_id, uidValidity: r.uidvalidity, firstUid: r.first_uid, modseq: r.modseq };
 }
 
-async function insertRows(
-  tx: PoolClient,
-  mailboxId: number,
-  firstUid: number,
-  modseq: number,
-  msgs: readonly NewMessage[],
-) {
+/** The INSERT's column arrays (one element per message) and the keywords they use. */
+function rowColumns(msgs: readonly NewMessage[], firstUid = 0) {
   const cols = {
     uid: [] as number[],
     flags: [] as number[],
@@ -182,7 +177,7 @@ async function insertRows(
     const { bits, keywords } = encodeFlags(m.flags ?? []);
     for (const k of keywords) allKeywords.add(k);
     const ix = m.index ?? null;
-    cols.uid.push(firstUid + i);
+    cols.uid.push(firstUid + i); // unused by the one-statement append, which numbers rows itself
     cols.flags.push(bits);
     // text[][] can't be ragged, so each row's keywords travel as one JSON array.
     cols.keywords.push(JSON.stringify(keywords));
@@ -203,6 +198,17 @@ async function insertRows(
     cols.inReplyTo.push(ix?.inReplyTo ?? null);
     cols.preview.push(ix?.preview ?? null);
   });
+  return { cols, keywords: [...allKeywords] };
+}
+
+async function insertRows(
+  tx: PoolClient,
+  mailboxId: number,
+  firstUid: number,
+  modseq: number,
+  msgs: readonly NewMessage[],
+) {
+  const { cols, keywords } = rowColumns(msgs, firstUid);
   await tx.query(
     `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
                            envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
@@ -240,7 +246,87 @@ async function insertRows(
       cols.preview,
     ],
   );
-  if (allKeywords.size) await addMailboxKeywords(tx, mailboxId, [...allKeywords]);
+  if (keywords.length) await addMailboxKeywords(tx, mailboxId, keywords);
+}
+
+/**
+ * append() of one target without dedupe as ONE statement: the mailbox row's
+ * UPDATE allocates UIDs and the MODSEQ (and takes the row lock, as allocate()
+ * does), the INSERT uses what it returned, and the new keywords join the
+ * mailbox's list in that same UPDATE. Same rows, same locking order as the
+ * transaction, one round trip.
+ */
+async function appendInOneStatement(pool: Pool, t: AppendTarget): Promise<Appended> {
+  const n = t.messages.length;
+  if (n === 0) throw new RangeError("append needs at least one message per target");
+  const bytes = t.messages.reduce((sum, m) => sum + m.size, 0);
+  const { cols, keywords } = rowColumns(t.messages);
+  const { rows } = await pool.query<{
+    account_id: number;
+    uidvalidity: number;
+    first_uid: number;
+    modseq: number;
+  }>(
+    `WITH a AS (
+       UPDATE mailboxes
+          SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1,
+              message_count = message_count + $2, total_size = total_size + $22,
+              keywords = CASE WHEN keywords @> $23::text[] THEN keywords
+                              ELSE keywords || ARRAY(SELECT k FROM unnest($23::text[]) k WHERE NOT k = ANY(keywords)) END
+        WHERE id = $1
+        RETURNING account_id, uidvalidity, uidnext - $2 AS first_uid, highestmodseq AS modseq
+     ), ins AS (
+       INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
+                             envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
+                             cc_addr, bcc_addr, message_id, in_reply_to, preview)
+       SELECT $1, a.first_uid + u.ord - 1, a.modseq, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
+              u.internal_date, u.size, u.blob_key, u.envelope, u.body_structure, u.body, u.mime::jsonb,
+              u.header_date, u.subject, u.from_addr, u.to_addr, u.cc_addr, u.bcc_addr, u.message_id,
+              u.in_reply_to, u.preview
+         FROM a, unnest($3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[],
+                     $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
+                     $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+              WITH ORDINALITY
+           AS u(uid, flags, keywords, internal_date, size, blob_key, envelope, body_structure, body, mime,
+                header_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, preview, ord)
+       RETURNING 1
+     )
+     SELECT a.*, (SELECT count(*) FROM ins) AS inserted FROM a`,
+    [
+      t.mailboxId,
+      n,
+      cols.uid,
+      cols.flags,
+      cols.keywords,
+      cols.internalDate,
+      cols.size,
+      cols.blobKey,
+      cols.envelope,
+      cols.bodyStructure,
+      cols.body,
+      cols.mime,
+      cols.headerDate,
+      cols.subject,
+      cols.from,
+      cols.to,
+      cols.cc,
+      cols.bcc,
+      cols.messageId,
+      cols.inReplyTo,
+      cols.preview,
+      bytes,
+      keywords,
+    ],
+  );
+  const r = rows[0];
+  if (!r) throw new MailboxNotFoundError(t.mailboxId);
+  return {
+    mailboxId: t.mailboxId,
+    accountId: r.account_id,
+    uidValidity: r.uidvalidity,
+    uids: t.messages.map((_, k) => r.first_uid + k),
+    modseq: r.modseq,
+  };
 }
 
 async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keywords: string[]) {
@@ -280,6 +366,9 @@ export class Messages {
    * serialised by the key's unique index, and the second one sees the first.
    */
   async append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
+    // One mailbox and no dedupe key (IMAP APPEND): one statement is its own
+    // transaction, one round trip instead of BEGIN, allocate, insert, COMMIT.
+    if (targets.length === 1 && !opts.dedupe) return [await appendInOneStatement(this.pool, targets[0]!)];
     // Lock mailboxes in id order so two multi-recipient deliveries can't deadlock.
     const order = targets.map((t, i) => ({ t, i })).sort((a, b) => a.t.mailboxId - b.t.mailboxId);
     return withTransaction(this.pool, async (tx) => {
@@ -327,40 +416,54 @@ export class Messages {
         : u.operation === "add"
           ? "(keywords || ARRAY(SELECT k FROM unnest($4::text[]) k WHERE NOT k = ANY(keywords)))"
           : "ARRAY(SELECT k FROM unnest(keywords) k WHERE NOT k = ANY($4::text[]))";
-    return withTransaction(this.pool, async (tx) => {
-      const lock = await tx.query<{ highestmodseq: number }>(
-        "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
-        [u.mailboxId],
-      );
-      if (!lock.rows[0]) throw new MailboxNotFoundError(u.mailboxId);
-      const modseq = lock.rows[0].highestmodseq + 1;
-      let modified: number[] = [];
-      if (u.unchangedSince !== undefined) {
-        const m = await tx.query<{ uid: number }>(
-          "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $3 ORDER BY uid",
-          [u.mailboxId, u.uids, u.unchangedSince],
-        );
-        modified = m.rows.map((r) => r.uid);
-      }
-      const { rows } = await tx.query<MessageChange>(
-        `UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
-          WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
-            AND ($6::bigint IS NULL OR modseq <= $6)
-            AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
-          RETURNING uid, modseq, flags, keywords`,
+    const addKeywords = u.operation !== "remove" && keywords.length > 0;
+    // Under the row lock (taken with BEGIN), one statement: the MODIFIED test, the
+    // update, the mailbox's new HIGHESTMODSEQ (and keywords) when something changed,
+    // and every requested message's state after it. Its snapshot is taken after the
+    // lock, so the rows it didn't change are current too.
+    return withMailboxLock(this.pool, u.mailboxId, async (tx, head) => {
+      if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
+      const modseq = head + 1;
+      type Change = [number, number, number, string[]];
+      const { rows } = await tx.query<{
+        updated: Change[] | null;
+        modified: number[] | null;
+        current: Change[] | null;
+      }>(
+        `WITH modified AS (
+           SELECT uid FROM messages
+            WHERE $6::bigint IS NOT NULL AND mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $6
+         ), upd AS (
+           UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
+            WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
+              AND ($6::bigint IS NULL OR modseq <= $6)
+              AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
+            RETURNING uid, modseq, flags, keywords
+         ), bump AS (
+           UPDATE mailboxes SET highestmodseq = $5${
+             addKeywords
+               ? `, keywords = CASE WHEN keywords @> $4::text[] THEN keywords
+                   ELSE keywords || ARRAY(SELECT k FROM unnest($4::text[]) k WHERE NOT k = ANY(keywords)) END`
+               : ""
+           }
+            WHERE id = $1 AND EXISTS (SELECT 1 FROM upd)
+         )
+         SELECT (SELECT json_agg(json_build_array(uid, modseq, flags, keywords) ORDER BY uid) FROM upd) AS updated,
+                (SELECT json_agg(uid ORDER BY uid) FROM modified) AS modified,
+                (SELECT json_agg(json_build_array(m.uid, coalesce(c.modseq, m.modseq), coalesce(c.flags, m.flags),
+                                                  coalesce(c.keywords, m.keywords)) ORDER BY m.uid)
+                   FROM messages m LEFT JOIN upd c ON c.uid = m.uid
+                  WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])) AS current`,
         [u.mailboxId, u.uids, bits, keywords, modseq, u.unchangedSince ?? null],
       );
-      const current = await tx.query<MessageChange>(
-        "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
-        [u.mailboxId, u.uids],
-      );
-      const state = current.rows.map(toChange);
-      if (rows.length === 0)
-        return { modseq: lock.rows[0].highestmodseq, updated: [], modified, current: state };
-      await tx.query("UPDATE mailboxes SET highestmodseq = $2 WHERE id = $1", [u.mailboxId, modseq]);
-      if (u.operation !== "remove" && keywords.length) await addMailboxKeywords(tx, u.mailboxId, keywords);
-      rows.sort((a, b) => a.uid - b.uid);
-      return { modseq, updated: rows.map(toChange), modified, current: state };
+      const toChanges = (list: Change[] | null) =>
+        (list ?? []).map(([uid, m, flags, kw]) => ({ uid, modseq: m, flags, keywords: kw }));
+      const r = rows[0]!;
+      const updated = toChanges(r.updated);
+      const state = toChanges(r.current);
+      const modified = r.modified ?? [];
+      if (updated.length === 0) return { modseq: head, updated: [], modified, current: state };
+      return { modseq, updated, modified, current: state };
     });
   }
 
@@ -374,33 +477,30 @@ export class Messages {
     uids: readonly number[] | "all",
     opts: { onlyDeleted?: boolean } = {},
   ): Promise<{ uids: number[]; modseq: number }> {
-    return withTransaction(this.pool, async (tx) => {
-      const lock = await tx.query<{ highestmodseq: number }>(
-        "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
-        [mailboxId],
+    // Under the row lock (taken with BEGIN), one statement removes the rows, logs
+    // them in the expunge log and updates the mailbox's counters and HIGHESTMODSEQ.
+    return withMailboxLock(this.pool, mailboxId, async (tx, head) => {
+      if (head === undefined) throw new MailboxNotFoundError(mailboxId);
+      const modseq = head + 1;
+      const { rows } = await tx.query<{ uids: number[] | null }>(
+        `WITH gone AS (
+           DELETE FROM messages
+            WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
+              AND (NOT $3 OR flags & ${DELETED} <> 0)
+            RETURNING uid, size
+         ), logged AS (
+           INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $4 FROM gone
+             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq
+         ), bump AS (
+           UPDATE mailboxes SET highestmodseq = $4, message_count = message_count - (SELECT count(*) FROM gone),
+                  total_size = total_size - (SELECT coalesce(sum(size), 0) FROM gone)
+            WHERE id = $1 AND EXISTS (SELECT 1 FROM gone)
+         )
+         SELECT (SELECT json_agg(uid ORDER BY uid) FROM gone) AS uids`,
+        [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false, modseq],
       );
-      if (!lock.rows[0]) throw new MailboxNotFoundError(mailboxId);
-      const modseq = lock.rows[0].highestmodseq + 1;
-      const { rows } = await tx.query<{ uid: number; size: number; flags: number }>(
-        `DELETE FROM messages
-          WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
-            AND (NOT $3 OR flags & ${DELETED} <> 0)
-          RETURNING uid, size, flags`,
-        [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
-      );
-      if (rows.length === 0) return { uids: [], modseq: lock.rows[0].highestmodseq };
-      const removed = rows.map((r) => r.uid).sort((a, b) => a - b);
-      const bytes = rows.reduce((s, r) => s + r.size, 0);
-      await tx.query(
-        `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM unnest($2::bigint[]) uid
-           ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
-        [mailboxId, removed, modseq],
-      );
-      await tx.query(
-        `UPDATE mailboxes SET highestmodseq = $2, message_count = message_count - $3, total_size = total_size - $4
-          WHERE id = $1`,
-        [mailboxId, modseq, removed.length, bytes],
-      );
+      const removed = rows[0]?.uids ?? [];
+      if (removed.length === 0) return { uids: [], modseq: head };
       return { uids: removed, modseq };
     });
   }

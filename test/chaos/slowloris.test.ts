@@ -138,6 +138,8 @@ test("slow connections and a 2 GB literal leave the gateways bounded and serving
       POP3_PORT: "0",
       HTTP_PORT: "0",
       DEMO_ACCOUNT: "false",
+      // One process: the RSS read from /proc below is that of the process holding the sessions.
+      AEROGRAM_WORKERS: "1",
       LOG_LEVEL: "error",
     }),
   );

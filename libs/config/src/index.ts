@@ -7,6 +7,7 @@
  * the embedded default (PGlite for Postgres, ./data/blobs for S3, an in-process
  * bus for NATS, an in-memory limiter for Redis).
  */
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 
@@ -120,6 +121,11 @@ const services = z
 /** The environment variables we read, with their validation. */
 const envSchema = z.object({
   AEROGRAM_SERVICES: services,
+  AEROGRAM_WORKERS: z.coerce
+    .number({ error: "expected a number" })
+    .int("expected a whole number")
+    .positive()
+    .optional(),
   DATA_DIR: z.string().default("./data"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   MAIL_HOSTNAME: z.string().min(1).default("localhost"),
@@ -171,6 +177,13 @@ export type Env = Record<string, string | undefined>;
 
 export interface Config {
   services: ServiceName[];
+  /**
+   * Processes serving the mail ports (node:cluster workers sharing the
+   * listeners); 1 = one process, no cluster. Default: the number of cores
+   * with DATABASE_URL; 1 on the embedded PGlite, whose one backend is one
+   * core in one process anyway.
+   */
+  workers: number;
   dataDir: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   hostname: string;
@@ -289,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     services: e.AEROGRAM_SERVICES,
+    workers: e.AEROGRAM_WORKERS ?? (e.DATABASE_URL ? availableParallelism() : 1),
     dataDir,
     logLevel: e.LOG_LEVEL,
     hostname: e.MAIL_HOSTNAME,

@@ -18,6 +18,7 @@ import type { BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
 import { createIndexer, type MessageIndex } from "@aerogram/mime";
 import { type Appended, type DedupeOptions, DuplicateDeliveryError, type Store } from "@aerogram/store";
+import { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { toIndexColumns } from "./index-columns.ts";
 
 function drainedOrClosed(stream: PassThrough): Promise<void> {
@@ -52,7 +53,24 @@ export interface DeliveryResult extends StoredBlob {
 export type CommitOnceResult = { duplicate: false; appended: Appended[] } | { duplicate: true };
 
 export class Delivery {
-  constructor(private readonly deps: { store: Store; blobs: BlobStore; events: EventBus }) {}
+  readonly #grouped: GroupCommitter | undefined;
+
+  /**
+   * `groupCommit`: commitOnce goes through a GroupCommitter (deliveries that
+   * arrive together share one transaction; SMTP-in). Safe to retry because
+   * commitOnce always carries a dedupe key.
+   */
+  constructor(
+    private readonly deps: { store: Store; blobs: BlobStore; events: EventBus },
+    options: { groupCommit?: GroupCommitOptions } = {},
+  ) {
+    this.#grouped = options.groupCommit ? new GroupCommitter(deps.store, options.groupCommit) : undefined;
+  }
+
+  /** Group-commit counters (undefined without groupCommit). */
+  get groupCommitStats(): Readonly<{ groups: number; deliveries: number }> | undefined {
+    return this.#grouped?.stats;
+  }
 
   /**
    * Stores the raw message in the blob store and indexes it in the same pass
@@ -126,6 +144,20 @@ export class Delivery {
     dedupe: DedupeOptions,
     internalDate = new Date(),
   ): Promise<CommitOnceResult> {
+    if (this.#grouped) {
+      const columns = toIndexColumns(blob.index);
+      const result = await this.#grouped.commit({
+        targets: targets.map((t) => ({
+          mailboxId: t.mailboxId,
+          messages: [
+            { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
+          ],
+        })),
+        dedupe,
+      });
+      if (!result.duplicate) this.#publish(result.appended);
+      return result;
+    }
     try {
       return { duplicate: false, appended: await this.append(blob, targets, internalDate, dedupe) };
     } catch (err) {
@@ -150,6 +182,12 @@ export class Delivery {
       })),
       dedupe ? { dedupe } : {},
     );
+    this.#publish(appended);
+    return appended;
+  }
+
+  /** One wake-up per mailbox that got messages. */
+  #publish(appended: readonly Appended[]): void {
     for (const a of appended) {
       this.deps.events.publish({
         account: a.accountId,
@@ -159,7 +197,6 @@ export class Delivery {
         uids: a.uids,
       });
     }
-    return appended;
   }
 
   /** storeBlob then commit: the whole delivery of one message. */

@@ -1,3 +1,4 @@
 export * from "./deliver.ts";
 export * from "./gc.ts";
+export * from "./group-commit.ts";
 export * from "./index-columns.ts";

@@ -8,7 +8,7 @@
 import { type BlobStore, createBlobStore } from "@aerogram/blobstore";
 import type { Config } from "@aerogram/config";
 import { connectOrStartEmbedded, type EmbeddedPostgres, startEmbeddedPostgres } from "@aerogram/embedded-pg";
-import { createEventBus, type EventBus } from "@aerogram/events";
+import { createEventBus, type EventBus, type MeteredEventBus } from "@aerogram/events";
 import { createLimiter, type Limiter } from "@aerogram/limits";
 import {
   createLogger,
@@ -44,6 +44,16 @@ export interface RuntimeOptions {
    */
   embedded?: "own" | "shared";
   log?: Logger;
+  /**
+   * The embedded database another process of this instance already serves
+   * (a cluster worker connects to its primary's PGlite); used instead of
+   * opening it when DATABASE_URL is unset.
+   */
+  embeddedUrl?: string;
+  /** Used instead of the in-process bus (a cluster worker reaches its primary's bus over IPC). */
+  events?: MeteredEventBus;
+  /** Used instead of the in-memory limiter (a cluster worker reaches its primary's over IPC). */
+  limits?: Limiter;
 }
 
 export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
@@ -62,7 +72,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
   try {
     let embeddedPostgres: EmbeddedPostgres | undefined;
     let databaseUrl = config.database.url;
-    if (!databaseUrl) {
+    if (!databaseUrl && opts.embeddedUrl) {
+      databaseUrl = opts.embeddedUrl;
+    } else if (!databaseUrl) {
       const where = { dir: config.database.embeddedDir, port: config.database.embeddedPort };
       embeddedPostgres =
         opts.embedded === "shared" ? await connectOrStartEmbedded(where) : await startEmbeddedPostgres(where);
@@ -81,14 +93,18 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     const blobs = withBlobMetrics(createBlobStore(config.blobs), metrics);
     closers.push(() => blobs.close());
 
-    const events = await createEventBus(config.events, {
-      onError: (err) => log.warn({ err }, "event bus error"),
-    });
+    const events =
+      opts.events ??
+      (await createEventBus(config.events, {
+        onError: (err) => log.warn({ err }, "event bus error"),
+      }));
     closers.push(() => events.close());
     events.onStateChange((state) => log.warn({ state }, "event bus state changed"));
     registerEventBusMetrics(metrics, events);
 
-    const limits = await createLimiter(config.limits, { onError: (err) => log.warn({ err }, "redis error") });
+    const limits =
+      opts.limits ??
+      (await createLimiter(config.limits, { onError: (err) => log.warn({ err }, "redis error") }));
     closers.push(() => limits.close());
 
     log.info(

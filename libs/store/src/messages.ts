@@ -84,6 +84,15 @@ export interface AppendOptions {
   dedupe?: DedupeOptions;
 }
 
+/** One delivery of a group commit (Messages.appendGroup): what append() takes. */
+export interface GroupedAppend {
+  targets: readonly AppendTarget[];
+  dedupe?: DedupeOptions;
+}
+
+/** A grouped delivery's outcome: its rows (as append() returns them), or a duplicate of one already committed. */
+export type GroupedAppendResult = { duplicate: false; appended: Appended[] } | { duplicate: true };
+
 export class DuplicateDeliveryError extends Error {
   constructor(readonly key: string) {
     super(`delivery ${key} was already committed within the dedupe window`);
@@ -388,6 +397,95 @@ export class Messages {
         };
       }
       return results;
+    });
+  }
+
+  /**
+   * Group commit: several independent deliveries (each what append() takes)
+   * in ONE transaction, so messages arriving together share one commit (one
+   * WAL flush) and one lock hold of each mailbox row: every mailbox's UIDs
+   * for the whole group are allocated by one UPDATE and its rows inserted by
+   * one INSERT. A delivery whose dedupe key was already claimed (within its
+   * window, or earlier in this group) comes back as a duplicate and adds
+   * nothing; the others are unaffected. Any other failure fails the whole
+   * group (nothing visible); the caller may retry the deliveries one by one.
+   * Locks are taken in one order (dedupe keys sorted, then mailboxes by id)
+   * so concurrent groups and appends can't deadlock.
+   */
+  async appendGroup(items: readonly GroupedAppend[]): Promise<GroupedAppendResult[]> {
+    for (const item of items) {
+      for (const t of item.targets) {
+        if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
+      }
+    }
+    return withTransaction(this.pool, async (tx) => {
+      const results: (GroupedAppendResult | undefined)[] = new Array(items.length);
+      const live: number[] = [];
+      // Dedupe keys: the first item with a key claims it; a repeat in the group is its duplicate.
+      const claimers = new Map<string, number>();
+      const byWindow = new Map<number, string[]>();
+      for (const [i, item] of items.entries()) {
+        if (!item.dedupe) {
+          live.push(i);
+        } else if (claimers.has(item.dedupe.key)) {
+          results[i] = { duplicate: true };
+        } else {
+          claimers.set(item.dedupe.key, i);
+          const keys = byWindow.get(item.dedupe.windowSeconds) ?? [];
+          keys.push(item.dedupe.key);
+          byWindow.set(item.dedupe.windowSeconds, keys);
+        }
+      }
+      for (const [windowSeconds, keys] of byWindow) {
+        keys.sort();
+        const { rows } = await tx.query<{ key: string }>(
+          `INSERT INTO delivery_dedupe (key, created_at) SELECT k, now() FROM unnest($1::text[]) AS k
+             ON CONFLICT (key) DO UPDATE SET created_at = now()
+              WHERE delivery_dedupe.created_at < now() - $2 * interval '1 second'
+           RETURNING key`,
+          [keys, windowSeconds],
+        );
+        const claimed = new Set(rows.map((r) => r.key));
+        for (const key of keys) {
+          const i = claimers.get(key)!;
+          if (claimed.has(key)) live.push(i);
+          else results[i] = { duplicate: true };
+        }
+      }
+      live.sort((a, b) => a - b);
+      // Every mailbox once, in id order: one allocation and one insert for all the group's messages to it.
+      const perMailbox = new Map<
+        number,
+        { item: number; target: number; messages: readonly NewMessage[] }[]
+      >();
+      for (const i of live) {
+        items[i]!.targets.forEach((t, ti) => {
+          const list = perMailbox.get(t.mailboxId) ?? [];
+          list.push({ item: i, target: ti, messages: t.messages });
+          perMailbox.set(t.mailboxId, list);
+        });
+      }
+      const appended = new Map<number, Appended[]>(live.map((i) => [i, new Array(items[i]!.targets.length)]));
+      for (const mailboxId of [...perMailbox.keys()].sort((a, b) => a - b)) {
+        const parts = perMailbox.get(mailboxId)!;
+        const all = parts.flatMap((p) => p.messages);
+        const bytes = all.reduce((sum, m) => sum + m.size, 0);
+        const a = await allocate(tx, mailboxId, all.length, bytes);
+        await insertRows(tx, mailboxId, a.firstUid, a.modseq, all);
+        let next = a.firstUid;
+        for (const p of parts) {
+          appended.get(p.item)![p.target] = {
+            mailboxId,
+            accountId: a.accountId,
+            uidValidity: a.uidValidity,
+            uids: p.messages.map((_, k) => next + k),
+            modseq: a.modseq,
+          };
+          next += p.messages.length;
+        }
+      }
+      for (const i of live) results[i] = { duplicate: false, appended: appended.get(i)! };
+      return results as GroupedAppendResult[];
     });
   }
 

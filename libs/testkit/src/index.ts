@@ -198,4 +198,5 @@ export function selfSignedCertificate(
   );
   return { certFile, keyFile };
 }
+export * from "./proc-cpu.ts";
 export * from "./text-client.ts";

@@ -1,30 +1,20 @@
 /**
- * `npm start`: every Aerogram service in one process. With no environment it
- * runs on the embedded defaults (PGlite, ./data/blobs, in-process bus and
- * limiter); DATABASE_URL, S3_*, NATS_URL and REDIS_URL switch each part to the
- * real server. AEROGRAM_SERVICES picks a subset (one per Kubernetes Deployment).
+ * `npm start`: every Aerogram service. With no environment it runs on the
+ * embedded defaults (PGlite, ./data/blobs, in-process bus and limiter);
+ * DATABASE_URL, S3_*, NATS_URL and REDIS_URL switch each part to the real
+ * server. AEROGRAM_SERVICES picks a subset (one per Kubernetes Deployment).
+ * AEROGRAM_WORKERS (default: the number of cores) forks that many node:cluster
+ * workers sharing the mail listeners (cluster/); 1 runs everything in this
+ * one process.
  */
+import cluster from "node:cluster";
 import { mkdir } from "node:fs/promises";
-import { createAdminApi, StoreAdmin } from "@aerogram/admin";
-import type { ServiceName } from "@aerogram/config";
 import { ConfigError, loadConfig } from "@aerogram/config";
-import { startImap } from "@aerogram/imap";
-import { createLogger, OpsServer } from "@aerogram/observability";
-import { startPop3 } from "@aerogram/pop3";
-import { createRuntime, type ServiceHandle, type ServiceStarter } from "@aerogram/runtime";
-import { startSmtpIn } from "@aerogram/smtp-in";
+import { createLogger } from "@aerogram/observability";
 import { Store } from "@aerogram/store";
-import { ensureDemoAccount } from "./demo.ts";
-
-/** The protocol services this build has; the admin API rides on the HTTP endpoint. */
-const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
-  imap: startImap,
-  pop3: startPop3,
-  "smtp-in": startSmtpIn,
-};
-
-/** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */
-const DRAIN_GRACE_MS = 25_000;
+import { runPrimary } from "./cluster/primary.ts";
+import { runWorker } from "./cluster/worker.ts";
+import { runSingle } from "./single.ts";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -38,6 +28,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger({ level: config.logLevel, service: "aerogram" });
+  if (cluster.isWorker) return runWorker(config, log.child({ worker: cluster.worker?.id }));
   await mkdir(config.dataDir, { recursive: true });
   // `--migrate-only` (the Helm chart's pre-install/pre-upgrade Job): apply the migrations and exit.
   if (process.argv.includes("--migrate-only")) {
@@ -51,55 +42,8 @@ async function main(): Promise<void> {
     log.info("migrations applied");
     process.exit(0);
   }
-  const runtime = await createRuntime(config, { service: "aerogram", embedded: "own", log });
-
-  // The admin API rides on the ops HTTP port (refuses every request without ADMIN_TOKEN).
-  const adminApi = config.services.includes("admin")
-    ? createAdminApi({
-        ops: new StoreAdmin(runtime.store, { health: () => ops.runChecks() }),
-        token: config.adminToken,
-        log,
-      })
-    : undefined;
-  const ops = new OpsServer({
-    registry: runtime.metrics,
-    checks: runtime.readinessChecks,
-    ...(adminApi ? { fallback: adminApi } : {}),
-  });
-  const http = await ops.listen(config.ports.http, config.bindAddress);
-
-  const services: ServiceHandle[] = [];
-  for (const name of config.services) {
-    const start = SERVICES[name];
-    if (start) services.push(await start(runtime));
-  }
-
-  const lines = [
-    `Aerogram is running (pid ${process.pid})`,
-    `  HTTP   http://${config.bindAddress}:${http.port}/healthz /readyz /metrics`,
-  ];
-  for (const s of services) for (const e of s.endpoints) lines.push(`  ${e}`);
-  if (runtime.embeddedPostgres) lines.push(`  Postgres (embedded PGlite) ${runtime.embeddedPostgres.url}`);
-  if (config.demoAccount) {
-    const demo = await ensureDemoAccount(runtime.store, config.dataDir);
-    lines.push(`  Demo account: ${demo.address}  password: ${demo.password ?? "(set elsewhere)"}`);
-  }
-  console.log(lines.join("\n"));
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "draining");
-    ops.setDraining();
-    await Promise.all(services.map((s) => s.drain(DRAIN_GRACE_MS)));
-    await ops.close();
-    await runtime.close();
-    log.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  if (config.workers === 1) return runSingle(config, log);
+  return runPrimary(config, log);
 }
 
 main().catch((err) => {

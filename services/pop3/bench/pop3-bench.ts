@@ -1,39 +1,59 @@
 /**
  * POP3 benchmark: sessions/s (connect, login, STAT, QUIT), RETR/s and MB/s
  * against Aerogram and, in the same run, a private Dovecot POP3 (when
- * installed), both filled with the same messages. Prints the ratio.
+ * installed), both filled with the same messages: BENCH_ROUNDS (5) rounds,
+ * alternating which server goes first, each phase its own load run; prints
+ * every round with the load average, min/median/max, the ratios and the CPU
+ * per session and per RETR from /proc (Aerogram: its processes and its
+ * PostgreSQL backends; Dovecot: its master and every child).
  *
- * Aerogram runs in this process on the test Postgres (TEST_DATABASE_URL),
- * filesystem blobs and Redis (TEST_REDIS_URL) when reachable. Dovecot runs
+ * Aerogram is `npm start` with AEROGRAM_SERVICES=pop3 and BENCH_WORKERS
+ * cluster workers (default: the cores) on the test Postgres
+ * (TEST_DATABASE_URL), filesystem blobs and Redis (TEST_REDIS_URL) when
+ * reachable (BENCH_LIMITER=memory: the in-process one). Dovecot runs
  * from a config under a temp directory on a loopback port (passwd-file auth
  * with salted SHA-256 hashes and the auth cache, maildir, the POP3 session
  * lock, ssl=no); nothing is installed or left behind.
  *
  *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
- *   BENCH_ONLY=aerogram to skip Dovecot, e.g. under --cpu-prof; BENCH_VERBOSE=1 for
- *   Aerogram's per-command totals and both servers' client-side time per session step;
- *   BENCH_REPLICAS=2 runs a second Aerogram gateway process, clients spread over both)
+ *   BENCH_ONLY=aerogram to skip Dovecot; BENCH_VERBOSE=1 for both servers' client-side
+ *   time per session step)
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdir, readdir, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { createRuntime } from "@aerogram/runtime";
-import { createTestDatabase, TEST_REDIS_URL, tempDir, uniqueId } from "@aerogram/testkit";
-import { createPop3Service } from "../src/service.ts";
-import { Client, type Load, login, measure, type Result } from "./pop3-clients.ts";
+import {
+  cleanEnv,
+  cpuDuring,
+  createTestDatabase,
+  loadAverage1,
+  processName,
+  processTree,
+  startTsProcess,
+  summary,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  tempDir,
+  uniqueId,
+} from "@aerogram/testkit";
+import pg from "pg";
+import { Client, type Load, login, type Result } from "./pop3-clients.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50);
 const PASSWORD = "bench-pass";
-/** Aerogram gateway processes (1: this process only); Dovecot always runs as it likes. */
-const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1);
+/** Aerogram's cluster workers (AEROGRAM_WORKERS); Dovecot always runs as many processes as it likes. */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 /** The same N messages for both servers: sizes from 1 KB to ~100 KB, some lines starting with ".". */
 function corpus(): Buffer[] {
@@ -52,13 +72,21 @@ function corpus(): Buffer[] {
   return out;
 }
 
+/** A server under test: where clients go, which processes do its work, how to stop it. */
+interface Server {
+  name: string;
+  ports: number[];
+  /** Every process whose CPU is the server's (for Aerogram also its PostgreSQL backends). */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
 /**
- * Runs the load in a child process (see pop3-clients.ts), or in this process
- * with BENCH_CLIENTS_IN_PROCESS=1 (how the first figures were measured).
+ * Runs one phase of the load in a child process (see pop3-clients.ts), so the
+ * client's CPU never competes with an in-process gateway's event loop.
  */
-async function runLoad(ports: number[], users: string[]): Promise<Result> {
-  const load: Load = { ports, users, password: PASSWORD, seconds: SECONDS, messages: MESSAGES };
-  if (process.env.BENCH_CLIENTS_IN_PROCESS === "1") return measure(load);
+async function runLoad(ports: number[], users: string[], phase: "sessions" | "retr"): Promise<Result> {
+  const load: Load = { ports, users, password: PASSWORD, seconds: SECONDS, messages: MESSAGES, phase };
   const script = fileURLToPath(new URL("./pop3-clients.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(load)], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -70,33 +98,6 @@ async function runLoad(ports: number[], users: string[]): Promise<Result> {
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`load generator exited with ${code}`);
   return JSON.parse(out) as Result;
-}
-
-/**
- * Another gateway process on the same database, blobs and Redis (the test
- * fixture that prints "pop3 port N"): a second replica, as deployed behind a
- * balancer. Only with BENCH_REPLICAS > 1.
- */
-async function startReplica(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const script = fileURLToPath(new URL("../test/fixtures/gateway.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("replica did not start within 20 s")), 20_000);
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const m = /pop3 port (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`replica exited with ${code}`)));
-  });
-  return { child, port };
 }
 
 async function redisReachable(): Promise<boolean> {
@@ -111,19 +112,39 @@ async function redisReachable(): Promise<boolean> {
   });
 }
 
-async function benchAerogram(messages: Buffer[], users: string[]): Promise<Result> {
+/** PIDs of the PostgreSQL backends serving one database (the server runs on this machine). */
+async function backendPids(url: string, database: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [database],
+    );
+    return rows.map((r) => r.pid);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * `npm start` with only POP3 (AEROGRAM_SERVICES=pop3) and BENCH_WORKERS
+ * workers, on the test Postgres, filesystem blobs and Redis when reachable
+ * (else the in-process limiter the primary shares with its workers), filled
+ * through the store first.
+ */
+async function startAerogram(messages: Buffer[], users: string[]): Promise<Server> {
   const db = await createTestDatabase();
   const dir = await tempDir("aerogram-pop3-bench-");
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
     BLOB_DIR: join(dir.path, "blobs"),
+    DATA_DIR: join(dir.path, "data"),
     LOG_LEVEL: "warn",
     REDIS_KEY_PREFIX: `bench${uniqueId()}:`,
   };
   if (process.env.BENCH_LIMITER !== "memory" && (await redisReachable())) env.REDIS_URL = TEST_REDIS_URL;
   const runtime = await createRuntime(loadConfig(env), { service: "pop3-bench" });
-  const replicas: ChildProcess[] = [];
-  const pop3 = await createPop3Service(runtime, { host: "127.0.0.1", port: 0 });
   try {
     const delivery = new Delivery(runtime);
     for (const u of users) {
@@ -131,41 +152,41 @@ async function benchAerogram(messages: Buffer[], users: string[]): Promise<Resul
       const inbox = await runtime.store.mailboxes.byName(account.id, "INBOX");
       for (const m of messages) await delivery.deliver(m, [{ mailboxId: inbox!.id }]);
     }
-    console.log(
-      `aerogram: limiter ${env.REDIS_URL ? "redis" : "memory"}, blobs on the filesystem, real Postgres`,
-    );
-    // Replicas share the maildrop lock and session counts only through Redis.
-    if (REPLICAS > 1 && !env.REDIS_URL) throw new Error("BENCH_REPLICAS > 1 needs Redis");
-    const ports = [pop3.port];
-    for (let i = 1; i < REPLICAS; i++) {
-      const replica = await startReplica({ ...env, LOG_LEVEL: "warn" });
-      replicas.push(replica.child);
-      ports.push(replica.port);
-    }
-    if (REPLICAS > 1) console.log(`aerogram: ${REPLICAS} gateway processes, clients spread over them`);
-    // One warm-up session per user and process (sizes each blob once, fills the login caches).
-    for (const p of ports) for (const u of users) (await login(p, u, PASSWORD)).close();
-    const result = await runLoad(ports, users);
-    if (process.env.BENCH_VERBOSE) {
-      const durations = await runtime.metrics
-        .getSingleMetric("aerogram_pop3_command_duration_seconds")
-        ?.get();
-      for (const v of durations?.values ?? []) {
-        if (v.metricName?.endsWith("_sum"))
-          console.log(`  ${v.labels.command}: ${(v.value * 1000).toFixed(0)} ms total`);
-      }
-    }
-    return result;
   } finally {
-    for (const child of replicas) {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-    }
-    await pop3.drain(100);
     await runtime.close();
-    await db.drop();
-    await dir.remove();
   }
+  const gateway = startTsProcess(
+    "services/aerogram/src/main.ts",
+    [],
+    cleanEnv({
+      ...env,
+      AEROGRAM_SERVICES: "pop3",
+      AEROGRAM_WORKERS: String(WORKERS),
+      POP3_PORT: "0",
+      HTTP_PORT: "0",
+      DEMO_ACCOUNT: "false",
+    }),
+  );
+  const port = Number((await gateway.waitFor(/pop3 127\.0\.0\.1:(\d+)/, 120_000))[1]);
+  console.log(
+    `aerogram: ${WORKERS} worker(s), limiter ${env.REDIS_URL ? "redis" : "in-process (shared over IPC)"}, blobs on the filesystem, real Postgres`,
+  );
+  // Warm-up: each worker sizes every blob once and fills its login cache (its
+  // scrypt per account). Consecutive connections go to the next worker in
+  // turn, so each user logs in WORKERS times in a row.
+  for (const u of users) for (let i = 0; i < WORKERS; i++) (await login(port, u, PASSWORD)).close();
+  let backends = await backendPids(TEST_DATABASE_URL, db.name);
+  return {
+    name: "aerogram",
+    ports: [port],
+    pids: () => [...processTree(gateway.child.pid!), ...backends],
+    async stop() {
+      backends = [];
+      await gateway.stop("SIGTERM");
+      await db.drop();
+      await dir.remove();
+    },
+  };
 }
 
 /**
@@ -196,7 +217,7 @@ function dovecotBinary(): string | undefined {
   return undefined;
 }
 
-async function benchDovecot(messages: Buffer[], users: string[]): Promise<Result | string> {
+async function startDovecot(messages: Buffer[], users: string[]): Promise<Server | string> {
   const binary = dovecotBinary();
   if (!binary || !existsSync("/usr/lib/dovecot/pop3")) return "not available";
   const dir = await tempDir("aerogram-dovecot-");
@@ -266,56 +287,160 @@ service anvil {
   await mkdir(join(dir.path, "run"), { recursive: true });
   await mkdir(join(dir.path, "state"), { recursive: true });
   const proc = spawn(binary, ["-F", "-c", conf], { stdio: "ignore" });
+  const stop = async () => {
+    proc.kill("SIGTERM");
+    if (proc.exitCode === null) await new Promise((r) => proc.once("exit", r));
+    if (!process.env.BENCH_KEEP_DOVECOT) await dir.remove();
+    else console.log(`dovecot files kept in ${dir.path}`);
+  };
   try {
     for (let i = 0; ; i++) {
       try {
         (await Client.open(port)).close();
         break;
       } catch {
-        if (i > 50) return `did not start (see ${dir.path}/dovecot.log)`;
+        if (i > 50) throw new Error(`did not start (see ${dir.path}/dovecot.log)`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
     for (const u of users) (await login(port, u, PASSWORD)).close();
-    return await runLoad([port], users);
   } catch (error) {
+    await stop();
     return `failed: ${(error as Error).message}`;
-  } finally {
-    proc.kill("SIGTERM");
-    await new Promise((r) => proc.once("exit", r));
-    if (!process.env.BENCH_KEEP_DOVECOT) await dir.remove();
-    else console.log(`dovecot files kept in ${dir.path}`);
   }
+  return { name: "dovecot", ports: [port], pids: () => processTree(proc.pid!), stop };
 }
 
-function show(name: string, r: Result): void {
+interface Round {
+  load1: number;
+  sessions: Record<string, { perSecond: number; cpuMs: number }>;
+  retr: Record<string, { perSecond: number; cpuMs: number; mbPerSecond: number }>;
+}
+
+async function measureRound(servers: Server[], users: string[]): Promise<Round> {
+  const round: Round = { load1: loadAverage1(), sessions: {}, retr: {} };
+  for (const server of servers) {
+    const s = await cpuDuring(server.pids, () => runLoad(server.ports, users, "sessions"));
+    const sessions = s.result.sessionsPerSecond * SECONDS;
+    if (process.env.BENCH_VERBOSE) {
+      const by = [...s.perProcess]
+        .filter(([, cpu]) => cpu > 0)
+        .map(([pid, cpu]) => `${processName(pid)}[${pid}] ${((cpu * 1000) / sessions).toFixed(2)}`);
+      console.log(`  ${server.name} CPU ms per session by process: ${by.join(", ")}`);
+    }
+    round.sessions[server.name] = { perSecond: s.result.sessionsPerSecond, cpuMs: (s.cpu * 1000) / sessions };
+    if (process.env.BENCH_VERBOSE) {
+      const steps = Object.entries(s.result.stepMs).map(([k, v]) => `${k} ${v.toFixed(2)}`);
+      console.log(`  ${server.name} ms per session step (client side): ${steps.join(", ")}`);
+    }
+    const r = await cpuDuring(server.pids, () => runLoad(server.ports, users, "retr"));
+    const retrs = r.result.retrPerSecond * SECONDS;
+    round.retr[server.name] = {
+      perSecond: r.result.retrPerSecond,
+      cpuMs: (r.cpu * 1000) / retrs,
+      mbPerSecond: r.result.mbPerSecond,
+    };
+  }
+  return round;
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+function report(rounds: Round[], names: string[]): void {
+  const ours = names[0]!;
+  const theirs = names[1];
+  console.log("");
   console.log(
-    `${name}: ${r.sessionsPerSecond.toFixed(0)} sessions/s, ${r.retrPerSecond.toFixed(0)} RETR/s, ${r.mbPerSecond.toFixed(1)} MB/s`,
+    `| round | load1 | ${names.map((n) => `${n} sessions/s | ${n} RETR/s`).join(" | ")}${theirs ? " | ratio sessions | ratio RETR" : ""} |`,
   );
-  if (process.env.BENCH_VERBOSE) {
-    const steps = Object.entries(r.stepMs).map(([k, v]) => `${k} ${v.toFixed(2)}`);
-    console.log(`  ${name} ms per session step (client side): ${steps.join(", ")}`);
+  rounds.forEach((r, i) => {
+    const cells = names.flatMap((n) => [fmt(r.sessions[n]!.perSecond), fmt(r.retr[n]!.perSecond)]);
+    const ratios = theirs
+      ? [
+          `${fmt(r.sessions[ours]!.perSecond / r.sessions[theirs]!.perSecond, 2)}x`,
+          `${fmt(r.retr[ours]!.perSecond / r.retr[theirs]!.perSecond, 2)}x`,
+        ]
+      : [];
+    console.log(`| ${i + 1} | ${fmt(r.load1, 1)} | ${[...cells, ...ratios].join(" | ")} |`);
+  });
+  const line = (label: string, values: number[], digits = 0, suffix = "") => {
+    const { min, median, max } = summary(values);
+    console.log(
+      `${label}: min ${fmt(min, digits)}${suffix}, median ${fmt(median, digits)}${suffix}, max ${fmt(max, digits)}${suffix}`,
+    );
+  };
+  console.log("");
+  line(
+    "load average (1 min)",
+    rounds.map((r) => r.load1),
+    1,
+  );
+  for (const n of names) {
+    line(
+      `${n} sessions/s`,
+      rounds.map((r) => r.sessions[n]!.perSecond),
+    );
+    line(
+      `${n} RETR/s`,
+      rounds.map((r) => r.retr[n]!.perSecond),
+    );
+    line(
+      `${n} MB/s`,
+      rounds.map((r) => r.retr[n]!.mbPerSecond),
+      1,
+    );
+    line(
+      `${n} CPU ms per session`,
+      rounds.map((r) => r.sessions[n]!.cpuMs),
+      2,
+    );
+    line(
+      `${n} CPU ms per RETR`,
+      rounds.map((r) => r.retr[n]!.cpuMs),
+      3,
+    );
+  }
+  if (theirs) {
+    line(
+      "ratio sessions/s",
+      rounds.map((r) => r.sessions[ours]!.perSecond / r.sessions[theirs]!.perSecond),
+      2,
+      "x",
+    );
+    line(
+      "ratio RETR/s",
+      rounds.map((r) => r.retr[ours]!.perSecond / r.retr[theirs]!.perSecond),
+      2,
+      "x",
+    );
   }
 }
 
 const messages = corpus();
 const mb = messages.reduce((n, m) => n + m.length, 0) / 1e6;
 console.log(
-  `pop3 bench: ${CLIENTS} clients, ${MESSAGES} messages each (${mb.toFixed(1)} MB), ${SECONDS} s per phase`,
+  `pop3 bench: ${CLIENTS} clients, ${MESSAGES} messages each (${mb.toFixed(1)} MB), ${SECONDS} s per phase, ${ROUNDS} alternating rounds`,
 );
 const users = Array.from({ length: CLIENTS }, (_, i) => `bench${i}@example.org`);
-const ours = await benchAerogram(messages, users);
-show("aerogram", ours);
-const theirs =
-  process.env.BENCH_ONLY === "aerogram"
-    ? "skipped (BENCH_ONLY=aerogram)"
-    : await benchDovecot(messages, users);
-if (typeof theirs === "string") {
-  console.log(`dovecot: ${theirs}`);
-} else {
-  show("dovecot", theirs);
-  console.log(
-    `ratio aerogram/dovecot: sessions ${(ours.sessionsPerSecond / theirs.sessionsPerSecond).toFixed(2)}x, RETR ${(ours.retrPerSecond / theirs.retrPerSecond).toFixed(2)}x, MB/s ${(ours.mbPerSecond / theirs.mbPerSecond).toFixed(2)}x`,
+const servers: Server[] = [await startAerogram(messages, users)];
+try {
+  const dovecot =
+    process.env.BENCH_ONLY === "aerogram"
+      ? "skipped (BENCH_ONLY=aerogram)"
+      : await startDovecot(messages, users);
+  if (typeof dovecot === "string") console.log(`dovecot: ${dovecot}`);
+  else servers.push(dovecot);
+  const rounds: Round[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate who goes first, so neither always runs on the warmer or quieter machine.
+    rounds.push(await measureRound(i % 2 ? [...servers].reverse() : servers, users));
+    process.stdout.write(`round ${i + 1} done\n`);
+  }
+  report(
+    rounds,
+    servers.map((s) => s.name),
   );
+} finally {
+  for (const s of servers) await s.stop();
 }
 process.exit(0);

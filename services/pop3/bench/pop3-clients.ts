@@ -89,10 +89,12 @@ export interface Load {
   password: string;
   seconds: number;
   messages: number;
+  /** Run only one phase (the bench samples CPU per phase); both when absent. */
+  phase?: "sessions" | "retr";
 }
 
 /** Phase 1: sessions (connect, login, STAT, QUIT) per second; phase 2: sessions that RETR every message. */
-export async function measure({ ports, users, password, seconds, messages }: Load): Promise<Result> {
+export async function measure({ ports, users, password, seconds, messages, phase }: Load): Promise<Result> {
   const portOf = new Map(users.map((u, i) => [u, ports[i % ports.length]!]));
   const forSeconds = async (work: (user: string) => Promise<number>) => {
     const deadline = performance.now() + seconds * 1000;
@@ -107,42 +109,52 @@ export async function measure({ ports, users, password, seconds, messages }: Loa
     return { total: totals.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000 };
   };
   const spent: Record<Step, number> = { greeting: 0, USER: 0, PASS: 0, STAT: 0, QUIT: 0 };
-  const sessions = await forSeconds(async (u) => {
-    let t = performance.now();
-    const lap = (step: Step) => {
-      const now = performance.now();
-      spent[step] += now - t;
-      t = now;
-    };
-    const c = await Client.open(portOf.get(u)!);
-    await c.read(false);
-    lap("greeting");
-    await c.cmd(`USER ${u}`);
-    lap("USER");
-    await c.cmd(`PASS ${password}`);
-    lap("PASS");
-    await c.cmd("STAT");
-    lap("STAT");
-    await c.cmd("QUIT");
-    lap("QUIT");
-    c.close();
-    return 1;
-  });
+  const skipped = { total: 0, seconds: 1 };
+  const sessions =
+    phase === "retr"
+      ? skipped
+      : await forSeconds(async (u) => {
+          let t = performance.now();
+          const lap = (step: Step) => {
+            const now = performance.now();
+            spent[step] += now - t;
+            t = now;
+          };
+          const c = await Client.open(portOf.get(u)!);
+          await c.read(false);
+          lap("greeting");
+          await c.cmd(`USER ${u}`);
+          lap("USER");
+          await c.cmd(`PASS ${password}`);
+          lap("PASS");
+          await c.cmd("STAT");
+          lap("STAT");
+          await c.cmd("QUIT");
+          lap("QUIT");
+          c.close();
+          return 1;
+        });
   let bytes = 0;
-  const retrs = await forSeconds(async (u) => {
-    const c = await login(portOf.get(u)!, u, password);
-    let n = 0;
-    for (let i = 1; i <= messages; i++) {
-      // Not `bytes += await …`: that reads `bytes` before the await and loses the other clients' counts.
-      const got = await c.cmd(`RETR ${i}`, true);
-      bytes += got;
-      n++;
-    }
-    await c.cmd("QUIT");
-    c.close();
-    return n;
-  });
-  const stepMs = Object.fromEntries(STEPS.map((k) => [k, spent[k] / sessions.total])) as Record<Step, number>;
+  const retrs =
+    phase === "sessions"
+      ? skipped
+      : await forSeconds(async (u) => {
+          const c = await login(portOf.get(u)!, u, password);
+          let n = 0;
+          for (let i = 1; i <= messages; i++) {
+            // Not `bytes += await …`: that reads `bytes` before the await and loses the other clients' counts.
+            const got = await c.cmd(`RETR ${i}`, true);
+            bytes += got;
+            n++;
+          }
+          await c.cmd("QUIT");
+          c.close();
+          return n;
+        });
+  const stepMs = Object.fromEntries(STEPS.map((k) => [k, spent[k] / Math.max(1, sessions.total)])) as Record<
+    Step,
+    number
+  >;
   return {
     stepMs,
     sessionsPerSecond: sessions.total / sessions.seconds,

@@ -7,30 +7,26 @@
  * failures answer -ERR [SYS/TEMP] and the session continues (or, mid-RETR,
  * closes). Deletions are applied only by QUIT in TRANSACTION; a drop, a
  * timeout, a lost lock or a drain applies nothing.
+ *
+ * This file is the session's state and life cycle (start, close, drain, the
+ * lost lock); the concerns around it live in session/: the socket and its
+ * writes (connection.ts), one line to one response (dispatch.ts), RETR/TOP's
+ * message body (send-message.ts).
  */
-import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import type { Readable } from "node:stream";
 import type { SecureContext } from "node:tls";
 import type { Authenticator, CredentialPrefetch } from "@aerogram/auth";
-import { BlobNotFoundError } from "@aerogram/blobstore";
-import {
-  type IdleSession,
-  type IdleSweeper,
-  type LineEvent,
-  LineSplitter,
-  upgradeToTls,
-} from "@aerogram/net";
+import { type IdleSession, type IdleSweeper, type LineEvent, LineSplitter } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
-import { authorizationHandlers } from "./authorization.ts";
 import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
-import { type BlobPath, readWholeBlob, WHOLE_READ_MAX_OCTETS } from "./message-read.ts";
+import type { BlobPath } from "./message-read.ts";
 import type { Pop3Metrics } from "./metrics.ts";
-import { type Command, type CommandName, parseCommand } from "./protocol/commands.ts";
-import { DotStuffer } from "./protocol/dot-stuffing.ts";
+import type { Command, CommandName } from "./protocol/commands.ts";
 import { err, ok } from "./protocol/responses.ts";
-import { TopCutter } from "./protocol/top.ts";
-import { transactionHandlers } from "./transaction.ts";
+import { ConnectionClosedError, Pop3Connection } from "./session/connection.ts";
+import { dispatch } from "./session/dispatch.ts";
+import { sendMessage } from "./session/send-message.ts";
+import { nextSessionId } from "./session/session-id.ts";
 
 export type SessionState = "authorization" | "transaction" | "update" | "closed";
 
@@ -71,23 +67,9 @@ const MAX_QUEUED_LINES = 64;
 /** Total time a connection gets to finish AUTHORIZATION, however active it is. */
 export const AUTHORIZATION_DEADLINE_MS = 5 * 60_000;
 
-class ConnectionClosedError extends Error {}
-
 const LOCK_LOST = err("maildrop lock lost; no messages deleted", "SYS/TEMP");
 const GREETING = "Aerogram POP3 ready";
 const GREETING_LINE = ok(GREETING);
-
-/**
- * Session ids (logs, the APOP timestamp): a random per-process prefix and a
- * counter, unique without asking the CSPRNG on every connection. RFC 1939 §7
- * only needs the timestamp to differ each time; it is not a secret.
- */
-const SESSION_ID_PREFIX = randomBytes(4).toString("hex");
-let sessionCounter = 0;
-function nextSessionId(): string {
-  sessionCounter = (sessionCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return SESSION_ID_PREFIX + sessionCounter.toString(16);
-}
 
 export class Pop3Session implements IdleSession {
   state: SessionState = "authorization";
@@ -103,10 +85,12 @@ export class Pop3Session implements IdleSession {
   readonly log: Logger;
   readonly remoteAddress: string;
 
-  private socket: Socket;
+  /** Whether the last reply was +OK (for the commands_total result label). */
+  lastReplyOk = false;
+
+  private readonly connection: Pop3Connection;
   private readonly splitter: LineSplitter;
   private readonly queue: LineEvent[] = [];
-  private readonly pending: Buffer[] = [];
   private busy = false;
   private draining = false;
 
@@ -115,7 +99,11 @@ export class Pop3Session implements IdleSession {
     socket: Socket,
     info: { remoteAddress: string; secure: boolean },
   ) {
-    this.socket = socket;
+    this.connection = new Pop3Connection(socket, {
+      data: this.onData,
+      sent: (octets) => deps.metrics.bytesSent.inc(octets),
+      activity: () => deps.idle.touch(this),
+    });
     this.secure = info.secure;
     this.remoteAddress = info.remoteAddress;
     this.splitter = new LineSplitter(deps.options.maxLineOctets);
@@ -140,22 +128,17 @@ export class Pop3Session implements IdleSession {
     this.reply(this.apopTimestamp ? ok(`${GREETING} ${this.apopTimestamp}`) : GREETING_LINE);
     this.flush();
     this.deps.metrics.sessions.inc();
-    this.socket.once("close", () => this.onSocketClosed());
-    this.attach(this.socket);
+    this.connection.socket.once("close", () => this.onSocketClosed());
+    this.connection.attach();
     // The idle limit restarts with every byte; the deadline doesn't, so a
     // client trickling bytes must still finish AUTHORIZATION in time.
     this.deps.idle.watch(this, this.options.idleMs, AUTHORIZATION_DEADLINE_MS);
   }
 
-  private attach(socket: Socket): void {
-    socket.on("data", this.onData);
-    socket.on("error", () => {});
-  }
-
   private readonly onData = (chunk: Buffer): void => {
     this.deps.idle.touch(this);
     for (const ev of this.splitter.push(chunk)) this.queue.push(ev);
-    if (this.queue.length >= MAX_QUEUED_LINES) this.socket.pause();
+    if (this.queue.length >= MAX_QUEUED_LINES) this.connection.pause();
     void this.pump();
   };
 
@@ -165,7 +148,7 @@ export class Pop3Session implements IdleSession {
     try {
       while (this.queue.length > 0 && this.state !== "closed") {
         const ev = this.queue.shift()!;
-        await this.handle(ev);
+        await dispatch(this, ev);
         if (this.lockLost) break;
         if (this.queue.length === 0) this.flush();
       }
@@ -185,65 +168,13 @@ export class Pop3Session implements IdleSession {
       this.close(err("server shutting down", "SYS/TEMP"));
       return;
     }
-    if (this.socket.isPaused()) this.socket.resume();
-  }
-
-  private async handle(ev: LineEvent): Promise<void> {
-    if (ev.kind === "too-long") {
-      this.saslStep = undefined;
-      this.count("unknown", false);
-      this.reply(err("line too long"));
-      return;
-    }
-    const line = ev.line.toString("utf8");
-    if (this.saslStep) {
-      const step = this.saslStep;
-      this.saslStep = undefined;
-      await step(this, line);
-      return;
-    }
-    const started = performance.now();
-    const parsed = parseCommand(line);
-    if (!parsed.ok) {
-      this.count(parsed.name ?? "unknown", false);
-      this.reply(err(parsed.message));
-      return;
-    }
-    const command = parsed.command;
-    const table = this.state === "authorization" ? authorizationHandlers : transactionHandlers;
-    const handler = table[command.name] as Handler | undefined;
-    if (!handler) {
-      this.count(command.name, false);
-      this.reply(
-        command.name === "LAST"
-          ? err("LAST is not supported (obsolete since RFC 1939)")
-          : err(`${command.name} is not valid in the ${this.state.toUpperCase()} state`),
-      );
-      return;
-    }
-    this.lastResultOk = false;
-    try {
-      await handler(this, command);
-    } catch (error) {
-      if (error instanceof ConnectionClosedError) throw error;
-      this.log.error({ err: error, command: command.name }, "POP3 command failed");
-      this.reply(err("temporary failure, try again later", "SYS/TEMP"));
-    }
-    this.count(command.name, this.lastResultOk);
-    this.deps.metrics.observeDuration(command.name, (performance.now() - started) / 1000);
-  }
-
-  /** Whether the last reply was +OK (for the commands_total result label). */
-  private lastResultOk = false;
-
-  private count(command: string, okResult: boolean): void {
-    this.deps.metrics.countCommand(command, okResult);
+    this.connection.resume();
   }
 
   /** Queues a response line; written in one go when the pipeline is drained. */
   reply(response: Buffer): void {
-    this.lastResultOk = response[0] === 0x2b; // "+"
-    this.pending.push(response);
+    this.lastReplyOk = response[0] === 0x2b; // "+"
+    this.connection.queue(response);
   }
 
   /**
@@ -252,97 +183,18 @@ export class Pop3Session implements IdleSession {
    * prefetch), so the answer isn't held up behind sending it.
    */
   flush(): void {
-    if (this.pending.length === 0 || this.state === "closed") return;
-    const out = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-    this.pending.length = 0;
-    this.deps.metrics.bytesSent.inc(out.length);
-    this.socket.write(out);
+    if (this.state !== "closed") this.connection.flush();
   }
 
-  /**
-   * Writes with backpressure (message bodies), after any queued replies, in
-   * one corked batch (one writev, no concatenation); throws when the peer is
-   * gone.
-   */
-  private async write(...data: Buffer[]): Promise<void> {
-    if (this.state === "closed" || this.socket.destroyed) throw new ConnectionClosedError();
-    const parts = this.pending.length > 0 ? [...this.pending.splice(0), ...data] : data;
-    let octets = 0;
-    for (const p of parts) octets += p.length;
-    if (octets === 0) return;
-    this.deps.metrics.bytesSent.inc(octets);
-    this.deps.idle.touch(this);
-    let flowing = true;
-    if (parts.length === 1) {
-      flowing = this.socket.write(parts[0]!);
-    } else {
-      this.socket.cork();
-      for (const p of parts) if (p.length > 0) flowing = this.socket.write(p);
-      this.socket.uncork();
-    }
-    if (flowing) return;
-    await new Promise<void>((resolve, reject) => {
-      const onDrain = () => {
-        this.socket.off("close", onClose);
-        resolve();
-      };
-      const onClose = () => {
-        this.socket.off("drain", onDrain);
-        reject(new ConnectionClosedError());
-      };
-      this.socket.once("drain", onDrain);
-      this.socket.once("close", onClose);
-    });
+  /** Writes with backpressure after the queued replies; throws ConnectionClosedError when the peer is gone. */
+  write(...data: Buffer[]): Promise<void> {
+    if (this.state === "closed") return Promise.reject(new ConnectionClosedError());
+    return this.connection.write(...data);
   }
 
-  /**
-   * RETR and TOP: "+OK", the (cut) message byte-stuffed in CRLF form, ".".
-   * A message of up to WHOLE_READ_MAX_OCTETS is read whole and answered in
-   * one write; a larger one streams. A failure before the first byte answers
-   * -ERR; after it, the response can't be repaired, so the connection closes
-   * (applying nothing).
-   */
-  async sendMessage(m: MaildropMessage, topLines?: number): Promise<void> {
-    let whole: Buffer | undefined;
-    let body: Readable | undefined;
-    try {
-      if (m.storedOctets <= WHOLE_READ_MAX_OCTETS) {
-        whole = await readWholeBlob(this.deps.blobs, m.blobKey, m.storedOctets, this.deps.blobPath);
-      }
-      if (!whole) body = await this.deps.blobs.get(m.blobKey);
-    } catch (error) {
-      if (error instanceof BlobNotFoundError) {
-        this.log.error({ blobKey: m.blobKey }, "message blob missing");
-        this.reply(err("message content unavailable", "SYS/PERM"));
-        return;
-      }
-      throw error;
-    }
-    this.reply(ok(topLines === undefined ? `${m.octets} octets` : "top of message follows"));
-    const stuffer = new DotStuffer();
-    const cutter = topLines === undefined ? undefined : new TopCutter(topLines);
-    try {
-      if (whole) {
-        const parts: Buffer[] = [];
-        stuffer.pushInto(cutter ? cutter.push(whole) : whole, parts);
-        parts.push(stuffer.end());
-        await this.write(...parts);
-        return;
-      }
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        await this.write(stuffer.push(cutter ? cutter.push(chunk) : chunk));
-        if (cutter?.done) break;
-      }
-      await this.write(stuffer.end());
-    } catch (error) {
-      if (!(error instanceof ConnectionClosedError)) {
-        this.log.error({ err: error, blobKey: m.blobKey }, "reading a message failed mid-response");
-      }
-      this.destroy();
-      throw new ConnectionClosedError();
-    } finally {
-      body?.destroy();
-    }
+  /** RETR and TOP (session/send-message.ts). */
+  sendMessage(m: MaildropMessage, topLines?: number): Promise<void> {
+    return sendMessage(this, m, topLines);
   }
 
   /** Makes a maildrop this session's (TRANSACTION state). */
@@ -366,13 +218,9 @@ export class Pop3Session implements IdleSession {
     this.flush();
     this.queue.length = 0;
     this.splitter.reset();
-    const plain = this.socket;
-    plain.off("data", this.onData);
     try {
-      const tls = await upgradeToTls(plain, context);
-      this.socket = tls;
+      await this.connection.upgrade(context);
       this.secure = true;
-      this.attach(tls);
     } catch (error) {
       this.log.info({ err: error }, "STLS handshake failed");
       this.destroy();
@@ -384,18 +232,15 @@ export class Pop3Session implements IdleSession {
   close(last?: Buffer): void {
     if (this.state === "closed") return;
     if (last) this.reply(last);
-    this.flush();
     this.state = "closed";
-    this.socket.end();
-    // A peer that never closes its side doesn't keep the socket.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    this.connection.end();
     this.finish();
   }
 
   /** Drops the connection without a word (failures mid-response). */
   destroy(): void {
     this.state = "closed";
-    this.socket.destroy();
+    this.connection.destroy();
     this.finish();
   }
 

@@ -101,12 +101,11 @@ export const transactionHandlers: HandlerTable = {
     } finally {
       session.committing = false;
     }
-    // The deletions are applied; the release goes out before the answer (a
-    // client that reconnects at once finds the maildrop free: its new login
-    // takes several round trips before it asks for the lock) but the answer
-    // doesn't wait for Redis to confirm it.
-    const released = drop.release();
+    // The deletions are applied; the answer waits for the release, so a
+    // client that reconnects at once finds the maildrop free even when its
+    // new session lands on another worker or replica, whose lock request
+    // travels on another connection and could overtake an unconfirmed release.
+    await drop.release();
     session.close(answer);
-    await released;
   },
 };

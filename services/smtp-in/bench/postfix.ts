@@ -17,11 +17,14 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processTree } from "@aerogram/testkit";
 
 export interface PrivatePostfix {
   port: number;
   /** Messages delivered into the maildir so far. */
   delivered(): number;
+  /** The master and every Postfix process under it (for CPU per message). */
+  pids(): number[];
   stop(): void;
 }
 
@@ -95,6 +98,13 @@ export function startPrivatePostfix(port: number, domain: string): PrivatePostfi
   return {
     port,
     delivered: () => (existsSync(newDir) ? readdirSync(newDir).length : 0),
+    pids() {
+      try {
+        return processTree(Number(readFileSync(join(root, "spool", "pid", "master.pid"), "utf8").trim()));
+      } catch {
+        return [];
+      }
+    },
     stop() {
       try {
         execFileSync("/usr/sbin/postfix", ["-c", etc, "stop"], { stdio: "ignore" });

@@ -3,6 +3,7 @@
  * come from libs/config; the rest has defaults here (constructor options, so
  * tests and a later config change can set them without touching the service).
  */
+import type { GroupCommitOptions } from "@aerogram/delivery";
 import type { ProxyProtocolOptions } from "@aerogram/net";
 import { DEFAULT_DEADLINES, type SmtpDeadlineOptions } from "./deadlines.ts";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
@@ -42,6 +43,8 @@ export interface SmtpInOptions {
   /** Message bytes kept in memory while receiving; the rest spills to a temp file. */
   spoolMemoryBytes: number;
   rateLimits: RateLimitOptions;
+  /** Deliveries arriving together share one transaction (libs/delivery group-commit.ts); default DEFAULT_GROUP_COMMIT. */
+  groupCommit?: GroupCommitOptions;
 }
 
 export const DEFAULT_OPTIONS = {

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createSecureContext } from "node:tls";
-import { Delivery } from "@aerogram/delivery";
+import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
 import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
@@ -74,7 +74,10 @@ export class SmtpInService {
     this.metrics = new SmtpMetrics(runtime.metrics);
     this.limits = new RateLimits(runtime.limits, opts.rateLimits, this.log);
     this.policy = new RecipientPolicy(runtime.store, this.limits);
-    this.delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
+    this.delivery = new Delivery(
+      { store: runtime.store, blobs: runtime.blobs, events: runtime.events },
+      { groupCommit: opts.groupCommit ?? DEFAULT_GROUP_COMMIT },
+    );
     this.resolver = opts.resolver ?? createCachedResolver();
     this.deadlines = new SmtpDeadlines(opts.deadlines);
   }

@@ -1,0 +1,43 @@
+/** The ops HTTP endpoint (/healthz, /readyz, /metrics) with the admin API behind it, and the start banner. */
+import { createAdminApi, StoreAdmin } from "@aerogram/admin";
+import { OpsServer, type ReadinessCheck, type Registry } from "@aerogram/observability";
+import type { Runtime } from "@aerogram/runtime";
+import { ensureDemoAccount } from "./demo.ts";
+
+export function createOps(runtime: Runtime, metrics: Registry, checks: ReadinessCheck[]): OpsServer {
+  // The admin API rides on the ops HTTP port (refuses every request without ADMIN_TOKEN).
+  const adminApi = runtime.config.services.includes("admin")
+    ? createAdminApi({
+        ops: new StoreAdmin(runtime.store, { health: () => ops.runChecks() }),
+        token: runtime.config.adminToken,
+        log: runtime.log,
+      })
+    : undefined;
+  const ops: OpsServer = new OpsServer({
+    registry: metrics,
+    checks,
+    ...(adminApi ? { fallback: adminApi } : {}),
+  });
+  return ops;
+}
+
+/** What `npm start` prints once everything listens (tests and newcomers read it). */
+export async function banner(
+  runtime: Runtime,
+  httpPort: number,
+  endpoints: string[],
+  workers: number,
+): Promise<string> {
+  const { config } = runtime;
+  const lines = [
+    `Aerogram is running (pid ${process.pid}${workers > 1 ? `, ${workers} workers` : ""})`,
+    `  HTTP   http://${config.bindAddress}:${httpPort}/healthz /readyz /metrics`,
+  ];
+  for (const e of endpoints) lines.push(`  ${e}`);
+  if (runtime.embeddedPostgres) lines.push(`  Postgres (embedded PGlite) ${runtime.embeddedPostgres.url}`);
+  if (config.demoAccount) {
+    const demo = await ensureDemoAccount(runtime.store, config.dataDir);
+    lines.push(`  Demo account: ${demo.address}  password: ${demo.password ?? "(set elsewhere)"}`);
+  }
+  return lines.join("\n");
+}

@@ -7,13 +7,15 @@
  *   BENCH_PORT      the port to listen on (127.0.0.1)
  *   BENCH_USERS     accounts bench1..N@example.org to create before listening
  *   BENCH_PASSWORD  their password
- *   BENCH_GATEWAYS  gateway processes sharing the port (node:cluster workers
- *                   when > 1; the primary only creates the accounts and forks)
+ *   BENCH_GATEWAYS  gateway processes sharing the port: > 1 runs `npm start`'s
+ *                   worker model (services/aerogram, AEROGRAM_WORKERS=N, IMAP only)
  *   BENCH_SQL_COUNT when set, each gateway counts the SQL statements it sends
  *                   (by text) and prints the top ones to stderr on SIGTERM
  * Prints "READY" once every gateway listens; SIGTERM closes it.
  */
+import { spawn } from "node:child_process";
 import cluster from "node:cluster";
+import { resolve } from "node:path";
 import { loadConfig } from "@aerogram/config";
 import { createRuntime } from "@aerogram/runtime";
 import pg from "pg";
@@ -78,25 +80,43 @@ async function serve(): Promise<() => Promise<void>> {
   };
 }
 
+/**
+ * BENCH_GATEWAYS > 1: the product's own worker model (services/aerogram,
+ * AEROGRAM_WORKERS node:cluster workers sharing the IMAP listener), as `npm start`
+ * runs it, in a child process of this one (so its CPU counts in this tree).
+ */
+async function serveWorkers(): Promise<() => Promise<void>> {
+  const main = resolve(import.meta.dirname, "../../aerogram/src/main.ts");
+  const child = spawn(process.execPath, [...process.execArgv, main], {
+    env: {
+      ...process.env,
+      AEROGRAM_WORKERS: String(gateways),
+      AEROGRAM_SERVICES: "imap",
+      IMAP_PORT: String(port),
+      HTTP_PORT: String(port + 2),
+      BIND_ADDRESS: "127.0.0.1",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((res, rej) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      // The primary prints its banner once every worker listens.
+      if (/IMAP\s/.test(out)) res();
+    });
+    child.once("exit", (code) => rej(new Error(`aerogram exited ${code}: ${out}`)));
+  });
+  return () =>
+    new Promise<void>((res) => {
+      child.once("exit", () => res());
+      child.kill("SIGTERM");
+    });
+}
+
 if (cluster.isPrimary) {
   await createAccounts();
-  if (gateways <= 1) {
-    const stop = await serve();
-    process.once("SIGTERM", () => void stop().finally(() => process.exit(0)));
-    console.log("READY");
-  } else {
-    let listening = 0;
-    for (let i = 0; i < gateways; i++) {
-      cluster.fork().once("listening", () => {
-        if (++listening === gateways) console.log("READY");
-      });
-    }
-    process.once("SIGTERM", () => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.kill("SIGTERM");
-      setTimeout(() => process.exit(0), 500);
-    });
-  }
-} else {
-  const stop = await serve();
+  const stop = gateways <= 1 ? await serve() : await serveWorkers();
   process.once("SIGTERM", () => void stop().finally(() => process.exit(0)));
+  console.log("READY");
 }

@@ -142,6 +142,11 @@ const envSchema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().optional(),
   S3_FORCE_PATH_STYLE: bool,
   BLOB_DIR: z.string().optional(),
+  BLOB_CACHE_BYTES: z.coerce
+    .number({ error: "expected a number" })
+    .int("expected a whole number")
+    .min(0)
+    .default(64 * 1024 * 1024),
 
   NATS_URL: url(["nats:", "tls:", "ws:", "wss:"]),
   NATS_SUBJECT_PREFIX: z
@@ -190,6 +195,8 @@ export interface Config {
   bindAddress: string;
   /** Absent: embedded PGlite served on 127.0.0.1:embeddedPort. */
   database: { url: string | undefined; poolMax: number; embeddedPort: number; embeddedDir: string };
+  /** Bytes of small blob ranges kept in memory per process (blobs are immutable); 0 disables. */
+  blobCacheBytes: number;
   blobs:
     | {
         kind: "s3";
@@ -314,6 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
       embeddedDir: `${dataDir}/pg`,
     },
     blobs,
+    blobCacheBytes: e.BLOB_CACHE_BYTES,
     events: e.NATS_URL
       ? { kind: "nats", url: e.NATS_URL, subjectPrefix: e.NATS_SUBJECT_PREFIX }
       : { kind: "memory", subjectPrefix: e.NATS_SUBJECT_PREFIX },

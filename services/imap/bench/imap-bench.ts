@@ -273,6 +273,7 @@ async function startAerogram(dir: string, port: number, s3: TestS3 | null): Prom
     BENCH_PASSWORD: PASSWORD,
     BENCH_GATEWAYS: String(GATEWAYS),
     ...(process.env.BENCH_SQL_COUNT ? { BENCH_SQL_COUNT: "1" } : {}),
+    ...(process.env.BLOB_CACHE_BYTES ? { BLOB_CACHE_BYTES: process.env.BLOB_CACHE_BYTES } : {}),
     ...(s3
       ? {
           S3_ENDPOINT: s3.endpoint,

@@ -45,7 +45,33 @@ export class ImapMailboxes {
     mailboxId: number,
     watchId?: number,
   ): Promise<(MailboxStatusCounts & { watchedModseq?: number }) | undefined> {
+    return this.#status("b.id = $1", [mailboxId], watchId);
+  }
+
+  /**
+   * STATUS of a mailbox named by the client, in the same one statement: the name
+   * lookup is the row read (STATUS costs one round trip, not a lookup and a count).
+   */
+  async statusByName(
+    accountId: number,
+    name: string,
+    watchId?: number,
+  ): Promise<(MailboxStatusCounts & { id: number; name: string; watchedModseq?: number }) | undefined> {
+    return this.#status(
+      "b.account_id = $1 AND b.name = $3",
+      [accountId, normalizeMailboxName(name)],
+      watchId,
+    );
+  }
+
+  async #status(
+    where: string,
+    params: [number] | [number, string],
+    watchId: number | undefined,
+  ): Promise<(MailboxStatusCounts & { id: number; name: string; watchedModseq?: number }) | undefined> {
     const { rows } = await this.pool.query<{
+      id: number;
+      name: string;
       message_count: number;
       total_size: number;
       uidnext: number;
@@ -56,17 +82,19 @@ export class ImapMailboxes {
       deleted: string;
       watched: number | null;
     }>(
-      `SELECT b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
+      `SELECT b.id, b.name, b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
               (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.uid >= b.recent_uid) AS recent,
               (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${SEEN} = 0) AS unseen,
               (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${DELETED} <> 0) AS deleted,
               (SELECT w.highestmodseq FROM mailboxes w WHERE w.id = $2) AS watched
-         FROM mailboxes b WHERE b.id = $1`,
-      [mailboxId, watchId ?? null],
+         FROM mailboxes b WHERE ${where}`,
+      params.length === 1 ? [params[0], watchId ?? null] : [params[0], watchId ?? null, params[1]],
     );
     const r = rows[0];
     if (!r) return undefined;
     return {
+      id: r.id,
+      name: r.name,
       messages: r.message_count,
       recent: Number(r.recent),
       unseen: Number(r.unseen),

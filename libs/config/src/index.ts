@@ -151,6 +151,11 @@ const envSchema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().optional(),
   S3_FORCE_PATH_STYLE: bool,
   BLOB_DIR: z.string().optional(),
+  BLOB_CACHE_BYTES: z.coerce
+    .number({ error: "expected a number" })
+    .int("expected a whole number")
+    .min(0)
+    .default(64 * 1024 * 1024),
 
   NATS_URL: url(["nats:", "tls:", "ws:", "wss:"]),
   NATS_SUBJECT_PREFIX: z
@@ -246,6 +251,8 @@ export interface Config {
      */
     embeddedStallMs: number;
   };
+  /** Bytes of small blob ranges kept in memory per process (blobs are immutable); 0 disables. */
+  blobCacheBytes: number;
   blobs:
     | {
         kind: "s3";
@@ -407,6 +414,7 @@ export function loadConfig(env: Env = process.env): Config {
       embeddedStallMs: e.EMBEDDED_PG_STALL_MS,
     },
     blobs,
+    blobCacheBytes: e.BLOB_CACHE_BYTES,
     events: e.NATS_URL
       ? { kind: "nats", url: e.NATS_URL, subjectPrefix: e.NATS_SUBJECT_PREFIX }
       : { kind: "memory", subjectPrefix: e.NATS_SUBJECT_PREFIX },

@@ -5,7 +5,7 @@
  * logger, the metrics registry and the readiness checks over all of them.
  * Services receive a Runtime and never look at configuration kinds.
  */
-import { type BlobStore, createBlobStore } from "@aerogram/blobstore";
+import { type BlobStore, createBlobStore, withReadCache } from "@aerogram/blobstore";
 import type { Config } from "@aerogram/config";
 import { connectOrStartEmbedded, type EmbeddedPostgres, startEmbeddedPostgres } from "@aerogram/embedded-pg";
 import { createEventBus, type EventBus, type MeteredEventBus } from "@aerogram/events";
@@ -95,7 +95,11 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     });
     closers.push(() => store.close());
 
-    const blobs = withBlobMetrics(createBlobStore(config.blobs), metrics);
+    // The cache sits outside the metrics: blob-store latency and counts stay the backend's.
+    const blobs = withReadCache(
+      withBlobMetrics(createBlobStore(config.blobs), metrics),
+      config.blobCacheBytes,
+    );
     closers.push(() => blobs.close());
 
     const events =

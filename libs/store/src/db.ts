@@ -115,3 +115,38 @@ export async function withTransaction<T>(
     client.release(broken);
   }
 }
+
+/**
+ * withTransaction for a write to one mailbox: BEGIN and the mailbox row's lock
+ * (`SELECT highestmodseq … FOR UPDATE`) travel as ONE simple-protocol message,
+ * one round trip instead of two. fn gets the HIGHESTMODSEQ under the lock, or
+ * undefined when the mailbox does not exist. The id is inlined, so it must be a
+ * safe integer (checked).
+ */
+export async function withMailboxLock<T>(
+  pool: pg.Pool,
+  mailboxId: number,
+  fn: (client: pg.PoolClient, highestModseq: number | undefined) => Promise<T>,
+): Promise<T> {
+  if (!Number.isSafeInteger(mailboxId)) throw new RangeError(`mailbox id ${mailboxId} is not an integer`);
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    const results = (await client.query(
+      `BEGIN; SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE`,
+    )) as unknown as pg.QueryResult<{ highestmodseq: number }>[];
+    const head = results[1]?.rows[0]?.highestmodseq;
+    const result = await fn(client, head);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    try {
+      await client.query("ROLLBACK");
+    } catch {
+      broken = true; // the connection itself is gone: don't return it to the pool
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,49 +1,109 @@
 /**
  * `npm run bench` (services/imap): imaptest stress against Aerogram and against a
- * private Dovecot on the same machine, in the same run (ratios only mean
- * something between runs under the same load).
+ * private Dovecot on the same machine, in the same run, alternating (issue 17).
  *
  *   imaptest users=100 clients=20 secs=30 mbox=<200 generated messages>
  *
- * Aerogram runs in this process on the test Postgres (TEST_DATABASE_URL) with
- * filesystem blobs and the in-process bus (like Dovecot's local maildir); Dovecot
- * runs from a config under a temp directory on a high loopback port with a
- * passwd-file of the same 100 users. Prints login/s, FETCH/s, APPEND/s, the
- * ratio Aerogram/Dovecot and imaptest's error count for each.
+ * Two mixes: `default` (imaptest's own: login → select → commands → logout) and
+ * `logout0` (`logout=0`: the sessions stay open, the steady state of a mail
+ * client). Every round runs each mix against both servers, the order alternating
+ * from round to round, with empty mailboxes each time (a fresh database and blob
+ * directory for Aerogram, a fresh maildir for Dovecot). Prints, per mix, the
+ * min/median/max over the rounds of LOGIN/s, FETCH/s, APPEND/s, LIST/s, STATUS/s,
+ * STORE/s, EXPUNGE/s, the ratios Aerogram/Dovecot on the medians, imaptest's
+ * error counts, CPU per command (ms; Aerogram = gateway processes + its
+ * PostgreSQL backends, Dovecot = its whole process tree; from /proc/<pid>/stat)
+ * and the load average.
  *
- * Needs imaptest (IMAPTEST=/path, default /tmp/imaptest/src/imaptest, built
- * outside the repo) and /usr/sbin/dovecot; without them it prints
- * "imaptest/dovecot: not available" and exits 0. BENCH_SECS shortens the run.
+ * Aerogram runs as a child process (imap-gateway.ts) on the test PostgreSQL
+ * (TEST_DATABASE_URL) with the in-process bus and limiter. Dovecot 2.3 is
+ * libs/testkit's private Dovecot (startPrivateDovecot): maildir, passwd-file,
+ * here with the auth cache and process limits raised.
  *
- * BENCH_SMOKE=1 (the smoke test in npm test): 5 users, 2 clients, 2 s, a
- * 20-message mbox, no Dovecot; without imaptest it checks LOGIN/SELECT/APPEND
- * on the bench's gateway with a raw client instead.
+ * Environment:
+ *   BENCH_SECS=30      seconds per imaptest run
+ *   BENCH_ROUNDS=3     alternating rounds
+ *   BENCH_USERS=100    imaptest users (accounts bench1..N)
+ *   BENCH_CLIENTS=20   imaptest clients
+ *   BENCH_MESSAGES=200 messages in the generated mbox imaptest appends from
+ *   BENCH_MIXES=default,logout0
+ *   BENCH_BLOBS=fs     fs | s3 (s3rver from libs/testkit)
+ *   BENCH_GATEWAYS=1   gateway processes behind one port (node:cluster)
+ *   BENCH_SERVERS=aerogram,dovecot
+ *   BENCH_PORT         Aerogram's port (default: a free one; Dovecot gets its own)
+ *   BENCH_CPU_PROF=dir `node --cpu-prof` of the gateway into dir
+ *   BENCH_VERBOSE=1    imaptest's output
+ *
+ * Needs imaptest (IMAPTEST=/path, default /opt/imaptest/imaptest or
+ * /tmp/imaptest/src/imaptest) and /usr/sbin/dovecot; without imaptest it prints
+ * "imaptest: not available" and exits 0, without Dovecot it measures Aerogram alone.
+ *
+ * BENCH_SMOKE=1 or --smoke (the smoke test in npm test, libs/testkit bench.ts):
+ * 5 users, 2 clients, 2 s, one round of the default mix, a 20-message mbox, no
+ * Dovecot; without imaptest it checks LOGIN/SELECT/APPEND on the bench's
+ * gateway with a raw client instead. Every run ends with one summary line per
+ * server and mix (`aerogram login/s … FETCH/s … APPEND/s … errors N`, medians).
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import {
   benchKnob,
   benchSmoke,
+  createTestDatabase,
   dovecotUnavailable,
+  freePort,
   startPrivateDovecot,
-  startTestBackend,
+  startS3,
+  type TestS3,
   TextClient,
   tempDir,
 } from "@aerogram/testkit";
-import { ImapServer } from "../src/server.ts";
 
-const IMAPTEST = process.env.IMAPTEST ?? "/tmp/imaptest/src/imaptest";
+const IMAPTEST =
+  process.env.IMAPTEST ??
+  ["/opt/imaptest/imaptest", "/tmp/imaptest/src/imaptest"].find((p) => existsSync(p)) ??
+  "/opt/imaptest/imaptest";
+const SMOKE = benchSmoke();
 const USERS = benchKnob("BENCH_USERS", 100, 5);
 const CLIENTS = benchKnob("BENCH_CLIENTS", 20, 2);
 const SECS = benchKnob("BENCH_SECS", 30, 2);
+const ROUNDS = benchKnob("BENCH_ROUNDS", 3, 1);
 const MESSAGES = benchKnob("BENCH_MESSAGES", 200, 20);
+const MIXES = (process.env.BENCH_MIXES ?? (SMOKE ? "default" : "default,logout0"))
+  .split(",")
+  .filter(Boolean) as Mix[];
+const SERVERS = (process.env.BENCH_SERVERS ?? (SMOKE ? "aerogram" : "aerogram,dovecot"))
+  .split(",")
+  .filter(Boolean);
+const BLOBS = process.env.BENCH_BLOBS === "s3" ? "s3" : "fs";
+const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 1);
+const FIXED_PORT = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const PASSWORD = "bench-pass";
+const CLK_TCK = 100; // USER_HZ on Linux
 
-interface StressResult {
-  totals: Record<string, number>;
+type Mix = "default" | "logout0";
+const MEASURES = [
+  ["LOGIN", ["Logi"]],
+  ["FETCH", ["Fetc", "Fet2"]],
+  ["APPEND", ["Appe"]],
+  ["LIST", ["List"]],
+  ["STATUS", ["Stat"]],
+  ["STORE", ["Stor"]],
+  ["EXPUNGE", ["Expu"]],
+] as const;
+type Measure = (typeof MEASURES)[number][0];
+
+interface RunResult {
+  rates: Record<Measure, number>;
+  commands: number;
   errors: number;
+  cpuMsPerCommand: number;
+  /** Share of the CPU that was the database's (Aerogram) — 0 for Dovecot. */
+  dbCpuShare: number;
+  load: string;
   output: string;
 }
 
@@ -72,67 +132,233 @@ function generateMbox(count: number): string {
   return parts.join("");
 }
 
-function runImaptest(port: number, mbox: string, userTemplate: string): Promise<StressResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      IMAPTEST,
-      [
-        "host=127.0.0.1",
-        `port=${port}`,
-        `user=${userTemplate}`,
-        `pass=${PASSWORD}`,
-        `users=${USERS}`,
-        `clients=${CLIENTS}`,
-        `secs=${SECS}`,
-        `mbox=${mbox}`,
-        "no_pipelining",
-      ],
-      { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } },
-    );
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", () => {
-      const totalsAt = output.lastIndexOf("Totals:");
-      const block = output.slice(totalsAt).split("\n");
-      const names = (block[1] ?? "").trim().split(/\s+/);
-      const counts = (block[4] ?? "").trim().split(/\s+/).map(Number);
-      const totals: Record<string, number> = {};
-      names.forEach((name, i) => {
-        totals[name] = counts[i] ?? 0;
+// ---- CPU from /proc ------------------------------------------------------------
+
+interface ProcStat {
+  ppid: number;
+  /** utime + stime + cutime + cstime, in clock ticks. */
+  ticks: number;
+  own: number;
+}
+
+async function procStat(pid: number): Promise<ProcStat | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, "utf8");
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]].map(Number) as number[];
+    return { ppid: Number(f[1]), ticks: utime! + stime! + cutime! + cstime!, own: utime! + stime! };
+  } catch {
+    return null; // exited meanwhile
+  }
+}
+
+async function allPids(): Promise<number[]> {
+  return (await readdir("/proc")).filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
+/**
+ * CPU ticks of a process tree: every live process's own and reaped children's
+ * time. A child reaped during the run moves its time into its parent's cutime,
+ * so a tree sampled at start and end loses nothing to processes that came and went.
+ */
+async function treeTicks(root: number): Promise<number> {
+  const stats = new Map<number, ProcStat>();
+  for (const pid of await allPids()) {
+    const s = await procStat(pid);
+    if (s) stats.set(pid, s);
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 20; hops++) {
+      if (p === root) return true;
+      p = stats.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, s] of stats) if (inTree(pid)) ticks += s.ticks;
+  return ticks;
+}
+
+/**
+ * PostgreSQL backends of one database, found by their process title
+ * ("postgres: <user> <db> <client> <state>"); their parent (the postmaster) reaps
+ * them for every database, so they are sampled each second and each backend's
+ * last value kept.
+ */
+class BackendSampler {
+  readonly #seen = new Map<number, { first: number; last: number }>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly database: string) {}
+
+  async sample(): Promise<void> {
+    for (const pid of await allPids()) {
+      let title: string;
+      try {
+        title = await readFile(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      if (!title.startsWith("postgres: ") || !title.split(" ").includes(this.database)) continue;
+      const s = await procStat(pid);
+      if (!s) continue;
+      const entry = this.#seen.get(pid);
+      if (entry) entry.last = s.own;
+      else this.#seen.set(pid, { first: this.#started ? 0 : s.own, last: s.own });
+    }
+  }
+
+  #started = false;
+
+  async start(): Promise<void> {
+    await this.sample();
+    this.#started = true;
+    this.#timer = setInterval(() => void this.sample(), 1000);
+  }
+
+  async stop(): Promise<number> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.sample();
+    let ticks = 0;
+    for (const e of this.#seen.values()) ticks += e.last - e.first;
+    return ticks;
+  }
+}
+
+// ---- imaptest ------------------------------------------------------------------
+
+async function runImaptest(
+  port: number,
+  mbox: string,
+  userTemplate: string,
+  mix: Mix,
+): Promise<{ totals: Record<string, number>; errors: number; output: string }> {
+  const args = [
+    "host=127.0.0.1",
+    `port=${port}`,
+    `user=${userTemplate}`,
+    `pass=${PASSWORD}`,
+    `users=${USERS}`,
+    `clients=${CLIENTS}`,
+    `secs=${SECS}`,
+    `mbox=${mbox}`,
+    ...(mix === "logout0" ? ["logout=0"] : []),
+  ];
+  const child = spawn(IMAPTEST, args, { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  await new Promise<void>((res, rej) => {
+    child.on("error", rej);
+    child.on("close", () => res());
+  });
+  const totalsAt = output.lastIndexOf("Totals:");
+  const block = output.slice(totalsAt).split("\n");
+  const names = (block[1] ?? "").trim().split(/\s+/);
+  const counts = (block[4] ?? "").trim().split(/\s+/).map(Number);
+  const totals: Record<string, number> = {};
+  names.forEach((name, i) => {
+    totals[name] = counts[i] ?? 0;
+  });
+  const errors = (output.match(/^Error: /gm) ?? []).length;
+  return { totals, errors, output };
+}
+
+function loadAverage(): Promise<string> {
+  return readFile("/proc/loadavg", "utf8").then((t) => t.split(" ").slice(0, 3).join(" "));
+}
+
+// ---- servers -------------------------------------------------------------------
+
+interface Server {
+  port: number;
+  /** Root of the process tree whose CPU counts. */
+  pid: number;
+  userTemplate: string;
+  database?: string;
+  stop(): Promise<void>;
+}
+
+async function startAerogram(dir: string, port: number, s3: TestS3 | null): Promise<Server> {
+  const db = await createTestDatabase();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    DATABASE_URL: db.url,
+    DATABASE_POOL_MAX: "20",
+    DATA_DIR: dir,
+    LOG_LEVEL: "error",
+    BENCH_PORT: String(port),
+    BENCH_USERS: String(USERS),
+    BENCH_PASSWORD: PASSWORD,
+    BENCH_GATEWAYS: String(GATEWAYS),
+    ...(process.env.BENCH_SQL_COUNT ? { BENCH_SQL_COUNT: "1" } : {}),
+    ...(process.env.BLOB_CACHE_BYTES ? { BLOB_CACHE_BYTES: process.env.BLOB_CACHE_BYTES } : {}),
+    ...(s3
+      ? {
+          S3_ENDPOINT: s3.endpoint,
+          S3_BUCKET: s3.bucket,
+          S3_REGION: s3.region,
+          S3_ACCESS_KEY_ID: s3.accessKeyId,
+          S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        }
+      : { BLOB_DIR: join(dir, "blobs") }),
+  };
+  const nodeArgs = ["--import", "tsx"];
+  if (CPU_PROF) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${resolve(CPU_PROF)}`);
+  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "imap-gateway.ts")], {
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await waitForLine(child, "READY");
+  return {
+    port,
+    pid: child.pid!,
+    userTemplate: "bench%d@example.org",
+    database: db.name,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise<void>((res) => {
+        if (child.exitCode !== null) res();
+        else child.once("exit", () => res());
       });
-      const errors = (output.match(/^Error: /gm) ?? []).length;
-      resolve({ totals, errors, output });
+      await db.drop();
+    },
+  };
+}
+
+function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((res, rej) => {
+    let out = "";
+    const timer = setTimeout(() => rej(new Error(`gateway not ready in 120 s: ${out}`)), 120_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(line)) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`gateway exited ${code}: ${out}`));
     });
   });
 }
 
-async function startAerogram() {
-  const backend = await startTestBackend({
-    database: "postgres",
-    blobs: "fs",
-    settings: { DATABASE_POOL_MAX: "20", LOG_LEVEL: "error", IMAP_PORT: "0" },
+/** Dovecot as the reference: testkit's private instance, auth cache and process limits raised. */
+async function startDovecot(): Promise<Server> {
+  const dovecot = await startPrivateDovecot({
+    protocols: ["imap"],
+    users: Array.from({ length: USERS }, (_, i) => `bench${i + 1}`),
+    password: PASSWORD,
+    services: { imap: ["process_limit = 1024"] },
+    settings: "auth_cache_size = 10M\ndefault_process_limit = 1024\ndefault_client_limit = 4096\n",
   });
-  const runtime = await backend.runtime("imap-bench");
-  for (let i = 1; i <= USERS; i++) {
-    await runtime.store.accounts.create({ address: `bench${i}@example.org`, password: PASSWORD });
-  }
-  const server = new ImapServer(runtime);
-  const endpoints = await server.listen({ port: 0, host: "127.0.0.1" });
-  const port = Number(/:(\d+)/.exec(endpoints[0]!)![1]);
-  return {
-    port,
-    async stop() {
-      server.close();
-      await runtime.close();
-      await backend.stop();
-    },
-  };
+  return { port: dovecot.ports.imap!, pid: dovecot.pid, userTemplate: "bench%d", stop: () => dovecot.stop() };
 }
 
 /** Smoke mode without imaptest: the bench's gateway answers a LOGIN, SELECT and APPEND. */
@@ -147,87 +373,164 @@ async function smokeCheck(port: number): Promise<void> {
   console.log("imaptest: not available; smoke mode checked LOGIN, SELECT and APPEND");
 }
 
-function rates(result: StressResult) {
+// ---- one run, the rounds, the table ----------------------------------------------
+
+async function measure(server: Server, mbox: string, mix: Mix): Promise<RunResult> {
+  const backends = server.database ? new BackendSampler(server.database) : null;
+  await backends?.start();
+  const before = await treeTicks(server.pid);
+  const result = await runImaptest(server.port, mbox, server.userTemplate, mix);
+  const nodeTicks = (await treeTicks(server.pid)) - before;
+  const dbTicks = (await backends?.stop()) ?? 0;
+  const load = await loadAverage();
+  const rates = {} as Record<Measure, number>;
+  for (const [name, columns] of MEASURES)
+    rates[name] = columns.reduce((sum, c) => sum + (result.totals[c] ?? 0), 0) / SECS;
+  const commands = Object.entries(result.totals)
+    .filter(([name]) => name !== "Logo" || mix === "default")
+    .reduce((sum, [, n]) => sum + (Number.isFinite(n) ? n : 0), 0);
+  const cpuMs = ((nodeTicks + dbTicks) * 1000) / CLK_TCK;
   return {
-    login: (result.totals.Logi ?? 0) / SECS,
-    fetch: ((result.totals.Fetc ?? 0) + (result.totals.Fet2 ?? 0)) / SECS,
-    append: (result.totals.Appe ?? 0) / SECS,
+    rates,
+    commands,
+    errors: result.errors,
+    cpuMsPerCommand: commands > 0 ? cpuMs / commands : 0,
+    dbCpuShare: nodeTicks + dbTicks > 0 ? dbTicks / (nodeTicks + dbTicks) : 0,
+    load,
+    output: result.output,
   };
 }
 
+function stats(values: number[]): { min: number; median: number; max: number } {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { min: s[0] ?? 0, median: median ?? 0, max: s[s.length - 1] ?? 0 };
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+}
+
+function printTable(mix: Mix, results: Map<string, RunResult[]>): void {
+  const ours = results.get("aerogram") ?? [];
+  const theirs = results.get("dovecot") ?? [];
+  console.log(
+    `\n== mix ${mix === "logout0" ? "logout=0 (sessions stay open)" : "default (login … logout)"}: ` +
+      `${ours.length || theirs.length} round(s), users=${USERS} clients=${CLIENTS} secs=${SECS}, ` +
+      `blobs=${BLOBS}, gateways=${GATEWAYS}`,
+  );
+  console.log(
+    `${"per second".padEnd(10)} ${"aerogram min/median/max".padStart(26)} ${"dovecot min/median/max".padStart(26)} ${"ratio".padStart(7)}`,
+  );
+  for (const [name] of MEASURES) {
+    const a = stats(ours.map((r) => r.rates[name]));
+    const d = stats(theirs.map((r) => r.rates[name]));
+    const cell = (s: typeof a, n: number) =>
+      n ? `${fmt(s.min)}/${fmt(s.median)}/${fmt(s.max)}`.padStart(26) : "—".padStart(26);
+    const ratio =
+      ours.length && theirs.length && d.median > 0 ? `${(a.median / d.median).toFixed(2)}x` : "n/a";
+    console.log(`${name.padEnd(10)} ${cell(a, ours.length)} ${cell(d, theirs.length)} ${ratio.padStart(7)}`);
+  }
+  const cpu = (rs: RunResult[]) => {
+    const s = stats(rs.map((r) => r.cpuMsPerCommand));
+    return rs.length ? `${s.min.toFixed(2)}/${s.median.toFixed(2)}/${s.max.toFixed(2)}` : "—";
+  };
+  const db = stats(ours.map((r) => r.dbCpuShare)).median;
+  console.log(
+    `${"CPU ms/cmd".padEnd(10)} ${cpu(ours).padStart(26)} ${cpu(theirs).padStart(26)}` +
+      (ours.length ? `   (aerogram: ${(db * 100).toFixed(0)}% of it PostgreSQL)` : ""),
+  );
+  console.log(
+    `${"errors".padEnd(10)} ${ours
+      .map((r) => r.errors)
+      .join(",")
+      .padStart(26)} ${theirs
+      .map((r) => r.errors)
+      .join(",")
+      .padStart(26)}`,
+  );
+  console.log(`load avg   aerogram runs: ${ours.map((r) => r.load).join(" | ")}`);
+  console.log(`           dovecot runs:  ${theirs.map((r) => r.load).join(" | ")}`);
+  for (const [name, rs] of results) {
+    if (!rs.length) continue;
+    const median = (m: Measure) => fmt(stats(rs.map((r) => r.rates[m])).median);
+    console.log(
+      `${name.padEnd(9)} login/s ${median("LOGIN").padStart(8)}  FETCH/s ${median("FETCH").padStart(8)}  ` +
+        `APPEND/s ${median("APPEND").padStart(8)}  errors ${rs.reduce((n, r) => n + r.errors, 0)}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
-  const smoke = benchSmoke();
-  const noReference = dovecotUnavailable(["imap"]);
-  if (!existsSync(IMAPTEST) || (noReference && !smoke)) {
-    if (!smoke) {
-      console.log(`imaptest/dovecot: not available (${noReference ?? `no ${IMAPTEST}`})`);
+  if (!existsSync(IMAPTEST)) {
+    if (!SMOKE) {
+      console.log("imaptest: not available");
       return;
     }
-    const aerogram = await startAerogram();
+    const dir = await tempDir("aerogram-imap-bench-");
+    const aerogram = await startAerogram(dir.path, FIXED_PORT ?? (await freePort()), null);
     try {
       await smokeCheck(aerogram.port);
     } finally {
       await aerogram.stop();
+      await dir.remove();
     }
     return;
   }
+  const noDovecot = dovecotUnavailable(["imap"]);
+  const servers = SERVERS.filter((s) => s !== "dovecot" || !noDovecot);
+  if (servers.length < SERVERS.length)
+    console.log(`dovecot: not available (${noDovecot}); measuring Aerogram alone`);
+  if (SMOKE) console.log("dovecot: skipped (smoke mode)");
   const dir = await tempDir("aerogram-imap-bench-");
-  await chmod(dir.path, 0o755); // imaptest reads it; so may Dovecot's unprivileged processes
+  await chmod(dir.path, 0o755); // imaptest reads the mbox under it
   const mbox = join(dir.path, "bench.mbox");
   await writeFile(mbox, generateMbox(MESSAGES));
-  const aerogram = await startAerogram();
-  let ours: StressResult;
+  const s3 = BLOBS === "s3" ? await startS3() : null;
+  const results = new Map<Mix, Map<string, RunResult[]>>();
+  let run = 0;
   try {
-    ours = await runImaptest(aerogram.port, mbox, "bench%d@example.org");
-  } finally {
-    await aerogram.stop();
-  }
-  let theirs: StressResult | null = null;
-  if (smoke) console.log("dovecot: skipped (smoke mode)");
-  else {
-    try {
-      const dovecot = await startPrivateDovecot({
-        protocols: ["imap"],
-        users: Array.from({ length: USERS }, (_, i) => `bench${i + 1}`),
-        password: PASSWORD,
-        services: { imap: ["process_limit = 1024"] },
-      });
-      try {
-        theirs = await runImaptest(dovecot.ports.imap!, mbox, "bench%d");
-      } finally {
-        await dovecot.stop();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      for (const mix of MIXES) {
+        for (const name of order) {
+          const runDir = join(dir.path, `${name}-${run++}`);
+          await mkdir(runDir);
+          await chmod(runDir, 0o755);
+          const server =
+            name === "aerogram"
+              ? await startAerogram(runDir, FIXED_PORT ?? (await freePort()), s3)
+              : await startDovecot();
+          let result: RunResult;
+          try {
+            result = await measure(server, mbox, mix);
+          } finally {
+            await server.stop();
+          }
+          const byServer = results.get(mix) ?? new Map<string, RunResult[]>();
+          results.set(mix, byServer);
+          byServer.set(name, [...(byServer.get(name) ?? []), result]);
+          console.log(
+            `round ${round + 1} ${mix.padEnd(8)} ${name.padEnd(9)} FETCH/s ${fmt(result.rates.FETCH)} APPEND/s ${fmt(result.rates.APPEND)} ` +
+              `LOGIN/s ${fmt(result.rates.LOGIN)} commands ${result.commands} cpu ${result.cpuMsPerCommand.toFixed(2)} ms/cmd errors ${result.errors} load ${result.load}`,
+          );
+          if (result.errors > 0)
+            console.log(
+              result.output
+                .split("\n")
+                .filter((l) => l.startsWith("Error"))
+                .slice(0, 10)
+                .join("\n"),
+            );
+          if (process.env.BENCH_VERBOSE) console.log(result.output.slice(-3000));
+        }
       }
-    } catch (err) {
-      console.log(`dovecot: not available (${(err as Error).message})`);
     }
+  } finally {
+    await s3?.stop();
   }
-  const a = rates(ours);
-  console.log(`imaptest stress: users=${USERS} clients=${CLIENTS} secs=${SECS}, ${MESSAGES}-message mbox`);
-  const row = (name: string, r: ReturnType<typeof rates>, errors: number) =>
-    console.log(
-      `${name.padEnd(9)} login/s ${r.login.toFixed(1).padStart(8)}  FETCH/s ${r.fetch.toFixed(1).padStart(8)}  APPEND/s ${r.append.toFixed(1).padStart(8)}  errors ${errors}`,
-    );
-  row("aerogram", a, ours.errors);
-  if (theirs) {
-    const d = rates(theirs);
-    row("dovecot", d, theirs.errors);
-    const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(2) : "n/a");
-    console.log(
-      `ratio     login ${ratio(a.login, d.login)}x  FETCH ${ratio(a.fetch, d.fetch)}x  APPEND ${ratio(a.append, d.append)}x (aerogram/dovecot)`,
-    );
-  }
-  if (ours.errors > 0)
-    console.log(
-      ours.output
-        .split("\n")
-        .filter((l) => l.startsWith("Error"))
-        .slice(0, 10)
-        .join("\n"),
-    );
-  if (process.env.BENCH_VERBOSE) {
-    console.log(ours.output.slice(-3000));
-    if (theirs) console.log(theirs.output.slice(-3000));
-  }
+  for (const [mix, byServer] of results) printTable(mix, byServer);
   if (process.env.BENCH_KEEP) console.log(`kept ${dir.path}`);
   else await dir.remove();
 }

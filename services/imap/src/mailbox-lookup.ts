@@ -24,6 +24,17 @@ export async function requireMailbox(session: Session, name: string, target = fa
   return mailbox;
 }
 
+/**
+ * Mailbox rows a read-only command read anyway may include the selected one: its
+ * HIGHESTMODSEQ then tells the sync after the command whether to ask at all.
+ * (Not for a read that precedes the command's own write: that head is stale.)
+ */
+export function noteHeads(session: Session, mailboxes: readonly Mailbox[]): void {
+  const view = session.selected;
+  if (!view) return;
+  for (const m of mailboxes) if (m.id === view.id) view.knownHead = m.highestModseq;
+}
+
 /** Names we refuse to create: empty levels, wildcards, control characters. */
 export function validMailboxName(name: string): boolean {
   if (name === "" || name.length > 512) return false;

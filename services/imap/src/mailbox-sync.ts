@@ -35,6 +35,10 @@ export class MailboxGoneError extends Error {
 export async function syncSelected(session: Session, allowExpunge: boolean): Promise<ResponseChunk[]> {
   const view = session.selected;
   if (!view) return [];
+  const known = view.knownHead;
+  view.knownHead = null;
+  // The command's own query already showed the mailbox unchanged past the view.
+  if (known !== null && known <= view.modseq && !(allowExpunge && view.pendingExpunges.size > 0)) return [];
   const store = session.ctx.runtime.store;
   let changes: Awaited<ReturnType<typeof store.messages.changesSince>>;
   try {

@@ -3,6 +3,10 @@ import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@a
 
 export interface ImapMetrics {
   commands: Counter<"command" | "result">;
+  /** Commands by client family (client-family.ts: a bounded label). */
+  clientCommands: Counter<"family">;
+  /** Bytes read from and written to clients, by family and direction (in, out). */
+  clientBytes: Counter<"family" | "direction">;
   duration: Histogram<"command">;
   sessions: Gauge.Internal<"protocol">;
 }
@@ -33,6 +37,28 @@ export function createImapMetrics(registry: Registry): ImapMetrics {
           help: "IMAP command latency (IDLE excluded)",
           labelNames: ["command"],
           buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+          registers: [registry],
+        }),
+    ),
+    clientCommands: reuse(
+      registry,
+      "aerogram_imap_client_commands_total",
+      () =>
+        new Counter({
+          name: "aerogram_imap_client_commands_total",
+          help: "IMAP commands by client family (thunderbird, apple, outlook, android, ios, mutt, other)",
+          labelNames: ["family"],
+          registers: [registry],
+        }),
+    ),
+    clientBytes: reuse(
+      registry,
+      "aerogram_imap_client_bytes_total",
+      () =>
+        new Counter({
+          name: "aerogram_imap_client_bytes_total",
+          help: "IMAP bytes from (in) and to (out) clients, by client family",
+          labelNames: ["family", "direction"],
           registers: [registry],
         }),
     ),

@@ -16,6 +16,8 @@ export class Output {
   #pendingBytes = 0;
   /** Bytes of a response already on the wire: an error now leaves the stream unusable. */
   midResponse = false;
+  /** Bytes handed to the socket so far (the client-family byte counter reads it). */
+  bytesWritten = 0;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -66,6 +68,7 @@ export class Output {
   async #write(data: Buffer): Promise<void> {
     const socket = this.#socket;
     if (socket.destroyed) throw new Error("connection closed");
+    this.bytesWritten += data.length;
     if (!socket.write(data)) await waitForDrain(socket);
   }
 

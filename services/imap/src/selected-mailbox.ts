@@ -26,6 +26,13 @@ export class SelectedMailbox {
   /** Highest MODSEQ this view reflects. */
   modseq: number;
   uidNext: number;
+  /**
+   * The mailbox's HIGHESTMODSEQ as the running command's own query read it, or
+   * null. When it is no greater than `modseq`, nothing changed that the view
+   * lacks, and the sync after the command skips its query (issue 17: at most one
+   * round trip per command). Cleared before every command.
+   */
+  knownHead: number | null = null;
 
   constructor(
     readonly id: number,
@@ -40,6 +47,17 @@ export class SelectedMailbox {
     this.uidNext = uidNext;
     this.#uids = new Uint32Array(Math.max(4, capacity));
     this.#flags = new Uint8Array(Math.max(4, capacity));
+  }
+
+  /**
+   * The session's own write committed at `modseq`, under the mailbox row lock that
+   * showed `headBefore`: when the view was already at `headBefore`, the write is the
+   * only change and the view (which the command updated) is now at `modseq`.
+   */
+  ownWrite(headBefore: number, modseq: number): void {
+    if (headBefore > this.modseq) return;
+    this.modseq = Math.max(this.modseq, modseq);
+    this.knownHead = this.modseq;
   }
 
   get count(): number {

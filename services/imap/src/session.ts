@@ -8,17 +8,17 @@
  *   every ordering rule of RFC 9051 §5.5), and after each command in the selected
  *   state the view is synced (mailbox-sync.ts) so other sessions' changes show up.
  *
- * Input backpressure: when more than INPUT_HIGH_WATER bytes wait in the reader the
- * socket is paused, and resumed when the reader runs dry. Output backpressure is in
- * Output. Streamed APPEND literals flow straight into the blob store.
+ * The concerns around it each have their file:
+ *   session-input.ts  socket bytes → reader events, input backpressure, STARTTLS swap
+ *   output.ts         responses → one socket write per batch, output backpressure
+ *   uploads.ts        streamed APPEND literals → the blob store
+ *   live-updates.ts   how an update reaches a client (events, IDLE push)
+ *   client-family.ts  which client this is (ID, Outlook's tags), for the metrics
  *
  * A session costs one socket, this record, a reader and (when selected) a compact
  * SelectedMailbox; no timers of its own (IdleSweeper and the server's poll tick).
  */
 import type { Socket } from "node:net";
-import { PassThrough } from "node:stream";
-import type { StoredBlob } from "@aerogram/delivery";
-import type { Subscription } from "@aerogram/events";
 import {
   allowsExpungeResponses,
   atom,
@@ -42,20 +42,18 @@ import { upgradeToTls } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Account } from "@aerogram/store";
 import { authenticatedCapabilities, preAuthCapabilities } from "./capabilities.ts";
+import { ClientRecognizer } from "./client-family.ts";
 import { COMMAND_HANDLERS, type CommandResult } from "./commands/index.ts";
 import type { ServerContext } from "./context.ts";
 import { ImapError } from "./errors.ts";
+import { LiveUpdates } from "./live-updates.ts";
 import { MailboxGoneError, syncSelected } from "./mailbox-sync.ts";
 import { Output } from "./output.ts";
 import type { SelectedMailbox } from "./selected-mailbox.ts";
+import { SessionInput } from "./session-input.ts";
+import { Uploads } from "./uploads.ts";
 
-const INPUT_HIGH_WATER = 1024 * 1024;
-
-export interface Upload {
-  readonly stream: PassThrough;
-  readonly blob: Promise<StoredBlob>;
-  failed: boolean;
-}
+export type { Upload } from "./uploads.ts";
 
 export class Session {
   state: SessionState | "logout" = "not-authenticated";
@@ -67,23 +65,24 @@ export class Session {
   savedSearch: number[] | null = null;
   idling = false;
   /** Streamed APPEND literals of the command being read, by literal index. */
-  readonly uploads = new Map<number, Upload>();
+  readonly uploads: Uploads;
+  /** The client's family (metrics label), from ID or Outlook's tags. */
+  readonly client = new ClientRecognizer();
   /** Runs after the tagged response is written (STARTTLS, LOGOUT). */
   afterTagged: (() => Promise<void>) | null = null;
 
   readonly reader: CommandReader;
   readonly out: Output;
+  readonly #input: SessionInput;
+  readonly #updates: LiveUpdates;
   #socket: Socket;
   #secure: boolean;
   #closed = false;
   #busy = false;
   #drainRequested = false;
-  #wakeInput: (() => void) | null = null;
-  #syncChain: Promise<void> = Promise.resolve();
-  /** A push sync is queued and has not started reading yet: further wake-ups join it. */
-  #syncQueued = false;
-  #subscription: Subscription | null = null;
-  readonly #onData = (chunk: Buffer) => this.#receive(chunk);
+  /** Input/output byte counts already added to the client-family metric. */
+  #countedIn = 0;
+  #countedOut = 0;
 
   constructor(
     readonly ctx: ServerContext,
@@ -101,6 +100,8 @@ export class Session {
     this.#socket = socket;
     this.#secure = secure;
     this.out = new Output(socket);
+    this.uploads = new Uploads(ctx.delivery);
+    this.#updates = new LiveUpdates(this, hooks.onSyncFailed ? () => hooks.onSyncFailed?.(this) : undefined);
     this.reader = new CommandReader({
       maxLiteralSize: ctx.limits.appendLimitBytes,
       // Before login nothing may be uploaded: an APPEND literal is refused before
@@ -113,7 +114,8 @@ export class Session {
           ? 0
           : Math.min(ctx.limits.appendLimitBytes, this.account?.quotaBytes ?? Number.POSITIVE_INFINITY),
     });
-    this.#attach(socket);
+    this.#input = new SessionInput(socket, this.reader, () => this.hooks.touch(this));
+    socket.once("close", () => this.close());
   }
 
   get secure(): boolean {
@@ -220,16 +222,15 @@ export class Session {
     if (this.#closed) return;
     this.#closed = true;
     this.idling = false;
-    this.#subscription?.unsubscribe();
-    this.#subscription = null;
-    for (const upload of this.uploads.values()) upload.stream.destroy();
-    this.uploads.clear();
+    this.#updates.close();
+    this.uploads.destroyAll();
+    this.#countClient(false);
     // end() flushes what is queued (a BYE) before the FIN; a peer that never reads
     // it can't hold the socket open for long.
     const socket = this.#socket;
     socket.end();
     setTimeout(() => socket.destroy(), 2000).unref();
-    this.#wakeInput?.();
+    this.#input.close();
     this.hooks.onClose(this);
   }
 
@@ -256,52 +257,21 @@ export class Session {
 
   // ---- input -------------------------------------------------------------------
 
-  #attach(socket: Socket): void {
-    socket.on("data", this.#onData);
-    socket.once("close", () => this.close());
-  }
-
-  #receive(chunk: Buffer): void {
-    this.reader.push(chunk);
-    this.hooks.touch(this);
-    if (this.reader.bufferedBytes > INPUT_HIGH_WATER) this.#socket.pause();
-    const wake = this.#wakeInput;
-    this.#wakeInput = null;
-    wake?.();
-  }
-
   /** The next reader event, waiting for input; null once the connection closed. */
-  async nextEvent(): Promise<ReaderEvent | null> {
-    for (;;) {
-      if (this.#closed) return null;
-      const event = this.reader.next();
-      if (event) return event;
-      if (this.#socket.isPaused()) this.#socket.resume();
-      await new Promise<void>((resolve) => {
-        this.#wakeInput = resolve;
-      });
-    }
+  nextEvent(): Promise<ReaderEvent | null> {
+    return this.#input.nextEvent();
   }
 
   /** One raw line (AUTHENTICATE responses, IDLE's DONE); null when the connection closed. */
-  async readLine(): Promise<Buffer | null> {
-    this.reader.setMode("line");
-    try {
-      for (;;) {
-        const event = await this.nextEvent();
-        if (!event) return null;
-        if (event.kind === "line") return event.line;
-        if (event.kind === "error") return Buffer.alloc(0);
-      }
-    } finally {
-      this.reader.setMode("command");
-    }
+  readLine(): Promise<Buffer | null> {
+    return this.#input.readLine();
   }
 
   async #handle(event: ReaderEvent): Promise<void> {
     switch (event.kind) {
       case "command": {
         const parsed = parseCommand(event.command, { mailboxEncoding: this.utf8 ? "utf8" : "mutf7" });
+        if (parsed.ok) this.client.onTag(parsed.command.tag);
         if (!parsed.ok) {
           this.uploads.clear();
           const { tag, status, responseCode, message } = parsed.error;
@@ -323,16 +293,13 @@ export class Session {
         await this.out.endResponse();
         return;
       case "literal-start":
-        this.#startUpload(event.index);
+        this.uploads.start(event.index);
         return;
-      case "literal-chunk": {
-        const upload = this.uploads.get(event.index);
-        if (upload && !upload.failed && !upload.stream.write(event.data))
-          await waitForDrain(upload.stream, upload);
+      case "literal-chunk":
+        await this.uploads.write(event.index, event.data);
         return;
-      }
       case "literal-end":
-        this.uploads.get(event.index)?.stream.end();
+        this.uploads.end(event.index);
         return;
       case "line":
         return; // a stray line outside AUTHENTICATE/IDLE: nothing waits for it
@@ -353,16 +320,6 @@ export class Session {
     }
   }
 
-  #startUpload(index: number): void {
-    const stream = new PassThrough({ highWaterMark: 256 * 1024 });
-    const upload: Upload = { stream, blob: this.ctx.delivery.storeBlob(stream), failed: false };
-    upload.blob.catch(() => {
-      upload.failed = true;
-      stream.resume(); // keep the reader flowing; the command reports the failure
-    });
-    this.uploads.set(index, upload);
-  }
-
   // ---- commands ----------------------------------------------------------------
 
   async #dispatch(command: Command): Promise<void> {
@@ -377,6 +334,7 @@ export class Session {
           text: `${name} is not valid in the ${this.state} state`,
         };
       } else {
+        if (this.selected) this.selected.knownHead = null;
         const handler = COMMAND_HANDLERS[command.name] as (s: Session, c: Command) => Promise<CommandResult>;
         result = await handler(this, command);
         if (this.selected && result.condition !== "BAD" && !SELF_SYNCING.has(command.name)) {
@@ -405,6 +363,7 @@ export class Session {
     }
     const label = command.name;
     this.ctx.metrics.commands.inc({ command: label, result: result.condition.toLowerCase() });
+    this.#countClient(true);
     if (command.name !== "IDLE")
       this.ctx.metrics.duration.observe({ command: label }, (performance.now() - started) / 1000);
   }
@@ -429,52 +388,36 @@ export class Session {
     };
   }
 
-  // ---- selected mailbox & live updates -----------------------------------------
+  /** Commands and bytes by client family (bounded label; client-family.ts). */
+  #countClient(command: boolean): void {
+    const { clientCommands, clientBytes } = this.ctx.metrics;
+    const family = this.client.family;
+    if (command) clientCommands.inc({ family }, 1);
+    const read = this.#input.bytesRead;
+    const written = this.out.bytesWritten;
+    if (read > this.#countedIn) clientBytes.inc({ family, direction: "in" }, read - this.#countedIn);
+    if (written > this.#countedOut) clientBytes.inc({ family, direction: "out" }, written - this.#countedOut);
+    this.#countedIn = read;
+    this.#countedOut = written;
+  }
+
+  // ---- selected mailbox & live updates (live-updates.ts) -------------------------
 
   select(view: SelectedMailbox | null): void {
-    this.#subscription?.unsubscribe();
-    this.#subscription = null;
     this.selected = view;
     this.savedSearch = null;
     this.state = view ? "selected" : "authenticated";
-    if (view && this.account) {
-      const mailboxId = view.id;
-      this.#subscription = this.ctx.runtime.events.subscribe(this.account.id, (event) => {
-        if (event.mailbox === mailboxId && this.idling) this.pushUpdates();
-      });
-    }
+    this.#updates.watch(view && this.account ? this.account.id : null, view ? view.id : null);
   }
 
-  /**
-   * While IDLE: sync and write untagged updates at once (event or poll tick).
-   * Wake-ups coalesce: while one sync is queued and not yet started, another
-   * adds nothing (it will read everything committed so far), so a burst of
-   * events or poll ticks slower than the database never builds a backlog.
-   */
+  /** While IDLE: sync and write untagged updates at once (event or poll tick). */
   pushUpdates(): void {
-    if (this.#syncQueued) return;
-    this.#syncQueued = true;
-    this.#syncChain = this.#syncChain
-      .then(async () => {
-        this.#syncQueued = false;
-        if (!this.idling || !this.selected || this.#closed) return;
-        const chunks = await syncSelected(this, true);
-        if (chunks.length === 0) return;
-        await this.send(chunks);
-        await this.out.endResponse();
-      })
-      .catch((err) => {
-        if (err instanceof MailboxGoneError) void this.bye(null, "The selected mailbox was deleted");
-        else {
-          this.log.debug({ err }, "idle sync failed; the next poll retries");
-          this.hooks.onSyncFailed?.(this);
-        }
-      });
+    this.#updates.push();
   }
 
   /** Waits for an IDLE push in progress to finish. */
   settleUpdates(): Promise<void> {
-    return this.#syncChain;
+    return this.#updates.settle();
   }
 
   // ---- STARTTLS ----------------------------------------------------------------
@@ -483,14 +426,12 @@ export class Session {
     const tls = this.ctx.tls;
     if (!tls) throw new Error("TLS not configured");
     // RFC 9051 §6.2.1: nothing pipelined after STARTTLS may be executed.
-    this.reader.discardBufferedInput();
-    const plain = this.#socket;
-    plain.off("data", this.#onData);
+    const plain = this.#input.detach();
     const secure = await upgradeToTls(plain, tls);
     this.#socket = secure;
     this.#secure = true;
     this.out.replaceSocket(secure);
-    secure.on("data", this.#onData);
+    this.#input.switchTo(secure);
     secure.on("error", () => {});
   }
 }
@@ -500,19 +441,4 @@ const SELF_SYNCING = new Set<string>(["SELECT", "EXAMINE", "CLOSE", "UNSELECT", 
 
 function isLoopback(address: string): boolean {
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
-}
-
-function waitForDrain(stream: PassThrough, upload: { failed: boolean }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      stream.off("error", done);
-      resolve();
-    };
-    if (upload.failed || stream.destroyed) return resolve();
-    stream.on("drain", done);
-    stream.on("close", done);
-    stream.on("error", done);
-  });
 }

@@ -54,6 +54,11 @@ test("npm start: imapflow logs in as the demo account, appends and fetches", {
         assert.ok(found);
         assert.equal(found.envelope?.subject, "started");
         assert.equal(found.source?.toString(), text);
+        // STORE and EXPUNGE take the mailbox row lock with BEGIN in one simple-protocol
+        // message (libs/store withMailboxLock): the embedded database answers it too.
+        assert.ok(await imap.messageFlagsAdd(String(appended.uid), ["\\Flagged"], { uid: true }));
+        assert.ok(await imap.messageDelete(String(appended.uid), { uid: true }));
+        assert.equal((await imap.status("INBOX", { messages: true })).messages, 0);
       } finally {
         lock.release();
       }

@@ -34,28 +34,37 @@ export function toChange(r: {
 }
 
 /**
- * What changed in a mailbox after MODSEQ `since`: one indexed row read when
- * nothing did (the common case, asked by every IMAP command), plus two
- * index range scans when something did.
+ * What changed in a mailbox after MODSEQ `since`, in ONE round trip (every
+ * IMAP command asks): the mailbox row's primary-key read, and only when its
+ * HIGHESTMODSEQ moved past `since` the two index range scans (messages by
+ * MODSEQ, the expunge log), aggregated into the same row. One statement sees
+ * one snapshot, so head and changes agree.
  */
 export async function changesSince(db: Queryable, mailboxId: number, since: number): Promise<MailboxChanges> {
-  const head = await db.query<{ uidvalidity: number; uidnext: number; highestmodseq: number }>(
-    "SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = $1",
-    [mailboxId],
+  const { rows } = await db.query<{
+    uidvalidity: number;
+    uidnext: number;
+    highestmodseq: number;
+    changed: [number, number, number, string[]][] | null;
+    expunged: number[] | null;
+  }>(
+    `SELECT b.uidvalidity, b.uidnext, b.highestmodseq,
+            CASE WHEN b.highestmodseq > $2 THEN
+              (SELECT json_agg(json_build_array(m.uid, m.modseq, m.flags, m.keywords) ORDER BY m.uid)
+                 FROM messages m WHERE m.mailbox_id = b.id AND m.modseq > $2) END AS changed,
+            CASE WHEN b.highestmodseq > $2 THEN
+              (SELECT json_agg(e.uid ORDER BY e.uid)
+                 FROM expunged e WHERE e.mailbox_id = b.id AND e.modseq > $2) END AS expunged
+       FROM mailboxes b WHERE b.id = $1`,
+    [mailboxId, since],
   );
-  const h = head.rows[0];
+  const h = rows[0];
   if (!h) throw new MailboxNotFoundError(mailboxId);
-  const base = { uidValidity: h.uidvalidity, uidNext: h.uidnext, highestModseq: h.highestmodseq };
-  if (h.highestmodseq <= since) return { ...base, changed: [], expunged: [] };
-  const [changed, expunged] = await Promise.all([
-    db.query<MessageChange>(
-      "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
-      [mailboxId, since],
-    ),
-    db.query<{ uid: number }>("SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid", [
-      mailboxId,
-      since,
-    ]),
-  ]);
-  return { ...base, changed: changed.rows.map(toChange), expunged: expunged.rows.map((r) => r.uid) };
+  return {
+    uidValidity: h.uidvalidity,
+    uidNext: h.uidnext,
+    highestModseq: h.highestmodseq,
+    changed: (h.changed ?? []).map(([uid, modseq, flags, keywords]) => ({ uid, modseq, flags, keywords })),
+    expunged: h.expunged ?? [],
+  };
 }

@@ -3,7 +3,8 @@
  * MODSEQ, so a client that last saw MODSEQ m learns of the removals since
  * (RFC 7162 QRESYNC VANISHED, and every session's own EXPUNGE responses).
  *
- * Every removal of message rows goes through recordExpunge, in the same
+ * Every removal of message rows goes through recordExpunge (or its CTE form
+ * recordExpungeSql, for EXPUNGE's one-statement DELETE), in the same
  * transaction as the DELETE and under the mailbox row lock: EXPUNGE, MOVE's
  * source side, the INBOX rename and POP3's UPDATE alike.
  */
@@ -34,4 +35,22 @@ export async function recordExpunge(
       WHERE id = $1`,
     [mailboxId, modseq, uids.length, bytes],
   );
+}
+
+/**
+ * recordExpunge as CTEs of the caller's statement (EXPUNGE's one-statement
+ * DELETE, messages/expunge.ts): the log rows and the mailbox row's update for
+ * the rows of CTE `gone` (columns uid, size), with `mailbox` and `modseq` as
+ * SQL parameters. The mailbox row is left alone when `gone` is empty.
+ */
+export function recordExpungeSql(gone: string, mailbox: string, modseq: string): string {
+  return `logged AS (
+       INSERT INTO expunged (mailbox_id, uid, modseq) SELECT ${mailbox}, uid, ${modseq} FROM ${gone}
+         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq
+     ), bump AS (
+       UPDATE mailboxes SET highestmodseq = ${modseq},
+              message_count = message_count - (SELECT count(*) FROM ${gone}),
+              total_size = total_size - (SELECT coalesce(sum(size), 0) FROM ${gone})
+        WHERE id = ${mailbox} AND EXISTS (SELECT 1 FROM ${gone})
+     )`;
 }

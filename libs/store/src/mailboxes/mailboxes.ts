@@ -6,7 +6,13 @@
  */
 import { type Pool, type Queryable, withTransaction } from "../db.ts";
 import { type RenameResult, renameIn } from "./rename.ts";
-import { claimRecent, type MailboxStatusCounts, mailboxStatus, recentFrom } from "./status.ts";
+import {
+  claimRecent,
+  type MailboxStatusWithHead,
+  mailboxStatus,
+  mailboxStatusByName,
+  recentFrom,
+} from "./status.ts";
 
 export const HIERARCHY_DELIMITER = "/";
 
@@ -151,9 +157,21 @@ export class Mailboxes {
     return withTransaction(this.pool, (tx) => renameIn(tx, accountId, from, to));
   }
 
-  /** STATUS items in one row read plus one index scan (RFC 9051 §6.3.11). */
-  status(mailboxId: number): Promise<MailboxStatusCounts | undefined> {
-    return mailboxStatus(this.pool, mailboxId);
+  /**
+   * STATUS items in one row read plus one index scan (RFC 9051 §6.3.11); with
+   * `watchId`, that mailbox's HIGHESTMODSEQ in the same statement (status.ts).
+   */
+  status(mailboxId: number, watchId?: number): Promise<MailboxStatusWithHead | undefined> {
+    return mailboxStatus(this.pool, mailboxId, watchId);
+  }
+
+  /** STATUS of a mailbox by the client's name: lookup and counts in one statement (status.ts). */
+  statusByName(
+    accountId: number,
+    name: string,
+    watchId?: number,
+  ): Promise<MailboxStatusWithHead | undefined> {
+    return mailboxStatusByName(this.pool, accountId, name, watchId);
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import type { Queryable } from "../db.ts";
 import { DELETED, SEEN } from "../messages/flags.ts";
+import { normalizeMailboxName } from "./mailboxes.ts";
 
 export interface MailboxStatusCounts {
   messages: number;
@@ -17,12 +18,53 @@ export interface MailboxStatusCounts {
   highestModseq: number;
 }
 
-/** STATUS items in one row read plus one index scan (RFC 9051 §6.3.11). */
-export async function mailboxStatus(
+/** STATUS counts, the row's id and name, and (when asked) the HIGHESTMODSEQ of the session's selected mailbox. */
+export type MailboxStatusWithHead = MailboxStatusCounts & {
+  id: number;
+  name: string;
+  watchedModseq?: number;
+};
+
+/**
+ * STATUS items in one row read plus one index scan (RFC 9051 §6.3.11). With
+ * `watchId` (the session's selected mailbox) its HIGHESTMODSEQ comes back in
+ * the same statement, as `watchedModseq`, so the session's sync needs no query.
+ */
+export function mailboxStatus(
   db: Queryable,
   mailboxId: number,
-): Promise<MailboxStatusCounts | undefined> {
+  watchId?: number,
+): Promise<MailboxStatusWithHead | undefined> {
+  return statusWhere(db, "b.id = $1", [mailboxId], watchId);
+}
+
+/**
+ * STATUS of a mailbox named by the client, in the same one statement: the name
+ * lookup is the row read (STATUS costs one round trip, not a lookup and a count).
+ */
+export function mailboxStatusByName(
+  db: Queryable,
+  accountId: number,
+  name: string,
+  watchId?: number,
+): Promise<MailboxStatusWithHead | undefined> {
+  return statusWhere(
+    db,
+    "b.account_id = $1 AND b.name = $3",
+    [accountId, normalizeMailboxName(name)],
+    watchId,
+  );
+}
+
+async function statusWhere(
+  db: Queryable,
+  where: string,
+  params: [number] | [number, string],
+  watchId: number | undefined,
+): Promise<MailboxStatusWithHead | undefined> {
   const { rows } = await db.query<{
+    id: number;
+    name: string;
     message_count: number;
     total_size: number;
     uidnext: number;
@@ -31,17 +73,21 @@ export async function mailboxStatus(
     recent: string;
     unseen: string;
     deleted: string;
+    watched: number | null;
   }>(
-    `SELECT b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
+    `SELECT b.id, b.name, b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
             (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.uid >= b.recent_uid) AS recent,
             (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${SEEN} = 0) AS unseen,
-            (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${DELETED} <> 0) AS deleted
-       FROM mailboxes b WHERE b.id = $1`,
-    [mailboxId],
+            (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${DELETED} <> 0) AS deleted,
+            (SELECT w.highestmodseq FROM mailboxes w WHERE w.id = $2) AS watched
+       FROM mailboxes b WHERE ${where}`,
+    params.length === 1 ? [params[0], watchId ?? null] : [params[0], watchId ?? null, params[1]],
   );
   const r = rows[0];
   if (!r) return undefined;
   return {
+    id: r.id,
+    name: r.name,
     messages: r.message_count,
     recent: Number(r.recent),
     unseen: Number(r.unseen),
@@ -50,6 +96,7 @@ export async function mailboxStatus(
     uidNext: r.uidnext,
     uidValidity: r.uidvalidity,
     highestModseq: r.highestmodseq,
+    ...(r.watched !== null ? { watchedModseq: r.watched } : {}),
   };
 }
 
@@ -59,12 +106,12 @@ export async function mailboxStatus(
  * claims a given UID (the row lock serialises claims across replicas).
  */
 export async function claimRecent(db: Queryable, mailboxId: number, uidNext: number): Promise<number> {
-  // Nothing to claim (the common re-SELECT): a read, not a row lock and a commit.
-  if ((await recentFrom(db, mailboxId)) >= uidNext) return uidNext;
+  // One statement: the row is locked and written only when something is left to
+  // claim; the common case (nothing new since the last claim) matches no row.
   const { rows } = await db.query<{ old: number }>(
-    `UPDATE mailboxes m SET recent_uid = GREATEST(m.recent_uid, $2)
+    `UPDATE mailboxes m SET recent_uid = $2
        FROM (SELECT recent_uid AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o
-      WHERE m.id = $1 RETURNING o.old`,
+      WHERE m.id = $1 AND m.recent_uid < $2 RETURNING o.old`,
     [mailboxId, uidNext],
   );
   return rows[0] ? Math.min(rows[0].old, uidNext) : uidNext;

@@ -7,7 +7,7 @@
  * are allocated in commit order, never duplicated, never decreasing, across
  * any number of processes.
  */
-import type { PoolClient } from "../db.ts";
+import type { PoolClient, Queryable } from "../db.ts";
 import { claimDedupeKey, claimDedupeKeys, type DedupeOptions } from "../dedupe/delivery-dedupe.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { encodeFlags } from "./flags.ts";
@@ -92,13 +92,8 @@ async function allocate(
   return { accountId: r.account_id, uidValidity: r.uidvalidity, firstUid: r.first_uid, modseq: r.modseq };
 }
 
-async function insertRows(
-  tx: PoolClient,
-  mailboxId: number,
-  firstUid: number,
-  modseq: number,
-  msgs: readonly NewMessage[],
-) {
+/** The INSERT's column arrays (one element per message, numbered from firstUid) and the keywords they use. */
+function rowColumns(msgs: readonly NewMessage[], firstUid: number) {
   const cols = {
     uid: [] as number[],
     flags: [] as number[],
@@ -146,44 +141,67 @@ async function insertRows(
     cols.inReplyTo.push(ix?.inReplyTo ?? null);
     cols.preview.push(ix?.preview ?? null);
   });
-  await tx.query(
-    `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
+  const params = [
+    cols.uid,
+    cols.flags,
+    cols.keywords,
+    cols.internalDate,
+    cols.size,
+    cols.blobKey,
+    cols.envelope,
+    cols.bodyStructure,
+    cols.body,
+    cols.mime,
+    cols.headerDate,
+    cols.subject,
+    cols.from,
+    cols.to,
+    cols.cc,
+    cols.bcc,
+    cols.messageId,
+    cols.inReplyTo,
+    cols.preview,
+  ];
+  return { params, keywords: [...allKeywords] };
+}
+
+/**
+ * The message rows' INSERT, shared by insertRows (the transaction's step) and
+ * appendInOneStatement: $1 is the mailbox, $3..$21 rowColumns' arrays, `modseq`
+ * the MODSEQ expression, `uid` the UID one over u.uid, `from` extra FROM items
+ * (the allocation's CTE).
+ */
+function insertSql(modseq: string, uid = "u.uid", from = ""): string {
+  return `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
                            envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
                            cc_addr, bcc_addr, message_id, in_reply_to, preview)
-     SELECT $1, u.uid, $2, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
+     SELECT $1, ${uid}, ${modseq}, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
             u.internal_date, u.size, u.blob_key, u.envelope, u.body_structure, u.body, u.mime::jsonb,
             u.header_date, u.subject, u.from_addr, u.to_addr, u.cc_addr, u.bcc_addr, u.message_id,
             u.in_reply_to, u.preview
-       FROM unnest($3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[],
+       FROM ${from}unnest($3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[],
                    $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
                    $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
          AS u(uid, flags, keywords, internal_date, size, blob_key, envelope, body_structure, body, mime,
-              header_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, preview)`,
-    [
-      mailboxId,
-      modseq,
-      cols.uid,
-      cols.flags,
-      cols.keywords,
-      cols.internalDate,
-      cols.size,
-      cols.blobKey,
-      cols.envelope,
-      cols.bodyStructure,
-      cols.body,
-      cols.mime,
-      cols.headerDate,
-      cols.subject,
-      cols.from,
-      cols.to,
-      cols.cc,
-      cols.bcc,
-      cols.messageId,
-      cols.inReplyTo,
-      cols.preview,
-    ],
-  );
-  if (allKeywords.size) await addMailboxKeywords(tx, mailboxId, [...allKeywords]);
+              header_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, preview)`;
+}
+
+/** The mailbox row's keyword list with the keywords of text[] parameter `param` added (no duplicates). */
+export function mailboxKeywordsAddSql(param: string): string {
+  return `CASE WHEN keywords @> ${param}::text[] THEN keywords
+              ELSE keywords || ARRAY(SELECT k FROM unnest(${param}::text[]) k WHERE NOT k = ANY(keywords)) END`;
+}
+
+async function insertRows(
+  tx: PoolClient,
+  mailboxId: number,
+  firstUid: number,
+  modseq: number,
+  msgs: readonly NewMessage[],
+) {
+  const { params, keywords } = rowColumns(msgs, firstUid);
+  await tx.query(insertSql("$2"), [mailboxId, modseq, ...params]);
+  if (keywords.length) await addMailboxKeywords(tx, mailboxId, keywords);
 }
 
 export async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keywords: string[]) {
@@ -192,6 +210,50 @@ export async function addMailboxKeywords(tx: PoolClient, mailboxId: number, keyw
       WHERE id = $1 AND NOT keywords @> $2::text[]`,
     [mailboxId, keywords],
   );
+}
+
+/**
+ * appendIn of one target without dedupe as ONE statement, its own transaction
+ * (IMAP APPEND): the mailbox row's UPDATE allocates UIDs and the MODSEQ (and
+ * takes the row lock, as allocate() does), the INSERT numbers its rows from
+ * what it returned, and the new keywords join the mailbox's list in that same
+ * UPDATE. Same rows, same locking order as appendIn, one round trip.
+ */
+export async function appendInOneStatement(db: Queryable, t: AppendTarget): Promise<Appended> {
+  const n = t.messages.length;
+  if (n === 0) throw new RangeError("append needs at least one message per target");
+  const bytes = t.messages.reduce((sum, m) => sum + m.size, 0);
+  // UIDs numbered from 0 here; the statement adds the allocated first UID.
+  const { params, keywords } = rowColumns(t.messages, 0);
+  const { rows } = await db.query<{
+    account_id: number;
+    uidvalidity: number;
+    first_uid: number;
+    modseq: number;
+  }>(
+    `WITH a AS (
+       UPDATE mailboxes
+          SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1,
+              message_count = message_count + $2, total_size = total_size + $22,
+              keywords = ${mailboxKeywordsAddSql("$23")}
+        WHERE id = $1
+        RETURNING account_id, uidvalidity, uidnext - $2 AS first_uid, highestmodseq AS modseq
+     ), ins AS (
+       ${insertSql("a.modseq", "a.first_uid + u.uid", "a, ")}
+       RETURNING 1
+     )
+     SELECT a.*, (SELECT count(*) FROM ins) AS inserted FROM a`,
+    [t.mailboxId, n, ...params, bytes, keywords],
+  );
+  const r = rows[0];
+  if (!r) throw new MailboxNotFoundError(t.mailboxId);
+  return {
+    mailboxId: t.mailboxId,
+    accountId: r.account_id,
+    uidValidity: r.uidvalidity,
+    uids: t.messages.map((_, k) => r.first_uid + k),
+    modseq: r.modseq,
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
  * EXPUNGE (RFC 9051 §6.4.3), UID EXPUNGE (RFC 4315) and POP3's UPDATE step:
  * message rows removed under the mailbox row lock, logged in the expunge log.
  */
-import { recordExpunge } from "../changes/expunge-log.ts";
+import { recordExpungeSql } from "../changes/expunge-log.ts";
 import type { PoolClient } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { DELETED } from "./flags.ts";
@@ -22,18 +22,36 @@ export async function expungeIn(
     "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
     [mailboxId],
   );
-  if (!lock.rows[0]) throw new MailboxNotFoundError(mailboxId);
-  const modseq = lock.rows[0].highestmodseq + 1;
-  const { rows } = await tx.query<{ uid: number; size: number; flags: number }>(
-    `DELETE FROM messages
-      WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
-        AND (NOT $3 OR flags & ${DELETED} <> 0)
-      RETURNING uid, size, flags`,
-    [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
+  return expungeLocked(tx, mailboxId, uids, opts, lock.rows[0]?.highestmodseq);
+}
+
+/**
+ * expungeIn under the mailbox row lock the caller holds (`head` is the
+ * HIGHESTMODSEQ it read, undefined when the mailbox is gone), in ONE statement:
+ * the DELETE, and the expunge log's bookkeeping (changes/expunge-log.ts) over
+ * the deleted rows. Messages.expunge takes the lock with BEGIN (db.ts
+ * withMailboxLock): BEGIN+lock, this, COMMIT — three round trips.
+ */
+export async function expungeLocked(
+  tx: PoolClient,
+  mailboxId: number,
+  uids: readonly number[] | "all",
+  opts: { onlyDeleted?: boolean },
+  head: number | undefined,
+): Promise<{ uids: number[]; modseq: number }> {
+  if (head === undefined) throw new MailboxNotFoundError(mailboxId);
+  const modseq = head + 1;
+  const { rows } = await tx.query<{ uids: number[] | null }>(
+    `WITH gone AS (
+       DELETE FROM messages
+        WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
+          AND (NOT $3 OR flags & ${DELETED} <> 0)
+        RETURNING uid, size
+     ), ${recordExpungeSql("gone", "$1", "$4")}
+     SELECT (SELECT json_agg(uid ORDER BY uid) FROM gone) AS uids`,
+    [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false, modseq],
   );
-  if (rows.length === 0) return { uids: [], modseq: lock.rows[0].highestmodseq };
-  const removed = rows.map((r) => r.uid).sort((a, b) => a - b);
-  const bytes = rows.reduce((s, r) => s + r.size, 0);
-  await recordExpunge(tx, mailboxId, removed, modseq, bytes);
+  const removed = rows[0]?.uids ?? [];
+  if (removed.length === 0) return { uids: [], modseq: head };
   return { uids: removed, modseq };
 }

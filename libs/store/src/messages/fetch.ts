@@ -57,7 +57,21 @@ export async function fetchRows(
   uids: readonly number[],
   columns: FetchColumns,
 ): Promise<FetchRow[]> {
-  if (uids.length === 0) return [];
+  return (await fetchRowsWithHead(db, mailboxId, uids, columns)).rows;
+}
+
+/**
+ * fetchRows, and the mailbox's HIGHESTMODSEQ read by the same statement (null
+ * when no row matched): a session whose view is at that MODSEQ knows nothing
+ * changed without asking again (issue 17: one round trip per command).
+ */
+export async function fetchRowsWithHead(
+  db: Queryable,
+  mailboxId: number,
+  uids: readonly number[],
+  columns: FetchColumns,
+): Promise<{ rows: FetchRow[]; highestModseq: number | null }> {
+  if (uids.length === 0) return { rows: [], highestModseq: null };
   const optional = [
     columns.envelope ? "envelope" : "",
     columns.bodyStructure ? "body_structure" : "",
@@ -65,13 +79,14 @@ export async function fetchRows(
     columns.mime ? "mime" : "",
     columns.preview ? "preview" : "",
   ].filter(Boolean);
-  const { rows } = await db.query<RawFetchRow>(
+  const { rows } = await db.query<RawFetchRow & { head: number }>(
     `SELECT uid, modseq, flags, keywords, internal_date, saved_date, size, blob_key
-            ${optional.map((c) => `, ${c}`).join("")}
+            ${optional.map((c) => `, ${c}`).join("")},
+            (SELECT highestmodseq FROM mailboxes WHERE id = $1) AS head
        FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`,
     [mailboxId, uids],
   );
-  return rows.map((r) => ({
+  const fetched = rows.map((r) => ({
     uid: r.uid,
     modseq: r.modseq,
     flags: r.flags,
@@ -86,6 +101,7 @@ export async function fetchRows(
     mime: r.mime ?? null,
     preview: r.preview ?? null,
   }));
+  return { rows: fetched, highestModseq: rows[0]?.head ?? null };
 }
 
 /** Blob key and MIME index of messages, for searches over message text. */

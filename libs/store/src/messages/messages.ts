@@ -2,10 +2,13 @@
  * Message rows: the repository every gateway uses (`store.messages`). Each
  * write is one transaction opened here; the steps inside take the
  * transaction's client (append.ts, update-flags.ts, expunge.ts, copy.ts), so
- * a future multi-step write composes them under one BEGIN/COMMIT.
+ * a future multi-step write composes them under one BEGIN/COMMIT. IMAP's
+ * steady-state writes save round trips: a one-mailbox APPEND is one statement
+ * (appendInOneStatement), STORE and EXPUNGE take the row lock with BEGIN
+ * (db.ts withMailboxLock) and then run one statement.
  */
 import { changesSince, type MailboxChanges, type MessageChange } from "../changes/changes.ts";
-import { type Pool, withTransaction } from "../db.ts";
+import { type Pool, withMailboxLock, withTransaction } from "../db.ts";
 import { pruneDedupeKeys } from "../dedupe/delivery-dedupe.ts";
 import {
   type Appended,
@@ -13,24 +16,26 @@ import {
   type AppendTarget,
   appendGroupIn,
   appendIn,
+  appendInOneStatement,
   type GroupedAppend,
   type GroupedAppendResult,
 } from "./append.ts";
 import { type CopyResult, copyIn } from "./copy.ts";
-import { expungeIn } from "./expunge.ts";
+import { expungeLocked } from "./expunge.ts";
 import {
   blobsOf,
   countUnseen,
   type FetchColumns,
   type FetchRow,
   fetchRows,
+  fetchRowsWithHead,
   listUids,
   referencedBlobKeys,
   type SentDateRow,
   sentDateRows,
 } from "./fetch.ts";
 import { type MessageCriterion, searchUids } from "./search.ts";
-import { type FlagUpdate, type FlagUpdateResult, updateFlagsIn } from "./update-flags.ts";
+import { type FlagUpdate, type FlagUpdateResult, updateFlagsLocked } from "./update-flags.ts";
 
 export class Messages {
   constructor(private readonly pool: Pool) {}
@@ -42,6 +47,10 @@ export class Messages {
    * exactly once per key within its window (DuplicateDeliveryError).
    */
   append(targets: readonly AppendTarget[], opts: AppendOptions = {}): Promise<Appended[]> {
+    // One mailbox and no dedupe key (IMAP APPEND): one statement is its own
+    // transaction, one round trip instead of BEGIN, allocate, insert, COMMIT.
+    if (targets.length === 1 && !opts.dedupe)
+      return appendInOneStatement(this.pool, targets[0]!).then((a) => [a]);
     return withTransaction(this.pool, (tx) => appendIn(tx, targets, opts));
   }
 
@@ -57,7 +66,8 @@ export class Messages {
 
   /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
   updateFlags(u: FlagUpdate): Promise<FlagUpdateResult> {
-    return withTransaction(this.pool, (tx) => updateFlagsIn(tx, u));
+    // BEGIN and the row lock in one round trip, then one statement, then COMMIT.
+    return withMailboxLock(this.pool, u.mailboxId, (tx, head) => updateFlagsLocked(tx, u, head));
   }
 
   /**
@@ -70,7 +80,10 @@ export class Messages {
     uids: readonly number[] | "all",
     opts: { onlyDeleted?: boolean } = {},
   ): Promise<{ uids: number[]; modseq: number }> {
-    return withTransaction(this.pool, (tx) => expungeIn(tx, mailboxId, uids, opts));
+    // BEGIN and the row lock in one round trip, then one statement, then COMMIT.
+    return withMailboxLock(this.pool, mailboxId, (tx, head) =>
+      expungeLocked(tx, mailboxId, uids, opts, head),
+    );
   }
 
   /** COPY (RFC 9051 §6.4.7) in one transaction, with the COPYUID mapping (RFC 4315). */
@@ -106,6 +119,15 @@ export class Messages {
   /** FETCH: rows for the given UIDs (ascending), in ONE query. */
   fetchRows(mailboxId: number, uids: readonly number[], columns: FetchColumns): Promise<FetchRow[]> {
     return fetchRows(this.pool, mailboxId, uids, columns);
+  }
+
+  /** fetchRows and the mailbox's HIGHESTMODSEQ, read by the same statement (fetch.ts). */
+  fetchRowsWithHead(
+    mailboxId: number,
+    uids: readonly number[],
+    columns: FetchColumns,
+  ): Promise<{ rows: FetchRow[]; highestModseq: number | null }> {
+    return fetchRowsWithHead(this.pool, mailboxId, uids, columns);
   }
 
   /** UIDs (ascending) of the mailbox's messages matching every criterion (SEARCH), in one query. */

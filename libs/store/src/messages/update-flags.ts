@@ -3,10 +3,10 @@
  * RFC 7162 UNCHANGEDSINCE). Only messages whose flags really change get the
  * new MODSEQ; the mailbox's keyword list grows with new keywords.
  */
-import { type MessageChange, toChange } from "../changes/changes.ts";
+import type { MessageChange } from "../changes/changes.ts";
 import type { PoolClient } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
-import { addMailboxKeywords } from "./append.ts";
+import { mailboxKeywordsAddSql } from "./append.ts";
 import { encodeFlags } from "./flags.ts";
 
 export type FlagOperation = "set" | "add" | "remove";
@@ -35,7 +35,6 @@ export interface FlagUpdateResult {
   current: MessageChange[];
 }
 
-/** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
 /** STORE FLAGS / +FLAGS / -FLAGS as SQL over the row: $3 is the flag bits, $4 the keywords. */
 const FLAG_UPDATE_SQL: Record<FlagOperation, { flags: string; keywords: string }> = {
   set: { flags: "$3::smallint", keywords: "$4::text[]" },
@@ -49,40 +48,70 @@ const FLAG_UPDATE_SQL: Record<FlagOperation, { flags: string; keywords: string }
   },
 };
 
+/**
+ * STORE as a step of the caller's transaction: takes the mailbox row lock,
+ * then updateFlagsLocked. (Messages.updateFlags takes the lock with BEGIN
+ * instead, db.ts withMailboxLock: one round trip fewer.)
+ */
 export async function updateFlagsIn(tx: PoolClient, u: FlagUpdate): Promise<FlagUpdateResult> {
-  const { bits, keywords } = encodeFlags(u.flags);
-  // New flag bits and keywords per operation, as SQL over the row's current values.
-  const { flags: newFlags, keywords: newKeywords } = FLAG_UPDATE_SQL[u.operation];
   const lock = await tx.query<{ highestmodseq: number }>(
     "SELECT highestmodseq FROM mailboxes WHERE id = $1 FOR UPDATE",
     [u.mailboxId],
   );
-  if (!lock.rows[0]) throw new MailboxNotFoundError(u.mailboxId);
-  const modseq = lock.rows[0].highestmodseq + 1;
-  let modified: number[] = [];
-  if (u.unchangedSince !== undefined) {
-    const m = await tx.query<{ uid: number }>(
-      "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $3 ORDER BY uid",
-      [u.mailboxId, u.uids, u.unchangedSince],
-    );
-    modified = m.rows.map((r) => r.uid);
-  }
-  const { rows } = await tx.query<MessageChange>(
-    `UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
-      WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
-        AND ($6::bigint IS NULL OR modseq <= $6)
-        AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
-      RETURNING uid, modseq, flags, keywords`,
+  return updateFlagsLocked(tx, u, lock.rows[0]?.highestmodseq);
+}
+
+/**
+ * STORE under the mailbox row lock the caller holds (`head` is the HIGHESTMODSEQ
+ * it read, undefined when the mailbox is gone), in ONE statement: the MODIFIED
+ * test, the update, the mailbox's new HIGHESTMODSEQ (and keywords) when
+ * something changed, and every requested message's state after it. Its
+ * snapshot is taken after the lock, so the rows it didn't change are current too.
+ */
+export async function updateFlagsLocked(
+  tx: PoolClient,
+  u: FlagUpdate,
+  head: number | undefined,
+): Promise<FlagUpdateResult> {
+  if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
+  const { bits, keywords } = encodeFlags(u.flags);
+  // New flag bits and keywords per operation, as SQL over the row's current values.
+  const { flags: newFlags, keywords: newKeywords } = FLAG_UPDATE_SQL[u.operation];
+  const addKeywords = u.operation !== "remove" && keywords.length > 0;
+  const modseq = head + 1;
+  type Change = [number, number, number, string[]];
+  const { rows } = await tx.query<{
+    updated: Change[] | null;
+    modified: number[] | null;
+    current: Change[] | null;
+  }>(
+    `WITH modified AS (
+       SELECT uid FROM messages
+        WHERE $6::bigint IS NOT NULL AND mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $6
+     ), upd AS (
+       UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
+        WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
+          AND ($6::bigint IS NULL OR modseq <= $6)
+          AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
+        RETURNING uid, modseq, flags, keywords
+     ), bump AS (
+       UPDATE mailboxes SET highestmodseq = $5${addKeywords ? `, keywords = ${mailboxKeywordsAddSql("$4")}` : ""}
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM upd)
+     )
+     SELECT (SELECT json_agg(json_build_array(uid, modseq, flags, keywords) ORDER BY uid) FROM upd) AS updated,
+            (SELECT json_agg(uid ORDER BY uid) FROM modified) AS modified,
+            (SELECT json_agg(json_build_array(m.uid, coalesce(c.modseq, m.modseq), coalesce(c.flags, m.flags),
+                                              coalesce(c.keywords, m.keywords)) ORDER BY m.uid)
+               FROM messages m LEFT JOIN upd c ON c.uid = m.uid
+              WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])) AS current`,
     [u.mailboxId, u.uids, bits, keywords, modseq, u.unchangedSince ?? null],
   );
-  const current = await tx.query<MessageChange>(
-    "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
-    [u.mailboxId, u.uids],
-  );
-  const state = current.rows.map(toChange);
-  if (rows.length === 0) return { modseq: lock.rows[0].highestmodseq, updated: [], modified, current: state };
-  await tx.query("UPDATE mailboxes SET highestmodseq = $2 WHERE id = $1", [u.mailboxId, modseq]);
-  if (u.operation !== "remove" && keywords.length) await addMailboxKeywords(tx, u.mailboxId, keywords);
-  rows.sort((a, b) => a.uid - b.uid);
-  return { modseq, updated: rows.map(toChange), modified, current: state };
+  const toChanges = (list: Change[] | null): MessageChange[] =>
+    (list ?? []).map(([uid, m, flags, kw]) => ({ uid, modseq: m, flags, keywords: kw }));
+  const r = rows[0]!;
+  const updated = toChanges(r.updated);
+  const state = toChanges(r.current);
+  const modified = r.modified ?? [];
+  if (updated.length === 0) return { modseq: head, updated: [], modified, current: state };
+  return { modseq, updated, modified, current: state };
 }

@@ -12,6 +12,9 @@ import type { Session } from "../session.ts";
 import type { CommandResult } from "./result.ts";
 
 export async function append(session: Session, command: AppendCommand): Promise<CommandResult> {
+  // The account row (quota) is read alongside the mailbox lookup: one wait, not two.
+  const accountRead = session.ctx.runtime.store.accounts.byId(accountId(session));
+  accountRead.catch(() => {}); // awaited below, where a failure is reported
   const mailbox = await requireMailbox(session, command.mailbox, true);
   for (const message of command.messages) {
     if (message.flags.some((f) => f.toLowerCase() === "\\recent")) {
@@ -31,7 +34,7 @@ export async function append(session: Session, command: AppendCommand): Promise<
     }
   }
   const id = accountId(session);
-  const account = await session.ctx.runtime.store.accounts.byId(id);
+  const account = await accountRead;
   if (account?.quotaBytes != null) {
     const usage = await session.ctx.runtime.store.accounts.usage(id);
     const adding = blobs.reduce((sum, b) => sum + b.size, 0);

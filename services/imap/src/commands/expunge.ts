@@ -17,5 +17,6 @@ export async function expunge(session: Session, command: ExpungeCommand): Promis
     publishChange(session, view.id, "expunge", result.modseq, result.uids);
     await session.send(reportExpunges(session, result.uids));
   }
+  view.ownWrite(result.uids.length ? result.modseq - 1 : result.modseq, result.modseq);
   return ok("EXPUNGE completed", session.condstore ? responseCodes.highestModseq(result.modseq) : null);
 }

@@ -80,13 +80,14 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
       out.push(...untagged([atom("VANISHED"), atom("(EARLIER)"), atom(compressSequenceSet(gone))]));
   }
   const has = (name: string) => items.some((i) => i.kind === "attribute" && i.name === name);
-  const rows = await session.ctx.imapMessages.fetchRows(view.id, uids, {
+  const { rows, highestModseq } = await session.ctx.imapMessages.fetchRowsWithHead(view.id, uids, {
     envelope: has("ENVELOPE"),
     bodyStructure: has("BODYSTRUCTURE"),
     body: has("BODY"),
     mime: items.some(needsBlob),
     preview: items.some((i) => i.kind === "preview"),
   });
+  view.knownHead = highestModseq;
   const selected =
     command.changedSince === null ? rows : rows.filter((r) => r.modseq > Number(command.changedSince));
   // \Seen first, so the responses show the new flags.
@@ -100,6 +101,9 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
         operation: "add",
         flags: ["\\Seen"],
       });
+      // The \Seen write moved the head; the lock it took says whether it was the only change.
+      view.knownHead = null;
+      view.ownWrite(result.updated.length ? result.modseq - 1 : result.modseq, result.modseq);
       const byUid = new Map(selected.map((r) => [r.uid, r]));
       for (const change of result.updated) {
         const row = byUid.get(change.uid);

@@ -6,6 +6,7 @@ import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
 export async function id(session: Session, command: IdCommand): Promise<CommandResult> {
+  session.client.onId(command.parameters);
   if (command.parameters)
     session.log.debug({ clientId: Object.fromEntries(command.parameters) }, "client ID");
   await session.send(untagged([atom("ID"), ["name", "Aerogram", "vendor", "Aerogram", "support-url", null]]));

@@ -12,7 +12,7 @@ import {
 } from "@aerogram/imap-protocol";
 import type { Mailbox } from "@aerogram/store";
 import { combineReference, impliedParents, listPatternToRegExp } from "../list-matcher.ts";
-import { accountId } from "../mailbox-lookup.ts";
+import { accountId, noteHeads } from "../mailbox-lookup.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 import { statusResponse } from "./status.ts";
@@ -76,6 +76,7 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
   }
   const account = accountId(session);
   const mailboxes = await session.ctx.runtime.store.mailboxes.list(account);
+  noteHeads(session, mailboxes);
   // Subscribed names without a mailbox are listed only when subscriptions are selected (RFC 5258 §3.1).
   const orphans = selectSubscribedOption ? await session.ctx.orphanSubscriptions.list(account) : [];
   const patterns = command.patterns.map((p) => listPatternToRegExp(combineReference(command.reference, p)));
@@ -118,6 +119,7 @@ export async function lsub(session: Session, command: LsubCommand): Promise<Comm
   }
   const account = accountId(session);
   const mailboxes = await session.ctx.runtime.store.mailboxes.list(account);
+  noteHeads(session, mailboxes);
   const orphans = isXlist ? [] : await session.ctx.orphanSubscriptions.list(account);
   const pattern = listPatternToRegExp(combineReference(command.reference, command.pattern));
   const out: ResponseChunk[] = [];

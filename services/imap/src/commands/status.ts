@@ -4,12 +4,14 @@ import {
   type ImapValue,
   mailboxNameValue,
   type ResponseChunk,
+  responseCodes,
   type StatusCommand,
   type StatusItem,
   untagged,
 } from "@aerogram/imap-protocol";
 import type { Mailbox, MailboxStatusCounts } from "@aerogram/store";
-import { requireMailbox } from "../mailbox-lookup.ts";
+import { no } from "../errors.ts";
+import { accountId } from "../mailbox-lookup.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -27,8 +29,12 @@ const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts, session: Se
 };
 
 export async function status(session: Session, command: StatusCommand): Promise<CommandResult> {
-  const mailbox = await requireMailbox(session, command.mailbox);
-  await session.send(await statusResponse(session, mailbox, command.items));
+  const view = session.selected;
+  // One statement: the name lookup, the counts and the selected mailbox's head.
+  const counts = await session.ctx.imapMailboxes.statusByName(accountId(session), command.mailbox, view?.id);
+  if (!counts) throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.nonExistent());
+  if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
+  await session.send(statusLine(session, counts.name, counts, command.items));
   return ok("STATUS completed");
 }
 
@@ -37,12 +43,20 @@ export async function statusResponse(
   mailbox: Mailbox,
   items: readonly StatusItem[],
 ): Promise<ResponseChunk[]> {
-  const counts = await session.ctx.imapMailboxes.status(mailbox.id);
+  const view = session.selected;
+  const counts = await session.ctx.imapMailboxes.status(mailbox.id, view?.id);
   if (!counts) return [];
+  if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
+  return statusLine(session, mailbox.name, counts, items);
+}
+
+function statusLine(
+  session: Session,
+  name: string,
+  counts: MailboxStatusCounts,
+  items: readonly StatusItem[],
+): ResponseChunk[] {
   const values: ImapValue[] = [];
   for (const item of items) values.push(atom(item), STATUS_VALUE[item](counts, session));
-  return untagged(
-    [atom("STATUS"), mailboxNameValue(mailbox.name, session.utf8), values],
-    session.writerOptions,
-  );
+  return untagged([atom("STATUS"), mailboxNameValue(name, session.utf8), values], session.writerOptions);
 }

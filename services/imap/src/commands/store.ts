@@ -43,6 +43,7 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
       result.updated.map((c) => c.uid),
     );
   }
+  if (live.length) view.ownWrite(result.updated.length ? result.modseq - 1 : result.modseq, result.modseq);
   const changed = new Set(result.updated.map((c) => c.uid));
   const modified = new Set(result.modified);
   const now = new Map(result.current.map((c) => [c.uid, c]));

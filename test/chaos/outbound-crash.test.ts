@@ -119,6 +119,9 @@ test("kill -9 of outbound workers mid-delivery: 0 lost, 0 duplicated at the remo
 
   const env = cleanEnv({
     AEROGRAM_SERVICES: "outbound",
+    // One process each: the test is the cluster here, and a lease owner's pid must be the
+    // process it kills (with node:cluster workers it would be a worker's pid, not the child's).
+    AEROGRAM_WORKERS: "1",
     DATABASE_URL: queueDb.url,
     DATABASE_POOL_MAX: "4",
     BLOB_DIR: join(dir.path, "queue-blobs"),

@@ -92,28 +92,41 @@ function timeQueries(client: pg.PoolClient, report: QueryTimer): void {
   (client as unknown as { query: AnyQuery }).query = timed;
 }
 
-/** Runs fn in a transaction; rolls back on error and always releases the client. */
-export async function withTransaction<T>(
+/**
+ * Runs fn between `begin` (whose answer fn gets) and COMMIT on one pooled
+ * client; rolls back on error and always releases the client (a client whose
+ * ROLLBACK failed is gone and is not returned to the pool).
+ */
+async function inTransaction<B, T>(
   pool: pg.Pool,
-  fn: (client: pg.PoolClient) => Promise<T>,
+  begin: (client: pg.PoolClient) => Promise<B>,
+  fn: (client: pg.PoolClient, began: B) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query("BEGIN");
-    const result = await fn(client);
+    const result = await fn(client, await begin(client));
     await client.query("COMMIT");
     return result;
   } catch (err) {
     try {
       await client.query("ROLLBACK");
     } catch {
-      broken = true; // the connection itself is gone: don't return it to the pool
+      broken = true;
     }
     throw err;
   } finally {
     client.release(broken);
   }
+}
+
+/** Runs fn in a transaction; rolls back on error and always releases the client. */
+export function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(
+    pool,
+    (client) => client.query("BEGIN"),
+    (client) => fn(client),
+  );
 }
 
 /**
@@ -123,30 +136,20 @@ export async function withTransaction<T>(
  * undefined when the mailbox does not exist. The id is inlined, so it must be a
  * safe integer (checked).
  */
-export async function withMailboxLock<T>(
+export function withMailboxLock<T>(
   pool: pg.Pool,
   mailboxId: number,
   fn: (client: pg.PoolClient, highestModseq: number | undefined) => Promise<T>,
 ): Promise<T> {
   if (!Number.isSafeInteger(mailboxId)) throw new RangeError(`mailbox id ${mailboxId} is not an integer`);
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    const results = (await client.query(
-      `BEGIN; SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE`,
-    )) as unknown as pg.QueryResult<{ highestmodseq: number }>[];
-    const head = results[1]?.rows[0]?.highestmodseq;
-    const result = await fn(client, head);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    try {
-      await client.query("ROLLBACK");
-    } catch {
-      broken = true; // the connection itself is gone: don't return it to the pool
-    }
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  return inTransaction(
+    pool,
+    async (client) => {
+      const results = (await client.query(
+        `BEGIN; SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE`,
+      )) as unknown as pg.QueryResult<{ highestmodseq: number }>[];
+      return results[1]?.rows[0]?.highestmodseq;
+    },
+    fn,
+  );
 }

@@ -17,5 +17,6 @@ export { DEFAULT_DEADLINES, SmtpDeadlines } from "./deadlines.ts";
 export { type SpooledMessage, spoolMessage } from "./message-spool.ts";
 export { AerogramSmtpConnection } from "./protocol-connection.ts";
 export { localError, SmtpReply } from "./smtp-errors.ts";
+export { SmtpListeners, type SmtpListenersOptions } from "./smtp-listeners.ts";
 export { AerogramSmtpServer } from "./smtp-server-wiring.ts";
 export { receivedHeader, rfc5322Date } from "./trace-headers.ts";

@@ -5,10 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { createSecureContext } from "node:tls";
 import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
-import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
@@ -21,7 +19,8 @@ import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./option
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
 import { localError, SmtpReply } from "./smtp-errors.ts";
-import { type AerogramSmtpServer, createSmtpServer } from "./smtp-server-wiring.ts";
+import { SmtpListeners } from "./smtp-listeners.ts";
+import { createSmtpServer } from "./smtp-server-wiring.ts";
 
 interface SessionState {
   ip: string;
@@ -61,9 +60,7 @@ export class SmtpInService {
   private readonly resolver: DnsLookup;
   private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
-  private readonly servers: AerogramSmtpServer[] = [];
-  private readonly listeners: Listener[] = [];
-  private readonly boundPorts: number[] = [];
+  private readonly listeners: SmtpListeners;
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -81,6 +78,7 @@ export class SmtpInService {
     );
     this.resolver = opts.resolver ?? createCachedResolver();
     this.deadlines = new SmtpDeadlines(opts.deadlines);
+    this.listeners = new SmtpListeners({ ...opts, log: this.log, label: "smtp" });
   }
 
   async start(): Promise<ServiceHandle> {
@@ -106,23 +104,7 @@ export class SmtpInService {
           onClose: (session) => void this.onClose(session),
         },
       );
-      server.on("error", (err: Error) => this.log.debug({ err }, "smtp connection error"));
-      // Our Listener owns the socket (smtp-server's own useProxy reads PROXY
-      // v1 only): it reads a v1/v2 header when configured, runs implicit TLS,
-      // and hands the socket to smtp-server with the client's address.
-      const listener = new Listener({
-        host: this.opts.bindAddress,
-        port,
-        ...(secure && this.opts.tls ? { tls: createSecureContext(this.opts.tls) } : {}),
-        ...(this.opts.proxyProtocol ? { proxyProtocol: this.opts.proxyProtocol } : {}),
-        onConnection: (socket, info) =>
-          server.connect(socket, { remoteAddress: info.remoteAddress, remotePort: info.remotePort }),
-        onClientError: (err) => this.log.info({ err }, "smtp connection refused before the greeting"),
-      });
-      const addr = await listener.listen();
-      this.servers.push(server);
-      this.listeners.push(listener);
-      this.boundPorts.push(addr.port);
+      const addr = await this.listeners.listen(server, port, secure);
       endpoints.push(`${secure ? "smtps" : "smtp"} ${addr.address}:${addr.port}`);
     };
     await listen(this.opts.port, false);
@@ -133,14 +115,14 @@ export class SmtpInService {
     return {
       name: "smtp-in",
       endpoints,
-      connections: () => this.servers.reduce((n, s) => n + s.connections.size, 0),
+      connections: () => this.listeners.connections(),
       drain: (graceMs) => this.drain(graceMs),
     };
   }
 
   /** The bound ports, in start order (plain first). */
   ports(): number[] {
-    return [...this.boundPorts];
+    return this.listeners.ports();
   }
 
   private async pruneDedupeKeys() {
@@ -312,25 +294,7 @@ export class SmtpInService {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.pruneTimer);
-    for (const listener of this.listeners) listener.stopAccepting();
-    const deadline = Date.now() + graceMs;
-    for (;;) {
-      let open = 0;
-      for (const server of this.servers) {
-        for (const c of server.connections) {
-          if (!c.session.envelope?.mailFrom || Date.now() >= deadline)
-            c.send(421, "4.3.2 Service shutting down");
-          else open++;
-        }
-      }
-      if (open === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    // Every session got its 421 (which closes it); give the sockets a moment to go.
-    for (const listener of this.listeners) {
-      if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
-        listener.destroyAll();
-    }
+    await this.listeners.drain(graceMs);
     this.deadlines.close();
   }
 }

@@ -29,6 +29,10 @@ export function isAtext(c: number): boolean {
   return c < 256 && ATEXT[c] !== 0;
 }
 
+function isAtextOrDot(c: number): boolean {
+  return c === 0x2e || isAtext(c);
+}
+
 /** MIME token character (RFC 2045 §5.1): atext minus tspecials, plus ".". */
 export function isMimeTokenChar(c: number): boolean {
   return c < 256 && ((ATEXT[c]! & 3) !== 0 || c === 0x2e);
@@ -115,42 +119,29 @@ export class Rfc822Parser {
 
   /** RFC 2045 token; "." is accepted too. Appends to out[0]. */
   parseMimeToken(out: [string]): number {
-    const d = this.data;
-    const start = this.pos;
-    for (; this.pos < this.end; this.pos++) {
-      if (isMimeTokenChar(d.charCodeAt(this.pos))) continue;
-      out[0] += d.slice(start, this.pos);
-      return this.skipLwsp();
-    }
-    out[0] += d.slice(start, this.pos);
-    return 0;
+    return this.takeRun(out, isMimeTokenChar);
   }
 
   parseAtom(out: [string]): number {
-    const d = this.data;
-    if (this.pos >= this.end || !isAtext(d.charCodeAt(this.pos))) return -1;
-    const start = this.pos++;
-    for (; this.pos < this.end; this.pos++) {
-      if (isAtext(d.charCodeAt(this.pos))) continue;
-      out[0] += d.slice(start, this.pos);
-      return this.skipLwsp();
-    }
-    out[0] += d.slice(start, this.pos);
-    return 0;
+    if (this.pos >= this.end || !isAtext(this.data.charCodeAt(this.pos))) return -1;
+    return this.takeRun(out, isAtext);
   }
 
   /** Like parseAtom but also accepts "." (obs-phrase, RFC 5322 §4.1). */
   parseAtomOrDot(out: [string]): number {
+    return this.takeRun(out, isAtextOrDot);
+  }
+
+  /**
+   * Appends the run of characters that `accept` takes to out[0], then skips
+   * CFWS: 1 with more input, 0 at the end (also when the run reaches the end).
+   */
+  private takeRun(out: [string], accept: (c: number) => boolean): number {
     const d = this.data;
     const start = this.pos;
-    for (; this.pos < this.end; this.pos++) {
-      const c = d.charCodeAt(this.pos);
-      if (isAtext(c) || c === 0x2e) continue;
-      out[0] += d.slice(start, this.pos);
-      return this.skipLwsp();
-    }
+    while (this.pos < this.end && accept(d.charCodeAt(this.pos))) this.pos++;
     out[0] += d.slice(start, this.pos);
-    return 0;
+    return this.pos < this.end ? this.skipLwsp() : 0;
   }
 
   /** dot-atom, allowing CFWS around "." for RFC 822 compatibility. */

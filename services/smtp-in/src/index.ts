@@ -6,7 +6,7 @@
 import type { ServiceStarter } from "@aerogram/runtime";
 import { optionsFromRuntime, SmtpInService } from "./smtp-in.ts";
 
-export type { SmtpInOptions } from "./options.ts";
+export { endpointFromConfig, type SmtpEndpointOptions, type SmtpInOptions } from "./options.ts";
 export { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
 export { optionsFromRuntime, reverseName, SmtpInService } from "./smtp-in.ts";
 
@@ -17,6 +17,6 @@ export { DEFAULT_DEADLINES, SmtpDeadlines } from "./deadlines.ts";
 export { type SpooledMessage, spoolMessage } from "./message-spool.ts";
 export { AerogramSmtpConnection } from "./protocol-connection.ts";
 export { localError, SmtpReply } from "./smtp-errors.ts";
-export { SmtpListeners, type SmtpListenersOptions } from "./smtp-listeners.ts";
+export { SmtpListeners } from "./smtp-listeners.ts";
 export { AerogramSmtpServer } from "./smtp-server-wiring.ts";
 export { receivedHeader, rfc5322Date } from "./trace-headers.ts";

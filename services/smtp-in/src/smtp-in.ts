@@ -3,7 +3,6 @@
  * the protocol (smtp-server + protocol-connection.ts) to our policy, limits,
  * delivery and metrics; and the graceful drain.
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
@@ -15,7 +14,7 @@ import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
 import { spoolMessage } from "./message-spool.ts";
 import { SmtpMetrics } from "./metrics.ts";
-import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./options.ts";
+import { DEFAULT_OPTIONS, endpointFromConfig, optionsFromLimits, type SmtpInOptions } from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
 import { localError, SmtpReply } from "./smtp-errors.ts";
@@ -42,10 +41,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
     ...optionsFromLimits(c.protocolLimits.smtp),
     port: c.ports.smtp,
     securePort: c.ports.smtps,
-    bindAddress: c.bindAddress,
-    hostname: c.hostname,
-    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
-    proxyProtocol: c.proxyProtocol,
+    ...endpointFromConfig(c),
     resolver: undefined,
     ...overrides,
   };
@@ -78,7 +74,7 @@ export class SmtpInService {
     );
     this.resolver = opts.resolver ?? createCachedResolver();
     this.deadlines = new SmtpDeadlines(opts.deadlines);
-    this.listeners = new SmtpListeners({ ...opts, log: this.log, label: "smtp" });
+    this.listeners = new SmtpListeners(opts, this.log, "smtp");
   }
 
   async start(): Promise<ServiceHandle> {

@@ -5,25 +5,22 @@
  * MX and the submission ports shut down by the same rules.
  */
 import { createSecureContext } from "node:tls";
-import { Listener, type ProxyProtocolOptions } from "@aerogram/net";
+import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
+import type { SmtpEndpointOptions } from "./options.ts";
 import type { AerogramSmtpServer } from "./smtp-server-wiring.ts";
-
-export interface SmtpListenersOptions {
-  bindAddress: string;
-  tls: { key: Buffer; cert: Buffer } | undefined;
-  proxyProtocol: ProxyProtocolOptions | undefined;
-  log: Logger;
-  /** The word in log lines ("smtp", "submission"). */
-  label: string;
-}
 
 export class SmtpListeners {
   private readonly servers: AerogramSmtpServer[] = [];
   private readonly listeners: Listener[] = [];
   private readonly boundPorts: number[] = [];
 
-  constructor(private readonly opts: SmtpListenersOptions) {}
+  /** label: the word in log lines ("smtp", "submission"). */
+  constructor(
+    private readonly opts: Pick<SmtpEndpointOptions, "bindAddress" | "tls" | "proxyProtocol">,
+    private readonly log: Logger,
+    private readonly label: string,
+  ) {}
 
   /** Listens on port for server; secure: implicit TLS (RFC 8314). Returns the bound address. */
   async listen(
@@ -31,7 +28,7 @@ export class SmtpListeners {
     port: number,
     secure: boolean,
   ): Promise<{ address: string; port: number }> {
-    const { log, label } = this.opts;
+    const { log, label } = this;
     server.on("error", (err: Error) => log.debug({ err }, `${label} connection error`));
     // Our Listener owns the socket (smtp-server's own useProxy reads PROXY
     // v1 only): it reads a v1/v2 header when configured, runs implicit TLS,

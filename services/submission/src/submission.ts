@@ -65,7 +65,7 @@ export class SubmissionService {
       ? new DkimSigner({ store: runtime.store, secret: opts.dkimSecret })
       : undefined;
     this.deadlines = new SmtpDeadlines(opts.deadlines);
-    this.listeners = new SmtpListeners({ ...opts, log: this.log, label: "submission" });
+    this.listeners = new SmtpListeners(opts, this.log, "submission");
   }
 
   async start(): Promise<ServiceHandle> {

@@ -18,5 +18,5 @@ export { type SpooledMessage, spoolMessage } from "./message-spool.ts";
 export { AerogramSmtpConnection } from "./protocol-connection.ts";
 export { localError, SmtpReply } from "./smtp-errors.ts";
 export { SmtpListeners } from "./smtp-listeners.ts";
-export { AerogramSmtpServer } from "./smtp-server-wiring.ts";
+export { AerogramSmtpServer, type BaseWiringOptions, baseServerOptions } from "./smtp-server-wiring.ts";
 export { receivedHeader, rfc5322Date } from "./trace-headers.ts";

@@ -3,7 +3,16 @@
  * `aerogram_` prefix, base units in the name (_seconds, _bytes), _total for
  * counters; labels never carry a user, address or mailbox (cardinality).
  */
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import {
+  Counter,
+  type CounterConfiguration,
+  collectDefaultMetrics,
+  Gauge,
+  type GaugeConfiguration,
+  Histogram,
+  type HistogramConfiguration,
+  Registry,
+} from "prom-client";
 
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
@@ -32,4 +41,40 @@ export function sessionsGauge(registry: Registry, protocol: SessionProtocol): Ga
       registers: [registry],
     });
   return gauge.labels({ protocol });
+}
+
+/*
+ * A registry's metric of a name, created on first use: several services share
+ * a process and a registry (`npm start`), and a second instance of a service
+ * (tests, benches) must count into the same metric, not fail on the name.
+ */
+
+export function sharedCounter<T extends string = string>(
+  registry: Registry,
+  config: Omit<CounterConfiguration<T>, "registers">,
+): Counter<T> {
+  return (
+    (registry.getSingleMetric(config.name) as Counter<T> | undefined) ??
+    new Counter({ ...config, registers: [registry] })
+  );
+}
+
+export function sharedHistogram<T extends string = string>(
+  registry: Registry,
+  config: Omit<HistogramConfiguration<T>, "registers">,
+): Histogram<T> {
+  return (
+    (registry.getSingleMetric(config.name) as Histogram<T> | undefined) ??
+    new Histogram({ ...config, registers: [registry] })
+  );
+}
+
+export function sharedGauge<T extends string = string>(
+  registry: Registry,
+  config: Omit<GaugeConfiguration<T>, "registers">,
+): Gauge<T> {
+  return (
+    (registry.getSingleMetric(config.name) as Gauge<T> | undefined) ??
+    new Gauge({ ...config, registers: [registry] })
+  );
 }

@@ -31,15 +31,11 @@ export type SessionProtocol = "smtp" | "imap" | "pop3";
  * so it is created once and each gateway counts through its own label.
  */
 export function sessionsGauge(registry: Registry, protocol: SessionProtocol): Gauge.Internal<"protocol"> {
-  const existing = registry.getSingleMetric("aerogram_sessions") as Gauge<"protocol"> | undefined;
-  const gauge =
-    existing ??
-    new Gauge({
-      name: "aerogram_sessions",
-      help: "Open client sessions by protocol (smtp, imap, pop3)",
-      labelNames: ["protocol"],
-      registers: [registry],
-    });
+  const gauge = sharedGauge(registry, {
+    name: "aerogram_sessions",
+    help: "Open client sessions by protocol (smtp, imap, pop3)",
+    labelNames: ["protocol"],
+  });
   return gauge.labels({ protocol });
 }
 

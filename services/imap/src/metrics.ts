@@ -1,5 +1,13 @@
 /** Prometheus metrics of the gateway. No per-user labels (cardinality). */
-import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Registry,
+  sessionsGauge,
+  sharedCounter,
+  sharedHistogram,
+} from "@aerogram/observability";
 
 export interface ImapMetrics {
   commands: Counter<"command" | "result">;
@@ -7,35 +15,19 @@ export interface ImapMetrics {
   sessions: Gauge.Internal<"protocol">;
 }
 
-function reuse<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 export function createImapMetrics(registry: Registry): ImapMetrics {
   return {
-    commands: reuse(
-      registry,
-      "aerogram_imap_commands_total",
-      () =>
-        new Counter({
-          name: "aerogram_imap_commands_total",
-          help: "IMAP commands by name and result (ok, no, bad)",
-          labelNames: ["command", "result"],
-          registers: [registry],
-        }),
-    ),
-    duration: reuse(
-      registry,
-      "aerogram_imap_command_duration_seconds",
-      () =>
-        new Histogram({
-          name: "aerogram_imap_command_duration_seconds",
-          help: "IMAP command latency (IDLE excluded)",
-          labelNames: ["command"],
-          buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-          registers: [registry],
-        }),
-    ),
+    commands: sharedCounter(registry, {
+      name: "aerogram_imap_commands_total",
+      help: "IMAP commands by name and result (ok, no, bad)",
+      labelNames: ["command", "result"],
+    }),
+    duration: sharedHistogram(registry, {
+      name: "aerogram_imap_command_duration_seconds",
+      help: "IMAP command latency (IDLE excluded)",
+      labelNames: ["command"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    }),
     sessions: sessionsGauge(registry, "imap"),
   };
 }

@@ -49,28 +49,23 @@ export function sharedCounter<T extends string = string>(
   registry: Registry,
   config: Omit<CounterConfiguration<T>, "registers">,
 ): Counter<T> {
-  return (
-    (registry.getSingleMetric(config.name) as Counter<T> | undefined) ??
-    new Counter({ ...config, registers: [registry] })
-  );
+  return registered(registry, config.name, () => new Counter({ ...config, registers: [registry] }));
 }
 
 export function sharedHistogram<T extends string = string>(
   registry: Registry,
   config: Omit<HistogramConfiguration<T>, "registers">,
 ): Histogram<T> {
-  return (
-    (registry.getSingleMetric(config.name) as Histogram<T> | undefined) ??
-    new Histogram({ ...config, registers: [registry] })
-  );
+  return registered(registry, config.name, () => new Histogram({ ...config, registers: [registry] }));
 }
 
 export function sharedGauge<T extends string = string>(
   registry: Registry,
   config: Omit<GaugeConfiguration<T>, "registers">,
 ): Gauge<T> {
-  return (
-    (registry.getSingleMetric(config.name) as Gauge<T> | undefined) ??
-    new Gauge({ ...config, registers: [registry] })
-  );
+  return registered(registry, config.name, () => new Gauge({ ...config, registers: [registry] }));
+}
+
+function registered<M>(registry: Registry, name: string, create: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create();
 }

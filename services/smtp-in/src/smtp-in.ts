@@ -9,10 +9,10 @@ import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import { runDataTransaction } from "./data-transaction.ts";
 import { SmtpDeadlines } from "./deadlines.ts";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
-import { spoolMessage } from "./message-spool.ts";
 import { SmtpMetrics } from "./metrics.ts";
 import { DEFAULT_OPTIONS, endpointFromConfig, optionsFromLimits, type SmtpInOptions } from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
@@ -206,17 +206,18 @@ export class SmtpInService {
     cb: (err?: Error | null, message?: string) => void,
   ) {
     const state = this.sessions.get(session.id);
-    let spooled: Awaited<ReturnType<typeof spoolMessage>> | undefined;
-    try {
-      spooled = await spoolMessage(stream, { memoryBytes: this.opts.spoolMemoryBytes });
-    } catch (err) {
-      // The client went away mid-DATA: nothing was stored, nothing to answer.
-      this.metrics.transactions.inc({ result: "aborted" });
-      this.log.info({ err, session: session.id }, "message not received in full");
-      return cb(localError());
-    }
-    const dataEnd = performance.now();
-    try {
+    const hooks = {
+      aborted: (err: unknown) => {
+        this.metrics.transactions.inc({ result: "aborted" });
+        this.log.info({ err, session: session.id }, "message not received in full");
+      },
+      failed: (err: unknown) => {
+        this.metrics.transactions.inc({ result: "failed" });
+        this.log.warn({ err, session: session.id }, "delivery failed; the sender will retry");
+      },
+    };
+    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, hooks, async (spooled) => {
+      const dataEnd = performance.now();
       this.metrics.receivedBytes.inc(spooled.size);
       if (!state || state.recipients.length === 0) return cb(localError());
       if (stream.sizeExceeded) {
@@ -273,13 +274,7 @@ export class SmtpInService {
         null,
         outcome.duplicate ? `2.0.0 OK already delivered ${transactionId}` : `2.0.0 OK ${transactionId}`,
       );
-    } catch (err) {
-      this.metrics.transactions.inc({ result: "failed" });
-      this.log.warn({ err, session: session.id }, "delivery failed; the sender will retry");
-      cb(localError());
-    } finally {
-      await spooled.dispose();
-    }
+    });
   }
 
   /**

@@ -10,7 +10,7 @@ import { Delivery } from "@aerogram/delivery";
 import { DkimSigner } from "@aerogram/dkim";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
-import { localError, SmtpDeadlines, SmtpListeners, SmtpReply, spoolMessage } from "@aerogram/smtp-in";
+import { localError, runDataTransaction, SmtpDeadlines, SmtpListeners, SmtpReply } from "@aerogram/smtp-in";
 import type { Account } from "@aerogram/store";
 import type {
   SMTPServerAddress,
@@ -178,15 +178,17 @@ export class SubmissionService {
     cb: (err?: Error | null, message?: string) => void,
   ) {
     const state = this.sessions.get(session.id);
-    let spooled: Awaited<ReturnType<typeof spoolMessage>>;
-    try {
-      spooled = await spoolMessage(stream, { memoryBytes: this.opts.spoolMemoryBytes });
-    } catch (err) {
-      this.metrics.messages.inc({ result: "aborted" });
-      this.log.info({ err, session: session.id }, "message not received in full");
-      return cb(localError());
-    }
-    try {
+    const hooks = {
+      aborted: (err: unknown) => {
+        this.metrics.messages.inc({ result: "aborted" });
+        this.log.info({ err, session: session.id }, "message not received in full");
+      },
+      failed: (err: unknown) => {
+        this.metrics.messages.inc({ result: "failed" });
+        this.log.warn({ err, session: session.id }, "submission failed; the client will retry");
+      },
+    };
+    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, hooks, async (spooled) => {
       if (!state?.account || state.recipients.length === 0) return cb(localError());
       if (stream.sizeExceeded) {
         this.metrics.messages.inc({ result: "too_big" });
@@ -241,13 +243,7 @@ export class SubmissionService {
         "message submitted",
       );
       cb(null, `2.0.0 OK ${transactionId}${outcome.queued > 0 ? " queued" : ""}`);
-    } catch (err) {
-      this.metrics.messages.inc({ result: "failed" });
-      this.log.warn({ err, session: session.id }, "submission failed; the client will retry");
-      cb(localError());
-    } finally {
-      await spooled.dispose();
-    }
+    });
   }
 
   async drain(graceMs: number): Promise<void> {

@@ -12,7 +12,7 @@ export { optionsFromRuntime, reverseName, SmtpInService } from "./smtp-in.ts";
 
 export const startSmtpIn: ServiceStarter = (runtime) =>
   new SmtpInService(runtime, optionsFromRuntime(runtime)).start();
-export { type DataCallback, runDataTransaction } from "./data-transaction.ts";
+export { type DataCallback, type DataTransactionReport, runDataTransaction } from "./data-transaction.ts";
 // The submission service (services/submission) speaks the same SMTP with the same connection class.
 export { DEFAULT_DEADLINES, SmtpDeadlines } from "./deadlines.ts";
 export { type SpooledMessage, spoolMessage } from "./message-spool.ts";

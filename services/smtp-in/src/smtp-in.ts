@@ -206,17 +206,13 @@ export class SmtpInService {
     cb: (err?: Error | null, message?: string) => void,
   ) {
     const state = this.sessions.get(session.id);
-    const hooks = {
-      aborted: (err: unknown) => {
-        this.metrics.transactions.inc({ result: "aborted" });
-        this.log.info({ err, session: session.id }, "message not received in full");
-      },
-      failed: (err: unknown) => {
-        this.metrics.transactions.inc({ result: "failed" });
-        this.log.warn({ err, session: session.id }, "delivery failed; the sender will retry");
-      },
+    const report = {
+      log: this.log,
+      session: session.id,
+      count: (result: "aborted" | "failed") => this.metrics.transactions.inc({ result }),
+      failedMessage: "delivery failed; the sender will retry",
     };
-    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, hooks, async (spooled) => {
+    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, report, async (spooled) => {
       const dataEnd = performance.now();
       this.metrics.receivedBytes.inc(spooled.size);
       if (!state || state.recipients.length === 0) return cb(localError());

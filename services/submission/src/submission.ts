@@ -178,17 +178,13 @@ export class SubmissionService {
     cb: (err?: Error | null, message?: string) => void,
   ) {
     const state = this.sessions.get(session.id);
-    const hooks = {
-      aborted: (err: unknown) => {
-        this.metrics.messages.inc({ result: "aborted" });
-        this.log.info({ err, session: session.id }, "message not received in full");
-      },
-      failed: (err: unknown) => {
-        this.metrics.messages.inc({ result: "failed" });
-        this.log.warn({ err, session: session.id }, "submission failed; the client will retry");
-      },
+    const report = {
+      log: this.log,
+      session: session.id,
+      count: (result: "aborted" | "failed") => this.metrics.messages.inc({ result }),
+      failedMessage: "submission failed; the client will retry",
     };
-    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, hooks, async (spooled) => {
+    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, report, async (spooled) => {
       if (!state?.account || state.recipients.length === 0) return cb(localError());
       if (stream.sizeExceeded) {
         this.metrics.messages.inc({ result: "too_big" });

@@ -1,13 +1,6 @@
 /** Prometheus metrics of the gateway. No per-user labels (cardinality). */
-import {
-  type Counter,
-  type Gauge,
-  type Histogram,
-  type Registry,
-  sessionsGauge,
-  sharedCounter,
-  sharedHistogram,
-} from "@aerogram/observability";
+import type { Counter, Gauge, Histogram, Registry } from "@aerogram/observability";
+import { sessionsGauge, sharedCounter, sharedHistogram } from "@aerogram/observability";
 
 export interface ImapMetrics {
   commands: Counter<"command" | "result">;

@@ -3,15 +3,8 @@
  * run two in a process), so each metric is created once per registry and reused.
  * Labels are bounded: command names come from the parser's fixed list.
  */
-import {
-  type Counter,
-  type Gauge,
-  type Histogram,
-  type Registry,
-  sessionsGauge,
-  sharedCounter,
-  sharedHistogram,
-} from "@aerogram/observability";
+import type { Counter, Gauge, Histogram, Registry } from "@aerogram/observability";
+import { sessionsGauge, sharedCounter, sharedHistogram } from "@aerogram/observability";
 
 export interface Pop3Metrics {
   /** aerogram_sessions{protocol="pop3"} */

@@ -2,15 +2,8 @@
  * SMTP-in metrics. Labels carry outcomes and reasons only, never an address
  * (observability README: no per-user labels).
  */
-import {
-  type Counter,
-  type Gauge,
-  type Histogram,
-  type Registry,
-  sessionsGauge,
-  sharedCounter,
-  sharedHistogram,
-} from "@aerogram/observability";
+import type { Counter, Gauge, Histogram, Registry } from "@aerogram/observability";
+import { sessionsGauge, sharedCounter, sharedHistogram } from "@aerogram/observability";
 
 /** The configurable limits, as the `limit` label of aerogram_smtp_limit_refusals_total. */
 export type SmtpLimitName =

@@ -64,6 +64,28 @@ export class Rfc822Parser {
     return this.pos < this.end ? this.data.charCodeAt(this.pos) : -1;
   }
 
+  /**
+   * At a backslash: steps onto the escaped character. -1: input ends there;
+   * 0: it is CR, LF or NUL, which a quoted-pair can't escape (obs-qp, RFC 5322
+   * §4.1), so the backslash stays as is and pos is back on it; 1: escaped.
+   */
+  private quotedPair(): number {
+    this.pos++;
+    if (this.pos >= this.end) return -1;
+    const n = this.data.charCodeAt(this.pos);
+    if (n === 0x0d || n === 0x0a || n === 0) {
+      this.pos--;
+      return 0;
+    }
+    return 1;
+  }
+
+  /** At an LF (folding whitespace): where the text before its line ending ends, CR dropped. */
+  private beforeLineEnd(start: number): number {
+    const e = this.pos;
+    return e > start && this.data.charCodeAt(e - 1) === 0x0d ? e - 1 : e;
+  }
+
   /** Skips a (possibly nested) comment; the current char must be "(". */
   skipComment(): number {
     const d = this.data;
@@ -82,19 +104,12 @@ export class Rfc822Parser {
       } else if (c === 0x0a) {
         // folding whitespace: drop the (CR)LF
         if (this.lastComment === null) continue;
-        let e = this.pos;
-        if (e > start && d.charCodeAt(e - 1) === 0x0d) e--;
-        this.lastComment += d.slice(start, e);
+        this.lastComment += d.slice(start, this.beforeLineEnd(start));
         start = this.pos + 1;
       } else if (c === 0x5c) {
-        this.pos++;
-        if (this.pos >= this.end) return -1;
-        const n = d.charCodeAt(this.pos);
-        if (n === 0x0d || n === 0x0a || n === 0) {
-          // quoted-pair can't escape CR/LF/NUL (obs-qp): keep them as is
-          this.pos--;
-          continue;
-        }
+        const q = this.quotedPair();
+        if (q < 0) return -1;
+        if (q === 0) continue;
         if (this.lastComment !== null) this.lastComment += d.slice(start, this.pos - 1);
         start = this.pos;
       }
@@ -183,18 +198,12 @@ export class Rfc822Parser {
         out[0] += d.slice(start, this.pos) + this.nulReplacement;
         start = this.pos + 1;
       } else if (c === 0x0a) {
-        let e = this.pos;
-        if (e > start && d.charCodeAt(e - 1) === 0x0d) e--;
-        out[0] += d.slice(start, e);
+        out[0] += d.slice(start, this.beforeLineEnd(start));
         start = this.pos + 1;
       } else if (c === 0x5c) {
-        this.pos++;
-        if (this.pos >= this.end) return -1;
-        const n = d.charCodeAt(this.pos);
-        if (n === 0x0d || n === 0x0a || n === 0) {
-          this.pos--;
-          continue;
-        }
+        const q = this.quotedPair();
+        if (q < 0) return -1;
+        if (q === 0) continue;
         out[0] += d.slice(start, this.pos - 1);
         start = this.pos;
       }

@@ -19,7 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import { type Limiter, TtlCache } from "@aerogram/limits";
-import { Counter, type Logger, type Registry } from "@aerogram/observability";
+import { type Counter, type Logger, type Registry, sharedCounter } from "@aerogram/observability";
 import { type Account, type Store, verifyPassword } from "@aerogram/store";
 
 export type AuthResult =
@@ -115,15 +115,11 @@ export class Authenticator {
   ) {
     this.opts = { ...DEFAULTS, ...options };
     this.verified = new TtlCache({ ttlMs: this.opts.cacheTtlMs, maxEntries: this.opts.cacheMaxEntries });
-    const existing = deps.metrics.getSingleMetric("aerogram_auth_attempts_total");
-    this.attempts =
-      (existing as Counter<"protocol" | "result"> | undefined) ??
-      new Counter({
-        name: "aerogram_auth_attempts_total",
-        help: "Login attempts by protocol and result (ok, invalid, throttled, unavailable)",
-        labelNames: ["protocol", "result"],
-        registers: [deps.metrics],
-      });
+    this.attempts = sharedCounter(deps.metrics, {
+      name: "aerogram_auth_attempts_total",
+      help: "Login attempts by protocol and result (ok, invalid, throttled, unavailable)",
+      labelNames: ["protocol", "result"],
+    });
   }
 
   /** Starts looking up a login name's account and password hash before the password is known. */

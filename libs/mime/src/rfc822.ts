@@ -29,6 +29,10 @@ export function isAtext(c: number): boolean {
   return c < 256 && ATEXT[c] !== 0;
 }
 
+function isAtextOrDot(c: number): boolean {
+  return c === 0x2e || isAtext(c);
+}
+
 /** MIME token character (RFC 2045 §5.1): atext minus tspecials, plus ".". */
 export function isMimeTokenChar(c: number): boolean {
   return c < 256 && ((ATEXT[c]! & 3) !== 0 || c === 0x2e);
@@ -60,6 +64,28 @@ export class Rfc822Parser {
     return this.pos < this.end ? this.data.charCodeAt(this.pos) : -1;
   }
 
+  /**
+   * At a backslash: steps onto the escaped character. -1: input ends there;
+   * 0: it is CR, LF or NUL, which a quoted-pair can't escape (obs-qp, RFC 5322
+   * §4.1), so the backslash stays as is and pos is back on it; 1: escaped.
+   */
+  private quotedPair(): number {
+    this.pos++;
+    if (this.pos >= this.end) return -1;
+    const n = this.data.charCodeAt(this.pos);
+    if (n === 0x0d || n === 0x0a || n === 0) {
+      this.pos--;
+      return 0;
+    }
+    return 1;
+  }
+
+  /** At an LF (folding whitespace): where the text before its line ending ends, CR dropped. */
+  private beforeLineEnd(start: number): number {
+    const e = this.pos;
+    return e > start && this.data.charCodeAt(e - 1) === 0x0d ? e - 1 : e;
+  }
+
   /** Skips a (possibly nested) comment; the current char must be "(". */
   skipComment(): number {
     const d = this.data;
@@ -78,19 +104,12 @@ export class Rfc822Parser {
       } else if (c === 0x0a) {
         // folding whitespace: drop the (CR)LF
         if (this.lastComment === null) continue;
-        let e = this.pos;
-        if (e > start && d.charCodeAt(e - 1) === 0x0d) e--;
-        this.lastComment += d.slice(start, e);
+        this.lastComment += d.slice(start, this.beforeLineEnd(start));
         start = this.pos + 1;
       } else if (c === 0x5c) {
-        this.pos++;
-        if (this.pos >= this.end) return -1;
-        const n = d.charCodeAt(this.pos);
-        if (n === 0x0d || n === 0x0a || n === 0) {
-          // quoted-pair can't escape CR/LF/NUL (obs-qp): keep them as is
-          this.pos--;
-          continue;
-        }
+        const q = this.quotedPair();
+        if (q < 0) return -1;
+        if (q === 0) continue;
         if (this.lastComment !== null) this.lastComment += d.slice(start, this.pos - 1);
         start = this.pos;
       }
@@ -115,42 +134,29 @@ export class Rfc822Parser {
 
   /** RFC 2045 token; "." is accepted too. Appends to out[0]. */
   parseMimeToken(out: [string]): number {
-    const d = this.data;
-    const start = this.pos;
-    for (; this.pos < this.end; this.pos++) {
-      if (isMimeTokenChar(d.charCodeAt(this.pos))) continue;
-      out[0] += d.slice(start, this.pos);
-      return this.skipLwsp();
-    }
-    out[0] += d.slice(start, this.pos);
-    return 0;
+    return this.takeRun(out, isMimeTokenChar);
   }
 
   parseAtom(out: [string]): number {
-    const d = this.data;
-    if (this.pos >= this.end || !isAtext(d.charCodeAt(this.pos))) return -1;
-    const start = this.pos++;
-    for (; this.pos < this.end; this.pos++) {
-      if (isAtext(d.charCodeAt(this.pos))) continue;
-      out[0] += d.slice(start, this.pos);
-      return this.skipLwsp();
-    }
-    out[0] += d.slice(start, this.pos);
-    return 0;
+    if (this.pos >= this.end || !isAtext(this.data.charCodeAt(this.pos))) return -1;
+    return this.takeRun(out, isAtext);
   }
 
   /** Like parseAtom but also accepts "." (obs-phrase, RFC 5322 §4.1). */
   parseAtomOrDot(out: [string]): number {
+    return this.takeRun(out, isAtextOrDot);
+  }
+
+  /**
+   * Appends the run of characters that `accept` takes to out[0], then skips
+   * CFWS: 1 with more input, 0 at the end (also when the run reaches the end).
+   */
+  private takeRun(out: [string], accept: (c: number) => boolean): number {
     const d = this.data;
     const start = this.pos;
-    for (; this.pos < this.end; this.pos++) {
-      const c = d.charCodeAt(this.pos);
-      if (isAtext(c) || c === 0x2e) continue;
-      out[0] += d.slice(start, this.pos);
-      return this.skipLwsp();
-    }
+    while (this.pos < this.end && accept(d.charCodeAt(this.pos))) this.pos++;
     out[0] += d.slice(start, this.pos);
-    return 0;
+    return this.pos < this.end ? this.skipLwsp() : 0;
   }
 
   /** dot-atom, allowing CFWS around "." for RFC 822 compatibility. */
@@ -192,18 +198,12 @@ export class Rfc822Parser {
         out[0] += d.slice(start, this.pos) + this.nulReplacement;
         start = this.pos + 1;
       } else if (c === 0x0a) {
-        let e = this.pos;
-        if (e > start && d.charCodeAt(e - 1) === 0x0d) e--;
-        out[0] += d.slice(start, e);
+        out[0] += d.slice(start, this.beforeLineEnd(start));
         start = this.pos + 1;
       } else if (c === 0x5c) {
-        this.pos++;
-        if (this.pos >= this.end) return -1;
-        const n = d.charCodeAt(this.pos);
-        if (n === 0x0d || n === 0x0a || n === 0) {
-          this.pos--;
-          continue;
-        }
+        const q = this.quotedPair();
+        if (q < 0) return -1;
+        if (q === 0) continue;
         out[0] += d.slice(start, this.pos - 1);
         start = this.pos;
       }

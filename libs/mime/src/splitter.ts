@@ -230,12 +230,20 @@ export class Splitter<I> {
   /** Consumes buf[i, j) as bytes of the current part's header. */
   private consumeHeader(j: number): void {
     const st = this.top;
-    const b = this.buf;
-    if (st.headerLen < MAX_HEADER_BYTES) {
-      const take = Math.min(j - this.i, MAX_HEADER_BYTES - st.headerLen);
-      st.header.push(Buffer.from(b.subarray(this.i, this.i + take)));
-      st.headerLen += take;
-    }
+    st.headerLen += this.copyUpTo(st.header, MAX_HEADER_BYTES - st.headerLen, j);
+    this.advanceTo(j);
+  }
+
+  /** Copies up to room bytes of buf[i, j) into chunks; returns how many. */
+  private copyUpTo(chunks: Buffer[], room: number, j: number): number {
+    if (room <= 0) return 0;
+    const take = Math.min(j - this.i, room);
+    chunks.push(Buffer.from(this.buf.subarray(this.i, this.i + take)));
+    return take;
+  }
+
+  /** Marks buf[i, j) consumed. */
+  private advanceTo(j: number): void {
     this.noteLast(j);
     this.i = j;
     this.pendingEoh = 0;
@@ -265,14 +273,8 @@ export class Splitter<I> {
     }
     this.lf += n;
     const st = this.top;
-    if (st.capturedLen < st.captureLimit) {
-      const take = Math.min(j - this.i, st.captureLimit - st.capturedLen);
-      st.captured.push(Buffer.from(b.subarray(this.i, this.i + take)));
-      st.capturedLen += take;
-    }
-    this.noteLast(j);
-    this.i = j;
-    this.pendingEoh = 0;
+    st.capturedLen += this.copyUpTo(st.captured, st.captureLimit - st.capturedLen, j);
+    this.advanceTo(j);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Logger } from "@aerogram/observability";
 import { createRuntime } from "@aerogram/runtime";
 import { banner, createOps } from "./ops.ts";
 import { DRAIN_GRACE_MS, drainServices, startServices } from "./services.ts";
+import { shutdownOnSignals } from "./shutdown.ts";
 
 export async function runSingle(config: Config, log: Logger): Promise<void> {
   const runtime = await createRuntime(config, { service: "aerogram", embedded: "own", log });
@@ -19,18 +20,10 @@ export async function runSingle(config: Config, log: Logger): Promise<void> {
     ),
   );
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "draining");
-    ops.setDraining();
-    await drainServices(services, DRAIN_GRACE_MS);
-    await ops.close();
-    await runtime.close();
-    log.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  shutdownOnSignals({
+    log,
+    ops,
+    runtime,
+    drain: () => drainServices(services, DRAIN_GRACE_MS),
+  });
 }

@@ -4,7 +4,14 @@
  * queue depth by age, read from Postgres when scraped (the queue is shared
  * by every replica, so any one of them reports the same numbers).
  */
-import { Counter, Gauge, Histogram, type Registry } from "@aerogram/observability";
+import {
+  type Counter,
+  type Histogram,
+  type Registry,
+  sharedCounter,
+  sharedGauge,
+  sharedHistogram,
+} from "@aerogram/observability";
 import type { Store } from "@aerogram/store";
 
 export class OutboundMetrics {
@@ -14,70 +21,40 @@ export class OutboundMetrics {
   readonly bounces: Counter<"outcome">;
 
   constructor(registry: Registry, store: Pick<Store, "outbound">) {
-    const once = <T>(name: string, make: () => T): T =>
-      (registry.getSingleMetric(name) as T | undefined) ?? make();
-    this.recipients = once(
-      "aerogram_outbound_recipients_total",
-      () =>
-        new Counter({
-          name: "aerogram_outbound_recipients_total",
-          help: "Outbound recipients by result (delivered, deferred, failed, expired)",
-          labelNames: ["result"],
-          registers: [registry],
-        }),
-    );
-    this.domainRecipients = once(
-      "aerogram_outbound_domain_recipients_total",
-      () =>
-        new Counter({
-          name: "aerogram_outbound_domain_recipients_total",
-          help: "Outbound recipients by destination domain and result",
-          labelNames: ["domain", "result"],
-          registers: [registry],
-        }),
-    );
-    this.attemptSeconds = once(
-      "aerogram_outbound_attempt_seconds",
-      () =>
-        new Histogram({
-          name: "aerogram_outbound_attempt_seconds",
-          help: "Duration of one queue entry's delivery attempt by result",
-          labelNames: ["result"],
-          buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-          registers: [registry],
-        }),
-    );
-    this.bounces = once(
-      "aerogram_outbound_bounces_total",
-      () =>
-        new Counter({
-          name: "aerogram_outbound_bounces_total",
-          help: "Failure notices by outcome (delivered, duplicate, no_local_sender, null_sender)",
-          labelNames: ["outcome"],
-          registers: [registry],
-        }),
-    );
-    once(
-      "aerogram_outbound_queue_depth",
-      () =>
-        new Gauge({
-          name: "aerogram_outbound_queue_depth",
-          help: "Queue entries (message x recipient domain) by age bucket (seconds, upper bound)",
-          labelNames: ["age_le"],
-          registers: [registry],
-          async collect() {
-            try {
-              for (const b of await store.outbound.depthByAge()) {
-                this.set(
-                  { age_le: Number.isFinite(b.ageSeconds) ? String(b.ageSeconds) : "+Inf" },
-                  b.entries,
-                );
-              }
-            } catch {
-              // Postgres down: the scrape shows the last values; /readyz reports the outage.
-            }
-          },
-        }),
-    );
+    this.recipients = sharedCounter(registry, {
+      name: "aerogram_outbound_recipients_total",
+      help: "Outbound recipients by result (delivered, deferred, failed, expired)",
+      labelNames: ["result"],
+    });
+    this.domainRecipients = sharedCounter(registry, {
+      name: "aerogram_outbound_domain_recipients_total",
+      help: "Outbound recipients by destination domain and result",
+      labelNames: ["domain", "result"],
+    });
+    this.attemptSeconds = sharedHistogram(registry, {
+      name: "aerogram_outbound_attempt_seconds",
+      help: "Duration of one queue entry's delivery attempt by result",
+      labelNames: ["result"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    });
+    this.bounces = sharedCounter(registry, {
+      name: "aerogram_outbound_bounces_total",
+      help: "Failure notices by outcome (delivered, duplicate, no_local_sender, null_sender)",
+      labelNames: ["outcome"],
+    });
+    sharedGauge(registry, {
+      name: "aerogram_outbound_queue_depth",
+      help: "Queue entries (message x recipient domain) by age bucket (seconds, upper bound)",
+      labelNames: ["age_le"],
+      async collect() {
+        try {
+          for (const b of await store.outbound.depthByAge()) {
+            this.set({ age_le: Number.isFinite(b.ageSeconds) ? String(b.ageSeconds) : "+Inf" }, b.entries);
+          }
+        } catch {
+          // Postgres down: the scrape shows the last values; /readyz reports the outage.
+        }
+      },
+    });
   }
 }

@@ -3,7 +3,8 @@
  * run two in a process), so each metric is created once per registry and reused.
  * Labels are bounded: command names come from the parser's fixed list.
  */
-import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
+import type { Counter, Gauge, Histogram, Registry } from "@aerogram/observability";
+import { sessionsGauge, sharedCounter, sharedHistogram } from "@aerogram/observability";
 
 export interface Pop3Metrics {
   /** aerogram_sessions{protocol="pop3"} */
@@ -17,34 +18,18 @@ export interface Pop3Metrics {
   observeDuration(command: string, seconds: number): void;
 }
 
-function once<T>(registry: Registry, name: string, create: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? create();
-}
-
 export function pop3Metrics(registry: Registry): Pop3Metrics {
-  const commands = once(
-    registry,
-    "aerogram_pop3_commands_total",
-    () =>
-      new Counter({
-        name: "aerogram_pop3_commands_total",
-        help: "POP3 commands by name and result (ok, err)",
-        labelNames: ["command", "result"],
-        registers: [registry],
-      }),
-  );
-  const commandDuration = once(
-    registry,
-    "aerogram_pop3_command_duration_seconds",
-    () =>
-      new Histogram({
-        name: "aerogram_pop3_command_duration_seconds",
-        help: "Time from reading a POP3 command to the end of its response",
-        labelNames: ["command"],
-        buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-        registers: [registry],
-      }),
-  );
+  const commands = sharedCounter(registry, {
+    name: "aerogram_pop3_commands_total",
+    help: "POP3 commands by name and result (ok, err)",
+    labelNames: ["command", "result"],
+  });
+  const commandDuration = sharedHistogram(registry, {
+    name: "aerogram_pop3_command_duration_seconds",
+    help: "Time from reading a POP3 command to the end of its response",
+    labelNames: ["command"],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+  });
   // A command's children, looked up once: prom-client hashes a labels object on every call otherwise.
   const succeeded = new Map<string, Counter.Internal>();
   const failed = new Map<string, Counter.Internal>();
@@ -68,25 +53,13 @@ export function pop3Metrics(registry: Registry): Pop3Metrics {
       }
       child.observe(seconds);
     },
-    bytesSent: once(
-      registry,
-      "aerogram_pop3_bytes_sent_total",
-      () =>
-        new Counter({
-          name: "aerogram_pop3_bytes_sent_total",
-          help: "Octets written to POP3 clients",
-          registers: [registry],
-        }),
-    ),
-    snapshotRereads: once(
-      registry,
-      "aerogram_pop3_snapshot_rereads_total",
-      () =>
-        new Counter({
-          name: "aerogram_pop3_snapshot_rereads_total",
-          help: "POP3 logins that read their snapshot again because the previous session committed meanwhile",
-          registers: [registry],
-        }),
-    ),
+    bytesSent: sharedCounter(registry, {
+      name: "aerogram_pop3_bytes_sent_total",
+      help: "Octets written to POP3 clients",
+    }),
+    snapshotRereads: sharedCounter(registry, {
+      name: "aerogram_pop3_snapshot_rereads_total",
+      help: "POP3 logins that read their snapshot again because the previous session committed meanwhile",
+    }),
   };
 }

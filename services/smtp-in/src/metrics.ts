@@ -2,7 +2,8 @@
  * SMTP-in metrics. Labels carry outcomes and reasons only, never an address
  * (observability README: no per-user labels).
  */
-import { Counter, type Gauge, Histogram, type Registry, sessionsGauge } from "@aerogram/observability";
+import type { Counter, Gauge, Histogram, Registry } from "@aerogram/observability";
+import { sessionsGauge, sharedCounter, sharedHistogram } from "@aerogram/observability";
 
 /** The configurable limits, as the `limit` label of aerogram_smtp_limit_refusals_total. */
 export type SmtpLimitName =
@@ -29,77 +30,40 @@ export class SmtpMetrics {
   readonly authVerdicts: Counter<"method" | "result">;
 
   constructor(registry: Registry) {
-    const once = <T>(name: string, make: () => T): T =>
-      (registry.getSingleMetric(name) as T | undefined) ?? make();
-    this.connections = once(
-      "aerogram_smtp_connections_total",
-      () =>
-        new Counter({
-          name: "aerogram_smtp_connections_total",
-          help: "SMTP connections by result (accepted, rate_limited, draining)",
-          labelNames: ["result"],
-          registers: [registry],
-        }),
-    );
+    this.connections = sharedCounter(registry, {
+      name: "aerogram_smtp_connections_total",
+      help: "SMTP connections by result (accepted, rate_limited, draining)",
+      labelNames: ["result"],
+    });
     this.openConnections = sessionsGauge(registry, "smtp");
-    this.limitRefusals = once(
-      "aerogram_smtp_limit_refusals_total",
-      () =>
-        new Counter({
-          name: "aerogram_smtp_limit_refusals_total",
-          help: "SMTP replies refusing a command or ending a session because a configured limit tripped, by limit",
-          labelNames: ["limit"],
-          registers: [registry],
-        }),
-    );
-    this.transactions = once(
-      "aerogram_smtp_transactions_total",
-      () =>
-        new Counter({
-          name: "aerogram_smtp_transactions_total",
-          help: "Completed DATA transactions by result (delivered, duplicate, rejected, failed, aborted)",
-          labelNames: ["result"],
-          registers: [registry],
-        }),
-    );
-    this.recipients = once(
-      "aerogram_smtp_recipients_total",
-      () =>
-        new Counter({
-          name: "aerogram_smtp_recipients_total",
-          help: "RCPT TO answers by result (accepted, rejected, deferred) and reason",
-          labelNames: ["result", "reason"],
-          registers: [registry],
-        }),
-    );
-    this.receivedBytes = once(
-      "aerogram_smtp_received_bytes_total",
-      () =>
-        new Counter({
-          name: "aerogram_smtp_received_bytes_total",
-          help: "Octets of message data received (after dot-unstuffing)",
-          registers: [registry],
-        }),
-    );
-    this.deliverySeconds = once(
-      "aerogram_smtp_delivery_duration_seconds",
-      () =>
-        new Histogram({
-          name: "aerogram_smtp_delivery_duration_seconds",
-          help: "From the end of DATA to the 250 reply (auth checks, blob, index, transaction, events)",
-          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-          registers: [registry],
-        }),
-    );
-    this.authVerdicts = once(
-      "aerogram_smtp_auth_verdicts_total",
-      () =>
-        new Counter({
-          name: "aerogram_smtp_auth_verdicts_total",
-          help: "SPF, DKIM and DMARC verdicts of received messages (recorded, not enforced)",
-          labelNames: ["method", "result"],
-          registers: [registry],
-        }),
-    );
+    this.limitRefusals = sharedCounter(registry, {
+      name: "aerogram_smtp_limit_refusals_total",
+      help: "SMTP replies refusing a command or ending a session because a configured limit tripped, by limit",
+      labelNames: ["limit"],
+    });
+    this.transactions = sharedCounter(registry, {
+      name: "aerogram_smtp_transactions_total",
+      help: "Completed DATA transactions by result (delivered, duplicate, rejected, failed, aborted)",
+      labelNames: ["result"],
+    });
+    this.recipients = sharedCounter(registry, {
+      name: "aerogram_smtp_recipients_total",
+      help: "RCPT TO answers by result (accepted, rejected, deferred) and reason",
+      labelNames: ["result", "reason"],
+    });
+    this.receivedBytes = sharedCounter(registry, {
+      name: "aerogram_smtp_received_bytes_total",
+      help: "Octets of message data received (after dot-unstuffing)",
+    });
+    this.deliverySeconds = sharedHistogram(registry, {
+      name: "aerogram_smtp_delivery_duration_seconds",
+      help: "From the end of DATA to the 250 reply (auth checks, blob, index, transaction, events)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+    this.authVerdicts = sharedCounter(registry, {
+      name: "aerogram_smtp_auth_verdicts_total",
+      help: "SPF, DKIM and DMARC verdicts of received messages (recorded, not enforced)",
+      labelNames: ["method", "result"],
+    });
   }
 }

@@ -4,7 +4,8 @@
  * same values, for services built without a runtime config (benches, tests),
  * which may also override any option.
  */
-import type { SmtpLimits } from "@aerogram/config";
+import { readFileSync } from "node:fs";
+import type { Config, SmtpLimits } from "@aerogram/config";
 import type { GroupCommitOptions } from "@aerogram/delivery";
 import type { ProxyProtocolOptions } from "@aerogram/net";
 import { DEFAULT_DEADLINES, type SmtpDeadlineOptions } from "./deadlines.ts";
@@ -12,10 +13,11 @@ import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
 import { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
 
-export interface SmtpInOptions {
-  /** Plain port (STARTTLS when TLS is configured); default config.ports.smtp, 0 = any. */
+/** Where and how an SMTP service listens: SMTP-in and submission alike. */
+export interface SmtpEndpointOptions {
+  /** Plain port (STARTTLS when TLS is configured), 0 = any. */
   port: number;
-  /** Implicit-TLS port (RFC 8314); default config.ports.smtps, needs TLS. */
+  /** Implicit-TLS port (RFC 8314), needs TLS. */
   securePort: number | undefined;
   bindAddress: string;
   /** Our name in the greeting and trace headers. */
@@ -27,6 +29,22 @@ export interface SmtpInOptions {
    * Authentication-Results. Unset: no header expected.
    */
   proxyProtocol: ProxyProtocolOptions | undefined;
+}
+
+/** The endpoint settings every SMTP service takes from the config (the ports are its own). */
+export function endpointFromConfig(
+  c: Config,
+): Pick<SmtpEndpointOptions, "bindAddress" | "hostname" | "tls" | "proxyProtocol"> {
+  return {
+    bindAddress: c.bindAddress,
+    hostname: c.hostname,
+    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
+    proxyProtocol: c.proxyProtocol,
+  };
+}
+
+/** Ports: config.ports.smtp and config.ports.smtps. */
+export interface SmtpInOptions extends SmtpEndpointOptions {
   /** SIZE (RFC 1870): larger messages get 552. */
   maxMessageBytes: number;
   /** Recipients per transaction (RFC 5321 §4.5.3.1.8 asks for at least 100); beyond: 452. */

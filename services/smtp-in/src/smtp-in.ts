@@ -3,25 +3,23 @@
  * the protocol (smtp-server + protocol-connection.ts) to our policy, limits,
  * delivery and metrics; and the graceful drain.
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { createSecureContext } from "node:tls";
 import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
-import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import { runDataTransaction } from "./data-transaction.ts";
 import { SmtpDeadlines } from "./deadlines.ts";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
-import { spoolMessage } from "./message-spool.ts";
 import { SmtpMetrics } from "./metrics.ts";
-import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./options.ts";
+import { DEFAULT_OPTIONS, endpointFromConfig, optionsFromLimits, type SmtpInOptions } from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
 import { localError, SmtpReply } from "./smtp-errors.ts";
-import { type AerogramSmtpServer, createSmtpServer } from "./smtp-server-wiring.ts";
+import { SmtpListeners } from "./smtp-listeners.ts";
+import { createSmtpServer } from "./smtp-server-wiring.ts";
 
 interface SessionState {
   ip: string;
@@ -43,10 +41,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
     ...optionsFromLimits(c.protocolLimits.smtp),
     port: c.ports.smtp,
     securePort: c.ports.smtps,
-    bindAddress: c.bindAddress,
-    hostname: c.hostname,
-    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
-    proxyProtocol: c.proxyProtocol,
+    ...endpointFromConfig(c),
     resolver: undefined,
     ...overrides,
   };
@@ -61,9 +56,7 @@ export class SmtpInService {
   private readonly resolver: DnsLookup;
   private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
-  private readonly servers: AerogramSmtpServer[] = [];
-  private readonly listeners: Listener[] = [];
-  private readonly boundPorts: number[] = [];
+  private readonly listeners: SmtpListeners;
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -81,6 +74,7 @@ export class SmtpInService {
     );
     this.resolver = opts.resolver ?? createCachedResolver();
     this.deadlines = new SmtpDeadlines(opts.deadlines);
+    this.listeners = new SmtpListeners(opts, this.log, "smtp");
   }
 
   async start(): Promise<ServiceHandle> {
@@ -106,23 +100,7 @@ export class SmtpInService {
           onClose: (session) => void this.onClose(session),
         },
       );
-      server.on("error", (err: Error) => this.log.debug({ err }, "smtp connection error"));
-      // Our Listener owns the socket (smtp-server's own useProxy reads PROXY
-      // v1 only): it reads a v1/v2 header when configured, runs implicit TLS,
-      // and hands the socket to smtp-server with the client's address.
-      const listener = new Listener({
-        host: this.opts.bindAddress,
-        port,
-        ...(secure && this.opts.tls ? { tls: createSecureContext(this.opts.tls) } : {}),
-        ...(this.opts.proxyProtocol ? { proxyProtocol: this.opts.proxyProtocol } : {}),
-        onConnection: (socket, info) =>
-          server.connect(socket, { remoteAddress: info.remoteAddress, remotePort: info.remotePort }),
-        onClientError: (err) => this.log.info({ err }, "smtp connection refused before the greeting"),
-      });
-      const addr = await listener.listen();
-      this.servers.push(server);
-      this.listeners.push(listener);
-      this.boundPorts.push(addr.port);
+      const addr = await this.listeners.listen(server, port, secure);
       endpoints.push(`${secure ? "smtps" : "smtp"} ${addr.address}:${addr.port}`);
     };
     await listen(this.opts.port, false);
@@ -133,14 +111,14 @@ export class SmtpInService {
     return {
       name: "smtp-in",
       endpoints,
-      connections: () => this.servers.reduce((n, s) => n + s.connections.size, 0),
+      connections: () => this.listeners.connections(),
       drain: (graceMs) => this.drain(graceMs),
     };
   }
 
   /** The bound ports, in start order (plain first). */
   ports(): number[] {
-    return [...this.boundPorts];
+    return this.listeners.ports();
   }
 
   private async pruneDedupeKeys() {
@@ -228,17 +206,14 @@ export class SmtpInService {
     cb: (err?: Error | null, message?: string) => void,
   ) {
     const state = this.sessions.get(session.id);
-    let spooled: Awaited<ReturnType<typeof spoolMessage>> | undefined;
-    try {
-      spooled = await spoolMessage(stream, { memoryBytes: this.opts.spoolMemoryBytes });
-    } catch (err) {
-      // The client went away mid-DATA: nothing was stored, nothing to answer.
-      this.metrics.transactions.inc({ result: "aborted" });
-      this.log.info({ err, session: session.id }, "message not received in full");
-      return cb(localError());
-    }
-    const dataEnd = performance.now();
-    try {
+    const report = {
+      log: this.log,
+      session: session.id,
+      count: (result: "aborted" | "failed") => this.metrics.transactions.inc({ result }),
+      failedMessage: "delivery failed; the sender will retry",
+    };
+    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, report, async (spooled) => {
+      const dataEnd = performance.now();
       this.metrics.receivedBytes.inc(spooled.size);
       if (!state || state.recipients.length === 0) return cb(localError());
       if (stream.sizeExceeded) {
@@ -295,13 +270,7 @@ export class SmtpInService {
         null,
         outcome.duplicate ? `2.0.0 OK already delivered ${transactionId}` : `2.0.0 OK ${transactionId}`,
       );
-    } catch (err) {
-      this.metrics.transactions.inc({ result: "failed" });
-      this.log.warn({ err, session: session.id }, "delivery failed; the sender will retry");
-      cb(localError());
-    } finally {
-      await spooled.dispose();
-    }
+    });
   }
 
   /**
@@ -312,25 +281,7 @@ export class SmtpInService {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.pruneTimer);
-    for (const listener of this.listeners) listener.stopAccepting();
-    const deadline = Date.now() + graceMs;
-    for (;;) {
-      let open = 0;
-      for (const server of this.servers) {
-        for (const c of server.connections) {
-          if (!c.session.envelope?.mailFrom || Date.now() >= deadline)
-            c.send(421, "4.3.2 Service shutting down");
-          else open++;
-        }
-      }
-      if (open === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    // Every session got its 421 (which closes it); give the sockets a moment to go.
-    for (const listener of this.listeners) {
-      if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
-        listener.destroyAll();
-    }
+    await this.listeners.drain(graceMs);
     this.deadlines.close();
   }
 }

@@ -40,7 +40,8 @@ export type Handlers = Pick<
   "onConnect" | "onMailFrom" | "onRcptTo" | "onData" | "onClose"
 >;
 
-export interface WiringOptions {
+/** What every smtp-server of ours (SMTP-in and submission) is configured with. */
+export interface BaseWiringOptions {
   hostname: string;
   secure: boolean;
   tls: { key: Buffer; cert: Buffer } | undefined;
@@ -48,20 +49,19 @@ export interface WiringOptions {
   maxRecipients: number;
   socketTimeoutMs: number;
   deadlines: SmtpDeadlines;
-  onLimit: (limit: SmtpLimitName) => void;
-  reverse: (ip: string) => Promise<string[]>;
 }
 
-export function createSmtpServer(o: WiringOptions, handlers: Handlers): AerogramSmtpServer {
-  const server = new AerogramSmtpServer({
+/**
+ * The smtp-server options SMTP-in and submission share: name, TLS, SIZE with
+ * 552 for oversized messages (RFC 1870), the recipient limit, the idle
+ * timeout, and the extensions offered (ENHANCEDSTATUSCODES, PIPELINING,
+ * 8BITMIME, SMTPUTF8); no smtp-server logging (we log ourselves).
+ */
+export function baseServerOptions(o: BaseWiringOptions): SMTPServerOptions {
+  return {
     name: o.hostname,
-    banner: "Aerogram",
     secure: o.secure,
     ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : {}),
-    // An MX takes mail for our domains from anyone and relays for no one:
-    // AUTH has no meaning on this port (submission is another service).
-    authOptional: true,
-    disabledCommands: o.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
     size: o.maxMessageBytes,
     rejectOversized: true,
     maxRecipients: o.maxRecipients,
@@ -69,10 +69,27 @@ export function createSmtpServer(o: WiringOptions, handlers: Handlers): Aerogram
     hidePIPELINING: false,
     hide8BITMIME: false,
     hideSMTPUTF8: false,
+    socketTimeout: o.socketTimeoutMs,
+    logger: false,
+  };
+}
+
+export interface WiringOptions extends BaseWiringOptions {
+  onLimit: (limit: SmtpLimitName) => void;
+  reverse: (ip: string) => Promise<string[]>;
+}
+
+export function createSmtpServer(o: WiringOptions, handlers: Handlers): AerogramSmtpServer {
+  const server = new AerogramSmtpServer({
+    ...baseServerOptions(o),
+    banner: "Aerogram",
+    // An MX takes mail for our domains from anyone and relays for no one:
+    // AUTH has no meaning on this port (submission is another service).
+    authOptional: true,
+    disabledCommands: o.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
     // DSN (RFC 3461) is not offered: a final-delivery MTA that offers it owes
     // "delivered" notifications for NOTIFY=SUCCESS, which we don't send.
     hideDSN: true,
-    socketTimeout: o.socketTimeoutMs,
     resolver: {
       reverse: (ip, callback) => {
         o.reverse(ip).then(
@@ -81,7 +98,6 @@ export function createSmtpServer(o: WiringOptions, handlers: Handlers): Aerogram
         );
       },
     },
-    logger: false,
     ...handlers,
   });
   server.deadlines = o.deadlines;

@@ -8,7 +8,12 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { AerogramSmtpConnection, AerogramSmtpServer, type SmtpDeadlines } from "@aerogram/smtp-in";
+import {
+  AerogramSmtpConnection,
+  AerogramSmtpServer,
+  type BaseWiringOptions,
+  baseServerOptions,
+} from "@aerogram/smtp-in";
 import type { SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 
@@ -44,44 +49,26 @@ export type Handlers = Pick<
   "onConnect" | "onAuth" | "onMailFrom" | "onRcptTo" | "onData" | "onClose"
 >;
 
-export interface SubmissionWiring {
-  hostname: string;
-  secure: boolean;
-  tls: { key: Buffer; cert: Buffer } | undefined;
-  maxMessageBytes: number;
-  maxRecipients: number;
-  socketTimeoutMs: number;
-  deadlines: SmtpDeadlines;
+export interface SubmissionWiring extends BaseWiringOptions {
   allowInsecureAuth: boolean;
 }
 
 export function createSubmissionServer(o: SubmissionWiring, handlers: Handlers): SubmissionServer {
   const server = new SubmissionServer({
-    name: o.hostname,
+    ...baseServerOptions(o),
     banner: "Aerogram submission",
-    secure: o.secure,
-    ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : {}),
     authMethods: ["PLAIN", "LOGIN"],
     // smtp-server's own check is all-or-nothing; ours (SubmissionConnection) is per connection.
     allowInsecureAuth: true,
     // MAIL without AUTH is refused by our onMailFrom (530 5.7.0), also where AUTH is not offered yet.
     authOptional: true,
     disabledCommands: o.tls ? [] : ["STARTTLS"],
-    size: o.maxMessageBytes,
-    rejectOversized: true,
-    maxRecipients: o.maxRecipients,
-    hideENHANCEDSTATUSCODES: false,
-    hidePIPELINING: false,
-    hide8BITMIME: false,
-    hideSMTPUTF8: false,
     // DSN (RFC 3461) parameters are accepted; failure notices are always sent
     // to a local sender (NOTIFY=NEVER is not honoured yet), success and delay notices never.
     hideDSN: false,
     hideREQUIRETLS: true,
-    socketTimeout: o.socketTimeoutMs,
     // No reverse lookups: an authenticated client's name is its login, not its PTR.
     disableReverseLookup: true,
-    logger: false,
     ...handlers,
   } as SMTPServerOptions);
   server.deadlines = o.deadlines;

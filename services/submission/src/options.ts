@@ -2,22 +2,18 @@
  * Submission's settings: everything an operator may change comes from
  * libs/config (SUBMISSION_*, SEND_LIMIT_*); tests override any of it.
  */
-import { readFileSync } from "node:fs";
-import type { ProxyProtocolOptions } from "@aerogram/net";
 import type { Runtime } from "@aerogram/runtime";
-import { DEFAULT_DEADLINES, type SmtpDeadlines } from "@aerogram/smtp-in";
+import {
+  DEFAULT_DEADLINES,
+  endpointFromConfig,
+  type SmtpDeadlines,
+  type SmtpEndpointOptions,
+} from "@aerogram/smtp-in";
 import type { SendLimitOptions } from "./send-limits.ts";
 import type { SenderPolicy } from "./sender-policy.ts";
 
-export interface SubmissionOptions {
-  /** RFC 6409 port (587; dev 5587): STARTTLS when TLS is configured. */
-  port: number;
-  /** RFC 8314 implicit-TLS port (465; dev 4465), needs TLS. */
-  securePort: number | undefined;
-  bindAddress: string;
-  hostname: string;
-  tls: { key: Buffer; cert: Buffer } | undefined;
-  proxyProtocol: ProxyProtocolOptions | undefined;
+/** Ports: RFC 6409 587 (dev 5587), STARTTLS when TLS is configured; RFC 8314 465 (dev 4465), needs TLS. */
+export interface SubmissionOptions extends SmtpEndpointOptions {
   /** AUTH over plain text from non-loopback clients (dev only). */
   allowInsecureAuth: boolean;
   maxMessageBytes: number;
@@ -42,10 +38,7 @@ export function submissionOptions(
   return {
     port: c.submission.port,
     securePort: c.submission.securePort,
-    bindAddress: c.bindAddress,
-    hostname: c.hostname,
-    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
-    proxyProtocol: c.proxyProtocol,
+    ...endpointFromConfig(c),
     allowInsecureAuth: c.submission.allowInsecureAuth,
     maxMessageBytes: c.submission.maxMessageBytes,
     senderPolicy: c.submission.senderPolicy,

@@ -5,14 +5,12 @@
  * (command parsing, line limits, deadlines) is SMTP-in's connection class,
  * with AUTH gated on TLS (connection.ts).
  */
-import { createSecureContext } from "node:tls";
 import { Authenticator } from "@aerogram/auth";
 import { Delivery } from "@aerogram/delivery";
 import { DkimSigner } from "@aerogram/dkim";
-import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
-import { localError, SmtpDeadlines, SmtpReply, spoolMessage } from "@aerogram/smtp-in";
+import { localError, runDataTransaction, SmtpDeadlines, SmtpListeners, SmtpReply } from "@aerogram/smtp-in";
 import type { Account } from "@aerogram/store";
 import type {
   SMTPServerAddress,
@@ -22,7 +20,7 @@ import type {
   SMTPServerSession,
 } from "smtp-server";
 import { acceptMessage } from "./accept-message.ts";
-import { createSubmissionServer, type SubmissionServer } from "./connection.ts";
+import { createSubmissionServer } from "./connection.ts";
 import { SubmissionMetrics } from "./metrics.ts";
 import type { SubmissionOptions } from "./options.ts";
 import { type RoutedRecipient, routeRecipient } from "./recipients.ts";
@@ -46,9 +44,7 @@ export class SubmissionService {
   private readonly signer: DkimSigner | undefined;
   private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
-  private readonly servers: SubmissionServer[] = [];
-  private readonly listeners: Listener[] = [];
-  private readonly boundPorts: number[] = [];
+  private readonly listeners: SmtpListeners;
   private draining = false;
 
   constructor(
@@ -69,6 +65,7 @@ export class SubmissionService {
       ? new DkimSigner({ store: runtime.store, secret: opts.dkimSecret })
       : undefined;
     this.deadlines = new SmtpDeadlines(opts.deadlines);
+    this.listeners = new SmtpListeners(opts, this.log, "submission");
   }
 
   async start(): Promise<ServiceHandle> {
@@ -94,20 +91,7 @@ export class SubmissionService {
           onClose: (session) => this.sessions.delete(session.id),
         },
       );
-      server.on("error", (err: Error) => this.log.debug({ err }, "submission connection error"));
-      const listener = new Listener({
-        host: this.opts.bindAddress,
-        port,
-        ...(secure && this.opts.tls ? { tls: createSecureContext(this.opts.tls) } : {}),
-        ...(this.opts.proxyProtocol ? { proxyProtocol: this.opts.proxyProtocol } : {}),
-        onConnection: (socket, info) =>
-          server.connect(socket, { remoteAddress: info.remoteAddress, remotePort: info.remotePort }),
-        onClientError: (err) => this.log.info({ err }, "submission connection refused before the greeting"),
-      });
-      const addr = await listener.listen();
-      this.servers.push(server);
-      this.listeners.push(listener);
-      this.boundPorts.push(addr.port);
+      const addr = await this.listeners.listen(server, port, secure);
       endpoints.push(`${secure ? "submissions" : "submission"} ${addr.address}:${addr.port}`);
     };
     await listen(this.opts.port, false);
@@ -119,14 +103,14 @@ export class SubmissionService {
     return {
       name: "submission",
       endpoints,
-      connections: () => this.servers.reduce((n, s) => n + s.connections.size, 0),
+      connections: () => this.listeners.connections(),
       drain: (graceMs) => this.drain(graceMs),
     };
   }
 
   /** The bound ports, in start order (587-style first). */
   ports(): number[] {
-    return [...this.boundPorts];
+    return this.listeners.ports();
   }
 
   private onConnect(session: SMTPServerSession, cb: Callback) {
@@ -194,15 +178,13 @@ export class SubmissionService {
     cb: (err?: Error | null, message?: string) => void,
   ) {
     const state = this.sessions.get(session.id);
-    let spooled: Awaited<ReturnType<typeof spoolMessage>>;
-    try {
-      spooled = await spoolMessage(stream, { memoryBytes: this.opts.spoolMemoryBytes });
-    } catch (err) {
-      this.metrics.messages.inc({ result: "aborted" });
-      this.log.info({ err, session: session.id }, "message not received in full");
-      return cb(localError());
-    }
-    try {
+    const report = {
+      log: this.log,
+      session: session.id,
+      count: (result: "aborted" | "failed") => this.metrics.messages.inc({ result }),
+      failedMessage: "submission failed; the client will retry",
+    };
+    await runDataTransaction(stream, this.opts.spoolMemoryBytes, cb, report, async (spooled) => {
       if (!state?.account || state.recipients.length === 0) return cb(localError());
       if (stream.sizeExceeded) {
         this.metrics.messages.inc({ result: "too_big" });
@@ -257,35 +239,12 @@ export class SubmissionService {
         "message submitted",
       );
       cb(null, `2.0.0 OK ${transactionId}${outcome.queued > 0 ? " queued" : ""}`);
-    } catch (err) {
-      this.metrics.messages.inc({ result: "failed" });
-      this.log.warn({ err, session: session.id }, "submission failed; the client will retry");
-      cb(localError());
-    } finally {
-      await spooled.dispose();
-    }
+    });
   }
 
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    for (const listener of this.listeners) listener.stopAccepting();
-    const deadline = Date.now() + graceMs;
-    for (;;) {
-      let open = 0;
-      for (const server of this.servers) {
-        for (const c of server.connections) {
-          if (!c.session.envelope?.mailFrom || Date.now() >= deadline)
-            c.send(421, "4.3.2 Service shutting down");
-          else open++;
-        }
-      }
-      if (open === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    for (const listener of this.listeners) {
-      if ((await listener.waitForConnections(Math.max(1000, deadline - Date.now()))) > 0)
-        listener.destroyAll();
-    }
+    await this.listeners.drain(graceMs);
     this.deadlines.close();
   }
 }

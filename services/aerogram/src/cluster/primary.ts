@@ -19,6 +19,7 @@ import type { Logger } from "@aerogram/observability";
 import { createRuntime } from "@aerogram/runtime";
 import { banner, createOps } from "../ops.ts";
 import { DRAIN_GRACE_MS } from "../services.ts";
+import { shutdownOnSignals } from "../shutdown.ts";
 import { isAerogramMessage, type ToPrimary, type ToWorker } from "./messages.ts";
 import { ClusterRegistry } from "./metrics.ts";
 import { HubEventBus } from "./shared-bus.ts";
@@ -141,27 +142,23 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const endpoints = [...listening.values()][0] ?? [];
   console.log(await banner(runtime, http.port, endpoints, config.workers));
 
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, workers: live().length }, "draining");
-    ops.setDraining();
-    const exited = live().map(
-      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))),
-    );
-    const drain: ToWorker = { ag: "drain", graceMs: DRAIN_GRACE_MS };
-    for (const w of live()) if (w.isConnected()) w.send(drain);
-    const killer = setTimeout(() => {
-      for (const w of live()) if (!w.isDead()) w.process.kill("SIGKILL");
-    }, DRAIN_GRACE_MS + EXIT_SLACK_MS);
-    await Promise.all(exited);
-    clearTimeout(killer);
-    await ops.close();
-    // The database last: workers were using it until they exited.
-    await runtime.close();
-    log.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  shutdownOnSignals({
+    log,
+    ops,
+    runtime,
+    describe: () => ({ workers: live().length }),
+    drain: async () => {
+      stopping = true; // no more restarts of exiting workers
+      const exited = live().map(
+        (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))),
+      );
+      const drain: ToWorker = { ag: "drain", graceMs: DRAIN_GRACE_MS };
+      for (const w of live()) if (w.isConnected()) w.send(drain);
+      const killer = setTimeout(() => {
+        for (const w of live()) if (!w.isDead()) w.process.kill("SIGKILL");
+      }, DRAIN_GRACE_MS + EXIT_SLACK_MS);
+      await Promise.all(exited);
+      clearTimeout(killer);
+    },
+  });
 }

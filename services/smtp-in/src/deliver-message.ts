@@ -9,12 +9,11 @@
  */
 import type { Readable } from "node:stream";
 import type { Delivery } from "@aerogram/delivery";
+import { receivedHeader, type SpooledMessage } from "@aerogram/smtp";
 import { type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
 import { dedupeKey } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
-import type { SpooledMessage } from "./message-spool.ts";
 import type { AcceptedRecipient } from "./recipient-policy.ts";
-import { receivedHeader } from "./trace-headers.ts";
 
 export interface Envelope {
   /** MAIL FROM, "" for the null reverse-path. */

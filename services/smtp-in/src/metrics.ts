@@ -4,18 +4,9 @@
  */
 import type { Counter, Gauge, Histogram, Registry } from "@aerogram/observability";
 import { sessionsGauge, sharedCounter, sharedHistogram } from "@aerogram/observability";
+import type { SmtpLimitName } from "@aerogram/smtp";
 
-/** The configurable limits, as the `limit` label of aerogram_smtp_limit_refusals_total. */
-export type SmtpLimitName =
-  | "connections_per_ip"
-  | "messages_per_ip"
-  | "messages_per_recipient"
-  | "message_size"
-  | "recipients"
-  | "line_length"
-  | "idle_timeout"
-  | "command_deadline"
-  | "data_deadline";
+export type { SmtpLimitName };
 
 export class SmtpMetrics {
   readonly connections: Counter<"result">;

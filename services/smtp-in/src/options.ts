@@ -4,44 +4,12 @@
  * same values, for services built without a runtime config (benches, tests),
  * which may also override any option.
  */
-import { readFileSync } from "node:fs";
-import type { Config, SmtpLimits } from "@aerogram/config";
+import type { SmtpLimits } from "@aerogram/config";
 import type { GroupCommitOptions } from "@aerogram/delivery";
-import type { ProxyProtocolOptions } from "@aerogram/net";
-import { DEFAULT_DEADLINES, type SmtpDeadlineOptions } from "./deadlines.ts";
+import { DEFAULT_DEADLINES, type SmtpDeadlineOptions, type SmtpEndpointOptions } from "@aerogram/smtp";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
 import { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
-
-/** Where and how an SMTP service listens: SMTP-in and submission alike. */
-export interface SmtpEndpointOptions {
-  /** Plain port (STARTTLS when TLS is configured), 0 = any. */
-  port: number;
-  /** Implicit-TLS port (RFC 8314), needs TLS. */
-  securePort: number | undefined;
-  bindAddress: string;
-  /** Our name in the greeting and trace headers. */
-  hostname: string;
-  tls: { key: Buffer; cert: Buffer } | undefined;
-  /**
-   * PROXY protocol v1/v2 on both ports (config.proxyProtocol): the client's
-   * address from the header is the session's, in limits, logs, Received and
-   * Authentication-Results. Unset: no header expected.
-   */
-  proxyProtocol: ProxyProtocolOptions | undefined;
-}
-
-/** The endpoint settings every SMTP service takes from the config (the ports are its own). */
-export function endpointFromConfig(
-  c: Config,
-): Pick<SmtpEndpointOptions, "bindAddress" | "hostname" | "tls" | "proxyProtocol"> {
-  return {
-    bindAddress: c.bindAddress,
-    hostname: c.hostname,
-    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
-    proxyProtocol: c.proxyProtocol,
-  };
-}
 
 /** Ports: config.ports.smtp and config.ports.smtps. */
 export interface SmtpInOptions extends SmtpEndpointOptions {

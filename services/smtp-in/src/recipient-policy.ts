@@ -4,9 +4,10 @@
  * host, of existing enabled accounts or their aliases, with room under quota.
  * Anything else is refused — there is no relay, whoever asks.
  */
+
+import { localError, SmtpReply } from "@aerogram/smtp";
 import type { Store } from "@aerogram/store";
 import type { RateLimits } from "./rate-limits.ts";
-import { localError, SmtpReply } from "./smtp-errors.ts";
 
 export interface AcceptedRecipient {
   /** As given in RCPT TO, lowercased. */

@@ -8,18 +8,22 @@ import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
+import {
+  endpointFromConfig,
+  localError,
+  runDataTransaction,
+  SmtpDeadlines,
+  SmtpListeners,
+  SmtpReply,
+} from "@aerogram/smtp";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
-import { runDataTransaction } from "./data-transaction.ts";
-import { SmtpDeadlines } from "./deadlines.ts";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
 import { SmtpMetrics } from "./metrics.ts";
-import { DEFAULT_OPTIONS, endpointFromConfig, optionsFromLimits, type SmtpInOptions } from "./options.ts";
+import { createSmtpServer } from "./mx-server.ts";
+import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
-import { localError, SmtpReply } from "./smtp-errors.ts";
-import { SmtpListeners } from "./smtp-listeners.ts";
-import { createSmtpServer } from "./smtp-server-wiring.ts";
 
 interface SessionState {
   ip: string;

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import type { Delivery } from "@aerogram/delivery";
 import type { DkimSigner } from "@aerogram/dkim";
-import { receivedHeader, rfc5322Date, SmtpReply, type SpooledMessage } from "@aerogram/smtp-in";
+import { receivedHeader, rfc5322Date, SmtpReply, type SpooledMessage } from "@aerogram/smtp";
 import type { Account, Store } from "@aerogram/store";
 import { fromAddresses, prepareHead, splitHead } from "./message-headers.ts";
 import type { RoutedRecipient } from "./recipients.ts";

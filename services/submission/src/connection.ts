@@ -13,7 +13,7 @@ import {
   AerogramSmtpServer,
   type BaseWiringOptions,
   baseServerOptions,
-} from "@aerogram/smtp-in";
+} from "@aerogram/smtp";
 import type { SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 

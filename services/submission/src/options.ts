@@ -8,7 +8,7 @@ import {
   endpointFromConfig,
   type SmtpDeadlines,
   type SmtpEndpointOptions,
-} from "@aerogram/smtp-in";
+} from "@aerogram/smtp";
 import type { SendLimitOptions } from "./send-limits.ts";
 import type { SenderPolicy } from "./sender-policy.ts";
 

@@ -5,7 +5,7 @@
  * through libs/delivery; any other domain goes into the outbound queue.
  */
 
-import { localError, SmtpReply } from "@aerogram/smtp-in";
+import { localError, SmtpReply } from "@aerogram/smtp";
 import type { Store } from "@aerogram/store";
 
 export type RoutedRecipient =

@@ -10,7 +10,7 @@ import { Delivery } from "@aerogram/delivery";
 import { DkimSigner } from "@aerogram/dkim";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
-import { localError, runDataTransaction, SmtpDeadlines, SmtpListeners, SmtpReply } from "@aerogram/smtp-in";
+import { localError, runDataTransaction, SmtpDeadlines, SmtpListeners, SmtpReply } from "@aerogram/smtp";
 import type { Account } from "@aerogram/store";
 import type {
   SMTPServerAddress,

@@ -1,17 +1,17 @@
 /**
- * smtp-server, configured for an MX (no AUTH, no relay) and made to use our
- * connection class (protocol-connection.ts) for every accepted socket.
+ * smtp-server made to use our connection class (protocol-connection.ts) for
+ * every accepted socket, and the options every SMTP service of ours shares.
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 import type { SmtpDeadlines } from "./deadlines.ts";
-import type { SmtpLimitName } from "./metrics.ts";
+import type { SmtpLimitName } from "./limit-names.ts";
 import { AerogramSmtpConnection } from "./protocol-connection.ts";
 
 export class AerogramSmtpServer extends SMTPServer {
-  /** Per-command and per-message deadlines for every connection (set by createSmtpServer). */
+  /** Per-command and per-message deadlines for every connection (set by the service that creates the server). */
   deadlines: SmtpDeadlines | undefined;
   /** Told when smtp-server or a deadline refuses because of a configured limit (for the metric). */
   onLimit: (limit: SmtpLimitName) => void = () => {};
@@ -72,35 +72,4 @@ export function baseServerOptions(o: BaseWiringOptions): SMTPServerOptions {
     socketTimeout: o.socketTimeoutMs,
     logger: false,
   };
-}
-
-export interface WiringOptions extends BaseWiringOptions {
-  onLimit: (limit: SmtpLimitName) => void;
-  reverse: (ip: string) => Promise<string[]>;
-}
-
-export function createSmtpServer(o: WiringOptions, handlers: Handlers): AerogramSmtpServer {
-  const server = new AerogramSmtpServer({
-    ...baseServerOptions(o),
-    banner: "Aerogram",
-    // An MX takes mail for our domains from anyone and relays for no one:
-    // AUTH has no meaning on this port (submission is another service).
-    authOptional: true,
-    disabledCommands: o.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
-    // DSN (RFC 3461) is not offered: a final-delivery MTA that offers it owes
-    // "delivered" notifications for NOTIFY=SUCCESS, which we don't send.
-    hideDSN: true,
-    resolver: {
-      reverse: (ip, callback) => {
-        o.reverse(ip).then(
-          (names) => callback(null, names),
-          (err: Error) => callback(err),
-        );
-      },
-    },
-    ...handlers,
-  });
-  server.deadlines = o.deadlines;
-  server.onLimit = o.onLimit;
-  return server;
 }

@@ -7,7 +7,7 @@
 import { createSecureContext } from "node:tls";
 import { Listener } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
-import type { SmtpEndpointOptions } from "./options.ts";
+import type { SmtpEndpointOptions } from "./endpoint.ts";
 import type { AerogramSmtpServer } from "./smtp-server-wiring.ts";
 
 export class SmtpListeners {

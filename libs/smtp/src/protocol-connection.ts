@@ -20,7 +20,7 @@
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import { SMTPStream } from "smtp-server/lib/smtp-stream.js";
 import type { SmtpDeadlines } from "./deadlines.ts";
-import type { SmtpLimitName } from "./metrics.ts";
+import type { SmtpLimitName } from "./limit-names.ts";
 import { ENHANCED_PREFIX } from "./smtp-errors.ts";
 
 /** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */

@@ -64,7 +64,8 @@ export function registeredInSource(roots: string[]): Map<string, MetricType> {
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(/name:\s*"(aerogram_[a-z0-9_]+)"/g)) {
       const before = text.slice(Math.max(0, (m.index ?? 0) - 400), m.index);
-      const ctor = [...before.matchAll(/new\s+(Counter|Gauge|Histogram|Summary)\b/g)].pop();
+      // `new Counter({ name: … })`, or libs/observability's `sharedCounter(registry, { name: … })`.
+      const ctor = [...before.matchAll(/(?:new\s+|\bshared)(Counter|Gauge|Histogram|Summary)\b/g)].pop();
       if (ctor?.[1]) found.set(m[1] as string, ctor[1].toLowerCase() as MetricType);
     }
   }

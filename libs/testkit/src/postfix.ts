@@ -1,8 +1,12 @@
 /**
- * A private Postfix (Debian's package, if installed) for the comparison: its own
- * config, queue and data directories under a temp dir, SMTP on a high loopback
- * port, every recipient of the bench domain delivered by virtual(8) into one
- * local maildir. Nothing here installs Postfix; without it the bench says so.
+ * A private Postfix (Debian's package, if installed) for the comparisons: its
+ * own config, queue and data directories under a temp dir, SMTP on a loopback
+ * port. It either delivers every recipient of one domain by virtual(8) into one
+ * local maildir (the MX reference of the smtp-in bench), or relays everything
+ * it receives from loopback to one next hop (the submission bench's reference
+ * for "submission + outbound queue": accept, fsync into its queue, relay; no
+ * AUTH, TLS or DKIM, so it does less per message than Aerogram). Nothing here
+ * installs Postfix; without it the bench says so.
  */
 import { execFileSync } from "node:child_process";
 import {
@@ -17,15 +21,42 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { processTree } from "@aerogram/testkit";
+import { cpuSeconds, processTree } from "./proc-cpu.ts";
+
+/** What the private Postfix does with mail: deliver one domain to a maildir, or relay all to one port. */
+export type PostfixRole = { deliverDomain: string } | { relayToPort: number };
 
 export interface PrivatePostfix {
   port: number;
-  /** Messages delivered into the maildir so far. */
+  /** Messages delivered into the maildir so far (0 for a relay). */
   delivered(): number;
   /** The master and every Postfix process under it (for CPU per message). */
   pids(): number[];
+  /** CPU seconds of those processes, with what the master's reaped children used. */
+  cpuSeconds(): number;
   stop(): void;
+}
+
+function roleSettings(role: PostfixRole, mail: string, uid: string, gid: string): string[] {
+  if ("relayToPort" in role) {
+    return [
+      "myhostname = bench-relay.localdomain",
+      "smtpd_relay_restrictions = permit_mynetworks, reject",
+      `relayhost = [127.0.0.1]:${role.relayToPort}`,
+      "smtp_tls_security_level = none",
+      "default_destination_concurrency_limit = 20",
+    ];
+  }
+  return [
+    "myhostname = bench-postfix.localdomain",
+    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+    `virtual_mailbox_domains = ${role.deliverDomain}`,
+    `virtual_mailbox_base = ${mail}`,
+    "virtual_mailbox_maps = static:maildir/",
+    `virtual_uid_maps = static:${uid}`,
+    `virtual_gid_maps = static:${gid}`,
+    "virtual_minimum_uid = 1",
+  ];
 }
 
 export function postfixAvailable(): string | undefined {
@@ -39,7 +70,7 @@ export function postfixAvailable(): string | undefined {
   return undefined;
 }
 
-export function startPrivatePostfix(port: number, domain: string): PrivatePostfix {
+export function startPrivatePostfix(port: number, role: PostfixRole): PrivatePostfix {
   const root = mkdtempSync(join(tmpdir(), "aerogram-bench-postfix-"));
   const etc = join(root, "etc");
   const mail = join(root, "mail");
@@ -60,20 +91,13 @@ export function startPrivatePostfix(port: number, domain: string): PrivatePostfi
       "meta_directory = /etc/postfix",
       "mail_owner = postfix",
       "setgid_group = postdrop",
-      "myhostname = bench-postfix.localdomain",
+      ...roleSettings(role, mail, uid, gid),
       "mydestination =",
       "inet_interfaces = 127.0.0.1",
       "inet_protocols = ipv4",
       "mynetworks = 127.0.0.0/8",
-      "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
       "alias_maps =",
       "alias_database =",
-      `virtual_mailbox_domains = ${domain}`,
-      `virtual_mailbox_base = ${mail}`,
-      "virtual_mailbox_maps = static:maildir/",
-      `virtual_uid_maps = static:${uid}`,
-      `virtual_gid_maps = static:${gid}`,
-      "virtual_minimum_uid = 1",
       "disable_dns_lookups = yes",
       "smtp_dns_support_level = disabled",
       "smtpd_peername_lookup = no",
@@ -95,16 +119,18 @@ export function startPrivatePostfix(port: number, domain: string): PrivatePostfi
   execFileSync("/usr/sbin/postfix", ["-c", etc, "set-permissions"], { stdio: "ignore" });
   execFileSync("/usr/sbin/postfix", ["-c", etc, "start"], { stdio: "ignore" });
   const newDir = join(mail, "maildir", "new");
+  const pids = () => {
+    try {
+      return processTree(Number(readFileSync(join(root, "spool", "pid", "master.pid"), "utf8").trim()));
+    } catch {
+      return [];
+    }
+  };
   return {
     port,
     delivered: () => (existsSync(newDir) ? readdirSync(newDir).length : 0),
-    pids() {
-      try {
-        return processTree(Number(readFileSync(join(root, "spool", "pid", "master.pid"), "utf8").trim()));
-      } catch {
-        return [];
-      }
-    },
+    pids,
+    cpuSeconds: () => pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0),
     stop() {
       try {
         execFileSync("/usr/sbin/postfix", ["-c", etc, "stop"], { stdio: "ignore" });

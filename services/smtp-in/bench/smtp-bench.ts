@@ -229,7 +229,7 @@ async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
 function startPostfix(): Server | string {
   const why = postfixAvailable();
   if (why) return `not available (${why})`;
-  const pf = startPrivatePostfix(POSTFIX_PORT, DOMAIN);
+  const pf = startPrivatePostfix(POSTFIX_PORT, { deliverDomain: DOMAIN });
   return {
     name: "postfix",
     port: pf.port,

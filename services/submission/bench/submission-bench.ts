@@ -19,21 +19,20 @@ import { performance } from "node:perf_hooks";
 import { Store } from "@aerogram/store";
 import {
   cleanEnv,
+  cpuSeconds,
   createTestDatabase,
+  type PrivatePostfix,
+  postfixAvailable,
+  processTree,
   REPO_ROOT,
   type RunningProcess,
   type SmtpSink,
+  startPrivatePostfix,
   startSmtpSink,
   startTsProcess,
   tempDir,
   uniqueId,
 } from "@aerogram/testkit";
-import {
-  type PostfixRelay,
-  postfixAvailable,
-  processCpuSeconds,
-  startPostfixRelay,
-} from "./postfix-relay.ts";
 
 const SMOKE = process.argv.includes("--smoke");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (SMOKE ? 1 : 3));
@@ -236,13 +235,13 @@ async function main() {
       LOG_LEVEL: "warn",
     }),
   );
-  let postfix: PostfixRelay | undefined;
+  let postfix: PrivatePostfix | undefined;
   try {
     await aerogram.waitFor(/submission 127\.0\.0\.1:\d+/, 120_000);
     const pid = aerogram.child.pid!;
     const why = postfixAvailable();
     if (why) console.log(`postfix: ${why}; Aerogram only`);
-    else postfix = startPostfixRelay(PORTS.postfix, sink.port);
+    else postfix = startPrivatePostfix(PORTS.postfix, { relayToPort: sink.port });
     if (postfix) await new Promise((r) => setTimeout(r, 1500));
     console.log(
       `submission bench: ${ROUNDS} round(s), ${MESSAGES} messages, ${CLIENTS} clients, ${Buffer.byteLength(BODY)}-byte bodies, one remote recipient each${SMOKE ? " (smoke)" : ""}`,
@@ -251,7 +250,10 @@ async function main() {
     const theirs: Round[] = [];
     const loads: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const runOurs = () => round("ag", PORTS.aerogram, true, sink, () => processCpuSeconds(pid));
+      const runOurs = () =>
+        round("ag", PORTS.aerogram, true, sink, () =>
+          processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0),
+        );
       const runTheirs = async () =>
         postfix ? round("pf", PORTS.postfix, false, sink, () => postfix!.cpuSeconds()) : undefined;
       // Alternate who goes first, so neither always meets a warmer machine.

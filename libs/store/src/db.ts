@@ -153,3 +153,76 @@ export function withMailboxLock<T>(
     fn,
   );
 }
+
+/**
+ * A write to one mailbox in ONE round trip and one transaction, with no
+ * BEGIN/COMMIT of its own (STORE, EXPUNGE): the mailbox row's lock and the
+ * write travel as one simple-protocol message of two statements, which
+ * PostgreSQL runs as one implicit transaction (all or nothing, committed when
+ * the message ends). The second statement takes a new snapshot after the first
+ * got the lock (READ COMMITTED), so it sees every write committed before the
+ * lock: `head(sql)` gives it the locked HIGHESTMODSEQ as a SQL expression.
+ * `params` ($1…) are inlined as literals (inlineParams): the simple protocol has none.
+ * Returns the HIGHESTMODSEQ under the lock (undefined: no such mailbox, and
+ * the write found nothing to do) and the write's rows.
+ */
+export async function inMailboxLockStatement<R extends pg.QueryResultRow>(
+  pool: Queryable,
+  mailboxId: number,
+  statement: (head: string) => string,
+  params: readonly unknown[],
+): Promise<{ head: number | undefined; rows: R[] }> {
+  if (!Number.isSafeInteger(mailboxId)) throw new RangeError(`mailbox id ${mailboxId} is not an integer`);
+  const head = `(SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId})`;
+  const results = (await pool.query(
+    `SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE;\n${inlineParams(statement(head), params)}`,
+  )) as unknown as pg.QueryResult[];
+  return {
+    head: (results[0]?.rows[0] as { highestmodseq?: number } | undefined)?.highestmodseq,
+    rows: (results[1]?.rows ?? []) as R[],
+  };
+}
+
+/**
+ * Replaces `$n` in `sql` by params[n-1] as a SQL literal: safe integers and
+ * booleans bare, NULL, strings/dates/arrays as escaped string constants (an
+ * E'' constant, so the quoting does not depend on standard_conforming_strings),
+ * which the statement's casts (`$2::bigint[]`) type as they would a parameter.
+ */
+export function inlineParams(sql: string, params: readonly unknown[]): string {
+  return sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const i = Number(n) - 1;
+    if (i < 0 || i >= params.length) throw new RangeError(`no parameter $${n}`);
+    return sqlLiteral(params[i]);
+  });
+}
+
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
+  return quoted(textValue(value));
+}
+
+function textValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return `{${value.map(arrayElement).join(",")}}`;
+  throw new TypeError(`cannot inline a ${typeof value} as SQL`);
+}
+
+/** An element of an array constant ('{…}'): NULL, or double-quoted with \ and " escaped. */
+function arrayElement(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (Array.isArray(value)) return textValue(value);
+  return `"${textValue(value).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+function quoted(text: string): string {
+  if (text.includes("\u0000")) throw new RangeError("NUL in a SQL string");
+  return `E'${text.replace(/[\\']/g, (c) => (c === "'" ? "''" : "\\\\"))}'`;
+}

@@ -3,7 +3,7 @@
  * message rows removed under the mailbox row lock, logged in the expunge log.
  */
 import { recordExpungeSql } from "../changes/expunge-log.ts";
-import type { PoolClient } from "../db.ts";
+import { inMailboxLockStatement, type PoolClient, type Queryable } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { DELETED } from "./flags.ts";
 
@@ -29,8 +29,8 @@ export async function expungeIn(
  * expungeIn under the mailbox row lock the caller holds (`head` is the
  * HIGHESTMODSEQ it read, undefined when the mailbox is gone), in ONE statement:
  * the DELETE, and the expunge log's bookkeeping (changes/expunge-log.ts) over
- * the deleted rows. Messages.expunge takes the lock with BEGIN (db.ts
- * withMailboxLock): BEGIN+lock, this, COMMIT — three round trips.
+ * the deleted rows. (Messages.expunge sends the lock and this statement as
+ * one message instead: expungeOneTrip.)
  */
 export async function expungeLocked(
   tx: PoolClient,
@@ -40,18 +40,48 @@ export async function expungeLocked(
   head: number | undefined,
 ): Promise<{ uids: number[]; modseq: number }> {
   if (head === undefined) throw new MailboxNotFoundError(mailboxId);
-  const modseq = head + 1;
-  const { rows } = await tx.query<{ uids: number[] | null }>(
-    `WITH gone AS (
+  const { rows } = await tx.query<{ uids: number[] | null }>(expungeSql("$4"), [
+    mailboxId,
+    uids === "all" ? null : uids,
+    opts.onlyDeleted ?? false,
+    head + 1,
+  ]);
+  return expungeResult(rows[0]?.uids ?? [], head);
+}
+
+/**
+ * expungeLocked in ONE round trip with no BEGIN/COMMIT (Messages.expunge):
+ * the row lock and the statement as one implicit transaction (db.ts
+ * inMailboxLockStatement), the statement's snapshot taken after the lock.
+ */
+export async function expungeOneTrip(
+  db: Queryable,
+  mailboxId: number,
+  uids: readonly number[] | "all",
+  opts: { onlyDeleted?: boolean },
+): Promise<{ uids: number[]; modseq: number }> {
+  const { head, rows } = await inMailboxLockStatement<{ uids: number[] | null }>(
+    db,
+    mailboxId,
+    (head) => expungeSql(`(${head} + 1)`),
+    [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
+  );
+  if (head === undefined) throw new MailboxNotFoundError(mailboxId);
+  return expungeResult(rows[0]?.uids ?? [], head);
+}
+
+/** The DELETE and the expunge log's CTEs: $1 mailbox, $2 UIDs (NULL: all), $3 only \Deleted; `modseq` as SQL. */
+function expungeSql(modseq: string): string {
+  return `WITH gone AS (
        DELETE FROM messages
         WHERE mailbox_id = $1 AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[]))
           AND (NOT $3 OR flags & ${DELETED} <> 0)
         RETURNING uid, size
-     ), ${recordExpungeSql("gone", "$1", "$4")}
-     SELECT (SELECT json_agg(uid ORDER BY uid) FROM gone) AS uids`,
-    [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false, modseq],
-  );
-  const removed = rows[0]?.uids ?? [];
+     ), ${recordExpungeSql("gone", "$1", modseq)}
+     SELECT (SELECT json_agg(uid ORDER BY uid) FROM gone) AS uids`;
+}
+
+function expungeResult(removed: number[], head: number): { uids: number[]; modseq: number } {
   if (removed.length === 0) return { uids: [], modseq: head };
-  return { uids: removed, modseq };
+  return { uids: removed, modseq: head + 1 };
 }

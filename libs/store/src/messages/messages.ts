@@ -4,11 +4,12 @@
  * transaction's client (append.ts, update-flags.ts, expunge.ts, copy.ts), so
  * a future multi-step write composes them under one BEGIN/COMMIT. IMAP's
  * steady-state writes save round trips: a one-mailbox APPEND is one statement
- * (appendInOneStatement), STORE and EXPUNGE take the row lock with BEGIN
- * (db.ts withMailboxLock) and then run one statement.
+ * (appendInOneStatement); STORE and EXPUNGE send the row lock and their one
+ * statement as one message, an implicit transaction (db.ts
+ * inMailboxLockStatement): one round trip each, no BEGIN/COMMIT.
  */
 import { changesSince, type MailboxChanges, type MessageChange } from "../changes/changes.ts";
-import { type Pool, withMailboxLock, withTransaction } from "../db.ts";
+import { type Pool, withTransaction } from "../db.ts";
 import { pruneDedupeKeys } from "../dedupe/delivery-dedupe.ts";
 import {
   type Appended,
@@ -21,7 +22,7 @@ import {
   type GroupedAppendResult,
 } from "./append.ts";
 import { type CopyResult, copyIn } from "./copy.ts";
-import { expungeLocked } from "./expunge.ts";
+import { expungeOneTrip } from "./expunge.ts";
 import {
   blobsOf,
   countUnseen,
@@ -35,7 +36,7 @@ import {
   sentDateRows,
 } from "./fetch.ts";
 import { type MessageCriterion, searchUids } from "./search.ts";
-import { type FlagUpdate, type FlagUpdateResult, updateFlagsLocked } from "./update-flags.ts";
+import { type FlagUpdate, type FlagUpdateResult, updateFlagsOneTrip } from "./update-flags.ts";
 
 export class Messages {
   constructor(private readonly pool: Pool) {}
@@ -66,8 +67,8 @@ export class Messages {
 
   /** STORE: changes flags of the given UIDs; only messages whose flags really change get a new MODSEQ. */
   updateFlags(u: FlagUpdate): Promise<FlagUpdateResult> {
-    // BEGIN and the row lock in one round trip, then one statement, then COMMIT.
-    return withMailboxLock(this.pool, u.mailboxId, (tx, head) => updateFlagsLocked(tx, u, head));
+    // The row lock and one statement in one message: one round trip, no BEGIN/COMMIT.
+    return updateFlagsOneTrip(this.pool, u);
   }
 
   /**
@@ -80,10 +81,8 @@ export class Messages {
     uids: readonly number[] | "all",
     opts: { onlyDeleted?: boolean } = {},
   ): Promise<{ uids: number[]; modseq: number }> {
-    // BEGIN and the row lock in one round trip, then one statement, then COMMIT.
-    return withMailboxLock(this.pool, mailboxId, (tx, head) =>
-      expungeLocked(tx, mailboxId, uids, opts, head),
-    );
+    // The row lock and one statement in one message: one round trip, no BEGIN/COMMIT.
+    return expungeOneTrip(this.pool, mailboxId, uids, opts);
   }
 
   /** COPY (RFC 9051 §6.4.7) in one transaction, with the COPYUID mapping (RFC 4315). */

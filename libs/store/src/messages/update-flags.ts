@@ -4,7 +4,7 @@
  * new MODSEQ; the mailbox's keyword list grows with new keywords.
  */
 import type { MessageChange } from "../changes/changes.ts";
-import type { PoolClient } from "../db.ts";
+import { inMailboxLockStatement, type PoolClient, type Queryable } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { mailboxKeywordsAddSql } from "./append.ts";
 import { encodeFlags } from "./flags.ts";
@@ -75,27 +75,63 @@ export async function updateFlagsLocked(
 ): Promise<FlagUpdateResult> {
   if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
   const { bits, keywords } = encodeFlags(u.flags);
+  const { rows } = await tx.query<FlagUpdateRow>(flagUpdateSql(u, keywords, "$5"), [
+    u.mailboxId,
+    u.uids,
+    bits,
+    keywords,
+    head + 1,
+    u.unchangedSince ?? null,
+  ]);
+  return flagUpdateResult(rows[0]!, head);
+}
+
+/**
+ * STORE in ONE round trip with no BEGIN/COMMIT (Messages.updateFlags): the
+ * row lock and updateFlagsLocked's statement as one implicit transaction
+ * (db.ts inMailboxLockStatement); the statement's snapshot is taken after the
+ * lock, so `current` is as of the lock, exactly as in the transaction form.
+ */
+export async function updateFlagsOneTrip(db: Queryable, u: FlagUpdate): Promise<FlagUpdateResult> {
+  const { bits, keywords } = encodeFlags(u.flags);
+  const { head, rows } = await inMailboxLockStatement<FlagUpdateRow>(
+    db,
+    u.mailboxId,
+    (head) => flagUpdateSql(u, keywords, `(${head} + 1)`),
+    [u.mailboxId, u.uids, bits, keywords, null, u.unchangedSince ?? null],
+  );
+  if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
+  return flagUpdateResult(rows[0]!, head);
+}
+
+type Change = [number, number, number, string[]];
+interface FlagUpdateRow {
+  updated: Change[] | null;
+  modified: number[] | null;
+  current: Change[] | null;
+}
+
+/**
+ * The one statement: the MODIFIED test, the update, the mailbox's new
+ * HIGHESTMODSEQ (and keywords) when something changed, and every requested
+ * message's state after it. $1 mailbox, $2 UIDs, $3 flag bits, $4 keywords,
+ * $6 UNCHANGEDSINCE; `modseq` is the new MODSEQ as SQL.
+ */
+function flagUpdateSql(u: FlagUpdate, keywords: readonly string[], modseq: string): string {
   // New flag bits and keywords per operation, as SQL over the row's current values.
   const { flags: newFlags, keywords: newKeywords } = FLAG_UPDATE_SQL[u.operation];
   const addKeywords = u.operation !== "remove" && keywords.length > 0;
-  const modseq = head + 1;
-  type Change = [number, number, number, string[]];
-  const { rows } = await tx.query<{
-    updated: Change[] | null;
-    modified: number[] | null;
-    current: Change[] | null;
-  }>(
-    `WITH modified AS (
+  return `WITH modified AS (
        SELECT uid FROM messages
         WHERE $6::bigint IS NOT NULL AND mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $6
      ), upd AS (
-       UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = $5
+       UPDATE messages SET flags = ${newFlags}, keywords = ${newKeywords}, modseq = ${modseq}
         WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])
           AND ($6::bigint IS NULL OR modseq <= $6)
           AND (flags <> ${newFlags} OR keywords <> ${newKeywords})
         RETURNING uid, modseq, flags, keywords
      ), bump AS (
-       UPDATE mailboxes SET highestmodseq = $5${addKeywords ? `, keywords = ${mailboxKeywordsAddSql("$4")}` : ""}
+       UPDATE mailboxes SET highestmodseq = ${modseq}${addKeywords ? `, keywords = ${mailboxKeywordsAddSql("$4")}` : ""}
         WHERE id = $1 AND EXISTS (SELECT 1 FROM upd)
      )
      SELECT (SELECT json_agg(json_build_array(uid, modseq, flags, keywords) ORDER BY uid) FROM upd) AS updated,
@@ -103,15 +139,15 @@ export async function updateFlagsLocked(
             (SELECT json_agg(json_build_array(m.uid, coalesce(c.modseq, m.modseq), coalesce(c.flags, m.flags),
                                               coalesce(c.keywords, m.keywords)) ORDER BY m.uid)
                FROM messages m LEFT JOIN upd c ON c.uid = m.uid
-              WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])) AS current`,
-    [u.mailboxId, u.uids, bits, keywords, modseq, u.unchangedSince ?? null],
-  );
+              WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])) AS current`;
+}
+
+function flagUpdateResult(r: FlagUpdateRow, head: number): FlagUpdateResult {
   const toChanges = (list: Change[] | null): MessageChange[] =>
     (list ?? []).map(([uid, m, flags, kw]) => ({ uid, modseq: m, flags, keywords: kw }));
-  const r = rows[0]!;
   const updated = toChanges(r.updated);
   const state = toChanges(r.current);
   const modified = r.modified ?? [];
   if (updated.length === 0) return { modseq: head, updated: [], modified, current: state };
-  return { modseq, updated, modified, current: state };
+  return { modseq: head + 1, updated, modified, current: state };
 }

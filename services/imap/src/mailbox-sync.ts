@@ -22,7 +22,7 @@ import {
   type ResponseChunk,
   untagged,
 } from "@aerogram/imap-protocol";
-import { MailboxNotFoundError } from "@aerogram/store";
+import { encodeFlags, MailboxNotFoundError } from "@aerogram/store";
 import type { Session } from "./session.ts";
 
 export class MailboxGoneError extends Error {
@@ -100,6 +100,42 @@ export async function syncSelected(session: Session, allowExpunge: boolean): Pro
   }
   view.modseq = Math.max(view.modseq, changes.highestModseq);
   view.uidNext = Math.max(view.uidNext, changes.uidNext);
+  return out;
+}
+
+/**
+ * The session's own APPEND to its selected mailbox, without a read: when the
+ * append's MODSEQ is the one right after the view's, nothing else changed in
+ * between, so the new messages are exactly the appended UIDs with the flags the
+ * client sent; the view takes them and EXISTS (and RECENT) are answered now,
+ * and the sync after the command has nothing to ask. Otherwise (another
+ * change came between, or keywords the view may not list yet) nothing is
+ * answered here and the sync reads the change log as usual. `recentFrom` is
+ * the \Recent claim the append made (store appendByName's claimRecentIn).
+ */
+export function applyOwnAppend(
+  session: Session,
+  appended: { uids: readonly number[]; modseq: number },
+  flags: readonly (readonly string[])[],
+  recentFrom: number | undefined,
+): ResponseChunk[] {
+  const view = session.selected;
+  if (!view || appended.uids.length === 0) return [];
+  const end = appended.uids[appended.uids.length - 1]! + 1;
+  if (recentFrom !== undefined) view.claimRecent(recentFrom, end);
+  const encoded = flags.map((f) => encodeFlags(f));
+  if (
+    appended.modseq !== view.modseq + 1 ||
+    appended.uids[0]! <= view.maxUid ||
+    encoded.some((e) => e.keywords.length > 0)
+  )
+    return [];
+  for (const [i, uid] of appended.uids.entries()) view.add(uid, encoded[i]!.bits, []);
+  view.modseq = appended.modseq;
+  view.uidNext = Math.max(view.uidNext, end);
+  view.knownHead = view.modseq;
+  const out = untagged([view.count, atom("EXISTS")]);
+  if (!session.rev2) out.push(...untagged([view.recentCount(), atom("RECENT")]));
   return out;
 }
 

@@ -150,7 +150,15 @@ export class SelectedMailbox {
   }
 
   claimRecent(from: number, to: number): void {
-    if (to > from) this.#recent.push(from, to);
+    if (to <= from) return;
+    // Consecutive claims (one per APPEND or sync) extend the last range: a long
+    // session keeps one range, not one per claim.
+    const n = this.#recent.length;
+    if (n && this.#recent[n - 1]! >= from && this.#recent[n - 2]! <= from) {
+      this.#recent[n - 1] = Math.max(this.#recent[n - 1]!, to);
+      return;
+    }
+    this.#recent.push(from, to);
   }
 
   isRecent(uid: number): boolean {

@@ -171,11 +171,11 @@ function rowColumns(msgs: readonly NewMessage[], firstUid: number) {
  * the MODSEQ expression, `uid` the UID one over u.uid, `from` extra FROM items
  * (the allocation's CTE).
  */
-function insertSql(modseq: string, uid = "u.uid", from = ""): string {
+function insertSql(modseq: string, uid = "u.uid", from = "", mailbox = "$1"): string {
   return `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
                            envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
                            cc_addr, bcc_addr, message_id, in_reply_to, preview)
-     SELECT $1, ${uid}, ${modseq}, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
+     SELECT ${mailbox}, ${uid}, ${modseq}, u.flags, ARRAY(SELECT jsonb_array_elements_text(u.keywords::jsonb)),
             u.internal_date, u.size, u.blob_key, u.envelope, u.body_structure, u.body, u.mime::jsonb,
             u.header_date, u.subject, u.from_addr, u.to_addr, u.cc_addr, u.bcc_addr, u.message_id,
             u.in_reply_to, u.preview
@@ -254,6 +254,93 @@ export async function appendInOneStatement(db: Queryable, t: AppendTarget): Prom
     uids: t.messages.map((_, k) => r.first_uid + k),
     modseq: r.modseq,
   };
+}
+
+/** IMAP APPEND to a mailbox named by the client (appendByName). */
+export interface NamedAppend {
+  accountId: number;
+  /** The mailbox name as stored (normalizeMailboxName). */
+  name: string;
+  messages: readonly NewMessage[];
+  /**
+   * The mailbox the appending session has selected as an IMAP4rev1 read-write
+   * session: when the name finds this one, it claims the \Recent messages up to
+   * the new UIDNEXT in the same statement (the claim its sync would make).
+   */
+  claimRecentIn?: number;
+}
+
+export type NamedAppendResult =
+  | {
+      kind: "appended";
+      appended: Appended /** First UID of the \Recent range claimed (claimRecentIn). */;
+      recentFrom?: number;
+    }
+  | { kind: "no-mailbox" }
+  | { kind: "over-quota" };
+
+/**
+ * IMAP APPEND in ONE statement, its own transaction: the mailbox found by
+ * name, the account's quota checked against its usage (RFC 9208, the same sum
+ * accountUsage reads), the allocation and the INSERT as appendInOneStatement
+ * does them, and (claimRecentIn) the \Recent claim, with the row locked by the
+ * FOR UPDATE in the UPDATE's FROM so the claimed range starts at the newest
+ * recent_uid. Instead of a mailbox lookup, an account read, a usage read (with
+ * a quota), the append and the claim: five round trips to one.
+ */
+export async function appendByName(db: Queryable, t: NamedAppend): Promise<NamedAppendResult> {
+  const n = t.messages.length;
+  if (n === 0) throw new RangeError("append needs at least one message");
+  const bytes = t.messages.reduce((sum, m) => sum + m.size, 0);
+  const { params, keywords } = rowColumns(t.messages, 0);
+  // $1 is the name here (insertSql's mailbox comes from the UPDATE's row); $24 the account, $25 claimRecentIn.
+  const { rows } = await db.query<{
+    found: boolean;
+    fits: boolean;
+    id: number | null;
+    account_id: number | null;
+    uidvalidity: number | null;
+    first_uid: number | null;
+    modseq: number | null;
+    recent_old: number | null;
+  }>(
+    `WITH q AS (
+       SELECT a.quota_bytes,
+              CASE WHEN a.quota_bytes IS NULL THEN true
+                   ELSE (SELECT coalesce(sum(total_size), 0) FROM mailboxes WHERE account_id = $24) + $22
+                        <= a.quota_bytes END AS fits
+         FROM accounts a WHERE a.id = $24
+     ), a AS (
+       UPDATE mailboxes m
+          SET uidnext = m.uidnext + $2, highestmodseq = m.highestmodseq + 1,
+              message_count = m.message_count + $2, total_size = m.total_size + $22,
+              keywords = ${mailboxKeywordsAddSql("$23")},
+              recent_uid = CASE WHEN m.id = $25 THEN m.uidnext + $2 ELSE m.recent_uid END
+         FROM (SELECT id, recent_uid AS old FROM mailboxes WHERE account_id = $24 AND name = $1 FOR UPDATE) o
+        WHERE m.id = o.id AND (SELECT fits FROM q)
+        RETURNING m.id, m.account_id, m.uidvalidity, m.uidnext - $2 AS first_uid, m.highestmodseq AS modseq,
+                  o.old AS recent_old
+     ), ins AS (
+       ${insertSql("a.modseq", "a.first_uid + u.uid", "a, ", "a.id")}
+       RETURNING 1
+     )
+     SELECT EXISTS (SELECT 1 FROM mailboxes WHERE account_id = $24 AND name = $1) AS found,
+            coalesce((SELECT fits FROM q), false) AS fits, a.*, (SELECT count(*) FROM ins) AS inserted
+       FROM (SELECT 1) one LEFT JOIN a ON true`,
+    [t.name, n, ...params, bytes, keywords, t.accountId, t.claimRecentIn ?? null],
+  );
+  const r = rows[0]!;
+  if (r.id === null) return r.found ? { kind: r.fits ? "no-mailbox" : "over-quota" } : { kind: "no-mailbox" };
+  const firstUid = r.first_uid!;
+  const appended: Appended = {
+    mailboxId: r.id,
+    accountId: r.account_id!,
+    uidValidity: r.uidvalidity!,
+    uids: t.messages.map((_, k) => firstUid + k),
+    modseq: r.modseq!,
+  };
+  if (r.id !== t.claimRecentIn) return { kind: "appended", appended };
+  return { kind: "appended", appended, recentFrom: Math.min(r.recent_old!, firstUid + n) };
 }
 
 /**

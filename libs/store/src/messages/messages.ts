@@ -15,11 +15,14 @@ import {
   type Appended,
   type AppendOptions,
   type AppendTarget,
+  appendByName,
   appendGroupIn,
   appendIn,
   appendInOneStatement,
   type GroupedAppend,
   type GroupedAppendResult,
+  type NamedAppend,
+  type NamedAppendResult,
 } from "./append.ts";
 import { type CopyResult, copyIn } from "./copy.ts";
 import { expungeOneTrip } from "./expunge.ts";
@@ -53,6 +56,11 @@ export class Messages {
     if (targets.length === 1 && !opts.dedupe)
       return appendInOneStatement(this.pool, targets[0]!).then((a) => [a]);
     return withTransaction(this.pool, (tx) => appendIn(tx, targets, opts));
+  }
+
+  /** IMAP APPEND by mailbox name with the quota check and \Recent claim, in one statement (appendByName). */
+  appendByName(t: NamedAppend): Promise<NamedAppendResult> {
+    return appendByName(this.pool, t);
   }
 
   /** Several deliveries in one transaction (group commit): see appendGroupIn. */

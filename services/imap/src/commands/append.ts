@@ -5,17 +5,17 @@
 
 import { type StoredBlob, toIndexColumns } from "@aerogram/delivery";
 import { type AppendCommand, responseCodes } from "@aerogram/imap-protocol";
+import { normalizeMailboxName } from "@aerogram/store";
 import { convertBinaryParts } from "../binary-append.ts";
-import { accountId, requireMailbox } from "../mailbox-lookup.ts";
+import { no } from "../errors.ts";
+import { accountId } from "../mailbox-lookup.ts";
+import { applyOwnAppend } from "../mailbox-sync.ts";
 import { publishChange } from "../publish.ts";
 import type { Session } from "../session.ts";
 import type { CommandResult } from "./result.ts";
 
 export async function append(session: Session, command: AppendCommand): Promise<CommandResult> {
-  // The account row (quota) is read alongside the mailbox lookup: one wait, not two.
-  const accountRead = session.ctx.runtime.store.accounts.byId(accountId(session));
-  accountRead.catch(() => {}); // awaited below, where a failure is reported
-  const mailbox = await requireMailbox(session, command.mailbox, true);
+  const id = accountId(session);
   for (const message of command.messages) {
     if (message.flags.some((f) => f.toLowerCase() === "\\recent")) {
       return { condition: "BAD", text: "\\Recent can't be set" };
@@ -33,29 +33,37 @@ export async function append(session: Session, command: AppendCommand): Promise<
       blobs.push(await upload.blob);
     }
   }
-  const id = accountId(session);
-  const account = await accountRead;
-  if (account?.quotaBytes != null) {
-    const usage = await session.ctx.runtime.store.accounts.usage(id);
-    const adding = blobs.reduce((sum, b) => sum + b.size, 0);
-    if (usage.bytes + adding > account.quotaBytes) {
-      return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
-    }
+  // One statement finds the mailbox by name, checks the quota, appends and (when
+  // it is the selected mailbox of an IMAP4rev1 read-write session) claims \Recent.
+  const view = session.selected;
+  const result = await session.ctx.runtime.store.messages.appendByName({
+    accountId: id,
+    name: normalizeMailboxName(command.mailbox),
+    messages: command.messages.map((message, i) => ({
+      blobKey: blobs[i]!.key,
+      size: blobs[i]!.size,
+      internalDate: message.internalDate?.date ?? new Date(),
+      flags: message.flags,
+      index: toIndexColumns(blobs[i]!.index),
+    })),
+    ...(view && !view.readOnly && !session.rev2 ? { claimRecentIn: view.id } : {}),
+  });
+  if (result.kind === "no-mailbox")
+    throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.tryCreate());
+  if (result.kind === "over-quota")
+    return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
+  const appended = result.appended;
+  publishChange(session, appended.mailboxId, "exists", appended.modseq, appended.uids);
+  if (view && appended.mailboxId === view.id) {
+    await session.send(
+      applyOwnAppend(
+        session,
+        appended,
+        command.messages.map((m) => m.flags),
+        result.recentFrom,
+      ),
+    );
   }
-  const [appended] = await session.ctx.runtime.store.messages.append([
-    {
-      mailboxId: mailbox.id,
-      messages: command.messages.map((message, i) => ({
-        blobKey: blobs[i]!.key,
-        size: blobs[i]!.size,
-        internalDate: message.internalDate?.date ?? new Date(),
-        flags: message.flags,
-        index: toIndexColumns(blobs[i]!.index),
-      })),
-    },
-  ]);
-  if (!appended) throw new Error("append returned nothing");
-  publishChange(session, mailbox.id, "exists", appended.modseq, appended.uids);
   return {
     condition: "OK",
     text: "APPEND completed",

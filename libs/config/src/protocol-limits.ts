@@ -58,6 +58,14 @@ export const protocolLimitsSchema = {
   IMAP_AUTOLOGOUT_MS: whole(30 * MINUTE, 1, "a positive number of milliseconds"),
   IMAP_PREAUTH_IDLE_MS: whole(2 * MINUTE, 1, "a positive number of milliseconds"),
   IMAP_LOGIN_DEADLINE_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+  // imap-steady (issue 17): how long a read of a mailbox's HIGHESTMODSEQ lets commands skip the change check.
+  IMAP_HEAD_MAX_STALE_MS: whole(
+    1000,
+    0,
+    "a whole number of milliseconds ≥ 0 (0: check before every command)",
+  ),
+  // imap-steady (issue 17): the immutable part of FETCH rows kept in memory per process.
+  IMAP_MESSAGE_CACHE_BYTES: whole(32 * 1024 * 1024, 0, "a whole number of octets ≥ 0 (0: no cache)"),
 
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
@@ -113,6 +121,14 @@ export interface ImapLimits {
   preauthIdleMs: number;
   /** Total time to log in, however busy the connection is (slowloris). */
   loginDeadlineMs: number;
+  /**
+   * A command in a mailbox no wake-up said changed skips the change check for
+   * this long after a read saw its HIGHESTMODSEQ (the bound on an update a lost
+   * event delays); 0 checks before every command.
+   */
+  headMaxStaleMs: number;
+  /** Memory per process for the immutable part of FETCH rows (ENVELOPE, BODYSTRUCTURE, MIME index…); 0: none. */
+  messageCacheBytes: number;
 }
 
 export interface Pop3Limits {
@@ -171,6 +187,8 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       autologoutMs: e.IMAP_AUTOLOGOUT_MS,
       preauthIdleMs: e.IMAP_PREAUTH_IDLE_MS,
       loginDeadlineMs: e.IMAP_LOGIN_DEADLINE_MS,
+      headMaxStaleMs: e.IMAP_HEAD_MAX_STALE_MS,
+      messageCacheBytes: e.IMAP_MESSAGE_CACHE_BYTES,
     },
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
   };

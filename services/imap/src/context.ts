@@ -5,6 +5,8 @@ import type { ImapLimits } from "@aerogram/config";
 import type { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
 import type { Mailboxes, Messages, OrphanSubscriptions } from "@aerogram/store";
+import type { MessageCache } from "./fetch/message-cache.ts";
+import type { MailboxHeads } from "./mailbox-heads.ts";
 import type { ImapMetrics } from "./metrics.ts";
 
 export interface ServerContext {
@@ -23,4 +25,8 @@ export interface ServerContext {
   readonly hostname: string;
   /** IMAP_APPEND_LIMIT_BYTES, IMAP_AUTOLOGOUT_MS, IMAP_PREAUTH_IDLE_MS, IMAP_LOGIN_DEADLINE_MS. */
   readonly limits: ImapLimits;
+  /** What the process knows of mailboxes' HIGHESTMODSEQ: when a command may skip the change check. */
+  readonly heads: MailboxHeads;
+  /** The immutable part of FETCH rows (fetch/message-cache.ts). */
+  readonly messageCache: MessageCache;
 }

@@ -32,15 +32,33 @@ export class MailboxGoneError extends Error {
   }
 }
 
-export async function syncSelected(session: Session, allowExpunge: boolean): Promise<ResponseChunk[]> {
+/**
+ * `afterCommand`: the sync after a command, which may trust ctx.heads to skip the
+ * read (an IDLE push or poll always reads: it runs because something moved).
+ */
+export async function syncSelected(
+  session: Session,
+  allowExpunge: boolean,
+  afterCommand = false,
+): Promise<ResponseChunk[]> {
   const view = session.selected;
   if (!view) return [];
   const known = view.knownHead;
   view.knownHead = null;
-  // The command's own query already showed the mailbox unchanged past the view.
-  if (known !== null && known <= view.modseq && !(allowExpunge && view.pendingExpunges.size > 0)) return [];
+  const heads = session.ctx.heads;
+  // The command's own read (or write under the row lock) saw the head: the process learns it.
+  if (known !== null) heads.observed(view.id, known, session.commandStartedAt);
+  const expungesDue = allowExpunge && view.pendingExpunges.size > 0;
+  // The command's own query already showed the mailbox unchanged past the view, or
+  // a recent enough read did and no wake-up since says otherwise (mailbox-heads.ts).
+  if (
+    !expungesDue &&
+    (known !== null ? known <= view.modseq : afterCommand && heads.current(view.id, view.modseq))
+  )
+    return [];
   const store = session.ctx.runtime.store;
   let changes: Awaited<ReturnType<typeof store.messages.changesSince>>;
+  const startedAt = performance.now();
   try {
     changes = await store.messages.changesSince(view.id, view.modseq);
   } catch (err) {
@@ -48,6 +66,7 @@ export async function syncSelected(session: Session, allowExpunge: boolean): Pro
     throw err;
   }
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGoneError();
+  heads.observed(view.id, changes.highestModseq, startedAt);
   // Every read happens before the view changes: a query that fails after the view
   // took in new messages or expunges would lose the EXISTS/EXPUNGE that tell the
   // client (the next sync would find nothing left to report), and the client's
@@ -106,11 +125,11 @@ export async function syncSelected(session: Session, allowExpunge: boolean): Pro
 /**
  * The session's own APPEND to its selected mailbox, without a read: when the
  * append's MODSEQ is the one right after the view's, nothing else changed in
- * between, so the new messages are exactly the appended UIDs with the flags the
- * client sent; the view takes them and EXISTS (and RECENT) are answered now,
- * and the sync after the command has nothing to ask. Otherwise (another
- * change came between, or keywords the view may not list yet) nothing is
- * answered here and the sync reads the change log as usual. `recentFrom` is
+ * between, so the new messages are exactly the appended UIDs with the flags and
+ * keywords the client sent (stored as encodeFlags gives them); the view takes
+ * them and FLAGS (a new keyword), EXISTS and RECENT are answered now, and the
+ * sync after the command has nothing to ask. Otherwise (another change came
+ * between) nothing is answered here and the sync reads the change log as usual. `recentFrom` is
  * the \Recent claim the append made (store appendByName's claimRecentIn).
  */
 export function applyOwnAppend(
@@ -124,17 +143,15 @@ export function applyOwnAppend(
   const end = appended.uids[appended.uids.length - 1]! + 1;
   if (recentFrom !== undefined) view.claimRecent(recentFrom, end);
   const encoded = flags.map((f) => encodeFlags(f));
-  if (
-    appended.modseq !== view.modseq + 1 ||
-    appended.uids[0]! <= view.maxUid ||
-    encoded.some((e) => e.keywords.length > 0)
-  )
-    return [];
-  for (const [i, uid] of appended.uids.entries()) view.add(uid, encoded[i]!.bits, []);
+  if (appended.modseq !== view.modseq + 1 || appended.uids[0]! <= view.maxUid) return [];
+  const keywordsBefore = view.knownKeywords.size;
+  for (const [i, uid] of appended.uids.entries()) view.add(uid, encoded[i]!.bits, encoded[i]!.keywords);
   view.modseq = appended.modseq;
   view.uidNext = Math.max(view.uidNext, end);
   view.knownHead = view.modseq;
-  const out = untagged([view.count, atom("EXISTS")]);
+  // A keyword new to the client extends FLAGS first (RFC 9051 §7.3.5), as in syncSelected.
+  const out = view.knownKeywords.size !== keywordsBefore ? session.flagsResponses() : [];
+  out.push(...untagged([view.count, atom("EXISTS")]));
   if (!session.rev2) out.push(...untagged([view.recentCount(), atom("RECENT")]));
   return out;
 }

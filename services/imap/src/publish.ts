@@ -13,6 +13,8 @@ export function publishChange(
   name?: string,
 ): void {
   if (!session.account) return;
+  // Before the tagged OK: this process's other sessions in the mailbox check at their next command.
+  session.ctx.heads.changed(mailboxId, kind === "mailbox-renamed" || kind === "mailbox-deleted" ? 0 : modseq);
   session.ctx.runtime.events.publish({
     account: session.account.id,
     mailbox: mailboxId,

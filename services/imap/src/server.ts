@@ -25,6 +25,8 @@ import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import { newSessionId } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import type { ServerContext } from "./context.ts";
+import { MessageCache } from "./fetch/message-cache.ts";
+import { MailboxHeads } from "./mailbox-heads.ts";
 import { createImapMetrics } from "./metrics.ts";
 import { Session } from "./session.ts";
 
@@ -77,6 +79,13 @@ export class ImapServer {
       tls: config.tls ? loadSecureContext(config.tls) : undefined,
       hostname: config.hostname,
       limits: { ...config.protocolLimits.imap, ...options.limits },
+      messageCache: new MessageCache(
+        options.limits?.messageCacheBytes ?? config.protocolLimits.imap.messageCacheBytes,
+      ),
+      heads: new MailboxHeads(
+        runtime.events,
+        options.limits?.headMaxStaleMs ?? config.protocolLimits.imap.headMaxStaleMs,
+      ),
     };
   }
 

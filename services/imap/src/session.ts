@@ -70,6 +70,8 @@ export class Session {
   readonly client = new ClientRecognizer();
   /** Runs after the tagged response is written (STARTTLS, LOGOUT). */
   afterTagged: (() => Promise<void>) | null = null;
+  /** performance.now() when the running command started: no read it made started earlier (mailbox-heads.ts). */
+  commandStartedAt = 0;
 
   readonly reader: CommandReader;
   readonly out: Output;
@@ -83,6 +85,8 @@ export class Session {
   /** Input/output byte counts already added to the client-family metric. */
   #countedIn = 0;
   #countedOut = 0;
+  /** Releases the account's wake-ups in ctx.heads (while a mailbox is selected). */
+  #releaseHeads: (() => void) | null = null;
 
   constructor(
     readonly ctx: ServerContext,
@@ -223,6 +227,8 @@ export class Session {
     this.#closed = true;
     this.idling = false;
     this.#updates.close();
+    this.#releaseHeads?.();
+    this.#releaseHeads = null;
     this.uploads.destroyAll();
     this.#countClient(false);
     // end() flushes what is queued (a BYE) before the FIN; a peer that never reads
@@ -325,6 +331,7 @@ export class Session {
   async #dispatch(command: Command): Promise<void> {
     const name = commandTableName(command);
     const started = performance.now();
+    this.commandStartedAt = started;
     let result: CommandResult;
     this.#busy = true;
     try {
@@ -339,7 +346,7 @@ export class Session {
         result = await handler(this, command);
         if (this.selected && result.condition !== "BAD" && !SELF_SYNCING.has(command.name)) {
           try {
-            await this.send(await syncSelected(this, allowsExpungeResponses(command)));
+            await this.send(await syncSelected(this, allowsExpungeResponses(command), true));
           } catch (err) {
             if (err instanceof MailboxGoneError) throw err;
             this.log.warn({ err }, "mailbox sync after command failed");
@@ -408,6 +415,8 @@ export class Session {
     this.savedSearch = null;
     this.state = view ? "selected" : "authenticated";
     this.#updates.watch(view && this.account ? this.account.id : null, view ? view.id : null);
+    this.#releaseHeads?.();
+    this.#releaseHeads = view && this.account ? this.ctx.heads.watch(this.account.id) : null;
   }
 
   /** While IDLE: sync and write untagged updates at once (event or poll tick). */

@@ -22,6 +22,7 @@ import {
   untagged,
 } from "@aerogram/imap-protocol";
 import type { FetchRow } from "@aerogram/store";
+import { columnBits } from "../fetch/message-cache.ts";
 import {
   binaryValue,
   decodedPart,
@@ -80,14 +81,27 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
       out.push(...untagged([atom("VANISHED"), atom("(EARLIER)"), atom(compressSequenceSet(gone))]));
   }
   const has = (name: string) => items.some((i) => i.kind === "attribute" && i.name === name);
-  const { rows, highestModseq } = await session.ctx.imapMessages.fetchRowsWithHead(view.id, uids, {
+  const columns = {
     envelope: has("ENVELOPE"),
     bodyStructure: has("BODYSTRUCTURE"),
     body: has("BODY"),
     mime: items.some(needsBlob),
     preview: items.some((i) => i.kind === "preview"),
-  });
-  view.knownHead = highestModseq;
+  };
+  const bits = columnBits(columns);
+  const cache = session.ctx.messageCache;
+  // No MODSEQ asked (the view has none per message) and the view is current: the
+  // rows are the cache's static part with the view's flags, no read at all.
+  let rows =
+    command.changedSince === null && !has("MODSEQ") && session.ctx.heads.current(view.id, view.modseq)
+      ? rowsFromMemory(session, uids, bits)
+      : null;
+  if (!rows) {
+    const read = await session.ctx.imapMessages.fetchRowsWithHead(view.id, uids, columns);
+    view.knownHead = read.highestModseq;
+    cache.put(view.id, read.rows, bits);
+    rows = read.rows;
+  }
   const selected =
     command.changedSince === null ? rows : rows.filter((r) => r.modseq > Number(command.changedSince));
   // \Seen first, so the responses show the new flags.
@@ -162,6 +176,28 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     return ok("Some messages were expunged", responseCodes.expungeIssued());
   }
   return ok("FETCH completed");
+}
+
+/**
+ * FETCH rows without a read: each message's static columns from the message
+ * cache, flags and keywords from the view (current: the caller checked
+ * ctx.heads), MODSEQ unknown (0; not asked). UIDs another session expunged
+ * (their EXPUNGE deferred) have no row, as the query would give none. Null
+ * when some message is not in the cache with every column needed.
+ */
+function rowsFromMemory(session: Session, uids: readonly number[], columns: number): FetchRow[] | null {
+  const view = session.selected!;
+  const cache = session.ctx.messageCache;
+  if (!cache.enabled) return null;
+  const rows: FetchRow[] = [];
+  for (const uid of uids) {
+    if (view.pendingExpunges.has(uid)) continue;
+    const seq = view.sequenceOf(uid);
+    const row = seq ? cache.get(view.id, uid, columns) : undefined;
+    if (!row) return null;
+    rows.push({ ...row, flags: view.flagBits(seq), keywords: [...view.keywordsOf(uid)], modseq: 0 });
+  }
+  return rows;
 }
 
 function responseName(item: FetchItem): string {

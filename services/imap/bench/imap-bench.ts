@@ -32,6 +32,7 @@
  *   BENCH_SERVERS=aerogram,dovecot
  *   BENCH_PORT         Aerogram's port (default: a free one; Dovecot gets its own)
  *   BENCH_CPU_PROF=dir `node --cpu-prof` of the gateway into dir
+ *   IMAP_*             passed to the gateway (IMAP_HEAD_MAX_STALE_MS=0, IMAP_MESSAGE_CACHE_BYTES=0: A/B)
  *   BENCH_VERBOSE=1    imaptest's output
  *
  * Needs imaptest (IMAPTEST=/path, default /opt/imaptest/imaptest or
@@ -298,6 +299,8 @@ async function startAerogram(dir: string, port: number, s3: TestS3 | null): Prom
     BENCH_GATEWAYS: String(GATEWAYS),
     ...(process.env.BENCH_SQL_COUNT ? { BENCH_SQL_COUNT: "1" } : {}),
     ...(process.env.BLOB_CACHE_BYTES ? { BLOB_CACHE_BYTES: process.env.BLOB_CACHE_BYTES } : {}),
+    // The gateway's IMAP_* settings (e.g. IMAP_MESSAGE_CACHE_BYTES=0 for an A/B run).
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("IMAP_"))),
     ...(s3
       ? {
           S3_ENDPOINT: s3.endpoint,

@@ -35,6 +35,7 @@ import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
 const PREFETCH = 8;
+const ALL_COLUMNS = { envelope: true, bodyStructure: true, body: true, mime: true, preview: true };
 
 function setsSeen(item: FetchItem): boolean {
   if (item.kind === "body-section" || item.kind === "binary") return !item.peek;
@@ -97,9 +98,16 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
       ? rowsFromMemory(session, uids, bits)
       : null;
   if (!rows) {
-    const read = await session.ctx.imapMessages.fetchRowsWithHead(view.id, uids, columns);
+    // A FETCH that needs some of the larger columns reads all of them for the
+    // cache: clients vary the items (ENVELOPE now, BODYSTRUCTURE next), the
+    // messages stay the same. One that needs none (FLAGS of 1:*) reads none.
+    const read = await session.ctx.imapMessages.fetchRowsWithHead(
+      view.id,
+      uids,
+      bits && cache.enabled ? ALL_COLUMNS : columns,
+    );
     view.knownHead = read.highestModseq;
-    cache.put(view.id, read.rows, bits);
+    cache.put(view.id, read.rows, bits && cache.enabled ? columnBits(ALL_COLUMNS) : bits);
     rows = read.rows;
   }
   const selected =

@@ -4,7 +4,7 @@
  * delivery and metrics; and the graceful drain.
  */
 import { performance } from "node:perf_hooks";
-import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
+import { DEFAULT_GROUP_COMMIT, Delivery, type FilteredDelivery } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
@@ -19,9 +19,15 @@ import {
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
+import type { FilterVerdict } from "./inbound-filter.ts";
 import { SmtpMetrics } from "./metrics.ts";
 import { createSmtpServer } from "./mx-server.ts";
-import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./options.ts";
+import {
+  DEFAULT_OPTIONS,
+  filterOptionsFromConfig,
+  optionsFromLimits,
+  type SmtpInOptions,
+} from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
 
@@ -47,6 +53,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
     securePort: c.ports.smtps,
     ...endpointFromConfig(c),
     resolver: undefined,
+    filter: filterOptionsFromConfig(c.filtering),
     ...overrides,
   };
 }
@@ -64,9 +71,11 @@ export class SmtpInService {
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
 
+  /** `filtered`: the per-recipient Sieve filter (services/aerogram wires libs/sieve's); none = INBOX/Junk only. */
   constructor(
     private readonly runtime: Runtime,
     private readonly opts: SmtpInOptions,
+    private readonly filtered?: FilteredDelivery,
   ) {
     this.log = runtime.log.child({ component: "smtp-in" });
     this.metrics = new SmtpMetrics(runtime.metrics);
@@ -239,6 +248,9 @@ export class SmtpInService {
           resolver: this.resolver,
           authTimeBoxMs: this.opts.authTimeBoxMs,
           dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
+          store: this.runtime.store,
+          filter: this.opts.filter,
+          filtered: this.filtered,
         },
         spooled,
         { sender, recipients: state.recipients },
@@ -254,8 +266,26 @@ export class SmtpInService {
         spf: outcome.auth.spf,
         dkim: outcome.auth.dkim,
         dmarc: outcome.auth.dmarc,
+        arc: outcome.auth.arc,
       })) {
         this.metrics.authVerdicts.inc({ method, result });
+      }
+      this.countVerdict(outcome.verdict);
+      if (outcome.refused) {
+        const d = outcome.decision;
+        this.metrics.transactions.inc({ result: d.kind === "reject" ? "rejected" : "deferred" });
+        this.log.info(
+          { session: session.id, id: transactionId, reason: d.reason, recipients: state.recipients.length },
+          "message refused by the content filter",
+        );
+        return cb(new SmtpReply(d.code, d.enhanced, d.text, d.reason));
+      }
+      for (const placement of outcome.placements) this.metrics.placements.inc({ mailbox: placement });
+      for (const err of outcome.sideEffectErrors) {
+        this.log.warn(
+          { err, session: session.id, id: transactionId },
+          "a filter's side effect failed after delivery",
+        );
       }
       this.metrics.transactions.inc({ result: outcome.duplicate ? "duplicate" : "delivered" });
       this.metrics.deliverySeconds.observe((performance.now() - dataEnd) / 1000);
@@ -275,6 +305,20 @@ export class SmtpInService {
         outcome.duplicate ? `2.0.0 OK already delivered ${transactionId}` : `2.0.0 OK ${transactionId}`,
       );
     });
+  }
+
+  private countVerdict(v: FilterVerdict) {
+    if (this.opts.filter.rspamd) {
+      const action = v.skipped
+        ? `unscanned_${v.skipped}`
+        : v.check?.ok
+          ? v.check.verdict.action
+          : `unscanned_${v.check?.reason ?? "off"}`;
+      this.metrics.spamVerdicts.inc({ action: action.replace(/ /g, "_") });
+    }
+    if (v.dmarc.reason !== "dmarc_ok" && v.dmarc.reason !== "dmarc_off") {
+      this.metrics.dmarcActions.inc({ action: v.dmarc.reason.replace(/^dmarc_/, "") });
+    }
   }
 
   /**

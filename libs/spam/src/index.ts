@@ -1,0 +1,2 @@
+export * from "./policy.ts";
+export * from "./rspamd.ts";

@@ -3,3 +3,4 @@ export * from "./filters.ts";
 export * from "./gc.ts";
 export * from "./group-commit.ts";
 export * from "./index-columns.ts";
+export * from "./sieve-filter.ts";

@@ -4,7 +4,7 @@
  * delivery and metrics; and the graceful drain.
  */
 import { performance } from "node:perf_hooks";
-import { DEFAULT_GROUP_COMMIT, Delivery, type FilteredDelivery } from "@aerogram/delivery";
+import { DEFAULT_GROUP_COMMIT, Delivery, type FilteredDelivery, SieveFilter } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
@@ -71,12 +71,28 @@ export class SmtpInService {
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
 
-  /** `filtered`: the per-recipient Sieve filter (services/aerogram wires libs/sieve's); none = INBOX/Junk only. */
+  /** The per-recipient Sieve step (libs/delivery sieve-filter.ts). */
+  private readonly filtered: FilteredDelivery;
+
   constructor(
     private readonly runtime: Runtime,
     private readonly opts: SmtpInOptions,
-    private readonly filtered?: FilteredDelivery,
   ) {
+    const sieve = runtime.config.filtering.sieve;
+    this.filtered = new SieveFilter(
+      {
+        store: runtime.store,
+        blobs: runtime.blobs,
+        log: runtime.log.child({ component: "sieve" }),
+        metrics: runtime.metrics,
+      },
+      {
+        hostname: opts.hostname,
+        maxActions: sieve.maxActions,
+        maxRedirects: sieve.maxRedirects,
+        queueMaxAgeMs: runtime.config.outbound.maxAgeMs,
+      },
+    );
     this.log = runtime.log.child({ component: "smtp-in" });
     this.metrics = new SmtpMetrics(runtime.metrics);
     this.limits = new RateLimits(runtime.limits, opts.rateLimits, this.log);

@@ -279,7 +279,7 @@ class Parser {
   }
 
   private testList(depth: number): TestNode[] {
-    const open = this.next();
+    this.next();
     const tests: TestNode[] = [];
     for (;;) {
       tests.push(this.test(depth));
@@ -292,7 +292,6 @@ class Parser {
         throw new SieveSyntaxError(t.line, `expected , or ) in test list, found ${describe(t)}`);
       return tests;
     }
-    void open;
   }
 
   private test(depth: number): TestNode {

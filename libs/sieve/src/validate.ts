@@ -137,7 +137,7 @@ function checkArgs(node: CommandNode | TestNode, spec: Spec, required: Set<strin
       }
       if (tag === "value" || tag === "count") {
         const rel = args[++i];
-        if (!rel || rel.t !== "str" || !RELATIONS.includes(rel.v.toLowerCase())) {
+        if (rel?.t !== "str" || !RELATIONS.includes(rel.v.toLowerCase())) {
           throw new SieveSyntaxError(a.line, `:${tag} needs a relation (gt, ge, lt, le, eq, ne)`);
         }
       }
@@ -145,7 +145,7 @@ function checkArgs(node: CommandNode | TestNode, spec: Spec, required: Set<strin
     }
     if (spec.match && tag === "comparator") {
       const c = args[++i];
-      if (!c || c.t !== "str") throw new SieveSyntaxError(a.line, ":comparator needs a string");
+      if (c?.t !== "str") throw new SieveSyntaxError(a.line, ":comparator needs a string");
       const name = c.v.toLowerCase();
       if (!COMPARATORS.includes(name)) throw new SieveSyntaxError(a.line, `unknown comparator ${c.v}`);
       if (name === "i;ascii-numeric" && !required.has("comparator-i;ascii-numeric")) {

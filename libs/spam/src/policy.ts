@@ -76,7 +76,7 @@ function rejectText(v: SpamVerdict): string {
  * when sample < pct (the caller passes Math.random() * 100; tests pass fixed values).
  */
 export function dmarcDecision(d: DmarcOutcome | undefined, sample: number): FilterDecision {
-  if (!d || d.result !== "fail") return { kind: "deliver", junk: false, reason: "dmarc_ok" };
+  if (d?.result !== "fail") return { kind: "deliver", junk: false, reason: "dmarc_ok" };
   let policy = (d.policy ?? "none").toLowerCase();
   const pct = d.pct ?? 100;
   if (!(sample < pct)) policy = policy === "reject" ? "quarantine" : "none";

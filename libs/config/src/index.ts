@@ -105,7 +105,15 @@ const cidrList = z
     return list;
   });
 
-export const SERVICE_NAMES = ["smtp-in", "imap", "pop3", "admin", "submission", "outbound"] as const;
+export const SERVICE_NAMES = [
+  "smtp-in",
+  "imap",
+  "pop3",
+  "admin",
+  "submission",
+  "outbound",
+  "managesieve",
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const services = z

@@ -133,6 +133,7 @@ test("fuzz: the parser returns a tree or throws SieveSyntaxError, for any input"
     ":matches",
     ":copy",
     '"x"',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
     '"${1}"',
     "[",
     "]",

@@ -64,6 +64,7 @@ test("sieve at delivery", async (t) => {
   await t.test("fileinto :create with flags, by the sub-address of the original recipient", async () => {
     await activate(
       'require ["fileinto","mailbox","imap4flags","envelope","subaddress","variables"];\n' +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
         'if envelope :matches :detail "to" "*" {\n  addflag ["\\\\Flagged", "$Tagged"];\n  fileinto :create "Tags/${1}";\n}',
     );
     const reply = await send(

@@ -102,8 +102,19 @@ async function waitReady(
   throw new Error(`rspamd not ready within ${timeoutMs} ms:\n${log()}`);
 }
 
+export interface PrivateRspamdOptions {
+  /**
+   * Bayes statistics in this Redis (host:port) and database, under statfile
+   * symbols unique to this instance, so learnspam/learnham really learn.
+   * Without it rspamd has no statistics backend and answers learns with 204.
+   */
+  bayesRedis?: { server: string; db: number };
+  timeoutMs?: number;
+}
+
 /** Starts rspamd and waits for /ping (loading its rules takes seconds, more on a loaded machine). */
-export async function startPrivateRspamd(timeoutMs = 120_000): Promise<PrivateRspamd> {
+export async function startPrivateRspamd(opts: PrivateRspamdOptions = {}): Promise<PrivateRspamd> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   const root = mkdtempSync(join(tmpdir(), "aerogram-rspamd-"));
   const dirs = ["local.d", "db", "run", "log"].map((d) => join(root, d));
   for (const d of dirs) mkdirSync(d, { recursive: true });
@@ -112,6 +123,18 @@ export async function startPrivateRspamd(timeoutMs = 120_000): Promise<PrivateRs
   writeFileSync(join(root, "rspamd.conf"), config(normal, controller));
   writeFileSync(join(root, "local.d", "actions.conf"), "reject = 150;\nadd_header = 50;\ngreylist = null;\n");
   writeFileSync(join(root, "rspamd.local.lua"), TEST_RULES);
+  if (opts.bayesRedis) {
+    const id = root
+      .slice(-6)
+      .replace(/[^A-Za-z0-9]/g, "X")
+      .toUpperCase();
+    writeFileSync(
+      join(root, "local.d", "classifier-bayes.conf"),
+      `servers = "${opts.bayesRedis.server}";\ndb = "${opts.bayesRedis.db}";\nmin_learns = 1;\nmin_tokens = 5;\n` +
+        `learn_condition = "return function() return true end";\n` +
+        `statfile { symbol = "AG_${id}_HAM"; spam = false; }\nstatfile { symbol = "AG_${id}_SPAM"; spam = true; }\n`,
+    );
+  }
   const args = [
     "-f",
     "-c",

@@ -16,6 +16,7 @@ import {
   SmtpListeners,
   SmtpReply,
 } from "@aerogram/smtp";
+import { SpamLearner } from "@aerogram/spam";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
@@ -70,6 +71,8 @@ export class SmtpInService {
   private readonly listeners: SmtpListeners;
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** Teaches rspamd what users move into or out of Junk (libs/spam learn.ts); only with rspamd. */
+  private learner: SpamLearner | undefined;
 
   /** The per-recipient Sieve step (libs/delivery sieve-filter.ts). */
   private readonly filtered: FilteredDelivery;
@@ -134,6 +137,16 @@ export class SmtpInService {
     };
     await listen(this.opts.port, false);
     if (this.opts.securePort !== undefined && this.opts.tls) await listen(this.opts.securePort, true);
+    if (this.opts.filter.rspamd) {
+      this.learner = new SpamLearner({
+        store: this.runtime.store,
+        blobs: this.runtime.blobs,
+        rspamd: this.opts.filter.rspamd,
+        log: this.log.child({ component: "spam-learner" }),
+        metrics: this.runtime.metrics,
+      });
+      this.learner.start();
+    }
     this.pruneTimer = setInterval(() => void this.pruneDedupeKeys(), 3600_000);
     this.pruneTimer.unref();
     this.log.info({ endpoints }, "smtp-in listening");
@@ -345,6 +358,7 @@ export class SmtpInService {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.pruneTimer);
+    await this.learner?.stop();
     await this.listeners.drain(graceMs);
     this.deadlines.close();
   }

@@ -99,6 +99,26 @@ export class Filtering {
     return rowCount ?? 0;
   }
 
+  /**
+   * Queues the messages with `uids` in `mailboxId` (just copied or moved
+   * there) to learn as `kind`; returns how many were new.
+   */
+  async queueLearnFromMailbox(
+    accountId: number,
+    mailboxId: number,
+    uids: readonly number[],
+    kind: "spam" | "ham",
+  ): Promise<number> {
+    if (uids.length === 0) return 0;
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO spam_learn_outbox (account_id, blob_key, kind)
+         SELECT DISTINCT $1::integer, blob_key, $4 FROM messages WHERE mailbox_id = $2 AND uid = ANY($3::bigint[])
+         ON CONFLICT (account_id, blob_key, kind) DO NOTHING`,
+      [accountId, mailboxId, uids, kind],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Due jobs, pushed back by `leaseMs` so another worker skips them meanwhile. */
   async claimLearn(limit: number, leaseMs: number): Promise<LearnJob[]> {
     const { rows } = await this.pool.query<{

@@ -70,6 +70,7 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
   assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), [
     "rel-aerogram-admin",
     "rel-aerogram-imap",
+    "rel-aerogram-managesieve",
     "rel-aerogram-outbound",
     "rel-aerogram-pop3",
     "rel-aerogram-smtp-in",
@@ -106,6 +107,7 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
     ["imap", [143]],
     ["pop3", [110]],
     ["submission", [587]],
+    ["managesieve", [4190]],
   ] as const) {
     const s = named(ms, "Service", `rel-aerogram-${svc}`);
     assert.equal(s.spec.type, "LoadBalancer");
@@ -116,7 +118,10 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
     );
   }
   assert.equal(named(ms, "Service", "rel-aerogram-admin-http").spec.type, "ClusterIP");
-  assert.equal(byKind(ms, "PodDisruptionBudget").length, 5);
+  assert.equal(byKind(ms, "PodDisruptionBudget").length, 6);
+  assert.equal(config.MANAGESIEVE_PORT, "14190");
+  assert.equal(config.RSPAMD_URL, undefined, "no scanning unless an rspamd is named");
+  assert.equal(config.DMARC_ENFORCE, "true");
   assert.equal(
     byKind(ms, "Service").some((s) => s.metadata.name === "rel-aerogram-outbound"),
     false,
@@ -148,6 +153,9 @@ test("everything on: TLS via cert-manager, PROXY protocol, HPA on CPU and sessio
   const secret = named(ms, "Secret", "rel-aerogram-env").stringData ?? {};
   assert.equal(secret.ADMIN_TOKEN, "admin-token-from-values");
   assert.equal(secret.S3_SECRET_ACCESS_KEY, "minio-secret");
+  assert.equal(secret.RSPAMD_PASSWORD, "rspamd-controller-password");
+  assert.equal(config.RSPAMD_URL, "http://rspamd.mail.svc:11333");
+  assert.equal(config.RSPAMD_UNAVAILABLE, "tempfail");
 
   const imap = named(ms, "Service", "rel-aerogram-imap");
   assert.deepEqual(
@@ -196,7 +204,7 @@ test("everything on: TLS via cert-manager, PROXY protocol, HPA on CPU and sessio
   const httpServices = byKind(ms, "Service").filter(
     (s) => s.metadata.labels?.["aerogram.io/metrics"] === "true",
   );
-  assert.equal(httpServices.length, 6, "each component's /metrics is selected");
+  assert.equal(httpServices.length, 7, "each component's /metrics is selected");
 
   const rule = named(ms, "PrometheusRule", "rel-aerogram");
   const alerts = rule.spec.groups.flatMap((g: { rules: { alert?: string }[] }) =>
@@ -227,7 +235,13 @@ test("existingSecret: the chart makes no credentials Secret and points everythin
     byKind(ms, "Deployment")
       .map((d) => d.metadata.name)
       .sort(),
-    ["rel-aerogram-imap", "rel-aerogram-outbound", "rel-aerogram-smtp-in", "rel-aerogram-submission"],
+    [
+      "rel-aerogram-imap",
+      "rel-aerogram-managesieve",
+      "rel-aerogram-outbound",
+      "rel-aerogram-smtp-in",
+      "rel-aerogram-submission",
+    ],
   );
 });
 

@@ -105,7 +105,15 @@ const cidrList = z
     return list;
   });
 
-export const SERVICE_NAMES = ["smtp-in", "imap", "pop3", "admin", "submission", "outbound"] as const;
+export const SERVICE_NAMES = [
+  "smtp-in",
+  "imap",
+  "pop3",
+  "admin",
+  "submission",
+  "outbound",
+  "managesieve",
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const services = z
@@ -211,6 +219,20 @@ const envSchema = z.object({
   ADMIN_TOKEN: z.string().optional(),
   AEROGRAM_ADMIN_URL: url(["http:", "https:"]),
   DEMO_ACCOUNT: bool,
+
+  // Filtering (issue 21): rspamd, DMARC enforcement, Sieve, ManageSieve.
+  RSPAMD_URL: url(["http:"]),
+  RSPAMD_CONTROLLER_URL: url(["http:"]),
+  RSPAMD_PASSWORD: z.string().optional(),
+  RSPAMD_TIMEOUT_MS: positiveInt(10_000),
+  RSPAMD_UNAVAILABLE: z.enum(["deliver", "tempfail"]).default("deliver"),
+  RSPAMD_MAX_SCAN_BYTES: positiveInt(20 * 1024 * 1024),
+  DMARC_ENFORCE: bool,
+  MANAGESIEVE_PORT: optionalPort,
+  SIEVE_MAX_SCRIPT_BYTES: positiveInt(64 * 1024),
+  SIEVE_MAX_SCRIPTS: positiveInt(20),
+  SIEVE_MAX_REDIRECTS: positiveInt(4),
+  SIEVE_MAX_ACTIONS: positiveInt(32),
 
   ...protocolLimitsSchema,
 });
@@ -328,6 +350,33 @@ export interface Config {
   adminUrl: string | undefined;
   /** Create (and print) a demo account on first start. Defaults to on with the embedded database. */
   demoAccount: boolean;
+  /** Inbound filtering (issue 21; libs/spam, libs/sieve, services/managesieve). */
+  filtering: FilteringConfig;
+}
+
+export interface FilteringConfig {
+  /** rspamd's normal worker (/checkv2); undefined = no scanning (the embedded default). */
+  rspamdUrl: string | undefined;
+  /** rspamd's controller (learnspam/learnham); default: rspamdUrl (a proxy that serves both). */
+  rspamdControllerUrl: string | undefined;
+  rspamdPassword: string | undefined;
+  rspamdTimeoutMs: number;
+  /** rspamd down or slow: deliver unscanned (with a header) or answer 451. */
+  rspamdUnavailable: "deliver" | "tempfail";
+  /** Larger messages are delivered unscanned (rspamd's own default limit is 50 MB). */
+  rspamdMaxScanBytes: number;
+  /** Act on DMARC p=reject / p=quarantine (RFC 7489 §6.6.4). */
+  dmarcEnforce: boolean;
+  /** ManageSieve (RFC 5804); undefined = not served. Dev default 14190. */
+  manageSievePort: number | undefined;
+  sieve: {
+    maxScriptBytes: number;
+    maxScripts: number;
+    /** Redirects one script run may make (and per account per day: 20 times that). */
+    maxRedirects: number;
+    /** Actions one script run may take before it is stopped as runaway. */
+    maxActions: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -468,6 +517,23 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     adminUrl: e.AEROGRAM_ADMIN_URL,
     demoAccount: e.DEMO_ACCOUNT ?? e.DATABASE_URL === undefined,
+    filtering: {
+      rspamdUrl: e.RSPAMD_URL,
+      rspamdControllerUrl: e.RSPAMD_CONTROLLER_URL ?? e.RSPAMD_URL,
+      rspamdPassword: e.RSPAMD_PASSWORD,
+      rspamdTimeoutMs: e.RSPAMD_TIMEOUT_MS,
+      rspamdUnavailable: e.RSPAMD_UNAVAILABLE,
+      rspamdMaxScanBytes: e.RSPAMD_MAX_SCAN_BYTES,
+      dmarcEnforce: e.DMARC_ENFORCE ?? true,
+      // 14190 in dev (npm start), like submission's 5587; a process whose SMTP port is "any" gets any.
+      manageSievePort: e.MANAGESIEVE_PORT ?? (e.SMTP_PORT === 0 ? 0 : 14190),
+      sieve: {
+        maxScriptBytes: e.SIEVE_MAX_SCRIPT_BYTES,
+        maxScripts: e.SIEVE_MAX_SCRIPTS,
+        maxRedirects: e.SIEVE_MAX_REDIRECTS,
+        maxActions: e.SIEVE_MAX_ACTIONS,
+      },
+    },
   };
 }
 

@@ -1,4 +1,6 @@
 export * from "./deliver.ts";
+export * from "./filters.ts";
 export * from "./gc.ts";
 export * from "./group-commit.ts";
 export * from "./index-columns.ts";
+export * from "./sieve-filter.ts";

@@ -5,11 +5,13 @@
 import { Accounts } from "./accounts/accounts.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
+import { Filtering } from "./filtering/filtering.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
 import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
 import { OutboundQueue } from "./outbound/queue.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
+import { SieveScripts } from "./sieve/scripts.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
 export interface StoreOptions {
@@ -30,6 +32,10 @@ export class Store {
   readonly pop3: Pop3Snapshots;
   readonly outbound: OutboundQueue;
   readonly dkimKeys: DkimKeys;
+  /** Spam settings, the Junk target and the learning outbox (issue 21). */
+  readonly filtering: Filtering;
+  /** Sieve scripts, vacation memory, redirect budget (issue 21). */
+  readonly sieve: SieveScripts;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -43,6 +49,8 @@ export class Store {
     this.pop3 = new Pop3Snapshots(pool);
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
+    this.filtering = new Filtering(pool);
+    this.sieve = new SieveScripts(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

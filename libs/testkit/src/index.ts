@@ -16,6 +16,7 @@ export * from "./postfix.ts";
 export * from "./postgres.ts";
 export * from "./proc-cpu.ts";
 export * from "./process.ts";
+export * from "./rspamd.ts";
 export * from "./s3.ts";
 export * from "./servers.ts";
 export * from "./smtp-sink.ts";

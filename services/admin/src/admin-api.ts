@@ -25,6 +25,7 @@ import type { Logger } from "@aerogram/observability";
 import { z } from "zod";
 import { type AdminOps, ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
 import { HttpError, readJsonBody, sendJson } from "./http-json.ts";
+import { sieveRoutes } from "./sieve-admin.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -157,6 +158,8 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
       /^\/dkim$/,
       async (req) => [201, await ops.addDkimKey(parse(schemas.dkim, await readJsonBody(req)))],
     ],
+    // Sieve scripts and spam settings (issue 21).
+    ...sieveRoutes(ops),
   ];
 }
 

@@ -5,6 +5,8 @@
  * and the API both speak only this interface, so they share one command set.
  */
 
+import type { SieveAdminOps } from "./sieve-admin.ts";
+
 export interface AccountView {
   address: string;
   disabled: boolean;
@@ -60,7 +62,7 @@ export interface AccountChanges {
   quotaBytes?: number | null;
 }
 
-export interface AdminOps {
+export interface AdminOps extends SieveAdminOps {
   /** Without a password one is generated and returned (once). */
   createAccount(input: {
     address: string;

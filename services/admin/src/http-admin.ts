@@ -16,6 +16,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { httpSieveOps, type SieveAdminOps } from "./sieve-admin.ts";
 
 export class AdminApiError extends Error {
   constructor(
@@ -35,7 +36,16 @@ export class HttpAdmin implements AdminOps {
     private readonly token: string | undefined,
   ) {
     this.base = `${baseUrl.replace(/\/+$/, "")}${ADMIN_API_PREFIX}`;
+    this.#sieve = httpSieveOps((method, path, body) => this.call(method, path, body));
   }
+
+  /** Sieve scripts and spam settings (sieve-admin.ts). */
+  readonly #sieve: SieveAdminOps;
+  putSieveScript: SieveAdminOps["putSieveScript"] = (...a) => this.#sieve.putSieveScript(...a);
+  getSieveScript: SieveAdminOps["getSieveScript"] = (...a) => this.#sieve.getSieveScript(...a);
+  activateSieveScript: SieveAdminOps["activateSieveScript"] = (...a) => this.#sieve.activateSieveScript(...a);
+  listSieveScripts: SieveAdminOps["listSieveScripts"] = (...a) => this.#sieve.listSieveScripts(...a);
+  setSpamToInbox: SieveAdminOps["setSpamToInbox"] = (...a) => this.#sieve.setSpamToInbox(...a);
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };

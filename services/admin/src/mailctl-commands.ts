@@ -3,6 +3,7 @@
  * command set runs against the store directly (embedded dev setup) or against
  * the admin HTTP API (AEROGRAM_ADMIN_URL), and tests can run either.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import {
   type AccountView,
@@ -13,6 +14,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { runSieveCommand, SIEVE_USAGE } from "./sieve-admin.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   add <address> [--password <pw>] [--quota <bytes>]   create an account (prints a generated password if none given)
@@ -32,6 +34,7 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   dkim add <domain> [--selector S] [--algorithm ed25519|rsa]
                                                       create a signing key; prints the DNS TXT record
   dkim list                                           keys and their DNS records
+${SIEVE_USAGE}
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -88,6 +91,8 @@ const OPTIONS = {
   selector: { type: "string" },
   algorithm: { type: "string" },
   help: { type: "boolean", short: "h" },
+  name: { type: "string" },
+  activate: { type: "boolean" },
 } as const;
 
 function parseCommandLine(argv: string[]) {
@@ -222,6 +227,12 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
           };
         }
         throw new UsageError(`dkim needs add or list`);
+      }
+      case "sieve":
+      case "spam": {
+        const r = await runSieveCommand(ops, command, args, values, (p) => readFile(p, "utf8"));
+        if ("usage" in r) throw new UsageError(r.usage);
+        return r;
       }
       default:
         throw new UsageError(`unknown command ${command}`);

@@ -25,6 +25,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { type SieveAdminOps, storeSieveOps } from "./sieve-admin.ts";
 
 function queueEntryView(e: OutboundEntry): QueueEntryView {
   return {
@@ -73,10 +74,21 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export class StoreAdmin implements AdminOps {
+  /** Sieve scripts and spam settings (sieve-admin.ts). */
+  readonly #sieve: SieveAdminOps;
+
   constructor(
     private readonly store: Store,
     private readonly opts: StoreAdminOptions = {},
-  ) {}
+  ) {
+    this.#sieve = storeSieveOps(store, (address) => this.account(address));
+  }
+
+  putSieveScript: SieveAdminOps["putSieveScript"] = (...a) => this.#sieve.putSieveScript(...a);
+  getSieveScript: SieveAdminOps["getSieveScript"] = (...a) => this.#sieve.getSieveScript(...a);
+  activateSieveScript: SieveAdminOps["activateSieveScript"] = (...a) => this.#sieve.activateSieveScript(...a);
+  listSieveScripts: SieveAdminOps["listSieveScripts"] = (...a) => this.#sieve.listSieveScripts(...a);
+  setSpamToInbox: SieveAdminOps["setSpamToInbox"] = (...a) => this.#sieve.setSpamToInbox(...a);
 
   private newPassword(): string {
     return (this.opts.generatePassword ?? generatePassword)();

@@ -1,6 +1,7 @@
 /** The protocol services this build has, started on one runtime. */
 import type { ServiceName } from "@aerogram/config";
 import { startImap } from "@aerogram/imap";
+import { startManageSieve } from "@aerogram/managesieve";
 import { startOutbound } from "@aerogram/outbound";
 import { startPop3 } from "@aerogram/pop3";
 import type { Runtime, ServiceHandle, ServiceStarter } from "@aerogram/runtime";
@@ -15,6 +16,8 @@ const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
   submission: startSubmission,
   // Queue workers: every process that runs them claims with SKIP LOCKED under a lease.
   outbound: startOutbound,
+  // ManageSieve (RFC 5804): Sieve scripts for libs/delivery's filter.
+  managesieve: (runtime) => startManageSieve(runtime),
 };
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */

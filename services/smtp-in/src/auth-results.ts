@@ -1,9 +1,11 @@
 /**
  * SPF, DKIM and DMARC verdicts for a received message (mailauth), recorded in
  * Authentication-Results (RFC 8601) and Received-SPF (RFC 7208 §9.1) headers.
- * Verdicts are recorded, never enforced here, and never block delivery: the
- * whole check is time-boxed, and when it runs out of time or fails every
- * method is recorded as temperror.
+ * Verdicts are recorded here, never enforced (DMARC policy enforcement is
+ * libs/spam's policy.ts, applied by deliver-message.ts), and never block
+ * delivery: the whole check is time-boxed, and when it runs out of time or
+ * fails every method is recorded as temperror. ARC (RFC 8617) is verified and
+ * its verdict recorded (arc=); we don't seal.
  */
 import type { Readable } from "node:stream";
 import { authenticate } from "mailauth";
@@ -24,6 +26,10 @@ export interface AuthVerdicts {
   spf: string;
   dkim: string;
   dmarc: string;
+  /** ARC chain validation (RFC 8617 §5.2): none, pass, fail, temperror. */
+  arc: string;
+  /** The DMARC policy that applies to the From: domain (RFC 7489 §6.3), when a record was found. */
+  dmarcPolicy: { policy: string | undefined; pct: number | undefined } | undefined;
   /** Header lines to prepend, CRLF-terminated. */
   headers: string;
 }
@@ -45,6 +51,8 @@ function temperror(input: AuthInput, why: string): AuthVerdicts {
     spf: "temperror",
     dkim: "temperror",
     dmarc: "temperror",
+    arc: "temperror",
+    dmarcPolicy: undefined,
     headers:
       `Authentication-Results: ${token(input.hostname)};\r\n` +
       ` spf=temperror (${why})${from};\r\n dkim=temperror (${why});\r\n dmarc=temperror (${why})\r\n`,
@@ -66,7 +74,7 @@ export async function checkAuthentication(
     sender: input.sender,
     mta: input.hostname,
     resolver: opts.resolver as never,
-    disableArc: true,
+    disableArc: false,
     disableBimi: true,
   }).catch((err: Error) => err);
   try {
@@ -80,10 +88,17 @@ export async function checkAuthentication(
     const dkim = dkimResults.some((x) => x.status?.result === "pass")
       ? "pass"
       : (dkimResults[0]?.status?.result ?? "none");
+    const dmarc = r.dmarc as { policy?: string; pct?: number; status?: { result?: string } } | false;
+    const arc = r.arc as { status?: { result?: string } } | false;
     return {
       spf: r.spf ? String(r.spf.status?.result ?? "none") : "none",
       dkim: String(dkim),
-      dmarc: r.dmarc ? String(r.dmarc.status?.result ?? "none") : "none",
+      dmarc: dmarc ? String(dmarc.status?.result ?? "none") : "none",
+      arc: arc ? String(arc.status?.result ?? "none") : "none",
+      dmarcPolicy:
+        dmarc && typeof dmarc.policy === "string"
+          ? { policy: dmarc.policy, pct: typeof dmarc.pct === "number" ? dmarc.pct : undefined }
+          : undefined,
       headers: r.headers.endsWith("\r\n") ? r.headers : `${r.headers}\r\n`,
     };
   } finally {

@@ -8,11 +8,14 @@
  * throw before the commit leaves nothing visible and becomes 451 4.3.0.
  */
 import type { Readable } from "node:stream";
-import type { Delivery } from "@aerogram/delivery";
+import { type Delivery, type FilteredDelivery, planDelivery } from "@aerogram/delivery";
 import { receivedHeader, type SpooledMessage } from "@aerogram/smtp";
+import type { FilterDecision } from "@aerogram/spam";
+import type { Store } from "@aerogram/store";
 import { type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
 import { dedupeKey } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
+import { type FilterVerdict, type InboundFilterOptions, judgeMessage } from "./inbound-filter.ts";
 import type { AcceptedRecipient } from "./recipient-policy.ts";
 
 export interface Envelope {
@@ -35,13 +38,30 @@ export interface DeliverContext {
   resolver: DnsLookup;
   authTimeBoxMs: number;
   dedupeWindowSeconds: number;
+  store: Store;
+  filter: InboundFilterOptions;
+  /** Sieve and the other per-recipient filters of libs/delivery (undefined: INBOX or Junk only). */
+  filtered: FilteredDelivery | undefined;
 }
 
-export interface DeliveryOutcome {
-  duplicate: boolean;
-  blobKey: string;
-  auth: AuthVerdicts;
-}
+export type DeliveryOutcome =
+  | {
+      refused: false;
+      duplicate: boolean;
+      blobKey: string;
+      auth: AuthVerdicts;
+      verdict: FilterVerdict;
+      /** Where each copy went (mailbox kinds for metrics: "inbox", "junk", "other"). */
+      placements: string[];
+      /** Vacation/redirect failures after the commit (logged; the message is delivered). */
+      sideEffectErrors: Error[];
+    }
+  | {
+      refused: true;
+      decision: Exclude<FilterDecision, { kind: "deliver" }>;
+      auth: AuthVerdicts;
+      verdict: FilterVerdict;
+    };
 
 async function* prepend(head: Buffer, body: Readable): AsyncIterable<Uint8Array> {
   yield head;
@@ -70,22 +90,52 @@ export async function deliverMessage(
     id: transactionId,
     ...(only ? { recipient: only } : {}),
   });
+  const verdict = await judgeMessage(
+    ctx.filter,
+    message,
+    trace + auth.headers,
+    {
+      ip: client.ip,
+      helo: client.helo,
+      sender: envelope.sender,
+      recipients: envelope.recipients.map((r) => r.address),
+      queueId: transactionId,
+      hostname: ctx.hostname,
+    },
+    auth,
+  );
+  if (verdict.decision.kind !== "deliver")
+    return { refused: true, decision: verdict.decision, auth, verdict };
   // Newest trace header on top (RFC 5321 §4.4), then the verdicts about it.
   const blob = await ctx.delivery.storeBlob(
-    prepend(Buffer.from(trace + auth.headers, "utf8"), message.open()),
+    prepend(Buffer.from(trace + auth.headers + verdict.headers, "utf8"), message.open()),
   );
-  // One INBOX row per account, even when two RCPTs (an alias and its account) lead to it.
-  const mailboxes = [...new Set(envelope.recipients.map((r) => r.inboxId))];
+  // Per recipient: INBOX, Junk, or wherever its Sieve script says (libs/delivery filters.ts);
+  // one row per mailbox, even when two RCPTs (an alias and its account) lead to it.
+  const plan = await planDelivery(ctx.store, ctx.filtered, blob, {
+    sender: envelope.sender,
+    recipients: envelope.recipients,
+    junk: verdict.decision.junk,
+  });
   const key = dedupeKey({
     payloadSha256: message.sha256,
     sender: envelope.sender,
     recipients: envelope.recipients.map((r) => r.address),
     messageId: blob.index.search.messageId,
   });
-  const result = await ctx.delivery.commitOnce(
-    blob,
-    mailboxes.map((mailboxId) => ({ mailboxId })),
-    { key, windowSeconds: ctx.dedupeWindowSeconds },
-  );
-  return { duplicate: result.duplicate, blobKey: blob.key, auth };
+  const result = await ctx.delivery.commitOnce(blob, plan.targets, {
+    key,
+    windowSeconds: ctx.dedupeWindowSeconds,
+  });
+  // Vacation replies and redirects only once the delivery is committed, and never for a duplicate.
+  const sideEffectErrors = result.duplicate ? [] : await plan.afterCommit();
+  return {
+    refused: false,
+    duplicate: result.duplicate,
+    blobKey: blob.key,
+    auth,
+    verdict,
+    placements: plan.placements,
+    sideEffectErrors,
+  };
 }

@@ -19,6 +19,12 @@ export class SmtpMetrics {
   readonly receivedBytes: Counter;
   readonly deliverySeconds: Histogram;
   readonly authVerdicts: Counter<"method" | "result">;
+  /** rspamd verdicts by action (no_action, add_header, reject, …, unscanned_timeout, …). */
+  readonly spamVerdicts: Counter<"action">;
+  /** DMARC policy applied: reject, quarantine, none (a failing message under p=none). */
+  readonly dmarcActions: Counter<"action">;
+  /** Delivered copies by mailbox kind (inbox, junk, other: a Sieve fileinto). */
+  readonly placements: Counter<"mailbox">;
 
   constructor(registry: Registry) {
     this.connections = sharedCounter(registry, {
@@ -53,8 +59,23 @@ export class SmtpMetrics {
     });
     this.authVerdicts = sharedCounter(registry, {
       name: "aerogram_smtp_auth_verdicts_total",
-      help: "SPF, DKIM and DMARC verdicts of received messages (recorded, not enforced)",
+      help: "SPF, DKIM, DMARC and ARC verdicts of received messages",
       labelNames: ["method", "result"],
+    });
+    this.spamVerdicts = sharedCounter(registry, {
+      name: "aerogram_spam_verdicts_total",
+      help: "rspamd verdicts at SMTP-in by action (unscanned_*: rspamd down, slow, garbled, or the message too large)",
+      labelNames: ["action"],
+    });
+    this.dmarcActions = sharedCounter(registry, {
+      name: "aerogram_dmarc_policy_actions_total",
+      help: "DMARC failures at SMTP-in by the policy applied (reject, quarantine, none)",
+      labelNames: ["action"],
+    });
+    this.placements = sharedCounter(registry, {
+      name: "aerogram_smtp_delivered_copies_total",
+      help: "Copies delivered by SMTP-in by mailbox kind (inbox, junk, other: a Sieve fileinto)",
+      labelNames: ["mailbox"],
     });
   }
 }

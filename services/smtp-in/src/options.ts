@@ -4,11 +4,13 @@
  * same values, for services built without a runtime config (benches, tests),
  * which may also override any option.
  */
-import type { SmtpLimits } from "@aerogram/config";
+import type { FilteringConfig, SmtpLimits } from "@aerogram/config";
 import type { GroupCommitOptions } from "@aerogram/delivery";
 import { DEFAULT_DEADLINES, type SmtpDeadlineOptions, type SmtpEndpointOptions } from "@aerogram/smtp";
+import { RspamdClient } from "@aerogram/spam";
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
+import type { InboundFilterOptions } from "./inbound-filter.ts";
 import { DEFAULT_RATE_LIMITS, type RateLimitOptions } from "./rate-limits.ts";
 
 /** Ports: config.ports.smtp and config.ports.smtps. */
@@ -33,6 +35,8 @@ export interface SmtpInOptions extends SmtpEndpointOptions {
   rateLimits: RateLimitOptions;
   /** Deliveries arriving together share one transaction (libs/delivery group-commit.ts); default DEFAULT_GROUP_COMMIT. */
   groupCommit?: GroupCommitOptions;
+  /** rspamd and DMARC enforcement (inbound-filter.ts). */
+  filter: InboundFilterOptions;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -45,6 +49,7 @@ export const DEFAULT_OPTIONS = {
   dedupeWindowSeconds: DEFAULT_DEDUPE_WINDOW_SECONDS,
   spoolMemoryBytes: 1024 * 1024,
   rateLimits: DEFAULT_RATE_LIMITS,
+  filter: { rspamd: undefined, unavailable: "deliver", maxScanBytes: 20 * 1024 * 1024, dmarcEnforce: true },
 } satisfies Partial<SmtpInOptions>;
 
 /** The configured limits (SMTP_* variables) as service options. */
@@ -67,5 +72,22 @@ export function optionsFromLimits(l: SmtpLimits): Partial<SmtpInOptions> {
       messagesPerMinutePerIp: l.messagesPerMinutePerIp,
       messagesPerMinutePerRecipient: l.messagesPerMinutePerRecipient,
     },
+  };
+}
+
+/** RSPAMD_* and DMARC_ENFORCE as the filter's options. */
+export function filterOptionsFromConfig(f: FilteringConfig): InboundFilterOptions {
+  return {
+    rspamd: f.rspamdUrl
+      ? new RspamdClient({
+          url: f.rspamdUrl,
+          ...(f.rspamdControllerUrl ? { controllerUrl: f.rspamdControllerUrl } : {}),
+          ...(f.rspamdPassword ? { password: f.rspamdPassword } : {}),
+          timeoutMs: f.rspamdTimeoutMs,
+        })
+      : undefined,
+    unavailable: f.rspamdUnavailable,
+    maxScanBytes: f.rspamdMaxScanBytes,
+    dmarcEnforce: f.dmarcEnforce,
   };
 }

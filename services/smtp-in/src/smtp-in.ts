@@ -4,7 +4,7 @@
  * delivery and metrics; and the graceful drain.
  */
 import { performance } from "node:perf_hooks";
-import { DEFAULT_GROUP_COMMIT, Delivery } from "@aerogram/delivery";
+import { DEFAULT_GROUP_COMMIT, Delivery, type FilteredDelivery, SieveFilter } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
@@ -16,12 +16,19 @@ import {
   SmtpListeners,
   SmtpReply,
 } from "@aerogram/smtp";
+import { SpamLearner } from "@aerogram/spam";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
+import type { FilterVerdict } from "./inbound-filter.ts";
 import { SmtpMetrics } from "./metrics.ts";
 import { createSmtpServer } from "./mx-server.ts";
-import { DEFAULT_OPTIONS, optionsFromLimits, type SmtpInOptions } from "./options.ts";
+import {
+  DEFAULT_OPTIONS,
+  filterOptionsFromConfig,
+  optionsFromLimits,
+  type SmtpInOptions,
+} from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
 
@@ -47,6 +54,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
     securePort: c.ports.smtps,
     ...endpointFromConfig(c),
     resolver: undefined,
+    filter: filterOptionsFromConfig(c.filtering),
     ...overrides,
   };
 }
@@ -63,11 +71,31 @@ export class SmtpInService {
   private readonly listeners: SmtpListeners;
   private draining = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** Teaches rspamd what users move into or out of Junk (libs/spam learn.ts); only with rspamd. */
+  private learner: SpamLearner | undefined;
+
+  /** The per-recipient Sieve step (libs/delivery sieve-filter.ts). */
+  private readonly filtered: FilteredDelivery;
 
   constructor(
     private readonly runtime: Runtime,
     private readonly opts: SmtpInOptions,
   ) {
+    const sieve = runtime.config.filtering.sieve;
+    this.filtered = new SieveFilter(
+      {
+        store: runtime.store,
+        blobs: runtime.blobs,
+        log: runtime.log.child({ component: "sieve" }),
+        metrics: runtime.metrics,
+      },
+      {
+        hostname: opts.hostname,
+        maxActions: sieve.maxActions,
+        maxRedirects: sieve.maxRedirects,
+        queueMaxAgeMs: runtime.config.outbound.maxAgeMs,
+      },
+    );
     this.log = runtime.log.child({ component: "smtp-in" });
     this.metrics = new SmtpMetrics(runtime.metrics);
     this.limits = new RateLimits(runtime.limits, opts.rateLimits, this.log);
@@ -109,6 +137,16 @@ export class SmtpInService {
     };
     await listen(this.opts.port, false);
     if (this.opts.securePort !== undefined && this.opts.tls) await listen(this.opts.securePort, true);
+    if (this.opts.filter.rspamd) {
+      this.learner = new SpamLearner({
+        store: this.runtime.store,
+        blobs: this.runtime.blobs,
+        rspamd: this.opts.filter.rspamd,
+        log: this.log.child({ component: "spam-learner" }),
+        metrics: this.runtime.metrics,
+      });
+      this.learner.start();
+    }
     this.pruneTimer = setInterval(() => void this.pruneDedupeKeys(), 3600_000);
     this.pruneTimer.unref();
     this.log.info({ endpoints }, "smtp-in listening");
@@ -239,6 +277,9 @@ export class SmtpInService {
           resolver: this.resolver,
           authTimeBoxMs: this.opts.authTimeBoxMs,
           dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
+          store: this.runtime.store,
+          filter: this.opts.filter,
+          filtered: this.filtered,
         },
         spooled,
         { sender, recipients: state.recipients },
@@ -254,8 +295,26 @@ export class SmtpInService {
         spf: outcome.auth.spf,
         dkim: outcome.auth.dkim,
         dmarc: outcome.auth.dmarc,
+        arc: outcome.auth.arc,
       })) {
         this.metrics.authVerdicts.inc({ method, result });
+      }
+      this.countVerdict(outcome.verdict);
+      if (outcome.refused) {
+        const d = outcome.decision;
+        this.metrics.transactions.inc({ result: d.kind === "reject" ? "rejected" : "deferred" });
+        this.log.info(
+          { session: session.id, id: transactionId, reason: d.reason, recipients: state.recipients.length },
+          "message refused by the content filter",
+        );
+        return cb(new SmtpReply(d.code, d.enhanced, d.text, d.reason));
+      }
+      for (const placement of outcome.placements) this.metrics.placements.inc({ mailbox: placement });
+      for (const err of outcome.sideEffectErrors) {
+        this.log.warn(
+          { err, session: session.id, id: transactionId },
+          "a filter's side effect failed after delivery",
+        );
       }
       this.metrics.transactions.inc({ result: outcome.duplicate ? "duplicate" : "delivered" });
       this.metrics.deliverySeconds.observe((performance.now() - dataEnd) / 1000);
@@ -277,6 +336,20 @@ export class SmtpInService {
     });
   }
 
+  private countVerdict(v: FilterVerdict) {
+    if (this.opts.filter.rspamd) {
+      const action = v.skipped
+        ? `unscanned_${v.skipped}`
+        : v.check?.ok
+          ? v.check.verdict.action
+          : `unscanned_${v.check?.reason ?? "off"}`;
+      this.metrics.spamVerdicts.inc({ action: action.replace(/ /g, "_") });
+    }
+    if (v.dmarc.reason !== "dmarc_ok" && v.dmarc.reason !== "dmarc_off") {
+      this.metrics.dmarcActions.inc({ action: v.dmarc.reason.replace(/^dmarc_/, "") });
+    }
+  }
+
   /**
    * Stops accepting connections, answers 421 to sessions between transactions
    * (and to any new MAIL FROM), lets transactions under way finish, and after
@@ -285,6 +358,7 @@ export class SmtpInService {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.pruneTimer);
+    await this.learner?.stop();
     await this.listeners.drain(graceMs);
     this.deadlines.close();
   }

@@ -7,6 +7,7 @@ import {
   responseCodes,
   untaggedStatus,
 } from "@aerogram/imap-protocol";
+import { queueJunkLearning } from "@aerogram/spam";
 import { QuotaExceededError } from "@aerogram/store";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import { reportExpunges } from "../mailbox-sync.ts";
@@ -49,6 +50,17 @@ export async function copy(session: Session, command: CopyMoveCommand): Promise<
   if (result.destinationUids.length) {
     publishChange(session, destination.id, "exists", result.destinationModseq, result.destinationUids);
   }
+  // Into or out of \Junk: queue rspamd learning (libs/spam learn.ts; async, never fails the command).
+  void queueJunkLearning(
+    session.ctx.runtime.store,
+    session.ctx.runtime.config.filtering.rspamdUrl !== undefined,
+    {
+      accountId: session.account!.id,
+      fromMailboxId: view.id,
+      toMailboxId: destination.id,
+      toUids: result.destinationUids,
+    },
+  );
   const code = result.sourceUids.length
     ? responseCodes.copyUid(
         result.uidValidity,

@@ -1,0 +1,105 @@
+/**
+ * Where one incoming message goes for each recipient: the account's INBOX, its
+ * \Junk mailbox when SMTP-in's spam or DMARC verdict says so (unless the
+ * account asked for spam in INBOX), or wherever its active Sieve script files
+ * it (`FilteredDelivery`, libs/sieve). The plan is computed before the one
+ * delivery transaction; side effects (vacation replies, redirects) run only
+ * after the commit, through `afterCommit`, so a failed or duplicate delivery
+ * sends nothing.
+ *
+ * Mail is never lost to a filter: a script that fails to load or run leaves
+ * that recipient's copy in its implicit-keep mailbox (RFC 5228 §2.10.6) and
+ * is logged by the runner.
+ */
+import type { Store } from "@aerogram/store";
+import type { DeliveryTarget, StoredBlob } from "./deliver.ts";
+
+export interface FilterRecipient {
+  /** The envelope recipient as given in RCPT TO (lowercased). */
+  address: string;
+  accountId: number;
+  inboxId: number;
+}
+
+export interface FilterMessage {
+  sender: string;
+  recipients: readonly FilterRecipient[];
+  /** The spam/DMARC verdict says Junk. */
+  junk: boolean;
+}
+
+/** One recipient account's filtering result. */
+export interface RecipientPlan {
+  /** Mailboxes (with flags) for this account's copies; empty = discarded. */
+  targets: DeliveryTarget[];
+  /** What each target is, for metrics: "inbox", "junk", "other". */
+  placements: string[];
+  /** Sends or queues what the script asked for beyond storing (vacation, redirect). */
+  afterCommit?: () => Promise<void>;
+}
+
+/** The per-recipient filter (Sieve) libs/delivery runs; implemented over libs/sieve (sieve-filter.ts). */
+export interface FilteredDelivery {
+  plan(
+    recipient: FilterRecipient,
+    blob: StoredBlob,
+    message: FilterMessage,
+    implicitKeep: { mailboxId: number; kind: "inbox" | "junk" },
+  ): Promise<RecipientPlan>;
+}
+
+export interface DeliveryPlan {
+  targets: DeliveryTarget[];
+  placements: string[];
+  /** Runs every side effect; never throws (the message is committed: a failure is returned to be logged). */
+  afterCommit(): Promise<Error[]>;
+}
+
+export async function planDelivery(
+  store: Store,
+  filtered: FilteredDelivery | undefined,
+  blob: StoredBlob,
+  message: FilterMessage,
+): Promise<DeliveryPlan> {
+  // One plan per account, even when two RCPTs (an alias and its account) lead to it; the first RCPT names it.
+  const byAccount = new Map<number, FilterRecipient>();
+  for (const r of message.recipients) if (!byAccount.has(r.accountId)) byAccount.set(r.accountId, r);
+  const targets = new Map<number, DeliveryTarget>();
+  const placements: string[] = [];
+  const after: (() => Promise<void>)[] = [];
+  for (const r of byAccount.values()) {
+    let keep: { mailboxId: number; kind: "inbox" | "junk" } = { mailboxId: r.inboxId, kind: "inbox" };
+    if (message.junk) {
+      const t = await store.filtering.spamTarget(r.accountId, r.inboxId);
+      keep = { mailboxId: t.mailboxId, kind: t.spamToInbox ? "inbox" : "junk" };
+    }
+    const plan: RecipientPlan = filtered
+      ? await filtered.plan(r, blob, message, keep)
+      : { targets: [{ mailboxId: keep.mailboxId }], placements: [keep.kind] };
+    for (const t of plan.targets) {
+      const seen = targets.get(t.mailboxId);
+      if (seen) {
+        // Two actions into one mailbox store one copy with the union of their flags (RFC 5228 §4.1 end).
+        const flags = new Set([...(seen.flags ?? []), ...(t.flags ?? [])]);
+        targets.set(t.mailboxId, { mailboxId: t.mailboxId, flags: [...flags] });
+      } else targets.set(t.mailboxId, t);
+    }
+    placements.push(...plan.placements);
+    if (plan.afterCommit) after.push(plan.afterCommit);
+  }
+  return {
+    targets: [...targets.values()],
+    placements,
+    async afterCommit() {
+      const errors: Error[] = [];
+      for (const f of after) {
+        try {
+          await f();
+        } catch (err) {
+          errors.push(err as Error);
+        }
+      }
+      return errors;
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export * from "./interpreter.ts";
+export * from "./message.ts";
+export * from "./parser.ts";
+export * from "./validate.ts";

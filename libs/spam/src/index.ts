@@ -1,0 +1,3 @@
+export * from "./learn.ts";
+export * from "./policy.ts";
+export * from "./rspamd.ts";

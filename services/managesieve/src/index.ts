@@ -1,0 +1,3 @@
+export * from "./reader.ts";
+export * from "./service.ts";
+export * from "./session.ts";

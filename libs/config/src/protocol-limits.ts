@@ -58,6 +58,9 @@ export const protocolLimitsSchema = {
   IMAP_AUTOLOGOUT_MS: whole(30 * MINUTE, 1, "a positive number of milliseconds"),
   IMAP_PREAUTH_IDLE_MS: whole(2 * MINUTE, 1, "a positive number of milliseconds"),
   IMAP_LOGIN_DEADLINE_MS: whole(5 * MINUTE, 1, "a positive number of milliseconds"),
+  // ---- IMAP idle sessions (services/imap hibernate.ts, server.ts poll) ----
+  IMAP_HIBERNATE_AFTER_MS: whole(10_000, 0, "a whole number of milliseconds ≥ 0 (0 = never hibernate)"),
+  IMAP_IDLE_POLL_MS: whole(500, 50, "at least 50 milliseconds"),
 
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
@@ -113,6 +116,10 @@ export interface ImapLimits {
   preauthIdleMs: number;
   /** Total time to log in, however busy the connection is (slowloris). */
   loginDeadlineMs: number;
+  /** An IDLE this long with nothing pending hibernates to a compact record (hibernate.ts); 0 = never. */
+  hibernateAfterMs: number;
+  /** Poll tick for idlers while the bus is down or recovering: one HIGHESTMODSEQ query per gateway per tick. */
+  idlePollMs: number;
 }
 
 export interface Pop3Limits {
@@ -171,6 +178,8 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       autologoutMs: e.IMAP_AUTOLOGOUT_MS,
       preauthIdleMs: e.IMAP_PREAUTH_IDLE_MS,
       loginDeadlineMs: e.IMAP_LOGIN_DEADLINE_MS,
+      hibernateAfterMs: e.IMAP_HIBERNATE_AFTER_MS,
+      idlePollMs: e.IMAP_IDLE_POLL_MS,
     },
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
   };

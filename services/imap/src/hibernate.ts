@@ -281,8 +281,10 @@ export class Hibernation {
         }
       }
       if (record.bits & GONE) return;
-      if (recentFrom !== undefined && maxUid + 1 > recentFrom)
-        (record.recent ??= []).push(recentFrom, maxUid + 1);
+      if (recentFrom !== undefined && maxUid + 1 > recentFrom) {
+        record.recent ??= [];
+        record.recent.push(recentFrom, maxUid + 1);
+      }
       record.count += fresh.length;
       record.maxUid = maxUid;
       for (const change of fresh) if (record.isRecent(change.uid)) record.recentCount++;
@@ -320,7 +322,8 @@ export class Hibernation {
   }
 
   #input(record: HibernatedSession, chunk: Buffer): void {
-    (record.input ??= []).push(chunk);
+    record.input ??= [];
+    record.input.push(chunk);
     if (record.bits & WAKING) return;
     this.stats.wokenByInput++;
     void this.#wake(record);

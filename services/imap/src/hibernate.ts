@@ -178,11 +178,21 @@ export class Hibernation {
 
   /** Hibernates every session idling for longer than the delay with nothing in flight. */
   sweep(now = Date.now()): void {
-    if (this.afterMs <= 0) return;
+    if (this.afterMs > 0) this.#hibernateIdlers(now, this.afterMs);
+  }
+
+  /** Hibernates every idling session that can be now, whatever the delay (tests, operators); how many did. */
+  hibernateIdlers(): number {
+    return this.#hibernateIdlers(Date.now(), 0);
+  }
+
+  #hibernateIdlers(now: number, afterMs: number): number {
     const due: Session[] = [];
     for (const session of this.host.sessions())
-      if (session.idling && now - session.idlingSince >= this.afterMs) due.push(session);
-    for (const session of due) this.hibernate(session, now);
+      if (session.idling && now - session.idlingSince >= afterMs) due.push(session);
+    let n = 0;
+    for (const session of due) if (this.hibernate(session, now)) n++;
+    return n;
   }
 
   /** Turns an idling session into a record; false when it cannot hibernate now. */

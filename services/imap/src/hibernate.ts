@@ -140,6 +140,8 @@ export class Hibernation {
   readonly #byAccount = new Map<number, { subscription: Subscription; records: Set<HibernatedSession> }>();
   /** Change reads in flight by "mailbox:since": records at the same MODSEQ share one. */
   readonly #reads = new Map<string, Promise<MailboxChanges>>();
+  /** \Recent claims in flight by "mailbox:uidNext": one UPDATE of the mailbox row, not one per record. */
+  readonly #claims = new Map<string, Promise<number>>();
   readonly #timer: NodeJS.Timeout | null = null;
   readonly #onData: (this: Socket, chunk: Buffer) => void;
   readonly #onClose: (this: Socket) => void;
@@ -283,7 +285,7 @@ export class Hibernation {
       let recentFrom: number | undefined;
       if (!record.rev2 && !record.readOnly) {
         try {
-          recentFrom = await this.ctx.imapMailboxes.claimRecent(record.mailboxId, maxUid + 1);
+          recentFrom = await this.#claimRecent(record.mailboxId, maxUid + 1);
         } catch (err) {
           record.log.debug({ err }, "hibernated idle check failed; the next poll retries");
           this.host.backendTrouble();
@@ -329,6 +331,25 @@ export class Hibernation {
       this.#reads.set(key, read);
     }
     return read;
+  }
+
+  /**
+   * Claims \Recent up to `uidNext` for one of the records asking at once: only
+   * one session may see a message as \Recent (RFC 3501 §2.3.2), so the others
+   * would have claimed nothing anyway, and the mailbox row is locked once.
+   */
+  async #claimRecent(mailboxId: number, uidNext: number): Promise<number> {
+    const key = `${mailboxId}:${uidNext}`;
+    const claim = this.#claims.get(key);
+    if (claim) {
+      await claim;
+      return uidNext;
+    }
+    const mine = this.ctx.imapMailboxes.claimRecent(mailboxId, uidNext).finally(() => {
+      this.#claims.delete(key);
+    });
+    this.#claims.set(key, mine);
+    return mine;
   }
 
   #input(record: HibernatedSession, chunk: Buffer): void {

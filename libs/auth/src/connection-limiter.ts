@@ -62,6 +62,18 @@ export class ConnectionLimiter {
     return true;
   }
 
+  /**
+   * The session's slot now belongs to another object (an IMAP session hibernating
+   * to a compact record and back): the count does not change.
+   */
+  transfer(from: object, to: object): void {
+    const slot = this.#slots.get(from);
+    // Only a held slot moves: an acquire under way still sets it on `from`.
+    if (!slot) return;
+    this.#slots.delete(from);
+    this.#slots.set(to, slot);
+  }
+
   /** Uncounts the session of `owner`, if it was counted; idempotent. */
   async release(owner: object): Promise<void> {
     const slot = this.#slots.get(owner);

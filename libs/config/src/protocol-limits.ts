@@ -66,6 +66,9 @@ export const protocolLimitsSchema = {
   ),
   // imap-steady (issue 17): the immutable part of FETCH rows kept in memory per process.
   IMAP_MESSAGE_CACHE_BYTES: whole(32 * 1024 * 1024, 0, "a whole number of octets ≥ 0 (0: no cache)"),
+  // ---- IMAP idle sessions (services/imap hibernate.ts, server.ts poll) ----
+  IMAP_HIBERNATE_AFTER_MS: whole(10_000, 0, "a whole number of milliseconds ≥ 0 (0 = never hibernate)"),
+  IMAP_IDLE_POLL_MS: whole(500, 50, "at least 50 milliseconds"),
 
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
@@ -129,6 +132,10 @@ export interface ImapLimits {
   headMaxStaleMs: number;
   /** Memory per process for the immutable part of FETCH rows (ENVELOPE, BODYSTRUCTURE, MIME index…); 0: none. */
   messageCacheBytes: number;
+  /** An IDLE this long with nothing pending hibernates to a compact record (hibernate.ts); 0 = never. */
+  hibernateAfterMs: number;
+  /** Poll tick for idlers while the bus is down or recovering: one HIGHESTMODSEQ query per gateway per tick. */
+  idlePollMs: number;
 }
 
 export interface Pop3Limits {
@@ -189,6 +196,8 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       loginDeadlineMs: e.IMAP_LOGIN_DEADLINE_MS,
       headMaxStaleMs: e.IMAP_HEAD_MAX_STALE_MS,
       messageCacheBytes: e.IMAP_MESSAGE_CACHE_BYTES,
+      hibernateAfterMs: e.IMAP_HIBERNATE_AFTER_MS,
+      idlePollMs: e.IMAP_IDLE_POLL_MS,
     },
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
   };

@@ -12,7 +12,8 @@
  *
  *   phase 1  steady: NATS up
  *   phase 2  NATS killed (SIGKILL) mid-run and restarted on the same port: the
- *            gateways fall back to polling Postgres every 2 s while it is down;
+ *            gateways fall back to polling Postgres every IMAP_IDLE_POLL_MS
+ *            (500 ms) while it is down;
  *            every idler must still see every delivery to its account.
  *
  * Then, when /usr/sbin/dovecot exists, Dovecot's memory per idle IMAP
@@ -21,7 +22,8 @@
  *
  *   node --import tsx bench/fanout-bench.ts [idlers=10000] [accounts=idlers/10]
  *   FANOUT_RATE (deliveries/s, 20), FANOUT_SECS (phase 1 length, 30),
- *   FANOUT_OUTAGE_SECS (10), FANOUT_DOVECOT_CONNS (200)
+ *   FANOUT_OUTAGE_SECS (10), FANOUT_DOVECOT_CONNS (200), FANOUT_HIBERNATE_MS (2000; 0 = the
+ *   gateways never hibernate, so the idlers stay live sessions)
  *   BENCH_SMOKE=1 (the smoke test in npm test): 20 idlers over 4 accounts, 5/s,
  *   2 s phases, no Dovecot
  */
@@ -51,9 +53,12 @@ const RATE = benchKnob("FANOUT_RATE", 20, 5);
 const PHASE1_SECS = benchKnob("FANOUT_SECS", 30, 2);
 const OUTAGE_SECS = benchKnob("FANOUT_OUTAGE_SECS", 10, 2);
 const DOVECOT_CONNS = benchKnob("FANOUT_DOVECOT_CONNS", 200, 0);
+/** IMAP_HIBERNATE_AFTER_MS of the gateways; phase 1 starts once every idler is past it (hibernated). */
+const HIBERNATE_MS = benchKnob("FANOUT_HIBERNATE_MS", 2000, 500);
 const SESSIONS_PER_CLIENT_PROCESS = 3000;
 const SMTP_CONNECTIONS = 16;
-const TARGET_P99_MS = 50;
+const TARGET_P99_MS = 25;
+const TARGET_OUTAGE_P99_MS = 1000;
 const NATS_SERVER = "/usr/sbin/nats-server";
 const MAIN = "services/aerogram/src/main.ts";
 const PASSWORD = "fanout-pass";
@@ -244,8 +249,9 @@ async function main(): Promise<void> {
       processes.push(p);
       return p;
     };
-    const imapA = gateway("imap", { IMAP_PORT: "0" });
-    const imapB = gateway("imap", { IMAP_PORT: "0" });
+    const hibernate = { IMAP_PORT: "0", IMAP_HIBERNATE_AFTER_MS: String(HIBERNATE_MS) };
+    const imapA = gateway("imap", hibernate);
+    const imapB = gateway("imap", hibernate);
     const smtp = gateway("smtp-in", { SMTP_PORT: "0" });
     const imapPorts = await Promise.all(
       [imapA, imapB].map(async (p) => Number((await p.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 120_000))[1])),
@@ -311,6 +317,8 @@ async function main(): Promise<void> {
         `in ${((Date.now() - openStarted) / 1000).toFixed(1)} s, ${clientCount} client processes`,
     );
     if (idling === 0) throw new Error("no idle sessions");
+    // Every idler past IMAP_HIBERNATE_AFTER_MS: the wake-ups measured are those of hibernated sessions.
+    if (HIBERNATE_MS > 0) await sleep(HIBERNATE_MS + 2000);
 
     // SMTP connections, each from its own source address (SMTP-in limits messages per IP).
     const smtpClients = await Promise.all(
@@ -453,7 +461,14 @@ async function main(): Promise<void> {
     console.log(
       `target      p99 < ${TARGET_P99_MS} ms: ${p99.toFixed(1)} ms = ${(p99 / TARGET_P99_MS).toFixed(2)}x the target (${p99 < TARGET_P99_MS ? "met" : "missed"})`,
     );
-    console.log(`NATS down   ${summary(outage.values)} (poll interval while down: 2 s)`);
+    const outageP99 = percentile(
+      [...outage.values].sort((a, b) => a - b),
+      99,
+    );
+    console.log(`NATS down   ${summary(outage.values)} (poll interval while down: IMAP_IDLE_POLL_MS)`);
+    console.log(
+      `target      NATS down p99 < ${TARGET_OUTAGE_P99_MS} ms: ${outageP99.toFixed(1)} ms (${outageP99 < TARGET_OUTAGE_P99_MS ? "met" : "missed"})`,
+    );
     console.log(`NATS back   ${summary(after.values)}`);
     const seen = countSeen(deliveries, perAccount, seenAt);
     console.log(

@@ -12,7 +12,12 @@ const sessions = Number(process.env.IDLE_SESSIONS ?? 2000);
 const backend = await startTestBackend({
   database: "postgres",
   blobs: "fs",
-  settings: { LOG_LEVEL: "error", IMAP_MAX_SESSIONS_PER_ACCOUNT: String(sessions + 10) },
+  settings: {
+    LOG_LEVEL: "error",
+    IMAP_MAX_SESSIONS_PER_ACCOUNT: String(sessions + 10),
+    // Hibernate IDLEs after 1 s (IDLE_HIBERNATE_MS=0: never), so the figure is the hibernated one.
+    IMAP_HIBERNATE_AFTER_MS: process.env.IDLE_HIBERNATE_MS ?? "1000",
+  },
 });
 const runtime = await backend.runtime("imap-idle-bench");
 await runtime.store.accounts.create({ address: "idle@example.org", password: "idle-pass" });
@@ -32,8 +37,13 @@ process.stdin.on("data", async (line: string) => {
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
     console.log(
-      `MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, sessions: server.connections, lagMs: await lag(), cpuUser: cpu.user })}`,
+      `MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, sessions: server.connections, hibernated: server.hibernation.size, lagMs: await lag(), cpuUser: cpu.user })}`,
     );
+  } else if (line.startsWith("snap ")) {
+    // "snap <file>": a heap snapshot, to count what an idle session retains.
+    (globalThis as { gc?: () => void }).gc?.();
+    const { writeHeapSnapshot } = await import("node:v8");
+    console.log(`SNAP ${writeHeapSnapshot(line.slice(5).trim())}`);
   } else if (line.trim() === "quit") await quit();
 });
 // The bench process ended without "quit" (it failed): still drop the database.

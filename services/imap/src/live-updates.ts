@@ -24,6 +24,8 @@ export class LiveUpdates {
   #chain: Promise<void> = Promise.resolve();
   /** A push sync is queued and has not started reading yet: further wake-ups join it. */
   #queued = false;
+  /** A push sync is running (hibernation waits for it to finish). */
+  #running = false;
   #subscription: Subscription | null = null;
 
   constructor(
@@ -51,10 +53,15 @@ export class LiveUpdates {
       .then(async () => {
         this.#queued = false;
         if (!session.idling || !session.selected || session.closed) return;
-        const chunks = await syncSelected(session, true);
-        if (chunks.length === 0) return;
-        await session.send(chunks);
-        await session.out.endResponse();
+        this.#running = true;
+        try {
+          const chunks = await syncSelected(session, true);
+          if (chunks.length === 0) return;
+          await session.send(chunks);
+          await session.out.endResponse();
+        } finally {
+          this.#running = false;
+        }
       })
       .catch((err) => {
         if (err instanceof MailboxGoneError) void session.bye(null, "The selected mailbox was deleted");
@@ -63,6 +70,11 @@ export class LiveUpdates {
           this.onSyncFailed?.();
         }
       });
+  }
+
+  /** No push queued or running. */
+  get quiet(): boolean {
+    return !this.#queued && !this.#running;
   }
 
   /** Waits for a push in progress to finish (IDLE's DONE). */

@@ -161,6 +161,11 @@ export class SelectedMailbox {
     this.#recent.push(from, to);
   }
 
+  /** The claimed \Recent ranges, flat [from, to) pairs (hibernate.ts keeps them). */
+  get recentRanges(): readonly number[] {
+    return this.#recent;
+  }
+
   isRecent(uid: number): boolean {
     for (let i = 0; i < this.#recent.length; i += 2) {
       if (uid >= this.#recent[i]! && uid < this.#recent[i + 1]!) return true;

@@ -13,24 +13,28 @@
  * short interval for RECONNECT_GRACE_MS after the last failure: the event that
  * woke the session is spent, so without it an idler would wait up to
  * POLL_CONNECTED_MS after the database came back.
- * A poll round is one query for the HIGHESTMODSEQ of every mailbox idlers have
- * selected; only sessions whose mailbox moved past their view sync, so the
- * cost of a round does not grow with the number of idle sessions.
+ * A poll round is one query for the HIGHESTMODSEQ of every mailbox idlers
+ * (live and hibernated) have selected; only sessions whose mailbox moved past
+ * their view sync, so the cost of a round does not grow with the number of idle
+ * sessions, and the tick (IMAP_IDLE_POLL_MS, 500 ms) can be short.
+ *
+ * Hibernation (hibernate.ts): long IDLEs become compact records the server
+ * counts as connections but keeps outside `sessions`.
  */
 import type { Socket } from "node:net";
 import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
-import { newSessionId } from "@aerogram/observability";
+import { type Logger, newSessionId } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import type { ServerContext } from "./context.ts";
 import { MessageCache } from "./fetch/message-cache.ts";
 import { MailboxHeads } from "./mailbox-heads.ts";
+import { type HibernatedSession, Hibernation } from "./hibernate.ts";
 import { createImapMetrics } from "./metrics.ts";
 import { Session } from "./session.ts";
 
-const POLL_TICK_MS = 2_000;
 const POLL_CONNECTED_MS = 30_000;
 const RECONNECT_GRACE_MS = 10_000;
 
@@ -50,6 +54,7 @@ export interface ImapServerOptions {
 export class ImapServer {
   readonly ctx: ServerContext;
   readonly sessions = new Set<Session>();
+  readonly hibernation: Hibernation;
   readonly #sweeper = new IdleSweeper(1000);
   readonly #listeners: Listener[] = [];
   #pollTimer: NodeJS.Timeout | null = null;
@@ -87,6 +92,31 @@ export class ImapServer {
         options.limits?.headMaxStaleMs ?? config.protocolLimits.imap.headMaxStaleMs,
       ),
     };
+    this.hibernation = new Hibernation(
+      this.ctx,
+      {
+        sessions: () => this.sessions,
+        adopt: (session, record, autologoutLeftMs) => {
+          this.sessions.delete(session);
+          this.#sweeper.unwatch(session);
+          this.#sweeper.watch(record, autologoutLeftMs);
+          this.ctx.connections.transfer(session, record);
+        },
+        revive: (record) => {
+          const session = this.#newSession(record.socket, record.remoteAddress, record.secure, record.log);
+          this.#sweeper.unwatch(record);
+          this.ctx.connections.transfer(record, session);
+          return session;
+        },
+        ended: (record) => {
+          this.ctx.metrics.sessions.dec();
+          this.#sweeper.unwatch(record);
+          void this.ctx.connections.release(record);
+        },
+        backendTrouble: () => this.#backendTrouble(),
+      },
+      this.ctx.limits.hibernateAfterMs,
+    );
   }
 
   async listen(opts: ImapServerOptions = {}): Promise<string[]> {
@@ -122,7 +152,7 @@ export class ImapServer {
       this.#listeners.push(secure);
       endpoints.push(`IMAPS  ${host}:${secureAddress.port}`);
     }
-    this.#pollTimer = setInterval(() => this.#pollIdlers(), POLL_TICK_MS);
+    this.#pollTimer = setInterval(() => this.#pollIdlers(), this.ctx.limits.idlePollMs);
     this.#pollTimer.unref();
     this.#busWatch = this.ctx.runtime.events.onStateChange((state) => {
       if (state !== "connected") return;
@@ -132,13 +162,25 @@ export class ImapServer {
     return endpoints;
   }
 
-  /** The first listener's port (tests). */
+  /** Open connections: live sessions and hibernated ones. */
   get connections(): number {
-    return this.sessions.size;
+    return this.sessions.size + this.hibernation.size;
   }
 
   #accept(socket: Socket, remoteAddress: string, secure: boolean): void {
     const log = this.ctx.runtime.log.child({ session: newSessionId(), protocol: "imap", ip: remoteAddress });
+    const session = this.#newSession(socket, remoteAddress, secure, log);
+    this.ctx.metrics.sessions.inc();
+    // Idle IMAP_PREAUTH_IDLE_MS before login, and login done within
+    // IMAP_LOGIN_DEADLINE_MS however slowly bytes trickle in (slowloris); after
+    // login the session re-watches itself with the autologout and no deadline.
+    const { preauthIdleMs, loginDeadlineMs } = this.ctx.limits;
+    this.#sweeper.watch(session, preauthIdleMs, loginDeadlineMs);
+    void session.run();
+  }
+
+  /** A session with the server's hooks, in `sessions` (a new connection, or a hibernated one waking up). */
+  #newSession(socket: Socket, remoteAddress: string, secure: boolean, log: Logger): Session {
     const session = new Session(this.ctx, socket, remoteAddress, secure, log, {
       onClose: (s) => {
         if (this.sessions.delete(s)) this.ctx.metrics.sessions.dec();
@@ -152,13 +194,7 @@ export class ImapServer {
       onSyncFailed: () => this.#backendTrouble(),
     });
     this.sessions.add(session);
-    this.ctx.metrics.sessions.inc();
-    // Idle IMAP_PREAUTH_IDLE_MS before login, and login done within
-    // IMAP_LOGIN_DEADLINE_MS however slowly bytes trickle in (slowloris); after
-    // login the session re-watches itself with the autologout and no deadline.
-    const { preauthIdleMs, loginDeadlineMs } = this.ctx.limits;
-    this.#sweeper.watch(session, preauthIdleMs, loginDeadlineMs);
-    void session.run();
+    return session;
   }
 
   /** Re-checks every idling session's mailbox now (tests; the tick calls this). */
@@ -179,14 +215,17 @@ export class ImapServer {
   }
 
   async #pollRound(): Promise<void> {
-    const byMailbox = new Map<number, Session[]>();
+    const byMailbox = new Map<number, (Session | HibernatedSession)[]>();
+    const add = (id: number, idler: Session | HibernatedSession) => {
+      const list = byMailbox.get(id);
+      if (list) list.push(idler);
+      else byMailbox.set(id, [idler]);
+    };
     for (const session of this.sessions) {
       const view = session.selected;
-      if (!session.idling || !view) continue;
-      const list = byMailbox.get(view.id);
-      if (list) list.push(session);
-      else byMailbox.set(view.id, [session]);
+      if (session.idling && view) add(view.id, session);
     }
+    for (const record of this.hibernation.records()) add(record.mailboxId, record);
     if (byMailbox.size === 0) return;
     let heads: Map<number, number>;
     try {
@@ -199,7 +238,11 @@ export class ImapServer {
     for (const [id, sessions] of byMailbox) {
       const head = heads.get(id);
       // A mailbox that is gone: the session's sync says so (BYE).
-      for (const s of sessions) if (head === undefined || head > s.selected!.modseq) s.pushUpdates();
+      for (const s of sessions) {
+        if (s instanceof Session) {
+          if (head === undefined || head > s.selected!.modseq) s.pushUpdates();
+        } else if (head === undefined || head > s.modseq) this.hibernation.push(s);
+      }
     }
   }
 
@@ -220,6 +263,7 @@ export class ImapServer {
   async drain(graceMs: number): Promise<void> {
     for (const listener of this.#listeners) listener.stopAccepting();
     for (const session of this.sessions) session.drain();
+    this.hibernation.drain();
     const deadline = Date.now() + graceMs;
     for (const listener of this.#listeners) {
       const left = await listener.waitForConnections(Math.max(0, deadline - Date.now()));
@@ -231,6 +275,7 @@ export class ImapServer {
   close(): void {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     this.#busWatch?.unsubscribe();
+    this.hibernation.close();
     this.ctx.connections.close();
     this.#sweeper.close();
     for (const listener of this.#listeners) {

@@ -18,7 +18,7 @@ export class SessionInput {
   #socket: Socket;
   #closed = false;
   #wake: (() => void) | null = null;
-  readonly #onData = (chunk: Buffer) => this.#receive(chunk);
+  readonly #onData = (chunk: Buffer) => this.receive(chunk);
 
   constructor(
     socket: Socket,
@@ -30,7 +30,8 @@ export class SessionInput {
     socket.on("data", this.#onData);
   }
 
-  #receive(chunk: Buffer): void {
+  /** Socket bytes (and, after a hibernation, the bytes that woke it). */
+  receive(chunk: Buffer): void {
     this.bytesRead += chunk.length;
     this.reader.push(chunk);
     this.onActivity();

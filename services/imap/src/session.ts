@@ -64,6 +64,14 @@ export class Session {
   /** SEARCH RETURN (SAVE) result, as UIDs (RFC 5182). */
   savedSearch: number[] | null = null;
   idling = false;
+  /** When the running IDLE began (Date.now()); hibernate.ts hibernates long ones. */
+  idlingSince = 0;
+  /** The running IDLE's tag (its tagged OK ends it, also after a hibernation). */
+  idleTag: string | null = null;
+  /** The IDLE being dispatched continues one that hibernated: its "+ idling" was sent. */
+  resumingIdle = false;
+  /** False while something wraps the socket that a hibernated record cannot (e.g. COMPRESS). */
+  hibernatable = true;
   /** Streamed APPEND literals of the command being read, by literal index. */
   readonly uploads: Uploads;
   /** The client's family (metrics label), from ID or Outlook's tags. */
@@ -80,6 +88,11 @@ export class Session {
   #socket: Socket;
   #secure: boolean;
   #closed = false;
+  /** Handed over to a hibernated record (hibernate.ts): close() no longer applies. */
+  #hibernated = false;
+  /** The socket whose "close" ends this session (the plain one, also after STARTTLS). */
+  readonly #closeSource: Socket;
+  readonly #onSocketClose = () => this.close();
   #busy = false;
   #drainRequested = false;
   /** Input/output byte counts already added to the client-family metric. */
@@ -119,7 +132,8 @@ export class Session {
           : Math.min(ctx.limits.appendLimitBytes, this.account?.quotaBytes ?? Number.POSITIVE_INFINITY),
     });
     this.#input = new SessionInput(socket, this.reader, () => this.hooks.touch(this));
-    socket.once("close", () => this.close());
+    this.#closeSource = socket;
+    socket.once("close", this.#onSocketClose);
   }
 
   get secure(): boolean {
@@ -199,12 +213,18 @@ export class Session {
 
   // ---- lifecycle ---------------------------------------------------------------
 
-  async run(): Promise<void> {
+  /** The command loop; with `resumeIdleTag`, first the rest of a hibernated IDLE (hibernate.ts). */
+  async run(resumeIdleTag?: string): Promise<void> {
     try {
-      await this.send([
-        untaggedStatus("OK", "Aerogram IMAP ready", responseCodes.capability(this.capabilities())),
-      ]);
-      await this.out.endResponse();
+      if (resumeIdleTag === undefined) {
+        await this.send([
+          untaggedStatus("OK", "Aerogram IMAP ready", responseCodes.capability(this.capabilities())),
+        ]);
+        await this.out.endResponse();
+      } else {
+        this.resumingIdle = true;
+        await this.#dispatch({ name: "IDLE", tag: resumeIdleTag, uid: false });
+      }
       for (;;) {
         const event = await this.nextEvent();
         if (!event) break;
@@ -223,7 +243,7 @@ export class Session {
   }
 
   close(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#hibernated) return;
     this.#closed = true;
     this.idling = false;
     this.#updates.close();
@@ -259,6 +279,32 @@ export class Session {
 
   onIdleTimeout(): void {
     void this.bye(null, "Autologout; idle for too long");
+  }
+
+  /**
+   * Hibernation (hibernate.ts): when idling with nothing in flight, lets go of the
+   * socket without closing it, so this object, its reader, buffers and the IDLE
+   * handler's pending read become garbage; null when it cannot hibernate now.
+   */
+  releaseForHibernation(): Socket | null {
+    const view = this.selected;
+    if (!this.idling || this.#closed || this.#hibernated || !this.hibernatable || this.#drainRequested)
+      return null;
+    if (!view || !this.account || view.pendingExpunges.size > 0 || this.afterTagged) return null;
+    if (this.reader.bufferedBytes > 0 || !this.#updates.quiet || this.out.midResponse) return null;
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableLength > 0) return null;
+    this.#countClient(false);
+    this.#hibernated = true;
+    this.#updates.close();
+    this.#input.detach();
+    this.#closeSource.off("close", this.#onSocketClose);
+    return socket;
+  }
+
+  /** Bytes that arrived while hibernated, read before anything newer (hibernate.ts). */
+  receiveInput(chunk: Buffer): void {
+    this.#input.receive(chunk);
   }
 
   // ---- input -------------------------------------------------------------------

@@ -100,6 +100,14 @@ export class RawClient {
     return client;
   }
 
+  /** A client on a socket already connected (implicit TLS); reads the greeting. */
+  static async over(socket: Socket): Promise<RawClient> {
+    const client = new RawClient(socket);
+    await client.readUntil((text) => text.includes("\r\n"));
+    client.take();
+    return client;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

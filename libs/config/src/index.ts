@@ -186,7 +186,7 @@ const envSchema = z.object({
   SUBMISSIONS_PORT: optionalPort,
   SUBMISSION_ALLOW_INSECURE_AUTH: bool,
   SUBMISSION_MAX_MESSAGE_BYTES: positiveInt(50 * 1024 * 1024),
-  SUBMISSION_SENDER_POLICY: z.enum(["account", "domain"]).default("account"),
+  SUBMISSION_SENDER_POLICY: z.enum(["account", "domain", "any"]).default("account"),
   SEND_LIMIT_MESSAGES_PER_HOUR: positiveInt(200),
   SEND_LIMIT_RECIPIENTS_PER_MESSAGE: positiveInt(100),
   SEND_LIMIT_RECIPIENTS_PER_DAY: positiveInt(1000),
@@ -300,7 +300,7 @@ export interface Config {
     allowInsecureAuth: boolean;
     maxMessageBytes: number;
     /** account: MAIL FROM/From: must be the account or an alias; domain: any address of those domains. */
-    senderPolicy: "account" | "domain";
+    senderPolicy: "account" | "domain" | "any";
     limits: { messagesPerHour: number; recipientsPerMessage: number; recipientsPerDay: number };
   };
   /** The outbound queue's workers and remote delivery. */

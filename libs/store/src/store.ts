@@ -9,6 +9,7 @@ import { Mailboxes } from "./mailboxes/mailboxes.ts";
 import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
 import { OutboundQueue } from "./outbound/queue.ts";
+import { SenderPolicies } from "./outbound/sender-policies.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
@@ -30,6 +31,8 @@ export class Store {
   readonly pop3: Pop3Snapshots;
   readonly outbound: OutboundQueue;
   readonly dkimKeys: DkimKeys;
+  /** Submission sender policy per account / domain (migration 060). */
+  readonly senderPolicies: SenderPolicies;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -43,6 +46,7 @@ export class Store {
     this.pop3 = new Pop3Snapshots(pool);
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
+    this.senderPolicies = new SenderPolicies(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

@@ -32,6 +32,10 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   dkim add <domain> [--selector S] [--algorithm ed25519|rsa]
                                                       create a signing key; prints the DNS TXT record
   dkim list                                           keys and their DNS records
+  sender-policy                                       per-account/domain sender policy overrides
+  sender-policy account <address> <account|domain|any|default>
+  sender-policy domain <domain> <account|domain|any|default>
+                                                      who a login may send as ("default": remove the override)
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -92,6 +96,28 @@ const OPTIONS = {
 
 function parseCommandLine(argv: string[]) {
   return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+}
+
+const POLICY_VALUES = ["account", "domain", "any", "default"] as const;
+
+/** `mailctl sender-policy …` (issue 19). */
+async function runSenderPolicy(ops: AdminOps, args: string[]): Promise<MailctlResult> {
+  const [scope, name, value] = args;
+  if (scope === undefined) {
+    const p = await ops.listSenderPolicies();
+    const lines = [
+      ...p.accounts.map((a) => `account ${a.address}  ${a.policy}`),
+      ...p.domains.map((d) => `domain ${d.domain}  ${d.policy}`),
+    ];
+    return { output: lines.join("\n") || "(no overrides: SUBMISSION_SENDER_POLICY applies)", code: 0 };
+  }
+  if ((scope !== "account" && scope !== "domain") || !name || !value)
+    throw new UsageError("sender-policy needs account|domain <name> <account|domain|any|default>");
+  if (!(POLICY_VALUES as readonly string[]).includes(value))
+    throw new UsageError("a sender policy is account, domain, any or default");
+  const policy = value === "default" ? null : (value as "account" | "domain" | "any");
+  await ops.setSenderPolicy(scope === "account" ? { account: name } : { domain: name }, policy);
+  return { output: `sender policy of ${scope} ${name}: ${value}`, code: 0 };
 }
 
 export async function runMailctl(ops: AdminOps, argv: string[]): Promise<MailctlResult> {
@@ -223,6 +249,8 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
         }
         throw new UsageError(`dkim needs add or list`);
       }
+      case "sender-policy":
+        return await runSenderPolicy(ops, args);
       default:
         throw new UsageError(`unknown command ${command}`);
     }

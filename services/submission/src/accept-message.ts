@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { Delivery } from "@aerogram/delivery";
 import type { DkimSigner } from "@aerogram/dkim";
 import { receivedHeader, rfc5322Date, SmtpReply, type SpooledMessage } from "@aerogram/smtp";
-import type { Account, Store } from "@aerogram/store";
+import type { Account, DsnRet, RecipientDsn, Store } from "@aerogram/store";
 import { fromAddresses, prepareHead, splitHead } from "./message-headers.ts";
 import type { RoutedRecipient } from "./recipients.ts";
 import type { SendLimits } from "./send-limits.ts";
@@ -37,6 +37,8 @@ export interface Submitted {
   /** MAIL FROM. */
   sender: string;
   recipients: readonly RoutedRecipient[];
+  /** RFC 3461 parameters (as received) for the queued rows' DSNs. */
+  dsn?: { ret: DsnRet | null; envid: string | null; recipients: ReadonlyMap<string, RecipientDsn> };
   client: { ip: string; helo: string; clientHostname: string; protocol: string };
   transactionId: string;
 }
@@ -196,6 +198,7 @@ export async function acceptMessage(
       eightBit,
       byDomain,
       expiresAt: new Date(Date.now() + ctx.queueMaxAgeMs),
+      ...(s.dsn ? { dsnRet: s.dsn.ret, dsnEnvid: s.dsn.envid, recipientDsn: s.dsn.recipients } : {}),
     });
   }
   return {

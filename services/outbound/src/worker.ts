@@ -18,6 +18,7 @@ import type { Logger } from "@aerogram/observability";
 import type { OutboundEntry, Store } from "@aerogram/store";
 import { bounce } from "./bounce.ts";
 import { type FailedRecipient, statusOf } from "./dsn.ts";
+import { type NotifyWhat, originalRecipient, relayDsn, wants } from "./dsn-request.ts";
 import type { OutboundMetrics } from "./metrics.ts";
 import { type MtaSts, mxMatches } from "./mta-sts.ts";
 import { type MxLookup, mailHosts } from "./mx.ts";
@@ -34,7 +35,16 @@ export interface WorkerOptions {
   domainConcurrency: number;
   leaseMs: number;
   pollMs: number;
+  /** RFC 5321 §4.5.3.2 timeouts: each command's reply (MAIL, RCPT, DATA), and the fallback for the others. */
   timeoutMs: number;
+  connectTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  dataDoneTimeoutMs?: number;
+  /**
+   * Send a delay notice (RFC 3464 Action: delayed) once per recipient still
+   * undelivered this long after submission; 0: never (OUTBOUND_DELAY_NOTICE_AFTER).
+   */
+  delayNoticeMs?: number;
   mx?: MxLookup;
   /** MTA-STS (RFC 8461) for MX deliveries; undefined: off. */
   mtaSts?: MtaSts;
@@ -192,9 +202,7 @@ export class OutboundWorker {
     }
   }
 
-  private async targets(
-    domain: string,
-  ): Promise<TransferTarget[] | FailedRecipient["diagnostic"] | { temp: string }> {
+  private async targets(domain: string): Promise<TransferTarget[] | string | { temp: string }> {
     const route = routeFor(this.opts.routes, domain);
     if (route) return [{ host: route.host, port: route.port, ...(route.auth ? { auth: route.auth } : {}) }];
     const mx = await mailHosts(domain, this.opts.mx);
@@ -216,6 +224,7 @@ export class OutboundWorker {
     let outcome: TransferOutcome | undefined;
     let lastError = "";
     let remoteMta: string | undefined;
+    const relay = relayDsn(entry, entry.recipients);
     if (typeof hosts === "string") {
       outcome = { kind: "refused", permanent: true, code: 550, reply: `5.1.2 ${hosts}` };
     } else if (!Array.isArray(hosts)) {
@@ -225,9 +234,23 @@ export class OutboundWorker {
         if (signal.aborted) break;
         const o = await transfer(
           target,
-          { from: entry.sender, to: entry.recipients, size: entry.size, eightBit: entry.eightBit },
+          {
+            from: entry.sender,
+            to: entry.recipients,
+            size: entry.size,
+            eightBit: entry.eightBit,
+            ...(relay.dsn ? { dsn: relay.dsn } : {}),
+          },
           () => this.deps.blobs.get(entry.blobKey),
-          { hostname: this.opts.hostname, timeoutMs: this.opts.timeoutMs, signal, cache: this.connections },
+          {
+            hostname: this.opts.hostname,
+            timeoutMs: this.opts.timeoutMs,
+            ...(this.opts.connectTimeoutMs ? { connectTimeoutMs: this.opts.connectTimeoutMs } : {}),
+            ...(this.opts.greetingTimeoutMs ? { greetingTimeoutMs: this.opts.greetingTimeoutMs } : {}),
+            ...(this.opts.dataDoneTimeoutMs ? { dataDoneTimeoutMs: this.opts.dataDoneTimeoutMs } : {}),
+            signal,
+            cache: this.connections,
+          },
         );
         remoteMta = target.host;
         if (o.kind === "done" || (o.kind === "refused" && o.permanent)) {
@@ -265,7 +288,26 @@ export class OutboundWorker {
     this.count(entry.domain, "delivered", delivered.length);
     if (failed.length > 0) {
       this.count(entry.domain, "failed", failed.length);
-      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, failed, "rejected") });
+      const asked = this.requested(entry, failed, "FAILURE");
+      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "rejected") });
+    }
+    // NOTIFY=SUCCESS: a next hop that offers DSN and got our NOTIFY reports delivery
+    // itself (RFC 3461 §5.2.2); otherwise we report "relayed" (RFC 3464 §2.3.3).
+    if (delivered.length > 0 && !(outcome?.kind === "done" && outcome.dsn && relay.notifyPassed)) {
+      const asked = this.requested(
+        entry,
+        delivered.map((recipient) => ({
+          recipient,
+          action: "relayed" as const,
+          status: "2.0.0",
+          ...(remoteMta ? { remoteMta } : {}),
+        })),
+        "SUCCESS",
+      );
+      if (asked.length > 0) {
+        const result = await bounce(this.bounceDeps(), entry, asked, "success");
+        this.deps.metrics.notices.inc({ kind: "success", outcome: result });
+      }
     }
     if (deferred.length === 0) {
       await this.deps.store.outbound.complete(entry.id, this.owner);
@@ -284,15 +326,83 @@ export class OutboundWorker {
         ),
       }));
       this.count(entry.domain, "expired", expired.length);
-      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, expired, "expired") });
+      const asked = this.requested(entry, expired, "FAILURE");
+      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "expired") });
       await this.deps.store.outbound.complete(entry.id, this.owner);
       this.log(entry, delivered, failed.length, 0, "expired");
       return "completed";
     }
     this.count(entry.domain, "deferred", deferred.length);
-    await this.deps.store.outbound.reschedule(entry.id, this.owner, deferred, next, lastError || "deferred");
+    const notified = await this.delayNotice(entry, deferred, lastError);
+    // The first delay notice is due before the next attempt: attempt (and notice) then.
+    const noticeAt = this.delayNoticeAt(entry, deferred, notified);
+    const when = noticeAt && noticeAt < next ? new Date(Math.max(Date.now(), noticeAt.getTime())) : next;
+    await this.deps.store.outbound.reschedule(
+      entry.id,
+      this.owner,
+      deferred,
+      when,
+      lastError || "deferred",
+      notified,
+    );
     this.log(entry, delivered, failed.length, deferred.length);
     return "rescheduled";
+  }
+
+  /** The recipients whose NOTIFY asks for `what`, with their ORCPT. */
+  private requested(
+    entry: OutboundEntry,
+    list: readonly FailedRecipient[],
+    what: NotifyWhat,
+  ): FailedRecipient[] {
+    return list
+      .filter((f) => wants(entry, f.recipient, what))
+      .map((f) => {
+        const orcpt = originalRecipient(entry, f.recipient);
+        return orcpt ? { ...f, originalRecipient: orcpt } : f;
+      });
+  }
+
+  /** Deferred recipients that want a delay notice and have not had one. */
+  private awaitingDelayNotice(entry: OutboundEntry, deferred: readonly string[]): string[] {
+    if (!this.opts.delayNoticeMs) return [];
+    const done = new Set(entry.delayNotified.map((r) => r.toLowerCase()));
+    return deferred.filter((r) => !done.has(r.toLowerCase()) && wants(entry, r, "DELAY"));
+  }
+
+  /**
+   * Sends the delay notice when the entry is old enough (RFC 3464 Action:
+   * delayed, once per recipient); returns the recipients notified.
+   */
+  private async delayNotice(
+    entry: OutboundEntry,
+    deferred: readonly string[],
+    lastError: string,
+  ): Promise<string[]> {
+    const due = this.awaitingDelayNotice(entry, deferred);
+    if (due.length === 0 || Date.now() - entry.createdAt.getTime() < this.opts.delayNoticeMs!) return [];
+    const code = /^\s*(\d{3})/.exec(lastError)?.[1];
+    const status = code ? statusOf(Number(code), lastError) : "4.4.1";
+    const list = this.requested(
+      entry,
+      due.map((recipient) => ({
+        recipient,
+        action: "delayed" as const,
+        status: status.startsWith("4") ? status : "4.4.1",
+        diagnostic: `x-aerogram; ${lastError || "no answer"}`.slice(0, 900),
+      })),
+      "DELAY",
+    );
+    const result = await bounce(this.bounceDeps(), entry, list, "delayed");
+    this.deps.metrics.notices.inc({ kind: "delayed", outcome: result });
+    return due;
+  }
+
+  /** When a delay notice will be due for recipients still waiting for one, if ever. */
+  private delayNoticeAt(entry: OutboundEntry, deferred: readonly string[], notified: readonly string[]) {
+    const waiting = this.awaitingDelayNotice(entry, deferred).filter((r) => !notified.includes(r));
+    if (waiting.length === 0) return undefined;
+    return new Date(entry.createdAt.getTime() + this.opts.delayNoticeMs!);
   }
 
   private bounceDeps() {

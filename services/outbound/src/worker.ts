@@ -286,67 +286,94 @@ export class OutboundWorker {
       deferred = [];
     }
     this.count(entry.domain, "delivered", delivered.length);
-    if (failed.length > 0) {
-      this.count(entry.domain, "failed", failed.length);
-      const asked = this.requested(entry, failed, "FAILURE");
-      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "rejected") });
-    }
-    // NOTIFY=SUCCESS: a next hop that offers DSN and got our NOTIFY reports delivery
-    // itself (RFC 3461 §5.2.2); otherwise we report "relayed" (RFC 3464 §2.3.3).
-    if (delivered.length > 0 && !(outcome?.kind === "done" && outcome.dsn && relay.notifyPassed)) {
-      const asked = this.requested(
-        entry,
-        delivered.map((recipient) => ({
+    // From here the remote may hold the message: the outcome must be recorded,
+    // or the lease runs out and the message is sent again.
+    return await this.recordDurably(entry, signal, async (): Promise<AttemptResult> => {
+      if (failed.length > 0) {
+        this.count(entry.domain, "failed", failed.length);
+        const asked = this.requested(entry, failed, "FAILURE");
+        this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "rejected") });
+      }
+      // NOTIFY=SUCCESS: a next hop that offers DSN and got our NOTIFY reports delivery
+      // itself (RFC 3461 §5.2.2); otherwise we report "relayed" (RFC 3464 §2.3.3).
+      if (delivered.length > 0 && !(outcome?.kind === "done" && outcome.dsn && relay.notifyPassed)) {
+        const asked = this.requested(
+          entry,
+          delivered.map((recipient) => ({
+            recipient,
+            action: "relayed" as const,
+            status: "2.0.0",
+            ...(remoteMta ? { remoteMta } : {}),
+          })),
+          "SUCCESS",
+        );
+        if (asked.length > 0) {
+          const result = await bounce(this.bounceDeps(), entry, asked, "success");
+          this.deps.metrics.notices.inc({ kind: "success", outcome: result });
+        }
+      }
+      if (deferred.length === 0) {
+        await this.deps.store.outbound.complete(entry.id, this.owner);
+        this.log(entry, delivered, failed.length, 0);
+        return "completed";
+      }
+      const next = new Date(Date.now() + nextAttemptDelayMs(this.opts.retryScheduleMs, entry.attempts));
+      if (next >= entry.expiresAt) {
+        // RFC 5321 §4.5.4.1: give up; 4.4.7 "delivery time expired" (RFC 3463).
+        const expired = deferred.map((recipient) => ({
           recipient,
-          action: "relayed" as const,
-          status: "2.0.0",
-          ...(remoteMta ? { remoteMta } : {}),
-        })),
-        "SUCCESS",
+          status: "4.4.7",
+          diagnostic:
+            `x-aerogram; gave up after ${entry.attempts} attempts: ${lastError || "no answer"}`.slice(0, 900),
+        }));
+        this.count(entry.domain, "expired", expired.length);
+        const asked = this.requested(entry, expired, "FAILURE");
+        this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "expired") });
+        await this.deps.store.outbound.complete(entry.id, this.owner);
+        this.log(entry, delivered, failed.length, 0, "expired");
+        return "completed";
+      }
+      this.count(entry.domain, "deferred", deferred.length);
+      const notified = await this.delayNotice(entry, deferred, lastError);
+      // The first delay notice is due before the next attempt: attempt (and notice) then.
+      const noticeAt = this.delayNoticeAt(entry, deferred, notified);
+      const when = noticeAt && noticeAt < next ? new Date(Math.max(Date.now(), noticeAt.getTime())) : next;
+      await this.deps.store.outbound.reschedule(
+        entry.id,
+        this.owner,
+        deferred,
+        when,
+        lastError || "deferred",
+        notified,
       );
-      if (asked.length > 0) {
-        const result = await bounce(this.bounceDeps(), entry, asked, "success");
-        this.deps.metrics.notices.inc({ kind: "success", outcome: result });
+      this.log(entry, delivered, failed.length, deferred.length);
+      return "rescheduled";
+    });
+  }
+
+  /**
+   * Runs the writes that record an attempt's outcome (bounces, notices, the
+   * row's completion or rescheduling; each idempotent) until they succeed.
+   * Postgres or the blob store being down right after a remote's 250 must
+   * not turn into a resend when the lease runs out. Only a lease taken by
+   * another worker (the heartbeat aborts) ends the retries: the entry is
+   * theirs then.
+   */
+  private async recordDurably(
+    entry: OutboundEntry,
+    signal: AbortSignal,
+    write: () => Promise<AttemptResult>,
+  ): Promise<AttemptResult> {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (signal.aborted) return "lease_lost";
+        this.deps.log.warn({ err, entry: entry.id }, "recording the attempt's outcome failed; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+        if (signal.aborted) return "lease_lost";
       }
     }
-    if (deferred.length === 0) {
-      await this.deps.store.outbound.complete(entry.id, this.owner);
-      this.log(entry, delivered, failed.length, 0);
-      return "completed";
-    }
-    const next = new Date(Date.now() + nextAttemptDelayMs(this.opts.retryScheduleMs, entry.attempts));
-    if (next >= entry.expiresAt) {
-      // RFC 5321 §4.5.4.1: give up; 4.4.7 "delivery time expired" (RFC 3463).
-      const expired = deferred.map((recipient) => ({
-        recipient,
-        status: "4.4.7",
-        diagnostic: `x-aerogram; gave up after ${entry.attempts} attempts: ${lastError || "no answer"}`.slice(
-          0,
-          900,
-        ),
-      }));
-      this.count(entry.domain, "expired", expired.length);
-      const asked = this.requested(entry, expired, "FAILURE");
-      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "expired") });
-      await this.deps.store.outbound.complete(entry.id, this.owner);
-      this.log(entry, delivered, failed.length, 0, "expired");
-      return "completed";
-    }
-    this.count(entry.domain, "deferred", deferred.length);
-    const notified = await this.delayNotice(entry, deferred, lastError);
-    // The first delay notice is due before the next attempt: attempt (and notice) then.
-    const noticeAt = this.delayNoticeAt(entry, deferred, notified);
-    const when = noticeAt && noticeAt < next ? new Date(Math.max(Date.now(), noticeAt.getTime())) : next;
-    await this.deps.store.outbound.reschedule(
-      entry.id,
-      this.owner,
-      deferred,
-      when,
-      lastError || "deferred",
-      notified,
-    );
-    this.log(entry, delivered, failed.length, deferred.length);
-    return "rescheduled";
   }
 
   /** The recipients whose NOTIFY asks for `what`, with their ORCPT. */

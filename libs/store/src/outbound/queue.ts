@@ -205,11 +205,16 @@ export class OutboundQueue {
     return rows.map(toEntry);
   }
 
-  /** Extends a lease still held; false when it was lost (expired and taken, or the row is gone). */
+  /**
+   * Extends a lease still held; false when it was lost (taken by another
+   * worker, or the row is gone). A lease that ran out while nobody claimed
+   * the row (Postgres was unreachable, so nobody could) is still ours:
+   * claiming sets lease_owner, so an unchanged owner means no one else has it.
+   */
   async renew(id: number, owner: string, leaseMs: number): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `UPDATE outbound_queue SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
-        WHERE id = $1 AND lease_owner = $2 AND lease_until > now()`,
+        WHERE id = $1 AND lease_owner = $2`,
       [id, owner, leaseMs],
     );
     return (rowCount ?? 0) > 0;

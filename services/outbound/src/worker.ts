@@ -17,6 +17,7 @@ import type { Delivery } from "@aerogram/delivery";
 import type { Logger } from "@aerogram/observability";
 import type { OutboundEntry, Store } from "@aerogram/store";
 import { bounce } from "./bounce.ts";
+import { CompleteBatcher } from "./complete-batcher.ts";
 import { type FailedRecipient, statusOf } from "./dsn.ts";
 import { type NotifyWhat, originalRecipient, relayDsn, wants } from "./dsn-request.ts";
 import type { OutboundMetrics } from "./metrics.ts";
@@ -74,6 +75,7 @@ export class OutboundWorker {
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly connections: ConnectionCache;
+  private readonly completer: CompleteBatcher;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -81,6 +83,7 @@ export class OutboundWorker {
   ) {
     this.owner = opts.owner ?? `${osHostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
     this.connections = new ConnectionCache(5000, Math.max(1, opts.domainConcurrency));
+    this.completer = new CompleteBatcher(deps.store, this.owner);
   }
 
   start(): void {
@@ -123,7 +126,13 @@ export class OutboundWorker {
   private async loop(): Promise<void> {
     while (this.running) {
       let claimed: OutboundEntry[] = [];
-      if (this.inflight.size < this.opts.concurrency) {
+      // Refill in bulk: claiming one entry per finished one costs a statement per
+      // message under load; waiting until half the slots are free costs little.
+      const refillAt = Math.max(
+        0,
+        this.opts.concurrency - Math.max(1, Math.floor(this.opts.concurrency / 2)),
+      );
+      if (this.inflight.size <= refillAt) {
         try {
           claimed = await this.claim();
         } catch (err) {
@@ -137,7 +146,8 @@ export class OutboundWorker {
         });
         this.inflight.add(p);
       }
-      if (claimed.length > 0 && this.inflight.size < this.opts.concurrency) continue;
+      // A full claim means more may be due: go on while slots are free.
+      if (claimed.length > 0 && this.inflight.size <= refillAt) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollMs);
         this.wake = () => {
@@ -313,7 +323,7 @@ export class OutboundWorker {
         }
       }
       if (deferred.length === 0) {
-        await this.deps.store.outbound.complete(entry.id, this.owner);
+        await this.completer.complete(entry.id);
         this.log(entry, delivered, failed.length, 0);
         return "completed";
       }
@@ -329,7 +339,7 @@ export class OutboundWorker {
         this.count(entry.domain, "expired", expired.length);
         const asked = this.requested(entry, expired, "FAILURE");
         this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "expired") });
-        await this.deps.store.outbound.complete(entry.id, this.owner);
+        await this.completer.complete(entry.id);
         this.log(entry, delivered, failed.length, 0, "expired");
         return "completed";
       }

@@ -23,6 +23,7 @@ import { acceptMessage } from "./accept-message.ts";
 import { createSubmissionServer } from "./connection.ts";
 import { SubmissionMetrics } from "./metrics.ts";
 import type { SubmissionOptions } from "./options.ts";
+import { QueueCommitter } from "./queue-commit.ts";
 import { type RecipientDsn, type RoutedRecipient, routeRecipient } from "./recipients.ts";
 import { SendLimits } from "./send-limits.ts";
 import { maySendAs, type SenderPolicy, SenderPolicyCache } from "./sender-policy.ts";
@@ -47,6 +48,7 @@ export class SubmissionService {
   private readonly delivery: Delivery;
   private readonly signer: DkimSigner | undefined;
   private readonly policies: SenderPolicyCache;
+  private readonly queue: QueueCommitter;
   private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
   private readonly listeners: SmtpListeners;
@@ -70,6 +72,7 @@ export class SubmissionService {
       ? new DkimSigner({ store: runtime.store, secret: opts.dkimSecret })
       : undefined;
     this.deadlines = new SmtpDeadlines(opts.deadlines);
+    this.queue = new QueueCommitter(runtime.store);
     this.policies = new SenderPolicyCache(runtime.store, opts.senderPolicy, opts.senderPolicyCacheMs);
     this.listeners = new SmtpListeners(opts, this.log, "submission");
   }
@@ -226,7 +229,9 @@ export class SubmissionService {
         {
           store: this.runtime.store,
           delivery: this.delivery,
+          blobs: this.runtime.blobs,
           limits: this.limits,
+          queue: this.queue,
           signer: this.signer,
           hostname: this.opts.hostname,
           senderPolicy: state.policy ?? this.opts.senderPolicy,

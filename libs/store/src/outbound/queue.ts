@@ -108,6 +108,22 @@ function toEntry(r: Row): OutboundEntry {
   };
 }
 
+/** Each row carries only its own recipients' NOTIFY/ORCPT. */
+function dsnByDomainOf(m: OutboundEnqueue): Record<string, Record<string, RecipientDsn>> {
+  const out: Record<string, Record<string, RecipientDsn>> = {};
+  if (!m.recipientDsn?.size) return out;
+  for (const [domain, recipients] of m.byDomain) {
+    for (const r of recipients) {
+      const d = m.recipientDsn.get(r.toLowerCase());
+      if (!d) continue;
+      const forDomain = out[domain] ?? {};
+      forDomain[r.toLowerCase()] = d;
+      out[domain] = forDomain;
+    }
+  }
+  return out;
+}
+
 export interface ClaimOptions {
   owner: string;
   leaseMs: number;
@@ -136,19 +152,7 @@ export class OutboundQueue {
    */
   async enqueue(m: OutboundEnqueue): Promise<number[]> {
     if (m.byDomain.size === 0) return [];
-    // Each row carries only its own recipients' NOTIFY/ORCPT.
-    const dsnByDomain: Record<string, Record<string, RecipientDsn>> = {};
-    if (m.recipientDsn?.size) {
-      for (const [domain, recipients] of m.byDomain) {
-        for (const r of recipients) {
-          const d = m.recipientDsn.get(r.toLowerCase());
-          if (!d) continue;
-          const forDomain = dsnByDomain[domain] ?? {};
-          forDomain[r.toLowerCase()] = d;
-          dsnByDomain[domain] = forDomain;
-        }
-      }
-    }
+    const dsnByDomain = dsnByDomainOf(m);
     const { rows } = await this.pool.query<{ id: number }>(
       `INSERT INTO outbound_queue
          (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit,
@@ -172,6 +176,40 @@ export class OutboundQueue {
       ],
     );
     return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  /**
+   * Several messages' rows in one statement (submission's group commit:
+   * sessions finishing DATA together share a round trip and a commit). All
+   * or none, like enqueue.
+   */
+  async enqueueMany(items: readonly OutboundEnqueue[]): Promise<void> {
+    const rows = items.filter((m) => m.byDomain.size > 0);
+    if (rows.length === 0) return;
+    const payload = rows.map((m) => ({
+      b: m.blobKey,
+      s: m.size,
+      f: m.sender,
+      a: m.senderAccountId,
+      i: m.messageId,
+      e: m.eightBit ?? false,
+      x: m.expiresAt.toISOString(),
+      r: m.dsnRet ?? null,
+      v: m.dsnEnvid ?? null,
+      d: Object.fromEntries(m.byDomain),
+      n: dsnByDomainOf(m),
+    }));
+    await this.pool.query(
+      `INSERT INTO outbound_queue
+         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit,
+          dsn_ret, dsn_envid, recipient_dsn)
+       SELECT m->>'b', (m->>'s')::bigint, m->>'f', (m->>'a')::integer, m->>'i', d.key,
+              ARRAY(SELECT jsonb_array_elements_text(d.value)), (m->>'x')::timestamptz, (m->>'e')::boolean,
+              m->>'r', m->>'v', coalesce(m->'n'->d.key, '{}'::jsonb)
+         FROM jsonb_array_elements($1::jsonb) AS e(m)
+        CROSS JOIN LATERAL jsonb_each(m->'d') AS d`,
+      [JSON.stringify(payload)],
+    );
   }
 
   /**
@@ -227,6 +265,15 @@ export class OutboundQueue {
       [id, owner],
     );
     return (rowCount ?? 0) > 0;
+  }
+
+  /** complete() for several rows of one owner in one statement; returns the ids removed. */
+  async completeMany(ids: readonly number[], owner: string): Promise<Set<number>> {
+    const { rows } = await this.pool.query<{ id: string | number }>(
+      "DELETE FROM outbound_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2 RETURNING id",
+      [ids, owner],
+    );
+    return new Set(rows.map((r) => Number(r.id)));
   }
 
   /**

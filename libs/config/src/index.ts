@@ -194,7 +194,7 @@ const envSchema = z.object({
   SUBMISSIONS_PORT: optionalPort,
   SUBMISSION_ALLOW_INSECURE_AUTH: bool,
   SUBMISSION_MAX_MESSAGE_BYTES: positiveInt(50 * 1024 * 1024),
-  SUBMISSION_SENDER_POLICY: z.enum(["account", "domain"]).default("account"),
+  SUBMISSION_SENDER_POLICY: z.enum(["account", "domain", "any"]).default("account"),
   SEND_LIMIT_MESSAGES_PER_HOUR: positiveInt(200),
   SEND_LIMIT_RECIPIENTS_PER_MESSAGE: positiveInt(100),
   SEND_LIMIT_RECIPIENTS_PER_DAY: positiveInt(1000),
@@ -212,6 +212,14 @@ const envSchema = z.object({
   OUTBOUND_LEASE_MS: positiveInt(60_000),
   OUTBOUND_POLL_MS: positiveInt(1000),
   OUTBOUND_TIMEOUT_MS: positiveInt(300_000),
+  // Issue 19, second part: RFC 5321 §4.5.3.2 timeouts per stage, and RFC 3464 delay notices.
+  OUTBOUND_CONNECT_TIMEOUT_MS: positiveInt(30_000),
+  OUTBOUND_GREETING_TIMEOUT_MS: positiveInt(300_000),
+  OUTBOUND_DATA_DONE_TIMEOUT_MS: positiveInt(600_000),
+  OUTBOUND_DELAY_NOTICE_AFTER: z
+    .string()
+    .regex(/^\d+[smhd]?$/, "expected a duration, e.g. 4h (0: no delay notices)")
+    .default("4h"),
   OUTBOUND_MTA_STS: bool,
   OUTBOUND_WORKERS: z.coerce.number({ error: "expected a number" }).int().min(0).default(1),
   DKIM_ENCRYPTION_KEY: z.string().min(16, "expected at least 16 characters").optional(),
@@ -322,7 +330,7 @@ export interface Config {
     allowInsecureAuth: boolean;
     maxMessageBytes: number;
     /** account: MAIL FROM/From: must be the account or an alias; domain: any address of those domains. */
-    senderPolicy: "account" | "domain";
+    senderPolicy: "account" | "domain" | "any";
     limits: { messagesPerHour: number; recipientsPerMessage: number; recipientsPerDay: number };
   };
   /** The outbound queue's workers and remote delivery. */
@@ -338,6 +346,14 @@ export interface Config {
     pollMs: number;
     /** Per-stage SMTP client timeout (RFC 5321 §4.5.3.2: 5 minutes for most stages). */
     timeoutMs: number;
+    /** TCP connect (and TLS-on-connect) timeout. */
+    connectTimeoutMs: number;
+    /** The 220 greeting (RFC 5321 §4.5.3.2.1: 5 minutes). */
+    greetingTimeoutMs: number;
+    /** The reply to the end of data (RFC 5321 §4.5.3.2.6: 10 minutes). */
+    dataDoneTimeoutMs: number;
+    /** A delay notice once per recipient still undelivered after this long; 0: none. */
+    delayNoticeMs: number;
     /** Worker loops in this process (0 = this process only enqueues). */
     workers: number;
     /** Fetch and enforce MTA-STS policies (RFC 8461) on MX deliveries. */
@@ -510,6 +526,10 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: e.OUTBOUND_LEASE_MS,
       pollMs: e.OUTBOUND_POLL_MS,
       timeoutMs: e.OUTBOUND_TIMEOUT_MS,
+      connectTimeoutMs: e.OUTBOUND_CONNECT_TIMEOUT_MS,
+      greetingTimeoutMs: e.OUTBOUND_GREETING_TIMEOUT_MS,
+      dataDoneTimeoutMs: e.OUTBOUND_DATA_DONE_TIMEOUT_MS,
+      delayNoticeMs: durationMs(e.OUTBOUND_DELAY_NOTICE_AFTER),
       workers: e.OUTBOUND_WORKERS,
       mtaSts: e.OUTBOUND_MTA_STS ?? true,
     },

@@ -21,6 +21,7 @@ export * from "./messages/search.ts";
 export * from "./messages/update-flags.ts";
 export * from "./migrate.ts";
 export * from "./outbound/queue.ts";
+export * from "./outbound/sender-policies.ts";
 export * from "./pop3/snapshot.ts";
 export * from "./quota/quota.ts";
 export * from "./sieve/scripts.ts";

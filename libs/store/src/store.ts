@@ -10,6 +10,7 @@ import { Mailboxes } from "./mailboxes/mailboxes.ts";
 import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
 import { OutboundQueue } from "./outbound/queue.ts";
+import { SenderPolicies } from "./outbound/sender-policies.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
 import { SieveScripts } from "./sieve/scripts.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
@@ -36,6 +37,8 @@ export class Store {
   readonly filtering: Filtering;
   /** Sieve scripts, vacation memory, redirect budget (issue 21). */
   readonly sieve: SieveScripts;
+  /** Submission sender policy per account / domain (migration 060). */
+  readonly senderPolicies: SenderPolicies;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -51,6 +54,7 @@ export class Store {
     this.dkimKeys = new DkimKeys(pool);
     this.filtering = new Filtering(pool);
     this.sieve = new SieveScripts(pool);
+    this.senderPolicies = new SenderPolicies(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

@@ -13,6 +13,12 @@ export interface SinkMessage {
   data: Buffer;
   /** MAIL FROM carried BODY=8BITMIME. */
   eightBitMime: boolean;
+  /** RFC 3461 parameters as received (RET/ENVID of MAIL, NOTIFY/ORCPT per RCPT). */
+  dsn: {
+    ret: string | null;
+    envid: string | null;
+    recipients: { address: string; notify?: string[]; orcpt?: string }[];
+  };
 }
 
 export interface SinkBehaviour {
@@ -24,6 +30,10 @@ export interface SinkBehaviour {
   no8bitmime?: boolean;
   /** Never answer after the greeting (a remote that hangs). */
   hang?: boolean;
+  /** Don't offer DSN (RFC 3461): a next hop that won't report deliveries. */
+  noDsn?: boolean;
+  /** Take the data but never answer the final dot while this returns true (a remote stuck filtering). */
+  holdData?: () => boolean;
   /** Offer STARTTLS with this certificate. */
   tls?: { key: Buffer; cert: Buffer };
   /** Called for each accepted message (e.g. to count by Message-ID). */
@@ -59,6 +69,7 @@ export async function startSmtpSink(b: SinkBehaviour = {}): Promise<SmtpSink> {
     logger: false,
     size: 100 * 1024 * 1024,
     hide8BITMIME: b.no8bitmime === true,
+    hideDSN: b.noDsn === true,
     onConnect(_session, cb) {
       sink.connections++;
       if (!b.hang) cb();
@@ -76,11 +87,21 @@ export async function startSmtpSink(b: SinkBehaviour = {}): Promise<SmtpSink> {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => {
+        if (b.holdData?.()) return;
         const m = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks),
           eightBitMime: (session.envelope as { bodyType?: string }).bodyType === "8bitmime",
+          dsn: {
+            ret: session.envelope.dsn?.ret ?? null,
+            envid: session.envelope.dsn?.envid ?? null,
+            recipients: session.envelope.rcptTo.map((r) => ({
+              address: r.address,
+              ...(r.dsn?.notify ? { notify: r.dsn.notify } : {}),
+              ...(r.dsn?.orcpt ? { orcpt: r.dsn.orcpt } : {}),
+            })),
+          },
         };
         if (session.secure) sink.tlsTransactions++;
         messages.push(m);

@@ -44,6 +44,7 @@ const schemas = {
     selector: z.string().min(1).max(63).optional(),
     algorithm: z.enum(["ed25519", "rsa"]).optional(),
   }),
+  senderPolicy: z.strictObject({ policy: z.enum(["account", "domain", "any"]).nullable() }),
 };
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -160,6 +161,26 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
     ],
     // Sieve scripts and spam settings (issue 21).
     ...sieveRoutes(ops),
+    // Sender policy (issue 19): PUT {"policy": "account"|"domain"|"any"|null}.
+    ["GET", /^\/sender-policies$/, async () => [200, await ops.listSenderPolicies()]],
+    [
+      "PUT",
+      new RegExp(`^/sender-policies/accounts/${seg}$`),
+      async (req, [a]) => {
+        const { policy } = parse(schemas.senderPolicy, await readJsonBody(req));
+        await ops.setSenderPolicy({ account: a as string }, policy);
+        return [204, null];
+      },
+    ],
+    [
+      "PUT",
+      new RegExp(`^/sender-policies/domains/${seg}$`),
+      async (req, [d]) => {
+        const { policy } = parse(schemas.senderPolicy, await readJsonBody(req));
+        await ops.setSenderPolicy({ domain: d as string }, policy);
+        return [204, null];
+      },
+    ],
   ];
 }
 

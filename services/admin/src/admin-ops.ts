@@ -62,6 +62,17 @@ export interface AccountChanges {
   quotaBytes?: number | null;
 }
 
+/** Submission sender policy (issue 19): per account and per domain, overriding SUBMISSION_SENDER_POLICY. */
+export type SenderPolicyValue = "account" | "domain" | "any";
+
+export interface SenderPoliciesView {
+  accounts: { address: string; policy: SenderPolicyValue }[];
+  domains: { domain: string; policy: SenderPolicyValue }[];
+}
+
+/** Whose policy to set: one account (by address) or one domain (by name). */
+export type SenderPolicyTarget = { account: string } | { domain: string };
+
 export interface AdminOps extends SieveAdminOps {
   /** Without a password one is generated and returned (once). */
   createAccount(input: {
@@ -91,6 +102,10 @@ export interface AdminOps extends SieveAdminOps {
     algorithm?: "ed25519" | "rsa";
   }): Promise<DkimKeyView>;
   listDkimKeys(): Promise<DkimKeyView[]>;
+  // Sender policy (issue 19).
+  listSenderPolicies(): Promise<SenderPoliciesView>;
+  /** null clears the override (back to the domain's, then the deployment's). */
+  setSenderPolicy(target: SenderPolicyTarget, policy: SenderPolicyValue | null): Promise<void>;
 }
 
 /** No such account (HTTP 404). */

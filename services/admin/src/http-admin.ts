@@ -15,6 +15,9 @@ import {
   type MailboxView,
   NotFoundError,
   type QueueEntryView,
+  type SenderPoliciesView,
+  type SenderPolicyTarget,
+  type SenderPolicyValue,
 } from "./admin-ops.ts";
 import { httpSieveOps, type SieveAdminOps } from "./sieve-admin.ts";
 
@@ -135,5 +138,17 @@ export class HttpAdmin implements AdminOps {
 
   async listDkimKeys(): Promise<DkimKeyView[]> {
     return (await this.call<{ keys: DkimKeyView[] }>("GET", "/dkim")).keys;
+  }
+
+  listSenderPolicies(): Promise<SenderPoliciesView> {
+    return this.call("GET", "/sender-policies");
+  }
+
+  async setSenderPolicy(target: SenderPolicyTarget, policy: SenderPolicyValue | null): Promise<void> {
+    const path =
+      "domain" in target
+        ? `/sender-policies/domains/${encodeURIComponent(target.domain)}`
+        : `/sender-policies/accounts/${encodeURIComponent(target.account)}`;
+    await this.call("PUT", path, { policy });
   }
 }

@@ -35,6 +35,10 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
                                                       create a signing key; prints the DNS TXT record
   dkim list                                           keys and their DNS records
 ${SIEVE_USAGE}
+  sender-policy                                       per-account/domain sender policy overrides
+  sender-policy account <address> <account|domain|any|default>
+  sender-policy domain <domain> <account|domain|any|default>
+                                                      who a login may send as ("default": remove the override)
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -97,6 +101,28 @@ const OPTIONS = {
 
 function parseCommandLine(argv: string[]) {
   return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+}
+
+const POLICY_VALUES = ["account", "domain", "any", "default"] as const;
+
+/** `mailctl sender-policy …` (issue 19). */
+async function runSenderPolicy(ops: AdminOps, args: string[]): Promise<MailctlResult> {
+  const [scope, name, value] = args;
+  if (scope === undefined) {
+    const p = await ops.listSenderPolicies();
+    const lines = [
+      ...p.accounts.map((a) => `account ${a.address}  ${a.policy}`),
+      ...p.domains.map((d) => `domain ${d.domain}  ${d.policy}`),
+    ];
+    return { output: lines.join("\n") || "(no overrides: SUBMISSION_SENDER_POLICY applies)", code: 0 };
+  }
+  if ((scope !== "account" && scope !== "domain") || !name || !value)
+    throw new UsageError("sender-policy needs account|domain <name> <account|domain|any|default>");
+  if (!(POLICY_VALUES as readonly string[]).includes(value))
+    throw new UsageError("a sender policy is account, domain, any or default");
+  const policy = value === "default" ? null : (value as "account" | "domain" | "any");
+  await ops.setSenderPolicy(scope === "account" ? { account: name } : { domain: name }, policy);
+  return { output: `sender policy of ${scope} ${name}: ${value}`, code: 0 };
 }
 
 export async function runMailctl(ops: AdminOps, argv: string[]): Promise<MailctlResult> {
@@ -234,6 +260,8 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
         if ("usage" in r) throw new UsageError(r.usage);
         return r;
       }
+      case "sender-policy":
+        return await runSenderPolicy(ops, args);
       default:
         throw new UsageError(`unknown command ${command}`);
     }

@@ -24,6 +24,9 @@ import {
   type MailboxView,
   NotFoundError,
   type QueueEntryView,
+  type SenderPoliciesView,
+  type SenderPolicyTarget,
+  type SenderPolicyValue,
 } from "./admin-ops.ts";
 import { type SieveAdminOps, storeSieveOps } from "./sieve-admin.ts";
 
@@ -231,5 +234,22 @@ export class StoreAdmin implements AdminOps {
 
   async listDkimKeys(): Promise<DkimKeyView[]> {
     return (await listDkimKeys(this.store)).map(dkimKeyView);
+  }
+
+  async listSenderPolicies(): Promise<SenderPoliciesView> {
+    return this.store.senderPolicies.list();
+  }
+
+  async setSenderPolicy(target: SenderPolicyTarget, policy: SenderPolicyValue | null): Promise<void> {
+    if ("domain" in target) {
+      const domain = target.domain.trim().toLowerCase();
+      if (!/^[a-z0-9.-]{1,253}$/.test(domain) || !domain.includes("."))
+        throw new InvalidInputError(`not a domain name: ${target.domain}`);
+      await this.store.senderPolicies.setForDomain(domain, policy);
+      return;
+    }
+    const account = await this.store.accounts.byAddress(target.account);
+    if (!account || !(await this.store.senderPolicies.setForAccount(account.id, policy)))
+      throw new NotFoundError(`no account ${target.account}`);
   }
 }

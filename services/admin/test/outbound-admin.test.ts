@@ -117,3 +117,31 @@ test("mailctl queue: list, flush, delete, over the API and directly", async () =
     [id1],
   );
 });
+
+test("mailctl sender-policy: per account and per domain over the API; effective policy; default clears", async () => {
+  assert.match((await runMailctl(api, ["sender-policy"])).output, /no overrides/);
+  const { account } = await api.createAccount({ address: "pol@policy.example", password: "pw-123456" });
+  const id = (await store.accounts.byAddress(account.address))!.id;
+  assert.equal(await store.senderPolicies.effective(id), undefined);
+  const dom = await runMailctl(api, ["sender-policy", "domain", "Policy.Example", "domain"]);
+  assert.equal(dom.code, 0, dom.output);
+  assert.equal(await store.senderPolicies.effective(id), "domain");
+  assert.equal((await runMailctl(api, ["sender-policy", "account", account.address, "any"])).code, 0);
+  assert.equal(await store.senderPolicies.effective(id), "any", "the account's own row wins");
+  assert.equal(
+    (await runMailctl(api, ["sender-policy"])).output,
+    "account pol@policy.example  any\ndomain policy.example  domain",
+  );
+  const unknown = await runMailctl(api, ["sender-policy", "account", "ghost@policy.example", "any"]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.output, /no account/);
+  assert.equal((await runMailctl(api, ["sender-policy", "account", account.address, "everyone"])).code, 2);
+  assert.equal((await runMailctl(api, ["sender-policy", "domain", "not a domain", "any"])).code, 1);
+  assert.equal((await runMailctl(api, ["sender-policy", "account", account.address, "default"])).code, 0);
+  assert.equal(await store.senderPolicies.effective(id), "domain");
+  assert.equal(
+    (await runMailctl(new StoreAdmin(store), ["sender-policy", "domain", "policy.example", "default"])).code,
+    0,
+  );
+  assert.equal(await store.senderPolicies.effective(id), undefined);
+});

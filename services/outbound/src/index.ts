@@ -31,6 +31,10 @@ export function workerOptions(runtime: Runtime, overrides: Partial<WorkerOptions
     leaseMs: o.leaseMs,
     pollMs: o.pollMs,
     timeoutMs: o.timeoutMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    greetingTimeoutMs: o.greetingTimeoutMs,
+    dataDoneTimeoutMs: o.dataDoneTimeoutMs,
+    delayNoticeMs: o.delayNoticeMs,
     ...(o.mtaSts ? { mtaSts: systemMtaSts() } : {}),
     ...overrides,
   };

@@ -19,6 +19,7 @@ export class OutboundMetrics {
   readonly domainRecipients: Counter<"domain" | "result">;
   readonly attemptSeconds: Histogram<"result">;
   readonly bounces: Counter<"outcome">;
+  readonly notices: Counter<"kind" | "outcome">;
 
   constructor(registry: Registry, store: Pick<Store, "outbound">) {
     this.recipients = sharedCounter(registry, {
@@ -41,6 +42,11 @@ export class OutboundMetrics {
       name: "aerogram_outbound_bounces_total",
       help: "Failure notices by outcome (delivered, duplicate, no_local_sender, null_sender)",
       labelNames: ["outcome"],
+    });
+    this.notices = sharedCounter(registry, {
+      name: "aerogram_outbound_notices_total",
+      help: "Delay and success notices (RFC 3461 NOTIFY=DELAY/SUCCESS) by kind and outcome",
+      labelNames: ["kind", "outcome"],
     });
     sharedGauge(registry, {
       name: "aerogram_outbound_queue_depth",

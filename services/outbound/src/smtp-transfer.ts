@@ -13,6 +13,7 @@
  */
 import type { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
+import type { RelayDsn } from "./dsn-request.ts";
 
 export interface TransferTarget {
   host: string;
@@ -39,6 +40,8 @@ export type TransferOutcome =
       failed: RecipientFailure[];
       deferred: RecipientFailure[];
       tls: boolean;
+      /** The host offered DSN (RFC 3461): the parameters we passed are its to honour. */
+      dsn: boolean;
     }
   /** The whole message was refused (MAIL or DATA 5xx) or the host failed (4xx, network): try the next host or later. */
   | { kind: "refused"; permanent: boolean; code: number; reply: string }
@@ -50,13 +53,21 @@ export interface Envelope {
   size: number;
   /** The message has 8-bit octets: BODY=8BITMIME, and only to servers offering it. */
   eightBit?: boolean;
+  /** RFC 3461 parameters for a next hop that offers DSN. */
+  dsn?: RelayDsn;
 }
 
 export interface TransferOptions {
   /** Our name in EHLO. */
   hostname: string;
-  /** RFC 5321 §4.5.3.2 timeouts: one value for connect, greeting and each command (ms). */
+  /** RFC 5321 §4.5.3.2 timeouts (ms): each command's reply; the default of the others. */
   timeoutMs: number;
+  /** TCP connect (and implicit TLS). */
+  connectTimeoutMs?: number;
+  /** The 220 greeting (§4.5.3.2.1: 5 minutes). */
+  greetingTimeoutMs?: number;
+  /** The reply to the end of data (§4.5.3.2.6: 10 minutes, the remote may be filtering the message). */
+  dataDoneTimeoutMs?: number;
   /** Abort signal (the worker lost its lease): the connection is closed before the data is ended. */
   signal?: AbortSignal;
   /** Reuse connections (default: a new one per transaction, closed with QUIT). */
@@ -165,8 +176,8 @@ function connectTo(target: TransferTarget, o: TransferOptions): Promise<Open | T
       port: target.port,
       secure: target.port === 465,
       name: o.hostname,
-      connectionTimeout: o.timeoutMs,
-      greetingTimeout: o.timeoutMs,
+      connectionTimeout: o.connectTimeoutMs ?? o.timeoutMs,
+      greetingTimeout: o.greetingTimeoutMs ?? o.timeoutMs,
       socketTimeout: o.timeoutMs,
       opportunisticTLS: !target.requireVerifiedTls,
       requireTLS: target.requireVerifiedTls === true,
@@ -226,9 +237,12 @@ function sendOn(
   const { conn } = open;
   return new Promise((resolve) => {
     let settled = false;
+    const socket = () => (conn as unknown as { _socket?: { setTimeout(ms: number): void } })._socket;
     const finish = (outcome: TransferOutcome) => {
       if (settled) return;
       settled = true;
+      // Back to the per-command timeout for the next transaction on this connection.
+      if (o.dataDoneTimeoutMs) socket()?.setTimeout(o.timeoutMs);
       o.signal?.removeEventListener("abort", onAbort);
       open.onError = undefined;
       if (outcome.kind !== "done") {
@@ -258,14 +272,19 @@ function sendOn(
           stream.destroy();
           return;
         }
+        // All data sent: the final reply may take longer (§4.5.3.2.6) than a command's.
+        if (o.dataDoneTimeoutMs) stream.once("end", () => socket()?.setTimeout(o.dataDoneTimeoutMs!));
         const env = {
           from: envelope.from,
           to: [...envelope.to],
           size: envelope.size,
           use8BitMime: envelope.eightBit,
+          // The typings say "Full"; the client upper-cases whatever it gets.
+          ...(envelope.dsn ? { dsn: envelope.dsn as SMTPConnection.DSNOptions } : {}),
         };
         conn.send(env, stream, (err, info) => {
           const tls = Boolean((conn as unknown as { secure?: boolean }).secure);
+          const dsn = extensions.includes("DSN");
           if (err) {
             const e = err as SmtpError;
             if (e.rejectedErrors?.length) {
@@ -280,6 +299,7 @@ function sendOn(
                 failed: failures.filter((f) => f.code >= 500),
                 deferred: failures.filter((f) => f.code < 500),
                 tls,
+                dsn,
               });
             }
             return finish(outcomeOfError(e, target));
@@ -291,6 +311,7 @@ function sendOn(
             failed: rejected.filter((f) => f.code >= 500),
             deferred: rejected.filter((f) => f.code < 500),
             tls,
+            dsn,
           });
         });
       },

@@ -17,7 +17,9 @@ import type { Delivery } from "@aerogram/delivery";
 import type { Logger } from "@aerogram/observability";
 import type { OutboundEntry, Store } from "@aerogram/store";
 import { bounce } from "./bounce.ts";
+import { CompleteBatcher } from "./complete-batcher.ts";
 import { type FailedRecipient, statusOf } from "./dsn.ts";
+import { type NotifyWhat, originalRecipient, relayDsn, wants } from "./dsn-request.ts";
 import type { OutboundMetrics } from "./metrics.ts";
 import { type MtaSts, mxMatches } from "./mta-sts.ts";
 import { type MxLookup, mailHosts } from "./mx.ts";
@@ -34,7 +36,16 @@ export interface WorkerOptions {
   domainConcurrency: number;
   leaseMs: number;
   pollMs: number;
+  /** RFC 5321 §4.5.3.2 timeouts: each command's reply (MAIL, RCPT, DATA), and the fallback for the others. */
   timeoutMs: number;
+  connectTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  dataDoneTimeoutMs?: number;
+  /**
+   * Send a delay notice (RFC 3464 Action: delayed) once per recipient still
+   * undelivered this long after submission; 0: never (OUTBOUND_DELAY_NOTICE_AFTER).
+   */
+  delayNoticeMs?: number;
   mx?: MxLookup;
   /** MTA-STS (RFC 8461) for MX deliveries; undefined: off. */
   mtaSts?: MtaSts;
@@ -64,6 +75,7 @@ export class OutboundWorker {
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly connections: ConnectionCache;
+  private readonly completer: CompleteBatcher;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -71,6 +83,7 @@ export class OutboundWorker {
   ) {
     this.owner = opts.owner ?? `${osHostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
     this.connections = new ConnectionCache(5000, Math.max(1, opts.domainConcurrency));
+    this.completer = new CompleteBatcher(deps.store, this.owner);
   }
 
   start(): void {
@@ -113,7 +126,13 @@ export class OutboundWorker {
   private async loop(): Promise<void> {
     while (this.running) {
       let claimed: OutboundEntry[] = [];
-      if (this.inflight.size < this.opts.concurrency) {
+      // Refill in bulk: claiming one entry per finished one costs a statement per
+      // message under load; waiting until half the slots are free costs little.
+      const refillAt = Math.max(
+        0,
+        this.opts.concurrency - Math.max(1, Math.floor(this.opts.concurrency / 2)),
+      );
+      if (this.inflight.size <= refillAt) {
         try {
           claimed = await this.claim();
         } catch (err) {
@@ -127,7 +146,8 @@ export class OutboundWorker {
         });
         this.inflight.add(p);
       }
-      if (claimed.length > 0 && this.inflight.size < this.opts.concurrency) continue;
+      // A full claim means more may be due: go on while slots are free.
+      if (claimed.length > 0 && this.inflight.size <= refillAt) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollMs);
         this.wake = () => {
@@ -192,9 +212,7 @@ export class OutboundWorker {
     }
   }
 
-  private async targets(
-    domain: string,
-  ): Promise<TransferTarget[] | FailedRecipient["diagnostic"] | { temp: string }> {
+  private async targets(domain: string): Promise<TransferTarget[] | string | { temp: string }> {
     const route = routeFor(this.opts.routes, domain);
     if (route) return [{ host: route.host, port: route.port, ...(route.auth ? { auth: route.auth } : {}) }];
     const mx = await mailHosts(domain, this.opts.mx);
@@ -216,6 +234,7 @@ export class OutboundWorker {
     let outcome: TransferOutcome | undefined;
     let lastError = "";
     let remoteMta: string | undefined;
+    const relay = relayDsn(entry, entry.recipients);
     if (typeof hosts === "string") {
       outcome = { kind: "refused", permanent: true, code: 550, reply: `5.1.2 ${hosts}` };
     } else if (!Array.isArray(hosts)) {
@@ -225,9 +244,23 @@ export class OutboundWorker {
         if (signal.aborted) break;
         const o = await transfer(
           target,
-          { from: entry.sender, to: entry.recipients, size: entry.size, eightBit: entry.eightBit },
+          {
+            from: entry.sender,
+            to: entry.recipients,
+            size: entry.size,
+            eightBit: entry.eightBit,
+            ...(relay.dsn ? { dsn: relay.dsn } : {}),
+          },
           () => this.deps.blobs.get(entry.blobKey),
-          { hostname: this.opts.hostname, timeoutMs: this.opts.timeoutMs, signal, cache: this.connections },
+          {
+            hostname: this.opts.hostname,
+            timeoutMs: this.opts.timeoutMs,
+            ...(this.opts.connectTimeoutMs ? { connectTimeoutMs: this.opts.connectTimeoutMs } : {}),
+            ...(this.opts.greetingTimeoutMs ? { greetingTimeoutMs: this.opts.greetingTimeoutMs } : {}),
+            ...(this.opts.dataDoneTimeoutMs ? { dataDoneTimeoutMs: this.opts.dataDoneTimeoutMs } : {}),
+            signal,
+            cache: this.connections,
+          },
         );
         remoteMta = target.host;
         if (o.kind === "done" || (o.kind === "refused" && o.permanent)) {
@@ -263,36 +296,150 @@ export class OutboundWorker {
       deferred = [];
     }
     this.count(entry.domain, "delivered", delivered.length);
-    if (failed.length > 0) {
-      this.count(entry.domain, "failed", failed.length);
-      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, failed, "rejected") });
+    // From here the remote may hold the message: the outcome must be recorded,
+    // or the lease runs out and the message is sent again.
+    return await this.recordDurably(entry, signal, async (): Promise<AttemptResult> => {
+      if (failed.length > 0) {
+        this.count(entry.domain, "failed", failed.length);
+        const asked = this.requested(entry, failed, "FAILURE");
+        this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "rejected") });
+      }
+      // NOTIFY=SUCCESS: a next hop that offers DSN and got our NOTIFY reports delivery
+      // itself (RFC 3461 §5.2.2); otherwise we report "relayed" (RFC 3464 §2.3.3).
+      if (delivered.length > 0 && !(outcome?.kind === "done" && outcome.dsn && relay.notifyPassed)) {
+        const asked = this.requested(
+          entry,
+          delivered.map((recipient) => ({
+            recipient,
+            action: "relayed" as const,
+            status: "2.0.0",
+            ...(remoteMta ? { remoteMta } : {}),
+          })),
+          "SUCCESS",
+        );
+        if (asked.length > 0) {
+          const result = await bounce(this.bounceDeps(), entry, asked, "success");
+          this.deps.metrics.notices.inc({ kind: "success", outcome: result });
+        }
+      }
+      if (deferred.length === 0) {
+        await this.completer.complete(entry.id);
+        this.log(entry, delivered, failed.length, 0);
+        return "completed";
+      }
+      const next = new Date(Date.now() + nextAttemptDelayMs(this.opts.retryScheduleMs, entry.attempts));
+      if (next >= entry.expiresAt) {
+        // RFC 5321 §4.5.4.1: give up; 4.4.7 "delivery time expired" (RFC 3463).
+        const expired = deferred.map((recipient) => ({
+          recipient,
+          status: "4.4.7",
+          diagnostic:
+            `x-aerogram; gave up after ${entry.attempts} attempts: ${lastError || "no answer"}`.slice(0, 900),
+        }));
+        this.count(entry.domain, "expired", expired.length);
+        const asked = this.requested(entry, expired, "FAILURE");
+        this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, asked, "expired") });
+        await this.completer.complete(entry.id);
+        this.log(entry, delivered, failed.length, 0, "expired");
+        return "completed";
+      }
+      this.count(entry.domain, "deferred", deferred.length);
+      const notified = await this.delayNotice(entry, deferred, lastError);
+      // The first delay notice is due before the next attempt: attempt (and notice) then.
+      const noticeAt = this.delayNoticeAt(entry, deferred, notified);
+      const when = noticeAt && noticeAt < next ? new Date(Math.max(Date.now(), noticeAt.getTime())) : next;
+      await this.deps.store.outbound.reschedule(
+        entry.id,
+        this.owner,
+        deferred,
+        when,
+        lastError || "deferred",
+        notified,
+      );
+      this.log(entry, delivered, failed.length, deferred.length);
+      return "rescheduled";
+    });
+  }
+
+  /**
+   * Runs the writes that record an attempt's outcome (bounces, notices, the
+   * row's completion or rescheduling; each idempotent) until they succeed.
+   * Postgres or the blob store being down right after a remote's 250 must
+   * not turn into a resend when the lease runs out. Only a lease taken by
+   * another worker (the heartbeat aborts) ends the retries: the entry is
+   * theirs then.
+   */
+  private async recordDurably(
+    entry: OutboundEntry,
+    signal: AbortSignal,
+    write: () => Promise<AttemptResult>,
+  ): Promise<AttemptResult> {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (signal.aborted) return "lease_lost";
+        this.deps.log.warn({ err, entry: entry.id }, "recording the attempt's outcome failed; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+        if (signal.aborted) return "lease_lost";
+      }
     }
-    if (deferred.length === 0) {
-      await this.deps.store.outbound.complete(entry.id, this.owner);
-      this.log(entry, delivered, failed.length, 0);
-      return "completed";
-    }
-    const next = new Date(Date.now() + nextAttemptDelayMs(this.opts.retryScheduleMs, entry.attempts));
-    if (next >= entry.expiresAt) {
-      // RFC 5321 §4.5.4.1: give up; 4.4.7 "delivery time expired" (RFC 3463).
-      const expired = deferred.map((recipient) => ({
+  }
+
+  /** The recipients whose NOTIFY asks for `what`, with their ORCPT. */
+  private requested(
+    entry: OutboundEntry,
+    list: readonly FailedRecipient[],
+    what: NotifyWhat,
+  ): FailedRecipient[] {
+    return list
+      .filter((f) => wants(entry, f.recipient, what))
+      .map((f) => {
+        const orcpt = originalRecipient(entry, f.recipient);
+        return orcpt ? { ...f, originalRecipient: orcpt } : f;
+      });
+  }
+
+  /** Deferred recipients that want a delay notice and have not had one. */
+  private awaitingDelayNotice(entry: OutboundEntry, deferred: readonly string[]): string[] {
+    if (!this.opts.delayNoticeMs) return [];
+    const done = new Set(entry.delayNotified.map((r) => r.toLowerCase()));
+    return deferred.filter((r) => !done.has(r.toLowerCase()) && wants(entry, r, "DELAY"));
+  }
+
+  /**
+   * Sends the delay notice when the entry is old enough (RFC 3464 Action:
+   * delayed, once per recipient); returns the recipients notified.
+   */
+  private async delayNotice(
+    entry: OutboundEntry,
+    deferred: readonly string[],
+    lastError: string,
+  ): Promise<string[]> {
+    const due = this.awaitingDelayNotice(entry, deferred);
+    if (due.length === 0 || Date.now() - entry.createdAt.getTime() < this.opts.delayNoticeMs!) return [];
+    const code = /^\s*(\d{3})/.exec(lastError)?.[1];
+    const status = code ? statusOf(Number(code), lastError) : "4.4.1";
+    const list = this.requested(
+      entry,
+      due.map((recipient) => ({
         recipient,
-        status: "4.4.7",
-        diagnostic: `x-aerogram; gave up after ${entry.attempts} attempts: ${lastError || "no answer"}`.slice(
-          0,
-          900,
-        ),
-      }));
-      this.count(entry.domain, "expired", expired.length);
-      this.deps.metrics.bounces.inc({ outcome: await bounce(this.bounceDeps(), entry, expired, "expired") });
-      await this.deps.store.outbound.complete(entry.id, this.owner);
-      this.log(entry, delivered, failed.length, 0, "expired");
-      return "completed";
-    }
-    this.count(entry.domain, "deferred", deferred.length);
-    await this.deps.store.outbound.reschedule(entry.id, this.owner, deferred, next, lastError || "deferred");
-    this.log(entry, delivered, failed.length, deferred.length);
-    return "rescheduled";
+        action: "delayed" as const,
+        status: status.startsWith("4") ? status : "4.4.1",
+        diagnostic: `x-aerogram; ${lastError || "no answer"}`.slice(0, 900),
+      })),
+      "DELAY",
+    );
+    const result = await bounce(this.bounceDeps(), entry, list, "delayed");
+    this.deps.metrics.notices.inc({ kind: "delayed", outcome: result });
+    return due;
+  }
+
+  /** When a delay notice will be due for recipients still waiting for one, if ever. */
+  private delayNoticeAt(entry: OutboundEntry, deferred: readonly string[], notified: readonly string[]) {
+    const waiting = this.awaitingDelayNotice(entry, deferred).filter((r) => !notified.includes(r));
+    if (waiting.length === 0) return undefined;
+    return new Date(entry.createdAt.getTime() + this.opts.delayNoticeMs!);
   }
 
   private bounceDeps() {

@@ -9,11 +9,14 @@
  * errors come back as SmtpReply values.
  */
 import { createHash } from "node:crypto";
+import type { BlobStore } from "@aerogram/blobstore";
 import type { Delivery } from "@aerogram/delivery";
 import type { DkimSigner } from "@aerogram/dkim";
+import { CrlfNormalizer } from "@aerogram/mime";
 import { receivedHeader, rfc5322Date, SmtpReply, type SpooledMessage } from "@aerogram/smtp";
-import type { Account, Store } from "@aerogram/store";
+import type { Account, DsnRet, RecipientDsn, Store } from "@aerogram/store";
 import { fromAddresses, prepareHead, splitHead } from "./message-headers.ts";
+import type { QueueCommitter } from "./queue-commit.ts";
 import type { RoutedRecipient } from "./recipients.ts";
 import type { SendLimits } from "./send-limits.ts";
 import { maySendAs, type SenderPolicy } from "./sender-policy.ts";
@@ -24,7 +27,11 @@ export const MAX_HEAD_OCTETS = 1024 * 1024;
 export interface AcceptContext {
   store: Store;
   delivery: Delivery;
+  /** The blob store, for messages with remote recipients only (no IMAP index needed). */
+  blobs: BlobStore;
   limits: SendLimits;
+  /** Queue rows go through the group commit. */
+  queue: QueueCommitter;
   signer: DkimSigner | undefined;
   hostname: string;
   senderPolicy: SenderPolicy;
@@ -37,6 +44,8 @@ export interface Submitted {
   /** MAIL FROM. */
   sender: string;
   recipients: readonly RoutedRecipient[];
+  /** RFC 3461 parameters (as received) for the queued rows' DSNs. */
+  dsn?: { ret: DsnRet | null; envid: string | null; recipients: ReadonlyMap<string, RecipientDsn> };
   client: { ip: string; helo: string; clientHostname: string; protocol: string };
   transactionId: string;
 }
@@ -89,6 +98,12 @@ async function* noticing8bit(source: AsyncIterable<Buffer>, found: () => void): 
     }
     yield chunk;
   }
+}
+
+/** CRLF line ends, as Delivery.storeBlob stores them (an SMTP client may send bare LF). */
+async function* crlf(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const n = new CrlfNormalizer();
+  for await (const chunk of source) yield n.push(chunk);
 }
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -149,17 +164,16 @@ export async function acceptMessage(
     if (signed.signed) signature = signed.header;
   }
   let eightBit = false;
-  const blob = await ctx.delivery.storeBlob(
-    noticing8bit(
-      concat(
-        Buffer.concat([Buffer.from(signature, "utf8"), prepared.head]),
-        bodyFrom(message, section.length),
-      ),
-      () => {
-        eightBit = true;
-      },
-    ),
+  const content = noticing8bit(
+    concat(Buffer.concat([Buffer.from(signature, "utf8"), prepared.head]), bodyFrom(message, section.length)),
+    () => {
+      eightBit = true;
+    },
   );
+  // Only a mailbox needs the IMAP index (body structure, envelope, preview)
+  // Delivery.storeBlob builds; a message for remote recipients only skips it.
+  const stored = local.length > 0 ? await ctx.delivery.storeBlob(content) : undefined;
+  const blob = stored ?? (await ctx.blobs.put(crlf(content)));
   if (local.length > 0) {
     const mailboxes = [...new Set(local.map((r) => (r as { inboxId: number }).inboxId))];
     // A client retrying after a lost 250 must not deliver twice: the key is
@@ -174,7 +188,7 @@ export async function acceptMessage(
       )
       .digest("hex");
     await ctx.delivery.commitOnce(
-      blob,
+      stored!,
       mailboxes.map((mailboxId) => ({ mailboxId })),
       { key, windowSeconds: ctx.dedupeWindowSeconds },
     );
@@ -187,7 +201,7 @@ export async function acceptMessage(
       if (!list.includes(r.address)) list.push(r.address);
       byDomain.set(r.domain, list);
     }
-    await ctx.store.outbound.enqueue({
+    await ctx.queue.enqueue({
       blobKey: blob.key,
       size: blob.size,
       sender: s.sender,
@@ -196,6 +210,7 @@ export async function acceptMessage(
       eightBit,
       byDomain,
       expiresAt: new Date(Date.now() + ctx.queueMaxAgeMs),
+      ...(s.dsn ? { dsnRet: s.dsn.ret, dsnEnvid: s.dsn.envid, recipientDsn: s.dsn.recipients } : {}),
     });
   }
   return {

@@ -17,7 +17,10 @@ export interface SubmissionOptions extends SmtpEndpointOptions {
   /** AUTH over plain text from non-loopback clients (dev only). */
   allowInsecureAuth: boolean;
   maxMessageBytes: number;
+  /** The deployment default; accounts and domains may override it (store senderPolicies). */
   senderPolicy: SenderPolicy;
+  /** How long an account's effective sender policy is cached (a change reaches new sessions within it). */
+  senderPolicyCacheMs: number;
   limits: SendLimitOptions;
   /** How long a queued message is retried before it bounces (OUTBOUND_MAX_AGE). */
   queueMaxAgeMs: number;
@@ -42,6 +45,7 @@ export function submissionOptions(
     allowInsecureAuth: c.submission.allowInsecureAuth,
     maxMessageBytes: c.submission.maxMessageBytes,
     senderPolicy: c.submission.senderPolicy,
+    senderPolicyCacheMs: 5000,
     limits: c.submission.limits,
     queueMaxAgeMs: c.outbound.maxAgeMs,
     dkimSecret,

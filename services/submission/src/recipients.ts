@@ -8,6 +8,8 @@
 import { localError, SmtpReply } from "@aerogram/smtp";
 import type { Store } from "@aerogram/store";
 
+export type { RecipientDsn } from "@aerogram/store";
+
 export type RoutedRecipient =
   | { kind: "local"; address: string; inboxId: number }
   | { kind: "remote"; address: string; domain: string };

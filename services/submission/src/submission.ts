@@ -23,13 +23,18 @@ import { acceptMessage } from "./accept-message.ts";
 import { createSubmissionServer } from "./connection.ts";
 import { SubmissionMetrics } from "./metrics.ts";
 import type { SubmissionOptions } from "./options.ts";
-import { type RoutedRecipient, routeRecipient } from "./recipients.ts";
+import { QueueCommitter } from "./queue-commit.ts";
+import { type RecipientDsn, type RoutedRecipient, routeRecipient } from "./recipients.ts";
 import { SendLimits } from "./send-limits.ts";
-import { maySendAs } from "./sender-policy.ts";
+import { maySendAs, type SenderPolicy, SenderPolicyCache } from "./sender-policy.ts";
 
 interface SessionState {
   account: Account | undefined;
+  /** The login's effective sender policy, resolved at its first MAIL. */
+  policy: SenderPolicy | undefined;
   recipients: RoutedRecipient[];
+  /** RFC 3461 NOTIFY/ORCPT per recipient (lower-cased address), only where given. */
+  recipientDsn: Map<string, RecipientDsn>;
   transactions: number;
 }
 
@@ -42,6 +47,8 @@ export class SubmissionService {
   private readonly limits: SendLimits;
   private readonly delivery: Delivery;
   private readonly signer: DkimSigner | undefined;
+  private readonly policies: SenderPolicyCache;
+  private readonly queue: QueueCommitter;
   private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
   private readonly listeners: SmtpListeners;
@@ -65,6 +72,8 @@ export class SubmissionService {
       ? new DkimSigner({ store: runtime.store, secret: opts.dkimSecret })
       : undefined;
     this.deadlines = new SmtpDeadlines(opts.deadlines);
+    this.queue = new QueueCommitter(runtime.store);
+    this.policies = new SenderPolicyCache(runtime.store, opts.senderPolicy, opts.senderPolicyCacheMs);
     this.listeners = new SmtpListeners(opts, this.log, "submission");
   }
 
@@ -85,7 +94,7 @@ export class SubmissionService {
         {
           onConnect: (session, cb) => this.onConnect(session, cb),
           onAuth: (auth, session, cb) => void this.onAuth(auth, session, cb),
-          onMailFrom: (address, session, cb) => this.onMailFrom(address, session, cb),
+          onMailFrom: (address, session, cb) => void this.onMailFrom(address, session, cb),
           onRcptTo: (address, session, cb) => void this.onRcptTo(address, session, cb),
           onData: (stream, session, cb) => void this.onData(stream, session, cb),
           onClose: (session) => this.sessions.delete(session.id),
@@ -114,7 +123,13 @@ export class SubmissionService {
   }
 
   private onConnect(session: SMTPServerSession, cb: Callback) {
-    this.sessions.set(session.id, { account: undefined, recipients: [], transactions: 0 });
+    this.sessions.set(session.id, {
+      account: undefined,
+      policy: undefined,
+      recipients: [],
+      recipientDsn: new Map(),
+      transactions: 0,
+    });
     if (this.draining) return cb(new SmtpReply(421, "4.3.2", "Service shutting down, try again later"));
     cb();
   }
@@ -137,6 +152,7 @@ export class SubmissionService {
     });
     if (result.ok) {
       state.account = result.account;
+      state.policy = undefined;
       return cb(null, { user: result.account.address });
     }
     if (result.reason === "unavailable") {
@@ -146,14 +162,23 @@ export class SubmissionService {
     cb(new SmtpReply(535, "5.7.8", "Authentication credentials invalid"));
   }
 
-  private onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
+  private async onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
     const state = this.sessions.get(session.id);
     if (!state) return cb(localError());
     if (this.draining) return cb(new SmtpReply(421, "4.3.2", "Service shutting down, try again later"));
     // Submission relays only for authenticated users (RFC 6409 §4.3, RFC 4954 §6: 530 5.7.0).
     if (!state.account) return cb(new SmtpReply(530, "5.7.0", "Authentication required"));
     state.recipients = [];
-    if (!maySendAs(state.account, address.address, this.opts.senderPolicy)) {
+    state.recipientDsn = new Map();
+    if (state.policy === undefined) {
+      try {
+        state.policy = await this.policies.policyFor(state.account.id);
+      } catch (err) {
+        this.log.warn({ err, session: session.id }, "sender policy lookup failed");
+        return cb(new SmtpReply(451, "4.3.0", "Temporary local problem, try again later"));
+      }
+    }
+    if (!maySendAs(state.account, address.address, state.policy)) {
       this.metrics.messages.inc({ result: "sender_denied" });
       return cb(
         new SmtpReply(550, "5.7.1", `Not authorised to send as <${address.address}>`, "sender_denied"),
@@ -169,6 +194,14 @@ export class SubmissionService {
     if (routed instanceof SmtpReply) return cb(routed);
     if (!state.recipients.some((r) => r.address.toLowerCase() === routed.address.toLowerCase()))
       state.recipients.push(routed);
+    // RFC 3461 §4: NOTIFY and ORCPT (smtp-server checked their syntax); a repeated RCPT's last ones count.
+    const key = routed.address.toLowerCase();
+    if (address.dsn?.notify?.length || address.dsn?.orcpt) {
+      state.recipientDsn.set(key, {
+        ...(address.dsn.notify?.length ? { notify: address.dsn.notify } : {}),
+        ...(address.dsn.orcpt ? { orcpt: address.dsn.orcpt } : {}),
+      });
+    } else state.recipientDsn.delete(key);
     cb();
   }
 
@@ -196,10 +229,12 @@ export class SubmissionService {
         {
           store: this.runtime.store,
           delivery: this.delivery,
+          blobs: this.runtime.blobs,
           limits: this.limits,
+          queue: this.queue,
           signer: this.signer,
           hostname: this.opts.hostname,
-          senderPolicy: this.opts.senderPolicy,
+          senderPolicy: state.policy ?? this.opts.senderPolicy,
           queueMaxAgeMs: this.opts.queueMaxAgeMs,
           dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
         },
@@ -208,6 +243,14 @@ export class SubmissionService {
           account: state.account,
           sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           recipients: state.recipients,
+          dsn: {
+            ret:
+              session.envelope.dsn?.ret === "FULL" || session.envelope.dsn?.ret === "HDRS"
+                ? session.envelope.dsn.ret
+                : null,
+            envid: session.envelope.dsn?.envid ?? null,
+            recipients: state.recipientDsn,
+          },
           client: {
             ip: session.remoteAddress,
             helo: session.hostNameAppearsAs || "unknown",

@@ -20,6 +20,19 @@ export interface OutboundEnqueue {
   /** Recipients grouped by lowercased domain. */
   byDomain: ReadonlyMap<string, readonly string[]>;
   expiresAt: Date;
+  /** RFC 3461 RET and ENVID (as received, xtext). */
+  dsnRet?: DsnRet | null;
+  dsnEnvid?: string | null;
+  /** NOTIFY/ORCPT of the recipients that gave them, keyed by lower-cased recipient. */
+  recipientDsn?: ReadonlyMap<string, RecipientDsn>;
+}
+
+export type DsnRet = "FULL" | "HDRS";
+
+/** RFC 3461 §4 parameters of one recipient: NOTIFY values (upper case), ORCPT as received. */
+export interface RecipientDsn {
+  notify?: string[];
+  orcpt?: string;
 }
 
 export interface OutboundEntry {
@@ -39,6 +52,12 @@ export interface OutboundEntry {
   leaseUntil: Date | null;
   lastError: string | null;
   createdAt: Date;
+  dsnRet: DsnRet | null;
+  dsnEnvid: string | null;
+  /** Keyed by lower-cased recipient; recipients without an entry asked for nothing (RFC 3461 defaults). */
+  recipientDsn: Record<string, RecipientDsn>;
+  /** Recipients already sent a delay notice. */
+  delayNotified: string[];
 }
 
 interface Row {
@@ -58,6 +77,10 @@ interface Row {
   lease_until: Date | null;
   last_error: string | null;
   created_at: Date;
+  dsn_ret: DsnRet | null;
+  dsn_envid: string | null;
+  recipient_dsn: Record<string, RecipientDsn> | null;
+  delay_notified: string[] | null;
 }
 
 function toEntry(r: Row): OutboundEntry {
@@ -78,7 +101,27 @@ function toEntry(r: Row): OutboundEntry {
     leaseUntil: r.lease_until,
     lastError: r.last_error,
     createdAt: r.created_at,
+    dsnRet: r.dsn_ret ?? null,
+    dsnEnvid: r.dsn_envid ?? null,
+    recipientDsn: r.recipient_dsn ?? {},
+    delayNotified: r.delay_notified ?? [],
   };
+}
+
+/** Each row carries only its own recipients' NOTIFY/ORCPT. */
+function dsnByDomainOf(m: OutboundEnqueue): Record<string, Record<string, RecipientDsn>> {
+  const out: Record<string, Record<string, RecipientDsn>> = {};
+  if (!m.recipientDsn?.size) return out;
+  for (const [domain, recipients] of m.byDomain) {
+    for (const r of recipients) {
+      const d = m.recipientDsn.get(r.toLowerCase());
+      if (!d) continue;
+      const forDomain = out[domain] ?? {};
+      forDomain[r.toLowerCase()] = d;
+      out[domain] = forDomain;
+    }
+  }
+  return out;
 }
 
 export interface ClaimOptions {
@@ -109,10 +152,13 @@ export class OutboundQueue {
    */
   async enqueue(m: OutboundEnqueue): Promise<number[]> {
     if (m.byDomain.size === 0) return [];
+    const dsnByDomain = dsnByDomainOf(m);
     const { rows } = await this.pool.query<{ id: number }>(
       `INSERT INTO outbound_queue
-         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit)
-       SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7, $8
+         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit,
+          dsn_ret, dsn_envid, recipient_dsn)
+       SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7, $8,
+              $9, $10, coalesce($11::jsonb -> d.key, '{}'::jsonb)
          FROM jsonb_each($6::jsonb) AS d
        RETURNING id`,
       [
@@ -124,9 +170,46 @@ export class OutboundQueue {
         JSON.stringify(Object.fromEntries(m.byDomain)),
         m.expiresAt,
         m.eightBit ?? false,
+        m.dsnRet ?? null,
+        m.dsnEnvid ?? null,
+        JSON.stringify(dsnByDomain),
       ],
     );
     return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  /**
+   * Several messages' rows in one statement (submission's group commit:
+   * sessions finishing DATA together share a round trip and a commit). All
+   * or none, like enqueue.
+   */
+  async enqueueMany(items: readonly OutboundEnqueue[]): Promise<void> {
+    const rows = items.filter((m) => m.byDomain.size > 0);
+    if (rows.length === 0) return;
+    const payload = rows.map((m) => ({
+      b: m.blobKey,
+      s: m.size,
+      f: m.sender,
+      a: m.senderAccountId,
+      i: m.messageId,
+      e: m.eightBit ?? false,
+      x: m.expiresAt.toISOString(),
+      r: m.dsnRet ?? null,
+      v: m.dsnEnvid ?? null,
+      d: Object.fromEntries(m.byDomain),
+      n: dsnByDomainOf(m),
+    }));
+    await this.pool.query(
+      `INSERT INTO outbound_queue
+         (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit,
+          dsn_ret, dsn_envid, recipient_dsn)
+       SELECT m->>'b', (m->>'s')::bigint, m->>'f', (m->>'a')::integer, m->>'i', d.key,
+              ARRAY(SELECT jsonb_array_elements_text(d.value)), (m->>'x')::timestamptz, (m->>'e')::boolean,
+              m->>'r', m->>'v', coalesce(m->'n'->d.key, '{}'::jsonb)
+         FROM jsonb_array_elements($1::jsonb) AS e(m)
+        CROSS JOIN LATERAL jsonb_each(m->'d') AS d`,
+      [JSON.stringify(payload)],
+    );
   }
 
   /**
@@ -160,11 +243,16 @@ export class OutboundQueue {
     return rows.map(toEntry);
   }
 
-  /** Extends a lease still held; false when it was lost (expired and taken, or the row is gone). */
+  /**
+   * Extends a lease still held; false when it was lost (taken by another
+   * worker, or the row is gone). A lease that ran out while nobody claimed
+   * the row (Postgres was unreachable, so nobody could) is still ours:
+   * claiming sets lease_owner, so an unchanged owner means no one else has it.
+   */
   async renew(id: number, owner: string, leaseMs: number): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `UPDATE outbound_queue SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
-        WHERE id = $1 AND lease_owner = $2 AND lease_until > now()`,
+        WHERE id = $1 AND lease_owner = $2`,
       [id, owner, leaseMs],
     );
     return (rowCount ?? 0) > 0;
@@ -179,6 +267,15 @@ export class OutboundQueue {
     return (rowCount ?? 0) > 0;
   }
 
+  /** complete() for several rows of one owner in one statement; returns the ids removed. */
+  async completeMany(ids: readonly number[], owner: string): Promise<Set<number>> {
+    const { rows } = await this.pool.query<{ id: string | number }>(
+      "DELETE FROM outbound_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2 RETURNING id",
+      [ids, owner],
+    );
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
   /**
    * Keeps the recipients still to try and schedules the next attempt; the
    * lease ends so any worker may take it then.
@@ -189,12 +286,16 @@ export class OutboundQueue {
     remaining: readonly string[],
     nextAttemptAt: Date,
     lastError: string,
+    /** Recipients sent a delay notice in this attempt (added to delay_notified). */
+    delayNotified: readonly string[] = [],
   ): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `UPDATE outbound_queue
-          SET recipients = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL
+          SET recipients = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL,
+              delay_notified = CASE WHEN cardinality($6::text[]) = 0 THEN delay_notified
+                                    ELSE delay_notified || $6::text[] END
         WHERE id = $1 AND lease_owner = $2`,
-      [id, owner, remaining, nextAttemptAt, lastError.slice(0, 1000)],
+      [id, owner, remaining, nextAttemptAt, lastError.slice(0, 1000), delayNotified],
     );
     return (rowCount ?? 0) > 0;
   }

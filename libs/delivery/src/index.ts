@@ -2,3 +2,4 @@ export * from "./deliver.ts";
 export * from "./gc.ts";
 export * from "./group-commit.ts";
 export * from "./index-columns.ts";
+export * from "./search-index.ts";

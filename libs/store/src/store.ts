@@ -10,6 +10,7 @@ import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
 import { OutboundQueue } from "./outbound/queue.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
+import { SearchIndex } from "./search/search-index.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
 export interface StoreOptions {
@@ -30,6 +31,8 @@ export class Store {
   readonly pop3: Pop3Snapshots;
   readonly outbound: OutboundQueue;
   readonly dkimKeys: DkimKeys;
+  /** Full-text rows, SORT/THREAD keys (migration 010). */
+  readonly search: SearchIndex;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -43,6 +46,7 @@ export class Store {
     this.pop3 = new Pop3Snapshots(pool);
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
+    this.search = new SearchIndex(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

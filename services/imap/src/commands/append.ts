@@ -55,6 +55,7 @@ export async function append(session: Session, command: AppendCommand): Promise<
     },
   ]);
   if (!appended) throw new Error("append returned nothing");
+  await session.ctx.delivery.indexForSearch(blobs, [appended]);
   publishChange(session, mailbox.id, "exists", appended.modseq, appended.uids);
   return {
     condition: "OK",

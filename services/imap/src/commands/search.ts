@@ -1,7 +1,8 @@
 // SEARCH / UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return options (RFC 4731:
 // MIN MAX ALL COUNT) and SAVE (RFC 5182, "$"). The keys become the store's search
-// criteria (search/search-criteria.ts), one SQL query in libs/store; BODY/TEXT scan
-// message text (search/text-search.ts).
+// criteria (search/search-criteria.ts), one SQL query in libs/store; BODY/TEXT go
+// through the full-text index in that query (search/full-text.ts adds what the
+// index doesn't cover yet, read from blobs by search/text-search.ts).
 import {
   atom,
   compressSequenceSet,
@@ -11,9 +12,9 @@ import {
   type SearchKey,
   untagged,
 } from "@aerogram/imap-protocol";
+import { resolveTextConditions } from "../search/full-text.ts";
 import { planSearch } from "../search/search-criteria.ts";
 import { sentDay } from "../search/sent-date.ts";
-import { textMatches } from "../search/text-search.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -42,13 +43,7 @@ export async function search(session: Session, command: SearchCommand): Promise<
   }
   const plan = planSearch(command.criteria, view, session.savedSearch);
   const messages = session.ctx.imapMessages;
-  if (plan.textConditions.length) {
-    const candidates = await messages.blobsOf(view.id, view.allUids());
-    const matches = await textMatches(session.ctx.runtime.blobs, candidates, plan.textConditions);
-    for (const condition of plan.textConditions) {
-      for (const uid of matches.get(condition) ?? []) condition.uids.push(uid);
-    }
-  }
+  await resolveTextConditions(session, plan);
   if (plan.sentDateConditions.length) {
     const rows = await messages.sentDateRows(view.id);
     const days = rows.map((r) => ({

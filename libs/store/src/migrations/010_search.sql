@@ -40,6 +40,8 @@ CREATE TABLE message_search (
   FOREIGN KEY (mailbox_id, uid) REFERENCES messages (mailbox_id, uid) ON DELETE CASCADE ON UPDATE CASCADE
 );
 CREATE INDEX message_search_incomplete ON message_search (mailbox_id) WHERE NOT complete;
+-- THREADID of a parent that arrives after its reply: who references it?
+CREATE INDEX message_search_refs ON message_search USING gin (refs);
 
 -- SEARCH is a case-insensitive SUBSTRING match (RFC 9051 §6.4.4), which a word
 -- index (tsvector) can't answer; trigram GIN indexes answer LIKE '%x%' (the

@@ -33,8 +33,11 @@ const noNul = (s: string) => (s.includes("\0") ? s.replaceAll("\0", " ") : s);
 /**
  * Inserts (or replaces) search rows of existing messages, then gives the new
  * ones their THREADID: the thread of a message of the same account whose
- * Message-ID is among the References/In-Reply-To ids, else a thread of its own
- * (its EMAILID). Rows of messages already expunged are skipped.
+ * Message-ID is among the References/In-Reply-To ids, else that of one whose
+ * References name this message (it came first), else a thread of its own (its
+ * EMAILID). Two threads that a later message links are not merged (a THREADID
+ * never changes, RFC 8474 §5.2); THREAD REFERENCES computes its trees anew.
+ * Rows of messages already expunged are skipped.
  */
 export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[]): Promise<number> {
   if (rows.length === 0) return 0;
@@ -66,6 +69,13 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
          SELECT p.thread_id FROM messages p JOIN mailboxes pb ON pb.id = p.mailbox_id
           WHERE p.message_id = ANY(ins.refs || coalesce(substring(m.in_reply_to FROM '<[^<>[:space:]]+>'), ''))
             AND p.thread_id IS NOT NULL AND pb.account_id = mb.account_id
+          LIMIT 1), (
+         -- a reply that arrived before its parent: the parent joins the reply's thread
+         SELECT c.thread_id FROM message_search cs
+           JOIN messages c ON c.mailbox_id = cs.mailbox_id AND c.uid = cs.uid
+           JOIN mailboxes cb ON cb.id = c.mailbox_id
+          WHERE m.message_id IS NOT NULL AND cs.refs @> ARRAY[m.message_id]
+            AND c.thread_id IS NOT NULL AND cb.account_id = mb.account_id
           LIMIT 1), m.email_id)
        FROM ins, mailboxes mb
       WHERE m.mailbox_id = ins.mailbox_id AND m.uid = ins.uid AND mb.id = m.mailbox_id AND m.thread_id IS NULL`,
@@ -120,6 +130,8 @@ export interface UnindexedMessage {
   uid: number;
   blobKey: string;
   size: number;
+  /** It has a search row (with its SORT/THREAD keys), only its text was cut. */
+  hasRow: boolean;
 }
 
 /**
@@ -135,17 +147,17 @@ export async function unindexedIn(db: Queryable, mailboxId: number): Promise<Uni
     [mailboxId],
   );
   const missing = Number(head.rows[0]?.missing ?? 0);
-  const { rows } = await db.query<{ uid: number; blob_key: string; size: number }>(
+  const { rows } = await db.query<{ uid: number; blob_key: string; size: number; has_row: boolean }>(
     missing !== 0
-      ? `SELECT m.uid, m.blob_key, m.size FROM messages m
+      ? `SELECT m.uid, m.blob_key, m.size, s.uid IS NOT NULL AS has_row FROM messages m
            LEFT JOIN message_search s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid
           WHERE m.mailbox_id = $1 AND (s.uid IS NULL OR NOT s.complete) ORDER BY m.uid`
-      : `SELECT m.uid, m.blob_key, m.size FROM message_search s
+      : `SELECT m.uid, m.blob_key, m.size, true AS has_row FROM message_search s
            JOIN messages m ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid
           WHERE s.mailbox_id = $1 AND NOT s.complete ORDER BY m.uid`,
     [mailboxId],
   );
-  return rows.map((r) => ({ mailboxId, uid: r.uid, blobKey: r.blob_key, size: r.size }));
+  return rows.map((r) => ({ mailboxId, uid: r.uid, blobKey: r.blob_key, size: r.size, hasRow: r.has_row }));
 }
 
 /** Messages without a search row, in (mailbox, uid) order after a cursor: the backfill's next batch. */
@@ -161,7 +173,13 @@ export async function missingAfter(
       ORDER BY m.mailbox_id, m.uid LIMIT $3`,
     [after.mailboxId, after.uid, limit],
   );
-  return rows.map((r) => ({ mailboxId: r.mailbox_id, uid: r.uid, blobKey: r.blob_key, size: r.size }));
+  return rows.map((r) => ({
+    mailboxId: r.mailbox_id,
+    uid: r.uid,
+    blobKey: r.blob_key,
+    size: r.size,
+    hasRow: false,
+  }));
 }
 
 /** How many messages have no search row yet (the backfill's progress gauge). */

@@ -30,6 +30,7 @@ import {
   toSectionSpec,
 } from "../fetch/section-data.ts";
 import { publishChange } from "../publish.ts";
+import { emailIdValue, threadIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -86,6 +87,7 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     body: has("BODY"),
     mime: items.some(needsBlob),
     preview: items.some((i) => i.kind === "preview"),
+    objectIds: has("EMAILID") || has("THREADID"),
   });
   view.knownHead = highestModseq;
   const selected =
@@ -193,8 +195,9 @@ function metadataValue(session: Session, row: FetchRow, seq: number, item: Fetch
     case "SAVEDATE":
       return dateTimeValue(row.savedDate);
     case "EMAILID":
+      return emailIdValue(row);
     case "THREADID":
-      return null;
+      return threadIdValue(row);
     default:
       return null;
   }

@@ -83,8 +83,14 @@ function subjLeader(s: string): number {
   return m ? i + m[0].length : 0;
 }
 
+/**
+ * The first address of a list as IMAP's ENVELOPE has it: a group's start
+ * (mailbox = the group's name, host NIL) counts, so "To: team: a@b;" sorts
+ * as "team" (Dovecot does the same; imaptest's sort-addresses and
+ * sort-display-to expect it).
+ */
 function firstAddress(list: Address[] | null): Address | null {
-  for (const a of list ?? []) if (a.host !== null) return a;
+  for (const a of list ?? []) if (a.mailbox !== null) return a;
   return null;
 }
 
@@ -96,8 +102,8 @@ function displayOf(a: Address | null): string {
   if (!a) return "";
   const name = a.name === null ? "" : decodeEncodedWords(a.name).trim();
   if (name !== "") return casemap(name);
-  // RFC 5957 §3: without a display-name, the addr-spec (mailbox@host)
-  return casemap(`${a.mailbox ?? ""}@${a.host ?? ""}`);
+  // RFC 5957 §3: without a display-name, the addr-spec (mailbox@host); a group, its name
+  return casemap(a.host === null ? (a.mailbox ?? "") : `${a.mailbox ?? ""}@${a.host}`);
 }
 
 export function sortKeys(index: MessageIndex): SortKeys {

@@ -100,12 +100,13 @@ export function references(messages: readonly ThreadKeys[]): Node[] {
       if (prev && !c.parent && c !== prev && !isAncestor(c, prev)) link(prev, c);
       prev = c;
     }
-    // (1)(C): the message's parent is the last reference (replacing any parent it had)
-    if (prev && prev !== node && !isAncestor(node, prev)) link(prev, node);
-    else if (!prev && node.parent) {
+    // (1)(C): the message's parent is the last reference: any parent it had is
+    // dropped first, and no link is made that would close a loop
+    if (node.parent && node.parent !== prev) {
       node.parent.children.splice(node.parent.children.indexOf(node), 1);
       node.parent = null;
     }
+    if (prev && prev !== node && !isAncestor(node, prev)) link(prev, node);
   }
   // (2) the root set
   let roots = all.filter((n) => n.parent === null);

@@ -2,4 +2,5 @@ export * from "./deliver.ts";
 export * from "./gc.ts";
 export * from "./group-commit.ts";
 export * from "./index-columns.ts";
+export * from "./search-backfill.ts";
 export * from "./search-index.ts";

@@ -39,10 +39,11 @@ const noNul = (s: string) => (s.includes("\0") ? s.replaceAll("\0", " ") : s);
  * never changes, RFC 8474 §5.2); THREAD REFERENCES computes its trees anew.
  * Rows of messages already expunged are skipped.
  */
+/** Returns how many rows were written. */
 export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const col = <T>(f: (r: SearchRow) => T) => rows.map(f);
-  const { rowCount } = await db.query(
+  const { rows: written } = await db.query<{ n: number }>(
     `WITH r AS (
        SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
                             $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
@@ -64,7 +65,7 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
          display_from = EXCLUDED.display_from, display_to = EXCLUDED.display_to, refs = EXCLUDED.refs,
          indexed_at = now()
        RETURNING mailbox_id, uid, refs
-     )
+     ), threaded AS (
      UPDATE messages m SET thread_id = coalesce((
          SELECT p.thread_id FROM messages p JOIN mailboxes pb ON pb.id = p.mailbox_id
           WHERE p.message_id = ANY(ins.refs || coalesce(substring(m.in_reply_to FROM '<[^<>[:space:]]+>'), ''))
@@ -78,7 +79,10 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
             AND c.thread_id IS NOT NULL AND cb.account_id = mb.account_id
           LIMIT 1), m.email_id)
        FROM ins, mailboxes mb
-      WHERE m.mailbox_id = ins.mailbox_id AND m.uid = ins.uid AND mb.id = m.mailbox_id AND m.thread_id IS NULL`,
+      WHERE m.mailbox_id = ins.mailbox_id AND m.uid = ins.uid AND mb.id = m.mailbox_id AND m.thread_id IS NULL
+     RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM ins)::int AS n`,
     [
       col((r) => r.mailboxId),
       col((r) => r.uid),
@@ -96,7 +100,7 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
       col((r) => JSON.stringify(r.refs.map(noNul))),
     ],
   );
-  return rowCount ?? 0;
+  return written[0]?.n ?? 0;
 }
 
 /**

@@ -70,6 +70,11 @@ export const protocolLimitsSchema = {
   IMAP_HIBERNATE_AFTER_MS: whole(10_000, 0, "a whole number of milliseconds ≥ 0 (0 = never hibernate)"),
   IMAP_IDLE_POLL_MS: whole(500, 50, "at least 50 milliseconds"),
 
+  // ---- search index (libs/delivery search-index.ts, search-backfill.ts; issue 20) ----
+  SEARCH_INDEX_MAX_TEXT_CHARS: whole(1024 * 1024, 1024, "at least 1024 characters"),
+  SEARCH_BACKFILL_BATCH: whole(200, 0, "a whole number ≥ 0 (0 = no backfill)"),
+  SEARCH_BACKFILL_PAUSE_MS: whole(200, 0, "a whole number of milliseconds ≥ 0"),
+
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
   POP3_IDLE_TIMEOUT_MS: whole(10 * MINUTE, 1, "a positive number of milliseconds"),
@@ -138,6 +143,15 @@ export interface ImapLimits {
   idlePollMs: number;
 }
 
+export interface SearchLimits {
+  /** Body text indexed per message (characters); past it the message is also scanned when searched. */
+  maxTextChars: number;
+  /** Messages the backfill indexes per batch (0: no backfill; unindexed messages are scanned). */
+  backfillBatch: number;
+  /** Pause between two backfill batches (the throttle). */
+  backfillPauseMs: number;
+}
+
 export interface Pop3Limits {
   /** Autologout of an idle session (RFC 1939 §3: at least 10 minutes). */
   idleTimeoutMs: number;
@@ -148,6 +162,7 @@ export interface ProtocolLimits {
   auth: AuthLimits;
   imap: ImapLimits;
   pop3: Pop3Limits;
+  search: SearchLimits;
 }
 
 /** Cross-variable checks: problems naming the variable. */
@@ -200,6 +215,11 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       idlePollMs: e.IMAP_IDLE_POLL_MS,
     },
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
+    search: {
+      maxTextChars: e.SEARCH_INDEX_MAX_TEXT_CHARS,
+      backfillBatch: e.SEARCH_BACKFILL_BATCH,
+      backfillPauseMs: e.SEARCH_BACKFILL_PAUSE_MS,
+    },
   };
 }
 

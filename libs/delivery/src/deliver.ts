@@ -30,6 +30,10 @@ import { CrlfNormalizer, createIndexer, type MessageIndex, toCrlf } from "@aerog
 import { type Appended, type DedupeOptions, DuplicateDeliveryError, type Store } from "@aerogram/store";
 import { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { toIndexColumns } from "./index-columns.ts";
+import { SearchIndexer } from "./search-index.ts";
+
+/** Bytes of a message kept while it streams in, for its search text (larger ones are read back). */
+const SEARCH_CAPTURE_BYTES = 2 * 1024 * 1024;
 
 function drainedOrClosed(stream: PassThrough): Promise<void> {
   return new Promise((resolve) => {
@@ -53,6 +57,8 @@ export interface StoredBlob {
   key: string;
   size: number;
   index: MessageIndex;
+  /** The stored bytes when the message was small enough to keep (search text, search-index.ts). */
+  bytes?: Uint8Array;
 }
 
 export interface DeliveryResult extends StoredBlob {
@@ -64,6 +70,8 @@ export type CommitOnceResult = { duplicate: false; appended: Appended[] } | { du
 
 export class Delivery {
   readonly #grouped: GroupCommitter | undefined;
+  readonly #search: SearchIndexer;
+  readonly #onSearchIndexError: (err: Error) => void;
 
   /**
    * `groupCommit`: commitOnce goes through a GroupCommitter (deliveries that
@@ -72,9 +80,33 @@ export class Delivery {
    */
   constructor(
     private readonly deps: { store: Store; blobs: BlobStore; events: EventBus },
-    options: { groupCommit?: GroupCommitOptions } = {},
+    options: {
+      groupCommit?: GroupCommitOptions;
+      /** A search row that could not be written (the message is searched by a scan until the backfill). */
+      onSearchIndexError?: (err: Error) => void;
+      searchMaxBodyChars?: number;
+    } = {},
   ) {
     this.#grouped = options.groupCommit ? new GroupCommitter(deps.store, options.groupCommit) : undefined;
+    this.#search = new SearchIndexer(
+      deps,
+      options.searchMaxBodyChars !== undefined ? { maxBodyChars: options.searchMaxBodyChars } : {},
+    );
+    this.#onSearchIndexError = options.onSearchIndexError ?? (() => {});
+  }
+
+  /** The search rows (libs/store search/) of committed messages; never throws (see search-index.ts). */
+  async indexForSearch(blobs: readonly StoredBlob[], appended: readonly Appended[]): Promise<void> {
+    try {
+      await this.#search.indexCommitted(blobs, appended);
+    } catch (err) {
+      this.#onSearchIndexError(err as Error);
+    }
+  }
+
+  /** The search indexer (backfill, SORT/THREAD indexing what is missing). */
+  get searchIndexer(): SearchIndexer {
+    return this.#search;
   }
 
   /** Group-commit counters (undefined without groupCommit). */
@@ -92,9 +124,13 @@ export class Delivery {
       const message = toCrlf(source);
       const put = await this.deps.blobs.putBuffer(message);
       indexer.write(message);
-      return { key: put.key, size: put.size, index: indexer.end() };
+      const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
+      if (message.length <= SEARCH_CAPTURE_BYTES) stored.bytes = message;
+      return stored;
     }
     const crlf = new CrlfNormalizer();
+    let captured: Uint8Array[] | null = [];
+    let capturedBytes = 0;
     // The pump hands every chunk to the indexer and then to the blob store's
     // stream. (A "data" listener on the tee would switch it to flowing mode and
     // drop whatever flowed before the blob store started reading.)
@@ -111,6 +147,11 @@ export class Delivery {
         for await (const raw of source) {
           const chunk = crlf.push(raw);
           indexer.write(chunk);
+          if (captured !== null) {
+            capturedBytes += chunk.length;
+            if (capturedBytes > SEARCH_CAPTURE_BYTES) captured = null;
+            else if (chunk.length) captured.push(Buffer.from(chunk));
+          }
           if (!tee.write(chunk)) await drainedOrClosed(tee);
           if (tee.destroyed) return;
         }
@@ -131,7 +172,9 @@ export class Delivery {
       throw err;
     }
     await pump;
-    return { key: put.key, size: put.size, index: indexer.end() };
+    const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
+    if (captured !== null && capturedBytes === put.size) stored.bytes = Buffer.concat(captured);
+    return stored;
   }
 
   /**
@@ -168,7 +211,10 @@ export class Delivery {
         })),
         dedupe,
       });
-      if (!result.duplicate) this.#publish(result.appended);
+      if (!result.duplicate) {
+        await this.indexForSearch([blob], result.appended);
+        this.#publish(result.appended);
+      }
       return result;
     }
     try {
@@ -195,6 +241,7 @@ export class Delivery {
       })),
       dedupe ? { dedupe } : {},
     );
+    await this.indexForSearch([blob], appended);
     this.#publish(appended);
     return appended;
   }

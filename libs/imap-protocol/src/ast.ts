@@ -90,7 +90,8 @@ export type StatusItem =
   | "DELETED"
   | "SIZE"
   | "HIGHESTMODSEQ"
-  | "APPENDLIMIT";
+  | "APPENDLIMIT"
+  | "MAILBOXID";
 
 export type ListSelectionOption = "SUBSCRIBED" | "REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE";
 
@@ -214,7 +215,47 @@ export interface GetQuotaCommand extends CommandBase {
   readonly root: string;
 }
 
+export type SortKey =
+  | "ARRIVAL"
+  | "CC"
+  | "DATE"
+  | "FROM"
+  | "SIZE"
+  | "SUBJECT"
+  | "TO"
+  | "DISPLAYFROM"
+  | "DISPLAYTO";
+
+/** SORT / UID SORT (RFC 5256 §3, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT). */
+export interface SortCommand extends CommandBase {
+  readonly name: "SORT";
+  /** ESORT return options (RFC 5267 §3.1; SAVE: RFC 5182), or null without RETURN. */
+  readonly returnOptions: readonly SearchReturnOption[] | null;
+  readonly sortCriteria: readonly { readonly key: SortKey; readonly reverse: boolean }[];
+  /** Upper-cased charset (required by SORT). */
+  readonly charset: string;
+  readonly criteria: readonly SearchKey[];
+}
+
+/** THREAD / UID THREAD (RFC 5256 §3). */
+export interface ThreadCommand extends CommandBase {
+  readonly name: "THREAD";
+  readonly algorithm: "ORDEREDSUBJECT" | "REFERENCES";
+  readonly charset: string;
+  readonly criteria: readonly SearchKey[];
+}
+
+/** COMPRESS (RFC 4978). */
+export interface CompressCommand extends CommandBase {
+  readonly name: "COMPRESS";
+  /** Upper-cased mechanism name (only DEFLATE is known). */
+  readonly mechanism: string;
+}
+
 export type Command =
+  | SortCommand
+  | ThreadCommand
+  | CompressCommand
   | SimpleCommand
   | AuthenticateCommand
   | LoginCommand

@@ -89,6 +89,13 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandSpec> = new Map(
     spec("UID COPY", SELECTED, { breaks: true }),
     spec("UID MOVE", SELECTED, { breaks: true }),
     spec("UID EXPUNGE", SELECTED, { breaks: true }),
+    // SORT and THREAD answer with sequence numbers like SEARCH (RFC 5256).
+    spec("SORT", SELECTED, { uses: true }),
+    spec("THREAD", SELECTED, { uses: true }),
+    spec("UID SORT", SELECTED, { breaks: true }),
+    spec("UID THREAD", SELECTED, { breaks: true }),
+    // RFC 4978 §3: valid once authenticated.
+    spec("COMPRESS", AUTHENTICATED),
   ].map((entry) => [entry.name, entry]),
 );
 

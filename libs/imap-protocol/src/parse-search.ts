@@ -58,7 +58,7 @@ export function parseSearchArguments(cursor: CommandCursor, tag: string, uid: bo
   cursor.sp();
   let returnOptions: SearchReturnOption[] | null = null;
   if (cursor.acceptKeyword("RETURN")) {
-    returnOptions = parseReturnOptions(cursor);
+    returnOptions = parseSearchReturnOptions(cursor);
     cursor.sp();
   }
   let charset: string | null = null;
@@ -81,7 +81,7 @@ export function parseSearchArguments(cursor: CommandCursor, tag: string, uid: bo
   return { tag, name: "SEARCH", uid, charset, returnOptions, criteria };
 }
 
-function parseReturnOptions(cursor: CommandCursor): SearchReturnOption[] {
+export function parseSearchReturnOptions(cursor: CommandCursor): SearchReturnOption[] {
   cursor.sp();
   cursor.expect("(");
   const options: SearchReturnOption[] = [];

@@ -1,7 +1,8 @@
 // STATUS (RFC 9051 §6.3.11):
 //   status     = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"
 //   status-att = "MESSAGES" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE" /
-//                "RECENT" (RFC 3501) / "HIGHESTMODSEQ" (RFC 7162) / "APPENDLIMIT" (RFC 7889)
+//                "RECENT" (RFC 3501) / "HIGHESTMODSEQ" (RFC 7162) / "APPENDLIMIT" (RFC 7889) /
+//                "MAILBOXID" (RFC 8474)
 // The status-att list is shared with LIST ... RETURN (STATUS (...)) (RFC 5819).
 
 import type { StatusCommand, StatusItem } from "./ast.ts";
@@ -17,6 +18,7 @@ const STATUS_ITEMS = new Set<string>([
   "SIZE",
   "HIGHESTMODSEQ",
   "APPENDLIMIT",
+  "MAILBOXID",
 ]);
 
 export function parseStatusItems(cursor: CommandCursor): StatusItem[] {

@@ -27,6 +27,7 @@ import { parseListArguments, parseLsubArguments } from "./parse-list.ts";
 import { parseCreateArguments, parseSelectArguments } from "./parse-mailbox-commands.ts";
 import { parseSearchArguments } from "./parse-search.ts";
 import { parseSequenceSet } from "./parse-sequence-set.ts";
+import { parseCompressArguments, parseSortArguments, parseThreadArguments } from "./parse-sort.ts";
 import { parseStatusArguments } from "./parse-status.ts";
 import { parseStoreArguments } from "./parse-store.ts";
 
@@ -96,6 +97,9 @@ const COMMAND_PARSERS = new Map<string, Parse>([
   ["MOVE", (cursor, tag) => parseCopyMove(cursor, tag, "MOVE", false)],
   ["ID", parseId],
   ["UID", parseUid],
+  ["SORT", (cursor, tag) => parseSortArguments(cursor, tag, false)],
+  ["THREAD", (cursor, tag) => parseThreadArguments(cursor, tag, false)],
+  ["COMPRESS", parseCompressArguments],
 ]);
 
 const UID_PARSERS = new Map<string, Parse>([
@@ -105,6 +109,8 @@ const UID_PARSERS = new Map<string, Parse>([
   ["COPY", (cursor, tag) => parseCopyMove(cursor, tag, "COPY", true)],
   ["MOVE", (cursor, tag) => parseCopyMove(cursor, tag, "MOVE", true)],
   ["EXPUNGE", parseUidExpunge],
+  ["SORT", (cursor, tag) => parseSortArguments(cursor, tag, true)],
+  ["THREAD", (cursor, tag) => parseThreadArguments(cursor, tag, true)],
 ]);
 
 /** Parses one framed command. Never throws for any input. */

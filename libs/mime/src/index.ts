@@ -19,7 +19,14 @@ export {
   parseContentType,
   parseDisposition,
 } from "./params.ts";
-export { makePreview } from "./preview.ts";
+export { htmlToText, makePreview } from "./preview.ts";
+export {
+  DEFAULT_MAX_BODY_CHARS,
+  extractSearchText,
+  messageIds,
+  type SearchText,
+  searchTextMatches,
+} from "./search-text.ts";
 export {
   type ByteRange,
   filterHeaderFields,
@@ -40,6 +47,7 @@ export {
   serializeBodyStructure,
   serializeEnvelope,
 } from "./serializer.ts";
+export { baseSubject, casemap, type SortKeys, sortKeys } from "./sort-keys.ts";
 export {
   Base64Decoder,
   type ByteDecoder,

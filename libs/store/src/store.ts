@@ -13,6 +13,7 @@ import { OutboundQueue } from "./outbound/queue.ts";
 import { SenderPolicies } from "./outbound/sender-policies.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
 import { SieveScripts } from "./sieve/scripts.ts";
+import { SearchIndex } from "./search/search-index.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
 export interface StoreOptions {
@@ -39,6 +40,8 @@ export class Store {
   readonly sieve: SieveScripts;
   /** Submission sender policy per account / domain (migration 060). */
   readonly senderPolicies: SenderPolicies;
+  /** Full-text rows, SORT/THREAD keys (migration 010). */
+  readonly search: SearchIndex;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -55,6 +58,7 @@ export class Store {
     this.filtering = new Filtering(pool);
     this.sieve = new SieveScripts(pool);
     this.senderPolicies = new SenderPolicies(pool);
+    this.search = new SearchIndex(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

@@ -29,6 +29,19 @@ export const authenticatedCapabilities = (appendLimit: number): string[] => [
   "UTF8=ACCEPT",
   "STATUS=SIZE",
   `APPENDLIMIT=${appendLimit}`,
+  // search branch (issue #20): SORT/THREAD (RFC 5256), SORT=DISPLAY (RFC 5957),
+  // ESORT (RFC 5267), OBJECTID (RFC 8474), WITHIN (RFC 5032), PREVIEW (RFC 8970),
+  // SAVEDATE (RFC 8514), COMPRESS=DEFLATE (RFC 4978)
+  "SORT",
+  "SORT=DISPLAY",
+  "ESORT",
+  "THREAD=ORDEREDSUBJECT",
+  "THREAD=REFERENCES",
+  "OBJECTID",
+  "WITHIN",
+  "PREVIEW",
+  "SAVEDATE",
+  "COMPRESS=DEFLATE",
 ];
 
 export function preAuthCapabilities(opts: { starttls: boolean; loginDisabled: boolean }): string[] {

@@ -4,7 +4,9 @@
 //   commands/<name>.ts  one handler per command, dispatched by commands/index.ts
 //   selected-mailbox.ts the compact per-session view (UIDs, flags)
 //   mailbox-sync.ts     change detection → untagged EXISTS/EXPUNGE/FETCH
+//   search/             SEARCH keys, the full-text index's use, SORT/THREAD, OBJECTID, the backfill
 import type { ServiceStarter } from "@aerogram/runtime";
+import { startSearchBackfill } from "./search/backfill.ts";
 import { ImapServer } from "./server.ts";
 
 export { ImapServer } from "./server.ts";
@@ -12,10 +14,14 @@ export { ImapServer } from "./server.ts";
 export const startImap: ServiceStarter = async (runtime) => {
   const server = new ImapServer(runtime);
   const endpoints = await server.listen();
+  const backfill = startSearchBackfill(runtime, server.ctx);
   return {
     name: "imap",
     endpoints,
     connections: () => server.connections,
-    drain: (graceMs) => server.drain(graceMs),
+    drain: async (graceMs) => {
+      await backfill.stop();
+      await server.drain(graceMs);
+    },
   };
 };

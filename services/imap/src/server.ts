@@ -76,7 +76,13 @@ export class ImapServer {
         { limits: runtime.limits, log: runtime.log },
         { maxPerAccount: options.maxSessionsPerAccount ?? config.imapMaxSessionsPerAccount },
       ),
-      delivery: new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events }),
+      delivery: new Delivery(
+        { store: runtime.store, blobs: runtime.blobs, events: runtime.events },
+        {
+          searchMaxBodyChars: config.protocolLimits.search.maxTextChars,
+          onSearchIndexError: (err) => runtime.log.warn({ err }, "search row not written; the backfill will"),
+        },
+      ),
       imapMailboxes: runtime.store.mailboxes,
       imapMessages: runtime.store.messages,
       orphanSubscriptions: runtime.store.subscriptions,

@@ -44,6 +44,7 @@ import type { Account } from "@aerogram/store";
 import { authenticatedCapabilities, preAuthCapabilities } from "./capabilities.ts";
 import { ClientRecognizer } from "./client-family.ts";
 import { COMMAND_HANDLERS, type CommandResult } from "./commands/index.ts";
+import { deflateTransport } from "./compress.ts";
 import type { ServerContext } from "./context.ts";
 import { ImapError } from "./errors.ts";
 import { LiveUpdates } from "./live-updates.ts";
@@ -93,6 +94,7 @@ export class Session {
   /** The socket whose "close" ends this session (the plain one, also after STARTTLS). */
   readonly #closeSource: Socket;
   readonly #onSocketClose = () => this.close();
+  #compressed = false;
   #busy = false;
   #drainRequested = false;
   /** Input/output byte counts already added to the client-family metric. */
@@ -488,6 +490,25 @@ export class Session {
     this.out.replaceSocket(secure);
     this.#input.switchTo(secure);
     secure.on("error", () => {});
+  }
+
+  get compressed(): boolean {
+    return this.#compressed;
+  }
+
+  /**
+   * COMPRESS=DEFLATE (RFC 4978), after the tagged OK: from here every byte in
+   * and out goes through compress.ts. Nothing pipelined behind the command
+   * (the client may only compress after the OK) is kept.
+   */
+  startCompression(): void {
+    const transport = deflateTransport(this.#input.detach());
+    this.#compressed = true;
+    // The deflate streams hold state a hibernated record cannot keep (hibernate.ts).
+    this.hibernatable = false;
+    this.out.replaceSocket(transport);
+    this.#input.switchTo(transport);
+    transport.on("error", () => {});
   }
 }
 

@@ -228,6 +228,7 @@ describe("QRESYNC (RFC 7162 §3.2)", () => {
     const select = await c.command("SELECT INBOX");
     assert.match(select, /\* OK \[HIGHESTMODSEQ 9\]/);
     const uidValidity = field(select, /UIDVALIDITY (\d+)/);
+    inboxObjectId = /\[MAILBOXID \((M\d+)\)\]/.exec(select)![1]!;
     assert.match(await other.command("SELECT INBOX"), /OK/);
     assert.match(await other.command("UID STORE 2,7 +FLAGS.SILENT (\\Deleted)"), /OK/);
     assert.match(await other.command("UID EXPUNGE 2,7"), /\* 7 EXPUNGE\r\n\* 2 EXPUNGE\r\n/);
@@ -245,6 +246,8 @@ describe("QRESYNC (RFC 7162 §3.2)", () => {
     return { c, other, uidValidity };
   }
 
+  /** RFC 8474 MAILBOXID of the fixture's INBOX (SELECT's response code). */
+  let inboxObjectId = "";
   const header = (uidValidity: number, readOnly = false): string =>
     "* OK [CLOSED] Previous mailbox closed\r\n* 5 EXISTS\r\n* 0 RECENT\r\n" +
     "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n" +
@@ -252,6 +255,7 @@ describe("QRESYNC (RFC 7162 §3.2)", () => {
       ? "* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n"
       : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n") +
     `* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 9] Predicted next UID\r\n` +
+    `* OK [MAILBOXID (${inboxObjectId})] Ok\r\n` +
     "* OK [UNSEEN 1] First unseen\r\n* OK [HIGHESTMODSEQ 14] Highest\r\n";
 
   test("SELECT (QRESYNC (uidvalidity modseq known-uids)): VANISHED (EARLIER) and changed flags", async (t) => {

@@ -194,7 +194,7 @@ describe("authenticated and selected commands", () => {
     try {
       assert.match(await client.command("NAMESPACE"), /\* NAMESPACE \(\(""\s"\/"\)\) NIL NIL/);
       assert.match(await client.command('LIST "" ""'), /\* LIST \(\\Noselect\) "\/" ""/);
-      assert.match(await client.command("CREATE Projects/2024/"), /OK CREATE/);
+      assert.match(await client.command("CREATE Projects/2024/"), /OK \[MAILBOXID \(M\d+\)\] CREATE/);
       assert.match(await client.command("CREATE Projects/2024"), /NO \[ALREADYEXISTS\]/);
       assert.match(await client.command("CREATE INBOX"), /NO \[ALREADYEXISTS\]/);
       const percent = await client.command('LIST "" "%"');

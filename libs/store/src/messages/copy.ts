@@ -7,6 +7,7 @@ import { recordExpunge } from "../changes/expunge-log.ts";
 import type { PoolClient } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { accountUsage, QuotaExceededError } from "../quota/quota.ts";
+import { copySearchRows } from "../search/rows.ts";
 
 export interface CopyResult {
   uidValidity: number;
@@ -59,10 +60,10 @@ export async function copyIn(
   const inserted = await tx.query<{ src: number; uid: number }>(
     `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
                            envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
-                           cc_addr, bcc_addr, message_id, in_reply_to, preview)
+                           cc_addr, bcc_addr, message_id, in_reply_to, preview, email_id, thread_id)
      SELECT $1, $2 + row_number() OVER (ORDER BY uid) - 1, $3, flags, keywords, internal_date, size, blob_key,
             envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
-            cc_addr, bcc_addr, message_id, in_reply_to, preview
+            cc_addr, bcc_addr, message_id, in_reply_to, preview, email_id, thread_id
        FROM messages WHERE mailbox_id = $4 AND uid = ANY($5::bigint[])
      RETURNING uid`,
     [destinationId, d.first_uid, d.modseq, sourceId, uids],
@@ -80,6 +81,8 @@ export async function copyIn(
     destinationModseq: d.modseq,
     accountId: d.account_id,
   };
+  // The copies keep their search rows (and, above, EMAILID/THREADID: RFC 8474 §5.1).
+  await copySearchRows(tx, sourceId, sourceUids, destinationId, destinationUids);
   if (move && sourceUids.length) {
     const modseq = source.highestmodseq + (sourceId === destinationId ? 2 : 1);
     await tx.query("DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])", [

@@ -23,6 +23,9 @@ export interface FetchRow {
   /** The stored MIME index ({v,size,lines,parts}), parsed from jsonb. */
   mime: unknown;
   preview: string | null;
+  /** RFC 8474 EMAILID / THREADID numbers (with FetchColumns.objectIds; THREADID null until threaded). */
+  emailId?: number;
+  threadId?: number | null;
 }
 
 /** Which optional (larger) columns a FETCH needs. */
@@ -32,6 +35,8 @@ export interface FetchColumns {
   body?: boolean;
   mime?: boolean;
   preview?: boolean;
+  /** email_id and thread_id (migration 010). */
+  objectIds?: boolean;
 }
 
 interface RawFetchRow {
@@ -48,6 +53,8 @@ interface RawFetchRow {
   body?: string | null;
   mime?: unknown;
   preview?: string | null;
+  email_id?: number;
+  thread_id?: number | null;
 }
 
 /** Rows for the given UIDs (ascending), in ONE query. */
@@ -78,6 +85,7 @@ export async function fetchRowsWithHead(
     columns.body ? "body" : "",
     columns.mime ? "mime" : "",
     columns.preview ? "preview" : "",
+    columns.objectIds ? "email_id, thread_id" : "",
   ].filter(Boolean);
   const { rows } = await db.query<RawFetchRow & { head: number }>(
     `SELECT uid, modseq, flags, keywords, internal_date, saved_date, size, blob_key
@@ -86,21 +94,24 @@ export async function fetchRowsWithHead(
        FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`,
     [mailboxId, uids],
   );
-  const fetched = rows.map((r) => ({
-    uid: r.uid,
-    modseq: r.modseq,
-    flags: r.flags,
-    keywords: r.keywords,
-    internalDate: r.internal_date,
-    savedDate: r.saved_date,
-    size: r.size,
-    blobKey: r.blob_key,
-    envelope: r.envelope ?? null,
-    bodyStructure: r.body_structure ?? null,
-    body: r.body ?? null,
-    mime: r.mime ?? null,
-    preview: r.preview ?? null,
-  }));
+  const fetched = rows.map(
+    (r): FetchRow => ({
+      uid: r.uid,
+      modseq: r.modseq,
+      flags: r.flags,
+      keywords: r.keywords,
+      internalDate: r.internal_date,
+      savedDate: r.saved_date,
+      size: r.size,
+      blobKey: r.blob_key,
+      envelope: r.envelope ?? null,
+      bodyStructure: r.body_structure ?? null,
+      body: r.body ?? null,
+      mime: r.mime ?? null,
+      preview: r.preview ?? null,
+      ...(columns.objectIds ? { emailId: r.email_id!, threadId: r.thread_id ?? null } : {}),
+    }),
+  );
   return { rows: fetched, highestModseq: rows[0]?.head ?? null };
 }
 

@@ -9,6 +9,7 @@
  * (`{ kind: "uids" }`).
  */
 import type { Queryable } from "../db.ts";
+import { fullTextSql } from "../search/fulltext.ts";
 
 /** Header fields with a decoded column of their own (filled at delivery by libs/mime). */
 export const INDEXED_HEADER_COLUMNS = {
@@ -40,6 +41,18 @@ export type MessageCriterion =
   | { readonly kind: "keyword"; readonly keyword: string }
   /** The decoded header contains the value, case-insensitively. */
   | { readonly kind: "header"; readonly field: IndexedHeader; readonly value: string }
+  /**
+   * SEARCH BODY/TEXT through the full-text index (libs/store search/): the
+   * indexed messages whose text contains the value, or a UID of `scanned`
+   * (the matches among the messages the caller had to read, search/rows.ts unindexedIn).
+   */
+  | {
+      readonly kind: "fullText";
+      /** "header": any header field contains it (a HEADER key's candidates, checked further by the caller). */
+      readonly scope: "body" | "text" | "header";
+      readonly value: string;
+      readonly scanned: readonly number[];
+    }
   /** INTERNALDATE's calendar day in UTC against a day (yyyy-mm-dd), without time (RFC 9051 §6.4.4). */
   | { readonly kind: "internalDate"; readonly op: "before" | "on" | "since"; readonly day: string }
   | { readonly kind: "size"; readonly op: "larger" | "smaller"; readonly octets: number }
@@ -85,6 +98,10 @@ export function compileSearch(criteria: readonly MessageCriterion[]): CompiledSe
         return `EXISTS (SELECT 1 FROM unnest(keywords) k WHERE lower(k) = lower(${param(c.keyword)}))`;
       case "header":
         return contains(INDEXED_HEADER_COLUMNS[c.field], c.value);
+      case "fullText": {
+        const indexed = fullTextSql(c.scope, c.value, param);
+        return c.scanned.length ? `(${indexed} OR uid = ANY(${param(c.scanned)}::bigint[]))` : indexed;
+      }
       case "internalDate":
         return `(internal_date AT TIME ZONE 'UTC')::date ${DATE_OPERATORS[c.op]} ${param(c.day)}::date`;
       case "size":

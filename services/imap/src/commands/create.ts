@@ -4,6 +4,7 @@ import { type CreateCommand, responseCodes } from "@aerogram/imap-protocol";
 import { type Mailbox, MailboxExistsError, normalizeMailboxName } from "@aerogram/store";
 import { accountId, validMailboxName } from "../mailbox-lookup.ts";
 import { publishChange } from "../publish.ts";
+import { mailboxIdCode } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -49,11 +50,12 @@ export async function create(session: Session, command: CreateCommand): Promise<
     const created = await mailboxes.create(account, name, use[0] ?? null);
     await initialSubscription(session, account, created);
     publishChange(session, created.id, "mailbox-created", created.highestModseq, undefined, created.name);
+    // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK
+    return ok("CREATE completed", mailboxIdCode(created.id));
   } catch (err) {
     if (err instanceof MailboxExistsError) {
       return { condition: "NO", text: "Mailbox already exists", code: responseCodes.alreadyExists() };
     }
     throw err;
   }
-  return ok("CREATE completed");
 }

@@ -31,6 +31,7 @@ import {
   toSectionSpec,
 } from "../fetch/section-data.ts";
 import { publishChange } from "../publish.ts";
+import { emailIdValue, threadIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -88,26 +89,30 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     body: has("BODY"),
     mime: items.some(needsBlob),
     preview: items.some((i) => i.kind === "preview"),
+    // RFC 8474 ids: THREADID can still change (null until threaded), so rows
+    // that carry them bypass the message cache.
+    objectIds: has("EMAILID") || has("THREADID"),
   };
   const bits = columnBits(columns);
   const cache = session.ctx.messageCache;
+  const cacheable = !columns.objectIds;
   // No MODSEQ asked (the view has none per message) and the view is current: the
   // rows are the cache's static part with the view's flags, no read at all.
   let rows =
-    command.changedSince === null && !has("MODSEQ") && session.ctx.heads.current(view.id, view.modseq)
+    cacheable &&
+    command.changedSince === null &&
+    !has("MODSEQ") &&
+    session.ctx.heads.current(view.id, view.modseq)
       ? rowsFromMemory(session, uids, bits)
       : null;
   if (!rows) {
     // A FETCH that needs some of the larger columns reads all of them for the
     // cache: clients vary the items (ENVELOPE now, BODYSTRUCTURE next), the
     // messages stay the same. One that needs none (FLAGS of 1:*) reads none.
-    const read = await session.ctx.imapMessages.fetchRowsWithHead(
-      view.id,
-      uids,
-      bits && cache.enabled ? ALL_COLUMNS : columns,
-    );
+    const widen = cacheable && bits !== 0 && cache.enabled;
+    const read = await session.ctx.imapMessages.fetchRowsWithHead(view.id, uids, widen ? ALL_COLUMNS : columns);
     view.knownHead = read.highestModseq;
-    cache.put(view.id, read.rows, bits && cache.enabled ? columnBits(ALL_COLUMNS) : bits);
+    if (cacheable) cache.put(view.id, read.rows, widen ? columnBits(ALL_COLUMNS) : bits);
     rows = read.rows;
   }
   const selected =
@@ -237,8 +242,9 @@ function metadataValue(session: Session, row: FetchRow, seq: number, item: Fetch
     case "SAVEDATE":
       return dateTimeValue(row.savedDate);
     case "EMAILID":
+      return emailIdValue(row);
     case "THREADID":
-      return null;
+      return threadIdValue(row);
     default:
       return null;
   }

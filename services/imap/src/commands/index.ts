@@ -10,6 +10,7 @@ import { authenticate } from "./authenticate.ts";
 import { capability } from "./capability.ts";
 import { check } from "./check.ts";
 import { close, unselect } from "./close.ts";
+import { compress } from "./compress.ts";
 import { copy } from "./copy.ts";
 import { create } from "./create.ts";
 import { deleteMailbox } from "./delete.ts";
@@ -28,10 +29,12 @@ import { rename } from "./rename.ts";
 import type { CommandResult } from "./result.ts";
 import { search } from "./search.ts";
 import { select } from "./select.ts";
+import { sort } from "./sort.ts";
 import { starttls } from "./starttls.ts";
 import { status } from "./status.ts";
 import { store } from "./store.ts";
 import { subscribe, unsubscribe } from "./subscribe.ts";
+import { thread } from "./thread.ts";
 
 export type { CommandResult } from "./result.ts";
 
@@ -74,4 +77,7 @@ export const COMMAND_HANDLERS: { readonly [N in CommandName]: CommandHandler<N> 
   STORE: store,
   COPY: copy,
   MOVE: copy,
+  SORT: sort,
+  THREAD: thread,
+  COMPRESS: compress,
 };

@@ -1,7 +1,8 @@
 // SEARCH / UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return options (RFC 4731:
 // MIN MAX ALL COUNT) and SAVE (RFC 5182, "$"). The keys become the store's search
-// criteria (search/search-criteria.ts), one SQL query in libs/store; BODY/TEXT scan
-// message text (search/text-search.ts).
+// criteria (search/search-criteria.ts), one SQL query in libs/store; BODY/TEXT go
+// through the full-text index in that query (search/full-text.ts adds what the
+// index doesn't cover yet, read from blobs by search/text-search.ts).
 import {
   atom,
   compressSequenceSet,
@@ -11,13 +12,11 @@ import {
   type SearchKey,
   untagged,
 } from "@aerogram/imap-protocol";
-import { planSearch } from "../search/search-criteria.ts";
-import { sentDay } from "../search/sent-date.ts";
-import { textMatches } from "../search/text-search.ts";
+import { matchingUids } from "../search/matching.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
-function usesModseq(keys: readonly SearchKey[]): boolean {
+export function usesModseq(keys: readonly SearchKey[]): boolean {
   return keys.some((k) =>
     k.key === "MODSEQ"
       ? true
@@ -40,32 +39,8 @@ export async function search(session: Session, command: SearchCommand): Promise<
       code: responseCodes.badCharset(["UTF-8", "US-ASCII"]),
     };
   }
-  const plan = planSearch(command.criteria, view, session.savedSearch);
+  const found = await matchingUids(session, command.criteria);
   const messages = session.ctx.imapMessages;
-  if (plan.textConditions.length) {
-    const candidates = await messages.blobsOf(view.id, view.allUids());
-    const matches = await textMatches(session.ctx.runtime.blobs, candidates, plan.textConditions);
-    for (const condition of plan.textConditions) {
-      for (const uid of matches.get(condition) ?? []) condition.uids.push(uid);
-    }
-  }
-  if (plan.sentDateConditions.length) {
-    const rows = await messages.sentDateRows(view.id);
-    const days = rows.map((r) => ({
-      uid: r.uid,
-      day: sentDay(r.envelopeStart, r.headerDate, r.internalDate),
-    }));
-    for (const condition of plan.sentDateConditions) {
-      const test =
-        condition.op === "before"
-          ? (day: string) => day < condition.date
-          : condition.op === "on"
-            ? (day: string) => day === condition.date
-            : (day: string) => day >= condition.date;
-      for (const d of days) if (test(d.day)) condition.uids.push(d.uid);
-    }
-  }
-  const found = (await messages.searchUids(view.id, plan.criteria)).filter((uid) => view.sequenceOf(uid) > 0);
   const modseqWanted = usesModseq(command.criteria);
   if (modseqWanted) await session.enableCondstore();
   const numbers = command.uid ? found : found.map((uid) => view.sequenceOf(uid));

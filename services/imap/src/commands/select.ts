@@ -15,6 +15,7 @@ import {
   untaggedStatus,
 } from "@aerogram/imap-protocol";
 import { requireMailbox } from "../mailbox-lookup.ts";
+import { mailboxIdCode } from "../search/object-id.ts";
 import { SelectedMailbox } from "../selected-mailbox.ts";
 import type { Session } from "../session.ts";
 import type { CommandResult } from "./result.ts";
@@ -61,6 +62,7 @@ export async function select(session: Session, command: SelectCommand): Promise<
   out.push(...session.flagsResponses());
   out.push(untaggedStatus("OK", "UIDs valid", responseCodes.uidValidity(view.uidValidity)));
   out.push(untaggedStatus("OK", "Predicted next UID", responseCodes.uidNext(view.uidNext)));
+  out.push(untaggedStatus("OK", "Ok", mailboxIdCode(view.id)));
   if (!session.rev2) {
     for (let seq = 1; seq <= view.count; seq++) {
       if ((view.flagBits(seq) & 1) === 0) {

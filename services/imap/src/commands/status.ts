@@ -12,11 +12,15 @@ import {
 import type { Mailbox, MailboxStatusCounts } from "@aerogram/store";
 import { no } from "../errors.ts";
 import { accountId } from "../mailbox-lookup.ts";
+import { mailboxIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
 /** Each STATUS item's value from the store's counts (RFC 9051 §7.2.4; APPENDLIMIT: RFC 7889). */
-const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts, session: Session) => number> = {
+const STATUS_VALUE: Record<
+  StatusItem,
+  (counts: MailboxStatusCounts, session: Session, mailboxId: number) => ImapValue
+> = {
   MESSAGES: (c) => c.messages,
   RECENT: (c) => c.recent,
   UIDNEXT: (c) => c.uidNext,
@@ -26,6 +30,7 @@ const STATUS_VALUE: Record<StatusItem, (counts: MailboxStatusCounts, session: Se
   SIZE: (c) => c.size,
   HIGHESTMODSEQ: (c) => c.highestModseq,
   APPENDLIMIT: (_c, session) => session.ctx.limits.appendLimitBytes,
+  MAILBOXID: (_c, _session, id) => mailboxIdValue(id),
 };
 
 export async function status(session: Session, command: StatusCommand): Promise<CommandResult> {
@@ -34,7 +39,7 @@ export async function status(session: Session, command: StatusCommand): Promise<
   const counts = await session.ctx.imapMailboxes.statusByName(accountId(session), command.mailbox, view?.id);
   if (!counts) throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.nonExistent());
   if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
-  await session.send(statusLine(session, counts.name, counts, command.items));
+  await session.send(statusLine(session, counts.name, counts.id, counts, command.items));
   return ok("STATUS completed");
 }
 
@@ -47,16 +52,17 @@ export async function statusResponse(
   const counts = await session.ctx.imapMailboxes.status(mailbox.id, view?.id);
   if (!counts) return [];
   if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
-  return statusLine(session, mailbox.name, counts, items);
+  return statusLine(session, mailbox.name, mailbox.id, counts, items);
 }
 
 function statusLine(
   session: Session,
   name: string,
+  mailboxId: number,
   counts: MailboxStatusCounts,
   items: readonly StatusItem[],
 ): ResponseChunk[] {
   const values: ImapValue[] = [];
-  for (const item of items) values.push(atom(item), STATUS_VALUE[item](counts, session));
+  for (const item of items) values.push(atom(item), STATUS_VALUE[item](counts, session, mailboxId));
   return untagged([atom("STATUS"), mailboxNameValue(name, session.utf8), values], session.writerOptions);
 }

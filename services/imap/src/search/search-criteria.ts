@@ -3,9 +3,12 @@
  * (libs/store messages/search.ts), which the store compiles to one SQL query.
  *
  * Sequence numbers, \Recent and the saved result "$" are session state, so
- * they become UID lists here. BODY and TEXT (and HEADER on fields without a
- * column) need the message text: each becomes a UID list that the command
- * fills, before the query, by reading the candidates' blobs (text-search.ts).
+ * they become UID lists here. BODY and TEXT go to the full-text index
+ * (libs/store search/) inside the same query; the command adds, before the
+ * query, the matches among messages the index doesn't cover yet, found by
+ * reading their blobs (text-search.ts). HEADER on a field without a column
+ * becomes a UID list: the messages whose indexed header text contains the
+ * value, checked field by field on their blobs.
  * Dates compare calendar days in UTC, without time (RFC 9051 §6.4.4).
  */
 import type { SearchDate, SearchKey } from "@aerogram/imap-protocol";
@@ -34,8 +37,16 @@ export interface SentDateCondition {
   readonly uids: number[];
 }
 
+/** BODY/TEXT through the index; `scanned` is filled with the matches among unindexed messages. */
+export interface FullTextCondition {
+  readonly kind: "body" | "text";
+  readonly value: string;
+  readonly scanned: number[];
+}
+
 export interface SearchPlan {
   criteria: MessageCriterion[];
+  fullTextConditions: FullTextCondition[];
   textConditions: TextCondition[];
   sentDateConditions: SentDateCondition[];
 }
@@ -63,6 +74,7 @@ export function planSearch(
   saved: readonly number[] | null,
 ): SearchPlan {
   const textConditions: TextCondition[] = [];
+  const fullTextConditions: FullTextCondition[] = [];
   const sentDateConditions: SentDateCondition[] = [];
   const sent = (op: SentDateCondition["op"], date: SearchDate): MessageCriterion => {
     const condition: SentDateCondition = { op, date: isoDate(date), uids: [] };
@@ -123,8 +135,15 @@ export function planSearch(
       case "SUBJECT":
         return { kind: "header", field: "subject", value: key.value };
       case "BODY":
-      case "TEXT":
-        return scan({ kind: key.key === "BODY" ? "body" : "text", value: key.value });
+      case "TEXT": {
+        const condition: FullTextCondition = {
+          kind: key.key === "BODY" ? "body" : "text",
+          value: key.value,
+          scanned: [],
+        };
+        fullTextConditions.push(condition);
+        return { kind: "fullText", scope: condition.kind, value: key.value, scanned: condition.scanned };
+      }
       case "HEADER": {
         const field = indexedHeader(key.field);
         if (field && key.value !== "") return { kind: "header", field, value: key.value };
@@ -164,5 +183,5 @@ export function planSearch(
         return { kind: "and", operands: key.operands.map(translate) };
     }
   };
-  return { criteria: keys.map(translate), textConditions, sentDateConditions };
+  return { criteria: keys.map(translate), fullTextConditions, textConditions, sentDateConditions };
 }

@@ -1,28 +1,28 @@
 /**
- * SEARCH BODY / TEXT / HEADER <field> over message text (RFC 9051 §6.4.4).
+ * SEARCH BODY / TEXT / HEADER <field> by reading message text (RFC 9051 §6.4.4),
+ * for the messages the full-text index (libs/store search/) can't answer: those
+ * not indexed yet (backfill, or a row not written after a crash), those whose
+ * text was cut at the index's bound, and HEADER on a field without a column
+ * (whose candidates the index narrows first).
  *
- * Approach: the index has no full text, so the candidates' blobs are read
- * (whole, up to MAX_SCANNED_SIZE each; larger messages are scanned in their
- * first MAX_SCANNED_SIZE octets), with a bounded number of reads in flight. Text
- * parts are decoded (Content-Transfer-Encoding, then charset) and headers have
- * their RFC 2047 words decoded, so matching is over what the user sees, case-
- * insensitively. This costs a blob read per candidate: fine for the mailbox
- * sizes IMAP clients search server-side; a full-text index (none exists yet: it
- * would be a new libs/store migration) is the scale-up path.
+ * The candidates' blobs are read (up to MAX_SCANNED_SIZE each; larger messages
+ * are scanned in their first MAX_SCANNED_SIZE octets), with a bounded number of
+ * reads in flight. The text is libs/mime's extractSearchText, the very text the
+ * index holds, so a message answers the same whether indexed or scanned.
  */
 import type { BlobStore } from "@aerogram/blobstore";
-import type { StoredMime } from "@aerogram/delivery";
+import { MAX_SEARCH_READ_BYTES, type StoredMime } from "@aerogram/delivery";
 import {
-  decodeCharset,
   decodeEncodedWords,
-  decodeTransfer,
-  type PartNode,
+  extractSearchText,
   parseHeaderBlock,
+  type SearchText,
+  searchTextMatches,
 } from "@aerogram/mime";
 import type { TextCondition } from "./search-criteria.ts";
 
 const CONCURRENCY = 8;
-const MAX_SCANNED_SIZE = 16 * 1024 * 1024;
+const MAX_SCANNED_SIZE = MAX_SEARCH_READ_BYTES;
 
 interface Candidate {
   uid: number;
@@ -55,8 +55,7 @@ export async function textMatches(
 }
 
 class MessageText {
-  #header: string | null = null;
-  #body: string | null = null;
+  #text: SearchText | null = null;
 
   constructor(
     private readonly raw: Buffer,
@@ -64,55 +63,19 @@ class MessageText {
   ) {}
 
   matches(condition: TextCondition): boolean {
-    const needle = condition.value.toLowerCase();
     if (condition.kind === "header") {
+      const needle = condition.value.toLowerCase();
       const name = (condition.field ?? "").toLowerCase();
       const fields = parseHeaderBlock(this.#headerBlock()).filter((f) => f.name.toLowerCase() === name);
       return fields.some((f) => decodeEncodedWords(f.value).toLowerCase().includes(needle));
     }
-    if (this.#bodyText().includes(needle)) return true;
-    return condition.kind === "text" && this.#headerText().includes(needle);
+    // no body-text bound here: the scan reads what the index could not hold
+    this.#text ??= extractSearchText(this.raw, this.mime?.parts ?? null, Number.POSITIVE_INFINITY);
+    return searchTextMatches(this.#text, condition.kind, condition.value);
   }
 
   #headerBlock(): string {
     const end = this.mime ? this.mime.parts.bodyStart : this.raw.length;
     return this.raw.toString("latin1", 0, Math.min(end, this.raw.length));
-  }
-
-  #headerText(): string {
-    this.#header ??= parseHeaderBlock(this.#headerBlock())
-      .map((f) => `${f.name}: ${decodeEncodedWords(f.value)}`)
-      .join("\n")
-      .toLowerCase();
-    return this.#header;
-  }
-
-  #bodyText(): string {
-    if (this.#body !== null) return this.#body;
-    const pieces: string[] = [];
-    const walk = (part: PartNode) => {
-      if (part.children) for (const child of part.children) walk(child);
-      else if (part.message) {
-        pieces.push(this.raw.toString("latin1", part.message.headerStart, part.message.bodyStart));
-        walk(part.message);
-      } else if (part.contentType.startsWith("text/") || part.contentType === "application/octet-stream") {
-        pieces.push(this.#decodePart(part));
-      }
-    };
-    if (this.mime) walk(this.mime.parts);
-    else pieces.push(this.raw.toString("utf8"));
-    this.#body = pieces.join("\n").toLowerCase();
-    return this.#body;
-  }
-
-  #decodePart(part: PartNode): string {
-    const bytes = this.raw.subarray(part.bodyStart, Math.min(part.bodyEnd, this.raw.length));
-    // an unknown transfer encoding is searched as it is stored
-    const decoded = decodeTransfer(bytes, part.encoding) ?? bytes;
-    try {
-      return decodeCharset(decoded, part.charset ?? "us-ascii");
-    } catch {
-      return decoded.toString("latin1");
-    }
   }
 }

@@ -1,0 +1,196 @@
+/**
+ * The search rows (migration 010): written after a delivery's commit, copied by
+ * COPY/MOVE inside their transaction, and filled for older messages by the
+ * backfill. A message without its row is searched by reading its blob (the
+ * caller asks `unindexed` first), so a missing row costs time, never a wrong
+ * answer.
+ */
+import type { PoolClient, Queryable } from "../db.ts";
+
+/** What libs/delivery computes from a message (libs/mime search-text.ts and sort-keys.ts). */
+export interface SearchRow {
+  mailboxId: number;
+  uid: number;
+  /** Lower-cased header and body text. */
+  header: string;
+  body: string;
+  attachmentNames: readonly string[];
+  complete: boolean;
+  baseSubject: string;
+  replyOrForward: boolean;
+  fromMailbox: string;
+  toMailbox: string;
+  ccMailbox: string;
+  displayFrom: string;
+  displayTo: string;
+  /** Message ids of the References header. */
+  refs: readonly string[];
+}
+
+/** PostgreSQL text can't hold NUL; the text a user searches never has one. */
+const noNul = (s: string) => (s.includes("\0") ? s.replaceAll("\0", " ") : s);
+
+/**
+ * Inserts (or replaces) search rows of existing messages, then gives the new
+ * ones their THREADID: the thread of a message of the same account whose
+ * Message-ID is among the References/In-Reply-To ids, else that of one whose
+ * References name this message (it came first), else a thread of its own (its
+ * EMAILID). Two threads that a later message links are not merged (a THREADID
+ * never changes, RFC 8474 §5.2); THREAD REFERENCES computes its trees anew.
+ * Rows of messages already expunged are skipped.
+ */
+/** Returns how many rows were written. */
+export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const col = <T>(f: (r: SearchRow) => T) => rows.map(f);
+  const { rows: written } = await db.query<{ n: number }>(
+    `WITH r AS (
+       SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
+                            $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+         AS r(mailbox_id, uid, header, body, names, complete, base_subject, reply_or_forward, from_mailbox,
+              to_mailbox, cc_mailbox, display_from, display_to, refs)
+     ), ins AS (
+       INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
+                                   reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
+                                   display_to, refs)
+       SELECT r.mailbox_id, r.uid, r.header, r.body, ARRAY(SELECT jsonb_array_elements_text(r.names::jsonb)),
+              r.complete, r.base_subject, r.reply_or_forward, r.from_mailbox, r.to_mailbox, r.cc_mailbox,
+              r.display_from, r.display_to, ARRAY(SELECT jsonb_array_elements_text(r.refs::jsonb))
+         FROM r JOIN messages m ON m.mailbox_id = r.mailbox_id AND m.uid = r.uid
+       ON CONFLICT (mailbox_id, uid) DO UPDATE SET
+         header = EXCLUDED.header, body = EXCLUDED.body, attachment_names = EXCLUDED.attachment_names,
+         complete = EXCLUDED.complete, base_subject = EXCLUDED.base_subject,
+         reply_or_forward = EXCLUDED.reply_or_forward, from_mailbox = EXCLUDED.from_mailbox,
+         to_mailbox = EXCLUDED.to_mailbox, cc_mailbox = EXCLUDED.cc_mailbox,
+         display_from = EXCLUDED.display_from, display_to = EXCLUDED.display_to, refs = EXCLUDED.refs,
+         indexed_at = now()
+       RETURNING mailbox_id, uid, refs
+     ), threaded AS (
+     UPDATE messages m SET thread_id = coalesce((
+         SELECT p.thread_id FROM messages p JOIN mailboxes pb ON pb.id = p.mailbox_id
+          WHERE p.message_id = ANY(ins.refs || coalesce(substring(m.in_reply_to FROM '<[^<>[:space:]]+>'), ''))
+            AND p.thread_id IS NOT NULL AND pb.account_id = mb.account_id
+          LIMIT 1), (
+         -- a reply that arrived before its parent: the parent joins the reply's thread
+         SELECT c.thread_id FROM message_search cs
+           JOIN messages c ON c.mailbox_id = cs.mailbox_id AND c.uid = cs.uid
+           JOIN mailboxes cb ON cb.id = c.mailbox_id
+          WHERE m.message_id IS NOT NULL AND cs.refs @> ARRAY[m.message_id]
+            AND c.thread_id IS NOT NULL AND cb.account_id = mb.account_id
+          LIMIT 1), m.email_id)
+       FROM ins, mailboxes mb
+      WHERE m.mailbox_id = ins.mailbox_id AND m.uid = ins.uid AND mb.id = m.mailbox_id AND m.thread_id IS NULL
+     RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM ins)::int AS n`,
+    [
+      col((r) => r.mailboxId),
+      col((r) => r.uid),
+      col((r) => noNul(r.header)),
+      col((r) => noNul(r.body)),
+      col((r) => JSON.stringify(r.attachmentNames.map(noNul))),
+      col((r) => r.complete),
+      col((r) => noNul(r.baseSubject)),
+      col((r) => r.replyOrForward),
+      col((r) => noNul(r.fromMailbox)),
+      col((r) => noNul(r.toMailbox)),
+      col((r) => noNul(r.ccMailbox)),
+      col((r) => noNul(r.displayFrom)),
+      col((r) => noNul(r.displayTo)),
+      col((r) => JSON.stringify(r.refs.map(noNul))),
+    ],
+  );
+  return written[0]?.n ?? 0;
+}
+
+/**
+ * COPY/MOVE inside their transaction (before MOVE deletes the source rows):
+ * the destination rows get the source rows' search rows. `sourceUids` and
+ * `destinationUids` are ascending and pair up (copy.ts numbers in UID order).
+ */
+export async function copySearchRows(
+  tx: PoolClient,
+  sourceId: number,
+  sourceUids: readonly number[],
+  destinationId: number,
+  destinationUids: readonly number[],
+): Promise<void> {
+  if (sourceUids.length === 0) return;
+  await tx.query(
+    `INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
+                                 reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
+                                 display_to, refs)
+     SELECT $3, p.dst, s.header, s.body, s.attachment_names, s.complete, s.base_subject, s.reply_or_forward,
+            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs
+       FROM unnest($2::bigint[], $4::bigint[]) AS p(src, dst)
+       JOIN message_search s ON s.mailbox_id = $1 AND s.uid = p.src
+     ON CONFLICT (mailbox_id, uid) DO NOTHING`,
+    [sourceId, sourceUids, destinationId, destinationUids],
+  );
+}
+
+export interface UnindexedMessage {
+  mailboxId: number;
+  uid: number;
+  blobKey: string;
+  size: number;
+  /** It has a search row (with its SORT/THREAD keys), only its text was cut. */
+  hasRow: boolean;
+}
+
+/**
+ * The mailbox's messages a text search must read the blob of: those without a
+ * search row and those whose text was cut. Cheap when the mailbox is fully
+ * indexed (a row count against the mailbox's counter, then the partial index
+ * of incomplete rows); the anti-join only runs when rows are missing.
+ */
+export async function unindexedIn(db: Queryable, mailboxId: number): Promise<UnindexedMessage[]> {
+  const head = await db.query<{ missing: number }>(
+    `SELECT (SELECT message_count FROM mailboxes WHERE id = $1)
+          - (SELECT count(*) FROM message_search WHERE mailbox_id = $1)::int AS missing`,
+    [mailboxId],
+  );
+  const missing = Number(head.rows[0]?.missing ?? 0);
+  const { rows } = await db.query<{ uid: number; blob_key: string; size: number; has_row: boolean }>(
+    missing !== 0
+      ? `SELECT m.uid, m.blob_key, m.size, s.uid IS NOT NULL AS has_row FROM messages m
+           LEFT JOIN message_search s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid
+          WHERE m.mailbox_id = $1 AND (s.uid IS NULL OR NOT s.complete) ORDER BY m.uid`
+      : `SELECT m.uid, m.blob_key, m.size, true AS has_row FROM message_search s
+           JOIN messages m ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid
+          WHERE s.mailbox_id = $1 AND NOT s.complete ORDER BY m.uid`,
+    [mailboxId],
+  );
+  return rows.map((r) => ({ mailboxId, uid: r.uid, blobKey: r.blob_key, size: r.size, hasRow: r.has_row }));
+}
+
+/** Messages without a search row, in (mailbox, uid) order after a cursor: the backfill's next batch. */
+export async function missingAfter(
+  db: Queryable,
+  after: { mailboxId: number; uid: number },
+  limit: number,
+): Promise<UnindexedMessage[]> {
+  const { rows } = await db.query<{ mailbox_id: number; uid: number; blob_key: string; size: number }>(
+    `SELECT m.mailbox_id, m.uid, m.blob_key, m.size FROM messages m
+      WHERE (m.mailbox_id, m.uid) > ($1, $2)
+        AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid)
+      ORDER BY m.mailbox_id, m.uid LIMIT $3`,
+    [after.mailboxId, after.uid, limit],
+  );
+  return rows.map((r) => ({
+    mailboxId: r.mailbox_id,
+    uid: r.uid,
+    blobKey: r.blob_key,
+    size: r.size,
+    hasRow: false,
+  }));
+}
+
+/** How many messages have no search row yet (the backfill's progress gauge). */
+export async function countMissing(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT ((SELECT coalesce(sum(message_count), 0) FROM mailboxes)
+           - (SELECT count(*) FROM message_search))::bigint AS n`,
+  );
+  return Math.max(0, Number(rows[0]?.n ?? 0));
+}

@@ -2,6 +2,7 @@
 // errors, and the transaction-scoped helpers a multi-step write composes.
 export * from "./accounts/accounts.ts";
 export * from "./accounts/password.ts";
+export * from "./blobs/reclaim.ts";
 export * from "./changes/changes.ts";
 export * from "./changes/expunge-log.ts";
 export * from "./db.ts";
@@ -22,5 +23,6 @@ export * from "./migrate.ts";
 export * from "./outbound/queue.ts";
 export * from "./pop3/snapshot.ts";
 export * from "./quota/quota.ts";
+export * from "./retention/retention.ts";
 export * from "./store.ts";
 export * from "./subscriptions/subscriptions.ts";

@@ -3,6 +3,7 @@
  * Services reach the database only through these (libs/store/README.md).
  */
 import { Accounts } from "./accounts/accounts.ts";
+import { BlobReclaim } from "./blobs/reclaim.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
@@ -10,6 +11,7 @@ import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
 import { OutboundQueue } from "./outbound/queue.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
+import { Retention } from "./retention/retention.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 
 export interface StoreOptions {
@@ -30,6 +32,10 @@ export class Store {
   readonly pop3: Pop3Snapshots;
   readonly outbound: OutboundQueue;
   readonly dkimKeys: DkimKeys;
+  /** Blob references released and reclaimed (issue 22, migration 030). */
+  readonly blobReclaim: BlobReclaim;
+  /** Retention rules and the retention worker's queries (issue 22). */
+  readonly retention: Retention;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -43,6 +49,8 @@ export class Store {
     this.pop3 = new Pop3Snapshots(pool);
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
+    this.blobReclaim = new BlobReclaim(pool);
+    this.retention = new Retention(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

@@ -1,5 +1,6 @@
 /** The protocol services this build has, started on one runtime. */
 import type { ServiceName } from "@aerogram/config";
+import { startLifecycle } from "@aerogram/delivery";
 import { startImap } from "@aerogram/imap";
 import { startOutbound } from "@aerogram/outbound";
 import { startPop3 } from "@aerogram/pop3";
@@ -15,6 +16,8 @@ const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
   submission: startSubmission,
   // Queue workers: every process that runs them claims with SKIP LOCKED under a lease.
   outbound: startOutbound,
+  // Blob reclaimer (SKIP LOCKED) and retention (lease): issue 22.
+  lifecycle: startLifecycle,
 };
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */

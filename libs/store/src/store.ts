@@ -3,6 +3,7 @@
  * Services reach the database only through these (libs/store/README.md).
  */
 import { Accounts } from "./accounts/accounts.ts";
+import { PasswordHashes } from "./accounts/password-hashes.ts";
 import { BlobReclaim } from "./blobs/reclaim.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
@@ -34,6 +35,8 @@ export class Store {
   readonly dkimKeys: DkimKeys;
   /** Blob references released and reclaimed (issue 22, migration 030). */
   readonly blobReclaim: BlobReclaim;
+  /** Imported password hashes and their replacement by ours (issue 22). */
+  readonly passwordHashes: PasswordHashes;
   /** Retention rules and the retention worker's queries (issue 22). */
   readonly retention: Retention;
 
@@ -51,6 +54,7 @@ export class Store {
     this.dkimKeys = new DkimKeys(pool);
     this.blobReclaim = new BlobReclaim(pool);
     this.retention = new Retention(pool);
+    this.passwordHashes = new PasswordHashes(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

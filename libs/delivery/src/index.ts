@@ -1,3 +1,4 @@
+export * from "./blob-audit.ts";
 export * from "./blob-reclaimer.ts";
 export * from "./deliver.ts";
 export * from "./gc.ts";

@@ -27,3 +27,4 @@ export * from "./quota/quota.ts";
 export * from "./retention/retention.ts";
 export * from "./store.ts";
 export * from "./subscriptions/subscriptions.ts";
+export * from "./transfer/transfer.ts";

@@ -14,6 +14,7 @@ import { OutboundQueue } from "./outbound/queue.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
 import { Retention } from "./retention/retention.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
+import { Transfers } from "./transfer/transfer.ts";
 
 export interface StoreOptions {
   url: string;
@@ -35,6 +36,8 @@ export class Store {
   readonly dkimKeys: DkimKeys;
   /** Blob references released and reclaimed (issue 22, migration 030). */
   readonly blobReclaim: BlobReclaim;
+  /** Bulk export/import and IMAP migration state (issue 22). */
+  readonly transfers: Transfers;
   /** Imported password hashes and their replacement by ours (issue 22). */
   readonly passwordHashes: PasswordHashes;
   /** Retention rules and the retention worker's queries (issue 22). */
@@ -55,6 +58,7 @@ export class Store {
     this.blobReclaim = new BlobReclaim(pool);
     this.retention = new Retention(pool);
     this.passwordHashes = new PasswordHashes(pool);
+    this.transfers = new Transfers(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

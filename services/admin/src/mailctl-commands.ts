@@ -32,6 +32,7 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   dkim add <domain> [--selector S] [--algorithm ed25519|rsa]
                                                       create a signing key; prints the DNS TXT record
   dkim list                                           keys and their DNS records
+  help lifecycle                                      export, import, migrate, gc, retention, --password-hash
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 

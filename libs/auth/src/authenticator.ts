@@ -21,6 +21,7 @@ import { createHash } from "node:crypto";
 import { type Limiter, TtlCache } from "@aerogram/limits";
 import { type Counter, type Logger, type Registry, sharedCounter } from "@aerogram/observability";
 import { type Account, type Store, verifyPassword } from "@aerogram/store";
+import { needsRehash, verifyImportedHash } from "./password-schemes.ts";
 
 export type AuthResult =
   | { ok: true; account: Account }
@@ -226,7 +227,11 @@ export class Authenticator {
     if (!found || found.account.disabled) return undefined;
     const cacheKey = this.cacheKey(found, password);
     if (this.verified.has(cacheKey)) return found.account;
-    if (!(await verifyPassword(password, found.passwordHash))) return undefined;
+    // An imported hash ({SHA512-CRYPT}…, password-schemes.ts) is checked by its scheme and replaced by ours.
+    if (needsRehash(found.passwordHash)) {
+      if (!(await verifyImportedHash(password, found.passwordHash))) return undefined;
+      this.deps.store.passwordHashes.rehash(found.account.id, found.passwordHash, password).catch(() => {});
+    } else if (!(await verifyPassword(password, found.passwordHash))) return undefined;
     this.verified.set(cacheKey, true);
     return found.account;
   }

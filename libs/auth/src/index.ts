@@ -1,3 +1,4 @@
 export * from "./authenticator.ts";
 export * from "./connection-limiter.ts";
+export * from "./password-schemes.ts";
 export * from "./sasl.ts";

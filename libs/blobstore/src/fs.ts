@@ -127,12 +127,16 @@ export class FsBlobStore implements BlobStore {
     // Empty fan-out directories are kept: removing them would race a concurrent put renaming into them.
   }
 
-  async *list(): AsyncIterable<string> {
+  async *list(opts: { startAfter?: string } = {}): AsyncIterable<string> {
+    // Fan-out directories and names sorted: keys come in lexicographic order.
+    const after = opts.startAfter ?? "";
     for (const first of await listDir(this.dir, FAN_OUT_RE)) {
+      if (first < after.slice(0, 2)) continue;
       for (const second of await listDir(join(this.dir, first), FAN_OUT_RE)) {
         const prefix = first + second;
+        if (prefix < after.slice(0, 4)) continue;
         for (const name of await listDir(join(this.dir, first, second), BLOB_KEY_RE)) {
-          if (name.startsWith(prefix)) yield name;
+          if (name.startsWith(prefix) && name > after) yield name;
         }
       }
     }

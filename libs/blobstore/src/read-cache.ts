@@ -86,8 +86,8 @@ export class BlobReadCache implements BlobStore {
     }
     await this.store.delete(key);
   }
-  list(): AsyncIterable<string> {
-    return this.store.list();
+  list(opts?: { startAfter?: string }): AsyncIterable<string> {
+    return this.store.list(opts);
   }
   ping(): Promise<void> {
     return this.store.ping();

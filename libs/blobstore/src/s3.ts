@@ -188,11 +188,15 @@ export class S3BlobStore implements BlobStore {
     await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
   }
 
-  async *list(): AsyncIterable<string> {
+  async *list(opts: { startAfter?: string } = {}): AsyncIterable<string> {
     // Pages follow continuation tokens, which stay valid while objects are deleted under them.
     const pages = paginateListObjectsV2(
       { client: this.#client, pageSize: this.listPageSize },
-      { Bucket: this.bucket, ...(this.prefix ? { Prefix: this.prefix } : {}) },
+      {
+        Bucket: this.bucket,
+        ...(this.prefix ? { Prefix: this.prefix } : {}),
+        ...(opts.startAfter ? { StartAfter: this.prefix + opts.startAfter } : {}),
+      },
     );
     for await (const page of pages) {
       for (const object of page.Contents ?? []) {

@@ -32,8 +32,11 @@ export interface BlobStore {
   stat(key: string): Promise<{ size: number } | undefined>;
   /** Removes a blob; absent blobs are not an error. Used by the garbage collector only. */
   delete(key: string): Promise<void>;
-  /** Every key, for the garbage collector. */
-  list(): AsyncIterable<string>;
+  /**
+   * Every key in lexicographic order, for the garbage collector's audit;
+   * `startAfter` resumes an interrupted listing after that key.
+   */
+  list(opts?: { startAfter?: string }): AsyncIterable<string>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

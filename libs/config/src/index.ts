@@ -10,6 +10,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { type LifecycleConfig, lifecycleConfig, lifecycleSchema } from "./lifecycle.ts";
 import {
   type ProtocolLimits,
   protocolLimitProblems,
@@ -17,6 +18,7 @@ import {
   protocolLimitsSchema,
 } from "./protocol-limits.ts";
 
+export * from "./lifecycle.ts";
 export * from "./protocol-limits.ts";
 
 const port = z.coerce
@@ -113,6 +115,8 @@ export const SERVICE_NAMES = [
   "submission",
   "outbound",
   "managesieve",
+  // The blob reclaimer and the retention worker (issue 22).
+  "lifecycle",
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
@@ -243,6 +247,7 @@ const envSchema = z.object({
   SIEVE_MAX_ACTIONS: positiveInt(32),
 
   ...protocolLimitsSchema,
+  ...lifecycleSchema,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -359,6 +364,8 @@ export interface Config {
     /** Fetch and enforce MTA-STS policies (RFC 8461) on MX deliveries. */
     mtaSts: boolean;
   };
+  /** The blob reclaimer and retention (issue 22; lifecycle.ts). */
+  lifecycle: LifecycleConfig;
   /** Secret the DKIM private keys are encrypted under; absent: a key file in DATA_DIR (embedded only). */
   dkimEncryptionKey: string | undefined;
   adminToken: string | undefined;
@@ -533,6 +540,7 @@ export function loadConfig(env: Env = process.env): Config {
       workers: e.OUTBOUND_WORKERS,
       mtaSts: e.OUTBOUND_MTA_STS ?? true,
     },
+    lifecycle: lifecycleConfig(e),
     dkimEncryptionKey: e.DKIM_ENCRYPTION_KEY,
     adminToken: e.ADMIN_TOKEN,
     adminUrl: e.AEROGRAM_ADMIN_URL,

@@ -11,7 +11,7 @@ test("no environment: embedded defaults and dev ports", () => {
   assert.equal(c.limits.kind, "memory");
   assert.deepEqual([c.ports.smtp, c.ports.imap, c.ports.pop3, c.ports.http], [2525, 1143, 1110, 8080]);
   assert.equal(c.demoAccount, true);
-  assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin", "submission", "outbound", "managesieve"]);
+  assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin", "submission", "outbound", "managesieve", "lifecycle"]);
   assert.equal(c.submission.port, 5587);
   assert.equal(c.submission.securePort, undefined, "no implicit TLS without a certificate");
   assert.match(c.database.embeddedDir, /data\/pg$/);
@@ -168,4 +168,17 @@ test("submission and outbound: dev ports, limits, retry schedule and their valid
     "submission",
     "outbound",
   ]);
+});
+
+test("lifecycle: reclaim grace and retention defaults", () => {
+  const c = loadConfig({});
+  assert.deepEqual(c.lifecycle.blobReclaim, { graceMs: 3_600_000, intervalMs: 60_000, batch: 100 });
+  assert.deepEqual(c.lifecycle.retention.defaults, []);
+  const set = loadConfig({ BLOB_RECLAIM_GRACE: "2h", RETENTION_DEFAULTS: "\\Trash=30, Spam = 7" });
+  assert.equal(set.lifecycle.blobReclaim.graceMs, 7_200_000);
+  assert.deepEqual(set.lifecycle.retention.defaults, [
+    { mailbox: "\\Trash", days: 30 },
+    { mailbox: "Spam", days: 7 },
+  ]);
+  assert.throws(() => loadConfig({ RETENTION_DEFAULTS: "Trash" }), ConfigError);
 });

@@ -20,14 +20,28 @@
  *
  * Only when this resolves may the caller acknowledge (SMTP 250, IMAP OK). A
  * failure in 1 or 2 leaves nothing visible (at most an unreferenced blob, which
- * the garbage collector removes); a failure in 3 loses nothing, because
- * sessions read changes from Postgres and the event is only a wake-up.
+ * is released to the blob reclaimer, or after a crash found by the audit in
+ * gc.ts); a failure in 3 loses nothing, because sessions read changes from
+ * Postgres and the event is only a wake-up.
+ *
+ * Blob references (issue 22): a commit that would reference content the
+ * reclaimer deleted after storeBlob stored it fails in Postgres
+ * (BlobReclaimedError, blob-reclaimer.ts says when); withBlobRef then
+ * retries once if the content exists again, else the delivery fails
+ * temporarily (SMTP 451, the sender retries). A blob a failed or duplicate
+ * delivery leaves unused is released to the reclaimer.
  */
 import { PassThrough, type Readable } from "node:stream";
 import type { BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
 import { CrlfNormalizer, createIndexer, type MessageIndex, toCrlf } from "@aerogram/mime";
-import { type Appended, type DedupeOptions, DuplicateDeliveryError, type Store } from "@aerogram/store";
+import {
+  type Appended,
+  asBlobReclaimed,
+  type DedupeOptions,
+  DuplicateDeliveryError,
+  type Store,
+} from "@aerogram/store";
 import { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { toIndexColumns } from "./index-columns.ts";
 import { SearchIndexer } from "./search-index.ts";
@@ -202,27 +216,70 @@ export class Delivery {
   ): Promise<CommitOnceResult> {
     if (this.#grouped) {
       const columns = toIndexColumns(blob.index);
-      const result = await this.#grouped.commit({
-        targets: targets.map((t) => ({
-          mailboxId: t.mailboxId,
-          messages: [
-            { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
-          ],
-        })),
-        dedupe,
-      });
+      const grouped = this.#grouped;
+      const result = await this.#withBlobRef(blob, () =>
+        grouped.commit({
+          targets: targets.map((t) => ({
+            mailboxId: t.mailboxId,
+            messages: [
+              { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
+            ],
+          })),
+          dedupe,
+        }),
+      );
       if (!result.duplicate) {
         await this.indexForSearch([blob], result.appended);
         this.#publish(result.appended);
       }
+      else this.#release(blob);
       return result;
     }
     try {
       return { duplicate: false, appended: await this.append(blob, targets, internalDate, dedupe) };
     } catch (err) {
-      if (err instanceof DuplicateDeliveryError) return { duplicate: true };
+      if (err instanceof DuplicateDeliveryError) {
+        this.#release(blob);
+        return { duplicate: true };
+      }
       throw err;
     }
+  }
+
+  /**
+   * Runs a commit of rows referencing `blob`. When the reclaimer deleted the
+   * content after it was stored (the commit fails with BlobReclaimedError),
+   * the commit is retried once if the content exists again (another writer
+   * stored it after the deletion); otherwise the error stands and the caller
+   * answers a temporary failure. Any other failure releases the blob (the
+   * reclaimer re-checks references, so releasing shared content is safe).
+   */
+  async #withBlobRef<T>(blob: StoredBlob, commit: () => Promise<T>): Promise<T> {
+    try {
+      return await commit();
+    } catch (err) {
+      if (!asBlobReclaimed(err)) {
+        if (!(err instanceof DuplicateDeliveryError)) this.#release(blob);
+        throw err;
+      }
+      if (!(await this.deps.blobs.stat(blob.key))) throw asBlobReclaimed(err);
+      await this.deps.store.blobReclaim.clearTombstone(blob.key);
+      return commit();
+    }
+  }
+
+  /** Hands a blob no row took to the reclaimer (best effort: the audit finds what this misses). */
+  #release(blob: StoredBlob): void {
+    this.deps.store.blobReclaim.release([{ key: blob.key, size: blob.size }]).catch(() => {});
+  }
+
+  /**
+   * For callers that stored a blob (storeBlob) and then decided not to commit
+   * it (every recipient refused, the client went away): the reclaimer deletes
+   * it after the grace period unless something references it by then.
+   */
+  release(blob: Pick<StoredBlob, "key" | "size">): Promise<void> {
+    return this.deps.store.blobReclaim.release([{ key: blob.key, size: blob.size }]);
   }
 
   private async append(
@@ -232,14 +289,16 @@ export class Delivery {
     dedupe: DedupeOptions | undefined,
   ): Promise<Appended[]> {
     const columns = toIndexColumns(blob.index);
-    const appended = await this.deps.store.messages.append(
-      targets.map((t) => ({
-        mailboxId: t.mailboxId,
-        messages: [
-          { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
-        ],
-      })),
-      dedupe ? { dedupe } : {},
+    const appended = await this.#withBlobRef(blob, () =>
+      this.deps.store.messages.append(
+        targets.map((t) => ({
+          mailboxId: t.mailboxId,
+          messages: [
+            { blobKey: blob.key, size: blob.size, internalDate, flags: t.flags ?? [], index: columns },
+          ],
+        })),
+        dedupe ? { dedupe } : {},
+      ),
     );
     await this.indexForSearch([blob], appended);
     this.#publish(appended);

@@ -1,3 +1,5 @@
+export * from "./blob-audit.ts";
+export * from "./blob-reclaimer.ts";
 export * from "./deliver.ts";
 export * from "./filters.ts";
 export * from "./gc.ts";
@@ -6,3 +8,6 @@ export * from "./index-columns.ts";
 export * from "./sieve-filter.ts";
 export * from "./search-backfill.ts";
 export * from "./search-index.ts";
+export * from "./lifecycle-metrics.ts";
+export * from "./lifecycle-service.ts";
+export * from "./retention.ts";

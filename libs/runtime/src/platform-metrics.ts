@@ -112,7 +112,7 @@ export function withBlobMetrics(blobs: BlobStore, registry: Registry): BlobStore
     read: (key, offset, length) => timed("read", () => blobs.read(key, offset, length)),
     stat: (key) => timed("stat", () => blobs.stat(key)),
     delete: (key) => timed("delete", () => blobs.delete(key)),
-    list: () => blobs.list(),
+    list: (opts) => blobs.list(opts),
     ping: () => blobs.ping(),
     close: () => blobs.close(),
   };

@@ -2,6 +2,8 @@
 // errors, and the transaction-scoped helpers a multi-step write composes.
 export * from "./accounts/accounts.ts";
 export * from "./accounts/password.ts";
+export * from "./accounts/password-hashes.ts";
+export * from "./blobs/reclaim.ts";
 export * from "./changes/changes.ts";
 export * from "./changes/expunge-log.ts";
 export * from "./db.ts";
@@ -29,5 +31,7 @@ export * from "./search/fulltext.ts";
 export * from "./search/rows.ts";
 export * from "./search/search-index.ts";
 export * from "./search/sort.ts";
+export * from "./retention/retention.ts";
 export * from "./store.ts";
 export * from "./subscriptions/subscriptions.ts";
+export * from "./transfer/transfer.ts";

@@ -3,6 +3,8 @@
  * Services reach the database only through these (libs/store/README.md).
  */
 import { Accounts } from "./accounts/accounts.ts";
+import { PasswordHashes } from "./accounts/password-hashes.ts";
+import { BlobReclaim } from "./blobs/reclaim.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
 import { Filtering } from "./filtering/filtering.ts";
@@ -14,7 +16,9 @@ import { SenderPolicies } from "./outbound/sender-policies.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
 import { SieveScripts } from "./sieve/scripts.ts";
 import { SearchIndex } from "./search/search-index.ts";
+import { Retention } from "./retention/retention.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
+import { Transfers } from "./transfer/transfer.ts";
 
 export interface StoreOptions {
   url: string;
@@ -42,6 +46,14 @@ export class Store {
   readonly senderPolicies: SenderPolicies;
   /** Full-text rows, SORT/THREAD keys (migration 010). */
   readonly search: SearchIndex;
+  /** Blob references released and reclaimed (issue 22, migration 030). */
+  readonly blobReclaim: BlobReclaim;
+  /** Bulk export/import and IMAP migration state (issue 22). */
+  readonly transfers: Transfers;
+  /** Imported password hashes and their replacement by ours (issue 22). */
+  readonly passwordHashes: PasswordHashes;
+  /** Retention rules and the retention worker's queries (issue 22). */
+  readonly retention: Retention;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -59,6 +71,10 @@ export class Store {
     this.sieve = new SieveScripts(pool);
     this.senderPolicies = new SenderPolicies(pool);
     this.search = new SearchIndex(pool);
+    this.blobReclaim = new BlobReclaim(pool);
+    this.retention = new Retention(pool);
+    this.passwordHashes = new PasswordHashes(pool);
+    this.transfers = new Transfers(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

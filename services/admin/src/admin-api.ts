@@ -15,6 +15,8 @@
  *   POST   /api/v1/accounts/:address/aliases           {alias}
  *   DELETE /api/v1/accounts/:address/aliases/:alias
  *   GET    /api/v1/accounts/:address/mailboxes         mailboxes with message counts and bytes
+ *   POST   /api/v1/jobs/import | /api/v1/jobs/export     lifecycle jobs (admin-jobs.ts), when mounted
+ *   GET    /api/v1/jobs, /api/v1/jobs/:id              their progress and summaries
  *
  * A generated password is returned once, in the response that created it.
  * Bodies are limited to 64 KiB; passwords are never logged.
@@ -61,6 +63,8 @@ export interface AdminApiOptions {
   /** ADMIN_TOKEN; undefined refuses every request. */
   token: string | undefined;
   log?: Logger;
+  /** More routes (e.g. lifecycle jobs, admin-jobs.ts), after the built-in ones. */
+  extraRoutes?: RouteEntry[];
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
@@ -71,7 +75,9 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return match !== null && timingSafeEqual(digest(match[1] as string), digest(token));
 }
 
-type Route = (req: IncomingMessage, params: string[]) => Promise<[number, unknown]>;
+export type Route = (req: IncomingMessage, params: string[]) => Promise<[number, unknown]>;
+/** A method, a path pattern under /api/v1 (groups are the params), and its handler. */
+export type RouteEntry = [string, RegExp, Route];
 
 function routes(ops: AdminOps): [string, RegExp, Route][] {
   const seg = "([^/]+)";
@@ -200,7 +206,7 @@ export function isAdminApiPath(url: string | undefined): boolean {
 
 /** The request handler (mount as OpsServer's fallback). */
 export function createAdminApi(opts: AdminApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const table = routes(opts.ops);
+  const table = [...routes(opts.ops), ...(opts.extraRoutes ?? [])];
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     if (!isAdminApiPath(req.url)) {
       sendJson(res, 404, { error: "not found" });

@@ -39,6 +39,7 @@ ${SIEVE_USAGE}
   sender-policy account <address> <account|domain|any|default>
   sender-policy domain <domain> <account|domain|any|default>
                                                       who a login may send as ("default": remove the override)
+  help lifecycle                                      export, import, migrate, gc, retention, --password-hash
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 

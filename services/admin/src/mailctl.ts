@@ -14,6 +14,7 @@ import { connectOrStartEmbedded } from "@aerogram/embedded-pg";
 import { createLogger } from "@aerogram/observability";
 import { Store } from "@aerogram/store";
 import { HttpAdmin } from "./http-admin.ts";
+import { isLifecycleCommand, LIFECYCLE_USAGE, runLifecycleCommand } from "./lifecycle-commands.ts";
 import { runMailctl } from "./mailctl-commands.ts";
 import { StoreAdmin } from "./store-admin.ts";
 
@@ -25,6 +26,26 @@ function print({ output, code }: { output: string; code: number }): number {
 async function main(): Promise<number> {
   const config = loadConfig();
   createLogger({ level: "silent" });
+  const argv = process.argv.slice(2);
+  if (argv[0] === "help" && argv[1] === "lifecycle") return print({ output: LIFECYCLE_USAGE, code: 0 });
+  // Storage lifecycle commands need the blob store too: a runtime, in direct mode only.
+  if (isLifecycleCommand(argv)) {
+    if (config.adminUrl)
+      return print({
+        output: "mailctl: this command runs in direct mode (unset AEROGRAM_ADMIN_URL)",
+        code: 2,
+      });
+    const { createRuntime } = await import("@aerogram/runtime");
+    const rt = await createRuntime(
+      { ...config, logLevel: "silent" },
+      { service: "mailctl", embedded: "shared" },
+    );
+    try {
+      return print(await runLifecycleCommand(rt, argv));
+    } finally {
+      await rt.close();
+    }
+  }
   if (config.adminUrl) {
     return print(await runMailctl(new HttpAdmin(config.adminUrl, config.adminToken), process.argv.slice(2)));
   }

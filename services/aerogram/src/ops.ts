@@ -1,5 +1,5 @@
 /** The ops HTTP endpoint (/healthz, /readyz, /metrics) with the admin API behind it, and the start banner. */
-import { createAdminApi, StoreAdmin } from "@aerogram/admin";
+import { createAdminApi, lifecycleJobRoutes, StoreAdmin } from "@aerogram/admin";
 import { OpsServer, type ReadinessCheck, type Registry } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import { runtimeDkimSecret } from "@aerogram/submission";
@@ -16,6 +16,8 @@ export function createOps(runtime: Runtime, metrics: Registry, checks: Readiness
         }),
         token: runtime.config.adminToken,
         log: runtime.log,
+        // Export/import jobs for large accounts (issue 22).
+        extraRoutes: lifecycleJobRoutes(runtime),
       })
     : undefined;
   const ops: OpsServer = new OpsServer({

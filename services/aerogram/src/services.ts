@@ -1,5 +1,6 @@
 /** The protocol services this build has, started on one runtime. */
 import type { ServiceName } from "@aerogram/config";
+import { startLifecycle } from "@aerogram/delivery";
 import { startImap } from "@aerogram/imap";
 import { startManageSieve } from "@aerogram/managesieve";
 import { startOutbound } from "@aerogram/outbound";
@@ -18,6 +19,8 @@ const SERVICES: Partial<Record<ServiceName, ServiceStarter>> = {
   outbound: startOutbound,
   // ManageSieve (RFC 5804): Sieve scripts for libs/delivery's filter.
   managesieve: (runtime) => startManageSieve(runtime),
+  // Blob reclaimer (SKIP LOCKED) and retention (lease): issue 22.
+  lifecycle: startLifecycle,
 };
 
 /** How long SIGTERM waits for sessions to finish (Kubernetes' default grace period is 30 s). */

@@ -10,6 +10,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { type IdentityConfig, identityConfig, identityProblems, identitySchema } from "./identity.ts";
 import {
   type ProtocolLimits,
   protocolLimitProblems,
@@ -17,6 +18,7 @@ import {
   protocolLimitsSchema,
 } from "./protocol-limits.ts";
 
+export * from "./identity.ts";
 export * from "./protocol-limits.ts";
 
 const port = z.coerce
@@ -213,6 +215,7 @@ const envSchema = z.object({
   DEMO_ACCOUNT: bool,
 
   ...protocolLimitsSchema,
+  ...identitySchema,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -328,6 +331,8 @@ export interface Config {
   adminUrl: string | undefined;
   /** Create (and print) a demo account on first start. Defaults to on with the embedded database. */
   demoAccount: boolean;
+  /** OAuth, sub-addressing, autoconfiguration, TLS per hostname (identity.ts). */
+  identity: IdentityConfig;
 }
 
 export class ConfigError extends Error {
@@ -397,6 +402,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (e.PROXY_TRUSTED_NETWORKS && !e.PROXY_PROTOCOL)
     problems.push({ variable: "PROXY_TRUSTED_NETWORKS", message: "needs PROXY_PROTOCOL=true" });
   problems.push(...protocolLimitProblems(e));
+  problems.push(...identityProblems(e, tls !== undefined));
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -468,6 +474,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     adminUrl: e.AEROGRAM_ADMIN_URL,
     demoAccount: e.DEMO_ACCOUNT ?? e.DATABASE_URL === undefined,
+    identity: identityConfig(e, e.MAIL_HOSTNAME),
   };
 }
 

@@ -2,11 +2,14 @@
 // errors, and the transaction-scoped helpers a multi-step write composes.
 export * from "./accounts/accounts.ts";
 export * from "./accounts/password.ts";
+export * from "./app-passwords/app-passwords.ts";
 export * from "./changes/changes.ts";
 export * from "./changes/expunge-log.ts";
 export * from "./db.ts";
 export * from "./dedupe/delivery-dedupe.ts";
 export * from "./dkim/keys.ts";
+export * from "./domains/domains.ts";
+export * from "./domains/resolve.ts";
 export * from "./mailboxes/mailboxes.ts";
 export * from "./mailboxes/rename.ts";
 export * from "./mailboxes/status.ts";

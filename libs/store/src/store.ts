@@ -3,8 +3,10 @@
  * Services reach the database only through these (libs/store/README.md).
  */
 import { Accounts } from "./accounts/accounts.ts";
+import { AppPasswords } from "./app-passwords/app-passwords.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
+import { Domains } from "./domains/domains.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
 import { Messages } from "./messages/messages.ts";
 import { migrate } from "./migrate.ts";
@@ -30,6 +32,8 @@ export class Store {
   readonly pop3: Pop3Snapshots;
   readonly outbound: OutboundQueue;
   readonly dkimKeys: DkimKeys;
+  readonly domains: Domains;
+  readonly appPasswords: AppPasswords;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -43,6 +47,8 @@ export class Store {
     this.pop3 = new Pop3Snapshots(pool);
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
+    this.domains = new Domains(pool);
+    this.appPasswords = new AppPasswords(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

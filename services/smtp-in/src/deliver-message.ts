@@ -13,12 +13,12 @@ import { receivedHeader, type SpooledMessage } from "@aerogram/smtp";
 import { type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
 import { dedupeKey } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
-import type { AcceptedRecipient } from "./recipient-policy.ts";
+import type { AcceptedRecipient, ForwardedRecipient, Recipient } from "./recipient-policy.ts";
 
 export interface Envelope {
   /** MAIL FROM, "" for the null reverse-path. */
   sender: string;
-  recipients: readonly AcceptedRecipient[];
+  recipients: readonly Recipient[];
 }
 
 export interface ClientInfo {
@@ -35,6 +35,12 @@ export interface DeliverContext {
   resolver: DnsLookup;
   authTimeBoxMs: number;
   dedupeWindowSeconds: number;
+  /** Queues forwarded copies (libs/store outbound); absent: forwards are refused at DATA. */
+  forward?: (
+    blob: { key: string; size: number; messageId: string | null },
+    sender: string,
+    to: string[],
+  ) => Promise<void>;
 }
 
 export interface DeliveryOutcome {
@@ -74,18 +80,35 @@ export async function deliverMessage(
   const blob = await ctx.delivery.storeBlob(
     prepend(Buffer.from(trace + auth.headers, "utf8"), message.open()),
   );
+  const local = envelope.recipients.filter((r): r is AcceptedRecipient => r.forwardTo === undefined);
+  const forwards = envelope.recipients.filter((r): r is ForwardedRecipient => r.forwardTo !== undefined);
   // One INBOX row per account, even when two RCPTs (an alias and its account) lead to it.
-  const mailboxes = [...new Set(envelope.recipients.map((r) => r.inboxId))];
+  const mailboxes = [...new Set(local.map((r) => r.inboxId))];
   const key = dedupeKey({
     payloadSha256: message.sha256,
     sender: envelope.sender,
     recipients: envelope.recipients.map((r) => r.address),
     messageId: blob.index.search.messageId,
   });
-  const result = await ctx.delivery.commitOnce(
-    blob,
-    mailboxes.map((mailboxId) => ({ mailboxId })),
-    { key, windowSeconds: ctx.dedupeWindowSeconds },
-  );
+  const result =
+    mailboxes.length > 0
+      ? await ctx.delivery.commitOnce(
+          blob,
+          mailboxes.map((mailboxId) => ({ mailboxId })),
+          { key, windowSeconds: ctx.dedupeWindowSeconds },
+        )
+      : { duplicate: false };
+  // Forwards are queued after the local commit and only when it was not a
+  // duplicate, so a retried transaction does not forward twice; a failure
+  // here is a 451 and the retry finds the local part already delivered.
+  if (forwards.length > 0 && !result.duplicate) {
+    if (!ctx.forward) throw new Error("forwarding is not available in this process");
+    const targets = [...new Set(forwards.flatMap((f) => f.forwardTo))];
+    await ctx.forward(
+      { key: blob.key, size: blob.size, messageId: blob.index.search.messageId ?? null },
+      envelope.sender,
+      targets,
+    );
+  }
   return { duplicate: result.duplicate, blobKey: blob.key, auth };
 }

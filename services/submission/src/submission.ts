@@ -165,10 +165,17 @@ export class SubmissionService {
   private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
     const state = this.sessions.get(session.id);
     if (!state) return cb(localError());
-    const routed = await routeRecipient(this.runtime.store, address.address);
+    const routed = await routeRecipient(
+      this.runtime.store,
+      address.address,
+      this.runtime.config.identity.recipientDelimiter,
+    );
     if (routed instanceof SmtpReply) return cb(routed);
-    if (!state.recipients.some((r) => r.address.toLowerCase() === routed.address.toLowerCase()))
-      state.recipients.push(routed);
+    // A forwarding address routes to several targets.
+    for (const one of Array.isArray(routed) ? routed : [routed]) {
+      if (!state.recipients.some((r) => r.address.toLowerCase() === one.address.toLowerCase()))
+        state.recipients.push(one);
+    }
     cb();
   }
 

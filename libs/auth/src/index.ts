@@ -1,3 +1,5 @@
+export * from "./app-passwords.ts";
 export * from "./authenticator.ts";
 export * from "./connection-limiter.ts";
 export * from "./sasl.ts";
+export * from "./session-revocation.ts";

@@ -15,6 +15,7 @@
  *   POST   /api/v1/accounts/:address/aliases           {alias}
  *   DELETE /api/v1/accounts/:address/aliases/:alias
  *   GET    /api/v1/accounts/:address/mailboxes         mailboxes with message counts and bytes
+ *   domains, forwards, app passwords: identity-api.ts
  *
  * A generated password is returned once, in the response that created it.
  * Bodies are limited to 64 KiB; passwords are never logged.
@@ -25,6 +26,7 @@ import type { Logger } from "@aerogram/observability";
 import { z } from "zod";
 import { type AdminOps, ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
 import { HttpError, readJsonBody, sendJson } from "./http-json.ts";
+import { identityRoutes } from "./identity-api.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -151,6 +153,7 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
         return [204, null];
       },
     ],
+    ...(ops.identity ? identityRoutes(ops.identity) : []),
     ["GET", /^\/dkim$/, async () => [200, { keys: await ops.listDkimKeys() }]],
     [
       "POST",

@@ -5,6 +5,8 @@
  * and the API both speak only this interface, so they share one command set.
  */
 
+import type { IdentityOps } from "./identity-ops.ts";
+
 export interface AccountView {
   address: string;
   disabled: boolean;
@@ -89,6 +91,8 @@ export interface AdminOps {
     algorithm?: "ed25519" | "rsa";
   }): Promise<DkimKeyView>;
   listDkimKeys(): Promise<DkimKeyView[]>;
+  /** Domains, forwards, app passwords (identity-ops.ts). */
+  readonly identity?: IdentityOps;
 }
 
 /** No such account (HTTP 404). */

@@ -16,6 +16,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { HttpIdentityOps } from "./identity-api.ts";
 
 export class AdminApiError extends Error {
   constructor(
@@ -29,12 +30,14 @@ export class AdminApiError extends Error {
 
 export class HttpAdmin implements AdminOps {
   private readonly base: string;
+  readonly identity: HttpIdentityOps;
 
   constructor(
     baseUrl: string,
     private readonly token: string | undefined,
   ) {
     this.base = `${baseUrl.replace(/\/+$/, "")}${ADMIN_API_PREFIX}`;
+    this.identity = new HttpIdentityOps(this.base, token);
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -13,6 +13,12 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import {
+  IDENTITY_OPTIONS,
+  IDENTITY_USAGE,
+  IdentityUsageError,
+  runIdentityCommand,
+} from "./mailctl-identity.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   add <address> [--password <pw>] [--quota <bytes>]   create an account (prints a generated password if none given)
@@ -32,6 +38,7 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   dkim add <domain> [--selector S] [--algorithm ed25519|rsa]
                                                       create a signing key; prints the DNS TXT record
   dkim list                                           keys and their DNS records
+${IDENTITY_USAGE}
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -88,6 +95,7 @@ const OPTIONS = {
   selector: { type: "string" },
   algorithm: { type: "string" },
   help: { type: "boolean", short: "h" },
+  ...IDENTITY_OPTIONS,
 } as const;
 
 function parseCommandLine(argv: string[]) {
@@ -223,11 +231,17 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
         }
         throw new UsageError(`dkim needs add or list`);
       }
-      default:
-        throw new UsageError(`unknown command ${command}`);
+      default: {
+        const output = ops.identity
+          ? await runIdentityCommand(ops.identity, command, args, values)
+          : undefined;
+        if (output === undefined) throw new UsageError(`unknown command ${command}`);
+        return { output, code: 0 };
+      }
     }
   } catch (err) {
-    if (err instanceof UsageError) return { output: `mailctl: ${err.message}\n${MAILCTL_USAGE}`, code: 2 };
+    if (err instanceof UsageError || err instanceof IdentityUsageError)
+      return { output: `mailctl: ${err.message}\n${MAILCTL_USAGE}`, code: 2 };
     if (err instanceof ConflictError || err instanceof InvalidInputError || err instanceof NotFoundError) {
       return { output: `mailctl: ${err.message}`, code: 1 };
     }

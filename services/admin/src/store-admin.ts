@@ -25,6 +25,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { StoreIdentityOps } from "./identity-ops.ts";
 
 function queueEntryView(e: OutboundEntry): QueueEntryView {
   return {
@@ -59,6 +60,8 @@ export interface StoreAdminOptions {
   dkimSecret?: string;
   /** The readiness checks for the health summary; default: the store answers. */
   health?: () => Promise<HealthView["checks"]>;
+  /** Ends an account's live sessions on every replica (libs/auth revokeSessions): password change, disable, app password revoked. */
+  revokeSessions?: (accountId: number) => void;
 }
 
 /** Store errors → the admin error kinds the API maps to status codes. */
@@ -73,10 +76,14 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export class StoreAdmin implements AdminOps {
+  readonly identity: StoreIdentityOps;
+
   constructor(
     private readonly store: Store,
     private readonly opts: StoreAdminOptions = {},
-  ) {}
+  ) {
+    this.identity = new StoreIdentityOps(store, opts.revokeSessions);
+  }
 
   private newPassword(): string {
     return (this.opts.generatePassword ?? generatePassword)();
@@ -128,6 +135,7 @@ export class StoreAdmin implements AdminOps {
   async updateAccount(address: string, changes: AccountChanges): Promise<AccountView> {
     const a = await this.account(address);
     if (changes.disabled !== undefined) await this.store.accounts.setDisabled(a.id, changes.disabled);
+    if (changes.disabled === true) this.opts.revokeSessions?.(a.id);
     if (changes.quotaBytes !== undefined) await this.store.accounts.setQuota(a.id, changes.quotaBytes);
     return this.getAccount(a.address);
   }
@@ -136,6 +144,7 @@ export class StoreAdmin implements AdminOps {
     const a = await this.account(address);
     const chosen = password ?? this.newPassword();
     await this.store.accounts.setPassword(a.id, chosen);
+    this.opts.revokeSessions?.(a.id);
     return password === undefined ? { generatedPassword: chosen } : {};
   }
 

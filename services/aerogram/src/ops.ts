@@ -1,5 +1,6 @@
 /** The ops HTTP endpoint (/healthz, /readyz, /metrics) with the admin API behind it, and the start banner. */
 import { createAdminApi, StoreAdmin } from "@aerogram/admin";
+import { revokeSessions } from "@aerogram/auth";
 import { OpsServer, type ReadinessCheck, type Registry } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import { runtimeDkimSecret } from "@aerogram/submission";
@@ -12,6 +13,7 @@ export function createOps(runtime: Runtime, metrics: Registry, checks: Readiness
     ? createAdminApi({
         ops: new StoreAdmin(runtime.store, {
           health: () => ops.runChecks(),
+          revokeSessions: (accountId) => revokeSessions(runtime.events, accountId),
           ...(dkimSecret ? { dkimSecret } : {}),
         }),
         token: runtime.config.adminToken,

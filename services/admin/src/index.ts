@@ -1,5 +1,6 @@
 export * from "./admin-api.ts";
 export * from "./admin-ops.ts";
+export * from "./autoconfig.ts";
 export * from "./http-admin.ts";
 export * from "./identity-api.ts";
 export * from "./identity-ops.ts";

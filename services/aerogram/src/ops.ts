@@ -1,5 +1,5 @@
 /** The ops HTTP endpoint (/healthz, /readyz, /metrics) with the admin API behind it, and the start banner. */
-import { createAdminApi, StoreAdmin } from "@aerogram/admin";
+import { createAdminApi, createAutoconfig, isAutoconfigPath, StoreAdmin } from "@aerogram/admin";
 import { revokeSessions } from "@aerogram/auth";
 import { OpsServer, type ReadinessCheck, type Registry } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
@@ -20,10 +20,22 @@ export function createOps(runtime: Runtime, metrics: Registry, checks: Readiness
         log: runtime.log,
       })
     : undefined;
+  // Client autoconfiguration (Thunderbird, Outlook, Apple) on the same port, without a token.
+  const autoconfig = createAutoconfig({
+    store: runtime.store,
+    endpoints: runtime.config.identity.publicEndpoints,
+  });
   const ops: OpsServer = new OpsServer({
     registry: metrics,
     checks,
-    ...(adminApi ? { fallback: adminApi } : {}),
+    fallback: (req, res) => {
+      if (isAutoconfigPath(req.url)) autoconfig(req, res);
+      else if (adminApi) adminApi(req, res);
+      else {
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not found\n");
+      }
+    },
   });
   return ops;
 }

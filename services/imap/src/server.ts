@@ -18,7 +18,7 @@
  * cost of a round does not grow with the number of idle sessions.
  */
 import type { Socket } from "node:net";
-import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
+import { Authenticator, ConnectionLimiter, sharedTokenAuthenticator } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
@@ -64,6 +64,10 @@ export class ImapServer {
       auth: new Authenticator(
         { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
         config.protocolLimits.auth,
+      ),
+      oauth: sharedTokenAuthenticator(
+        { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
+        config.identity.oidc,
       ),
       connections: new ConnectionLimiter(
         { limits: runtime.limits, log: runtime.log },

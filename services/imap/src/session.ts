@@ -153,6 +153,7 @@ export class Session {
       return preAuthCapabilities({
         starttls: Boolean(this.ctx.tls) && !this.#secure,
         loginDisabled: !this.plaintextAllowed,
+        oauth: this.ctx.oauth !== undefined,
       });
     }
     return authenticatedCapabilities(this.ctx.limits.appendLimitBytes);

@@ -40,7 +40,8 @@ class SubmissionConnection extends AerogramSmtpConnection {
     }
     if (args.length > 3) {
       this.send(501, "Error: syntax: AUTH OAUTHBEARER initial-response");
-      return callback();
+      callback();
+      return;
     }
     const step = (raw: string, done: () => void) => {
       const response = raw.trim();
@@ -82,7 +83,10 @@ class SubmissionConnection extends AerogramSmtpConnection {
         },
       );
     };
-    if (args[2] !== undefined) return step(args[2], callback);
+    if (args[2] !== undefined) {
+      step(args[2], callback);
+      return;
+    }
     this._nextHandler = (data, next) => {
       this._nextHandler = false;
       step(data.toString(), next);

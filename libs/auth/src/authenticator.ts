@@ -21,6 +21,7 @@ import { createHash } from "node:crypto";
 import { type Limiter, TtlCache } from "@aerogram/limits";
 import { type Counter, type Logger, type Registry, sharedCounter } from "@aerogram/observability";
 import { type Account, type Store, verifyPassword } from "@aerogram/store";
+import { checkAppPassword } from "./app-passwords.ts";
 import { needsRehash, verifyImportedHash } from "./password-schemes.ts";
 
 export type AuthResult =
@@ -170,7 +171,7 @@ export class Authenticator {
       if (retryAfterMs > 0) {
         result = { ok: false, reason: "throttled", retryAfterMs };
       } else {
-        const account = await this.check(await found, req.password);
+        const account = await this.check(await found, req);
         if (account) {
           result = { ok: true, account };
           // A success forgives this login name (not the IP: one good account must not unlock guessing others).
@@ -219,12 +220,16 @@ export class Authenticator {
 
   /** The password was verified against this very hash within the cache's lifetime (no scrypt). */
   private cachedGood(found: AccountWithHash, password: string): boolean {
-    if (found.account.disabled) return false;
+    if (found.account.disabled || found.account.requireAppPasswords) return false;
     return this.verified.has(this.cacheKey(found, password));
   }
 
-  private async check(found: AccountWithHash | undefined, password: string): Promise<Account | undefined> {
+  private async check(found: AccountWithHash | undefined, req: LoginRequest): Promise<Account | undefined> {
     if (!found || found.account.disabled) return undefined;
+    const password = req.password;
+    // App passwords (app-passwords.ts) first: the only way in when the account requires them.
+    if (await checkAppPassword(this.deps.store, found.account, req)) return found.account;
+    if (found.account.requireAppPasswords) return undefined;
     const cacheKey = this.cacheKey(found, password);
     if (this.verified.has(cacheKey)) return found.account;
     // An imported hash ({SHA512-CRYPT}…, password-schemes.ts) is checked by its scheme and replaced by ours.

@@ -10,6 +10,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { type IdentityConfig, identityConfig, identityProblems, identitySchema } from "./identity.ts";
 import { type LifecycleConfig, lifecycleConfig, lifecycleSchema } from "./lifecycle.ts";
 import {
   type ProtocolLimits,
@@ -18,6 +19,7 @@ import {
   protocolLimitsSchema,
 } from "./protocol-limits.ts";
 
+export * from "./identity.ts";
 export * from "./lifecycle.ts";
 export * from "./protocol-limits.ts";
 
@@ -248,6 +250,7 @@ const envSchema = z.object({
 
   ...protocolLimitsSchema,
   ...lifecycleSchema,
+  ...identitySchema,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -375,6 +378,8 @@ export interface Config {
   demoAccount: boolean;
   /** Inbound filtering (issue 21; libs/spam, libs/sieve, services/managesieve). */
   filtering: FilteringConfig;
+  /** OAuth, sub-addressing, autoconfiguration, TLS per hostname (identity.ts). */
+  identity: IdentityConfig;
 }
 
 export interface FilteringConfig {
@@ -469,6 +474,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (e.PROXY_TRUSTED_NETWORKS && !e.PROXY_PROTOCOL)
     problems.push({ variable: "PROXY_TRUSTED_NETWORKS", message: "needs PROXY_PROTOCOL=true" });
   problems.push(...protocolLimitProblems(e));
+  problems.push(...identityProblems(e, tls !== undefined));
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -562,6 +568,7 @@ export function loadConfig(env: Env = process.env): Config {
         maxActions: e.SIEVE_MAX_ACTIONS,
       },
     },
+    identity: identityConfig(e, e.MAIL_HOSTNAME),
   };
 }
 

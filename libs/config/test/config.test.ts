@@ -11,7 +11,16 @@ test("no environment: embedded defaults and dev ports", () => {
   assert.equal(c.limits.kind, "memory");
   assert.deepEqual([c.ports.smtp, c.ports.imap, c.ports.pop3, c.ports.http], [2525, 1143, 1110, 8080]);
   assert.equal(c.demoAccount, true);
-  assert.deepEqual(c.services, ["smtp-in", "imap", "pop3", "admin", "submission", "outbound", "managesieve", "lifecycle"]);
+  assert.deepEqual(c.services, [
+    "smtp-in",
+    "imap",
+    "pop3",
+    "admin",
+    "submission",
+    "outbound",
+    "managesieve",
+    "lifecycle",
+  ]);
   assert.equal(c.submission.port, 5587);
   assert.equal(c.submission.securePort, undefined, "no implicit TLS without a certificate");
   assert.match(c.database.embeddedDir, /data\/pg$/);

@@ -231,8 +231,7 @@ export class Delivery {
       if (!result.duplicate) {
         await this.indexForSearch([blob], result.appended);
         this.#publish(result.appended);
-      }
-      else this.#release(blob);
+      } else this.#release(blob);
       return result;
     }
     try {

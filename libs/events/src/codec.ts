@@ -13,6 +13,7 @@ const KINDS: ReadonlySet<string> = new Set<MailboxEventKind>([
   "mailbox-renamed",
   "mailbox-deleted",
   "mailbox-subscribed",
+  "sessions-revoked",
 ]);
 
 /** Database ids and IMAP UIDs: non-negative safe integers. */

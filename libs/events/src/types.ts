@@ -10,7 +10,10 @@ export type MailboxEventKind =
   | "mailbox-created"
   | "mailbox-renamed"
   | "mailbox-deleted"
-  | "mailbox-subscribed";
+  | "mailbox-subscribed"
+  // The account's credentials changed (app password revoked, password changed,
+  // account disabled): every live session of the account ends (mailbox 0).
+  | "sessions-revoked";
 
 export interface MailboxEvent {
   /** Account id (accounts.id). Events are routed per account. */

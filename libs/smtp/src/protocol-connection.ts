@@ -26,6 +26,13 @@ import { ENHANCED_PREFIX } from "./smtp-errors.ts";
 /** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */
 export const MAX_COMMAND_LINE_OCTETS = 512;
 
+/**
+ * RFC 4954 §4: SASL responses (AUTH's continuation lines) may be up to 12288
+ * octets; AUTH with an initial response is held to the same (OAuth bearer
+ * tokens are longer than 512 octets, and clients send them inline anyway).
+ */
+export const MAX_AUTH_LINE_OCTETS = 12288;
+
 /** Stand-in line handed to the command handler for a line that was too long. */
 const LINE_TOO_LONG = Buffer.from("\u0000LINE-TOO-LONG\r\n", "latin1");
 
@@ -41,6 +48,10 @@ const NOT_IMPLEMENTED = new Set(["TURN", "SEND", "SOML", "SAML", "EXPN", "BDAT",
 export class BoundedCommandStream extends SMTPStream {
   private lineOctets = 0;
   private discarding = false;
+  /** The limit of the line being read (set at its first octets). */
+  private lineMax = MAX_COMMAND_LINE_OCTETS;
+  /** The connection is in a SASL exchange: the next line is a response (set by the connection). */
+  inSaslExchange: () => boolean = () => false;
 
   override _write(chunk: Buffer, encoding: BufferEncoding | "buffer", next: Callback): void {
     if (this._dataMode || !chunk?.length) {
@@ -55,13 +66,17 @@ export class BoundedCommandStream extends SMTPStream {
       const nl = chunk.indexOf(0x0a, pos);
       const end = nl === -1 ? chunk.length : nl + 1;
       const piece = chunk.subarray(pos, end);
+      if (this.lineOctets === 0 && !this.discarding) {
+        const auth = this.inSaslExchange() || /^AUTH /i.test(piece.subarray(0, 5).toString("latin1"));
+        this.lineMax = auth ? MAX_AUTH_LINE_OCTETS : MAX_COMMAND_LINE_OCTETS;
+      }
       if (this.discarding) {
         if (nl !== -1) {
           out.push(LINE_TOO_LONG);
           this.discarding = false;
           this.lineOctets = 0;
         }
-      } else if (this.lineOctets + piece.length > MAX_COMMAND_LINE_OCTETS) {
+      } else if (this.lineOctets + piece.length > this.lineMax) {
         if (this.lineOctets > 0) {
           // The line's head went to the parser with an earlier chunk and sits
           // there as a partial line: end it now and have the command handler
@@ -123,7 +138,8 @@ export class AerogramSmtpConnection extends SMTPConnection {
   }
 
   override _createParser(): SMTPStream {
-    const parser = new BoundedCommandStream({ maxCommandLength: MAX_COMMAND_LINE_OCTETS * 2 });
+    const parser = new BoundedCommandStream({ maxCommandLength: MAX_AUTH_LINE_OCTETS * 2 });
+    parser.inSaslExchange = () => this._nextHandler !== false;
     parser.onDataOctets = (octets) => this.deadlines?.received(this, octets);
     // After the dot the server owes the reply: delivery time is not the client's.
     parser.onDataEnd = () => this.deadlines?.pause(this);

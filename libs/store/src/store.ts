@@ -4,9 +4,11 @@
  */
 import { Accounts } from "./accounts/accounts.ts";
 import { PasswordHashes } from "./accounts/password-hashes.ts";
+import { AppPasswords } from "./app-passwords/app-passwords.ts";
 import { BlobReclaim } from "./blobs/reclaim.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
+import { Domains } from "./domains/domains.ts";
 import { Filtering } from "./filtering/filtering.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
 import { Messages } from "./messages/messages.ts";
@@ -14,9 +16,9 @@ import { migrate } from "./migrate.ts";
 import { OutboundQueue } from "./outbound/queue.ts";
 import { SenderPolicies } from "./outbound/sender-policies.ts";
 import { Pop3Snapshots } from "./pop3/snapshot.ts";
-import { SieveScripts } from "./sieve/scripts.ts";
-import { SearchIndex } from "./search/search-index.ts";
 import { Retention } from "./retention/retention.ts";
+import { SearchIndex } from "./search/search-index.ts";
+import { SieveScripts } from "./sieve/scripts.ts";
 import { OrphanSubscriptions } from "./subscriptions/subscriptions.ts";
 import { Transfers } from "./transfer/transfer.ts";
 
@@ -54,6 +56,8 @@ export class Store {
   readonly passwordHashes: PasswordHashes;
   /** Retention rules and the retention worker's queries (issue 22). */
   readonly retention: Retention;
+  readonly domains: Domains;
+  readonly appPasswords: AppPasswords;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -75,6 +79,8 @@ export class Store {
     this.retention = new Retention(pool);
     this.passwordHashes = new PasswordHashes(pool);
     this.transfers = new Transfers(pool);
+    this.domains = new Domains(pool);
+    this.appPasswords = new AppPasswords(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

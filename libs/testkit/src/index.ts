@@ -12,6 +12,7 @@ export * from "./backend.ts";
 export * from "./bench.ts";
 export * from "./dovecot.ts";
 export * from "./dovecot-preauth.ts";
+export * from "./oidc-issuer.ts";
 export * from "./postfix.ts";
 export * from "./postgres.ts";
 export * from "./proc-cpu.ts";

@@ -17,6 +17,7 @@
  *   GET    /api/v1/accounts/:address/mailboxes         mailboxes with message counts and bytes
  *   POST   /api/v1/jobs/import | /api/v1/jobs/export     lifecycle jobs (admin-jobs.ts), when mounted
  *   GET    /api/v1/jobs, /api/v1/jobs/:id              their progress and summaries
+ *   domains, forwards, app passwords: identity-api.ts
  *
  * A generated password is returned once, in the response that created it.
  * Bodies are limited to 64 KiB; passwords are never logged.
@@ -27,6 +28,7 @@ import type { Logger } from "@aerogram/observability";
 import { z } from "zod";
 import { type AdminOps, ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
 import { HttpError, readJsonBody, sendJson } from "./http-json.ts";
+import { identityRoutes } from "./identity-api.ts";
 import { sieveRoutes } from "./sieve-admin.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
@@ -159,6 +161,7 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
         return [204, null];
       },
     ],
+    ...(ops.identity ? identityRoutes(ops.identity) : []),
     ["GET", /^\/dkim$/, async () => [200, { keys: await ops.listDkimKeys() }]],
     [
       "POST",

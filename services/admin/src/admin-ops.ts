@@ -5,6 +5,7 @@
  * and the API both speak only this interface, so they share one command set.
  */
 
+import type { IdentityOps } from "./identity-ops.ts";
 import type { SieveAdminOps } from "./sieve-admin.ts";
 
 export interface AccountView {
@@ -106,6 +107,8 @@ export interface AdminOps extends SieveAdminOps {
   listSenderPolicies(): Promise<SenderPoliciesView>;
   /** null clears the override (back to the domain's, then the deployment's). */
   setSenderPolicy(target: SenderPolicyTarget, policy: SenderPolicyValue | null): Promise<void>;
+  /** Domains, forwards, app passwords (identity-ops.ts). */
+  readonly identity?: IdentityOps;
 }
 
 /** No such account (HTTP 404). */

@@ -19,6 +19,7 @@ import {
   type SenderPolicyTarget,
   type SenderPolicyValue,
 } from "./admin-ops.ts";
+import { HttpIdentityOps } from "./identity-api.ts";
 import { httpSieveOps, type SieveAdminOps } from "./sieve-admin.ts";
 
 export class AdminApiError extends Error {
@@ -33,6 +34,7 @@ export class AdminApiError extends Error {
 
 export class HttpAdmin implements AdminOps {
   private readonly base: string;
+  readonly identity: HttpIdentityOps;
 
   constructor(
     baseUrl: string,
@@ -40,6 +42,7 @@ export class HttpAdmin implements AdminOps {
   ) {
     this.base = `${baseUrl.replace(/\/+$/, "")}${ADMIN_API_PREFIX}`;
     this.#sieve = httpSieveOps((method, path, body) => this.call(method, path, body));
+    this.identity = new HttpIdentityOps(this.base, token);
   }
 
   /** Sieve scripts and spam settings (sieve-admin.ts). */

@@ -14,6 +14,12 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import {
+  IDENTITY_OPTIONS,
+  IDENTITY_USAGE,
+  IdentityUsageError,
+  runIdentityCommand,
+} from "./mailctl-identity.ts";
 import { runSieveCommand, SIEVE_USAGE } from "./sieve-admin.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
@@ -40,6 +46,7 @@ ${SIEVE_USAGE}
   sender-policy domain <domain> <account|domain|any|default>
                                                       who a login may send as ("default": remove the override)
   help lifecycle                                      export, import, migrate, gc, retention, --password-hash
+${IDENTITY_USAGE}
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -98,6 +105,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   name: { type: "string" },
   activate: { type: "boolean" },
+  ...IDENTITY_OPTIONS,
 } as const;
 
 function parseCommandLine(argv: string[]) {
@@ -263,11 +271,17 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
       }
       case "sender-policy":
         return await runSenderPolicy(ops, args);
-      default:
-        throw new UsageError(`unknown command ${command}`);
+      default: {
+        const output = ops.identity
+          ? await runIdentityCommand(ops.identity, command, args, values)
+          : undefined;
+        if (output === undefined) throw new UsageError(`unknown command ${command}`);
+        return { output, code: 0 };
+      }
     }
   } catch (err) {
-    if (err instanceof UsageError) return { output: `mailctl: ${err.message}\n${MAILCTL_USAGE}`, code: 2 };
+    if (err instanceof UsageError || err instanceof IdentityUsageError)
+      return { output: `mailctl: ${err.message}\n${MAILCTL_USAGE}`, code: 2 };
     if (err instanceof ConflictError || err instanceof InvalidInputError || err instanceof NotFoundError) {
       return { output: `mailctl: ${err.message}`, code: 1 };
     }

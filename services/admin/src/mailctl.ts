@@ -8,9 +8,11 @@
  *    the services: DATABASE_URL, or the embedded database of a running
  *    `npm start` (or ./data/pg opened here when none runs). For the dev setup.
  */
+import { revokeSessions } from "@aerogram/auth";
 import { ConfigError, loadConfig } from "@aerogram/config";
 import { dkimSecret } from "@aerogram/dkim";
 import { connectOrStartEmbedded } from "@aerogram/embedded-pg";
+import { createEventBus } from "@aerogram/events";
 import { createLogger } from "@aerogram/observability";
 import { Store } from "@aerogram/store";
 import { HttpAdmin } from "./http-admin.ts";
@@ -62,6 +64,10 @@ async function main(): Promise<number> {
     stopEmbedded = () => pgEmbedded.stop();
   }
   const store = await Store.open({ url, poolMax: 2, applicationName: "aerogram-mailctl" });
+  // Revocations reach the gateways over NATS; the embedded setup's in-process
+  // bus lives in `npm start`'s process, which mailctl cannot reach (there, the
+  // sessions end at their next login check or autologout).
+  const bus = config.events.kind === "nats" ? await createEventBus(config.events) : undefined;
   try {
     const secret = dkimSecret({
       configured: config.dkimEncryptionKey,
@@ -69,9 +75,17 @@ async function main(): Promise<number> {
       embedded: config.database.url === undefined,
     });
     return print(
-      await runMailctl(new StoreAdmin(store, secret ? { dkimSecret: secret } : {}), process.argv.slice(2)),
+      await runMailctl(
+        new StoreAdmin(store, {
+          ...(secret ? { dkimSecret: secret } : {}),
+          ...(bus ? { revokeSessions: (id: number) => revokeSessions(bus, id) } : {}),
+        }),
+        process.argv.slice(2),
+      ),
     );
   } finally {
+    // close() flushes the published revocation before the process exits.
+    await bus?.close();
     await store.close();
     await stopEmbedded();
   }

@@ -28,6 +28,7 @@ import {
   type SenderPolicyTarget,
   type SenderPolicyValue,
 } from "./admin-ops.ts";
+import { StoreIdentityOps } from "./identity-ops.ts";
 import { type SieveAdminOps, storeSieveOps } from "./sieve-admin.ts";
 
 function queueEntryView(e: OutboundEntry): QueueEntryView {
@@ -63,6 +64,8 @@ export interface StoreAdminOptions {
   dkimSecret?: string;
   /** The readiness checks for the health summary; default: the store answers. */
   health?: () => Promise<HealthView["checks"]>;
+  /** Ends an account's live sessions on every replica (libs/auth revokeSessions): password change, disable, app password revoked. */
+  revokeSessions?: (accountId: number) => void;
 }
 
 /** Store errors → the admin error kinds the API maps to status codes. */
@@ -80,10 +83,13 @@ export class StoreAdmin implements AdminOps {
   /** Sieve scripts and spam settings (sieve-admin.ts). */
   readonly #sieve: SieveAdminOps;
 
+  readonly identity: StoreIdentityOps;
+
   constructor(
     private readonly store: Store,
     private readonly opts: StoreAdminOptions = {},
   ) {
+    this.identity = new StoreIdentityOps(store, opts.revokeSessions);
     this.#sieve = storeSieveOps(store, (address) => this.account(address));
   }
 
@@ -143,6 +149,7 @@ export class StoreAdmin implements AdminOps {
   async updateAccount(address: string, changes: AccountChanges): Promise<AccountView> {
     const a = await this.account(address);
     if (changes.disabled !== undefined) await this.store.accounts.setDisabled(a.id, changes.disabled);
+    if (changes.disabled === true) this.opts.revokeSessions?.(a.id);
     if (changes.quotaBytes !== undefined) await this.store.accounts.setQuota(a.id, changes.quotaBytes);
     return this.getAccount(a.address);
   }
@@ -151,6 +158,7 @@ export class StoreAdmin implements AdminOps {
     const a = await this.account(address);
     const chosen = password ?? this.newPassword();
     await this.store.accounts.setPassword(a.id, chosen);
+    this.opts.revokeSessions?.(a.id);
     return password === undefined ? { generatedPassword: chosen } : {};
   }
 

@@ -1,5 +1,12 @@
 /** The ops HTTP endpoint (/healthz, /readyz, /metrics) with the admin API behind it, and the start banner. */
-import { createAdminApi, lifecycleJobRoutes, StoreAdmin } from "@aerogram/admin";
+import {
+  createAdminApi,
+  createAutoconfig,
+  isAutoconfigPath,
+  lifecycleJobRoutes,
+  StoreAdmin,
+} from "@aerogram/admin";
+import { revokeSessions } from "@aerogram/auth";
 import { OpsServer, type ReadinessCheck, type Registry } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import { runtimeDkimSecret } from "@aerogram/submission";
@@ -12,6 +19,7 @@ export function createOps(runtime: Runtime, metrics: Registry, checks: Readiness
     ? createAdminApi({
         ops: new StoreAdmin(runtime.store, {
           health: () => ops.runChecks(),
+          revokeSessions: (accountId) => revokeSessions(runtime.events, accountId),
           ...(dkimSecret ? { dkimSecret } : {}),
         }),
         token: runtime.config.adminToken,
@@ -20,10 +28,22 @@ export function createOps(runtime: Runtime, metrics: Registry, checks: Readiness
         extraRoutes: lifecycleJobRoutes(runtime),
       })
     : undefined;
+  // Client autoconfiguration (Thunderbird, Outlook, Apple) on the same port, without a token.
+  const autoconfig = createAutoconfig({
+    store: runtime.store,
+    endpoints: runtime.config.identity.publicEndpoints,
+  });
   const ops: OpsServer = new OpsServer({
     registry: metrics,
     checks,
-    ...(adminApi ? { fallback: adminApi } : {}),
+    fallback: (req, res) => {
+      if (isAutoconfigPath(req.url)) autoconfig(req, res);
+      else if (adminApi) adminApi(req, res);
+      else {
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not found\n");
+      }
+    },
   });
   return ops;
 }

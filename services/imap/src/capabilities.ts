@@ -44,11 +44,17 @@ export const authenticatedCapabilities = (appendLimit: number): string[] => [
   "COMPRESS=DEFLATE",
 ];
 
-export function preAuthCapabilities(opts: { starttls: boolean; loginDisabled: boolean }): string[] {
+export function preAuthCapabilities(opts: {
+  starttls: boolean;
+  loginDisabled: boolean;
+  oauth?: boolean;
+}): string[] {
   const caps = [...BASE];
   if (opts.starttls) caps.push("STARTTLS");
   if (opts.loginDisabled) caps.push("LOGINDISABLED");
   else caps.push("AUTH=PLAIN", "AUTH=LOGIN");
+  // OAuth 2.0 (RFC 7628; XOAUTH2 for Gmail-era clients) when an OIDC issuer is configured.
+  if (opts.oauth && !opts.loginDisabled) caps.push("AUTH=OAUTHBEARER", "AUTH=XOAUTH2");
   return caps;
 }
 

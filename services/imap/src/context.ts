@@ -1,6 +1,6 @@
 /** What every session of one gateway process shares. */
 import type { SecureContext } from "node:tls";
-import type { Authenticator, ConnectionLimiter } from "@aerogram/auth";
+import type { Authenticator, ConnectionLimiter, TokenAuthenticator } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import type { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
@@ -12,6 +12,8 @@ import type { ImapMetrics } from "./metrics.ts";
 export interface ServerContext {
   readonly runtime: Runtime;
   readonly auth: Authenticator;
+  /** OAUTHBEARER/XOAUTH2 (libs/auth oauth.ts); undefined without OIDC_ISSUER. */
+  readonly oauth?: TokenAuthenticator | undefined;
   /** Authenticated sessions per account, cluster-wide (NO [LIMIT] beyond). */
   readonly connections: ConnectionLimiter;
   readonly delivery: Delivery;

@@ -22,7 +22,7 @@
  * counts as connections but keeps outside `sessions`.
  */
 import type { Socket } from "node:net";
-import { Authenticator, ConnectionLimiter } from "@aerogram/auth";
+import { Authenticator, ConnectionLimiter, sharedTokenAuthenticator } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
@@ -30,8 +30,8 @@ import { type Logger, newSessionId } from "@aerogram/observability";
 import type { Runtime } from "@aerogram/runtime";
 import type { ServerContext } from "./context.ts";
 import { MessageCache } from "./fetch/message-cache.ts";
-import { MailboxHeads } from "./mailbox-heads.ts";
 import { type HibernatedSession, Hibernation } from "./hibernate.ts";
+import { MailboxHeads } from "./mailbox-heads.ts";
 import { createImapMetrics } from "./metrics.ts";
 import { Session } from "./session.ts";
 
@@ -71,6 +71,10 @@ export class ImapServer {
       auth: new Authenticator(
         { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
         config.protocolLimits.auth,
+      ),
+      oauth: sharedTokenAuthenticator(
+        { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
+        config.identity.oidc,
       ),
       connections: new ConnectionLimiter(
         { limits: runtime.limits, log: runtime.log },

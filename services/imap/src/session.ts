@@ -19,6 +19,8 @@
  * SelectedMailbox; no timers of its own (IdleSweeper and the server's poll tick).
  */
 import type { Socket } from "node:net";
+import { watchRevocation } from "@aerogram/auth";
+import type { Subscription } from "@aerogram/events";
 import {
   allowsExpungeResponses,
   atom,
@@ -96,6 +98,7 @@ export class Session {
   readonly #onSocketClose = () => this.close();
   #compressed = false;
   #busy = false;
+  #revocation: Subscription | null = null;
   #drainRequested = false;
   /** Input/output byte counts already added to the client-family metric. */
   #countedIn = 0;
@@ -170,6 +173,7 @@ export class Session {
       return preAuthCapabilities({
         starttls: Boolean(this.ctx.tls) && !this.#secure,
         loginDisabled: !this.plaintextAllowed,
+        oauth: this.ctx.oauth !== undefined,
       });
     }
     return authenticatedCapabilities(this.ctx.limits.appendLimitBytes);
@@ -211,6 +215,15 @@ export class Session {
   /** After login: the autologout applies (IMAP_AUTOLOGOUT_MS; RFC 9051 §5.4: at least 30 minutes). */
   onAuthenticated(): void {
     this.hooks.touch(this, this.ctx.limits.autologoutMs);
+    // Credentials revoked on any replica (libs/auth session-revocation.ts): end this session.
+    if (this.account)
+      this.#revocation = watchRevocation(this.ctx.runtime.events, this.account.id, () => this.revoke());
+  }
+
+  /** Credentials changed: BYE now when between commands or idling, else after the running command. */
+  revoke(): void {
+    this.#drainRequested = true;
+    if (!this.#busy || this.idling) void this.bye(null, "Session ended: the account's credentials changed");
   }
 
   // ---- lifecycle ---------------------------------------------------------------
@@ -251,6 +264,7 @@ export class Session {
     this.#updates.close();
     this.#releaseHeads?.();
     this.#releaseHeads = null;
+    this.#revocation?.unsubscribe();
     this.uploads.destroyAll();
     this.#countClient(false);
     // end() flushes what is queued (a BYE) before the FIN; a peer that never reads

@@ -14,9 +14,17 @@
  * failures are throttled per IP and name with their own token buckets.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
+import {
+  decodeBase64Line,
+  decodeOAuthBearer,
+  decodeSaslPlain,
+  decodeXOAuth2,
+  LOGIN_CHALLENGES,
+  oauthErrorChallenge,
+  type TokenFailure,
+} from "@aerogram/auth";
 import type { Account } from "@aerogram/store";
-import { capabilities, SASL_MECHANISMS } from "./capabilities.ts";
+import { capabilities, saslMechanisms } from "./capabilities.ts";
 import { Maildrop, type Opening } from "./maildrop.ts";
 import { continuation, err, multiline, ok } from "./protocol/responses.ts";
 import type { HandlerTable, Pop3Session } from "./session.ts";
@@ -116,6 +124,31 @@ function saslLoginPassword(session: Pop3Session, user: string, response: string)
   return login(session, user, password);
 }
 
+/** OAUTHBEARER (RFC 7628) / XOAUTH2: a bearer token from the configured OIDC issuer. */
+async function saslOAuth(session: Pop3Session, mechanism: "OAUTHBEARER" | "XOAUTH2", response: string) {
+  if (response === "*") return void session.reply(err("authentication cancelled"));
+  const oauth = session.deps.oauth!;
+  const creds = mechanism === "OAUTHBEARER" ? decodeOAuthBearer(response) : decodeXOAuth2(response);
+  if (!creds) return void session.reply(err(`malformed ${mechanism} response`, "AUTH"));
+  const result = await oauth.login({
+    token: creds.token,
+    authzid: creds.authzid,
+    remoteAddress: session.remoteAddress,
+    protocol: "pop3",
+  });
+  if (result.ok) return openMaildrop(session, result.account.id, result.account);
+  const fail = (reason: TokenFailure) => {
+    if (reason === "throttled") session.reply(err("too many failed logins; try again later", "LOGIN-DELAY"));
+    else if (reason === "unavailable" || reason === "keys_unavailable")
+      session.reply(err("authentication temporarily unavailable", "SYS/TEMP"));
+    else session.reply(err("invalid token", "AUTH"));
+  };
+  if (result.reason === "throttled" || result.reason === "unavailable") return fail(result.reason);
+  // RFC 7628 §3.2.2: the error JSON as a challenge; the client's answer (^A) ends the exchange.
+  session.reply(continuation(oauthErrorChallenge(oauth.openidConfiguration, result.reason)));
+  session.saslStep = () => fail(result.reason);
+}
+
 export const authorizationHandlers: HandlerTable = {
   CAPA(session) {
     session.reply(multiline("capability list follows", capabilities(session)));
@@ -174,7 +207,7 @@ export const authorizationHandlers: HandlerTable = {
     session.pendingUser = undefined;
     if (command.mechanism === undefined) {
       // The pre-RFC 5034 form some clients still send: list the mechanisms.
-      return void session.reply(multiline("SASL mechanisms follow", [...SASL_MECHANISMS]));
+      return void session.reply(multiline("SASL mechanisms follow", saslMechanisms(session)));
     }
     if (command.mechanism === "PLAIN") {
       if (command.initialResponse !== undefined) return saslPlain(session, command.initialResponse);
@@ -188,7 +221,15 @@ export const authorizationHandlers: HandlerTable = {
       session.saslStep = saslLoginUser;
       return;
     }
-    session.reply(err(`unsupported SASL mechanism; use one of ${SASL_MECHANISMS.join(" ")}`));
+    if ((command.mechanism === "OAUTHBEARER" || command.mechanism === "XOAUTH2") && session.deps.oauth) {
+      const mechanism = command.mechanism;
+      if (command.initialResponse !== undefined)
+        return saslOAuth(session, mechanism, command.initialResponse);
+      session.reply(continuation(""));
+      session.saslStep = (s, line) => saslOAuth(s, mechanism, line);
+      return;
+    }
+    session.reply(err(`unsupported SASL mechanism; use one of ${saslMechanisms(session).join(" ")}`));
   },
 
   async STLS(session) {

@@ -9,11 +9,17 @@
 import type { Pop3Session } from "./session.ts";
 
 export const SASL_MECHANISMS = ["PLAIN", "LOGIN"] as const;
+/** With an OIDC issuer configured (RFC 7628; XOAUTH2 for older clients). */
+export const OAUTH_MECHANISMS = ["OAUTHBEARER", "XOAUTH2"] as const;
+
+export function saslMechanisms(session: Pop3Session): string[] {
+  return session.deps.oauth ? [...SASL_MECHANISMS, ...OAUTH_MECHANISMS] : [...SASL_MECHANISMS];
+}
 
 export function capabilities(session: Pop3Session): string[] {
   const caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"];
   if (session.state === "authorization") {
-    caps.push("USER", `SASL ${SASL_MECHANISMS.join(" ")}`);
+    caps.push("USER", `SASL ${saslMechanisms(session).join(" ")}`);
     if (session.canStartTls) caps.push("STLS");
   }
   caps.push("IMPLEMENTATION Aerogram");

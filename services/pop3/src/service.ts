@@ -4,7 +4,7 @@
  * renews every held maildrop lease, and drain.
  */
 import type { SecureContext } from "node:tls";
-import { Authenticator } from "@aerogram/auth";
+import { Authenticator, sharedTokenAuthenticator } from "@aerogram/auth";
 import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import { filesystemBlobPath } from "./message-read.ts";
@@ -76,6 +76,10 @@ export async function createPop3Service(
     limits: runtime.limits,
     log,
     authenticator,
+    oauth: sharedTokenAuthenticator(
+      { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
+      runtime.config.identity.oidc,
+    ),
     metrics: pop3Metrics(runtime.metrics),
     idle,
     options,

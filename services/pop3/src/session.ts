@@ -15,7 +15,7 @@
  */
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
-import type { Authenticator, CredentialPrefetch } from "@aerogram/auth";
+import type { Authenticator, CredentialPrefetch, TokenAuthenticator } from "@aerogram/auth";
 import { type IdleSession, type IdleSweeper, type LineEvent, LineSplitter } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
@@ -47,6 +47,8 @@ export interface SessionDeps extends MaildropDeps {
   /** Set when blobs are files: RETR reads small ones directly. */
   blobPath: BlobPath | undefined;
   authenticator: Authenticator;
+  /** OAUTHBEARER/XOAUTH2 (libs/auth oauth.ts); undefined without OIDC_ISSUER. */
+  oauth?: TokenAuthenticator | undefined;
   metrics: Pop3Metrics;
   idle: IdleSweeper;
   options: SessionOptions;

@@ -16,12 +16,12 @@ import { type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
 import { dedupeKey } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
 import { type FilterVerdict, type InboundFilterOptions, judgeMessage } from "./inbound-filter.ts";
-import type { AcceptedRecipient } from "./recipient-policy.ts";
+import type { AcceptedRecipient, ForwardedRecipient, Recipient } from "./recipient-policy.ts";
 
 export interface Envelope {
   /** MAIL FROM, "" for the null reverse-path. */
   sender: string;
-  recipients: readonly AcceptedRecipient[];
+  recipients: readonly Recipient[];
 }
 
 export interface ClientInfo {
@@ -42,6 +42,12 @@ export interface DeliverContext {
   filter: InboundFilterOptions;
   /** Sieve and the other per-recipient filters of libs/delivery (undefined: INBOX or Junk only). */
   filtered: FilteredDelivery | undefined;
+  /** Queues forwarded copies (libs/store outbound); absent: forwards are refused at DATA. */
+  forward?: (
+    blob: { key: string; size: number; messageId: string | null },
+    sender: string,
+    to: string[],
+  ) => Promise<void>;
 }
 
 export type DeliveryOutcome =
@@ -110,11 +116,13 @@ export async function deliverMessage(
   const blob = await ctx.delivery.storeBlob(
     prepend(Buffer.from(trace + auth.headers + verdict.headers, "utf8"), message.open()),
   );
-  // Per recipient: INBOX, Junk, or wherever its Sieve script says (libs/delivery filters.ts);
+  const local = envelope.recipients.filter((r): r is AcceptedRecipient => r.forwardTo === undefined);
+  const forwards = envelope.recipients.filter((r): r is ForwardedRecipient => r.forwardTo !== undefined);
+  // Per local recipient: INBOX, Junk, or wherever its Sieve script says (libs/delivery filters.ts);
   // one row per mailbox, even when two RCPTs (an alias and its account) lead to it.
   const plan = await planDelivery(ctx.store, ctx.filtered, blob, {
     sender: envelope.sender,
-    recipients: envelope.recipients,
+    recipients: local,
     junk: verdict.decision.junk,
   });
   const key = dedupeKey({
@@ -123,12 +131,24 @@ export async function deliverMessage(
     recipients: envelope.recipients.map((r) => r.address),
     messageId: blob.index.search.messageId,
   });
-  const result = await ctx.delivery.commitOnce(blob, plan.targets, {
-    key,
-    windowSeconds: ctx.dedupeWindowSeconds,
-  });
+  const result =
+    plan.targets.length > 0
+      ? await ctx.delivery.commitOnce(blob, plan.targets, { key, windowSeconds: ctx.dedupeWindowSeconds })
+      : { duplicate: false };
   // Vacation replies and redirects only once the delivery is committed, and never for a duplicate.
   const sideEffectErrors = result.duplicate ? [] : await plan.afterCommit();
+  // Forwards are queued after the local commit and only when it was not a
+  // duplicate, so a retried transaction does not forward twice; a failure
+  // here is a 451 and the retry finds the local part already delivered.
+  if (forwards.length > 0 && !result.duplicate) {
+    if (!ctx.forward) throw new Error("forwarding is not available in this process");
+    const targets = [...new Set(forwards.flatMap((f) => f.forwardTo))];
+    await ctx.forward(
+      { key: blob.key, size: blob.size, messageId: blob.index.search.messageId ?? null },
+      envelope.sender,
+      targets,
+    );
+  }
   return {
     refused: false,
     duplicate: result.duplicate,

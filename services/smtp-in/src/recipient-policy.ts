@@ -2,7 +2,9 @@
  * RCPT TO, one recipient at a time (RFC 5321 §3.3: each RCPT gets its own
  * answer, the others in the transaction stand): only addresses of domains we
  * host, of existing enabled accounts or their aliases, with room under quota.
- * Anything else is refused — there is no relay, whoever asks.
+ * Anything else is refused — there is no relay, whoever asks. Which account
+ * an address reaches (sub-addresses, alias domains, catch-alls, forwards) is
+ * libs/store's recipient resolution (domains/resolve.ts).
  */
 
 import { localError, SmtpReply } from "@aerogram/smtp";
@@ -10,23 +12,37 @@ import type { Store } from "@aerogram/store";
 import type { RateLimits } from "./rate-limits.ts";
 
 export interface AcceptedRecipient {
-  /** As given in RCPT TO, lowercased. */
+  /** As given in RCPT TO, lowercased (with its +detail: Sieve reads it). */
   address: string;
   accountId: number;
   inboxId: number;
+  /** RFC 5233 detail of a sub-address (`news` of `user+news@domain`). */
+  detail?: string;
+  /** A forwarding address: the message goes to these through the outbound queue, not to an INBOX. */
+  forwardTo?: undefined;
 }
+
+/** A forwarding address (libs/store address_forwards): queued for its targets. */
+export interface ForwardedRecipient {
+  address: string;
+  forwardTo: string[];
+}
+
+export type Recipient = AcceptedRecipient | ForwardedRecipient;
 
 export class RecipientPolicy {
   constructor(
     private readonly store: Store,
     private readonly limits: RateLimits,
+    /** RFC 5233 separator characters (RECIPIENT_DELIMITER); "" = no sub-addressing. */
+    private readonly delimiters = "+",
   ) {}
 
   /**
    * The recipient's INBOX, or the SmtpReply refusing it. `declaredSize` is the
    * MAIL FROM SIZE= parameter (RFC 1870), 0 when not given.
    */
-  async check(rawAddress: string, declaredSize: number): Promise<AcceptedRecipient | SmtpReply> {
+  async check(rawAddress: string, declaredSize: number): Promise<Recipient | SmtpReply> {
     const address = rawAddress.trim().toLowerCase();
     const at = address.lastIndexOf("@");
     if (at < 1 || at === address.length - 1) {
@@ -34,11 +50,12 @@ export class RecipientPolicy {
     }
     try {
       // One round trip: domain, account (by address or alias), INBOX, usage.
-      const found = await this.store.accounts.recipient(address);
+      const found = await this.store.accounts.recipient(address, this.delimiters);
       // An address literal or any domain we don't host is a relay attempt (RFC 5321 §3.6.2, §7.1).
       if (!found.localDomain) {
         return new SmtpReply(550, "5.7.1", "Relay access denied", "relay_denied");
       }
+      if (found.forward) return { address, forwardTo: found.forward };
       const account = found.account;
       if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
       if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");
@@ -62,7 +79,12 @@ export class RecipientPolicy {
           "rate_limited",
         );
       }
-      return { address, accountId: account.id, inboxId: account.inboxId };
+      return {
+        address,
+        accountId: account.id,
+        inboxId: account.inboxId,
+        ...(found.detail !== undefined ? { detail: found.detail } : {}),
+      };
     } catch {
       return localError();
     }

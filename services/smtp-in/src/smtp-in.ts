@@ -30,14 +30,14 @@ import {
   type SmtpInOptions,
 } from "./options.ts";
 import { RateLimits } from "./rate-limits.ts";
-import { type AcceptedRecipient, RecipientPolicy } from "./recipient-policy.ts";
+import { type Recipient, RecipientPolicy } from "./recipient-policy.ts";
 
 interface SessionState {
   ip: string;
   /** This connection's place in the per-IP limit, once counted. */
   connectionSlot: Slot | undefined;
   declaredSize: number;
-  recipients: AcceptedRecipient[];
+  recipients: Recipient[];
   transactions: number;
 }
 
@@ -99,7 +99,7 @@ export class SmtpInService {
     this.log = runtime.log.child({ component: "smtp-in" });
     this.metrics = new SmtpMetrics(runtime.metrics);
     this.limits = new RateLimits(runtime.limits, opts.rateLimits, this.log);
-    this.policy = new RecipientPolicy(runtime.store, this.limits);
+    this.policy = new RecipientPolicy(runtime.store, this.limits, runtime.config.identity.recipientDelimiter);
     this.delivery = new Delivery(
       { store: runtime.store, blobs: runtime.blobs, events: runtime.events },
       { groupCommit: opts.groupCommit ?? DEFAULT_GROUP_COMMIT },
@@ -226,6 +226,28 @@ export class SmtpInService {
     cb();
   }
 
+  /** Forwarding addresses: one outbound queue row per target domain (services/outbound delivers). */
+  private async forward(
+    blob: { key: string; size: number; messageId: string | null },
+    sender: string,
+    to: string[],
+  ): Promise<void> {
+    const byDomain = new Map<string, string[]>();
+    for (const address of to) {
+      const domain = address.slice(address.lastIndexOf("@") + 1);
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), address]);
+    }
+    await this.runtime.store.outbound.enqueue({
+      blobKey: blob.key,
+      size: blob.size,
+      sender,
+      senderAccountId: null,
+      messageId: blob.messageId,
+      byDomain,
+      expiresAt: new Date(Date.now() + this.runtime.config.outbound.maxAgeMs),
+    });
+  }
+
   private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
     const state = this.sessions.get(session.id);
     if (!state) return cb(localError());
@@ -280,6 +302,7 @@ export class SmtpInService {
           store: this.runtime.store,
           filter: this.opts.filter,
           filtered: this.filtered,
+          forward: (blob, from, to) => this.forward(blob, from, to),
         },
         spooled,
         { sender, recipients: state.recipients },

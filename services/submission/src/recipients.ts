@@ -39,7 +39,16 @@ async function isLocalDomain(store: Store, domain: string): Promise<boolean> {
   return local;
 }
 
-export async function routeRecipient(store: Store, raw: string): Promise<RoutedRecipient | SmtpReply> {
+/**
+ * Where one RCPT goes. A local address is resolved like SMTP-in's (libs/store
+ * recipient resolution: aliases, `user+tag` sub-addresses with `delimiters`,
+ * alias domains, catch-alls); a forwarding address becomes its targets.
+ */
+export async function routeRecipient(
+  store: Store,
+  raw: string,
+  delimiters = "+",
+): Promise<RoutedRecipient | RoutedRecipient[] | SmtpReply> {
   const address = raw.trim();
   const at = address.lastIndexOf("@");
   const domain = address.slice(at + 1).toLowerCase();
@@ -48,12 +57,19 @@ export async function routeRecipient(store: Store, raw: string): Promise<RoutedR
   }
   try {
     if (!(await isLocalDomain(store, domain))) return { kind: "remote", address, domain };
-    const account = await store.accounts.byAddress(address);
+    const found = await store.accounts.recipient(address, delimiters);
+    if (found.forward) {
+      return found.forward.map((to) => ({
+        kind: "remote",
+        address: to,
+        domain: to.slice(to.lastIndexOf("@") + 1),
+      }));
+    }
+    const account = found.account;
     if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
     if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");
-    const inbox = await store.mailboxes.byName(account.id, "INBOX");
-    if (!inbox) return localError("Mailbox temporarily unavailable");
-    return { kind: "local", address: address.toLowerCase(), inboxId: inbox.id };
+    if (account.inboxId === undefined) return localError("Mailbox temporarily unavailable");
+    return { kind: "local", address: address.toLowerCase(), inboxId: account.inboxId };
   } catch {
     return localError();
   }

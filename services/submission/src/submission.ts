@@ -5,7 +5,12 @@
  * (command parsing, line limits, deadlines) is SMTP-in's connection class,
  * with AUTH gated on TLS (connection.ts).
  */
-import { Authenticator } from "@aerogram/auth";
+import {
+  Authenticator,
+  oauthErrorChallenge,
+  sharedTokenAuthenticator,
+  type TokenAuthenticator,
+} from "@aerogram/auth";
 import { Delivery } from "@aerogram/delivery";
 import { DkimSigner } from "@aerogram/dkim";
 import type { Logger } from "@aerogram/observability";
@@ -44,6 +49,8 @@ export class SubmissionService {
   private readonly log: Logger;
   private readonly metrics: SubmissionMetrics;
   private readonly auth: Authenticator;
+  /** OAUTHBEARER/XOAUTH2; undefined without OIDC_ISSUER. */
+  private readonly oauth: TokenAuthenticator | undefined;
   private readonly limits: SendLimits;
   private readonly delivery: Delivery;
   private readonly signer: DkimSigner | undefined;
@@ -66,6 +73,10 @@ export class SubmissionService {
       log: this.log,
       metrics: runtime.metrics,
     });
+    this.oauth = sharedTokenAuthenticator(
+      { store: runtime.store, limits: runtime.limits, log: runtime.log, metrics: runtime.metrics },
+      runtime.config.identity.oidc,
+    );
     this.limits = new SendLimits(runtime.limits, opts.limits, this.log);
     this.delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
     this.signer = opts.dkimSecret
@@ -90,6 +101,7 @@ export class SubmissionService {
           socketTimeoutMs: this.opts.socketTimeoutMs,
           deadlines: this.deadlines,
           allowInsecureAuth: this.opts.allowInsecureAuth,
+          oauth: this.oauth !== undefined,
         },
         {
           onConnect: (session, cb) => this.onConnect(session, cb),
@@ -141,6 +153,28 @@ export class SubmissionService {
   ) {
     const state = this.sessions.get(session.id);
     if (!state) return cb(localError());
+    const method = auth.method as string;
+    if ((method === "XOAUTH2" || method === "OAUTHBEARER") && this.oauth) {
+      const verdict = await this.oauth.login({
+        token: auth.accessToken ?? "",
+        authzid: auth.username ?? "",
+        remoteAddress: session.remoteAddress,
+        protocol: "submission",
+      });
+      if (verdict.ok) {
+        state.account = verdict.account;
+        return cb(null, { user: verdict.account.address });
+      }
+      if (verdict.reason === "unavailable" || verdict.reason === "keys_unavailable")
+        return cb(new SmtpReply(454, "4.7.0", "Temporary authentication failure"));
+      if (verdict.reason === "throttled")
+        return cb(new SmtpReply(535, "5.7.8", "Authentication credentials invalid"));
+      // RFC 7628 §3.2.2 (and XOAUTH2 likewise): the error JSON as a 334 challenge, then 535.
+      const data = JSON.parse(
+        Buffer.from(oauthErrorChallenge(this.oauth.openidConfiguration, verdict.reason), "base64").toString(),
+      ) as Record<string, string>;
+      return cb(null, { data } as unknown as SMTPServerAuthenticationResponse);
+    }
     if (auth.method !== "PLAIN" && auth.method !== "LOGIN") {
       return cb(new SmtpReply(504, "5.5.4", "Unrecognized authentication type"));
     }
@@ -190,18 +224,27 @@ export class SubmissionService {
   private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: Callback) {
     const state = this.sessions.get(session.id);
     if (!state) return cb(localError());
-    const routed = await routeRecipient(this.runtime.store, address.address);
+    const routed = await routeRecipient(
+      this.runtime.store,
+      address.address,
+      this.runtime.config.identity.recipientDelimiter,
+    );
     if (routed instanceof SmtpReply) return cb(routed);
-    if (!state.recipients.some((r) => r.address.toLowerCase() === routed.address.toLowerCase()))
-      state.recipients.push(routed);
+    // A forwarding address routes to several targets.
+    for (const one of Array.isArray(routed) ? routed : [routed]) {
+      if (!state.recipients.some((r) => r.address.toLowerCase() === one.address.toLowerCase()))
+        state.recipients.push(one);
+    }
     // RFC 3461 §4: NOTIFY and ORCPT (smtp-server checked their syntax); a repeated RCPT's last ones count.
-    const key = routed.address.toLowerCase();
-    if (address.dsn?.notify?.length || address.dsn?.orcpt) {
-      state.recipientDsn.set(key, {
-        ...(address.dsn.notify?.length ? { notify: address.dsn.notify } : {}),
-        ...(address.dsn.orcpt ? { orcpt: address.dsn.orcpt } : {}),
-      });
-    } else state.recipientDsn.delete(key);
+    for (const one of Array.isArray(routed) ? routed : [routed]) {
+      const key = one.address.toLowerCase();
+      if (address.dsn?.notify?.length || address.dsn?.orcpt) {
+        state.recipientDsn.set(key, {
+          ...(address.dsn.notify?.length ? { notify: address.dsn.notify } : {}),
+          ...(address.dsn.orcpt ? { orcpt: address.dsn.orcpt } : {}),
+        });
+      } else state.recipientDsn.delete(key);
+    }
     cb();
   }
 

@@ -3,6 +3,7 @@
  * its INBOX and the RFC 6154 special-use folders in the same transaction.
  */
 import { type Pool, type Queryable, withTransaction } from "../db.ts";
+import { DEFAULT_RECIPIENT_DELIMITER, resolveRecipient } from "../domains/resolve.ts";
 import { createMailboxIn, DEFAULT_MAILBOXES } from "../mailboxes/mailboxes.ts";
 import { accountUsage } from "../quota/quota.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
@@ -14,6 +15,8 @@ export interface Account {
   disabled: boolean;
   createdAt: Date;
   aliases: string[];
+  /** Mail protocols accept only app passwords (the main password is for the admin/web side). */
+  requireAppPasswords: boolean;
 }
 
 /** What SMTP RCPT TO needs to know about an address, in one round trip (Accounts.recipient). */
@@ -29,7 +32,14 @@ export interface RecipientLookup {
     inboxId: number | undefined;
     /** Bytes stored in all its mailboxes; only read when it has a quota. */
     usedBytes: number | undefined;
+    /** The account's primary address (the recipient may be an alias, sub-address or catch-all). */
+    address: string;
   };
+  /** Forwarding address: deliver to these addresses through the outbound queue. */
+  forward?: string[];
+  /** RFC 5233 detail (`news` of `user+news@domain`), for Sieve's :detail. */
+  detail?: string;
+  via?: "address" | "subaddress" | "alias-domain" | "catch-all";
 }
 
 export class AccountExistsError extends Error {
@@ -67,10 +77,11 @@ interface AccountRow {
   disabled: boolean;
   created_at: Date;
   aliases: string[];
+  require_app_passwords: boolean;
 }
 
 const SELECT_ACCOUNT = `
-  SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at,
+  SELECT a.id, a.address, a.quota_bytes, a.disabled, a.created_at, a.require_app_passwords,
          COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
     FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id`;
 
@@ -85,6 +96,7 @@ function toAccount(r: AccountRow): Account {
     disabled: r.disabled,
     createdAt: r.created_at,
     aliases: r.aliases,
+    requireAppPasswords: r.require_app_passwords,
   };
 }
 
@@ -200,6 +212,10 @@ export class Accounts {
     await this.pool.query("UPDATE accounts SET disabled = $2 WHERE id = $1", [id, disabled]);
   }
 
+  async setRequireAppPasswords(id: number, required: boolean): Promise<void> {
+    await this.pool.query("UPDATE accounts SET require_app_passwords = $2 WHERE id = $1", [id, required]);
+  }
+
   async setQuota(id: number, quotaBytes: number | null): Promise<void> {
     await this.pool.query("UPDATE accounts SET quota_bytes = $2 WHERE id = $1", [id, quotaBytes]);
   }
@@ -228,45 +244,17 @@ export class Accounts {
   }
 
   /**
-   * RCPT TO's questions in one statement: is the domain ours, whose address
-   * is it, is it enabled, its INBOX, and (with a quota) its usage: one round
-   * trip per recipient instead of four.
+   * RCPT TO's questions in one statement for the common case: is the domain
+   * ours, whose address is it (primary, alias, `user+tag` sub-address), is it
+   * enabled, its INBOX, and (with a quota) its usage. Alias domains, catch-alls
+   * and forwards are resolved too (domains/resolve.ts). `delimiters`: the
+   * sub-address separator characters ("" turns sub-addressing off).
    */
-  async recipient(address: string): Promise<RecipientLookup> {
-    const a = address.trim().toLowerCase();
-    const domain = a.slice(a.lastIndexOf("@") + 1);
-    const { rows } = await this.pool.query<{
-      local_domain: boolean;
-      id: number | null;
-      quota_bytes: number | null;
-      disabled: boolean | null;
-      inbox_id: number | null;
-      used_bytes: number | null;
-    }>(
-      `SELECT EXISTS (SELECT 1 FROM domains WHERE name = $2) AS local_domain,
-              a.id, a.quota_bytes, a.disabled,
-              (SELECT id FROM mailboxes WHERE account_id = a.id AND name = 'INBOX') AS inbox_id,
-              CASE WHEN a.quota_bytes IS NOT NULL THEN
-                (SELECT COALESCE(sum(total_size), 0)::bigint FROM mailboxes WHERE account_id = a.id)
-              END AS used_bytes
-         FROM (SELECT 1) AS one
-         LEFT JOIN accounts a
-           ON a.id = (SELECT id FROM accounts WHERE address = $1
-                      UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)`,
-      [a, domain],
-    );
-    const r = rows[0]!;
-    if (r.id === null) return { localDomain: r.local_domain };
-    return {
-      localDomain: r.local_domain,
-      account: {
-        id: r.id,
-        quotaBytes: r.quota_bytes,
-        disabled: r.disabled ?? false,
-        inboxId: r.inbox_id ?? undefined,
-        usedBytes: r.used_bytes === null ? undefined : Number(r.used_bytes),
-      },
-    };
+  async recipient(
+    address: string,
+    delimiters: string = DEFAULT_RECIPIENT_DELIMITER,
+  ): Promise<RecipientLookup> {
+    return resolveRecipient(this.pool, address.trim().toLowerCase(), delimiters);
   }
 
   async isLocalDomain(domain: string): Promise<boolean> {

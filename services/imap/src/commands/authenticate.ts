@@ -1,9 +1,16 @@
-// AUTHENTICATE (RFC 9051 §6.2.2) with PLAIN (RFC 4616) and LOGIN, and SASL-IR
-// (RFC 4959). "*" from the client cancels (BAD).
-import { decodeBase64Line, decodeSaslPlain, LOGIN_CHALLENGES } from "@aerogram/auth";
+// AUTHENTICATE (RFC 9051 §6.2.2) with PLAIN (RFC 4616), LOGIN, OAUTHBEARER
+// (RFC 7628) and XOAUTH2, and SASL-IR (RFC 4959). "*" from the client cancels (BAD).
+import {
+  decodeBase64Line,
+  decodeOAuthBearer,
+  decodeSaslPlain,
+  decodeXOAuth2,
+  LOGIN_CHALLENGES,
+  oauthErrorChallenge,
+} from "@aerogram/auth";
 import { type AuthenticateCommand, continuation, responseCodes } from "@aerogram/imap-protocol";
 import type { Session } from "../session.ts";
-import { completeLogin } from "./login.ts";
+import { acceptLogin, completeLogin } from "./login.ts";
 import type { CommandResult } from "./result.ts";
 
 const CANCELLED: CommandResult = { condition: "BAD", text: "Authentication cancelled" };
@@ -50,6 +57,30 @@ export async function authenticate(session: Session, command: AuthenticateComman
     const password = decodeBase64Line(line);
     if (password === undefined) return MALFORMED;
     return completeLogin(session, username, password);
+  }
+  if ((command.mechanism === "OAUTHBEARER" || command.mechanism === "XOAUTH2") && session.ctx.oauth) {
+    const oauth = session.ctx.oauth;
+    let response = command.initialResponse;
+    if (response === null) response = await challenge(session, "");
+    if (response === null || response === "*") return CANCELLED;
+    const credentials =
+      command.mechanism === "OAUTHBEARER" ? decodeOAuthBearer(response) : decodeXOAuth2(response);
+    if (!credentials) return MALFORMED;
+    const result = await oauth.login({
+      token: credentials.token,
+      authzid: credentials.authzid,
+      remoteAddress: session.remoteAddress,
+      protocol: "imap",
+    });
+    if (!result.ok && result.reason !== "throttled" && result.reason !== "unavailable") {
+      // RFC 7628 §3.2.2: the error goes in a challenge; the client answers (^A) and then gets NO.
+      const ack = await challenge(session, oauthErrorChallenge(oauth.openidConfiguration, result.reason));
+      if (ack === null) return CANCELLED;
+      if (result.reason === "keys_unavailable")
+        return acceptLogin(session, { ok: false, reason: "unavailable" });
+      return acceptLogin(session, { ok: false, reason: "invalid" });
+    }
+    return acceptLogin(session, result);
   }
   return {
     condition: "NO",

@@ -110,7 +110,11 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     // cache: clients vary the items (ENVELOPE now, BODYSTRUCTURE next), the
     // messages stay the same. One that needs none (FLAGS of 1:*) reads none.
     const widen = cacheable && bits !== 0 && cache.enabled;
-    const read = await session.ctx.imapMessages.fetchRowsWithHead(view.id, uids, widen ? ALL_COLUMNS : columns);
+    const read = await session.ctx.imapMessages.fetchRowsWithHead(
+      view.id,
+      uids,
+      widen ? ALL_COLUMNS : columns,
+    );
     view.knownHead = read.highestModseq;
     if (cacheable) cache.put(view.id, read.rows, widen ? columnBits(ALL_COLUMNS) : bits);
     rows = read.rows;

@@ -2,6 +2,7 @@
 // PRIVACYREQUIRED) on a non-TLS, non-loopback connection when TLS is configured;
 // with no TLS configured (dev, or TLS terminated by a trusted proxy) they are allowed.
 import { type LoginCommand, responseCodes } from "@aerogram/imap-protocol";
+import type { Account } from "@aerogram/store";
 import type { Session } from "../session.ts";
 import type { CommandResult } from "./result.ts";
 
@@ -24,6 +25,14 @@ export async function completeLogin(
     remoteAddress: session.remoteAddress,
     protocol: "imap",
   });
+  return acceptLogin(session, result);
+}
+
+/** The authenticated state for a checked login (password or OAuth), or the NO for a refused one. */
+export async function acceptLogin(
+  session: Session,
+  result: { ok: true; account: Account } | { ok: false; reason: string },
+): Promise<CommandResult> {
   if (!result.ok) {
     if (result.reason === "unavailable") {
       return {

@@ -64,6 +64,8 @@ export const protocolLimitsSchema = {
     0,
     "a whole number of milliseconds ≥ 0 (0: check before every command)",
   ),
+  // imap-steady (issue 17): 1 makes STORE/EXPUNGE wait for the WAL flush (0: like Dovecot's mail_fsync=optimized).
+  IMAP_DURABLE_FLAG_WRITES: whole(0, 0, "0 or 1"),
   // imap-steady (issue 17): the immutable part of FETCH rows kept in memory per process.
   IMAP_MESSAGE_CACHE_BYTES: whole(32 * 1024 * 1024, 0, "a whole number of octets ≥ 0 (0: no cache)"),
   // ---- IMAP idle sessions (services/imap hibernate.ts, server.ts poll) ----
@@ -141,6 +143,12 @@ export interface ImapLimits {
   hibernateAfterMs: number;
   /** Poll tick for idlers while the bus is down or recovering: one HIGHESTMODSEQ query per gateway per tick. */
   idlePollMs: number;
+  /**
+   * Flag changes (STORE, FETCH's \Seen) and expunges wait for the WAL flush
+   * before the tagged OK; false: they commit asynchronously (a database crash
+   * may lose the last ~0.6 s of them; message data always waits).
+   */
+  durableFlagWrites: boolean;
 }
 
 export interface SearchLimits {
@@ -172,6 +180,11 @@ export function protocolLimitProblems(e: Parsed): { variable: string; message: s
     problems.push({
       variable: "SMTP_MAX_LINE_OCTETS",
       message: `expected 0 (no limit) or at least 1000 (RFC 5321 §4.5.3.1.6) (got ${e.SMTP_MAX_LINE_OCTETS})`,
+    });
+  if (e.IMAP_DURABLE_FLAG_WRITES > 1)
+    problems.push({
+      variable: "IMAP_DURABLE_FLAG_WRITES",
+      message: `expected 0 or 1 (got ${e.IMAP_DURABLE_FLAG_WRITES})`,
     });
   if (e.AUTH_MAX_BACKOFF_MS < e.AUTH_BASE_BACKOFF_MS)
     problems.push({
@@ -213,6 +226,7 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       messageCacheBytes: e.IMAP_MESSAGE_CACHE_BYTES,
       hibernateAfterMs: e.IMAP_HIBERNATE_AFTER_MS,
       idlePollMs: e.IMAP_IDLE_POLL_MS,
+      durableFlagWrites: e.IMAP_DURABLE_FLAG_WRITES > 0,
     },
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
     search: {

@@ -43,6 +43,7 @@ test("protocol limits: the defaults are the values the services had compiled in"
     loginDeadlineMs: 300_000,
     headMaxStaleMs: 1000,
     messageCacheBytes: 32 * 1024 * 1024,
+    durableFlagWrites: false,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000 });
   // Empty is unset (a blank Helm value), not 0 = no limit.
@@ -75,6 +76,7 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     IMAP_LOGIN_DEADLINE_MS: "60000",
     IMAP_HEAD_MAX_STALE_MS: "0",
     IMAP_MESSAGE_CACHE_BYTES: "0",
+    IMAP_DURABLE_FLAG_WRITES: "1",
     POP3_IDLE_TIMEOUT_MS: "1800000",
   }).protocolLimits;
   assert.deepEqual(l.smtp, {
@@ -105,6 +107,7 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     loginDeadlineMs: 60_000,
     headMaxStaleMs: 0,
     messageCacheBytes: 0,
+    durableFlagWrites: true,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000 });
 });

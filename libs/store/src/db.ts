@@ -171,16 +171,32 @@ export async function inMailboxLockStatement<R extends pg.QueryResultRow>(
   mailboxId: number,
   statement: (head: string) => string,
   params: readonly unknown[],
+  opts: CommitOptions = {},
 ): Promise<{ head: number | undefined; rows: R[] }> {
   if (!Number.isSafeInteger(mailboxId)) throw new RangeError(`mailbox id ${mailboxId} is not an integer`);
   const head = `(SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId})`;
+  const async = opts.waitForFlush === false;
   const results = (await pool.query(
-    `SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE;\n${inlineParams(statement(head), params)}`,
+    `${async ? "SET LOCAL synchronous_commit TO OFF;\n" : ""}SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE;\n${inlineParams(statement(head), params)}`,
   )) as unknown as pg.QueryResult[];
+  const first = async ? 1 : 0;
   return {
-    head: (results[0]?.rows[0] as { highestmodseq?: number } | undefined)?.highestmodseq,
-    rows: (results[1]?.rows ?? []) as R[],
+    head: (results[first]?.rows[0] as { highestmodseq?: number } | undefined)?.highestmodseq,
+    rows: (results[first + 1]?.rows ?? []) as R[],
   };
+}
+
+/**
+ * How a write commits. `waitForFlush: false` commits without waiting for the
+ * WAL flush (synchronous_commit off for that transaction only): a database
+ * crash may lose the last fraction of a second of such writes (up to three
+ * wal_writer_delay, 600 ms by default), never corrupt anything, and the
+ * write's own ordering and locking are unchanged. For flag changes and
+ * expunges (IMAP_DURABLE_FLAG_WRITES=0), as Dovecot's mail_fsync=optimized
+ * does not fsync its index for them; message data always waits.
+ */
+export interface CommitOptions {
+  waitForFlush?: boolean;
 }
 
 /**

@@ -58,13 +58,14 @@ export async function expungeOneTrip(
   db: Queryable,
   mailboxId: number,
   uids: readonly number[] | "all",
-  opts: { onlyDeleted?: boolean },
+  opts: { onlyDeleted?: boolean; durable?: boolean },
 ): Promise<{ uids: number[]; modseq: number }> {
   const { head, rows } = await inMailboxLockStatement<{ uids: number[] | null }>(
     db,
     mailboxId,
     (head) => expungeSql(`(${head} + 1)`),
     [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
+    { waitForFlush: opts.durable !== false },
   );
   if (head === undefined) throw new MailboxNotFoundError(mailboxId);
   return expungeResult(rows[0]?.uids ?? [], head);

@@ -81,13 +81,14 @@ export class Messages {
 
   /**
    * Removes messages and logs each UID in the expunge log at one new MODSEQ.
-   * With `onlyDeleted`, only those flagged \Deleted (IMAP EXPUNGE / UID EXPUNGE).
+   * With `onlyDeleted`, only those flagged \Deleted (IMAP EXPUNGE / UID EXPUNGE);
+   * `durable: false` commits without waiting for the WAL flush (db.ts CommitOptions).
    * Returns the expunged UIDs ascending and the MODSEQ (unchanged if none).
    */
   expunge(
     mailboxId: number,
     uids: readonly number[] | "all",
-    opts: { onlyDeleted?: boolean } = {},
+    opts: { onlyDeleted?: boolean; durable?: boolean } = {},
   ): Promise<{ uids: number[]; modseq: number }> {
     // The row lock and one statement in one message: one round trip, no BEGIN/COMMIT.
     return expungeOneTrip(this.pool, mailboxId, uids, opts);

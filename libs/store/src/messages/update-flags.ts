@@ -18,6 +18,8 @@ export interface FlagUpdate {
   flags: readonly string[];
   /** RFC 7162 UNCHANGEDSINCE: only messages whose MODSEQ is ≤ this are changed. */
   unchangedSince?: number;
+  /** false: commit without waiting for the WAL flush (db.ts CommitOptions); default true. */
+  durable?: boolean;
 }
 
 export interface FlagUpdateResult {
@@ -99,6 +101,7 @@ export async function updateFlagsOneTrip(db: Queryable, u: FlagUpdate): Promise<
     u.mailboxId,
     (head) => flagUpdateSql(u, keywords, `(${head} + 1)`),
     [u.mailboxId, u.uids, bits, keywords, null, u.unchangedSince ?? null],
+    { waitForFlush: u.durable !== false },
   );
   if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
   return flagUpdateResult(rows[0]!, head);

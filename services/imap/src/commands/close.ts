@@ -8,6 +8,7 @@ export async function close(session: Session): Promise<CommandResult> {
   const view = session.selected;
   if (view && !view.readOnly && session.account) {
     const { uids, modseq } = await session.ctx.runtime.store.messages.expunge(view.id, view.allUids(), {
+      durable: session.ctx.limits.durableFlagWrites,
       onlyDeleted: true,
     });
     if (uids.length) publishChange(session, view.id, "expunge", modseq, uids);

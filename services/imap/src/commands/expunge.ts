@@ -12,7 +12,10 @@ export async function expunge(session: Session, command: ExpungeCommand): Promis
   if (view.readOnly) return { condition: "NO", text: "Mailbox is read-only", code: responseCodes.readOnly() };
   const uids = command.uids ? view.resolve(command.uids, true, session.savedSearch).uids : view.allUids();
   if (uids.length === 0) return ok("EXPUNGE completed");
-  const result = await session.ctx.runtime.store.messages.expunge(view.id, uids, { onlyDeleted: true });
+  const result = await session.ctx.runtime.store.messages.expunge(view.id, uids, {
+    onlyDeleted: true,
+    durable: session.ctx.limits.durableFlagWrites,
+  });
   if (result.uids.length) {
     publishChange(session, view.id, "expunge", result.modseq, result.uids);
     await session.send(reportExpunges(session, result.uids));

@@ -131,6 +131,7 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
         uids: unseen,
         operation: "add",
         flags: ["\\Seen"],
+        durable: session.ctx.limits.durableFlagWrites,
       });
       // The \Seen write moved the head; the lock it took says whether it was the only change.
       view.knownHead = null;

@@ -31,6 +31,7 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
         uids: live,
         operation,
         flags: command.flags,
+        durable: session.ctx.limits.durableFlagWrites,
         ...(command.unchangedSince !== null ? { unchangedSince: Number(command.unchangedSince) } : {}),
       })
     : { modseq: view.modseq, updated: [], modified: [], current: [] };

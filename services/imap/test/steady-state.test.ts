@@ -1,0 +1,140 @@
+/**
+ * Long-lived sessions (issue 17): a command in a mailbox nothing changed in asks
+ * Postgres nothing (mailbox-heads.ts, fetch/message-cache.ts), yet every change
+ * shows up: another session's writes through this process at once, and a change
+ * no event announced once IMAP_HEAD_MAX_STALE_MS has passed (here 0: at once).
+ * Queries are counted with the runtime's own aerogram_pg_query_duration_seconds.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { requireServer } from "@aerogram/testkit";
+import { ImapServer } from "../src/server.ts";
+import { type Backends, createAccount, type Gateway, message, RawClient, startBackends } from "./helpers.ts";
+
+let backends: Backends;
+/** Trusts a read for 10 minutes: within a test only events and own writes can move a mailbox. */
+let trusting: Gateway;
+/** IMAP_HEAD_MAX_STALE_MS=0: reads before every command, as without the high-water mark. */
+let checking: Gateway;
+
+async function gateway(settings: Record<string, string>): Promise<Gateway> {
+  const runtime = await backends.runtime("imap-test", {
+    IMAP_PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    ...settings,
+  });
+  const server = new ImapServer(runtime);
+  const endpoints = await server.listen({ port: 0, host: "127.0.0.1" });
+  return {
+    runtime,
+    server,
+    port: Number(/:(\d+)/.exec(endpoints[0]!)![1]),
+    async close() {
+      server.close();
+      await runtime.close();
+    },
+  };
+}
+
+before(async () => {
+  backends = await startBackends();
+  trusting = await gateway({ IMAP_HEAD_MAX_STALE_MS: "600000" });
+  checking = await gateway({ IMAP_HEAD_MAX_STALE_MS: "0" });
+});
+
+after(async () => {
+  await trusting?.close();
+  await checking?.close();
+  await backends?.stop();
+});
+
+/** Round trips to Postgres this gateway has made so far. */
+async function queries(g: Gateway): Promise<number> {
+  const metric = g.runtime.metrics.getSingleMetric("aerogram_pg_query_duration_seconds");
+  const values = (await metric!.get()).values;
+  return values
+    .filter((v) => (v as { metricName?: string }).metricName?.endsWith("_count"))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+async function selectedPair(g: Gateway): Promise<{ a: RawClient; b: RawClient; id: number }> {
+  const account = await createAccount(g.runtime);
+  const a = await RawClient.connect(g.port);
+  const b = await RawClient.connect(g.port);
+  for (const c of [a, b]) assert.match(await c.login(account.user, account.pass), /OK/);
+  for (const n of [1, 2]) {
+    const text = message(`steady ${n}`);
+    a.write(`ap${n} APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+    assert.match(await a.response(`ap${n}`), /OK \[APPENDUID/);
+  }
+  for (const c of [a, b]) assert.match(await c.command("SELECT INBOX"), /\* 2 EXISTS\r\n/);
+  return { a, b, id: account.id };
+}
+
+const untaggedOf = (response: string) => response.split("\r\n").filter((l) => l.startsWith("* "));
+
+test("FETCH and NOOP in an unchanged mailbox make no round trip and answer as the database would", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await selectedPair(trusting);
+  try {
+    const first = await a.command("FETCH 1:2 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)");
+    assert.equal(untaggedOf(first).length, 2, first);
+    const before = await queries(trusting);
+    const again = await a.command("FETCH 1:2 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)");
+    const body = await a.command("FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert.match(await a.command("NOOP"), /OK/);
+    assert.equal(await queries(trusting), before, "no query for FETCH/NOOP in an unchanged mailbox");
+    assert.deepEqual(untaggedOf(again), untaggedOf(first));
+    assert.match(body, /Subject: steady 2/);
+
+    // Another session of the process changes flags and appends: the next command reports both.
+    assert.match(await b.command("STORE 1 +FLAGS (\\Flagged)"), /OK/);
+    const text = message("steady 3");
+    b.write(`ap3 APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+    assert.match(await b.response("ap3"), /OK \[APPENDUID/);
+    const seen = await a.command("FETCH 1 (FLAGS)");
+    assert.match(seen, /\* 3 EXISTS\r\n/);
+    assert.match(seen, /\* 1 FETCH \(FLAGS \([^)]*\\Flagged[^)]*\)\)/);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("the session's own APPEND answers EXISTS and RECENT without reading the change log", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await selectedPair(trusting);
+  try {
+    const text = message("own append");
+    const before = await queries(trusting);
+    a.write(`ap APPEND INBOX (\\Seen $Work) {${text.length}+}\r\n${text}\r\n`);
+    const answer = await a.response("ap");
+    assert.equal(await queries(trusting), before + 1, "the APPEND's one statement, nothing else");
+    // The new keyword extends FLAGS first; the message is \Recent to the appending
+    // session (which, selecting first, had claimed messages 1 and 2 as well).
+    assert.match(answer, /\* FLAGS \([^)]*\$Work[^)]*\)\r\n[\s\S]*\* 3 EXISTS\r\n\* 3 RECENT\r\n/);
+    assert.match(await a.command("FETCH 3 (FLAGS)"), /\* 3 FETCH \(FLAGS \(\\Seen \$Work \\Recent\)\)/);
+    // The other session sees it at its next command, not \Recent (the appender claimed it).
+    assert.match(await b.command("NOOP"), /\* 3 EXISTS\r\n\* 0 RECENT\r\n/);
+    assert.match(await b.command("FETCH 3 (FLAGS)"), /\* 3 FETCH \(FLAGS \(\\Seen \$Work\)\)/);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("with IMAP_HEAD_MAX_STALE_MS=0 a change written without any event shows at the next command", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b, id } = await selectedPair(checking);
+  try {
+    const inbox = await checking.runtime.store.mailboxes.byName(id, "INBOX");
+    const blob = await checking.runtime.blobs.putBuffer(Buffer.from(message("no event")));
+    await checking.runtime.store.messages.append([
+      { mailboxId: inbox!.id, messages: [{ blobKey: blob.key, size: blob.size }] },
+    ]);
+    assert.match(await a.command("NOOP"), /\* 3 EXISTS\r\n/);
+  } finally {
+    a.close();
+    b.close();
+  }
+});

@@ -321,7 +321,15 @@ export class SieveFilter implements FilteredDelivery {
     if (!(await this.deps.store.sieve.vacationShouldSend(r.accountId, v.handle, sender, v.days))) {
       return skip("already_sent");
     }
-    const from = oneLine(v.from ?? account?.address ?? r.address);
+    // RFC 5230 §4.4: :from is the user's choice among their own addresses; anything else would let a
+    // script send as someone else, so it falls back to the account's address.
+    const ownFrom = v.from && /<?([^<>\s]+@[^<>\s]+)>?\s*$/.exec(v.from)?.[1]?.toLowerCase();
+    const own = new Set(
+      [r.address, account?.address, ...(account?.aliases ?? [])]
+        .filter(Boolean)
+        .map((a) => (a as string).toLowerCase()),
+    );
+    const from = oneLine(ownFrom && own.has(ownFrom) ? v.from! : (account?.address ?? r.address));
     const subject = oneLine(v.subject ?? `Auto: ${view.header("subject")[0] ?? ""}`);
     const origId = view.header("message-id")[0];
     const messageId = `<${randomUUID()}@${this.opts.hostname}>`;

@@ -132,7 +132,7 @@ test("sieve at delivery", async (t) => {
     "vacation: one reply per sender per :days, through the outbound queue; none to <> or lists",
     async () => {
       await activate(
-        'require "vacation";\nvacation :days 7 :subject "Out of office" "I am away until Monday.";',
+        'require "vacation";\nvacation :days 7 :subject "Out of office" :from "ceo@bank.test" "I am away until Monday.";',
       );
       const before = (await queued()).length;
       for (let i = 0; i < 2; i++) {

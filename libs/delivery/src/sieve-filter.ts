@@ -315,7 +315,7 @@ export class SieveFilter implements FilteredDelivery {
     const addressed = ["to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc"].some((h) =>
       view
         .addresses(h)
-        .some((a) => mine.has(a.toLowerCase()) || mine.has(a.toLowerCase().replace(/\+[^@]*@/, "@"))),
+        .some((a) => mine.has(a.all.toLowerCase()) || mine.has(a.all.toLowerCase().replace(/\+[^@]*@/, "@"))),
     );
     if (!addressed) return skip("not_addressed");
     if (!(await this.deps.store.sieve.vacationShouldSend(r.accountId, v.handle, sender, v.days))) {

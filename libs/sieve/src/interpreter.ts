@@ -7,7 +7,7 @@
  * A SieveRuntimeError means "the script failed": the caller falls back to the
  * implicit keep (§2.10.6).
  */
-import type { SieveMessage } from "./message.ts";
+import type { SieveAddress, SieveMessage } from "./message.ts";
 import type { Arg, CommandNode, TestNode } from "./parser.ts";
 import type { CompiledScript } from "./validate.ts";
 
@@ -423,11 +423,17 @@ export class Interpreter {
         return this.match(this.parts(values, addressPart), this.list(pos[1]), match);
       }
       case "envelope": {
-        const values: string[] = [];
+        const values: SieveAddress[] = [];
         for (const part of this.list(pos[0])) {
           const p = part.toLowerCase();
-          if (p === "from") values.push(this.envelope.from);
-          else if (p === "to") values.push(this.envelope.to);
+          const a = p === "from" ? this.envelope.from : p === "to" ? this.envelope.to : undefined;
+          if (a === undefined) continue;
+          const at = a.lastIndexOf("@");
+          values.push({
+            all: a,
+            local: at >= 0 ? a.slice(0, at) : a,
+            domain: at >= 0 ? a.slice(at + 1) : "",
+          });
         }
         return this.match(this.parts(values, addressPart), this.list(pos[1]), match);
       }
@@ -465,33 +471,21 @@ export class Interpreter {
   }
 
   /** Address parts (RFC 5228 §2.7.4; RFC 5233 :user/:detail with "+" as the separator). */
-  private parts(addresses: string[], part: string): string[] {
+  private parts(addresses: SieveAddress[], part: string): string[] {
     const out: string[] = [];
     for (const a of addresses) {
-      const at = a.lastIndexOf("@");
-      const local = at >= 0 ? a.slice(0, at) : a;
-      const domain = at >= 0 ? a.slice(at + 1) : "";
-      switch (part) {
-        case "localpart":
-          out.push(local);
-          break;
-        case "domain":
-          out.push(domain);
-          break;
-        case "user": {
-          const plus = local.indexOf("+");
-          out.push(plus >= 0 ? local.slice(0, plus) : local);
-          break;
-        }
-        case "detail": {
-          // §4: no separator = no detail: the test fails for this address (not "").
-          const plus = local.indexOf("+");
-          if (plus >= 0) out.push(local.slice(plus + 1));
-          break;
-        }
-        default:
-          out.push(a);
+      if (part === "all") {
+        out.push(a.all);
+        continue;
       }
+      // An unparseable address has no parts: only :all can match it.
+      if (a.local === undefined || a.domain === undefined) continue;
+      const plus = a.local.indexOf("+");
+      if (part === "localpart") out.push(a.local);
+      else if (part === "domain") out.push(a.domain);
+      else if (part === "user") out.push(plus >= 0 ? a.local.slice(0, plus) : a.local);
+      // §4: no separator = no detail: the test fails for this address (not "").
+      else if (part === "detail" && plus >= 0) out.push(a.local.slice(plus + 1));
     }
     return out;
   }

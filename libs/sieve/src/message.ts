@@ -14,6 +14,13 @@ import {
   parseHeaderBlock,
 } from "@aerogram/mime";
 
+export interface SieveAddress {
+  /** local@domain, or the raw value of an unparseable field. */
+  all: string;
+  local: string | undefined;
+  domain: string | undefined;
+}
+
 export interface BodyPart {
   /** "type/subtype", lower case. */
   contentType: string;
@@ -59,9 +66,12 @@ export class SieveMessage {
   /** Decoded values of every field named `name` (case-insensitive), in order. */
   header(name: string): string[] {
     const n = name.toLowerCase();
-    return this.#fields
-      .filter((f) => f.name.toLowerCase() === n)
-      .map((f) => decodeEncodedWords(f.value).trim());
+    return (
+      this.#fields
+        .filter((f) => f.name.toLowerCase() === n)
+        // Unfolded (RFC 5322 §2.2.3); a tab starting a continuation line becomes a space, as Pigeonhole reads it.
+        .map((f) => decodeEncodedWords(f.value.replace(/\r?\n\t/g, " ")).trim())
+    );
   }
 
   exists(name: string): boolean {
@@ -69,16 +79,32 @@ export class SieveMessage {
     return this.#fields.some((f) => f.name.toLowerCase() === n);
   }
 
-  /** Addresses (local@domain) in the fields named `name`; group markers skipped. */
-  addresses(name: string): string[] {
+  /**
+   * Addresses in the fields named `name`; group markers skipped. A field
+   * without any valid address (e.g. "undisclosed-recipients:;") counts as one
+   * unparseable address whose :all is the raw value and which has no local
+   * part or domain, as Pigeonhole does (compared on the same input).
+   */
+  addresses(name: string): SieveAddress[] {
     const n = name.toLowerCase();
-    const out: string[] = [];
+    const out: SieveAddress[] = [];
     for (const f of this.#fields) {
       if (f.name.toLowerCase() !== n) continue;
+      const found: SieveAddress[] = [];
       for (const a of parseAddressList(f.value.replace(/\r?\n/g, ""))) {
-        if (a.host === null) continue;
-        out.push(a.host ? `${a.mailbox ?? ""}@${a.host}` : (a.mailbox ?? ""));
+        if (a.host === null || a.mailbox === null) continue;
+        if (
+          !a.host ||
+          a.host === "MISSING_DOMAIN" ||
+          a.host === "SYNTAX_ERROR" ||
+          a.mailbox === "MISSING_MAILBOX"
+        )
+          continue;
+        found.push({ all: `${a.mailbox}@${a.host}`, local: a.mailbox, domain: a.host });
       }
+      const raw = decodeEncodedWords(f.value).trim();
+      if (found.length === 0 && raw !== "") found.push({ all: raw, local: undefined, domain: undefined });
+      out.push(...found);
     }
     return out;
   }

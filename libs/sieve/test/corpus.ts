@@ -104,6 +104,60 @@ export const MESSAGES: CorpusMessage[] = [
       "This is the mail system.",
     ]),
   },
+  {
+    name: "nested-multipart",
+    from: "erin@example.org",
+    to: "alice+lists@example.com",
+    raw: crlf([
+      'From: "Erin, the boss" <erin@example.org>, frank@example.net',
+      "To: undisclosed-recipients:;",
+      'Cc: "Alice A." <alice+lists@example.com>',
+      "Subject: Quarterly report [Q3] *final*",
+      "X-Spam-Score: 12",
+      "X-Spam-Score: 3",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/mixed; boundary="outer"',
+      "",
+      "preamble",
+      "--outer",
+      'Content-Type: multipart/alternative; boundary="inner"',
+      "",
+      "--inner",
+      "Content-Type: text/plain; charset=iso-8859-1",
+      "Content-Transfer-Encoding: quoted-printable",
+      "",
+      "Bonjour, le r=E9sultat est pr=EAt.",
+      "--inner",
+      "Content-Type: text/html",
+      "",
+      "<html><body>Bonjour</body></html>",
+      "--inner--",
+      "--outer",
+      "Content-Type: application/pdf",
+      "Content-Transfer-Encoding: base64",
+      "",
+      "JVBERi0xLjQKJcfs",
+      "--outer--",
+    ]),
+  },
+  {
+    name: "raw-8bit-folded",
+    from: "gil@example.org",
+    to: "alice@example.com",
+    raw: crlf([
+      "From: Gil Müller <gil@example.org>",
+      "To: alice@example.com,",
+      "  bob@example.com",
+      "Subject: a folded",
+      "  subject about money and",
+      "\tthe order",
+      "X-Empty:",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      "Grüße, café ☕",
+    ]),
+  },
 ];
 
 export const SCRIPTS: { name: string; script: string }[] = [
@@ -291,4 +345,120 @@ export const SCRIPTS: { name: string; script: string }[] = [
   { name: "bad-two-match-types", script: 'if header :is :contains "subject" "x" { keep; }' },
   { name: "bad-unterminated-comment", script: "/* never ends\nkeep;" },
   { name: "bad-flags-without-require", script: 'keep :flags "x";' },
+  // More semantics: several senders, groups, repeated headers, matches with many wildcards.
+  {
+    name: "address-multiple-from",
+    script: 'require "fileinto";\nif address :is "from" "frank@example.net" { fileinto "Frank"; }',
+  },
+  {
+    name: "header-repeated-value",
+    script:
+      'require ["relational","comparator-i;ascii-numeric","fileinto"];\nif header :value "lt" :comparator "i;ascii-numeric" "X-Spam-Score" "5" { fileinto "SomeLow"; }',
+  },
+  {
+    name: "header-count-repeated",
+    script:
+      'require ["relational","comparator-i;ascii-numeric","fileinto"];\nif header :count "eq" :comparator "i;ascii-numeric" "X-Spam-Score" "2" { fileinto "Two"; }',
+  },
+  {
+    name: "matches-brackets-star",
+    script: 'require "fileinto";\nif header :matches "subject" "*[Q?]*\\**" { fileinto "Bracket"; }',
+  },
+  {
+    name: "matches-captures-many",
+    script:
+      'require ["fileinto","variables","mailbox"];\nif header :matches "subject" "* * *" { fileinto :create "c/${1}/${2}"; }',
+  },
+  {
+    name: "body-nested-text",
+    script: 'require ["body","fileinto"];\nif body :text :contains "résultat" { fileinto "Fr"; }',
+  },
+  {
+    name: "body-content-multipart",
+    script:
+      'require ["body","fileinto"];\nif body :content "application/pdf" :contains "PDF" { fileinto "Pdf"; }',
+  },
+  {
+    name: "body-content-text-type",
+    script:
+      'require ["body","fileinto"];\nif body :content "text" :contains "Bonjour" { fileinto "AnyText"; }',
+  },
+  {
+    name: "envelope-detail-star",
+    script:
+      'require ["envelope","subaddress","fileinto","variables","mailbox"];\nif envelope :matches :user "to" "*" { fileinto :create "u/${1}"; }',
+  },
+  {
+    name: "address-detail-header",
+    script:
+      'require ["subaddress","fileinto"];\nif address :detail ["to","cc"] "lists" { fileinto "ListsTag"; }',
+  },
+  {
+    name: "exists-case",
+    script: 'require "fileinto";\nif exists "x-spam-score" { fileinto "HasScore"; }',
+  },
+  {
+    name: "not-allof",
+    script:
+      'require "fileinto";\nif not allof (exists "Cc", header :contains "subject" "report") { fileinto "NotBoth"; } else { fileinto "Both"; }',
+  },
+  {
+    name: "set-length-modifiers",
+    script:
+      'require ["variables","fileinto","mailbox"];\nset :length "n" "abcdef";\nset :upper "u" "mixed Case";\nfileinto :create "${n}-${u}";',
+  },
+  {
+    name: "string-matches-empty",
+    script: 'require ["variables","fileinto"];\nif string :matches "${undefined}" "" { fileinto "Empty"; }',
+  },
+  {
+    name: "keep-with-flags-then-stop",
+    script: 'require ["imap4flags"];\nkeep :flags ["\\\\Answered"];\nstop;\ndiscard;',
+  },
+  {
+    name: "discard-then-keep",
+    script: "discard;\nkeep;",
+  },
+  {
+    name: "fileinto-inbox",
+    script: 'require "fileinto";\nfileinto "INBOX";',
+  },
+  {
+    name: "removeflag-all",
+    script: 'require "imap4flags";\nsetflag ["a", "b"];\nremoveflag "a b";\naddflag "c";',
+  },
+  {
+    name: "value-string-compare",
+    script:
+      'require ["relational","fileinto"];\nif header :value "gt" "subject" "M" { fileinto "AfterM"; } else { fileinto "BeforeM"; }',
+  },
+  {
+    name: "size-exact",
+    script: 'require "fileinto";\nif size :over 0 { fileinto "NonEmpty"; }',
+  },
+  { name: "bad-elsif-after-else", script: "if true { keep; } else { keep; } elsif true { keep; }" },
+  { name: "bad-vacation-days-string", script: 'require "vacation";\nvacation :days "3" "x";' },
+  { name: "bad-set-one-arg", script: 'require "variables";\nset "x";' },
+  { name: "bad-body-without-require", script: 'if body :contains "x" { keep; }' },
+  {
+    name: "header-empty-value",
+    script: 'require "fileinto";\nif header :is "X-Empty" "" { fileinto "EmptyHdr"; }',
+  },
+  {
+    name: "header-folded",
+    script:
+      'require "fileinto";\nif header :contains "subject" "money and the" { fileinto "Spaces"; } elsif header :matches "subject" "a folded*order" { fileinto "Folded"; }',
+  },
+  {
+    name: "header-8bit",
+    script: 'require "fileinto";\nif header :contains "from" "Müller" { fileinto "Umlaut"; }',
+  },
+  {
+    name: "address-8bit-name",
+    script: 'require "fileinto";\nif address :domain "from" "example.org" { fileinto "OrgDomain"; }',
+  },
+  {
+    name: "body-8bit",
+    script: 'require ["body","fileinto"];\nif body :contains "☕" { fileinto "Coffee"; }',
+  },
 ];

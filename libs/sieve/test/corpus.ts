@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} in these strings is Sieve's variable syntax (RFC 5229)
 /**
  * The conformance corpus: scripts × messages, each run through libs/sieve and
  * through Pigeonhole's sieve-test (Debian dovecot-sieve), whose actions must
@@ -213,7 +214,6 @@ export const SCRIPTS: { name: string; script: string }[] = [
   {
     name: "subaddress-variables",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["envelope","fileinto","subaddress","variables","mailbox"];\nif envelope :matches :detail "to" "*" { fileinto :create "plus/${1}"; }',
   },
   { name: "exists", script: 'require "fileinto";\nif exists ["List-Id"] { fileinto "Lists"; }' },
@@ -263,19 +263,16 @@ export const SCRIPTS: { name: string; script: string }[] = [
   {
     name: "variables-set",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["variables","fileinto","mailbox"];\nset :lower "dom" "EXAMPLE";\nset :upperfirst "box" "archive";\nif address :domain :contains "from" "${dom}" { fileinto :create "${box}/${dom}"; }',
   },
   {
     name: "variables-match",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["variables","fileinto","mailbox"];\nif header :matches "from" "* <*@*>" { fileinto :create "from/${3}"; }',
   },
   {
     name: "string-test",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["variables","fileinto"];\nset "x" "abc";\nif string :is "${x}" "abc" { fileinto "Str"; }',
   },
   {

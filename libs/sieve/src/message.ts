@@ -63,14 +63,16 @@ export class SieveMessage {
     this.#body = body;
   }
 
-  /** Decoded values of every field named `name` (case-insensitive), in order. */
-  header(name: string): string[] {
+  /**
+   * Decoded values of every field named `name` (case-insensitive), in order;
+   * `pick` narrows the fields first (RFC 5260 §6 :index/:last). Unfolded
+   * (RFC 5322 §2.2.3); a tab starting a continuation line becomes a space, as
+   * Pigeonhole reads it.
+   */
+  header(name: string, pick: (fields: HeaderField[]) => HeaderField[] = (f) => f): string[] {
     const n = name.toLowerCase();
-    return (
-      this.#fields
-        .filter((f) => f.name.toLowerCase() === n)
-        // Unfolded (RFC 5322 §2.2.3); a tab starting a continuation line becomes a space, as Pigeonhole reads it.
-        .map((f) => decodeEncodedWords(f.value.replace(/\r?\n\t/g, " ")).trim())
+    return pick(this.#fields.filter((f) => f.name.toLowerCase() === n)).map((f) =>
+      decodeEncodedWords(f.value.replace(/\r?\n\t/g, " ")).trim(),
     );
   }
 
@@ -85,11 +87,10 @@ export class SieveMessage {
    * unparseable address whose :all is the raw value and which has no local
    * part or domain, as Pigeonhole does (compared on the same input).
    */
-  addresses(name: string): SieveAddress[] {
+  addresses(name: string, pick: (fields: HeaderField[]) => HeaderField[] = (f) => f): SieveAddress[] {
     const n = name.toLowerCase();
     const out: SieveAddress[] = [];
-    for (const f of this.#fields) {
-      if (f.name.toLowerCase() !== n) continue;
+    for (const f of pick(this.#fields.filter((x) => x.name.toLowerCase() === n))) {
       const found: SieveAddress[] = [];
       for (const a of parseAddressList(f.value.replace(/\r?\n/g, ""))) {
         if (a.host === null || a.mailbox === null) continue;

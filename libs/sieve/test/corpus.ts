@@ -458,4 +458,52 @@ export const SCRIPTS: { name: string; script: string }[] = [
     name: "body-8bit",
     script: 'require ["body","fileinto"];\nif body :contains "☕" { fileinto "Coffee"; }',
   },
+  // RFC 5260 date and index.
+  {
+    name: "date-year",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :matches "date" "year" "*" { fileinto :create "y/${1}"; }',
+  },
+  {
+    name: "date-originalzone-parts",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :originalzone :matches "date" "iso8601" "*" { set "a" "${1}"; }\nif date :originalzone :matches "date" "std11" "*" { set "b" "${1}"; }\nif date :originalzone :matches "date" "julian" "*" { set "c" "${1}"; }\nif date :originalzone :matches "date" "weekday" "*" { set "d" "${1}"; }\nif date :originalzone :matches "date" "zone" "*" { set "e" "${1}"; }\nfileinto :create "${a}|${b}|${c}|${d}|${e}";',
+  },
+  {
+    name: "date-zone",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :zone "+0530" :matches "date" "time" "*" { fileinto :create "t/${1}"; }',
+  },
+  {
+    name: "date-received",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :originalzone :matches "received" "hour" "*" { fileinto :create "r/${1}"; }',
+  },
+  {
+    name: "date-value",
+    script:
+      'require ["date","relational","fileinto"];\nif date :value "ge" "date" "date" "2026-01-01" { fileinto "Recent"; } elsif exists "date" { fileinto "Old"; }',
+  },
+  {
+    name: "date-unknown-part",
+    script:
+      'require ["date","fileinto"];\nif date "date" "fortnight" "x" { fileinto "Never"; } else { fileinto "Else"; }',
+  },
+  {
+    name: "currentdate",
+    script:
+      'require ["date","relational","fileinto"];\nif currentdate :value "ge" "date" "2020-01-01" { fileinto "Now"; }\nif currentdate :zone "+0000" :matches "year" "20*" { fileinto "Century"; }',
+  },
+  {
+    name: "index-header",
+    script:
+      'require ["index","fileinto"];\nif header :index 2 :contains "received" "c by d" { fileinto "Second"; }\nif header :index 1 :last :contains "received" "c by d" { fileinto "LastIsSecond"; }',
+  },
+  {
+    name: "index-address",
+    script:
+      'require ["index","fileinto"];\nif address :index 1 :last :localpart "to" "bob" { fileinto "LastTo"; }\nif address :index 2 :all "from" "frank@example.net" { fileinto "SecondFromField"; }',
+  },
+  { name: "bad-last-without-index", script: 'require "index";\nif header :last "subject" "x" { keep; }' },
+  { name: "bad-date-without-require", script: 'if currentdate "year" "2026" { keep; }' },
 ];

@@ -36,6 +36,12 @@ export interface RecipientPlan {
   placements: string[];
   /** Sends or queues what the script asked for beyond storing (vacation, redirect). */
   afterCommit?: () => Promise<void>;
+  /**
+   * The script rejected the message (RFC 5429): refused at SMTP when every
+   * recipient rejects it, else `notice` (a rejection message to the sender)
+   * runs after the commit.
+   */
+  reject?: { reason: string; notice: () => Promise<void> };
 }
 
 /** The per-recipient filter (Sieve) libs/delivery runs; implemented over libs/sieve (sieve-filter.ts). */
@@ -49,6 +55,8 @@ export interface FilteredDelivery {
 }
 
 export interface DeliveryPlan {
+  /** Every recipient's script rejected the message: refuse it with this reason (RFC 5429 §2.1.1). */
+  refuse: string | undefined;
   targets: DeliveryTarget[];
   placements: string[];
   /** Runs every side effect; never throws (the message is committed: a failure is returned to be logged). */
@@ -67,6 +75,7 @@ export async function planDelivery(
   const targets = new Map<number, DeliveryTarget>();
   const placements: string[] = [];
   const after: (() => Promise<void>)[] = [];
+  const rejects: NonNullable<RecipientPlan["reject"]>[] = [];
   for (const r of byAccount.values()) {
     let keep: { mailboxId: number; kind: "inbox" | "junk" } = { mailboxId: r.inboxId, kind: "inbox" };
     if (message.junk) {
@@ -86,8 +95,12 @@ export async function planDelivery(
     }
     placements.push(...plan.placements);
     if (plan.afterCommit) after.push(plan.afterCommit);
+    if (plan.reject) rejects.push(plan.reject);
   }
+  const refuse = rejects.length > 0 && rejects.length === byAccount.size ? rejects[0]!.reason : undefined;
+  if (!refuse) for (const r of rejects) after.push(r.notice);
   return {
+    refuse,
     targets: [...targets.values()],
     placements,
     async afterCommit() {

@@ -9,6 +9,10 @@
  * without :create leaves the message in the implicit-keep mailbox, and the
  * failure is logged and counted.
  *
+ * reject/ereject (RFC 5429): when every recipient's script rejects, SMTP-in
+ * refuses the message at DATA with the reason (§2.1.1); otherwise the
+ * rejecting recipients' senders get a rejection notice after the commit.
+ *
  * Loops and abuse: a redirected copy carries `X-Aerogram-Sieve-Redirect: <account>`
  * and a message that already carries our account's mark is not redirected
  * again; redirecting to the recipient's own address is refused; redirects are
@@ -155,6 +159,7 @@ export class SieveFilter implements FilteredDelivery {
     const targets: DeliveryTarget[] = [];
     const placements: string[] = [];
     const after: (() => Promise<void>)[] = [];
+    let reject: RecipientPlan["reject"];
     const keepInto = (flags: string[]) => {
       targets.push({ mailboxId: keep.mailboxId, flags });
       placements.push(keep.kind);
@@ -184,7 +189,7 @@ export class SieveFilter implements FilteredDelivery {
           after.push(() => this.#vacation(recipient, message, raw, a, log));
           break;
         case "reject":
-          after.push(() => this.#reject(recipient, message, raw, a.reason, log));
+          reject = { reason: a.reason, notice: () => this.#reject(recipient, message, raw, a.reason, log) };
           break;
         case "discard":
           break;
@@ -200,6 +205,7 @@ export class SieveFilter implements FilteredDelivery {
       afterCommit: async () => {
         for (const f of after) await f();
       },
+      ...(reject ? { reject } : {}),
     };
   }
 
@@ -309,13 +315,21 @@ export class SieveFilter implements FilteredDelivery {
     const addressed = ["to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc"].some((h) =>
       view
         .addresses(h)
-        .some((a) => mine.has(a.toLowerCase()) || mine.has(a.toLowerCase().replace(/\+[^@]*@/, "@"))),
+        .some((a) => mine.has(a.all.toLowerCase()) || mine.has(a.all.toLowerCase().replace(/\+[^@]*@/, "@"))),
     );
     if (!addressed) return skip("not_addressed");
     if (!(await this.deps.store.sieve.vacationShouldSend(r.accountId, v.handle, sender, v.days))) {
       return skip("already_sent");
     }
-    const from = oneLine(v.from ?? account?.address ?? r.address);
+    // RFC 5230 §4.4: :from is the user's choice among their own addresses; anything else would let a
+    // script send as someone else, so it falls back to the account's address.
+    const ownFrom = v.from && /<?([^<>\s]+@[^<>\s]+)>?\s*$/.exec(v.from)?.[1]?.toLowerCase();
+    const own = new Set(
+      [r.address, account?.address, ...(account?.aliases ?? [])]
+        .filter(Boolean)
+        .map((a) => (a as string).toLowerCase()),
+    );
+    const from = oneLine(ownFrom && own.has(ownFrom) ? v.from! : (account?.address ?? r.address));
     const subject = oneLine(v.subject ?? `Auto: ${view.header("subject")[0] ?? ""}`);
     const origId = view.header("message-id")[0];
     const messageId = `<${randomUUID()}@${this.opts.hostname}>`;

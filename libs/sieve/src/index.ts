@@ -1,3 +1,4 @@
+export * from "./date.ts";
 export * from "./interpreter.ts";
 export * from "./message.ts";
 export * from "./parser.ts";

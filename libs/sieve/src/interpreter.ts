@@ -7,7 +7,8 @@
  * A SieveRuntimeError means "the script failed": the caller falls back to the
  * implicit keep (§2.10.6).
  */
-import type { SieveMessage } from "./message.ts";
+import { datePart, localOffsetMinutes, parseRfc5322Date, parseZone, type ZonedDate } from "./date.ts";
+import type { SieveAddress, SieveMessage } from "./message.ts";
 import type { Arg, CommandNode, TestNode } from "./parser.ts";
 import type { CompiledScript } from "./validate.ts";
 
@@ -46,6 +47,8 @@ export interface SieveResult {
 }
 
 export interface RunOptions {
+  /** "Now" for currentdate (tests); default Date.now(). */
+  now?: number;
   maxActions: number;
   /** Redirects in one run (RFC 5228 §4.2: implementations SHOULD limit them). */
   maxRedirects: number;
@@ -123,6 +126,8 @@ function split(args: Arg[]): {
       case "upperfirst":
       case "quotewildcard":
       case "length":
+      case "last":
+      case "originalzone":
         tags.set(a.v, true);
         break;
       default:
@@ -415,19 +420,60 @@ export class Interpreter {
         return tags.has("over") ? this.message.size > limit : this.message.size < limit;
       }
       case "header": {
-        const values = this.list(pos[0]).flatMap((h) => this.message.header(h));
+        const pick = this.picker(tags);
+        const values = this.list(pos[0]).flatMap((h) => this.message.header(h, pick));
         return this.match(values, this.list(pos[1]), match);
       }
       case "address": {
-        const values = this.list(pos[0]).flatMap((h) => this.message.addresses(h));
+        const pick = this.picker(tags);
+        const values = this.list(pos[0]).flatMap((h) => this.message.addresses(h, pick));
         return this.match(this.parts(values, addressPart), this.list(pos[1]), match);
       }
+      case "date":
+      case "currentdate": {
+        const isDate = t.name === "date";
+        const part = this.str((pos[isDate ? 1 : 0] as { v: string }).v);
+        const keys = this.list(pos[isDate ? 2 : 1]);
+        let d: ZonedDate | undefined;
+        if (isDate) {
+          const name = this.str((pos[0] as { v: string }).v);
+          // RFC 5260 §4.1: without :index the first occurrence; Received: the date after the last ";".
+          const tagsForPick = tags.has("index")
+            ? tags
+            : new Map<string, Arg | true>([["index", { t: "num", v: 1, line: t.line }]]);
+          let value = this.message.header(name, this.picker(tagsForPick))[0];
+          if (value !== undefined && name.toLowerCase() === "received")
+            value = value.slice(value.lastIndexOf(";") + 1);
+          d = value === undefined ? undefined : parseRfc5322Date(value);
+        } else {
+          const now = this.opts.now ?? Date.now();
+          d = { utcMs: now, offsetMinutes: localOffsetMinutes(now) };
+        }
+        if (!d) return false;
+        const zoneArg = tags.get("zone");
+        if (zoneArg && zoneArg !== true) {
+          const z = parseZone(this.str((zoneArg as { v: string }).v));
+          if (z === undefined) return false;
+          d = { utcMs: d.utcMs, offsetMinutes: z };
+        } else if (isDate && !tags.has("originalzone"))
+          d = { utcMs: d.utcMs, offsetMinutes: localOffsetMinutes(d.utcMs) };
+        const value = datePart(d, part);
+        // An unknown date part only makes the test false (Pigeonhole warns and goes on).
+        if (value === undefined) return false;
+        return this.match([value], keys, match);
+      }
       case "envelope": {
-        const values: string[] = [];
+        const values: SieveAddress[] = [];
         for (const part of this.list(pos[0])) {
           const p = part.toLowerCase();
-          if (p === "from") values.push(this.envelope.from);
-          else if (p === "to") values.push(this.envelope.to);
+          const a = p === "from" ? this.envelope.from : p === "to" ? this.envelope.to : undefined;
+          if (a === undefined) continue;
+          const at = a.lastIndexOf("@");
+          values.push({
+            all: a,
+            local: at >= 0 ? a.slice(0, at) : a,
+            domain: at >= 0 ? a.slice(at + 1) : "",
+          });
         }
         return this.match(this.parts(values, addressPart), this.list(pos[1]), match);
       }
@@ -464,34 +510,34 @@ export class Interpreter {
     }
   }
 
+  /** RFC 5260 §6: :index N (1-based) picks one occurrence, counted from the end with :last. */
+  private picker(tags: Map<string, Arg | true>): <T>(fields: T[]) => T[] {
+    const index = tags.get("index");
+    if (!index || index === true) return (f) => f;
+    const n = (index as { v: number }).v;
+    const last = tags.has("last");
+    return (fields) => {
+      const i = last ? fields.length - n : n - 1;
+      return n >= 1 && i >= 0 && i < fields.length ? [fields[i]!] : [];
+    };
+  }
+
   /** Address parts (RFC 5228 §2.7.4; RFC 5233 :user/:detail with "+" as the separator). */
-  private parts(addresses: string[], part: string): string[] {
+  private parts(addresses: SieveAddress[], part: string): string[] {
     const out: string[] = [];
     for (const a of addresses) {
-      const at = a.lastIndexOf("@");
-      const local = at >= 0 ? a.slice(0, at) : a;
-      const domain = at >= 0 ? a.slice(at + 1) : "";
-      switch (part) {
-        case "localpart":
-          out.push(local);
-          break;
-        case "domain":
-          out.push(domain);
-          break;
-        case "user": {
-          const plus = local.indexOf("+");
-          out.push(plus >= 0 ? local.slice(0, plus) : local);
-          break;
-        }
-        case "detail": {
-          // §4: no separator = no detail: the test fails for this address (not "").
-          const plus = local.indexOf("+");
-          if (plus >= 0) out.push(local.slice(plus + 1));
-          break;
-        }
-        default:
-          out.push(a);
+      if (part === "all") {
+        out.push(a.all);
+        continue;
       }
+      // An unparseable address has no parts: only :all can match it.
+      if (a.local === undefined || a.domain === undefined) continue;
+      const plus = a.local.indexOf("+");
+      if (part === "localpart") out.push(a.local);
+      else if (part === "domain") out.push(a.domain);
+      else if (part === "user") out.push(plus >= 0 ? a.local.slice(0, plus) : a.local);
+      // §4: no separator = no detail: the test fails for this address (not "").
+      else if (part === "detail" && plus >= 0) out.push(a.local.slice(plus + 1));
     }
     return out;
   }

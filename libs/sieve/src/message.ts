@@ -14,6 +14,13 @@ import {
   parseHeaderBlock,
 } from "@aerogram/mime";
 
+export interface SieveAddress {
+  /** local@domain, or the raw value of an unparseable field. */
+  all: string;
+  local: string | undefined;
+  domain: string | undefined;
+}
+
 export interface BodyPart {
   /** "type/subtype", lower case. */
   contentType: string;
@@ -56,12 +63,17 @@ export class SieveMessage {
     this.#body = body;
   }
 
-  /** Decoded values of every field named `name` (case-insensitive), in order. */
-  header(name: string): string[] {
+  /**
+   * Decoded values of every field named `name` (case-insensitive), in order;
+   * `pick` narrows the fields first (RFC 5260 §6 :index/:last). Unfolded
+   * (RFC 5322 §2.2.3); a tab starting a continuation line becomes a space, as
+   * Pigeonhole reads it.
+   */
+  header(name: string, pick: (fields: HeaderField[]) => HeaderField[] = (f) => f): string[] {
     const n = name.toLowerCase();
-    return this.#fields
-      .filter((f) => f.name.toLowerCase() === n)
-      .map((f) => decodeEncodedWords(f.value).trim());
+    return pick(this.#fields.filter((f) => f.name.toLowerCase() === n)).map((f) =>
+      decodeEncodedWords(f.value.replace(/\r?\n\t/g, " ")).trim(),
+    );
   }
 
   exists(name: string): boolean {
@@ -69,16 +81,31 @@ export class SieveMessage {
     return this.#fields.some((f) => f.name.toLowerCase() === n);
   }
 
-  /** Addresses (local@domain) in the fields named `name`; group markers skipped. */
-  addresses(name: string): string[] {
+  /**
+   * Addresses in the fields named `name`; group markers skipped. A field
+   * without any valid address (e.g. "undisclosed-recipients:;") counts as one
+   * unparseable address whose :all is the raw value and which has no local
+   * part or domain, as Pigeonhole does (compared on the same input).
+   */
+  addresses(name: string, pick: (fields: HeaderField[]) => HeaderField[] = (f) => f): SieveAddress[] {
     const n = name.toLowerCase();
-    const out: string[] = [];
-    for (const f of this.#fields) {
-      if (f.name.toLowerCase() !== n) continue;
+    const out: SieveAddress[] = [];
+    for (const f of pick(this.#fields.filter((x) => x.name.toLowerCase() === n))) {
+      const found: SieveAddress[] = [];
       for (const a of parseAddressList(f.value.replace(/\r?\n/g, ""))) {
-        if (a.host === null) continue;
-        out.push(a.host ? `${a.mailbox ?? ""}@${a.host}` : (a.mailbox ?? ""));
+        if (a.host === null || a.mailbox === null) continue;
+        if (
+          !a.host ||
+          a.host === "MISSING_DOMAIN" ||
+          a.host === "SYNTAX_ERROR" ||
+          a.mailbox === "MISSING_MAILBOX"
+        )
+          continue;
+        found.push({ all: `${a.mailbox}@${a.host}`, local: a.mailbox, domain: a.host });
       }
+      const raw = decodeEncodedWords(f.value).trim();
+      if (found.length === 0 && raw !== "") found.push({ all: raw, local: undefined, domain: undefined });
+      out.push(...found);
     }
     return out;
   }

@@ -22,6 +22,8 @@ export const SIEVE_EXTENSIONS = [
   "subaddress",
   "copy",
   "mailbox",
+  "date",
+  "index",
   "comparator-i;ascii-numeric",
 ] as const;
 
@@ -83,9 +85,23 @@ const COMMANDS: Record<string, Spec & { tests?: "none" | "one"; block?: boolean 
 };
 
 const TESTS: Record<string, Spec & { tests?: "one" | "list" }> = {
-  address: { pos: [["strlist", "strlist"]], match: true, addressPart: true },
+  address: {
+    pos: [["strlist", "strlist"]],
+    match: true,
+    addressPart: true,
+    tags: { index: "num", last: "flag" },
+  },
   envelope: { ext: "envelope", pos: [["strlist", "strlist"]], match: true, addressPart: true },
-  header: { pos: [["strlist", "strlist"]], match: true },
+  header: { pos: [["strlist", "strlist"]], match: true, tags: { index: "num", last: "flag" } },
+  // RFC 5260: date parts of a header's date, or of now.
+  date: {
+    ext: "date",
+    pos: [["str", "str", "strlist"]],
+    match: true,
+    tags: { zone: "str", originalzone: "flag", index: "num", last: "flag" },
+    exclusive: [["zone", "originalzone"]],
+  },
+  currentdate: { ext: "date", pos: [["str", "strlist"]], match: true, tags: { zone: "str" } },
   exists: { pos: [["strlist"]] },
   size: { pos: [["num"]], tags: { over: "flag", under: "flag" }, exclusive: [["over", "under"]] },
   true: { pos: [[]] },
@@ -186,6 +202,7 @@ function checkArgs(node: CommandNode | TestNode, spec: Spec, required: Set<strin
       throw new SieveSyntaxError(node.line, `${group.map((g) => `:${g}`).join(" and ")} exclude each other`);
     }
   }
+  if (seen.has("last") && !seen.has("index")) throw new SieveSyntaxError(node.line, ":last needs :index");
   if (node.name === "size" && !seen.has("over") && !seen.has("under")) {
     throw new SieveSyntaxError(node.line, "size needs :over or :under");
   }

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} in these strings is Sieve's variable syntax (RFC 5229)
 /**
  * The conformance corpus: scripts × messages, each run through libs/sieve and
  * through Pigeonhole's sieve-test (Debian dovecot-sieve), whose actions must
@@ -104,6 +105,60 @@ export const MESSAGES: CorpusMessage[] = [
       "This is the mail system.",
     ]),
   },
+  {
+    name: "nested-multipart",
+    from: "erin@example.org",
+    to: "alice+lists@example.com",
+    raw: crlf([
+      'From: "Erin, the boss" <erin@example.org>, frank@example.net',
+      "To: undisclosed-recipients:;",
+      'Cc: "Alice A." <alice+lists@example.com>',
+      "Subject: Quarterly report [Q3] *final*",
+      "X-Spam-Score: 12",
+      "X-Spam-Score: 3",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/mixed; boundary="outer"',
+      "",
+      "preamble",
+      "--outer",
+      'Content-Type: multipart/alternative; boundary="inner"',
+      "",
+      "--inner",
+      "Content-Type: text/plain; charset=iso-8859-1",
+      "Content-Transfer-Encoding: quoted-printable",
+      "",
+      "Bonjour, le r=E9sultat est pr=EAt.",
+      "--inner",
+      "Content-Type: text/html",
+      "",
+      "<html><body>Bonjour</body></html>",
+      "--inner--",
+      "--outer",
+      "Content-Type: application/pdf",
+      "Content-Transfer-Encoding: base64",
+      "",
+      "JVBERi0xLjQKJcfs",
+      "--outer--",
+    ]),
+  },
+  {
+    name: "raw-8bit-folded",
+    from: "gil@example.org",
+    to: "alice@example.com",
+    raw: crlf([
+      "From: Gil Müller <gil@example.org>",
+      "To: alice@example.com,",
+      "  bob@example.com",
+      "Subject: a folded",
+      "  subject about money and",
+      "\tthe order",
+      "X-Empty:",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      "Grüße, café ☕",
+    ]),
+  },
 ];
 
 export const SCRIPTS: { name: string; script: string }[] = [
@@ -159,7 +214,6 @@ export const SCRIPTS: { name: string; script: string }[] = [
   {
     name: "subaddress-variables",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["envelope","fileinto","subaddress","variables","mailbox"];\nif envelope :matches :detail "to" "*" { fileinto :create "plus/${1}"; }',
   },
   { name: "exists", script: 'require "fileinto";\nif exists ["List-Id"] { fileinto "Lists"; }' },
@@ -209,19 +263,16 @@ export const SCRIPTS: { name: string; script: string }[] = [
   {
     name: "variables-set",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["variables","fileinto","mailbox"];\nset :lower "dom" "EXAMPLE";\nset :upperfirst "box" "archive";\nif address :domain :contains "from" "${dom}" { fileinto :create "${box}/${dom}"; }',
   },
   {
     name: "variables-match",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["variables","fileinto","mailbox"];\nif header :matches "from" "* <*@*>" { fileinto :create "from/${3}"; }',
   },
   {
     name: "string-test",
     script:
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${…} is Sieve's variable syntax (RFC 5229)
       'require ["variables","fileinto"];\nset "x" "abc";\nif string :is "${x}" "abc" { fileinto "Str"; }',
   },
   {
@@ -291,4 +342,168 @@ export const SCRIPTS: { name: string; script: string }[] = [
   { name: "bad-two-match-types", script: 'if header :is :contains "subject" "x" { keep; }' },
   { name: "bad-unterminated-comment", script: "/* never ends\nkeep;" },
   { name: "bad-flags-without-require", script: 'keep :flags "x";' },
+  // More semantics: several senders, groups, repeated headers, matches with many wildcards.
+  {
+    name: "address-multiple-from",
+    script: 'require "fileinto";\nif address :is "from" "frank@example.net" { fileinto "Frank"; }',
+  },
+  {
+    name: "header-repeated-value",
+    script:
+      'require ["relational","comparator-i;ascii-numeric","fileinto"];\nif header :value "lt" :comparator "i;ascii-numeric" "X-Spam-Score" "5" { fileinto "SomeLow"; }',
+  },
+  {
+    name: "header-count-repeated",
+    script:
+      'require ["relational","comparator-i;ascii-numeric","fileinto"];\nif header :count "eq" :comparator "i;ascii-numeric" "X-Spam-Score" "2" { fileinto "Two"; }',
+  },
+  {
+    name: "matches-brackets-star",
+    script: 'require "fileinto";\nif header :matches "subject" "*[Q?]*\\**" { fileinto "Bracket"; }',
+  },
+  {
+    name: "matches-captures-many",
+    script:
+      'require ["fileinto","variables","mailbox"];\nif header :matches "subject" "* * *" { fileinto :create "c/${1}/${2}"; }',
+  },
+  {
+    name: "body-nested-text",
+    script: 'require ["body","fileinto"];\nif body :text :contains "résultat" { fileinto "Fr"; }',
+  },
+  {
+    name: "body-content-multipart",
+    script:
+      'require ["body","fileinto"];\nif body :content "application/pdf" :contains "PDF" { fileinto "Pdf"; }',
+  },
+  {
+    name: "body-content-text-type",
+    script:
+      'require ["body","fileinto"];\nif body :content "text" :contains "Bonjour" { fileinto "AnyText"; }',
+  },
+  {
+    name: "envelope-detail-star",
+    script:
+      'require ["envelope","subaddress","fileinto","variables","mailbox"];\nif envelope :matches :user "to" "*" { fileinto :create "u/${1}"; }',
+  },
+  {
+    name: "address-detail-header",
+    script:
+      'require ["subaddress","fileinto"];\nif address :detail ["to","cc"] "lists" { fileinto "ListsTag"; }',
+  },
+  {
+    name: "exists-case",
+    script: 'require "fileinto";\nif exists "x-spam-score" { fileinto "HasScore"; }',
+  },
+  {
+    name: "not-allof",
+    script:
+      'require "fileinto";\nif not allof (exists "Cc", header :contains "subject" "report") { fileinto "NotBoth"; } else { fileinto "Both"; }',
+  },
+  {
+    name: "set-length-modifiers",
+    script:
+      'require ["variables","fileinto","mailbox"];\nset :length "n" "abcdef";\nset :upper "u" "mixed Case";\nfileinto :create "${n}-${u}";',
+  },
+  {
+    name: "string-matches-empty",
+    script: 'require ["variables","fileinto"];\nif string :matches "${undefined}" "" { fileinto "Empty"; }',
+  },
+  {
+    name: "keep-with-flags-then-stop",
+    script: 'require ["imap4flags"];\nkeep :flags ["\\\\Answered"];\nstop;\ndiscard;',
+  },
+  {
+    name: "discard-then-keep",
+    script: "discard;\nkeep;",
+  },
+  {
+    name: "fileinto-inbox",
+    script: 'require "fileinto";\nfileinto "INBOX";',
+  },
+  {
+    name: "removeflag-all",
+    script: 'require "imap4flags";\nsetflag ["a", "b"];\nremoveflag "a b";\naddflag "c";',
+  },
+  {
+    name: "value-string-compare",
+    script:
+      'require ["relational","fileinto"];\nif header :value "gt" "subject" "M" { fileinto "AfterM"; } else { fileinto "BeforeM"; }',
+  },
+  {
+    name: "size-exact",
+    script: 'require "fileinto";\nif size :over 0 { fileinto "NonEmpty"; }',
+  },
+  { name: "bad-elsif-after-else", script: "if true { keep; } else { keep; } elsif true { keep; }" },
+  { name: "bad-vacation-days-string", script: 'require "vacation";\nvacation :days "3" "x";' },
+  { name: "bad-set-one-arg", script: 'require "variables";\nset "x";' },
+  { name: "bad-body-without-require", script: 'if body :contains "x" { keep; }' },
+  {
+    name: "header-empty-value",
+    script: 'require "fileinto";\nif header :is "X-Empty" "" { fileinto "EmptyHdr"; }',
+  },
+  {
+    name: "header-folded",
+    script:
+      'require "fileinto";\nif header :contains "subject" "money and the" { fileinto "Spaces"; } elsif header :matches "subject" "a folded*order" { fileinto "Folded"; }',
+  },
+  {
+    name: "header-8bit",
+    script: 'require "fileinto";\nif header :contains "from" "Müller" { fileinto "Umlaut"; }',
+  },
+  {
+    name: "address-8bit-name",
+    script: 'require "fileinto";\nif address :domain "from" "example.org" { fileinto "OrgDomain"; }',
+  },
+  {
+    name: "body-8bit",
+    script: 'require ["body","fileinto"];\nif body :contains "☕" { fileinto "Coffee"; }',
+  },
+  // RFC 5260 date and index.
+  {
+    name: "date-year",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :matches "date" "year" "*" { fileinto :create "y/${1}"; }',
+  },
+  {
+    name: "date-originalzone-parts",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :originalzone :matches "date" "iso8601" "*" { set "a" "${1}"; }\nif date :originalzone :matches "date" "std11" "*" { set "b" "${1}"; }\nif date :originalzone :matches "date" "julian" "*" { set "c" "${1}"; }\nif date :originalzone :matches "date" "weekday" "*" { set "d" "${1}"; }\nif date :originalzone :matches "date" "zone" "*" { set "e" "${1}"; }\nfileinto :create "${a}|${b}|${c}|${d}|${e}";',
+  },
+  {
+    name: "date-zone",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :zone "+0530" :matches "date" "time" "*" { fileinto :create "t/${1}"; }',
+  },
+  {
+    name: "date-received",
+    script:
+      'require ["date","fileinto","variables","mailbox"];\nif date :originalzone :matches "received" "hour" "*" { fileinto :create "r/${1}"; }',
+  },
+  {
+    name: "date-value",
+    script:
+      'require ["date","relational","fileinto"];\nif date :value "ge" "date" "date" "2026-01-01" { fileinto "Recent"; } elsif exists "date" { fileinto "Old"; }',
+  },
+  {
+    name: "date-unknown-part",
+    script:
+      'require ["date","fileinto"];\nif date "date" "fortnight" "x" { fileinto "Never"; } else { fileinto "Else"; }',
+  },
+  {
+    name: "currentdate",
+    script:
+      'require ["date","relational","fileinto"];\nif currentdate :value "ge" "date" "2020-01-01" { fileinto "Now"; }\nif currentdate :zone "+0000" :matches "year" "20*" { fileinto "Century"; }',
+  },
+  {
+    name: "index-header",
+    script:
+      'require ["index","fileinto"];\nif header :index 2 :contains "received" "c by d" { fileinto "Second"; }\nif header :index 1 :last :contains "received" "c by d" { fileinto "LastIsSecond"; }',
+  },
+  {
+    name: "index-address",
+    script:
+      'require ["index","fileinto"];\nif address :index 1 :last :localpart "to" "bob" { fileinto "LastTo"; }\nif address :index 2 :all "from" "frank@example.net" { fileinto "SecondFromField"; }',
+  },
+  { name: "bad-last-without-index", script: 'require "index";\nif header :last "subject" "x" { keep; }' },
+  { name: "bad-date-without-require", script: 'if currentdate "year" "2026" { keep; }' },
 ];

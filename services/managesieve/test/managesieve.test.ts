@@ -98,7 +98,7 @@ test("managesieve", async (t) => {
     assert.match(greeting, /"SASL" "PLAIN"/);
     assert.match(
       greeting,
-      /"SIEVE" "fileinto reject ereject envelope imap4flags body variables vacation relational subaddress copy mailbox comparator-i;ascii-numeric"/,
+      /"SIEVE" "fileinto reject ereject envelope imap4flags body variables vacation relational subaddress copy mailbox date index comparator-i;ascii-numeric"/,
     );
     assert.match(greeting, /"STARTTLS"/);
     assert.match(greeting, /"VERSION" "1.0"/);

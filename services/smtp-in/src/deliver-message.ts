@@ -125,6 +125,22 @@ export async function deliverMessage(
     recipients: local,
     junk: verdict.decision.junk,
   });
+  if (plan.refuse !== undefined) {
+    // RFC 5429 §2.1.1: reject at the protocol level when we can. The reason is the script's; one safe line of it.
+    const reason =
+      plan.refuse
+        .replace(/[^\x20-\x7e]+/g, " ")
+        .trim()
+        .slice(0, 200) || "Message rejected";
+    const decision = {
+      kind: "reject",
+      code: 550,
+      enhanced: "5.7.1",
+      text: reason,
+      reason: "sieve_reject",
+    } as const;
+    return { refused: true, decision, auth, verdict };
+  }
   const key = dedupeKey({
     payloadSha256: message.sha256,
     sender: envelope.sender,

@@ -132,7 +132,7 @@ test("sieve at delivery", async (t) => {
     "vacation: one reply per sender per :days, through the outbound queue; none to <> or lists",
     async () => {
       await activate(
-        'require "vacation";\nvacation :days 7 :subject "Out of office" "I am away until Monday.";',
+        'require "vacation";\nvacation :days 7 :subject "Out of office" :from "ceo@bank.test" "I am away until Monday.";',
       );
       const before = (await queued()).length;
       for (let i = 0; i < 2; i++) {
@@ -213,6 +213,44 @@ test("sieve at delivery", async (t) => {
         /^250 /,
       );
       assert.equal((await queued()).length, before + 1);
+    },
+  );
+
+  await t.test(
+    "reject: refused at DATA when it is the only recipient; a notice when others accept",
+    async () => {
+      await activate(
+        'require "reject";\nif header :contains "subject" "sales" { reject "I do not buy anything."; }',
+      );
+      const n = await messageCount(runtime, inbox);
+      const reply = await send(
+        svc.port,
+        "g@remote.test",
+        "alice@example.com",
+        msg("g@remote.test", "alice@example.com", "sales pitch"),
+      );
+      assert.equal(reply, "550 5.7.1 I do not buy anything.");
+      assert.equal(await messageCount(runtime, inbox), n);
+      const bob = await store.accounts.create({ address: "bob@example.com", password: "pw" });
+      const bobInbox = (await store.mailboxes.byName(bob.id, "INBOX"))!.id;
+      const before = (await queued()).length;
+      const s = await openSession(svc.port);
+      assert.match(await s.cmd("MAIL FROM:<g@remote.test>"), /^250/);
+      assert.match(await s.cmd("RCPT TO:<alice@example.com>"), /^250/);
+      assert.match(await s.cmd("RCPT TO:<bob@example.com>"), /^250/);
+      assert.match(await s.cmd("DATA"), /^354/);
+      assert.match(
+        await s.cmd(`${msg("g@remote.test", "alice@example.com, bob@example.com", "sales again")}\r\n.`),
+        /^250 /,
+      );
+      s.close();
+      assert.equal(await messageCount(runtime, inbox), n, "alice's script rejected it");
+      assert.equal(await messageCount(runtime, bobInbox), 1, "bob got it");
+      const rows = (await queued()).slice(before);
+      assert.equal(rows.length, 1);
+      assert.deepEqual([rows[0]!.sender, rows[0]!.recipients], ["", ["g@remote.test"]]);
+      const notice = (await collect(await runtime.blobs.get(rows[0]!.blobKey))).toString("utf8");
+      assert.match(notice, /I do not buy anything\./);
     },
   );
 

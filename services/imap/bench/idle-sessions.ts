@@ -118,7 +118,13 @@ async function openUpTo(sockets: Socket[], target: number, open: () => Promise<S
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 
 /** One Aerogram round; returns RSS and PSS KB/session growth at N. */
-async function aerogramRound(): Promise<{ rss: number; pss: number; heap: number; cpuMs: number }> {
+async function aerogramRound(): Promise<{
+  rss: number;
+  pss: number;
+  heap: number;
+  cpuMs: number;
+  released: number;
+}> {
   const child = spawn(
     process.execPath,
     [

@@ -37,8 +37,10 @@ import {
   benchKnob,
   benchSmoke,
   cleanEnv,
+  cpuDuring,
   dovecotUnavailable,
   freePort,
+  processTree,
   type RunningProcess,
   startPrivateDovecot,
   startTestBackend,
@@ -420,7 +422,9 @@ async function main(): Promise<void> {
         .join(" ");
     console.log(`phase 1: ${PHASE1_SECS} s at ${RATE}/s, NATS up (load average ${load()})`);
     const phase1Started = performance.now();
-    await runFor(PHASE1_SECS);
+    // CPU of both gateways' process trees (primary and workers) during phase 1.
+    const gatewayPids = () => [imapA, imapB].flatMap((p) => (p.child.pid ? processTree(p.child.pid) : []));
+    const phase1Cpu = await cpuDuring(gatewayPids, () => runFor(PHASE1_SECS));
     const phase1Rate = deliveries.length / ((performance.now() - phase1Started) / 1000);
     const missing1 = await waitAllSeen(10_000);
     const steady = latencies("steady");
@@ -457,6 +461,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `steady      ${summary(steady.values)}; ${phase1Count} deliveries (${phase1Rate.toFixed(1)}/s achieved)`,
+    );
+    console.log(
+      `cpu         gateways ${phase1Cpu.cpu.toFixed(1)} s in phase 1: ` +
+        `${((phase1Cpu.cpu * 1000) / Math.max(1, steady.values.length)).toFixed(2)} ms per idler-delivery`,
     );
     console.log(
       `target      p99 < ${TARGET_P99_MS} ms: ${p99.toFixed(1)} ms = ${(p99 / TARGET_P99_MS).toFixed(2)}x the target (${p99 < TARGET_P99_MS ? "met" : "missed"})`,

@@ -1,7 +1,8 @@
 /**
  * Child process of idle-sessions.ts: a gateway on the test Postgres with
  * filesystem blobs; prints its port, answers "mem" on stdin with its memory
- * (after a forced GC) and event-loop lag as JSON. Every session is on one
+ * (after a forced GC) and event-loop lag as JSON, and "snap <file>"
+ * with a heap snapshot. Every session is on one
  * account, so the per-account session limit is raised to IDLE_SESSIONS (+10):
  * the default (20) refused the 21st session and the bench stopped running.
  */
@@ -37,7 +38,7 @@ process.stdin.on("data", async (line: string) => {
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
     console.log(
-      `MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, sessions: server.connections, hibernated: server.hibernation.size, lagMs: await lag(), cpuUser: cpu.user })}`,
+      `MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, sessions: server.connections, hibernated: server.hibernation.size, lagMs: await lag(), cpuUser: cpu.user })}`,
     );
   } else if (line.startsWith("snap ")) {
     // "snap <file>": a heap snapshot, to count what an idle session retains.

@@ -3,7 +3,11 @@
  * authenticated sessions that SELECT INBOX and IDLE; prints the server's RSS,
  * PSS and heap growth per session at several N, and event-loop lag while they idle.
  * The server hibernates IDLEs after 1 s (IDLE_HIBERNATE_MS, 0 = never; hibernate.ts)
- * and each step is measured 3 s after its last session started idling.
+ * and each step, like the baseline, is measured IDLE_SETTLE_MS (15 s) after its
+ * last session started idling: V8's memory reducer gives back the young
+ * generation and pooled pages ~8 s after a burst of allocation (here, the
+ * logins), so measuring sooner counts the burst's garbage as sessions' memory
+ * at one step and not at the next (growth per session then even came out negative).
  *
  * Reference: a private Dovecot with imap_hibernate_timeout = 1s (its idle
  * connections are held by one imap-hibernate process), the same sessions, its
@@ -48,12 +52,14 @@ const TOTAL = Number(process.argv[2] ?? (benchSmoke() ? 40 : 2000));
 const WARMUP = benchKnob("WARMUP", 200, 0);
 const ROUNDS = benchKnob("IDLE_ROUNDS", 3, 1);
 const DOVECOT_MAX = benchKnob("IDLE_DOVECOT_MAX", 5000, 0);
+const SETTLE_MS = benchKnob("IDLE_SETTLE_MS", 15_000, 1500);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let opened = 0;
 
 interface Mem {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
   sessions: number;
   hibernated: number;
@@ -112,11 +118,32 @@ async function openUpTo(sockets: Socket[], target: number, open: () => Promise<S
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 
 /** One Aerogram round; returns RSS and PSS KB/session growth at N. */
-async function aerogramRound(): Promise<{ rss: number; pss: number; heap: number; cpuMs: number }> {
+async function aerogramRound(): Promise<{
+  rss: number;
+  pss: number;
+  heap: number;
+  cpuMs: number;
+  released: number;
+}> {
   const child = spawn(
     process.execPath,
-    ["--expose-gc", "--import", "tsx", new URL("./idle-server.ts", import.meta.url).pathname],
-    { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, IDLE_SESSIONS: String(TOTAL) } },
+    [
+      "--expose-gc",
+      // A young generation of fixed size: it grows in bursts of allocation (logins)
+      // and shrinks when V8 gets round to it, tens of MB either way, which is not
+      // the sessions' memory.
+      "--min-semi-space-size=16",
+      "--max-semi-space-size=16",
+      "--import",
+      "tsx",
+      new URL("./idle-server.ts", import.meta.url).pathname,
+    ],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+      // glibc's dynamic mmap threshold would keep scrypt's 16 MB blocks (one per
+      // libuv pool thread) in malloc arenas, trimmed or not at random moments.
+      env: { MALLOC_MMAP_THRESHOLD_: "131072", ...process.env, IDLE_SESSIONS: String(TOTAL) },
+    },
   );
   const lines = createInterface({ input: child.stdout! });
   const waiters: ((line: string) => void)[] = [];
@@ -137,7 +164,7 @@ async function aerogramRound(): Promise<{ rss: number; pss: number; heap: number
     const warm = await Promise.all(Array.from({ length: Math.min(100, WARMUP - i) }, open));
     for (const s of warm) s.destroy();
   }
-  if (WARMUP) await sleep(1000);
+  await sleep(SETTLE_MS);
   const base = await memory();
   console.log(
     `aerogram baseline rss ${(base.rss / 1048576).toFixed(1)} MB heap ${(base.heapUsed / 1048576).toFixed(1)} MB` +
@@ -147,24 +174,35 @@ async function aerogramRound(): Promise<{ rss: number; pss: number; heap: number
   const cpuBefore = cpuSeconds(child.pid!);
   for (const target of [Math.floor(TOTAL / 4), Math.floor(TOTAL / 2), TOTAL]) {
     await openUpTo(sockets, target, open);
-    await sleep(3000);
+    await sleep(SETTLE_MS);
     const m = await memory();
     const added = m.sessions - previous.sessions;
     console.log(
       `${String(m.sessions).padStart(6)} idle sessions: rss +${kb((m.rss - base.rss) / m.sessions)} KB/session, ` +
         `pss +${kb((m.pss - base.pss) / m.sessions)} KB/session, ` +
-        `heap +${kb((m.heapUsed - base.heapUsed) / m.sessions)} KB/session, event-loop lag ${m.lagMs.toFixed(2)} ms; ` +
+        `heap +${kb((m.heapUsed - base.heapUsed) / m.sessions)} KB/session (committed +${kb((m.heapTotal - base.heapTotal) / m.sessions)}, ` +
+        `external +${kb((m.external - base.external) / m.sessions)}), event-loop lag ${m.lagMs.toFixed(2)} ms; ` +
         `${m.hibernated} hibernated; marginal rss +${kb((m.rss - previous.rss) / added)} KB, ` +
         `heap +${kb((m.heapUsed - previous.heapUsed) / added)} KB per session`,
     );
     previous = m;
   }
   const cpuMs = ((cpuSeconds(child.pid!) - cpuBefore) * 1000) / TOTAL;
+  // Cross-check of the growth from the baseline (which startup garbage released
+  // later can make too low, even negative): what the process gives back when the
+  // sessions close (allocators keep some, so this errs low too).
   for (const s of sockets) s.destroy();
+  await sleep(SETTLE_MS);
+  const closed = await memory();
+  console.log(
+    `closed: ${closed.sessions} sessions left; released rss ${kb((previous.rss - closed.rss) / TOTAL)} KB, ` +
+      `pss ${kb((previous.pss - closed.pss) / TOTAL)} KB, heap ${kb((previous.heapUsed - closed.heapUsed) / TOTAL)} KB per session`,
+  );
   const exited = new Promise((r) => child.once("exit", r));
   child.stdin!.write("quit\n");
   await exited;
   return {
+    released: (previous.rss - closed.rss) / TOTAL / 1024,
     rss: (previous.rss - base.rss) / TOTAL / 1024,
     pss: (previous.pss - base.pss) / TOTAL / 1024,
     heap: (previous.heapUsed - base.heapUsed) / TOTAL / 1024,
@@ -257,16 +295,16 @@ const fmt = (values: number[], digits = 1) => {
 };
 console.log(`\nKB per idle session, min / median / max of ${ROUNDS} rounds (load ${fmt(loads)})`);
 console.log(
-  `| server | sessions | RSS KB/session | PSS KB/session | heap KB/session | CPU ms/session setup |`,
+  "| server | sessions | RSS KB/session | PSS KB/session | RSS released on close | heap KB/session | CPU ms/session setup |",
 );
-console.log(`| --- | --- | --- | --- | --- | --- |`);
+console.log("| --- | --- | --- | --- | --- | --- | --- |");
 console.log(
   `| aerogram (hibernated) | ${TOTAL} | ${fmt(ours.map((o) => o.rss))} | ${fmt(ours.map((o) => o.pss))} | ` +
-    `${fmt(ours.map((o) => o.heap))} | ${fmt(ours.map((o) => o.cpuMs))} |`,
+    `${fmt(ours.map((o) => o.released))} | ${fmt(ours.map((o) => o.heap))} | ${fmt(ours.map((o) => o.cpuMs))} |`,
 );
 if (theirs.length)
   console.log(
-    `| dovecot (imap_hibernate) | ${dovecotN} | ${fmt(theirs.map((o) => o.rss))} | ${fmt(theirs.map((o) => o.pss))} | - | ` +
+    `| dovecot (imap_hibernate) | ${dovecotN} | ${fmt(theirs.map((o) => o.rss))} | ${fmt(theirs.map((o) => o.pss))} | - | - | ` +
       `${fmt(theirs.map((o) => o.cpuMs))} |`,
   );
 process.exit(0);

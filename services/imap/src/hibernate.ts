@@ -53,7 +53,7 @@ export interface HibernationHost {
   /** The session became `record`: out of the sessions set, its autologout clock and account slot move. */
   adopt(session: Session, record: HibernatedSession, autologoutLeftMs: number): void;
   /** A new Session (the server's hooks) on the record's socket, in the sessions set, owning its slot. */
-  revive(record: HibernatedSession): Session;
+  revive(record: HibernatedSession, log: Logger): Session;
   /** A hibernated connection ended: uncount it. */
   ended(record: HibernatedSession): void;
   /** A wake-up failed on a backend error: poll often until it works again. */
@@ -87,10 +87,10 @@ export class HibernatedSession implements IdleSession {
     view: SelectedMailbox,
     readonly tag: string,
   ) {
-    this.log = session.log;
+    this.sessionId = String((session.log.bindings() as { session?: unknown }).session ?? "");
     this.remoteAddress = session.remoteAddress;
     this.secure = session.secure;
-    this.account = session.account!;
+    this.accountId = session.account!.id;
     this.family = session.client.family;
     this.savedSearch = session.savedSearch;
     this.enabled = session.enabled.size ? [...session.enabled] : null;
@@ -107,10 +107,12 @@ export class HibernatedSession implements IdleSession {
     this.keywords = view.knownKeywords.size ? [...view.knownKeywords] : null;
   }
 
-  readonly log: Logger;
+  /** The session's log id: the woken session logs under the same one. */
+  readonly sessionId: string;
   readonly remoteAddress: string;
   readonly secure: boolean;
-  readonly account: Account;
+  /** The Account object itself is shared by the account's records (Hibernation.account). */
+  readonly accountId: number;
   readonly family: ClientFamily;
   readonly savedSearch: number[] | null;
   readonly mailboxId: number;
@@ -137,7 +139,10 @@ export class HibernatedSession implements IdleSession {
 
 export class Hibernation {
   readonly #bySocket = new Map<Socket, HibernatedSession>();
-  readonly #byAccount = new Map<number, { subscription: Subscription; records: Set<HibernatedSession> }>();
+  readonly #byAccount = new Map<
+    number,
+    { subscription: Subscription; records: Set<HibernatedSession>; account: Account }
+  >();
   /** Change reads in flight by "mailbox:since": records at the same MODSEQ share one. */
   readonly #reads = new Map<string, Promise<MailboxChanges>>();
   /** \Recent claims in flight by "mailbox:uidNext": one UPDATE of the mailbox row, not one per record. */
@@ -167,6 +172,15 @@ export class Hibernation {
       this.#timer = setInterval(() => this.sweep(), Math.min(1000, Math.max(100, afterMs / 4)));
       this.#timer.unref();
     }
+  }
+
+  /** The record's logger (the session's bindings again; a pino child is not kept per record). */
+  logOf(record: HibernatedSession): Logger {
+    return this.ctx.runtime.log.child({
+      session: record.sessionId,
+      protocol: "imap",
+      ip: record.remoteAddress,
+    });
   }
 
   /** Hibernated sessions now. */
@@ -210,15 +224,17 @@ export class Hibernation {
     this.#bySocket.set(socket, record);
     socket.on("data", this.#onData);
     socket.on("close", this.#onClose);
-    let account = this.#byAccount.get(record.account.id);
+    let account = this.#byAccount.get(record.accountId);
     if (!account) {
       const records = new Set<HibernatedSession>();
-      const subscription = this.ctx.runtime.events.subscribe(record.account.id, (event) =>
+      const subscription = this.ctx.runtime.events.subscribe(record.accountId, (event) =>
         this.#event(records, event),
       );
-      account = { subscription, records };
-      this.#byAccount.set(record.account.id, account);
+      account = { subscription, records, account: session.account! };
+      this.#byAccount.set(record.accountId, account);
     }
+    // The newest login's view of the account (quota) serves every record of it.
+    account.account = session.account!;
     account.records.add(record);
     this.stats.hibernated++;
     return true;
@@ -261,7 +277,7 @@ export class Hibernation {
     } catch (err) {
       if (err instanceof MailboxNotFoundError) this.bye(record, null, "The selected mailbox was deleted");
       else {
-        record.log.debug({ err }, "hibernated idle check failed; the next poll retries");
+        this.logOf(record).debug({ err }, "hibernated idle check failed; the next poll retries");
         this.host.backendTrouble();
       }
       return;
@@ -287,7 +303,7 @@ export class Hibernation {
         try {
           recentFrom = await this.#claimRecent(record.mailboxId, maxUid + 1);
         } catch (err) {
-          record.log.debug({ err }, "hibernated idle check failed; the next poll retries");
+          this.logOf(record).debug({ err }, "hibernated idle check failed; the next poll retries");
           this.host.backendTrouble();
           return;
         }
@@ -378,25 +394,26 @@ export class Hibernation {
         this.bye(record, null, "The selected mailbox was deleted");
       } else if (record.input) {
         // The client is waiting for an answer that needs the view: say so and close.
-        record.log.warn({ err }, "hibernated session could not wake up");
+        this.logOf(record).warn({ err }, "hibernated session could not wake up");
         this.bye(record, "UNAVAILABLE", "Backend temporarily unavailable, try again");
       } else {
         // Woken by a change: stay asleep, the next poll tries again.
         record.bits &= ~WAKING;
-        record.log.debug({ err }, "hibernated session could not wake up yet");
+        this.logOf(record).debug({ err }, "hibernated session could not wake up yet");
         this.host.backendTrouble();
       }
       return;
     }
     if (record.bits & GONE) return;
     if (view === "mismatch") {
-      record.log.warn({ mailbox: record.mailboxId }, "hibernated view does not match the mailbox");
+      this.logOf(record).warn({ mailbox: record.mailboxId }, "hibernated view does not match the mailbox");
       this.bye(record, null, "Mailbox state lost; please reconnect");
       return;
     }
+    const account = this.#byAccount.get(record.accountId)!.account;
     this.#forget(record);
-    const session = this.host.revive(record);
-    session.account = record.account;
+    const session = this.host.revive(record, this.logOf(record));
+    session.account = account;
     for (const e of record.enabled ?? []) session.enabled.add(e);
     session.client.family = record.family;
     session.select(view);
@@ -482,12 +499,12 @@ export class Hibernation {
     this.#bySocket.delete(record.socket);
     record.socket.off("data", this.#onData);
     record.socket.off("close", this.#onClose);
-    const account = this.#byAccount.get(record.account.id);
+    const account = this.#byAccount.get(record.accountId);
     if (account) {
       account.records.delete(record);
       if (account.records.size === 0) {
         account.subscription.unsubscribe();
-        this.#byAccount.delete(record.account.id);
+        this.#byAccount.delete(record.accountId);
       }
     }
   }

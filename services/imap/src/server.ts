@@ -112,8 +112,8 @@ export class ImapServer {
           this.#sweeper.watch(record, autologoutLeftMs);
           this.ctx.connections.transfer(session, record);
         },
-        revive: (record) => {
-          const session = this.#newSession(record.socket, record.remoteAddress, record.secure, record.log);
+        revive: (record, log) => {
+          const session = this.#newSession(record.socket, record.remoteAddress, record.secure, log);
           this.#sweeper.unwatch(record);
           this.ctx.connections.transfer(record, session);
           return session;

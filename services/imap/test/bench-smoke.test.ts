@@ -20,13 +20,17 @@ test("bench/imap-bench.ts (imaptest stress) runs in smoke mode", { timeout: 180_
   );
 });
 
-test("bench/idle-sessions.ts holds 40 idle sessions on one account (past the default limit of 20)", {
+test("bench/idle-sessions.ts holds 40 idle sessions on one account (past the default limit of 20), all hibernated", {
   timeout: 180_000,
 }, async (t) => {
   if (!(await requireServers(t, ["postgres"]))) return;
   const run = await runBenchSmoke(bench("idle-sessions.ts"));
   assert.equal(run.code, 0, run.output);
-  assert.match(run.output, /^ +40 idle sessions: rss [+-][\d.]+ KB\/session, heap [+-][\d.]+ KB\/session/m);
+  assert.match(
+    run.output,
+    /^ +40 idle sessions: rss \+-?[\d.]+ KB\/session, pss \+-?[\d.]+ KB\/session, heap \+-?[\d.]+ KB\/session.*; 40 hibernated;/m,
+  );
+  assert.match(run.output, /^\| aerogram \(hibernated\) \| 40 \| /m);
 });
 
 test("bench/fanout-bench.ts (two gateways, SMTP, NATS killed and restarted) runs in smoke mode", {

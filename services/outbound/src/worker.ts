@@ -72,6 +72,8 @@ export class OutboundWorker {
   private running = false;
   private readonly inflight = new Set<Promise<void>>();
   private readonly perDomain = new Map<string, number>();
+  /** Entries being processed here (never claimed again meanwhile, even with their lease run out). */
+  private readonly active = new Set<number>();
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly connections: ConnectionCache;
@@ -167,11 +169,13 @@ export class OutboundWorker {
       limit: Math.max(1, this.opts.concurrency - this.inflight.size),
       perDomainLimit: this.opts.domainConcurrency,
       skipDomains: full,
+      skipIds: [...this.active],
     });
   }
 
   /** One attempt at one entry; never throws (a failure leaves the entry to its lease's expiry). */
   async process(entry: OutboundEntry): Promise<void> {
+    this.active.add(entry.id);
     this.perDomain.set(entry.domain, (this.perDomain.get(entry.domain) ?? 0) + 1);
     const started = performance.now();
     const abort = new AbortController();
@@ -204,6 +208,7 @@ export class OutboundWorker {
         // The lease runs out and another worker retries.
       }
     } finally {
+      this.active.delete(entry.id);
       clearInterval(heartbeat);
       const n = (this.perDomain.get(entry.domain) ?? 1) - 1;
       if (n <= 0) this.perDomain.delete(entry.domain);

@@ -120,8 +120,9 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
       )
     ).rows[0]!.n;
 
-  test("failures: NOTIFY=NEVER gets no DSN; NOTIFY=FAILURE with ORCPT, ENVID and RET=FULL gets them all back", async () => {
+  test("failures: NOTIFY=NEVER gets no DSN; NOTIFY=FAILURE with ORCPT, ENVID and RET=FULL gets them all back", async (t) => {
     const sink = await startSmtpSink({ reject: ["gone@fail.test", "quiet@fail.test"], noDsn: true });
+    t.after(() => sink.close());
     const before = await inboxCount();
     const { messageId } = await enqueue({
       to: ["gone@fail.test", "quiet@fail.test", "ok@fail.test"],
@@ -146,11 +147,11 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
     // RET=FULL: the whole message, body included, as message/rfc822.
     assert.match(dsn, new RegExp(`Content-Type: message/rfc822\\r\\n[^]*\\r\\n\\r\\nthe body ${messageId}`));
     assert.doesNotMatch(dsn, /text\/rfc822-headers/);
-    await sink.close();
   });
 
-  test("NOTIFY=SUCCESS: a next hop without DSN → our 'relayed' notice; with DSN → the parameters go on, no notice of ours", async () => {
+  test("NOTIFY=SUCCESS: a next hop without DSN → our 'relayed' notice; with DSN → the parameters go on, no notice of ours", async (t) => {
     const plain = await startSmtpSink({ noDsn: true });
+    t.after(() => plain.close());
     let before = await inboxCount();
     await enqueue({
       to: ["yes@succ.test", "no@succ.test"],
@@ -163,9 +164,10 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
     assert.match(got[0]!, /Subject: Successful Mail Delivery Report/);
     assert.match(got[0]!, /Final-Recipient: rfc822; yes@succ\.test\r\nAction: relayed\r\nStatus: 2\.0\.0/);
     assert.doesNotMatch(got[0]!, /no@succ\.test/, "no notice for the recipient that did not ask");
-    await plain.close();
 
     const capable = await startSmtpSink();
+
+    t.after(() => capable.close());
     before = await inboxCount();
     await enqueue({
       to: ["one@succ.test"],
@@ -182,27 +184,28 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
     ]);
     got = await inboxSince(before);
     assert.equal(got.length, 0, "the DSN-capable next hop reports delivery, we don't");
-    await capable.close();
   });
 
-  test("delay notices: once per recipient after the delay, only where NOTIFY allows; then the expiry DSN", async () => {
+  test("delay notices: once per recipient after the delay, only where NOTIFY allows; then the expiry DSN", async (t) => {
     const sink = await startSmtpSink({ deferAll: true });
+    t.after(() => sink.close());
     const before = await inboxCount();
     const { id } = await enqueue({
       to: ["slow@delay.test", "failonly@delay.test"],
       dsn: { "failonly@delay.test": { notify: ["FAILURE"] } },
       expiresInMs: 60_000,
     });
-    const w = worker(sink.port, { delayNoticeMs: 800, retryScheduleMs: [30_000] });
+    // 3 s: long enough that the first attempt comes before it even on a loaded machine.
+    const w = worker(sink.port, { delayNoticeMs: 3000, retryScheduleMs: [30_000] });
     await w.drainDue();
     assert.equal(await inboxCount(), before, "too early for a delay notice");
     // The next attempt is pulled forward to when the notice is due, not the 30 s schedule.
     const entry = (await runtime.store.outbound.get(id))!;
     assert.ok(
-      entry.nextAttemptAt.getTime() - entry.createdAt.getTime() < 5000,
+      entry.nextAttemptAt.getTime() - entry.createdAt.getTime() < 10_000,
       `${entry.nextAttemptAt.toISOString()}`,
     );
-    for (let i = 0; i < 100 && (await inboxCount()) === before; i++) {
+    for (let i = 0; i < 300 && (await inboxCount()) === before; i++) {
       await new Promise((r) => setTimeout(r, 100));
       await w.drainDue();
     }
@@ -225,6 +228,5 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
     assert.match(after[1]!, /slow@delay\.test/);
     assert.match(after[1]!, /failonly@delay\.test/);
     assert.equal(await runtime.store.outbound.get(id), undefined);
-    await sink.close();
   });
 });

@@ -83,6 +83,13 @@ describe("outbound under faults", () => {
   let proxy: Awaited<ReturnType<typeof startCuttableProxy>>;
   let runtime: Runtime;
   let senderId: number;
+  /** Every sink a test starts, closed in after() even when an assertion failed first. */
+  const sinks: SmtpSink[] = [];
+  const sinkWith = async (b: Parameters<typeof startSmtpSink>[0]) => {
+    const sink = await startSmtpSink(b);
+    sinks.push(sink);
+    return sink;
+  };
 
   before(async (t) => {
     if (!(await requireServer(t as never, "postgres"))) return;
@@ -109,6 +116,7 @@ describe("outbound under faults", () => {
     ).id;
   });
   after(async () => {
+    for (const sink of sinks) await sink.close();
     await runtime?.close();
     await proxy?.close();
     await s3?.stop();
@@ -153,7 +161,7 @@ describe("outbound under faults", () => {
   }
 
   /** Waits (Postgres errors count as "not yet") until no entry of `domain` is left. */
-  async function untilDrained(domain: string, rounds = 600) {
+  async function untilDrained(domain: string, rounds = 1800) {
     for (let i = 0; i < rounds; i++) {
       try {
         if ((await runtime.store.outbound.list({ domain })).length === 0) return;
@@ -167,7 +175,7 @@ describe("outbound under faults", () => {
 
   test("S3 cut off mid-queue: the rest are retried, and each message arrives exactly once", async () => {
     let cut = false;
-    const sink = await startSmtpSink({
+    const sink = await sinkWith({
       onMessage: () => {
         if (sink.messages.length >= 5 && !cut) {
           cut = true;
@@ -179,7 +187,7 @@ describe("outbound under faults", () => {
     const w = worker(sink.port);
     w.start();
     try {
-      for (let i = 0; i < 300 && !cut; i++) await sleep(50);
+      for (let i = 0; i < 1200 && !cut; i++) await sleep(50);
       assert.ok(cut, "the outage started mid-queue");
       // While the blob store is away, attempts fail and are rescheduled, never lost.
       let deferred = 0;
@@ -204,7 +212,6 @@ describe("outbound under faults", () => {
       [...counts.values()].every((n) => n === 1),
       "none twice",
     );
-    await sink.close();
   });
 
   test("Postgres away mid-queue (database renamed, backends killed): retries, each message exactly once", async () => {
@@ -212,7 +219,7 @@ describe("outbound under faults", () => {
     await admin.connect();
     const hidden = `${db.name}_away`;
     let outage: Promise<void> | undefined;
-    const sink = await startSmtpSink({
+    const sink = await sinkWith({
       onMessage: () => {
         if (sink.messages.length >= 5 && !outage) {
           // Right after a remote 250: the worker cannot record it until Postgres is back.
@@ -221,7 +228,8 @@ describe("outbound under faults", () => {
               db.name,
             ]);
             await admin.query(`ALTER DATABASE ${db.name} RENAME TO ${hidden}`);
-            await sleep(2000);
+            // Longer than the 3 s lease: the worker's own leases run out while it cannot record.
+            await sleep(4000);
             await admin.query(`ALTER DATABASE ${hidden} RENAME TO ${db.name}`);
           })();
         }
@@ -231,7 +239,7 @@ describe("outbound under faults", () => {
     const w = worker(sink.port);
     w.start();
     try {
-      for (let i = 0; i < 300 && !outage; i++) await sleep(50);
+      for (let i = 0; i < 1200 && !outage; i++) await sleep(50);
       assert.ok(outage, "the outage started mid-queue");
       await outage;
       await untilDrained("pgcut.test");
@@ -247,24 +255,23 @@ describe("outbound under faults", () => {
       [],
       "none twice: an outcome Postgres could not take is recorded once it is back",
     );
-    await sink.close();
   });
 
   test("a remote that never answers the final dot: the end-of-data timeout applies, then a retry delivers once", async () => {
     let held = 0;
-    const sink = await startSmtpSink({ holdData: () => held++ === 0 });
+    const sink = await sinkWith({ holdData: () => held++ === 0 });
     const [messageId] = await enqueueMany(1, "stuck.test");
     // The per-command timeout is far longer than the test: only the end-of-data one can end attempt 1.
-    const w = worker(sink.port, { timeoutMs: 120_000, dataDoneTimeoutMs: 500, retryScheduleMs: [100] });
+    // The retry is a minute away (so one drainDue makes one attempt, however loaded the machine); flushed below.
+    const w = worker(sink.port, { timeoutMs: 120_000, dataDoneTimeoutMs: 500, retryScheduleMs: [60_000] });
     await w.drainDue();
     const [entry] = await runtime.store.outbound.list({ domain: "stuck.test" });
     assert.ok(entry, "still queued after the timeout");
     assert.match(entry.lastError ?? "", /timeout|timed out/i);
     assert.equal(sink.messages.length, 0);
-    await sleep(150);
+    assert.equal(await runtime.store.outbound.flush(entry.id), 1);
     await w.drainDue();
     await untilDrained("stuck.test");
     assert.deepEqual([...countsByMessageId(sink)], [[messageId, 1]]);
-    await sink.close();
   });
 });

@@ -129,15 +129,11 @@ export async function acceptMessage(
   if (denied) {
     return new SmtpReply(550, "5.7.1", `Not authorised to send as <${denied}>`, "sender_denied");
   }
-  const verdict = await ctx.limits.charge(s.account.id, s.recipients.length);
-  if (!verdict.ok) {
-    return new SmtpReply(
-      451,
-      "4.7.1",
-      `Sending limit reached (${verdict.limit.replaceAll("_", " ")}), try again later`,
-      "rate_limited",
-    );
-  }
+  // The limits are charged (a round trip to Redis or the cluster primary) while
+  // the message is signed and stored; its verdict is awaited before anything
+  // is delivered or queued. A refused message leaves an unreferenced blob,
+  // which the blob collector removes.
+  const charged = ctx.limits.charge(s.account.id, s.recipients.length);
   const remote = s.recipients.filter((r) => r.kind === "remote");
   const local = s.recipients.filter((r) => r.kind === "local");
   const trace = receivedHeader({
@@ -172,8 +168,23 @@ export async function acceptMessage(
   );
   // Only a mailbox needs the IMAP index (body structure, envelope, preview)
   // Delivery.storeBlob builds; a message for remote recipients only skips it.
-  const stored = local.length > 0 ? await ctx.delivery.storeBlob(content) : undefined;
-  const blob = stored ?? (await ctx.blobs.put(crlf(content)));
+  let stored: Awaited<ReturnType<Delivery["storeBlob"]>> | undefined;
+  let blob: { key: string; size: number };
+  try {
+    stored = local.length > 0 ? await ctx.delivery.storeBlob(content) : undefined;
+    blob = stored ?? (await ctx.blobs.put(crlf(content)));
+  } finally {
+    await charged; // never rejects (SendLimits lets mail through when the limiter is down)
+  }
+  const verdict = await charged;
+  if (!verdict.ok) {
+    return new SmtpReply(
+      451,
+      "4.7.1",
+      `Sending limit reached (${verdict.limit.replaceAll("_", " ")}), try again later`,
+      "rate_limited",
+    );
+  }
   if (local.length > 0) {
     const mailboxes = [...new Set(local.map((r) => (r as { inboxId: number }).inboxId))];
     // A client retrying after a lost 250 must not deliver twice: the key is

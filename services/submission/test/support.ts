@@ -1,22 +1,18 @@
 /**
  * Fixtures: a submission service and an outbound worker on one real runtime
- * (own Postgres database, s3rver bucket, NATS prefix, Redis prefix), a TLS
+ * (own database — Postgres, or PGlite for the *.embedded.test.ts twins via
+ * TEST_DATABASE — s3rver bucket, NATS prefix, Redis prefix), a TLS
  * certificate, swaks as the client, and a look into an account's INBOX.
  */
 import { execFile } from "node:child_process";
-import { loadConfig } from "@aerogram/config";
 import { createWorker, type OutboundWorker, type WorkerOptions } from "@aerogram/outbound";
 import { createRuntime, type Runtime } from "@aerogram/runtime";
 import {
-  createTestDatabase,
   selfSignedCertificate,
-  startS3,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
+  startTestBackend,
   type TestDatabase,
   type TestS3,
   tempDir,
-  uniqueId,
 } from "@aerogram/testkit";
 import { type SubmissionOptions, SubmissionService, submissionOptions } from "../src/index.ts";
 
@@ -35,22 +31,12 @@ export interface Harness {
 }
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const db = await createTestDatabase();
-  const s3 = await startS3();
+  const backend = await startTestBackend({ nats: true, redis: true });
+  const { db, s3 } = backend;
   const dir = await tempDir("aerogram-submission-");
   const tls = selfSignedCertificate(dir.path, "submit.test.example");
-  const config = loadConfig({
-    DATABASE_URL: db.url,
+  const config = backend.config({
     DATABASE_POOL_MAX: "6",
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    NATS_URL: TEST_NATS_URL,
-    NATS_SUBJECT_PREFIX: `t${uniqueId()}`,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `t${uniqueId()}:`,
     MAIL_HOSTNAME: "submit.test.example",
     SMTP_PORT: "0",
     SUBMISSION_PORT: "0",
@@ -89,8 +75,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     async close() {
       for (const s of stops) await s();
       await runtime.close();
-      await s3.stop();
-      await db.drop();
+      await backend.stop();
       await dir.remove();
     },
   };

@@ -132,6 +132,11 @@ export interface ClaimOptions {
   perDomainLimit: number;
   /** Domains this worker must not take now (its own per-destination slots are full). */
   skipDomains?: readonly string[];
+  /**
+   * Entries this worker is still working on: their lease may have run out
+   * while Postgres was away, and taking them again would send them twice.
+   */
+  skipIds?: readonly number[];
 }
 
 export interface QueueDepth {
@@ -229,6 +234,7 @@ export class OutboundQueue {
             AND (lease_until IS NULL OR lease_until <= now())
             AND domain NOT IN (SELECT domain FROM busy)
             AND NOT (domain = ANY($5::text[]))
+            AND NOT (id = ANY($6::bigint[]))
           ORDER BY next_attempt_at
           LIMIT $3
           FOR UPDATE SKIP LOCKED
@@ -238,7 +244,7 @@ export class OutboundQueue {
               attempts = q.attempts + 1
          FROM due WHERE q.id = due.id
        RETURNING q.*`,
-      [o.owner, o.leaseMs, o.limit, o.perDomainLimit, o.skipDomains ?? []],
+      [o.owner, o.leaseMs, o.limit, o.perDomainLimit, o.skipDomains ?? [], o.skipIds ?? []],
     );
     return rows.map(toEntry);
   }

@@ -387,7 +387,8 @@ plugin {
   await warm.command('UID SEARCH TEXT "warmup"');
   warm.close();
   const indexSecs = (performance.now() - t0) / 1000;
-  const du = spawnSync("du", ["-sb", join(dovecot.dir, "home", "bench", "xapian-indexes")], {
+  // fts-xapian keeps its index next to the mail (the maildir)
+  const du = spawnSync("du", ["-sb", join(dovecot.dir, "home", "bench", "Maildir", "xapian-indexes")], {
     encoding: "utf8",
   });
   const indexBytes = Number(du.stdout.split(/\s/)[0] ?? 0) || 0;

@@ -86,6 +86,7 @@ export class Delivery {
   readonly #grouped: GroupCommitter | undefined;
   readonly #search: SearchIndexer;
   readonly #onSearchIndexError: (err: Error) => void;
+  readonly #searchIndex: boolean;
 
   /**
    * `groupCommit`: commitOnce goes through a GroupCommitter (deliveries that
@@ -99,6 +100,8 @@ export class Delivery {
       /** A search row that could not be written (the message is searched by a scan until the backfill). */
       onSearchIndexError?: (err: Error) => void;
       searchMaxBodyChars?: number;
+      /** false: no search rows at delivery (the bench's baseline; the backfill would write them later). */
+      searchIndex?: boolean;
     } = {},
   ) {
     this.#grouped = options.groupCommit ? new GroupCommitter(deps.store, options.groupCommit) : undefined;
@@ -107,10 +110,12 @@ export class Delivery {
       options.searchMaxBodyChars !== undefined ? { maxBodyChars: options.searchMaxBodyChars } : {},
     );
     this.#onSearchIndexError = options.onSearchIndexError ?? (() => {});
+    this.#searchIndex = options.searchIndex ?? true;
   }
 
   /** The search rows (libs/store search/) of committed messages; never throws (see search-index.ts). */
   async indexForSearch(blobs: readonly StoredBlob[], appended: readonly Appended[]): Promise<void> {
+    if (!this.#searchIndex) return;
     try {
       await this.#search.indexCommitted(blobs, appended);
     } catch (err) {

@@ -52,14 +52,18 @@ export class SearchBackfill {
   async runOnce(): Promise<number> {
     let cursor = { mailboxId: 0, uid: 0 };
     let total = 0;
+    // counted once per pass (a count over the whole table), then kept by subtraction
+    let remaining = await this.deps.store.search.countMissing();
     for (;;) {
       if (this.#stopped) return total;
       const batch = await this.deps.store.search.missingAfter(cursor, this.options.batch);
       if (batch.length === 0) break;
-      total += await this.deps.indexer.indexStored(batch);
+      const written = await this.deps.indexer.indexStored(batch);
+      total += written;
+      remaining = Math.max(0, remaining - written);
       const last = batch[batch.length - 1]!;
       cursor = { mailboxId: last.mailboxId, uid: last.uid };
-      this.options.onProgress?.(await this.deps.store.search.countMissing(), batch.length);
+      this.options.onProgress?.(remaining, written);
       // the lease lost (expired while a batch ran long, and taken): the new holder goes on
       if (this.#lease && !(await this.#lease.renew())) return total;
       await this.#sleep(this.options.pauseMs);

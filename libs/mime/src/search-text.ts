@@ -4,7 +4,8 @@
 // indexed, so both give the same answers.
 //
 //  * header: the top-level header fields as "name: value" lines, RFC 2047
-//    words decoded;
+//    words decoded, then the MIME headers of the parts (TEXT matches them, as
+//    Dovecot's does: "TEXT q1.pdf" finds the attachment's filename; BODY not);
 //  * body: the decoded text of every text/* (and application/octet-stream,
 //    which is often mislabelled text) leaf part (Content-Transfer-Encoding,
 //    then charset; HTML reduced to text), and the header of every
@@ -57,10 +58,9 @@ export function extractSearchText(
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const headerEnd = parts ? Math.min(parts.bodyStart, buf.length) : headerBlockEnd(buf);
   const fields = parseHeaderBlock(buf.toString("latin1", 0, headerEnd));
-  const header = fields
-    .map((f) => `${f.name}: ${decodeEncodedWords(f.value)}`)
-    .join("\n")
-    .toLowerCase();
+  const headerLines = (fs: ReturnType<typeof parseHeaderBlock>) =>
+    fs.map((f) => `${f.name}: ${decodeEncodedWords(f.value)}`).join("\n");
+  const partHeaders: string[] = [];
   const refs = fields.filter((f) => f.name.toLowerCase() === "references").map((f) => f.value);
   const references = messageIds(refs.join(" "));
   const pieces: string[] = [];
@@ -82,6 +82,11 @@ export function extractSearchText(
   };
   const walk = (part: PartNode) => {
     if (part.filename) names.push(part.filename);
+    if (part !== parts && part.headerStart < part.bodyStart && part.bodyStart <= buf.length) {
+      partHeaders.push(
+        headerLines(parseHeaderBlock(buf.toString("latin1", part.headerStart, part.bodyStart))),
+      );
+    }
     if (part.children) for (const child of part.children) walk(child);
     else if (part.message) {
       add(buf.toString("latin1", part.message.headerStart, Math.min(part.message.bodyStart, buf.length)));
@@ -96,6 +101,7 @@ export function extractSearchText(
   };
   if (parts) walk(parts);
   else add(buf.toString("utf8"));
+  const header = [headerLines(fields), ...partHeaders].join("\n").toLowerCase();
   return { header, body: pieces.join("\n").toLowerCase(), attachmentNames: names, references, complete };
 }
 

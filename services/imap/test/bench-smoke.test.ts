@@ -56,3 +56,23 @@ test("bench/binary-fetch-bench.ts runs in smoke mode and times Aerogram's FETCH 
     /^\| aerogram \| [1-9]\d* \/ \d+ \/ \d+ \| \d+ \/ \d+ \/ \d+ \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|$/m,
   );
 });
+
+test("bench/search-bench.ts runs in smoke mode: the query table, index size and delivery cost", {
+  timeout: 240_000,
+}, async (t) => {
+  if (!(await requireServers(t, ["postgres"]))) return;
+  const run = await runBenchSmoke(bench("search-bench.ts"), { timeoutMs: 230_000 });
+  assert.equal(run.code, 0, run.output);
+  for (const query of [
+    'UID SEARCH TEXT "<rare>"',
+    "UID SORT (REVERSE DATE) UTF-8 ALL",
+    "UID THREAD REFERENCES UTF-8 ALL",
+  ]) {
+    const row = run.output.split("\n").find((l) => l.startsWith(`| ${query} | aerogram |`));
+    assert.ok(row, `no row for ${query}:\n${run.output}`);
+    // p50, p99, round medians, CPU/query, and a non-zero result count
+    assert.match(row, /\| [\d.]+ \| [\d.]+ \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \| [\d.]+ \| [1-9]\d* \|$/);
+  }
+  assert.match(run.output, /^aerogram index: [\d.]+ MiB = \d+% of the message bytes$/m);
+  assert.match(run.output, /^delivery \(ms\/msg.*slowdown -?[\d.]+%/m);
+});

@@ -1,0 +1,510 @@
+/**
+ * `npm run bench:search` (services/imap, issue 20): SEARCH / SORT / THREAD on a
+ * big generated mailbox, Aerogram (the full-text index in PostgreSQL) against
+ * a private Dovecot with fts-xapian (Debian's dovecot-fts-xapian; without it,
+ * Dovecot's default search), same messages, same run, alternating.
+ *
+ *   UID SEARCH TEXT "<rare word>"        UID SEARCH BODY "<common word>"
+ *   UID SORT (REVERSE DATE) UTF-8 ALL    UID THREAD REFERENCES UTF-8 ALL
+ *
+ * The mailbox: BENCH_MESSAGES generated messages (seeded): a vocabulary with
+ * Zipf frequencies (s = 1.07), log-normal lengths, 10% HTML, 5% with a base64
+ * attachment, 30% replies (References/In-Reply-To), dates over two years.
+ * Aerogram's copy is delivered through libs/delivery (the real path, index
+ * rows included) on the test PostgreSQL with filesystem blobs; Dovecot's is
+ * written into its maildir and indexed with `doveadm index` (timed).
+ *
+ * Prints per query: p50 and p99 over all queries of all rounds, the min /
+ * median / max of the per-round medians, CPU per query (ms; Aerogram = this
+ * process, which also runs the client, plus its PostgreSQL backends; Dovecot =
+ * its process tree; from /proc), how many results each server returned (the
+ * answers must agree), the index size as a share of the message bytes, and
+ * delivery with and without the index (the slowdown), with the load average.
+ *
+ * Environment: BENCH_MESSAGES=100000, BENCH_QUERIES=50 (per query kind and
+ * server, split over the rounds), BENCH_ROUNDS=3, BENCH_DELIVERY_SAMPLE=500
+ * (messages per delivery-cost round and mode), BENCH_SERVERS=aerogram,dovecot,
+ * BENCH_CONCURRENCY=8 (deliveries in flight while loading).
+ * BENCH_SMOKE=1: 300 messages, 3 queries, one round, Aerogram only.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chown, writeFile } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { loadConfig } from "@aerogram/config";
+import { Delivery, toIndexColumns } from "@aerogram/delivery";
+import { createRuntime, type Runtime } from "@aerogram/runtime";
+import {
+  benchKnob,
+  benchSmoke,
+  cpuSeconds,
+  createTestDatabase,
+  dovecotUnavailable,
+  loadAverage1,
+  type PrivateDovecot,
+  postgresBackendPids,
+  processTree,
+  startPrivateDovecot,
+  summary,
+  TEST_DATABASE_URL,
+  tempDir,
+} from "@aerogram/testkit";
+import { ImapServer } from "../src/server.ts";
+
+const SMOKE = benchSmoke();
+const N = benchKnob("BENCH_MESSAGES", 100_000, 300);
+const QUERIES = benchKnob("BENCH_QUERIES", 50, 3);
+const ROUNDS = benchKnob("BENCH_ROUNDS", 3, 1);
+const DELIVERY_SAMPLE = benchKnob("BENCH_DELIVERY_SAMPLE", 500, 30);
+const CONCURRENCY = benchKnob("BENCH_CONCURRENCY", 8, 4);
+const SERVERS = (process.env.BENCH_SERVERS ?? (SMOKE ? "aerogram" : "aerogram,dovecot")).split(",");
+const PASSWORD = "bench-pass";
+const XAPIAN = existsSync("/usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so");
+
+// ---- the generated mailbox ------------------------------------------------------
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SYLLABLES = "ka lo mi ne ru sa to vi da fe go hu ji ke la mo nu pa qui re si tu ve wa xo yi zu"
+  .split(" ")
+  .flatMap((a) => ["", "n", "r", "s"].map((b) => a + b));
+const VOCABULARY = 30_000;
+/** The word of a Zipf rank: syllables from the rank's digits in base SYLLABLES.length. */
+function word(rank: number): string {
+  let r = rank + SYLLABLES.length;
+  let w = "";
+  while (r > 0) {
+    w += SYLLABLES[r % SYLLABLES.length];
+    r = Math.floor(r / SYLLABLES.length);
+  }
+  return w;
+}
+const CUMULATIVE = (() => {
+  const c = new Float64Array(VOCABULARY);
+  let sum = 0;
+  for (let r = 0; r < VOCABULARY; r++) {
+    sum += 1 / (r + 1) ** 1.07;
+    c[r] = sum;
+  }
+  for (let r = 0; r < VOCABULARY; r++) c[r] = c[r]! / sum;
+  return c;
+})();
+function zipfRank(rand: () => number): number {
+  const u = rand();
+  let lo = 0;
+  let hi = VOCABULARY - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (CUMULATIVE[mid]! < u) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Document frequency of the rarer words (rank ≥ 3000) in the mailbox, to pick "rare" query words. */
+const rareCounts = new Map<number, number>();
+const counted = new Uint8Array(N);
+
+function generate(i: number): Buffer {
+  const rand = prng(i * 7919 + 17);
+  // each mailbox message counts once, however often it is generated (both servers)
+  const count = i < N && counted[i] === 0;
+  if (count) counted[i] = 1;
+  const seen = new Set<number>();
+  const words = (n: number) => {
+    const out: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const r = zipfRank(rand);
+      if (count && r >= 3000 && !seen.has(r)) {
+        seen.add(r);
+        rareCounts.set(r, (rareCounts.get(r) ?? 0) + 1);
+      }
+      out.push(word(r));
+    }
+    return out;
+  };
+  const date = new Date(Date.UTC(2023, 0, 1) + Math.floor(rand() * 730 * 86400) * 1000);
+  const reply = i > 10 && rand() < 0.3 ? Math.floor(rand() * i) : null;
+  const subject =
+    reply !== null
+      ? `Re: subject ${reply % 5000} ${word(reply % 700)}`
+      : `subject ${i % 5000} ${word(i % 700)}`;
+  const length = Math.min(3000, Math.max(20, Math.round(Math.exp(4.8 + rand() * 1.6))));
+  const lines: string[] = [];
+  const body = words(length);
+  for (let k = 0; k < body.length; k += 12) lines.push(body.slice(k, k + 12).join(" "));
+  const headers = [
+    `From: Sender ${i % 500} <sender${i % 500}@example.net>`,
+    "To: bench <bench@example.org>",
+    `Subject: ${subject}`,
+    `Date: ${date.toUTCString().replace("GMT", "+0000")}`,
+    `Message-ID: <m${i}@bench.example>`,
+    ...(reply !== null
+      ? [`In-Reply-To: <m${reply}@bench.example>`, `References: <m${reply}@bench.example>`]
+      : []),
+    "MIME-Version: 1.0",
+  ];
+  const kind = rand();
+  let text: string;
+  if (kind < 0.1) {
+    headers.push("Content-Type: text/html; charset=utf-8");
+    text = `<html><body>${lines.map((l) => `<p>${l}</p>`).join("\r\n")}</body></html>\r\n`;
+  } else if (kind < 0.15) {
+    headers.push('Content-Type: multipart/mixed; boundary="b"');
+    const attachment = Buffer.alloc(20_000 + Math.floor(rand() * 40_000), i % 251).toString("base64");
+    text =
+      `--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${lines.join("\r\n")}\r\n` +
+      `--b\r\nContent-Type: application/pdf; name="doc${i}.pdf"\r\nContent-Disposition: attachment; filename="doc${i}.pdf"\r\n` +
+      `Content-Transfer-Encoding: base64\r\n\r\n${attachment.replace(/(.{76})/g, "$1\r\n")}\r\n--b--\r\n`;
+  } else {
+    headers.push("Content-Type: text/plain; charset=utf-8");
+    text = `${lines.join("\r\n")}\r\n`;
+  }
+  return Buffer.from(`${headers.join("\r\n")}\r\n\r\n${text}`);
+}
+
+// ---- a minimal IMAP client ---------------------------------------------------------
+
+class Client {
+  #buffer = Buffer.alloc(0);
+  #wake: (() => void) | null = null;
+  #tag = 0;
+  private constructor(private readonly socket: Socket) {
+    socket.on("data", (d: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, d]);
+      this.#wake?.();
+    });
+  }
+  static async open(port: number, user: string): Promise<Client> {
+    const socket = connect({ host: "127.0.0.1", port });
+    await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    const c = new Client(socket);
+    await c.#until(/\r\n/);
+    c.#buffer = Buffer.alloc(0);
+    await c.command(`LOGIN ${user} ${PASSWORD}`);
+    await c.command("SELECT INBOX");
+    return c;
+  }
+  async #until(re: RegExp): Promise<string> {
+    for (;;) {
+      // only the tail can hold the tagged line: don't rescan a 700 KB SORT answer each chunk
+      const tail = this.#buffer.subarray(Math.max(0, this.#buffer.length - 4096)).toString("latin1");
+      if (re.test(tail)) return this.#buffer.toString("latin1");
+      await new Promise<void>((r) => {
+        this.#wake = r;
+      });
+    }
+  }
+  /** Sends a command; resolves with its untagged lines once the tagged OK came. */
+  async command(text: string): Promise<string> {
+    const tag = `b${++this.#tag}`;
+    this.socket.write(`${tag} ${text}\r\n`);
+    const all = await this.#until(new RegExp(`(^|\\n)${tag} (OK|NO|BAD)[^\\n]*\\n$`));
+    this.#buffer = Buffer.alloc(0);
+    if (!new RegExp(`${tag} OK`).test(all)) throw new Error(`${text}: ${all.slice(-200)}`);
+    return all;
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** How many results an answer holds: numbers of a SEARCH/SORT line, or messages of a THREAD line. */
+function resultCount(answer: string): number {
+  const line = answer.split("\r\n").find((l) => /^\* (SEARCH|SORT|THREAD)/.test(l)) ?? "";
+  return line.replace(/^\* \w+/, "").match(/\d+/g)?.length ?? 0;
+}
+
+// ---- the servers ---------------------------------------------------------------------
+
+interface Server {
+  name: string;
+  port: number;
+  user: string;
+  /** CPU seconds so far of what serves it (for deltas). */
+  cpu(): Promise<number>;
+  indexBytes: number;
+  stop(): Promise<void>;
+}
+
+async function loadAerogram(messageBytes: { total: number }): Promise<{ server: Server; delivery: string }> {
+  const db = await createTestDatabase();
+  const blobDir = await tempDir("search-bench-blobs-");
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: db.url,
+    BLOB_DIR: blobDir.path,
+    DATA_DIR: blobDir.path,
+    LOG_LEVEL: "warn",
+    IMAP_PORT: "0",
+    SEARCH_BACKFILL_BATCH: "0",
+  });
+  const runtime: Runtime = await createRuntime(config, { service: "search-bench" });
+  const account = await runtime.store.accounts.create({ address: "bench@example.org", password: PASSWORD });
+  const inbox = (await runtime.store.mailboxes.byName(account.id, "INBOX"))!.id;
+  const scratch = await runtime.store.mailboxes.create(account.id, "Scratch");
+  const deps = { store: runtime.store, blobs: runtime.blobs, events: runtime.events };
+  const indexed = new Delivery(deps);
+  const plain = new Delivery(deps, { searchIndex: false });
+  // Delivery cost: the same messages delivered with and without the index, alternating
+  const cost: Record<"with" | "without", { ms: number[]; cpu: number[] }> = {
+    with: { ms: [], cpu: [] },
+    without: { ms: [], cpu: [] },
+  };
+  const backendCpu = async () => {
+    let s = 0;
+    for (const pid of await postgresBackendPids(TEST_DATABASE_URL, db.name)) s += cpuSeconds(pid);
+    return s;
+  };
+  const ownCpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const deliverAll = async (delivery: Delivery, from: number, count: number, mailboxId: number) => {
+    let next = from;
+    const end = from + count;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < end) {
+          const i = next++;
+          await delivery.deliver(generate(i), [{ mailboxId }], new Date(Date.UTC(2025, 0, 1) + i * 1000));
+        }
+      }),
+    );
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 ? (["without", "with"] as const) : (["with", "without"] as const)) {
+      // fresh messages each time (a stored blob is not stored again), from the same distribution
+      const first = N + 1_000_000 + (round * 2 + (mode === "with" ? 0 : 1)) * DELIVERY_SAMPLE;
+      const t0 = performance.now();
+      const c0 = ownCpu() + (await backendCpu());
+      await deliverAll(mode === "with" ? indexed : plain, first, DELIVERY_SAMPLE, scratch.id);
+      cost[mode].ms.push((performance.now() - t0) / DELIVERY_SAMPLE);
+      cost[mode].cpu.push(((ownCpu() + (await backendCpu()) - c0) * 1000) / DELIVERY_SAMPLE);
+    }
+  }
+  // The mailbox itself: MULTIAPPEND's path (blobs stored and indexed, one append
+  // transaction per 50 messages, then their search rows), so 100,000 load in minutes.
+  const loadStart = performance.now();
+  const BATCH = 50;
+  for (let from = 0; from < N; from += BATCH) {
+    const ids = Array.from({ length: Math.min(BATCH, N - from) }, (_, k) => from + k);
+    const blobs = [];
+    for (let k = 0; k < ids.length; k += CONCURRENCY)
+      blobs.push(
+        ...(await Promise.all(ids.slice(k, k + CONCURRENCY).map((i) => indexed.storeBlob(generate(i))))),
+      );
+    const appended = await runtime.store.messages.append([
+      {
+        mailboxId: inbox,
+        messages: blobs.map((b, k) => ({
+          blobKey: b.key,
+          size: b.size,
+          internalDate: new Date(Date.UTC(2025, 0, 1) + ids[k]! * 1000),
+          index: toIndexColumns(b.index),
+        })),
+      },
+    ]);
+    await indexed.indexForSearch(blobs, appended);
+    if (!SMOKE && (from + BATCH) % 5000 === 0) console.error(`aerogram: ${from + BATCH} / ${N} stored`);
+  }
+  const loadSecs = (performance.now() - loadStart) / 1000;
+  const sizes = await runtime.store.pool.query<{ bytes: string }>(
+    "SELECT sum(size)::text AS bytes FROM messages WHERE mailbox_id = $1",
+    [inbox],
+  );
+  messageBytes.total = Number(sizes.rows[0]!.bytes);
+  const { indexBytes, tableBytes } = await runtime.store.search.sizes();
+  const imap = new ImapServer(runtime);
+  const endpoints = await imap.listen({ port: 0, host: "127.0.0.1" });
+  const port = Number(/:(\d+)/.exec(endpoints[0]!)![1]);
+  const m = (k: "with" | "without", f: "ms" | "cpu") => summary(cost[k][f]);
+  const fmt = (s: { min: number; median: number; max: number }) =>
+    `${s.min.toFixed(2)} / ${s.median.toFixed(2)} / ${s.max.toFixed(2)}`;
+  const delivery =
+    `delivery (ms/msg, concurrency ${CONCURRENCY}, min/median/max of ${ROUNDS}): with index ${fmt(m("with", "ms"))}, ` +
+    `without ${fmt(m("without", "ms"))} → slowdown ${((m("with", "ms").median / m("without", "ms").median - 1) * 100).toFixed(1)}%; ` +
+    `CPU ms/msg with ${fmt(m("with", "cpu"))}, without ${fmt(m("without", "cpu"))} → ` +
+    `${((m("with", "cpu").median / m("without", "cpu").median - 1) * 100).toFixed(1)}%\n` +
+    `aerogram load: ${N} messages in ${loadSecs.toFixed(0)} s (${(N / loadSecs).toFixed(0)}/s); ` +
+    `search rows ${(tableBytes / 1048576).toFixed(1)} MiB + indexes ${(indexBytes / 1048576).toFixed(1)} MiB`;
+  return {
+    delivery,
+    server: {
+      name: "aerogram",
+      port,
+      user: "bench@example.org",
+      cpu: async () => ownCpu() + (await backendCpu()),
+      indexBytes: indexBytes + tableBytes,
+      async stop() {
+        imap.close();
+        await runtime.close();
+        await db.drop();
+        await blobDir.remove();
+      },
+    },
+  };
+}
+
+async function loadDovecot(): Promise<{ server: Server; note: string }> {
+  const settings = XAPIAN
+    ? `mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20 verbose=0
+  fts_autoindex = yes
+  fts_enforced = yes
+}
+`
+    : "";
+  const dovecot: PrivateDovecot = await startPrivateDovecot({
+    protocols: ["imap"],
+    users: ["bench"],
+    password: PASSWORD,
+    settings,
+  });
+  const cur = join(dovecot.dir, "home", "bench", "Maildir", "cur");
+  for (let i = 0; i < N; i++) {
+    const file = join(cur, `${1_700_000_000 + i}.M${i}.bench:2,`);
+    await writeFile(file, generate(i).toString("latin1").replace(/\r\n/g, "\n"), "latin1");
+    await chown(file, 65534, 65534);
+  }
+  const t0 = performance.now();
+  // the maildir scan (and, with fts-xapian, the index) before any timed query
+  const conf = join(dovecot.dir, "dovecot.conf");
+  const indexed = spawnSync("doveadm", ["-c", conf, "index", "-u", "bench", "INBOX"], { encoding: "utf8" });
+  const warm = await Client.open(dovecot.ports.imap!, "bench");
+  await warm.command('UID SEARCH TEXT "warmup"');
+  warm.close();
+  const indexSecs = (performance.now() - t0) / 1000;
+  // fts-xapian keeps its index next to the mail (the maildir)
+  const du = spawnSync("du", ["-sb", join(dovecot.dir, "home", "bench", "Maildir", "xapian-indexes")], {
+    encoding: "utf8",
+  });
+  const indexBytes = Number(du.stdout.split(/\s/)[0] ?? 0) || 0;
+  return {
+    note:
+      `dovecot: ${XAPIAN ? "fts-xapian" : "default search (dovecot-fts-xapian not installed)"}, ` +
+      `maildir sync + index ${indexSecs.toFixed(0)} s (doveadm index exit ${indexed.status})`,
+    server: {
+      name: "dovecot",
+      port: dovecot.ports.imap!,
+      user: "bench",
+      cpu: async () => processTree(dovecot.pid).reduce((s, p) => s + cpuSeconds(p), 0),
+      indexBytes,
+      stop: () => dovecot.stop(),
+    },
+  };
+}
+
+// ---- the run --------------------------------------------------------------------------
+
+interface Kind {
+  label: string;
+  command: (q: number) => string;
+}
+
+async function main() {
+  const messageBytes = { total: 0 };
+  const servers: Server[] = [];
+  const notes: string[] = [];
+  if (SERVERS.includes("aerogram")) {
+    const a = await loadAerogram(messageBytes);
+    servers.push(a.server);
+    notes.push(a.delivery);
+  }
+  if (!SMOKE && SERVERS.includes("dovecot")) {
+    const why = dovecotUnavailable(["imap"]);
+    if (why) notes.push(`dovecot: ${why}`);
+    else {
+      const d = await loadDovecot();
+      servers.push(d.server);
+      notes.push(d.note);
+    }
+  }
+  if (messageBytes.total === 0) for (let i = 0; i < N; i++) messageBytes.total += generate(i).length;
+  // rare words: in 1..20 messages; common: the 10 most frequent
+  const rare = [...rareCounts.entries()]
+    .filter(([, n]) => n >= 1 && n <= 20)
+    .map(([r]) => word(r))
+    .slice(0, Math.max(QUERIES, 1));
+  const kinds: Kind[] = [
+    { label: 'UID SEARCH TEXT "<rare>"', command: (q) => `UID SEARCH TEXT "${rare[q % rare.length]}"` },
+    { label: 'UID SEARCH BODY "<common>"', command: (q) => `UID SEARCH BODY "${word(q % 10)}"` },
+    { label: "UID SORT (REVERSE DATE) UTF-8 ALL", command: () => "UID SORT (REVERSE DATE) UTF-8 ALL" },
+    { label: "UID THREAD REFERENCES UTF-8 ALL", command: () => "UID THREAD REFERENCES UTF-8 ALL" },
+  ];
+  const perRound = Math.max(1, Math.round(QUERIES / ROUNDS));
+  type Stats = { ms: number[]; roundMedians: number[]; cpuMs: number[]; results: number[] };
+  const stats = new Map<string, Stats>();
+  const loads: number[] = [];
+  const clients = new Map<string, Client>();
+  for (const s of servers) clients.set(s.name, await Client.open(s.port, s.user));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 ? [...servers].reverse() : servers;
+    for (const kind of kinds) {
+      for (const s of order) {
+        const key = `${s.name}|${kind.label}`;
+        const st = stats.get(key) ?? { ms: [], roundMedians: [], cpuMs: [], results: [] };
+        stats.set(key, st);
+        const c = clients.get(s.name)!;
+        const roundMs: number[] = [];
+        const cpu0 = await s.cpu();
+        for (let q = 0; q < perRound; q++) {
+          const t0 = performance.now();
+          const answer = await c.command(kind.command(round * perRound + q));
+          const ms = performance.now() - t0;
+          roundMs.push(ms);
+          st.ms.push(ms);
+          st.results.push(resultCount(answer));
+        }
+        st.cpuMs.push((((await s.cpu()) - cpu0) * 1000) / perRound);
+        st.roundMedians.push(summary(roundMs).median);
+        loads.push(loadAverage1());
+      }
+    }
+  }
+  for (const c of clients.values()) c.close();
+  const pct = (values: number[], p: number) => {
+    const s = [...values].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+  };
+  console.log(
+    `search bench: ${N} messages (${(messageBytes.total / 1048576).toFixed(0)} MiB), ${perRound * ROUNDS} queries per kind and server over ${ROUNDS} rounds, load average ${summary(loads).min.toFixed(1)}-${summary(loads).max.toFixed(1)} on ${(await import("node:os")).cpus().length} cores`,
+  );
+  for (const n of notes) console.log(n);
+  console.log(
+    "| query | server | p50 ms | p99 ms | round medians min/median/max ms | CPU ms/query | results (sum) |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const kind of kinds) {
+    for (const s of servers) {
+      const st = stats.get(`${s.name}|${kind.label}`)!;
+      const rm = summary(st.roundMedians);
+      const cpu = summary(st.cpuMs);
+      console.log(
+        `| ${kind.label} | ${s.name} | ${pct(st.ms, 50).toFixed(1)} | ${pct(st.ms, 99).toFixed(1)} | ` +
+          `${rm.min.toFixed(1)} / ${rm.median.toFixed(1)} / ${rm.max.toFixed(1)} | ${cpu.median.toFixed(1)} | ` +
+          `${st.results.reduce((a, b) => a + b, 0)} |`,
+      );
+    }
+  }
+  for (const s of servers) {
+    console.log(
+      `${s.name} index: ${(s.indexBytes / 1048576).toFixed(1)} MiB = ${((100 * s.indexBytes) / messageBytes.total).toFixed(0)}% of the message bytes`,
+    );
+  }
+  for (const s of servers) await s.stop();
+}
+
+await main();

@@ -64,7 +64,7 @@ export class BlobReclaim {
       `INSERT INTO blob_reclaim_queue (blob_key, size, released_at)
        SELECT k, s, now() FROM unnest($1::text[], $2::bigint[]) AS u(k, s)
        ON CONFLICT (blob_key) DO UPDATE
-         SET released_at = greatest(blob_reclaim_queue.released_at, excluded.released_at)
+         SET released_at = greatest(blob_reclaim_queue.released_at, excluded.released_at), horizon = NULL
          WHERE blob_reclaim_queue.state = 'pending'`,
       [sorted.map((b) => b.key), sorted.map((b) => b.size)],
     );
@@ -72,22 +72,32 @@ export class BlobReclaim {
 
   /**
    * One reclaim batch in ONE transaction: takes up to `limit` entries released
-   * more than `graceMs` ago (FOR UPDATE SKIP LOCKED: replicas share the queue
+   * more than `graceMs` ago and past their transaction horizon (FOR UPDATE SKIP LOCKED: replicas share the queue
    * and never take the same key), drops those referenced again, calls
    * `remove` for the rest WHILE the row locks are held (a writer referencing
    * one of them waits in blob_refs_taken and then sees the tombstone), and
    * turns what `remove` deleted into tombstones. A crash rolls everything
    * back: the entries come due again and deleting twice is harmless.
    */
-  reclaimBatch(
+  async reclaimBatch(
     graceMs: number,
     limit: number,
     remove: (candidates: ReclaimCandidate[]) => Promise<ReclaimCandidate[]>,
   ): Promise<ReclaimBatchResult> {
+    // Stamp newly visible releases with the current transaction horizon (see
+    // migration 030, `horizon`): an entry is due only once every transaction
+    // that was running when its release became visible has ended.
+    await this.pool.query(
+      `UPDATE blob_reclaim_queue SET horizon = pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+        WHERE blob_key IN (SELECT blob_key FROM blob_reclaim_queue
+                            WHERE state = 'pending' AND horizon IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      [limit * 10],
+    );
     return withTransaction(this.pool, async (tx) => {
       const due = await tx.query<{ blob_key: string; size: string }>(
         `SELECT blob_key, size FROM blob_reclaim_queue
           WHERE state = 'pending' AND released_at <= now() - make_interval(secs => $1::double precision / 1000)
+            AND horizon <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint
           ORDER BY released_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [graceMs, limit],
       );

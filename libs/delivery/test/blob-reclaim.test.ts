@@ -242,3 +242,26 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
   }
   throw new Error("condition not reached");
 }
+
+test("content stored again after its blob was reclaimed: the tombstone goes, IMAP-style appends commit", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { store, blobs, delivery, reclaimer, account } = await setup(t);
+  const x = await account("x@example.com");
+  const first = await delivery.deliver(message("again"), [{ mailboxId: x.inbox }]);
+  await store.messages.expunge(x.inbox, "all");
+  assert.equal((await settle(reclaimer(0), store)).deleted, 1);
+  assert.equal((await store.blobReclaim.entry(first.key))?.state, "deleted");
+  // A writer that commits through the store directly (IMAP APPEND, the outbound queue) after storeBlob.
+  const again = await delivery.storeBlob(message("again"));
+  assert.equal(again.key, first.key);
+  assert.equal(
+    await store.blobReclaim.entry(again.key),
+    undefined,
+    "storing the content again cleared the tombstone",
+  );
+  const [appended] = await store.messages.append([
+    { mailboxId: x.inbox, messages: [{ blobKey: again.key, size: again.size }] },
+  ]);
+  assert.equal(appended?.uids.length, 1);
+  assert.ok(await blobs.stat(again.key));
+});

@@ -147,13 +147,23 @@ export class BlobReclaim {
   }
 
   /**
-   * A delivery that hit BlobReclaimedError and has since made sure the blob
-   * exists again (it stored the content after the deletion): removes the
-   * tombstone so its retry can commit. Only a tombstone is removed: a pending
-   * entry is cancelled by the retry's own insert.
+   * A writer that stored the content anew (a put that created the object)
+   * after the reclaimer deleted it: removes the tombstone so rows can take
+   * the blob again (the caller then checks the object still exists: a
+   * reclaimer may have been deleting it meanwhile). Only a tombstone is
+   * removed: a pending entry is cancelled by the writer's own insert.
+   * Returns whether there was one.
    */
-  async clearTombstone(key: string): Promise<void> {
-    await this.pool.query("DELETE FROM blob_reclaim_queue WHERE blob_key = $1 AND state = 'deleted'", [key]);
+  async clearTombstone(key: string): Promise<boolean> {
+    // FOR UPDATE waits for a reclaimer holding the entry and then reads what it
+    // committed: a deletion in progress when the object was put is seen too.
+    const { rowCount } = await this.pool.query(
+      `WITH held AS (SELECT blob_key, state FROM blob_reclaim_queue WHERE blob_key = $1 FOR UPDATE)
+       DELETE FROM blob_reclaim_queue q USING held
+        WHERE q.blob_key = held.blob_key AND held.state = 'deleted'`,
+      [key],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   /** What is waiting (pending deletion) and how many tombstones there are. */

@@ -15,8 +15,9 @@
 -- references it. If the reclaimer deleted that content in between, the
 -- delivery's insert finds the tombstone (blob_refs_taken) and fails with
 -- SQLSTATE AGB01, so the delivery retries or answers a temporary failure;
--- it never commits a row pointing at a deleted blob. Tombstones live one
--- grace period.
+-- it never commits a row pointing at a deleted blob. A tombstone goes when
+-- the content is stored anew (libs/delivery storeBlob) or after one grace
+-- period (BLOB_RECLAIM_GRACE).
 CREATE TABLE blob_reclaim_queue (
   blob_key text PRIMARY KEY,
   -- Octets (for the pending/reclaimed metrics; 0 when unknown).

@@ -71,6 +71,7 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
     "rel-aerogram-admin",
     "rel-aerogram-imap",
     "rel-aerogram-managesieve",
+    "rel-aerogram-lifecycle",
     "rel-aerogram-outbound",
     "rel-aerogram-pop3",
     "rel-aerogram-smtp-in",
@@ -237,6 +238,7 @@ test("existingSecret: the chart makes no credentials Secret and points everythin
       .sort(),
     [
       "rel-aerogram-imap",
+      "rel-aerogram-lifecycle",
       "rel-aerogram-managesieve",
       "rel-aerogram-outbound",
       "rel-aerogram-smtp-in",
@@ -300,4 +302,23 @@ test("limits: every protocol limit is a value; the rendered ConfigMap passes lib
   assert.equal(off?.SMTP_MAX_CONNECTIONS_PER_IP, "0");
   assert.equal(off?.SMTP_MESSAGES_PER_MINUTE_PER_IP, "lots");
   assert.throws(() => loadConfig(off ?? {}), /SMTP_MESSAGES_PER_MINUTE_PER_IP: expected a number/);
+});
+
+test("lifecycle: the worker Deployment, its settings accepted by libs/config, the gc audit CronJob only when enabled", () => {
+  assert.equal(byKind(render(VALUE_SETS.defaults), "CronJob").length, 0, "the audit is off by default");
+  const ms = render(VALUE_SETS.full);
+  const cron = named(ms, "CronJob", "rel-aerogram-gc-audit");
+  assert.equal(cron.spec.concurrencyPolicy, "Forbid");
+  assert.deepEqual(cron.spec.jobTemplate.spec.template.spec.containers[0].command.slice(-3), [
+    "gc",
+    "--reclaim",
+    "--quiet",
+  ]);
+  const data = named(ms, "ConfigMap", "rel-aerogram-env").data ?? {};
+  const config = loadConfig({ ...data, S3_ACCESS_KEY_ID: "x", S3_SECRET_ACCESS_KEY: "y" });
+  assert.deepEqual(config.lifecycle.retention.defaults, [
+    { mailbox: "\\Trash", days: 30 },
+    { mailbox: "\\Junk", days: 30 },
+  ]);
+  assert.equal(config.lifecycle.blobReclaim.graceMs, 3_600_000);
 });

@@ -11,7 +11,7 @@ import {
 } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
-import { Job } from "kubernetes-models/batch/v1";
+import { CronJob, Job } from "kubernetes-models/batch/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from "kubernetes-models/v1";
 
@@ -28,6 +28,7 @@ const MODELS: Record<string, ModelClass> = {
   "v1/PersistentVolumeClaim": PersistentVolumeClaim as ModelClass,
   "apps/v1/Deployment": Deployment as ModelClass,
   "batch/v1/Job": Job as ModelClass,
+  "batch/v1/CronJob": CronJob as ModelClass,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget as ModelClass,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler as ModelClass,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor as ModelClass,

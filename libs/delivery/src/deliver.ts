@@ -38,6 +38,7 @@ import { CrlfNormalizer, createIndexer, type MessageIndex, toCrlf } from "@aerog
 import {
   type Appended,
   asBlobReclaimed,
+  BlobReclaimedError,
   type DedupeOptions,
   DuplicateDeliveryError,
   type Store,
@@ -141,7 +142,10 @@ export class Delivery {
     const indexer = createIndexer();
     if (source instanceof Uint8Array) {
       const message = toCrlf(source);
-      const put = await this.deps.blobs.putBuffer(message);
+      let put = await this.deps.blobs.putBuffer(message);
+      // Re-created content the reclaimer had deleted: the bytes are here, store them again.
+      while (put.created && !(await this.#reclaimedContentRestored(put.key)))
+        put = await this.deps.blobs.putBuffer(message);
       indexer.write(message);
       const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
       if (message.length <= SEARCH_CAPTURE_BYTES) stored.bytes = message;
@@ -191,9 +195,25 @@ export class Delivery {
       throw err;
     }
     await pump;
+    if (put.created && !(await this.#reclaimedContentRestored(put.key)))
+      throw new BlobReclaimedError(put.key); // a temporary failure: the client sends it again
     const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
     if (captured !== null && capturedBytes === put.size) stored.bytes = Buffer.concat(captured);
     return stored;
+  }
+
+  /**
+   * After a put that created its object: if the reclaimer had deleted this
+   * content before (a tombstone, migration 030), the tombstone goes, so rows
+   * may take the blob again; true when the object exists afterwards (false:
+   * a reclaimer was deleting it at the same moment; store it again). One
+   * primary-key DELETE for new content, a HEAD only when there was a tombstone.
+   */
+  async #reclaimedContentRestored(key: string): Promise<boolean> {
+    // A Delivery used only to store and index (tests of the pipeline) has no store.
+    if (!this.deps.store) return true;
+    if (!(await this.deps.store.blobReclaim.clearTombstone(key))) return true;
+    return (await this.deps.blobs.stat(key)) !== undefined;
   }
 
   /**

@@ -13,6 +13,7 @@ import { createEventBus } from "@aerogram/events";
 import { BlobReclaimedError, Store } from "@aerogram/store";
 import { createTestDatabase, requireServer, startS3 } from "@aerogram/testkit";
 import { BlobReclaimer, Delivery } from "../src/index.ts";
+import { settle } from "./settle.ts";
 
 const message = (n: string) =>
   Buffer.from(
@@ -102,14 +103,14 @@ test("expunge, account deletion and unused deliveries free their blobs; shared c
   assert.equal((await reclaimer(3600_000).drain()).deleted, 0);
   assert.ok(await blobs.stat(shared.key));
   // Past it: y's copy still references the blob, so it is kept and the entry dropped.
-  const kept = await reclaimer(0).drain();
+  const kept = await settle(reclaimer(0), store);
   assert.deepEqual([kept.deleted, kept.kept], [0, 1]);
   assert.ok(await blobs.stat(shared.key), "shared content survives");
   assert.equal(await store.blobReclaim.entry(shared.key), undefined);
 
   // The last reference goes: deleted after the grace period, a tombstone left.
   await store.messages.expunge(y.inbox, "all");
-  const freed = await reclaimer(0).drain();
+  const freed = await settle(reclaimer(0), store);
   assert.equal(freed.deleted, 1);
   assert.equal(freed.bytes, shared.size);
   assert.equal(await blobs.stat(shared.key), undefined, "the expunged message's blob is gone");
@@ -120,7 +121,7 @@ test("expunge, account deletion and unused deliveries free their blobs; shared c
   for (const n of ["z1", "z2", "z3"]) zs.push(await delivery.deliver(message(n), [{ mailboxId: z.inbox }]));
   await store.accounts.delete(z.id);
   for (const b of zs) assert.equal((await store.blobReclaim.entry(b.key))?.state, "pending");
-  assert.equal((await reclaimer(0).drain()).deleted, 3);
+  assert.equal((await settle(reclaimer(0), store)).deleted, 3);
   for (const b of zs) assert.equal(await blobs.stat(b.key), undefined);
 
   // A failed delivery (its mailbox gone) releases what it stored.
@@ -134,7 +135,7 @@ test("expunge, account deletion and unused deliveries free their blobs; shared c
   const again = await delivery.storeBlob(message("dup"));
   assert.equal((await delivery.commitOnce(again, [{ mailboxId: x.inbox }], dedupe)).duplicate, true);
   await waitFor(async () => (await store.blobReclaim.entry(again.key)) !== undefined);
-  const after = await reclaimer(0).drain();
+  const after = await settle(reclaimer(0), store);
   assert.deepEqual([after.deleted, after.kept], [1, 1]);
   assert.equal(await blobs.stat(orphan.key), undefined);
   assert.ok(await blobs.stat(first.key));
@@ -160,7 +161,7 @@ test("a delivery whose content the reclaimer deleted after storeBlob never commi
   const stored = await delivery.storeBlob(message("same"));
   assert.equal(stored.key, old.key);
   // ...and the reclaimer deletes it before the delivery commits (its grace period is 0 here).
-  assert.equal((await reclaimer(0).drain()).deleted, 1);
+  assert.equal((await settle(reclaimer(0), store)).deleted, 1);
   await assert.rejects(delivery.commit(stored, [{ mailboxId: y.inbox }]), BlobReclaimedError);
   assert.equal((await store.mailboxes.byId(y.inbox))?.messageCount, 0, "no row without its blob");
 
@@ -190,7 +191,7 @@ test("a delivery whose content the reclaimer deleted after storeBlob never commi
     },
     { graceMs: 0, tombstoneMs: 3600_000, intervalMs: 60_000, batch: 10 },
   );
-  assert.equal((await slow.drain()).deleted, 1);
+  assert.equal((await settle(slow, store)).deleted, 1);
   assert.ok((await commit) instanceof BlobReclaimedError, "the waiting commit saw the tombstone");
   assert.equal((await store.mailboxes.byId(x.inbox))?.messageCount, 0);
 });
@@ -241,3 +242,26 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
   }
   throw new Error("condition not reached");
 }
+
+test("content stored again after its blob was reclaimed: the tombstone goes, IMAP-style appends commit", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { store, blobs, delivery, reclaimer, account } = await setup(t);
+  const x = await account("x@example.com");
+  const first = await delivery.deliver(message("again"), [{ mailboxId: x.inbox }]);
+  await store.messages.expunge(x.inbox, "all");
+  assert.equal((await settle(reclaimer(0), store)).deleted, 1);
+  assert.equal((await store.blobReclaim.entry(first.key))?.state, "deleted");
+  // A writer that commits through the store directly (IMAP APPEND, the outbound queue) after storeBlob.
+  const again = await delivery.storeBlob(message("again"));
+  assert.equal(again.key, first.key);
+  assert.equal(
+    await store.blobReclaim.entry(again.key),
+    undefined,
+    "storing the content again cleared the tombstone",
+  );
+  const [appended] = await store.messages.append([
+    { mailboxId: x.inbox, messages: [{ blobKey: again.key, size: again.size }] },
+  ]);
+  assert.equal(appended?.uids.length, 1);
+  assert.ok(await blobs.stat(again.key));
+});

@@ -64,7 +64,7 @@ export class BlobReclaim {
       `INSERT INTO blob_reclaim_queue (blob_key, size, released_at)
        SELECT k, s, now() FROM unnest($1::text[], $2::bigint[]) AS u(k, s)
        ON CONFLICT (blob_key) DO UPDATE
-         SET released_at = greatest(blob_reclaim_queue.released_at, excluded.released_at)
+         SET released_at = greatest(blob_reclaim_queue.released_at, excluded.released_at), horizon = NULL
          WHERE blob_reclaim_queue.state = 'pending'`,
       [sorted.map((b) => b.key), sorted.map((b) => b.size)],
     );
@@ -72,22 +72,32 @@ export class BlobReclaim {
 
   /**
    * One reclaim batch in ONE transaction: takes up to `limit` entries released
-   * more than `graceMs` ago (FOR UPDATE SKIP LOCKED: replicas share the queue
+   * more than `graceMs` ago and past their transaction horizon (FOR UPDATE SKIP LOCKED: replicas share the queue
    * and never take the same key), drops those referenced again, calls
    * `remove` for the rest WHILE the row locks are held (a writer referencing
    * one of them waits in blob_refs_taken and then sees the tombstone), and
    * turns what `remove` deleted into tombstones. A crash rolls everything
    * back: the entries come due again and deleting twice is harmless.
    */
-  reclaimBatch(
+  async reclaimBatch(
     graceMs: number,
     limit: number,
     remove: (candidates: ReclaimCandidate[]) => Promise<ReclaimCandidate[]>,
   ): Promise<ReclaimBatchResult> {
+    // Stamp newly visible releases with the current transaction horizon (see
+    // migration 030, `horizon`): an entry is due only once every transaction
+    // that was running when its release became visible has ended.
+    await this.pool.query(
+      `UPDATE blob_reclaim_queue SET horizon = pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+        WHERE blob_key IN (SELECT blob_key FROM blob_reclaim_queue
+                            WHERE state = 'pending' AND horizon IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      [limit * 10],
+    );
     return withTransaction(this.pool, async (tx) => {
       const due = await tx.query<{ blob_key: string; size: string }>(
         `SELECT blob_key, size FROM blob_reclaim_queue
           WHERE state = 'pending' AND released_at <= now() - make_interval(secs => $1::double precision / 1000)
+            AND horizon <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint
           ORDER BY released_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [graceMs, limit],
       );
@@ -137,13 +147,23 @@ export class BlobReclaim {
   }
 
   /**
-   * A delivery that hit BlobReclaimedError and has since made sure the blob
-   * exists again (it stored the content after the deletion): removes the
-   * tombstone so its retry can commit. Only a tombstone is removed: a pending
-   * entry is cancelled by the retry's own insert.
+   * A writer that stored the content anew (a put that created the object)
+   * after the reclaimer deleted it: removes the tombstone so rows can take
+   * the blob again (the caller then checks the object still exists: a
+   * reclaimer may have been deleting it meanwhile). Only a tombstone is
+   * removed: a pending entry is cancelled by the writer's own insert.
+   * Returns whether there was one.
    */
-  async clearTombstone(key: string): Promise<void> {
-    await this.pool.query("DELETE FROM blob_reclaim_queue WHERE blob_key = $1 AND state = 'deleted'", [key]);
+  async clearTombstone(key: string): Promise<boolean> {
+    // FOR UPDATE waits for a reclaimer holding the entry and then reads what it
+    // committed: a deletion in progress when the object was put is seen too.
+    const { rowCount } = await this.pool.query(
+      `WITH held AS (SELECT blob_key, state FROM blob_reclaim_queue WHERE blob_key = $1 FOR UPDATE)
+       DELETE FROM blob_reclaim_queue q USING held
+        WHERE q.blob_key = held.blob_key AND held.state = 'deleted'`,
+      [key],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   /** What is waiting (pending deletion) and how many tombstones there are. */

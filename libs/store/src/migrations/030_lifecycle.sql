@@ -15,8 +15,9 @@
 -- references it. If the reclaimer deleted that content in between, the
 -- delivery's insert finds the tombstone (blob_refs_taken) and fails with
 -- SQLSTATE AGB01, so the delivery retries or answers a temporary failure;
--- it never commits a row pointing at a deleted blob. Tombstones live one
--- grace period.
+-- it never commits a row pointing at a deleted blob. A tombstone goes when
+-- the content is stored anew (libs/delivery storeBlob) or after one grace
+-- period (BLOB_RECLAIM_GRACE).
 CREATE TABLE blob_reclaim_queue (
   blob_key text PRIMARY KEY,
   -- Octets (for the pending/reclaimed metrics; 0 when unknown).
@@ -26,6 +27,12 @@ CREATE TABLE blob_reclaim_queue (
   -- period after it, so a delivery in flight (blob stored, rows not yet
   -- committed) gets its rows in first.
   released_at timestamptz NOT NULL DEFAULT now(),
+  -- The transaction horizon (pg_snapshot_xmax) the reclaimer saw after the
+  -- release was committed; NULL until it looks. The entry is reclaimed only
+  -- once every transaction below it has ended: a delivery whose insert ran
+  -- before the release was visible (so it cancelled nothing) has then
+  -- committed, and the reference check sees its row. No clock involved.
+  horizon bigint,
   deleted_at timestamptz
 );
 CREATE INDEX blob_reclaim_queue_due ON blob_reclaim_queue (released_at) WHERE state = 'pending';
@@ -40,7 +47,7 @@ BEGIN
   INSERT INTO blob_reclaim_queue (blob_key, size, released_at)
   SELECT blob_key, max(size), now() FROM released GROUP BY blob_key ORDER BY blob_key
   ON CONFLICT (blob_key) DO UPDATE
-    SET released_at = greatest(blob_reclaim_queue.released_at, excluded.released_at)
+    SET released_at = greatest(blob_reclaim_queue.released_at, excluded.released_at), horizon = NULL
     WHERE blob_reclaim_queue.state = 'pending';
   RETURN NULL;
 END

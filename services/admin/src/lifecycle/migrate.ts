@@ -12,11 +12,9 @@
  * dropped connection is retried from the saved state. Deletions on the
  * source are not propagated (a copy, not a two-way sync).
  */
-import { createHash } from "node:crypto";
-import { Delivery } from "@aerogram/delivery";
-import { toCrlf } from "@aerogram/mime";
 import type { Mailbox, Store } from "@aerogram/store";
 import { ImapFlow, type ListResponse } from "imapflow";
+import { BatchImporter } from "./batch-import.ts";
 import type { Progress, TransferDeps } from "./transfer.ts";
 
 export interface MigrateOptions {
@@ -144,7 +142,6 @@ async function migrateOnce(
   client.on("error", () => {});
   await client.connect();
   const source = sourceKey(url, opts.user);
-  const delivery = new Delivery(deps);
   const batch = opts.batch ?? 100;
   try {
     const folders = (await client.list()).filter(
@@ -196,6 +193,14 @@ async function migrateOnce(
         }
 
         // 2. New messages, a batch at a time, the state saved after each.
+        const importer = new BatchImporter<number>(deps, mailbox.id, (o) => {
+          if ("duplicate" in o) summary.duplicates++;
+          else {
+            state.uidMap[String(o.tag)] = o.uid;
+            summary.copied++;
+            summary.bytes += o.bytes;
+          }
+        });
         while (box.exists > 0 && Number(box.uidNext) - 1 > state.lastUid) {
           const from = state.lastUid + 1;
           const to = Math.min(from + batch - 1, Number(box.uidNext) - 1);
@@ -214,24 +219,17 @@ async function migrateOnce(
                 reason: `larger than ${opts.maxBytes} octets`,
               });
             } else {
-              const bytes = toCrlf(m.source);
-              const key = createHash("sha256").update(bytes).digest("hex");
-              if ((await deps.store.transfers.presentIn(mailbox.id, [key])).size > 0) {
-                summary.duplicates++;
-              } else {
-                const internalDate = m.internalDate ? new Date(m.internalDate) : new Date();
-                const r = await delivery.deliver(
-                  bytes,
-                  [{ mailboxId: mailbox.id, flags: flagList(m.flags) }],
-                  internalDate,
-                );
-                state.uidMap[String(m.uid)] = r.appended[0]!.uids[0]!;
-                summary.copied++;
-                summary.bytes += bytes.length;
-              }
+              await importer.add({
+                message: m.source,
+                flags: flagList(m.flags),
+                internalDate: m.internalDate ? new Date(m.internalDate) : new Date(),
+                tag: m.uid,
+              });
             }
             opts.onProgress?.({ mailbox: mailbox.name, done, total: box.exists });
           }
+          // Committed before the state moves past them: a crash copies them again, deduplicated.
+          await importer.flush();
           state.lastUid = to;
           await deps.store.transfers.saveMigrationState(accountId, source, folder.path, state);
           if (!any && to >= Number(box.uidNext) - 1) break;

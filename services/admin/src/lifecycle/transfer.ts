@@ -8,14 +8,12 @@
  * Every message goes in through libs/delivery (the one path into mailboxes:
  * blob, index, one transaction, event), with its flags and INTERNALDATE.
  */
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { BlobStore } from "@aerogram/blobstore";
-import { Delivery } from "@aerogram/delivery";
 import type { EventBus } from "@aerogram/events";
-import { toCrlf } from "@aerogram/mime";
 import type { Mailbox, Store } from "@aerogram/store";
+import { BatchImporter } from "./batch-import.ts";
 import { folderDir, MaildirWriter, maildirFolders, readMaildir } from "./maildir.ts";
 import { mboxEntry, readMbox } from "./mbox.ts";
 
@@ -68,20 +66,15 @@ export async function importMail(
 ): Promise<ImportSummary> {
   const started = performance.now();
   const account = await accountId(deps.store, address);
-  const delivery = new Delivery(deps);
   const summary: ImportSummary = { imported: 0, duplicates: 0, bytes: 0, skipped: [], seconds: 0 };
-
-  const one = async (mailbox: Mailbox, message: Buffer, flags: string[], internalDate: Date | undefined) => {
-    const bytes = toCrlf(message);
-    const key = createHash("sha256").update(bytes).digest("hex");
-    if ((await deps.store.transfers.presentIn(mailbox.id, [key])).size > 0) {
-      summary.duplicates++;
-      return;
-    }
-    await delivery.deliver(bytes, [{ mailboxId: mailbox.id, flags }], internalDate ?? new Date());
-    summary.imported++;
-    summary.bytes += bytes.length;
-  };
+  const importer = (mailbox: Mailbox) =>
+    new BatchImporter<null>(deps, mailbox.id, (o) => {
+      if ("duplicate" in o) summary.duplicates++;
+      else {
+        summary.imported++;
+        summary.bytes += o.bytes;
+      }
+    });
 
   const st = await stat(path);
   if (st.isDirectory()) {
@@ -89,23 +82,37 @@ export async function importMail(
     if (folders.length === 0) throw new Error(`${path} is not a maildir (no cur/ or new/)`);
     for (const f of folders) {
       const name = f.mailbox === "INBOX" ? (opts.mailbox ?? "INBOX") : f.mailbox;
-      const mailbox = await mailboxFor(deps.store, account, name);
+      const batch = importer(await mailboxFor(deps.store, account, name));
       let done = 0;
       for await (const item of readMaildir(f.dir, opts.maxBytes)) {
         if (!item.ok) summary.skipped.push({ where: item.file, reason: item.reason });
-        else await one(mailbox, item.message, item.flags, item.internalDate);
+        else
+          await batch.add({
+            message: item.message,
+            flags: item.flags,
+            internalDate: item.internalDate,
+            tag: null,
+          });
         opts.onProgress?.({ mailbox: name, done: ++done, total: undefined });
       }
+      await batch.flush();
     }
   } else {
     const name = opts.mailbox ?? "INBOX";
-    const mailbox = await mailboxFor(deps.store, account, name);
+    const batch = importer(await mailboxFor(deps.store, account, name));
     let done = 0;
     for await (const item of readMbox(createReadStream(path), opts.maxBytes)) {
       if (!item.ok) summary.skipped.push({ where: `${path} message ${item.index + 1}`, reason: item.reason });
-      else await one(mailbox, item.message, [], item.internalDate);
+      else
+        await batch.add({
+          message: item.message,
+          flags: [],
+          internalDate: item.internalDate ?? new Date(),
+          tag: null,
+        });
       opts.onProgress?.({ mailbox: name, done: ++done, total: undefined });
     }
+    await batch.flush();
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;

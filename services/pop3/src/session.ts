@@ -14,9 +14,14 @@
  * message body (send-message.ts).
  */
 import type { Socket } from "node:net";
-import type { SecureContext } from "node:tls";
 import type { Authenticator, CredentialPrefetch, TokenAuthenticator } from "@aerogram/auth";
-import { type IdleSession, type IdleSweeper, type LineEvent, LineSplitter } from "@aerogram/net";
+import {
+  type IdleSession,
+  type IdleSweeper,
+  type LineEvent,
+  LineSplitter,
+  type TlsSource,
+} from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
 import type { BlobPath } from "./message-read.ts";
@@ -33,7 +38,7 @@ export type SessionState = "authorization" | "transaction" | "update" | "closed"
 export interface SessionOptions {
   hostname: string;
   /** STLS is offered when set and the connection is not already TLS. */
-  tls: SecureContext | undefined;
+  tls: TlsSource | undefined;
   /** Offer APOP (timestamp in the greeting) for accounts that have a POP3 secret. */
   apop: boolean;
   leaseMs: number;

@@ -73,6 +73,18 @@ export class SmtpListeners {
     return [...this.boundPorts];
   }
 
+  /** Ends one session now with 421 (e.g. its login was revoked); false when it is gone already. */
+  endSession(sessionId: string, text: string): boolean {
+    for (const server of this.servers) {
+      for (const c of server.connections) {
+        if (c.session.id !== sessionId) continue;
+        c.send(421, text);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Open SMTP sessions on every port. */
   connections(): number {
     return this.servers.reduce((n, s) => n + s.connections.size, 0);

@@ -44,6 +44,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-tls" (include "aerogram.fullname" .)) .Values.tls.secretName -}}
 {{- end -}}
 
+{{/* TLS_SNI_CERTS: certfile:keyfile of each tls.sniSecrets entry, mounted under /etc/aerogram/tls-sni/<name>. */}}
+{{- define "aerogram.sniCerts" -}}
+{{- $pairs := list -}}
+{{- range .Values.tls.sniSecrets -}}
+{{- $pairs = append $pairs (printf "/etc/aerogram/tls-sni/%s/tls.crt:/etc/aerogram/tls-sni/%s/tls.key" . .) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{/* Where the TLS secret is mounted in the containers. */}}
 {{- define "aerogram.tlsDir" -}}/etc/aerogram/tls{{- end -}}
 

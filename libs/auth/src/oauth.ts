@@ -56,6 +56,8 @@ interface CachedKeys {
 }
 
 const UNKNOWN_KID_COOLDOWN_MS = 30_000;
+/** After a failed fetch, the cached keys are used without asking again for this long (no login waits on a dead issuer). */
+const FAILED_FETCH_COOLDOWN_MS = 30_000;
 const FETCH_TIMEOUT_MS = 5000;
 
 export class JwksUnavailableError extends Error {
@@ -67,6 +69,7 @@ export class JwksCache {
   #cached: CachedKeys | undefined;
   #refreshing: Promise<CachedKeys> | undefined;
   #lastUnknownKid = Number.NEGATIVE_INFINITY;
+  #lastFailure = Number.NEGATIVE_INFINITY;
   #jwksUrl: string | undefined;
 
   constructor(
@@ -86,9 +89,12 @@ export class JwksCache {
     const wantRotation = unknownKid && this.now() - this.#lastUnknownKid >= UNKNOWN_KID_COOLDOWN_MS;
     if (wantRotation) this.#lastUnknownKid = this.now();
     if (cached && !stale && !wantRotation) return cached;
+    const coolingDown = this.now() - this.#lastFailure < FAILED_FETCH_COOLDOWN_MS;
+    if (cached && coolingDown && age < this.opts.jwksMaxAgeMs) return cached;
     try {
       return await this.#refresh();
     } catch (err) {
+      this.#lastFailure = this.now();
       if (cached && age < this.opts.jwksMaxAgeMs) {
         this.log?.warn({ err, issuer: this.opts.issuer }, "JWKS refresh failed; using the cached keys");
         return cached;

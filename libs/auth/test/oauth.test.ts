@@ -155,9 +155,13 @@ test("JWKS down: cached keys keep working until their max age; without a cache t
 
   issuer.down = true;
   try {
-    // Past the refresh interval the refresh fails: the cached keys still verify.
+    // Past the refresh interval the refresh fails: the cached keys still verify…
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal((await v.login(req(token))).ok, true);
+    // …and the next logins don't ask the dead issuer again (no login waits on it).
+    const asked = issuer.requests;
+    assert.equal((await v.login(req(token))).ok, true);
+    assert.equal(issuer.requests, asked);
     // A fresh verifier has nothing cached: a clear temporary failure, not a crash.
     const cold = await verifier().login(req(token));
     assert.equal(cold.ok ? "ok" : cold.reason, "keys_unavailable");

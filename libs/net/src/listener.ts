@@ -3,8 +3,9 @@
  * service can stop accepting, let sessions finish, and close the rest on drain.
  */
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { type SecureContext, TLSSocket } from "node:tls";
+import { TLSSocket } from "node:tls";
 import { readProxyHeader } from "./proxy-socket.ts";
+import { type TlsSource, tlsServerOptions } from "./tls.ts";
 import { isTrustedPeer, parseTrustedNetworks, type TrustedNetworks } from "./trusted-networks.ts";
 
 const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -31,8 +32,8 @@ export interface ProxyProtocolOptions {
 export interface ListenerOptions {
   host: string;
   port: number;
-  /** Implicit TLS when set. */
-  tls?: SecureContext;
+  /** Implicit TLS when set (a TlsCertificates: per-SNI certificates, reloaded). */
+  tls?: TlsSource;
   onConnection(socket: Socket, info: ConnectionInfo): void;
   /** Errors of individual connections before they reach onConnection (TLS handshake and PROXY header failures). */
   onClientError?(err: Error): void;
@@ -127,7 +128,7 @@ export class Listener {
   /** Runs the server side of a TLS handshake on an accepted socket, then hands the TLS socket over. */
   private startImplicitTls(socket: Socket, info: ConnectionInfo): void {
     if (!this.opts.tls) return;
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: this.opts.tls });
+    const tls = new TLSSocket(socket, { isServer: true, ...tlsServerOptions(this.opts.tls) });
     let secure = false;
     const handshakeTimer = setTimeout(() => tls.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
     tls.on("error", (err) => {

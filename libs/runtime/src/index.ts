@@ -167,3 +167,4 @@ export interface ServiceHandle {
 /** Starts one service on a runtime. */
 export type ServiceStarter = (runtime: Runtime) => Promise<ServiceHandle>;
 export * from "./platform-metrics.ts";
+export * from "./tls.ts";

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Config } from "@aerogram/config";
-import type { ProxyProtocolOptions } from "@aerogram/net";
+import type { ProxyProtocolOptions, TlsCertificates } from "@aerogram/net";
 
 /** Where and how an SMTP service listens: SMTP-in and submission alike. */
 export interface SmtpEndpointOptions {
@@ -15,7 +15,8 @@ export interface SmtpEndpointOptions {
   bindAddress: string;
   /** Our name in the greeting and trace headers. */
   hostname: string;
-  tls: { key: Buffer; cert: Buffer } | undefined;
+  /** `certificates`: per-SNI certificates reloaded from their files (libs/net TlsCertificates). */
+  tls: { key: Buffer; cert: Buffer; certificates?: TlsCertificates } | undefined;
   /**
    * PROXY protocol v1/v2 on both ports (config.proxyProtocol): the client's
    * address from the header is the session's, in limits, logs, Received and
@@ -27,11 +28,18 @@ export interface SmtpEndpointOptions {
 /** The endpoint settings every SMTP service takes from the config (the ports are its own). */
 export function endpointFromConfig(
   c: Config,
+  certificates?: TlsCertificates,
 ): Pick<SmtpEndpointOptions, "bindAddress" | "hostname" | "tls" | "proxyProtocol"> {
   return {
     bindAddress: c.bindAddress,
     hostname: c.hostname,
-    tls: c.tls ? { key: readFileSync(c.tls.keyFile), cert: readFileSync(c.tls.certFile) } : undefined,
+    tls: c.tls
+      ? {
+          key: readFileSync(c.tls.keyFile),
+          cert: readFileSync(c.tls.certFile),
+          ...(certificates ? { certificates } : {}),
+        }
+      : undefined,
     proxyProtocol: c.proxyProtocol,
   };
 }

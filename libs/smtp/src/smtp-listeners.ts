@@ -4,11 +4,24 @@
  * smtp-server, and the graceful drain over all of them. One place, so the
  * MX and the submission ports shut down by the same rules.
  */
-import { createSecureContext } from "node:tls";
-import { Listener } from "@aerogram/net";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { Listener, type TlsCertificates } from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { SmtpEndpointOptions } from "./endpoint.ts";
 import type { AerogramSmtpServer } from "./smtp-server-wiring.ts";
+
+class CurrentDefaultContext extends Map<string, SecureContext> {
+  constructor(
+    private readonly certificates: TlsCertificates,
+    entries: Iterable<[string, SecureContext]>,
+  ) {
+    super(entries);
+  }
+
+  override get(name: string): SecureContext | undefined {
+    return name === "*" ? this.certificates.context : super.get(name);
+  }
+}
 
 export class SmtpListeners {
   private readonly servers: AerogramSmtpServer[] = [];
@@ -30,13 +43,19 @@ export class SmtpListeners {
   ): Promise<{ address: string; port: number }> {
     const { log, label } = this;
     server.on("error", (err: Error) => log.debug({ err }, `${label} connection error`));
+    const certificates = this.opts.tls?.certificates;
+    // smtp-server's STARTTLS takes secureContext.get("*") for clients without
+    // SNI: answer with the current (reloaded) default certificate.
+    if (certificates) server.secureContext = new CurrentDefaultContext(certificates, server.secureContext);
     // Our Listener owns the socket (smtp-server's own useProxy reads PROXY
     // v1 only): it reads a v1/v2 header when configured, runs implicit TLS,
     // and hands the socket to smtp-server with the client's address.
     const listener = new Listener({
       host: this.opts.bindAddress,
       port,
-      ...(secure && this.opts.tls ? { tls: createSecureContext(this.opts.tls) } : {}),
+      ...(secure && this.opts.tls
+        ? { tls: this.opts.tls.certificates ?? createSecureContext(this.opts.tls) }
+        : {}),
       ...(this.opts.proxyProtocol ? { proxyProtocol: this.opts.proxyProtocol } : {}),
       onConnection: (socket, info) =>
         server.connect(socket, { remoteAddress: info.remoteAddress, remotePort: info.remotePort }),
@@ -52,6 +71,18 @@ export class SmtpListeners {
   /** The bound ports, in listen order. */
   ports(): number[] {
     return [...this.boundPorts];
+  }
+
+  /** Ends one session now with 421 (e.g. its login was revoked); false when it is gone already. */
+  endSession(sessionId: string, text: string): boolean {
+    for (const server of this.servers) {
+      for (const c of server.connections) {
+        if (c.session.id !== sessionId) continue;
+        c.send(421, text);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Open SMTP sessions on every port. */

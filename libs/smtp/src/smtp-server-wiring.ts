@@ -4,6 +4,7 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import type { TlsCertificates } from "@aerogram/net";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import type { SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 import type { SmtpDeadlines } from "./deadlines.ts";
@@ -44,7 +45,7 @@ export type Handlers = Pick<
 export interface BaseWiringOptions {
   hostname: string;
   secure: boolean;
-  tls: { key: Buffer; cert: Buffer } | undefined;
+  tls: { key: Buffer; cert: Buffer; certificates?: TlsCertificates } | undefined;
   maxMessageBytes: number;
   maxRecipients: number;
   socketTimeoutMs: number;
@@ -62,6 +63,8 @@ export function baseServerOptions(o: BaseWiringOptions): SMTPServerOptions {
     name: o.hostname,
     secure: o.secure,
     ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : {}),
+    // STARTTLS picks the certificate by SNI from the reloaded set (smtp-listeners.ts keeps '*' current).
+    ...(o.tls?.certificates ? { SNICallback: o.tls.certificates.sni } : {}),
     size: o.maxMessageBytes,
     rejectOversized: true,
     maxRecipients: o.maxRecipients,

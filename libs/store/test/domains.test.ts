@@ -122,6 +122,26 @@ function domainContract(name: string, open: () => Promise<{ store: Store; cleanu
       assert.equal((await store.accounts.recipient("alice@elsewhere.example")).localDomain, false);
     });
 
+    test("a domain's default quota applies to new accounts that don't name one", async () => {
+      await store.domains.add("quota.example", { defaultQuotaBytes: 12345 });
+      assert.equal(
+        (await store.accounts.create({ address: "a@quota.example", password: "pw" })).quotaBytes,
+        12345,
+      );
+      const none = await store.accounts.create({
+        address: "b@quota.example",
+        password: "pw",
+        quotaBytes: null,
+      });
+      assert.equal(none.quotaBytes, null, "explicitly none");
+      const own = await store.accounts.create({ address: "c@quota.example", password: "pw", quotaBytes: 7 });
+      assert.equal(own.quotaBytes, 7);
+      assert.equal(
+        (await store.accounts.create({ address: "d@noquota.example", password: "pw" })).quotaBytes,
+        null,
+      );
+    });
+
     test("require app passwords flag round-trips on the account", async () => {
       const a = await store.accounts.create({ address: "strict@mail2.example", password: "pw" });
       assert.equal(a.requireAppPasswords, false);

@@ -35,8 +35,10 @@ async function newKey(): Promise<SigningKey> {
 }
 
 export class TestOidcIssuer {
-  /** Requests for the JWKS document (to check caching). */
+  /** Requests for the JWKS document answered (to check caching). */
   jwksRequests = 0;
+  /** Every request, answered or refused while down. */
+  requests = 0;
   down = false;
 
   private constructor(
@@ -51,6 +53,7 @@ export class TestOidcIssuer {
     let issuer: TestOidcIssuer | undefined;
     const server = createServer((req, res) => {
       const self = issuer!;
+      self.requests++;
       if (self.down) {
         res.writeHead(503).end();
         return;

@@ -154,10 +154,9 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
     switch (command) {
       case "add": {
         const address = need(0, "an address");
-        const quotaBytes = values.quota === undefined ? null : parseQuota(values.quota);
         const { account, generatedPassword } = await ops.createAccount({
           address,
-          quotaBytes,
+          ...(values.quota !== undefined ? { quotaBytes: parseQuota(values.quota) } : {}),
           ...(values.password !== undefined ? { password: values.password } : {}),
         });
         const shown = generatedPassword === undefined ? "" : `  password: ${generatedPassword}`;

@@ -130,7 +130,12 @@ export class StoreAdmin implements AdminOps {
   async createAccount(input: { address: string; password?: string; quotaBytes?: number | null }) {
     const password = input.password ?? this.newPassword();
     const a = await translated(() =>
-      this.store.accounts.create({ address: input.address, password, quotaBytes: input.quotaBytes ?? null }),
+      this.store.accounts.create({
+        address: input.address,
+        password,
+        // Not given: the domain's default quota (mailctl domain add --quota).
+        ...(input.quotaBytes !== undefined ? { quotaBytes: input.quotaBytes } : {}),
+      }),
     );
     return {
       account: await this.view(a),

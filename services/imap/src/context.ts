@@ -1,8 +1,8 @@
 /** What every session of one gateway process shares. */
-import type { SecureContext } from "node:tls";
 import type { Authenticator, ConnectionLimiter, TokenAuthenticator } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import type { Delivery } from "@aerogram/delivery";
+import type { TlsSource } from "@aerogram/net";
 import type { Runtime } from "@aerogram/runtime";
 import type { Mailboxes, Messages, OrphanSubscriptions } from "@aerogram/store";
 import type { MessageCache } from "./fetch/message-cache.ts";
@@ -23,7 +23,7 @@ export interface ServerContext {
   readonly orphanSubscriptions: OrphanSubscriptions;
   readonly metrics: ImapMetrics;
   /** STARTTLS and implicit TLS; undefined in dev (then plaintext LOGIN is allowed). */
-  readonly tls: SecureContext | undefined;
+  readonly tls: TlsSource | undefined;
   readonly hostname: string;
   /** IMAP_APPEND_LIMIT_BYTES, IMAP_AUTOLOGOUT_MS, IMAP_PREAUTH_IDLE_MS, IMAP_LOGIN_DEADLINE_MS. */
   readonly limits: ImapLimits;

@@ -25,9 +25,9 @@ import type { Socket } from "node:net";
 import { Authenticator, ConnectionLimiter, sharedTokenAuthenticator } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
-import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
+import { IdleSweeper, Listener } from "@aerogram/net";
 import { type Logger, newSessionId } from "@aerogram/observability";
-import type { Runtime } from "@aerogram/runtime";
+import { type Runtime, runtimeTls } from "@aerogram/runtime";
 import type { ServerContext } from "./context.ts";
 import { MessageCache } from "./fetch/message-cache.ts";
 import { type HibernatedSession, Hibernation } from "./hibernate.ts";
@@ -91,7 +91,7 @@ export class ImapServer {
       imapMessages: runtime.store.messages,
       orphanSubscriptions: runtime.store.subscriptions,
       metrics: createImapMetrics(runtime.metrics),
-      tls: config.tls ? loadSecureContext(config.tls) : undefined,
+      tls: runtimeTls(runtime),
       hostname: config.hostname,
       limits: { ...config.protocolLimits.imap, ...options.limits },
       messageCache: new MessageCache(

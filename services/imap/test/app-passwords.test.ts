@@ -14,6 +14,7 @@ import {
   cleanEnv,
   type RunningProcess,
   requireServer,
+  runTsProcess,
   startTsProcess,
   TEST_REDIS_URL,
   uniqueId,
@@ -28,6 +29,7 @@ import {
 } from "./helpers.ts";
 
 const MAIN = "services/aerogram/src/main.ts";
+const MAILCTL = "services/admin/src/mailctl.ts";
 
 let backends: Backends;
 let gatewayA: Gateway;
@@ -135,5 +137,46 @@ test("revoking an app password closes an IDLE session on another gateway process
   } finally {
     watcher.close();
     other.close();
+  }
+});
+
+test("mailctl app-password revoke (its own process, over NATS) closes an IDLE session on gateway process B", {
+  timeout: 120_000,
+}, async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  if (!(await requireServer(t, "nats"))) return;
+  if (!(await requireServer(t, "redis"))) return;
+  const portB = gatewayB
+    ? Number(/IMAP\s+127\.0\.0\.1:(\d+)/.exec(gatewayB.stdout())?.[1])
+    : await startGatewayB();
+  const env = cleanEnv({ ...backends.env, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: "silent" });
+  const account = await createAccount(gatewayA.runtime);
+  const added = await runTsProcess(
+    MAILCTL,
+    ["app-password", "add", account.user, "tablet", "--protocols", "imap"],
+    env,
+  );
+  assert.equal(added.code, 0, added.stderr);
+  const secret = /: ([a-z]{4}-[a-z]{4}-[a-z]{4}-[a-z]{4})$/m.exec(added.stdout)?.[1];
+  assert.ok(secret, added.stdout);
+
+  const { client, reply } = await login(portB, account.user, secret);
+  assert.match(reply, /OK/);
+  try {
+    assert.match(await client.command("SELECT INBOX"), /OK \[READ-WRITE\]/);
+    client.write("idle IDLE\r\n");
+    await client.readUntil((s) => s.includes("+ idling\r\n"));
+    const revoked = await runTsProcess(MAILCTL, ["app-password", "revoke", account.user, "tablet"], env);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await client.readUntil((s) => s.includes("* BYE"), 15_000);
+    await client.readUntil(() => client.closed, 15_000);
+    assert.ok(client.closed);
+    const listed = await runTsProcess(MAILCTL, ["app-password", "list", account.user], env);
+    assert.match(
+      listed.stdout,
+      /^tablet {2}imap {2}created .* last used .* from 127\.0\.0\.1 {2}\(revoked /m,
+    );
+  } finally {
+    client.close();
   }
 });

@@ -3,10 +3,9 @@
  * POP3S_PORT is set), the sessions on them, one idle sweeper, one timer that
  * renews every held maildrop lease, and drain.
  */
-import type { SecureContext } from "node:tls";
 import { Authenticator, sharedTokenAuthenticator } from "@aerogram/auth";
-import { IdleSweeper, Listener, loadSecureContext } from "@aerogram/net";
-import type { Runtime, ServiceHandle } from "@aerogram/runtime";
+import { IdleSweeper, Listener, type TlsSource } from "@aerogram/net";
+import { type Runtime, runtimeTls, type ServiceHandle } from "@aerogram/runtime";
 import { filesystemBlobPath } from "./message-read.ts";
 import { pop3Metrics } from "./metrics.ts";
 import { Pop3Session, type SessionOptions } from "./session.ts";
@@ -17,7 +16,7 @@ export interface Pop3ServiceOptions {
   port?: number;
   /** Implicit-TLS port (995 in production); unset means none. */
   tlsPort?: number;
-  tls?: SecureContext;
+  tls?: TlsSource;
   hostname?: string;
   apop?: boolean;
   /** Maildrop lock lease; renewed every third of it. */
@@ -42,7 +41,7 @@ export async function createPop3Service(
   opts: Pop3ServiceOptions = {},
 ): Promise<Pop3Service> {
   const log = runtime.log.child({ service: "pop3" });
-  const tls = opts.tls ?? (runtime.config.tls ? loadSecureContext(runtime.config.tls) : undefined);
+  const tls = opts.tls ?? runtimeTls(runtime);
   const options: SessionOptions = {
     hostname: opts.hostname ?? runtime.config.hostname,
     tls,

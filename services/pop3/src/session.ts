@@ -14,9 +14,20 @@
  * message body (send-message.ts).
  */
 import type { Socket } from "node:net";
-import type { SecureContext } from "node:tls";
-import type { Authenticator, CredentialPrefetch, TokenAuthenticator } from "@aerogram/auth";
-import { type IdleSession, type IdleSweeper, type LineEvent, LineSplitter } from "@aerogram/net";
+import {
+  type Authenticator,
+  type CredentialPrefetch,
+  type TokenAuthenticator,
+  watchRevocation,
+} from "@aerogram/auth";
+import type { Subscription } from "@aerogram/events";
+import {
+  type IdleSession,
+  type IdleSweeper,
+  type LineEvent,
+  LineSplitter,
+  type TlsSource,
+} from "@aerogram/net";
 import type { Logger } from "@aerogram/observability";
 import type { Maildrop, MaildropDeps, MaildropMessage } from "./maildrop.ts";
 import type { BlobPath } from "./message-read.ts";
@@ -33,7 +44,7 @@ export type SessionState = "authorization" | "transaction" | "update" | "closed"
 export interface SessionOptions {
   hostname: string;
   /** STLS is offered when set and the connection is not already TLS. */
-  tls: SecureContext | undefined;
+  tls: TlsSource | undefined;
   /** Offer APOP (timestamp in the greeting) for accounts that have a POP3 secret. */
   apop: boolean;
   leaseMs: number;
@@ -207,6 +218,18 @@ export class Pop3Session implements IdleSession {
     // Logged in: the plain idle limit (RFC 1939 §3: at least 10 minutes) without the AUTHORIZATION deadline.
     this.deps.idle.watch(this, this.options.idleMs);
     this.deps.onMaildrop(this, true);
+    // Credentials revoked on any replica (libs/auth session-revocation.ts): end like a lost lock,
+    // after a running command and without applying deletions.
+    this.revocation = watchRevocation(this.deps.events, maildrop.accountId, () => this.onRevoked());
+  }
+
+  private revocation: Subscription | undefined;
+
+  private onRevoked(): void {
+    if (this.state === "closed" || this.lockLost) return;
+    this.log.info("POP3 session revoked: the account's credentials changed");
+    if (this.busy) this.lockLost = true;
+    else this.close(err("session ended: the account's credentials changed", "AUTH"));
   }
 
   /**
@@ -293,6 +316,7 @@ export class Pop3Session implements IdleSession {
     this.finished = true;
     this.deps.metrics.sessions.dec();
     this.deps.idle.unwatch(this);
+    this.revocation?.unsubscribe();
     this.queue.length = 0;
     const maildrop = this.maildrop;
     if (maildrop) {

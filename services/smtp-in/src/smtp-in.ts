@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { DEFAULT_GROUP_COMMIT, Delivery, type FilteredDelivery, SieveFilter } from "@aerogram/delivery";
 import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
-import type { Runtime, ServiceHandle } from "@aerogram/runtime";
+import { type Runtime, runtimeTls, type ServiceHandle } from "@aerogram/runtime";
 import {
   endpointFromConfig,
   localError,
@@ -52,7 +52,7 @@ export function optionsFromRuntime(runtime: Runtime, overrides: Partial<SmtpInOp
     ...optionsFromLimits(c.protocolLimits.smtp),
     port: c.ports.smtp,
     securePort: c.ports.smtps,
-    ...endpointFromConfig(c),
+    ...endpointFromConfig(c, runtimeTls(runtime)),
     resolver: undefined,
     filter: filterOptionsFromConfig(c.filtering),
     ...overrides,

@@ -2,7 +2,7 @@
  * Submission's settings: everything an operator may change comes from
  * libs/config (SUBMISSION_*, SEND_LIMIT_*); tests override any of it.
  */
-import type { Runtime } from "@aerogram/runtime";
+import { type Runtime, runtimeTls } from "@aerogram/runtime";
 import {
   DEFAULT_DEADLINES,
   endpointFromConfig,
@@ -41,7 +41,7 @@ export function submissionOptions(
   return {
     port: c.submission.port,
     securePort: c.submission.securePort,
-    ...endpointFromConfig(c),
+    ...endpointFromConfig(c, runtimeTls(runtime)),
     allowInsecureAuth: c.submission.allowInsecureAuth,
     maxMessageBytes: c.submission.maxMessageBytes,
     senderPolicy: c.submission.senderPolicy,

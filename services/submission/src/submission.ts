@@ -10,9 +10,11 @@ import {
   oauthErrorChallenge,
   sharedTokenAuthenticator,
   type TokenAuthenticator,
+  watchRevocation,
 } from "@aerogram/auth";
 import { Delivery } from "@aerogram/delivery";
 import { DkimSigner } from "@aerogram/dkim";
+import type { Subscription } from "@aerogram/events";
 import type { Logger } from "@aerogram/observability";
 import type { Runtime, ServiceHandle } from "@aerogram/runtime";
 import { localError, runDataTransaction, SmtpDeadlines, SmtpListeners, SmtpReply } from "@aerogram/smtp";
@@ -37,6 +39,8 @@ interface SessionState {
   account: Account | undefined;
   /** The login's effective sender policy, resolved at its first MAIL. */
   policy: SenderPolicy | undefined;
+  /** Listening for the account's sessions-revoked beacon (libs/auth) once authenticated. */
+  revocation?: Subscription;
   recipients: RoutedRecipient[];
   /** RFC 3461 NOTIFY/ORCPT per recipient (lower-cased address), only where given. */
   recipientDsn: Map<string, RecipientDsn>;
@@ -109,7 +113,10 @@ export class SubmissionService {
           onMailFrom: (address, session, cb) => void this.onMailFrom(address, session, cb),
           onRcptTo: (address, session, cb) => void this.onRcptTo(address, session, cb),
           onData: (stream, session, cb) => void this.onData(stream, session, cb),
-          onClose: (session) => this.sessions.delete(session.id),
+          onClose: (session) => {
+            this.sessions.get(session.id)?.revocation?.unsubscribe();
+            this.sessions.delete(session.id);
+          },
         },
       );
       const addr = await this.listeners.listen(server, port, secure);
@@ -146,6 +153,14 @@ export class SubmissionService {
     cb();
   }
 
+  /** The session's account; its credentials being revoked on any replica ends the session (421). */
+  private authenticated(state: SessionState, sessionId: string, account: Account): void {
+    state.account = account;
+    state.revocation = watchRevocation(this.runtime.events, account.id, () =>
+      this.listeners.endSession(sessionId, "4.7.0 Session ended: the account's credentials changed"),
+    );
+  }
+
   private async onAuth(
     auth: SMTPServerAuthentication,
     session: SMTPServerSession,
@@ -162,7 +177,7 @@ export class SubmissionService {
         protocol: "submission",
       });
       if (verdict.ok) {
-        state.account = verdict.account;
+        this.authenticated(state, session.id, verdict.account);
         return cb(null, { user: verdict.account.address });
       }
       if (verdict.reason === "unavailable" || verdict.reason === "keys_unavailable")
@@ -185,7 +200,7 @@ export class SubmissionService {
       protocol: "submission",
     });
     if (result.ok) {
-      state.account = result.account;
+      this.authenticated(state, session.id, result.account);
       state.policy = undefined;
       return cb(null, { user: result.account.address });
     }

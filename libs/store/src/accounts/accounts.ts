@@ -111,6 +111,7 @@ async function addressTaken(db: Queryable, address: string): Promise<boolean> {
 export class Accounts {
   constructor(private readonly pool: Pool) {}
 
+  /** Without `quotaBytes` (undefined) the account gets its domain's default quota, if any; null: no quota. */
   async create(input: { address: string; password: string; quotaBytes?: number | null }): Promise<Account> {
     const address = normalizeAddress(input.address);
     const hash = await hashPassword(input.password);
@@ -118,8 +119,10 @@ export class Accounts {
       if (await addressTaken(tx, address)) throw new AccountExistsError(address);
       await tx.query("INSERT INTO domains (name) VALUES ($1) ON CONFLICT DO NOTHING", [domainOf(address)]);
       const { rows } = await tx.query<{ id: number }>(
-        "INSERT INTO accounts (address, password_hash, quota_bytes) VALUES ($1, $2, $3) RETURNING id",
-        [address, hash, input.quotaBytes ?? null],
+        `INSERT INTO accounts (address, password_hash, quota_bytes)
+         VALUES ($1, $2, CASE WHEN $4 THEN (SELECT default_quota_bytes FROM domains WHERE name = $5) ELSE $3 END)
+         RETURNING id`,
+        [address, hash, input.quotaBytes ?? null, input.quotaBytes === undefined, domainOf(address)],
       );
       const id = rows[0]!.id;
       for (const mb of DEFAULT_MAILBOXES) await createMailboxIn(tx, id, mb.name, mb.specialUse);

@@ -192,7 +192,11 @@ export class Domains {
     });
   }
 
-  /** Adds (or replaces) a forwarding address; its domain must be one we host. */
+  /**
+   * Adds (or replaces) a forwarding address; its domain must be one we host,
+   * its targets must not be (a local target is an account alias instead, and
+   * forwards between our own domains could loop through the outbound queue).
+   */
   async setForward(address: string, targets: string[]): Promise<Forward> {
     const a = normalizeAddress(address);
     const list = [...new Set(targets.map((t) => normalizeAddress(t)))];
@@ -202,6 +206,15 @@ export class Domains {
       const domain = a.slice(a.lastIndexOf("@") + 1);
       const d = await tx.query("SELECT 1 FROM domains WHERE name = $1", [domain]);
       if (!d.rowCount) throw new DomainNotFoundError(domain);
+      const targetDomains = list.map((t) => t.slice(t.lastIndexOf("@") + 1));
+      const local = await tx.query<{ name: string }>(
+        "SELECT name FROM domains WHERE name = ANY ($1::text[])",
+        [targetDomains],
+      );
+      if (local.rows[0])
+        throw new InvalidAddressError(
+          `${local.rows[0].name} is hosted here: use an account alias, not a forward`,
+        );
       const taken = await tx.query(
         "SELECT 1 FROM accounts WHERE address = $1 UNION ALL SELECT 1 FROM account_aliases WHERE address = $1",
         [a],

@@ -4,8 +4,7 @@
  * swap of the plaintext socket for the TLS one. Knows nothing of POP3 states.
  */
 import type { Socket } from "node:net";
-import type { SecureContext } from "node:tls";
-import { upgradeToTls } from "@aerogram/net";
+import { type TlsSource, upgradeToTls } from "@aerogram/net";
 
 /** The peer went away (or the session closed) while a response was being written. */
 export class ConnectionClosedError extends Error {}
@@ -92,7 +91,7 @@ export class Pop3Connection {
   }
 
   /** STLS (RFC 2595 §4): stop reading plaintext, then hand the socket to TLS. Throws when the handshake fails. */
-  async upgrade(context: SecureContext): Promise<void> {
+  async upgrade(context: TlsSource): Promise<void> {
     const plain = this.#socket;
     plain.off("data", this.#events.data);
     this.#socket = await upgradeToTls(plain, context);

@@ -2,6 +2,7 @@
 // errors, and the transaction-scoped helpers a multi-step write composes.
 export * from "./accounts/accounts.ts";
 export * from "./accounts/password.ts";
+export * from "./acl/acl.ts";
 export * from "./changes/changes.ts";
 export * from "./changes/expunge-log.ts";
 export * from "./db.ts";

@@ -3,6 +3,7 @@
  * Services reach the database only through these (libs/store/README.md).
  */
 import { Accounts } from "./accounts/accounts.ts";
+import { Acls } from "./acl/acl.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
@@ -30,6 +31,8 @@ export class Store {
   readonly pop3: Pop3Snapshots;
   readonly outbound: OutboundQueue;
   readonly dkimKeys: DkimKeys;
+  /** Mailbox ACLs and other accounts' mailboxes one may use (RFC 4314, acl/). */
+  readonly acl: Acls;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -43,6 +46,7 @@ export class Store {
     this.pop3 = new Pop3Snapshots(pool);
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
+    this.acl = new Acls(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

@@ -29,6 +29,9 @@ export const authenticatedCapabilities = (appendLimit: number): string[] => [
   "UTF8=ACCEPT",
   "STATUS=SIZE",
   `APPENDLIMIT=${appendLimit}`,
+  // RFC 4314: rights "t", "e", "x", "k" are separately grantable (obsolete "c"/"d" map onto them).
+  "ACL",
+  "RIGHTS=texk",
 ];
 
 export function preAuthCapabilities(opts: { starttls: boolean; loginDisabled: boolean }): string[] {

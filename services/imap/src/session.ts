@@ -48,7 +48,9 @@ import type { ServerContext } from "./context.ts";
 import { ImapError } from "./errors.ts";
 import { LiveUpdates } from "./live-updates.ts";
 import { MailboxGoneError, syncSelected } from "./mailbox-sync.ts";
+import { eventAccountOf } from "./namespaces.ts";
 import { Output } from "./output.ts";
+import { permittedFlags } from "./rights.ts";
 import type { SelectedMailbox } from "./selected-mailbox.ts";
 import { SessionInput } from "./session-input.ts";
 import { Uploads } from "./uploads.ts";
@@ -183,7 +185,9 @@ export class Session {
       untaggedStatus(
         "OK",
         view.readOnly ? "No permanent flags permitted" : "Flags permitted",
-        responseCodes.permanentFlags(view.readOnly ? [] : [...system, ...keywords, "\\*"]),
+        responseCodes.permanentFlags(
+          view.readOnly ? [] : permittedFlags(view, [...system, ...keywords, "\\*"]),
+        ),
       ),
     ];
   }
@@ -407,7 +411,8 @@ export class Session {
     this.selected = view;
     this.savedSearch = null;
     this.state = view ? "selected" : "authenticated";
-    this.#updates.watch(view && this.account ? this.account.id : null, view ? view.id : null);
+    // A shared mailbox's events are on its owner's subject (namespaces.ts).
+    this.#updates.watch(view && this.account ? eventAccountOf(this, view) : null, view ? view.id : null);
   }
 
   /** While IDLE: sync and write untagged updates at once (event or poll tick). */

@@ -8,6 +8,7 @@ import { type AppendCommand, responseCodes } from "@aerogram/imap-protocol";
 import { convertBinaryParts } from "../binary-append.ts";
 import { accountId, requireMailbox } from "../mailbox-lookup.ts";
 import { publishChange } from "../publish.ts";
+import { appendableFlags } from "../rights.ts";
 import type { Session } from "../session.ts";
 import type { CommandResult } from "./result.ts";
 
@@ -33,8 +34,10 @@ export async function append(session: Session, command: AppendCommand): Promise<
       blobs.push(await upload.blob);
     }
   }
-  const id = accountId(session);
-  const account = await accountRead;
+  // A shared mailbox counts against its owner's quota.
+  const id = mailbox.accountId;
+  const account =
+    id === accountId(session) ? await accountRead : await session.ctx.runtime.store.accounts.byId(id);
   if (account?.quotaBytes != null) {
     const usage = await session.ctx.runtime.store.accounts.usage(id);
     const adding = blobs.reduce((sum, b) => sum + b.size, 0);
@@ -49,7 +52,7 @@ export async function append(session: Session, command: AppendCommand): Promise<
         blobKey: blobs[i]!.key,
         size: blobs[i]!.size,
         internalDate: message.internalDate?.date ?? new Date(),
-        flags: message.flags,
+        flags: appendableFlags(session, mailbox, message.flags),
         index: toIndexColumns(blobs[i]!.index),
       })),
     },

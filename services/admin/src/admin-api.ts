@@ -15,6 +15,7 @@
  *   POST   /api/v1/accounts/:address/aliases           {alias}
  *   DELETE /api/v1/accounts/:address/aliases/:alias
  *   GET    /api/v1/accounts/:address/mailboxes         mailboxes with message counts and bytes
+ *   GET/PUT/DELETE /api/v1/accounts/:owner/acl/:mailbox[/:grantee]   sharing (sharing.ts)
  *
  * A generated password is returned once, in the response that created it.
  * Bodies are limited to 64 KiB; passwords are never logged.
@@ -25,6 +26,7 @@ import type { Logger } from "@aerogram/observability";
 import { z } from "zod";
 import { type AdminOps, ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
 import { HttpError, readJsonBody, sendJson } from "./http-json.ts";
+import { sharingRoutes } from "./sharing.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -157,6 +159,7 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
       /^\/dkim$/,
       async (req) => [201, await ops.addDkimKey(parse(schemas.dkim, await readJsonBody(req)))],
     ],
+    ...sharingRoutes(ops.sharing, parse),
   ];
 }
 

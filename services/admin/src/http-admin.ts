@@ -16,6 +16,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { HttpSharing, type SharingOps } from "./sharing.ts";
 
 export class AdminApiError extends Error {
   constructor(
@@ -29,6 +30,9 @@ export class AdminApiError extends Error {
 
 export class HttpAdmin implements AdminOps {
   private readonly base: string;
+  readonly sharing: SharingOps = new HttpSharing(<T>(method: string, path: string, body?: unknown) =>
+    this.call<T>(method, path, body),
+  );
 
   constructor(
     baseUrl: string,

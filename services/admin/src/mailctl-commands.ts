@@ -13,6 +13,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { runSharingCommand, SHARING_USAGE } from "./sharing.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   add <address> [--password <pw>] [--quota <bytes>]   create an account (prints a generated password if none given)
@@ -32,6 +33,7 @@ export const MAILCTL_USAGE = `usage: mailctl <command> [args]
   dkim add <domain> [--selector S] [--algorithm ed25519|rsa]
                                                       create a signing key; prints the DNS TXT record
   dkim list                                           keys and their DNS records
+${SHARING_USAGE}
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -223,8 +225,11 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
         }
         throw new UsageError(`dkim needs add or list`);
       }
-      default:
+      default: {
+        const shared = await runSharingCommand(ops.sharing, command, args, need);
+        if (shared) return shared;
         throw new UsageError(`unknown command ${command}`);
+      }
     }
   } catch (err) {
     if (err instanceof UsageError) return { output: `mailctl: ${err.message}\n${MAILCTL_USAGE}`, code: 2 };

@@ -25,6 +25,7 @@ import {
   NotFoundError,
   type QueueEntryView,
 } from "./admin-ops.ts";
+import { type SharingOps, StoreSharing } from "./sharing.ts";
 
 function queueEntryView(e: OutboundEntry): QueueEntryView {
   return {
@@ -73,10 +74,14 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export class StoreAdmin implements AdminOps {
+  readonly sharing: SharingOps;
+
   constructor(
     private readonly store: Store,
     private readonly opts: StoreAdminOptions = {},
-  ) {}
+  ) {
+    this.sharing = new StoreSharing(store);
+  }
 
   private newPassword(): string {
     return (this.opts.generatePassword ?? generatePassword)();

@@ -5,7 +5,7 @@
  * so none of these costs anything for them.
  */
 import { responseCodes } from "@aerogram/imap-protocol";
-import { ALL_RIGHTS, type Mailbox } from "@aerogram/store";
+import { ALL_RIGHTS, type Mailbox, parseRightsText } from "@aerogram/store";
 import { bad, no } from "./errors.ts";
 import { accessOf, selectedRights } from "./namespaces.ts";
 import type { SelectedMailbox } from "./selected-mailbox.ts";
@@ -94,27 +94,14 @@ export function appendableFlags(session: Session, mailbox: Mailbox, flags: reado
 }
 
 /**
- * A SETACL rights string (RFC 4314 §3.1): an optional "+" or "-", then rights.
- * The obsolete "c" and "d" (RFC 2086) stand for the CREATE and DELETE sets of
- * RFC 4314 §2.1.1 under RIGHTS=texk: "c" → "kx", "d" → "xte". Any other letter
- * is BAD (§3.1: an unrecognised right MUST fail the command with BAD).
+ * A SETACL rights string (libs/store parseRightsText: "+"/"-", obsolete "c"/"d");
+ * an unknown letter is BAD (RFC 4314 §3.1: an unrecognised right MUST fail the
+ * command with BAD).
  */
 export function parseModRights(text: string): { mode: "replace" | "add" | "remove"; rights: string } {
-  let mode: "replace" | "add" | "remove" = "replace";
-  let body = text;
-  if (text.startsWith("+")) {
-    mode = "add";
-    body = text.slice(1);
-  } else if (text.startsWith("-")) {
-    mode = "remove";
-    body = text.slice(1);
+  const parsed = parseRightsText(text);
+  if ("unknown" in parsed) {
+    throw bad(`Unknown right "${parsed.unknown}" (known: ${ALL_RIGHTS}, and the obsolete c and d)`);
   }
-  let rights = "";
-  for (const ch of body) {
-    if (ALL_RIGHTS.includes(ch)) rights += ch;
-    else if (ch === "c") rights += "kx";
-    else if (ch === "d") rights += "xte";
-    else throw bad(`Unknown right "${ch}" (known: ${ALL_RIGHTS}, and the obsolete c and d)`);
-  }
-  return { mode, rights };
+  return parsed;
 }

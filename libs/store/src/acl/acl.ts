@@ -24,6 +24,27 @@ export function canonicalRights(rights: string): string {
   return out;
 }
 
+/**
+ * A rights string as SETACL takes it (RFC 4314 §3.1): an optional "+" or "-",
+ * then rights. The obsolete "c" and "d" (RFC 2086) stand for the CREATE and
+ * DELETE sets of §2.1.1 under RIGHTS=texk: "c" → "kx", "d" → "xte". Any other
+ * letter is returned as `unknown` (the IMAP answer is BAD: §3.1).
+ */
+export function parseRightsText(
+  text: string,
+): { mode: "replace" | "add" | "remove"; rights: string } | { unknown: string } {
+  const mode = text.startsWith("+") ? "add" : text.startsWith("-") ? "remove" : "replace";
+  const body = mode === "replace" ? text : text.slice(1);
+  let rights = "";
+  for (const ch of body) {
+    if (ALL_RIGHTS.includes(ch)) rights += ch;
+    else if (ch === "c") rights += "kx";
+    else if (ch === "d") rights += "xte";
+    else return { unknown: ch };
+  }
+  return { mode, rights: canonicalRights(rights) };
+}
+
 export interface AclEntry {
   identifier: string;
   rights: string;

@@ -169,6 +169,12 @@ test("quota: a message a grantee adds to a shared mailbox counts against the own
     assert.ok((await fixture.gateway.runtime.store.accounts.usage(owner.id)).bytes > 0);
     // The owner's quota is what fills up.
     assert.match(await append(g, shared, "two", "a2"), /a2 NO \[OVERQUOTA\]/);
+    assert.match(
+      await g.command(`GETQUOTAROOT "${shared}"`),
+      new RegExp(
+        `\\* QUOTAROOT "${shared}" "Other Users/${owner.user}"\r\n\\* QUOTA "Other Users/${owner.user}" \\(STORAGE 1 0\\)`,
+      ),
+    );
     // Without "s"/"w" the flags of an APPEND are dropped, not refused.
     assert.match(await g.command(`SELECT "${shared}"`), /OK \[READ-ONLY\]/);
   } finally {

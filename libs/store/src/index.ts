@@ -3,6 +3,7 @@
 export * from "./accounts/accounts.ts";
 export * from "./accounts/password.ts";
 export * from "./acl/acl.ts";
+export * from "./acl/shared-folders.ts";
 export * from "./changes/changes.ts";
 export * from "./changes/expunge-log.ts";
 export * from "./db.ts";

@@ -4,6 +4,7 @@
  */
 import { Accounts } from "./accounts/accounts.ts";
 import { Acls } from "./acl/acl.ts";
+import { SharedFolders } from "./acl/shared-folders.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
 import { Mailboxes } from "./mailboxes/mailboxes.ts";
@@ -33,6 +34,8 @@ export class Store {
   readonly dkimKeys: DkimKeys;
   /** Mailbox ACLs and other accounts' mailboxes one may use (RFC 4314, acl/). */
   readonly acl: Acls;
+  /** Shared folders, owned by no user (IMAP "Shared/…"; acl/shared-folders.ts). */
+  readonly sharedFolders: SharedFolders;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -47,6 +50,7 @@ export class Store {
     this.outbound = new OutboundQueue(pool);
     this.dkimKeys = new DkimKeys(pool);
     this.acl = new Acls(pool);
+    this.sharedFolders = new SharedFolders(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

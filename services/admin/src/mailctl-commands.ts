@@ -226,7 +226,8 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
         throw new UsageError(`dkim needs add or list`);
       }
       default: {
-        const shared = await runSharingCommand(ops.sharing, command, args, need);
+        const quota = values.quota === undefined ? null : parseQuota(values.quota);
+        const shared = await runSharingCommand(ops.sharing, command, args, need, quota);
         if (shared) return shared;
         throw new UsageError(`unknown command ${command}`);
       }

@@ -7,19 +7,31 @@
  *   mailctl share <owner> <mailbox> <grantee> <rights>   set (or +add / -remove) rights
  *   mailctl unshare <owner> <mailbox> <grantee>          remove the grantee's entry
  *   mailctl acl <owner> <mailbox>                        the mailbox's ACL
+ *   mailctl shared create <name> [--quota <bytes>] | shared list | shared delete <name>
+ *     a shared folder, owned by no user ("Shared/<name>" in IMAP; its root mailbox is
+ *     its INBOX: `share Shared/<name> INBOX <grantee> <rights>`)
  *
  *   GET    /api/v1/accounts/:owner/acl/:mailbox                    {owner, mailbox, entries}
  *   PUT    /api/v1/accounts/:owner/acl/:mailbox/:grantee  {rights}
  *   DELETE /api/v1/accounts/:owner/acl/:mailbox/:grantee
+ *   GET / POST {name, quotaBytes?} /api/v1/shared-folders, DELETE /api/v1/shared-folders/:name
+ *   (:owner may be "Shared/<name>", URL-encoded)
  *
  * The grantee is an account address, "anyone" or "authenticated"; the owner
  * always has every right and is not in the ACL. The grantee sees the mailbox as
  * "Other Users/<owner>/<mailbox>" at its next LIST.
  */
 import type { IncomingMessage } from "node:http";
-import { normalizeMailboxName, parseRightsText, type Store } from "@aerogram/store";
+import {
+  normalizeMailboxName,
+  parseRightsText,
+  SHARED_FOLDER_PREFIX,
+  type SharedFolder,
+  SharedFolderNameError,
+  type Store,
+} from "@aerogram/store";
 import { z } from "zod";
-import { InvalidInputError, NotFoundError } from "./admin-ops.ts";
+import { ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
 import { readJsonBody } from "./http-json.ts";
 
 export interface AclView {
@@ -28,18 +40,63 @@ export interface AclView {
   entries: { identifier: string; rights: string }[];
 }
 
+export interface SharedFolderView {
+  /** As IMAP users see it: "Shared/<name>". */
+  name: string;
+  quotaBytes: number | null;
+  usage: { bytes: number; messages: number };
+}
+
 export interface SharingOps {
+  /** Shared folders, owned by no user: "Shared/<name>" in IMAP; shared with users like any mailbox. */
+  createSharedFolder(name: string, quotaBytes?: number | null): Promise<SharedFolderView>;
+  listSharedFolders(): Promise<SharedFolderView[]>;
+  deleteSharedFolder(name: string): Promise<void>;
   /** `rights`: letters of lrswipkxtea (c, d accepted), optionally "+"/"-" prefixed; "" removes the entry. */
   share(owner: string, mailbox: string, grantee: string, rights: string): Promise<AclView>;
   unshare(owner: string, mailbox: string, grantee: string): Promise<AclView>;
   acl(owner: string, mailbox: string): Promise<AclView>;
 }
 
+/** "Shared/<name>" (any case) names a shared folder's account; anything else an address. */
+function ownerAddress(owner: string): string {
+  const o = owner.trim();
+  return /^shared\//i.test(o) ? `${SHARED_FOLDER_PREFIX}${o.slice(7).toLowerCase()}` : o;
+}
+
+function folderView(f: SharedFolder): SharedFolderView {
+  return { name: `Shared/${f.name}`, quotaBytes: f.quotaBytes, usage: f.usage };
+}
+
 export class StoreSharing implements SharingOps {
   constructor(private readonly store: Store) {}
 
+  async createSharedFolder(name: string, quotaBytes: number | null = null): Promise<SharedFolderView> {
+    const bare = name.replace(/^shared\//i, "");
+    try {
+      if (!(await this.store.sharedFolders.create(bare, quotaBytes))) {
+        throw new ConflictError(`shared folder ${bare.toLowerCase()} exists`);
+      }
+    } catch (err) {
+      if (err instanceof SharedFolderNameError) throw new InvalidInputError(err.message);
+      throw err;
+    }
+    const created = (await this.store.sharedFolders.list()).find((f) => f.name === bare.toLowerCase());
+    return folderView(created!);
+  }
+
+  async listSharedFolders(): Promise<SharedFolderView[]> {
+    return (await this.store.sharedFolders.list()).map(folderView);
+  }
+
+  async deleteSharedFolder(name: string): Promise<void> {
+    if (!(await this.store.sharedFolders.delete(name.replace(/^shared\//i, "")))) {
+      throw new NotFoundError(`no shared folder ${name}`);
+    }
+  }
+
   async #mailbox(owner: string, name: string): Promise<{ id: number; owner: string; name: string }> {
-    const account = await this.store.accounts.byAddress(owner);
+    const account = await this.store.accounts.byAddress(ownerAddress(owner));
     if (!account) throw new NotFoundError(`no account ${owner.toLowerCase()}`);
     const mailbox = await this.store.mailboxes.byName(account.id, normalizeMailboxName(name));
     if (!mailbox) throw new NotFoundError(`${account.address} has no mailbox ${name}`);
@@ -55,7 +112,7 @@ export class StoreSharing implements SharingOps {
     if ("unknown" in parsed)
       throw new InvalidInputError(`unknown right "${parsed.unknown}" (rights: lrswipkxtea)`);
     const m = await this.#mailbox(owner, mailbox);
-    if (grantee.trim().toLowerCase() === m.owner) {
+    if (grantee.trim().toLowerCase() === m.owner || grantee.startsWith(SHARED_FOLDER_PREFIX)) {
       throw new InvalidInputError("the owner always has every right");
     }
     const result = await this.store.acl.set(m.id, grantee, parsed.mode, parsed.rights);
@@ -84,6 +141,18 @@ type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 export class HttpSharing implements SharingOps {
   constructor(private readonly call: Call) {}
 
+  createSharedFolder(name: string, quotaBytes: number | null = null): Promise<SharedFolderView> {
+    return this.call("POST", "/shared-folders", { name, quotaBytes });
+  }
+
+  async listSharedFolders(): Promise<SharedFolderView[]> {
+    return (await this.call<{ folders: SharedFolderView[] }>("GET", "/shared-folders")).folders;
+  }
+
+  async deleteSharedFolder(name: string): Promise<void> {
+    await this.call("DELETE", `/shared-folders/${encodeURIComponent(name.replace(/^shared\//i, ""))}`);
+  }
+
   #path(owner: string, mailbox: string, grantee?: string): string {
     const base = `/accounts/${encodeURIComponent(owner)}/acl/${encodeURIComponent(mailbox)}`;
     return grantee === undefined ? base : `${base}/${encodeURIComponent(grantee)}`;
@@ -103,6 +172,10 @@ export class HttpSharing implements SharingOps {
 }
 
 const rightsBody = z.strictObject({ rights: z.string().max(64) });
+const folderBody = z.strictObject({
+  name: z.string().min(1).max(80),
+  quotaBytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+});
 
 type Route = (req: IncomingMessage, params: string[]) => Promise<[number, unknown]>;
 
@@ -110,6 +183,23 @@ type Route = (req: IncomingMessage, params: string[]) => Promise<[number, unknow
 export function sharingRoutes(ops: SharingOps, parseBody: <T>(schema: z.ZodType<T>, body: unknown) => T) {
   const seg = "([^/]+)";
   const routes: [string, RegExp, Route][] = [
+    ["GET", /^\/shared-folders$/, async () => [200, { folders: await ops.listSharedFolders() }]],
+    [
+      "POST",
+      /^\/shared-folders$/,
+      async (req) => {
+        const body = parseBody(folderBody, await readJsonBody(req));
+        return [201, await ops.createSharedFolder(body.name, body.quotaBytes ?? null)];
+      },
+    ],
+    [
+      "DELETE",
+      new RegExp(`^/shared-folders/${seg}$`),
+      async (_, [name]) => {
+        await ops.deleteSharedFolder(name!);
+        return [204, null];
+      },
+    ],
     ["GET", new RegExp(`^/accounts/${seg}/acl/${seg}$`), async (_, [o, m]) => [200, await ops.acl(o!, m!)]],
     [
       "PUT",
@@ -128,7 +218,9 @@ export function sharingRoutes(ops: SharingOps, parseBody: <T>(schema: z.ZodType<
   return routes;
 }
 
-export const SHARING_USAGE = `  share <owner> <mailbox> <grantee> <rights>          share a mailbox (rights lrswipkxtea, +/- to add/remove; grantee an address, anyone or authenticated)
+export const SHARING_USAGE = `  shared create <name> [--quota <bytes>]              a shared folder, owned by no user ("Shared/<name>" in IMAP)
+  shared list | shared delete <name>                  shared folders with usage; delete one with its mail
+  share <owner> <mailbox> <grantee> <rights>          share a mailbox (rights lrswipkxtea, +/- to add/remove; grantee an address, anyone or authenticated)
   unshare <owner> <mailbox> <grantee>                 stop sharing a mailbox with the grantee
   acl <owner> <mailbox>                               who a mailbox is shared with`;
 
@@ -143,8 +235,29 @@ export async function runSharingCommand(
   command: string,
   args: string[],
   need: (i: number, what: string) => string,
+  quotaBytes: number | null = null,
 ): Promise<{ output: string; code: number } | null> {
+  const folderLine = (f: SharedFolderView) =>
+    `${f.name}  ${f.quotaBytes === null ? "" : `quota: ${f.quotaBytes} bytes  `}${f.usage.messages} messages, ${f.usage.bytes} bytes`;
   switch (command) {
+    case "shared": {
+      const sub = need(0, "create, list or delete");
+      if (sub === "create")
+        return {
+          output: `created ${folderLine(await ops.createSharedFolder(need(1, "a name"), quotaBytes))}`,
+          code: 0,
+        };
+      if (sub === "list")
+        return {
+          output: (await ops.listSharedFolders()).map(folderLine).join("\n") || "(no shared folders)",
+          code: 0,
+        };
+      if (sub === "delete") {
+        await ops.deleteSharedFolder(need(1, "a name"));
+        return { output: `deleted shared folder ${args[1]}`, code: 0 };
+      }
+      return null;
+    }
     case "share": {
       const view = await ops.share(
         need(0, "an owner address"),

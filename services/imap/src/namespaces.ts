@@ -4,6 +4,10 @@
  *   personal      "INBOX", "Work/2026"          the caller's own mailboxes (prefix "")
  *   other users   "Other Users/<address>/<name>" another account's mailbox the caller
  *                                                 has rights on (RFC 4314 ACL)
+ *   shared        "Shared/<folder>[/<name>]"     a shared folder, owned by no user: a
+ *                                                 login-less account "#shared/<folder>"
+ *                                                 (libs/store acl/shared-folders.ts) whose
+ *                                                 INBOX is "Shared/<folder>" itself
  *
  * Every command that names a mailbox resolves it here (through
  * mailbox-lookup.ts' requireMailbox, or resolveMailbox directly): the answer is
@@ -14,13 +18,22 @@
  * that selected the mailbox listens to (live-updates.ts): one publish however
  * many accounts the mailbox is shared with.
  */
-import { ALL_RIGHTS, type Mailbox, normalizeMailboxName, type SharedMailbox } from "@aerogram/store";
+import {
+  ALL_RIGHTS,
+  type Mailbox,
+  normalizeMailboxName,
+  SHARED_FOLDER_PREFIX,
+  type SharedMailbox,
+} from "@aerogram/store";
 import type { SelectedMailbox } from "./selected-mailbox.ts";
 import type { Session } from "./session.ts";
 
 /** The other users' namespace prefix without its delimiter (RFC 2342 §5; Dovecot's usual name). */
 export const OTHER_USERS = "Other Users";
 const OTHER_PREFIX = `${OTHER_USERS}/`;
+/** The shared namespace's prefix without its delimiter (RFC 2342 §5: "public" folders). */
+export const SHARED = "Shared";
+const SHARED_PREFIX = `${SHARED}/`;
 
 export type ParsedName =
   | { kind: "personal"; name: string }
@@ -30,6 +43,15 @@ export type ParsedName =
   | { kind: "other-tree" };
 
 export function parseMailboxName(name: string): ParsedName {
+  if (name === SHARED) return { kind: "other-tree" };
+  if (name.startsWith(SHARED_PREFIX)) {
+    const rest = name.slice(SHARED_PREFIX.length);
+    const slash = rest.indexOf("/");
+    const folder = (slash < 0 ? rest : rest.slice(0, slash)).toLowerCase();
+    if (folder === "" || slash === rest.length - 1) return { kind: "other-tree" };
+    const inner = slash < 0 ? "INBOX" : normalizeMailboxName(rest.slice(slash + 1));
+    return { kind: "other", owner: `${SHARED_FOLDER_PREFIX}${folder}`, name: inner };
+  }
   if (name !== OTHER_USERS && !name.startsWith(OTHER_PREFIX)) {
     return { kind: "personal", name: normalizeMailboxName(name) };
   }
@@ -48,8 +70,12 @@ export function isOtherUsersName(name: string): boolean {
   return parseMailboxName(name).kind !== "personal";
 }
 
-/** What the client calls another account's mailbox. */
+/** What the client calls another account's mailbox (or a shared folder's). */
 export function otherUsersName(ownerAddress: string, name: string): string {
+  if (ownerAddress.startsWith(SHARED_FOLDER_PREFIX)) {
+    const folder = `${SHARED_PREFIX}${ownerAddress.slice(SHARED_FOLDER_PREFIX.length)}`;
+    return name === "INBOX" ? folder : `${folder}/${name}`;
+  }
   return `${OTHER_PREFIX}${ownerAddress}/${name}`;
 }
 

@@ -14,6 +14,8 @@
  *   \Seen set by the grantee: Dovecot keeps \Seen per user on shared mailboxes
  *     (INDEXPVT), so the owner still sees the message unseen; Aerogram's \Seen
  *     is the mailbox's (per-user \Seen is not built yet).
+ *   NAMESPACE: Aerogram also has the "Shared/" namespace of folders owned by no
+ *     user; this Dovecot is configured without a public namespace.
  *   SETACL on the owner's own identifier: Dovecot answers OK and the owner keeps
  *     every right; Aerogram says so with NO [CANNOT] (the owner's rights are
  *     fixed, RFC 4314 §2).
@@ -103,6 +105,13 @@ const STEPS: [Who, string][] = [
 
 /** Steps whose answers differ on purpose (see the file comment): index → [Aerogram, Dovecot]. */
 const DIFFERENCES = new Map<number, [string, string]>([
+  [
+    7,
+    [
+      '* NAMESPACE (( /)) (("Other Users/" /)) (("Shared/" /))|OK',
+      '* NAMESPACE (( /)) (("Other Users/" /)) NIL|OK',
+    ],
+  ],
   [16, ["NO [NOPERM]", "OK"]],
   [17, ["NO [NOPERM]", "OK"]],
   [22, ["* 1 FETCH (FLAGS (\\Seen))|OK", "* 1 FETCH (FLAGS ())|OK"]],

@@ -153,6 +153,54 @@ test("a grantee with the admin right may drop it; anyone; RENAME of a shared tre
   }
 });
 
+test('shared folders owned by no user: "Shared/<folder>", grants, CREATE inside, its own quota root', async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { gateway } = fixture;
+  const store = gateway.runtime.store;
+  const user = await createAccount(gateway.runtime);
+  const other = await createAccount(gateway.runtime);
+  const folder = `team${Date.now() % 100000}`;
+  assert.equal(await store.sharedFolders.create(folder, 100_000), true);
+  assert.equal(await store.sharedFolders.create(folder.toUpperCase()), false);
+  const root = (await store.accounts.byAddress(`#shared/${folder}`))!;
+  const inbox = (await store.mailboxes.byName(root.id, "INBOX"))!;
+  assert.deepEqual(await store.acl.set(inbox.id, user.user, "replace", "lrswikte"), {
+    ok: true,
+    rights: "lrswikte",
+  });
+  // The folder's login-less account can't log in, and is no one to grant to.
+  const c = await RawClient.connect(gateway.port);
+  assert.match(await c.login(`#shared/${folder}`, "!"), /NO/);
+  c.close();
+  const u = await login(gateway.port, user.user, user.pass);
+  const o = await login(gateway.port, other.user, other.pass);
+  const name = `Shared/${folder}`;
+  try {
+    assert.match(await u.command(`SETACL "${name}" "#shared/${folder}" lr`), /NO \[NOPERM\]/);
+    const listed = await u.command('LIST "" "Shared*"');
+    assert.match(listed, /\* LIST \(\\Noselect \\HasChildren\) "\/" "Shared"\r\n/);
+    assert.match(listed, new RegExp(`\\* LIST \\(\\\\HasNoChildren\\) "/" "${name}"\r\n`));
+    assert.match(await u.command(`MYRIGHTS "${name}"`), /lrswikte\r\n/);
+    assert.match(await append(u, name, "to the team"), /ap OK \[APPENDUID/);
+    assert.match(await u.command(`CREATE "${name}/Sub"`), /OK/);
+    assert.match(await u.command('LIST "" "Shared/*"'), new RegExp(`"${name}/Sub"`));
+    assert.match(await u.command(`SELECT "${name}"`), /\* 1 EXISTS[\s\S]*OK \[READ-WRITE\]/);
+    assert.match(
+      await u.command(`GETQUOTAROOT "${name}/Sub"`),
+      new RegExp(`\\* QUOTAROOT "${name}/Sub" "${name}"\r\n\\* QUOTA "${name}" \\(STORAGE 1 97\\)`),
+    );
+    // Without a grant another user sees nothing of it.
+    assert.doesNotMatch(await o.command('LIST "" "*"'), /Shared/);
+    assert.match(await o.command(`SELECT "${name}"`), /NO \[NONEXISTENT\]/);
+    assert.equal((await store.sharedFolders.list()).find((f) => f.name === folder)?.usage.messages, 1);
+    assert.equal(await store.sharedFolders.delete(folder), true);
+    assert.doesNotMatch(await u.command('LIST "" "*"'), /Shared/);
+  } finally {
+    u.close();
+    o.close();
+  }
+});
+
 test("quota: a message a grantee adds to a shared mailbox counts against the owner", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
   const owner = await createAccount(fixture.gateway.runtime);

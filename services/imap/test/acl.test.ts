@@ -105,7 +105,7 @@ test("two users over two gateway processes: grant lrs, list, read, no delete, ID
 
     assert.match(
       await g.command("NAMESPACE"),
-      /\* NAMESPACE \(\("" "\/"\)\) \(\("Other Users\/" "\/"\)\) NIL/,
+      /\* NAMESPACE \(\("" "\/"\)\) \(\("Other Users\/" "\/"\)\) \(\("Shared\/" "\/"\)\)/,
     );
     const listed = await g.command('LIST "" "*"');
     assert.match(listed, /\* LIST \(\\Noselect \\HasChildren\) "\/" "Other Users"\r\n/);

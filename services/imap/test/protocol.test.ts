@@ -194,7 +194,7 @@ describe("authenticated and selected commands", () => {
     try {
       assert.match(
         await client.command("NAMESPACE"),
-        /\* NAMESPACE \(\(""\s"\/"\)\) \(\("Other Users\/" "\/"\)\) NIL/,
+        /\* NAMESPACE \(\(""\s"\/"\)\) \(\("Other Users\/" "\/"\)\) \(\("Shared\/" "\/"\)\)/,
       );
       assert.match(await client.command('LIST "" ""'), /\* LIST \(\\Noselect\) "\/" ""/);
       assert.match(await client.command("CREATE Projects/2024/"), /OK CREATE/);

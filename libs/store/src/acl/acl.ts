@@ -102,6 +102,8 @@ export class Acls {
       const locked = await tx.query("SELECT id FROM mailboxes WHERE id = $1 FOR UPDATE", [mailboxId]);
       if (!locked.rows[0]) return { ok: false, reason: "no-mailbox" } as const;
       let granteeId: number | null = null;
+      // A shared folder's login-less account is no one to grant rights to.
+      if (id.startsWith("#")) return { ok: false, reason: "unknown-identifier" } as const;
       if (!SPECIAL_IDENTIFIERS.includes(id)) {
         const account = await tx.query<{ id: number }>("SELECT id FROM accounts WHERE address = $1", [id]);
         if (!account.rows[0]) return { ok: false, reason: "unknown-identifier" } as const;

@@ -106,3 +106,32 @@ test("mailctl share / unshare / acl, over the API and over the store", async (t)
     /share <owner> <mailbox> <grantee> <rights>/,
   );
 });
+
+test("mailctl shared create / list / delete and sharing a shared folder, over the API and over the store", async (t) => {
+  if (!db) return t.skip("no postgres");
+  const grantee = `g${uniqueId()}@example.org`;
+  const g = await store.accounts.create({ address: grantee, password: "pw-grantee-3" });
+  for (const [i, ops] of [new HttpAdmin(base, TOKEN), new StoreAdmin(store)].entries()) {
+    const name = `team-${i}-${uniqueId()}`.toLowerCase();
+    const created = await runMailctl(ops, ["shared", "create", name, "--quota", "5000"]);
+    assert.equal(created.code, 0, created.output);
+    assert.equal(created.output, `created Shared/${name}  quota: 5000 bytes  0 messages, 0 bytes`);
+    assert.equal((await runMailctl(ops, ["shared", "create", name])).code, 1);
+    assert.equal((await runMailctl(ops, ["shared", "create", "Bad Name!"])).code, 1);
+    assert.match(
+      (await runMailctl(ops, ["shared", "list"])).output,
+      new RegExp(`^Shared/${name}  quota: 5000`, "m"),
+    );
+    const shared = await runMailctl(ops, ["share", `Shared/${name}`, "INBOX", grantee, "lrs"]);
+    assert.equal(shared.output, `#shared/${name} INBOX\n  ${grantee}  lrs`);
+    assert.ok((await store.acl.sharedWith(g.id)).some((m) => m.ownerAddress === `#shared/${name}`));
+    // A shared folder is no one to grant rights to.
+    assert.equal(
+      (await runMailctl(ops, ["share", `Shared/${name}`, "INBOX", `#shared/${name}`, "l"])).code,
+      1,
+    );
+    assert.equal((await runMailctl(ops, ["shared", "delete", name])).output, `deleted shared folder ${name}`);
+    assert.equal((await runMailctl(ops, ["shared", "delete", name])).code, 1);
+    assert.ok(!(await store.acl.sharedWith(g.id)).some((m) => m.ownerAddress === `#shared/${name}`));
+  }
+});

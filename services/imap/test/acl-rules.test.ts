@@ -50,12 +50,45 @@ test("a grantee's IDLE on the same gateway sees the owner's APPEND; EXAMINE with
     assert.match(await g.command("FETCH 1 (BODY[])"), /OK/);
     assert.match(await g.command("FETCH 1 (FLAGS)"), /FLAGS \(\)/);
     assert.match(await g.command("STORE 1 +FLAGS (\\Seen)"), /NO \[READ-ONLY\]/);
+    // The grantee subscribes to the shared name: its own subscription, not the owner's flag.
+    assert.match(await g.command(`SUBSCRIBE "${shared}"`), /OK/);
+    assert.match(await g.command('LSUB "" "Other Users/*"'), new RegExp(`\\* LSUB \\(\\) "/" "${shared}"`));
+    assert.match(await o.command('LIST (SUBSCRIBED) "" "News"'), /OK/);
+    assert.doesNotMatch(await o.command('LIST (SUBSCRIBED) "" "News"'), /\* LIST/);
     // COPY out of it into the grantee's own mailbox is allowed (read right); into it is not (no "i").
     assert.match(await g.command("COPY 1 INBOX"), /OK \[COPYUID/);
     assert.match(await g.command("UNSELECT"), /OK/);
     assert.match(await g.command("SELECT INBOX"), /OK/);
     assert.match(await g.command(`COPY 1 "${shared}"`), /NO \[NOPERM\]/);
     assert.match(await g.command(`MOVE 1 "${shared}"`), /NO \[NOPERM\]/);
+  } finally {
+    o.close();
+    g.close();
+  }
+});
+
+test("a grantee's change reaches the owner's IDLE (published on the owner's subject)", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { gateway } = fixture;
+  const owner = await createAccount(gateway.runtime);
+  const grantee = await createAccount(gateway.runtime);
+  const o = await login(gateway.port, owner.user, owner.pass);
+  const g = await login(gateway.port, grantee.user, grantee.pass);
+  const shared = `Other Users/${owner.user}/Desk`;
+  try {
+    assert.match(await o.command("CREATE Desk"), /OK/);
+    assert.match(await append(o, "Desk", "one"), /ap OK/);
+    assert.match(await o.command(`SETACL Desk ${grantee.user} lrswi`), /OK/);
+    assert.match(await o.command("SELECT Desk"), /OK/);
+    o.write("idle IDLE\r\n");
+    await o.readUntil((s) => s.includes("+ idling"));
+    assert.match(await g.command(`SELECT "${shared}"`), /OK \[READ-WRITE\]/);
+    assert.match(await g.command("STORE 1 +FLAGS (\\Flagged)"), /OK/);
+    await o.readUntil((s) => /\* 1 FETCH \(UID 1 FLAGS \(\\Flagged[^)]*\)\)/.test(s), 10_000);
+    assert.match(await append(g, shared, "two", "a2"), /a2 OK/);
+    await o.readUntil((s) => s.includes("* 2 EXISTS\r\n"), 10_000);
+    o.write("DONE\r\n");
+    assert.match(await o.response("idle"), /OK/);
   } finally {
     o.close();
     g.close();

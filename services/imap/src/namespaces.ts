@@ -113,9 +113,18 @@ export async function resolveMailbox(session: Session, name: string): Promise<Ma
   const account = session.account;
   if (!account) return undefined;
   const parsed = parseMailboxName(name);
-  if (parsed.kind === "personal") return session.ctx.runtime.store.mailboxes.byName(account.id, parsed.name);
-  if (parsed.kind === "other-tree") return undefined;
-  const shared = await session.ctx.runtime.store.acl.resolve(account.id, parsed.owner, parsed.name);
+  const mailboxes = session.ctx.runtime.store.mailboxes;
+  if (parsed.kind === "personal") return mailboxes.byName(account.id, parsed.name);
+  // A personal mailbox made before the namespaces existed ("Shared", "Shared/x")
+  // stays reachable by its name: it wins over the namespace (new ones can't be
+  // created there: CREATE routes such names to other-users.ts).
+  const [own, shared] = await Promise.all([
+    mailboxes.byName(account.id, name),
+    parsed.kind === "other"
+      ? session.ctx.runtime.store.acl.resolve(account.id, parsed.owner, parsed.name)
+      : Promise.resolve(undefined),
+  ]);
+  if (own) return own;
   if (!shared || shared.rights === "") return undefined;
   remember(session, shared);
   return asVisible(shared, false);

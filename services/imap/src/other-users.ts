@@ -30,6 +30,10 @@ export async function createForOther(session: Session, visibleName: string): Pro
   // Without a visible parent there is nothing the caller may create under (a new
   // top level of another user is the owner's business).
   if (!parentMailbox) throw no("Permission denied: no mailbox to create under", responseCodes.noPerm());
+  // A personal folder from before the namespaces (namespaces.ts) takes no new children there.
+  if (parentMailbox.accountId === session.account?.id) {
+    throw no("Permission denied: that name is in a shared namespace", responseCodes.noPerm());
+  }
   requireRight(session, parentMailbox, "k", "CREATE");
   try {
     const created = await session.ctx.runtime.store.mailboxes.create(parentMailbox.accountId, parsed.name);

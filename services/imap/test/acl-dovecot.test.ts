@@ -108,7 +108,7 @@ const DIFFERENCES = new Map<number, [string, string]>([
   [
     7,
     [
-      '* NAMESPACE (( /)) (("Other Users/" /)) (("Shared/" /))|OK',
+      '* NAMESPACE (( /)) (("Other Users/" /)) ((Shared/ /))|OK',
       '* NAMESPACE (( /)) (("Other Users/" /)) NIL|OK',
     ],
   ],

@@ -234,6 +234,26 @@ test('shared folders owned by no user: "Shared/<folder>", grants, CREATE inside,
   }
 });
 
+test('a personal folder named "Shared" from before the namespaces stays reachable; new ones go to the namespace', async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { gateway } = fixture;
+  const user = await createAccount(gateway.runtime);
+  // Made directly in the store, as it would exist from before this release.
+  await gateway.runtime.store.mailboxes.create(user.id, "Shared");
+  const u = await login(gateway.port, user.user, user.pass);
+  try {
+    assert.match(await u.command("SELECT Shared"), /OK \[READ-WRITE\]/);
+    assert.match(await append(u, "Shared", "legacy"), /ap OK/);
+    assert.match(await u.command("STATUS Shared (MESSAGES)"), /\(MESSAGES 1\)/);
+    assert.match(await u.command("CREATE Shared/New"), /NO \[NOPERM\]/);
+    assert.match(await u.command("UNSELECT"), /OK/);
+    assert.match(await u.command("RENAME Shared Legacy"), /OK/);
+    assert.match(await u.command("STATUS Legacy (MESSAGES)"), /\(MESSAGES 1\)/);
+  } finally {
+    u.close();
+  }
+});
+
 test("quota: a message a grantee adds to a shared mailbox counts against the owner", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
   const owner = await createAccount(fixture.gateway.runtime);

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
         LOG_LEVEL: "warn",
       }),
     );
-    const [, portText] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 60_000);
+    const [, portText] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 180_000);
     const portB = Number(portText);
     const id = uniqueId();
     const owner = `owner${id}@example.org`;

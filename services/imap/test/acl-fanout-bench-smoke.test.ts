@@ -9,11 +9,11 @@ import { fileURLToPath } from "node:url";
 import { requireServers, runBenchSmoke } from "@aerogram/testkit";
 
 test("bench/acl-fanout-bench.ts: one publish per change to a mailbox shared with 20 users, all idlers woken", {
-  timeout: 240_000,
+  timeout: 340_000,
 }, async (t) => {
   if (!(await requireServers(t, ["postgres", "nats", "redis"]))) return;
   const run = await runBenchSmoke(fileURLToPath(new URL("../bench/acl-fanout-bench.ts", import.meta.url)), {
-    timeoutMs: 230_000,
+    timeoutMs: 330_000,
   });
   assert.equal(run.code, 0, run.output);
   assert.match(run.output, /^setup: 20 sessions idling \(0 failed\)/m);

@@ -60,7 +60,8 @@ async function startGatewayB(): Promise<number> {
       BIND_ADDRESS: "127.0.0.1",
     }),
   );
-  const [, port] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 60_000);
+  // A child process's start (tsx compile, migrations check) takes long on a loaded machine.
+  const [, port] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 180_000);
   portB = Number(port);
   return portB;
 }
@@ -78,7 +79,7 @@ async function append(client: RawClient, mailbox: string, subject: string, tag =
 }
 
 test("two users over two gateway processes: grant lrs, list, read, no delete, IDLE push, revoke l", {
-  timeout: 180_000,
+  timeout: 360_000,
 }, async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
   if (!(await requireServer(t, "nats"))) return;

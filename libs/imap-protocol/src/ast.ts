@@ -252,11 +252,22 @@ export interface CompressCommand extends CommandBase {
   readonly mechanism: string;
 }
 
+/** RFC 4314 §3: SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS. */
+export interface AclCommand extends CommandBase {
+  readonly name: "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS";
+  readonly mailbox: string;
+  /** SETACL, DELETEACL, LISTRIGHTS: the identifier (astring, as sent). */
+  readonly identifier: string | null;
+  /** SETACL: the mod-rights astring as sent ("+"/"-" prefix included); the handler validates it. */
+  readonly rights: string | null;
+}
+
 export type Command =
   | SortCommand
   | ThreadCommand
   | CompressCommand
   | SimpleCommand
+  | AclCommand
   | AuthenticateCommand
   | LoginCommand
   | EnableCommand

@@ -72,6 +72,12 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandSpec> = new Map(
     spec("IDLE", AUTHENTICATED, { breaks: true }),
     spec("GETQUOTA", AUTHENTICATED),
     spec("GETQUOTAROOT", AUTHENTICATED),
+    // ACL (RFC 4314 §3).
+    spec("SETACL", AUTHENTICATED),
+    spec("DELETEACL", AUTHENTICATED),
+    spec("GETACL", AUTHENTICATED),
+    spec("LISTRIGHTS", AUTHENTICATED),
+    spec("MYRIGHTS", AUTHENTICATED),
     // Selected (§6.4).
     spec("CHECK", SELECTED, { breaks: true }),
     spec("CLOSE", SELECTED, { breaks: true }),

@@ -7,6 +7,7 @@
 // when one could be read, ready for `${tag ?? "*"} BAD message`.
 
 import type {
+  AclCommand,
   AuthenticateCommand,
   Command,
   CopyMoveCommand,
@@ -100,6 +101,11 @@ const COMMAND_PARSERS = new Map<string, Parse>([
   ["SORT", (cursor, tag) => parseSortArguments(cursor, tag, false)],
   ["THREAD", (cursor, tag) => parseThreadArguments(cursor, tag, false)],
   ["COMPRESS", parseCompressArguments],
+  ["SETACL", (cursor, tag) => parseAcl(cursor, tag, "SETACL")],
+  ["DELETEACL", (cursor, tag) => parseAcl(cursor, tag, "DELETEACL")],
+  ["GETACL", (cursor, tag) => parseAcl(cursor, tag, "GETACL")],
+  ["LISTRIGHTS", (cursor, tag) => parseAcl(cursor, tag, "LISTRIGHTS")],
+  ["MYRIGHTS", (cursor, tag) => parseAcl(cursor, tag, "MYRIGHTS")],
 ]);
 
 const UID_PARSERS = new Map<string, Parse>([
@@ -191,6 +197,24 @@ function parseEnable(cursor: CommandCursor, tag: string): EnableCommand {
 function parseMailboxOnly(cursor: CommandCursor, tag: string, name: MailboxCommand["name"]): MailboxCommand {
   cursor.sp();
   return { tag, name, uid: false, mailbox: cursor.mailbox() };
+}
+
+// setacl = "SETACL" SP mailbox SP identifier SP mod-rights; deleteacl / listrights =
+// name SP mailbox SP identifier; getacl / myrights = name SP mailbox   (RFC 4314 §8)
+function parseAcl(cursor: CommandCursor, tag: string, name: AclCommand["name"]): AclCommand {
+  cursor.sp();
+  const mailbox = cursor.mailbox();
+  let identifier: string | null = null;
+  let rights: string | null = null;
+  if (name === "SETACL" || name === "DELETEACL" || name === "LISTRIGHTS") {
+    cursor.sp();
+    identifier = cursor.astringText("identifier");
+  }
+  if (name === "SETACL") {
+    cursor.sp();
+    rights = cursor.astringText("rights");
+  }
+  return { tag, name, uid: false, mailbox, identifier, rights };
 }
 
 // getquota = "GETQUOTA" SP quota-root-name; quota-root-name = astring   (RFC 9208 §4.2)

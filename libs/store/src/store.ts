@@ -4,6 +4,8 @@
  */
 import { Accounts } from "./accounts/accounts.ts";
 import { PasswordHashes } from "./accounts/password-hashes.ts";
+import { Acls } from "./acl/acl.ts";
+import { SharedFolders } from "./acl/shared-folders.ts";
 import { AppPasswords } from "./app-passwords/app-passwords.ts";
 import { BlobReclaim } from "./blobs/reclaim.ts";
 import { createPool, type Pool, type QueryTimer } from "./db.ts";
@@ -58,6 +60,10 @@ export class Store {
   readonly retention: Retention;
   readonly domains: Domains;
   readonly appPasswords: AppPasswords;
+  /** Mailbox ACLs and other accounts' mailboxes one may use (RFC 4314, acl/). */
+  readonly acl: Acls;
+  /** Shared folders, owned by no user (IMAP "Shared/…"; acl/shared-folders.ts). */
+  readonly sharedFolders: SharedFolders;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -81,6 +87,8 @@ export class Store {
     this.transfers = new Transfers(pool);
     this.domains = new Domains(pool);
     this.appPasswords = new AppPasswords(pool);
+    this.acl = new Acls(pool);
+    this.sharedFolders = new SharedFolders(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

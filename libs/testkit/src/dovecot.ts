@@ -39,6 +39,13 @@ export interface DovecotOptions {
   services?: Readonly<Partial<Record<`${DovecotProtocol}` | `${DovecotProtocol}-login`, readonly string[]>>>;
   /** More top-level configuration (auth cache, protocol sections, limits). */
   settings?: string;
+  /**
+   * Shared mailboxes: the acl and imap_acl plugins (ACLs in dovecot-acl files,
+   * RFC 4314 commands) and a shared namespace "Other Users/<user>/" over every
+   * user's maildir, "/" as the separator, as Aerogram names them (the comparison
+   * tests of issue 24). Don't combine with `settings` that define namespaces.
+   */
+  acl?: boolean;
 }
 
 export interface PrivateDovecot {
@@ -111,7 +118,33 @@ userdb {
 service anvil {
   chroot =
 }
-${services.join("")}${opts.settings ?? ""}
+${services.join("")}${opts.acl ? aclConfiguration(dir) : ""}${opts.settings ?? ""}
+`;
+}
+
+/** The acl plugin with a shared namespace (DovecotOptions.acl). */
+function aclConfiguration(dir: string): string {
+  return `mail_plugins = $mail_plugins acl
+protocol imap {
+  mail_plugins = $mail_plugins imap_acl
+}
+plugin {
+  acl = vfile:cache_secs=0
+  acl_shared_dict = file:${dir}/home/shared-mailboxes.db
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+  prefix =
+}
+namespace shared {
+  type = shared
+  separator = /
+  prefix = Other Users/%%u/
+  location = maildir:${dir}/home/%%u/Maildir:INDEXPVT=~/Maildir/shared/%%u
+  subscriptions = no
+  list = children
+}
 `;
 }
 

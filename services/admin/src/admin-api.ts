@@ -18,6 +18,7 @@
  *   POST   /api/v1/jobs/import | /api/v1/jobs/export     lifecycle jobs (admin-jobs.ts), when mounted
  *   GET    /api/v1/jobs, /api/v1/jobs/:id              their progress and summaries
  *   domains, forwards, app passwords: identity-api.ts
+ *   GET/PUT/DELETE /api/v1/accounts/:owner/acl/:mailbox[/:grantee]   sharing (sharing.ts)
  *
  * A generated password is returned once, in the response that created it.
  * Bodies are limited to 64 KiB; passwords are never logged.
@@ -29,6 +30,7 @@ import { z } from "zod";
 import { type AdminOps, ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
 import { HttpError, readJsonBody, sendJson } from "./http-json.ts";
 import { identityRoutes } from "./identity-api.ts";
+import { sharingRoutes } from "./sharing.ts";
 import { sieveRoutes } from "./sieve-admin.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
@@ -190,6 +192,7 @@ function routes(ops: AdminOps): [string, RegExp, Route][] {
         return [204, null];
       },
     ],
+    ...sharingRoutes(ops.sharing, parse),
   ];
 }
 

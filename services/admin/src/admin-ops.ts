@@ -1,3 +1,5 @@
+import type { SharingOps } from "./sharing.ts";
+
 /**
  * The administration operations, one interface with two implementations: over
  * the store directly (the API server itself, and mailctl on the embedded dev
@@ -75,6 +77,8 @@ export interface SenderPoliciesView {
 export type SenderPolicyTarget = { account: string } | { domain: string };
 
 export interface AdminOps extends SieveAdminOps {
+  /** Shared mailboxes: ACLs of one account's mailboxes (sharing.ts). */
+  readonly sharing: SharingOps;
   /** Without a password one is generated and returned (once). */
   createAccount(input: {
     address: string;

@@ -20,6 +20,7 @@ import {
   type SenderPolicyValue,
 } from "./admin-ops.ts";
 import { HttpIdentityOps } from "./identity-api.ts";
+import { HttpSharing, type SharingOps } from "./sharing.ts";
 import { httpSieveOps, type SieveAdminOps } from "./sieve-admin.ts";
 
 export class AdminApiError extends Error {
@@ -35,6 +36,9 @@ export class AdminApiError extends Error {
 export class HttpAdmin implements AdminOps {
   private readonly base: string;
   readonly identity: HttpIdentityOps;
+  readonly sharing: SharingOps = new HttpSharing(<T>(method: string, path: string, body?: unknown) =>
+    this.call<T>(method, path, body),
+  );
 
   constructor(
     baseUrl: string,

@@ -20,6 +20,7 @@ import {
   IdentityUsageError,
   runIdentityCommand,
 } from "./mailctl-identity.ts";
+import { runSharingCommand, SHARING_USAGE } from "./sharing.ts";
 import { runSieveCommand, SIEVE_USAGE } from "./sieve-admin.ts";
 
 export const MAILCTL_USAGE = `usage: mailctl <command> [args]
@@ -47,6 +48,7 @@ ${SIEVE_USAGE}
                                                       who a login may send as ("default": remove the override)
   help lifecycle                                      export, import, migrate, gc, retention, --password-hash
 ${IDENTITY_USAGE}
+${SHARING_USAGE}
 With AEROGRAM_ADMIN_URL (and ADMIN_TOKEN) set, mailctl goes through the admin API;
 otherwise it opens the metadata store itself.`;
 
@@ -271,6 +273,9 @@ export async function runMailctl(ops: AdminOps, argv: string[]): Promise<Mailctl
       case "sender-policy":
         return await runSenderPolicy(ops, args);
       default: {
+        const quota = values.quota === undefined ? null : parseQuota(values.quota);
+        const shared = await runSharingCommand(ops.sharing, command, args, need, quota);
+        if (shared) return shared;
         const output = ops.identity
           ? await runIdentityCommand(ops.identity, command, args, values)
           : undefined;

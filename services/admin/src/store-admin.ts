@@ -29,6 +29,7 @@ import {
   type SenderPolicyValue,
 } from "./admin-ops.ts";
 import { StoreIdentityOps } from "./identity-ops.ts";
+import { type SharingOps, StoreSharing } from "./sharing.ts";
 import { type SieveAdminOps, storeSieveOps } from "./sieve-admin.ts";
 
 function queueEntryView(e: OutboundEntry): QueueEntryView {
@@ -85,10 +86,13 @@ export class StoreAdmin implements AdminOps {
 
   readonly identity: StoreIdentityOps;
 
+  readonly sharing: SharingOps;
+
   constructor(
     private readonly store: Store,
     private readonly opts: StoreAdminOptions = {},
   ) {
+    this.sharing = new StoreSharing(store);
     this.identity = new StoreIdentityOps(store, opts.revokeSessions);
     this.#sieve = storeSieveOps(store, (address) => this.account(address));
   }

@@ -42,6 +42,9 @@ export const authenticatedCapabilities = (appendLimit: number): string[] => [
   "PREVIEW",
   "SAVEDATE",
   "COMPRESS=DEFLATE",
+  // RFC 4314: rights "t", "e", "x", "k" are separately grantable (obsolete "c"/"d" map onto them).
+  "ACL",
+  "RIGHTS=texk",
 ];
 
 export function preAuthCapabilities(opts: {

@@ -1,7 +1,9 @@
 /** Finding the account's mailboxes by name, with the RFC's response codes. */
 import { responseCodes } from "@aerogram/imap-protocol";
-import { type Mailbox, normalizeMailboxName } from "@aerogram/store";
+import type { Mailbox } from "@aerogram/store";
 import { no } from "./errors.ts";
+import { resolveMailbox } from "./namespaces.ts";
+import { requireRight } from "./rights.ts";
 import type { Session } from "./session.ts";
 
 export function accountId(session: Session): number {
@@ -9,12 +11,15 @@ export function accountId(session: Session): number {
   return session.account.id;
 }
 
-/** The mailbox, or NO [NONEXISTENT] (or [TRYCREATE] for APPEND/COPY/MOVE targets, RFC 9051 §6.3.12). */
+/**
+ * The mailbox, in any namespace (namespaces.ts), or NO [NONEXISTENT] (or
+ * [TRYCREATE] for APPEND/COPY/MOVE targets, RFC 9051 §6.3.12). A target needs
+ * the insert right (RFC 4314 §4), else NO [NOPERM].
+ */
 export async function requireMailbox(session: Session, name: string, target = false): Promise<Mailbox> {
-  const mailbox = await session.ctx.runtime.store.mailboxes.byName(
-    accountId(session),
-    normalizeMailboxName(name),
-  );
+  accountId(session);
+  const mailbox = await resolveMailbox(session, name);
+  if (mailbox && target) requireRight(session, mailbox, "i", "adding messages");
   if (!mailbox) {
     throw no(
       `Mailbox doesn't exist: ${name}`,

@@ -1,5 +1,6 @@
 /** Wake-up events for changes this gateway made (other sessions re-read Postgres). */
 import type { MailboxEventKind } from "@aerogram/events";
+import { ownerOfMailbox } from "./namespaces.ts";
 import type { Session } from "./session.ts";
 
 const MAX_EVENT_UIDS = 100;
@@ -12,11 +13,13 @@ export function publishChange(
   uids?: readonly number[],
   name?: string,
 ): void {
-  if (!session.account) return;
+  // On the mailbox owner's subject: every session that selected it, whoever's, listens there.
+  const account = ownerOfMailbox(session, mailboxId);
+  if (account === null) return;
   // Before the tagged OK: this process's other sessions in the mailbox check at their next command.
   session.ctx.heads.changed(mailboxId, kind === "mailbox-renamed" || kind === "mailbox-deleted" ? 0 : modseq);
   session.ctx.runtime.events.publish({
-    account: session.account.id,
+    account,
     mailbox: mailboxId,
     kind,
     modseq: String(modseq),

@@ -51,7 +51,9 @@ import type { ServerContext } from "./context.ts";
 import { ImapError } from "./errors.ts";
 import { LiveUpdates } from "./live-updates.ts";
 import { MailboxGoneError, syncSelected } from "./mailbox-sync.ts";
+import { eventAccountOf } from "./namespaces.ts";
 import { Output } from "./output.ts";
+import { permittedFlags } from "./rights.ts";
 import type { SelectedMailbox } from "./selected-mailbox.ts";
 import { SessionInput } from "./session-input.ts";
 import { Uploads } from "./uploads.ts";
@@ -207,7 +209,9 @@ export class Session {
       untaggedStatus(
         "OK",
         view.readOnly ? "No permanent flags permitted" : "Flags permitted",
-        responseCodes.permanentFlags(view.readOnly ? [] : [...system, ...keywords, "\\*"]),
+        responseCodes.permanentFlags(
+          view.readOnly ? [] : permittedFlags(view, [...system, ...keywords, "\\*"]),
+        ),
       ),
     ];
   }
@@ -307,6 +311,8 @@ export class Session {
     if (!this.idling || this.#closed || this.#hibernated || !this.hibernatable || this.#drainRequested)
       return null;
     if (!view || !this.account || view.pendingExpunges.size > 0 || this.afterTagged) return null;
+    // Another account's mailbox (ACL): its rights and owner live with the live view (namespaces.ts).
+    if (eventAccountOf(this, view) !== this.account.id) return null;
     if (this.reader.bufferedBytes > 0 || !this.#updates.quiet || this.out.midResponse) return null;
     const socket = this.#socket;
     if (socket.destroyed || socket.writableLength > 0) return null;
@@ -476,9 +482,11 @@ export class Session {
     this.selected = view;
     this.savedSearch = null;
     this.state = view ? "selected" : "authenticated";
-    this.#updates.watch(view && this.account ? this.account.id : null, view ? view.id : null);
+    // A shared mailbox's events are on its owner's subject (namespaces.ts).
+    this.#updates.watch(view && this.account ? eventAccountOf(this, view) : null, view ? view.id : null);
     this.#releaseHeads?.();
-    this.#releaseHeads = view && this.account ? this.ctx.heads.watch(this.account.id) : null;
+    const eventAccount = view && this.account ? eventAccountOf(this, view) : null;
+    this.#releaseHeads = eventAccount !== null ? this.ctx.heads.watch(eventAccount) : null;
   }
 
   /** While IDLE: sync and write untagged updates at once (event or poll tick). */

@@ -192,7 +192,10 @@ describe("authenticated and selected commands", () => {
     if (!(await requireServer(t, "postgres"))) return;
     const { client } = await loggedIn();
     try {
-      assert.match(await client.command("NAMESPACE"), /\* NAMESPACE \(\(""\s"\/"\)\) NIL NIL/);
+      assert.match(
+        await client.command("NAMESPACE"),
+        /\* NAMESPACE \(\(""\s"\/"\)\) \(\("Other Users\/" "\/"\)\) \(\("Shared\/" "\/"\)\)/,
+      );
       assert.match(await client.command('LIST "" ""'), /\* LIST \(\\Noselect\) "\/" ""/);
       assert.match(await client.command("CREATE Projects/2024/"), /OK \[MAILBOXID \(M\d+\)\] CREATE/);
       assert.match(await client.command("CREATE Projects/2024"), /NO \[ALREADYEXISTS\]/);

@@ -42,8 +42,11 @@ export async function copyIn(
   );
   const count = Number(picked.rows[0]!.n);
   const bytes = Number(picked.rows[0]!.bytes ?? 0);
-  if (quotaBytes !== null && !move) {
-    const used = await accountUsage(tx, source.account_id);
+  // Quota is the destination owner's (a shared mailbox counts against its owner);
+  // a MOVE within one account adds nothing to its usage.
+  const destinationAccount = locked.rows.find((r) => r.id === destinationId)!.account_id;
+  if (quotaBytes !== null && (!move || destinationAccount !== source.account_id)) {
+    const used = await accountUsage(tx, destinationAccount);
     if (used.bytes + bytes > quotaBytes) throw new QuotaExceededError();
   }
   const dest = await tx.query<{ uidvalidity: number; first_uid: number; modseq: number; account_id: number }>(

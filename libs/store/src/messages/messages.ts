@@ -105,8 +105,14 @@ export class Messages {
   }
 
   /** MOVE (RFC 6851): copy and expunge from the source in one transaction. */
-  move(sourceId: number, uids: readonly number[], destinationId: number): Promise<CopyResult> {
-    return withTransaction(this.pool, (tx) => copyIn(tx, sourceId, uids, destinationId, null, true));
+  /** `quotaBytes`: the destination owner's quota, checked when it is another account (a shared mailbox). */
+  move(
+    sourceId: number,
+    uids: readonly number[],
+    destinationId: number,
+    quotaBytes: number | null = null,
+  ): Promise<CopyResult> {
+    return withTransaction(this.pool, (tx) => copyIn(tx, sourceId, uids, destinationId, quotaBytes, true));
   }
 
   /** What changed in a mailbox after MODSEQ `since` (changes/changes.ts). */

@@ -5,12 +5,15 @@
 
 import { type StoredBlob, toIndexColumns } from "@aerogram/delivery";
 import { type AppendCommand, responseCodes } from "@aerogram/imap-protocol";
+import type { Mailbox } from "@aerogram/store";
 import { normalizeMailboxName } from "@aerogram/store";
 import { convertBinaryParts } from "../binary-append.ts";
 import { no } from "../errors.ts";
-import { accountId } from "../mailbox-lookup.ts";
+import { accountId, requireMailbox } from "../mailbox-lookup.ts";
 import { applyOwnAppend } from "../mailbox-sync.ts";
+import { parseMailboxName } from "../namespaces.ts";
 import { publishChange } from "../publish.ts";
+import { appendableFlags } from "../rights.ts";
 import type { Session } from "../session.ts";
 import type { CommandResult } from "./result.ts";
 
@@ -21,6 +24,12 @@ export async function append(session: Session, command: AppendCommand): Promise<
       return { condition: "BAD", text: "\\Recent can't be set" };
     }
   }
+  // Another account's mailbox (Other Users/…, Shared/…): resolved with the
+  // caller's rights first ("i", RFC 4314 §4), then appended on the owner's quota.
+  const foreign =
+    parseMailboxName(command.mailbox).kind === "personal"
+      ? null
+      : await requireMailbox(session, command.mailbox, true);
   const blobs: StoredBlob[] = [];
   for (const message of command.messages) {
     if (message.data.kind === "buffered") {
@@ -33,6 +42,7 @@ export async function append(session: Session, command: AppendCommand): Promise<
       blobs.push(await upload.blob);
     }
   }
+  if (foreign && foreign.accountId !== id) return appendToShared(session, command, foreign, blobs);
   // One statement finds the mailbox by name, checks the quota, appends and (when
   // it is the selected mailbox of an IMAP4rev1 read-write session) claims \Recent.
   const view = session.selected;
@@ -65,6 +75,43 @@ export async function append(session: Session, command: AppendCommand): Promise<
       ),
     );
   }
+  return {
+    condition: "OK",
+    text: "APPEND completed",
+    code: responseCodes.appendUid(appended.uidValidity, appended.uids),
+  };
+}
+
+/** APPEND to a mailbox shared with the caller: the owner's quota, the flags the rights allow. */
+async function appendToShared(
+  session: Session,
+  command: AppendCommand,
+  mailbox: Mailbox,
+  blobs: readonly StoredBlob[],
+): Promise<CommandResult> {
+  const store = session.ctx.runtime.store;
+  const owner = await store.accounts.byId(mailbox.accountId);
+  if (owner?.quotaBytes != null) {
+    const usage = await store.accounts.usage(mailbox.accountId);
+    const adding = blobs.reduce((sum, b) => sum + b.size, 0);
+    if (usage.bytes + adding > owner.quotaBytes)
+      return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
+  }
+  const [appended] = await store.messages.append([
+    {
+      mailboxId: mailbox.id,
+      messages: command.messages.map((message, i) => ({
+        blobKey: blobs[i]!.key,
+        size: blobs[i]!.size,
+        internalDate: message.internalDate?.date ?? new Date(),
+        flags: appendableFlags(session, mailbox, message.flags),
+        index: toIndexColumns(blobs[i]!.index),
+      })),
+    },
+  ]);
+  if (!appended) throw new Error("append returned nothing");
+  await session.ctx.delivery.indexForSearch(blobs, [appended]);
+  publishChange(session, mailbox.id, "exists", appended.modseq, appended.uids);
   return {
     condition: "OK",
     text: "APPEND completed",

@@ -11,7 +11,9 @@ import { queueJunkLearning } from "@aerogram/spam";
 import { QuotaExceededError } from "@aerogram/store";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import { reportExpunges } from "../mailbox-sync.ts";
+import { ownerOfMailbox } from "../namespaces.ts";
 import { publishChange } from "../publish.ts";
+import { requireSelectedRight } from "../rights.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -23,6 +25,11 @@ export async function copy(session: Session, command: CopyMoveCommand): Promise<
   const isMove = command.name === "MOVE";
   if (isMove && view.readOnly)
     return { condition: "NO", text: "Mailbox is read-only", code: responseCodes.readOnly() };
+  if (isMove) {
+    // MOVE is COPY, STORE \Deleted and EXPUNGE in one (RFC 6851 §3.3): "t" and "e" on the source.
+    requireSelectedRight(view, "t", "MOVE");
+    requireSelectedRight(view, "e", "MOVE");
+  }
   const live = uids.filter((uid) => !view.pendingExpunges.has(uid));
   if (live.length === 0) {
     if (uids.length)
@@ -31,9 +38,17 @@ export async function copy(session: Session, command: CopyMoveCommand): Promise<
   }
   let result: Awaited<ReturnType<typeof session.ctx.imapMessages.copy>>;
   try {
-    if (isMove) result = await session.ctx.imapMessages.move(view.id, live, destination.id);
-    else {
-      const account = await session.ctx.runtime.store.accounts.byId(session.account!.id);
+    if (isMove) {
+      // Within one owner a MOVE adds nothing to its usage; into another owner's
+      // mailbox that owner's quota applies.
+      const sameOwner = destination.accountId === ownerOfMailbox(session, view.id);
+      const owner = sameOwner
+        ? undefined
+        : await session.ctx.runtime.store.accounts.byId(destination.accountId);
+      result = await session.ctx.imapMessages.move(view.id, live, destination.id, owner?.quotaBytes ?? null);
+    } else {
+      // Quota is the destination owner's: a shared mailbox counts against its owner.
+      const account = await session.ctx.runtime.store.accounts.byId(destination.accountId);
       result = await session.ctx.imapMessages.copy(
         view.id,
         live,

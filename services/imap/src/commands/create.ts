@@ -3,6 +3,8 @@
 import { type CreateCommand, responseCodes } from "@aerogram/imap-protocol";
 import { type Mailbox, MailboxExistsError, normalizeMailboxName } from "@aerogram/store";
 import { accountId, validMailboxName } from "../mailbox-lookup.ts";
+import { isOtherUsersName } from "../namespaces.ts";
+import { createForOther } from "../other-users.ts";
 import { publishChange } from "../publish.ts";
 import { mailboxIdCode } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
@@ -27,6 +29,10 @@ export async function create(session: Session, command: CreateCommand): Promise<
     return { condition: "NO", text: "INBOX always exists", code: responseCodes.alreadyExists() };
   if (!validMailboxName(name))
     return { condition: "NO", text: "Invalid mailbox name", code: responseCodes.cannot() };
+  if (isOtherUsersName(name)) {
+    await createForOther(session, name);
+    return ok("CREATE completed");
+  }
   const use = command.specialUse.map((u) =>
     [...SPECIAL_USES].find((s) => s.toLowerCase() === u.toLowerCase()),
   );

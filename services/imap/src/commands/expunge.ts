@@ -4,12 +4,14 @@ import type { ExpungeCommand } from "@aerogram/imap-protocol";
 import { responseCodes } from "@aerogram/imap-protocol";
 import { reportExpunges } from "../mailbox-sync.ts";
 import { publishChange } from "../publish.ts";
+import { requireSelectedRight } from "../rights.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
 export async function expunge(session: Session, command: ExpungeCommand): Promise<CommandResult> {
   const view = session.selected!;
   if (view.readOnly) return { condition: "NO", text: "Mailbox is read-only", code: responseCodes.readOnly() };
+  requireSelectedRight(view, "e", "EXPUNGE");
   const uids = command.uids ? view.resolve(command.uids, true, session.savedSearch).uids : view.allUids();
   if (uids.length === 0) return ok("EXPUNGE completed");
   const result = await session.ctx.runtime.store.messages.expunge(view.id, uids, {

@@ -31,6 +31,7 @@ import {
   toSectionSpec,
 } from "../fetch/section-data.ts";
 import { publishChange } from "../publish.ts";
+import { selectedHas } from "../rights.ts";
 import { emailIdValue, threadIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -123,7 +124,7 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     command.changedSince === null ? rows : rows.filter((r) => r.modseq > Number(command.changedSince));
   // \Seen first, so the responses show the new flags.
   const flagsChanged = new Set<number>();
-  if (!view.readOnly && items.some(setsSeen)) {
+  if (!view.readOnly && items.some(setsSeen) && selectedHas(view, "s")) {
     const unseen = selected.filter((r) => (r.flags & 1) === 0).map((r) => r.uid);
     if (unseen.length) {
       const result = await session.ctx.runtime.store.messages.updateFlags({

@@ -5,6 +5,7 @@
  */
 import type { CommandName, CommandOfName } from "@aerogram/imap-protocol";
 import type { Session } from "../session.ts";
+import { deleteacl, getacl, listrights, myrights, setacl } from "./acl.ts";
 import { append } from "./append.ts";
 import { authenticate } from "./authenticate.ts";
 import { capability } from "./capability.ts";
@@ -80,4 +81,9 @@ export const COMMAND_HANDLERS: { readonly [N in CommandName]: CommandHandler<N> 
   SORT: sort,
   THREAD: thread,
   COMPRESS: compress,
+  SETACL: setacl,
+  DELETEACL: deleteacl,
+  GETACL: getacl,
+  LISTRIGHTS: listrights,
+  MYRIGHTS: myrights,
 };

@@ -13,6 +13,8 @@ import {
 import type { Mailbox } from "@aerogram/store";
 import { combineReference, impliedParents, listPatternToRegExp } from "../list-matcher.ts";
 import { accountId, noteHeads } from "../mailbox-lookup.ts";
+import { listableMailboxes } from "../namespaces.ts";
+import { hasRight } from "../rights.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 import { statusResponse } from "./status.ts";
@@ -75,7 +77,7 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
     return { condition: "BAD", text: "RECURSIVEMATCH needs a selection option" };
   }
   const account = accountId(session);
-  const mailboxes = await session.ctx.runtime.store.mailboxes.list(account);
+  const mailboxes = await listableMailboxes(session);
   noteHeads(session, mailboxes);
   // Subscribed names without a mailbox are listed only when subscriptions are selected (RFC 5258 §3.1).
   const orphans = selectSubscribedOption ? await session.ctx.orphanSubscriptions.list(account) : [];
@@ -103,7 +105,8 @@ export async function list(session: Session, command: ListCommand): Promise<Comm
     if ((selectSubscribed || returns.subscribed) && subscribed) attributes.push("\\Subscribed");
     if (mailbox?.specialUse) attributes.push(mailbox.specialUse);
     out.push(...line(session, "LIST", attributes, entry.name, extra));
-    if (returns.status && mailbox) {
+    // LIST-STATUS of a shared mailbox needs the read right, like STATUS (RFC 4314 §4).
+    if (returns.status && mailbox && hasRight(session, mailbox, "r")) {
       out.push(...(await statusResponse(session, mailbox, returns.status)));
     }
   }
@@ -118,7 +121,7 @@ export async function lsub(session: Session, command: LsubCommand): Promise<Comm
     return ok(`${command.name} completed`);
   }
   const account = accountId(session);
-  const mailboxes = await session.ctx.runtime.store.mailboxes.list(account);
+  const mailboxes = await listableMailboxes(session);
   noteHeads(session, mailboxes);
   const orphans = isXlist ? [] : await session.ctx.orphanSubscriptions.list(account);
   const pattern = listPatternToRegExp(combineReference(command.reference, command.pattern));

@@ -3,6 +3,8 @@
 import { type RenameCommand, responseCodes } from "@aerogram/imap-protocol";
 import { MailboxExistsError, MailboxMissingError, normalizeMailboxName } from "@aerogram/store";
 import { accountId, validMailboxName } from "../mailbox-lookup.ts";
+import { isOtherUsersName } from "../namespaces.ts";
+import { renameForOther } from "../other-users.ts";
 import { publishChange } from "../publish.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -18,6 +20,10 @@ export async function rename(session: Session, command: RenameCommand): Promise<
     return { condition: "NO", text: "Mailbox already exists", code: responseCodes.alreadyExists() };
   if (to.startsWith(`${from}/`) && from !== "INBOX") {
     return { condition: "NO", text: "Can't move a mailbox under itself", code: responseCodes.cannot() };
+  }
+  if (isOtherUsersName(from) || isOtherUsersName(to)) {
+    await renameForOther(session, from, to);
+    return ok("RENAME completed");
   }
   try {
     const result = await session.ctx.imapMailboxes.rename(accountId(session), from, to);

@@ -15,6 +15,8 @@ import {
   untaggedStatus,
 } from "@aerogram/imap-protocol";
 import { requireMailbox } from "../mailbox-lookup.ts";
+import { accessOf, noteSelected } from "../namespaces.ts";
+import { requireRight, writableWith } from "../rights.ts";
 import { mailboxIdCode } from "../search/object-id.ts";
 import { SelectedMailbox } from "../selected-mailbox.ts";
 import type { Session } from "../session.ts";
@@ -28,7 +30,9 @@ export async function select(session: Session, command: SelectCommand): Promise<
   if (command.qresync && !session.qresync) return { condition: "BAD", text: "QRESYNC is not enabled" };
   if (command.condstore) session.enabled.add("CONDSTORE");
   const mailbox = await requireMailbox(session, command.mailbox);
-  const readOnly = command.name === "EXAMINE";
+  requireRight(session, mailbox, "r", command.name);
+  // Without a right to change anything, SELECT opens read-only (RFC 4314 §4).
+  const readOnly = command.name === "EXAMINE" || !writableWith(accessOf(session, mailbox).rights);
   const store = session.ctx.runtime.store;
   // The head first: anything committed after it shows up in the view's next sync
   // (changes above head.highestModseq) even when listUids already saw it.
@@ -58,6 +62,7 @@ export async function select(session: Session, command: SelectCommand): Promise<
     view.claimRecent(from, view.uidNext);
     out.push(...untagged([view.recentCount(), atom("RECENT")]));
   }
+  noteSelected(session, view, mailbox);
   session.select(view);
   out.push(...session.flagsResponses());
   out.push(untaggedStatus("OK", "UIDs valid", responseCodes.uidValidity(view.uidValidity)));

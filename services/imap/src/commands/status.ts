@@ -11,7 +11,9 @@ import {
 } from "@aerogram/imap-protocol";
 import type { Mailbox, MailboxStatusCounts } from "@aerogram/store";
 import { no } from "../errors.ts";
-import { accountId } from "../mailbox-lookup.ts";
+import { accountId, requireMailbox } from "../mailbox-lookup.ts";
+import { isOtherUsersName } from "../namespaces.ts";
+import { requireRight } from "../rights.ts";
 import { mailboxIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -35,6 +37,13 @@ const STATUS_VALUE: Record<
 
 export async function status(session: Session, command: StatusCommand): Promise<CommandResult> {
   const view = session.selected;
+  if (isOtherUsersName(command.mailbox)) {
+    // Another account's mailbox: resolved with the caller's rights; STATUS needs "r" (RFC 4314 §4).
+    const mailbox = await requireMailbox(session, command.mailbox);
+    requireRight(session, mailbox, "r", "STATUS");
+    await session.send(await statusResponse(session, mailbox, command.items));
+    return ok("STATUS completed");
+  }
   // One statement: the name lookup, the counts and the selected mailbox's head.
   const counts = await session.ctx.imapMailboxes.statusByName(accountId(session), command.mailbox, view?.id);
   if (!counts) throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.nonExistent());

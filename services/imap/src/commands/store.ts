@@ -10,6 +10,7 @@ import {
 } from "@aerogram/imap-protocol";
 import { encodeFlags } from "@aerogram/store";
 import { publishChange } from "../publish.ts";
+import { storableFlags } from "../rights.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -21,16 +22,18 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
   if (command.flags.some((f) => f.toLowerCase() === "\\recent")) {
     return { condition: "BAD", text: "\\Recent can't be changed" };
   }
+  const operation = command.action === "replace" ? "set" : command.action;
+  // A shared mailbox: only the flags the caller has rights for (RFC 4314 §4).
+  const flags = storableFlags(view, operation, command.flags);
   if (command.unchangedSince !== null) await session.enableCondstore();
   const keywordsBefore = view.knownKeywords.size;
   const live = uids.filter((uid) => !view.pendingExpunges.has(uid));
-  const operation = command.action === "replace" ? "set" : command.action;
   const result = live.length
     ? await session.ctx.runtime.store.messages.updateFlags({
         mailboxId: view.id,
         uids: live,
         operation,
-        flags: command.flags,
+        flags,
         durable: session.ctx.limits.durableFlagWrites,
         ...(command.unchangedSince !== null ? { unchangedSince: Number(command.unchangedSince) } : {}),
       })
@@ -48,7 +51,7 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
   const changed = new Set(result.updated.map((c) => c.uid));
   const modified = new Set(result.modified);
   const now = new Map(result.current.map((c) => [c.uid, c]));
-  const requested = encodeFlags(command.flags);
+  const requested = encodeFlags(flags);
   // The view must stay what the client was told. A FETCH FLAGS answer carries the
   // database's state after the STORE (RFC 9051 §6.4.6: the new value), which may
   // include other sessions' changes this session had not heard of: the view takes

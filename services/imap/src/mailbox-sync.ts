@@ -129,7 +129,8 @@ export async function syncSelected(
  * keywords the client sent (stored as encodeFlags gives them); the view takes
  * them and FLAGS (a new keyword), EXISTS and RECENT are answered now, and the
  * sync after the command has nothing to ask. Otherwise (another change came
- * between) nothing is answered here and the sync reads the change log as usual. `recentFrom` is
+ * between, or expunges wait to be reported) nothing is answered here and the
+ * sync reads the change log as usual. `recentFrom` is
  * the \Recent claim the append made (store appendByName's claimRecentIn).
  */
 export function applyOwnAppend(
@@ -143,7 +144,14 @@ export function applyOwnAppend(
   const end = appended.uids[appended.uids.length - 1]! + 1;
   if (recentFrom !== undefined) view.claimRecent(recentFrom, end);
   const encoded = flags.map((f) => encodeFlags(f));
-  if (appended.modseq !== view.modseq + 1 || appended.uids[0]! <= view.maxUid) return [];
+  // With expunges waiting, the sync answers as always (EXPUNGE before EXISTS), so
+  // a client sees the same order whether or not the append was its own.
+  if (
+    appended.modseq !== view.modseq + 1 ||
+    appended.uids[0]! <= view.maxUid ||
+    view.pendingExpunges.size > 0
+  )
+    return [];
   const keywordsBefore = view.knownKeywords.size;
   for (const [i, uid] of appended.uids.entries()) view.add(uid, encoded[i]!.bits, encoded[i]!.keywords);
   view.modseq = appended.modseq;

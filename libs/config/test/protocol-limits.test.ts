@@ -43,7 +43,9 @@ test("protocol limits: the defaults are the values the services had compiled in"
     loginDeadlineMs: 300_000,
     headMaxStaleMs: 1000,
     messageCacheBytes: 32 * 1024 * 1024,
-    durableFlagWrites: false,
+    durableFlagWrites: true,
+    hibernateAfterMs: 10000,
+    idlePollMs: 500,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000 });
   // Empty is unset (a blank Helm value), not 0 = no limit.
@@ -108,6 +110,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     headMaxStaleMs: 0,
     messageCacheBytes: 0,
     durableFlagWrites: true,
+    hibernateAfterMs: 10000,
+    idlePollMs: 500,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000 });
 });

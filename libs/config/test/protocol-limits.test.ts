@@ -41,6 +41,8 @@ test("protocol limits: the defaults are the values the services had compiled in"
     autologoutMs: 1_800_000,
     preauthIdleMs: 120_000,
     loginDeadlineMs: 300_000,
+    hibernateAfterMs: 10_000,
+    idlePollMs: 500,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000 });
   // Empty is unset (a blank Helm value), not 0 = no limit.
@@ -71,6 +73,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     IMAP_AUTOLOGOUT_MS: "3600000",
     IMAP_PREAUTH_IDLE_MS: "30000",
     IMAP_LOGIN_DEADLINE_MS: "60000",
+    IMAP_HIBERNATE_AFTER_MS: "0",
+    IMAP_IDLE_POLL_MS: "250",
     POP3_IDLE_TIMEOUT_MS: "1800000",
   }).protocolLimits;
   assert.deepEqual(l.smtp, {
@@ -99,6 +103,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     autologoutMs: 3_600_000,
     preauthIdleMs: 30_000,
     loginDeadlineMs: 60_000,
+    hibernateAfterMs: 0,
+    idlePollMs: 250,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000 });
 });

@@ -44,7 +44,7 @@ test("protocol limits: the defaults are the values the services had compiled in"
     headMaxStaleMs: 1000,
     messageCacheBytes: 32 * 1024 * 1024,
     durableFlagWrites: true,
-    hibernateAfterMs: 10000,
+    hibernateAfterMs: 10_000,
     idlePollMs: 500,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000 });
@@ -79,6 +79,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     IMAP_HEAD_MAX_STALE_MS: "0",
     IMAP_MESSAGE_CACHE_BYTES: "0",
     IMAP_DURABLE_FLAG_WRITES: "1",
+    IMAP_HIBERNATE_AFTER_MS: "0",
+    IMAP_IDLE_POLL_MS: "250",
     POP3_IDLE_TIMEOUT_MS: "1800000",
   }).protocolLimits;
   assert.deepEqual(l.smtp, {
@@ -110,8 +112,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     headMaxStaleMs: 0,
     messageCacheBytes: 0,
     durableFlagWrites: true,
-    hibernateAfterMs: 10000,
-    idlePollMs: 500,
+    hibernateAfterMs: 0,
+    idlePollMs: 250,
   });
   assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000 });
 });

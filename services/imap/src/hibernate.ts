@@ -241,6 +241,12 @@ export class Hibernation {
   }
 
   #event(records: Set<HibernatedSession>, event: MailboxEvent): void {
+    // Credentials revoked on any replica (libs/auth session-revocation.ts): as a live session would.
+    if (event.kind === "sessions-revoked") {
+      for (const record of [...records])
+        this.bye(record, null, "Session ended: the account's credentials changed");
+      return;
+    }
     for (const record of records) if (record.mailboxId === event.mailbox) this.push(record);
   }
 

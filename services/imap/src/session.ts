@@ -319,6 +319,11 @@ export class Session {
     this.#countClient(false);
     this.#hibernated = true;
     this.#updates.close();
+    // The record takes over revocation (hibernate.ts) and the heads watch; nothing may keep this object alive.
+    this.#revocation?.unsubscribe();
+    this.#revocation = null;
+    this.#releaseHeads?.();
+    this.#releaseHeads = null;
     this.#input.detach();
     this.#closeSource.off("close", this.#onSocketClose);
     return socket;

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
+import { revokeSessions } from "@aerogram/auth";
 import type { ImapLimits } from "@aerogram/config";
 import type { Runtime } from "@aerogram/runtime";
 import { requireServer, selfSignedCertificate, tempDir } from "@aerogram/testkit";
@@ -293,6 +294,23 @@ test("autologout and a deleted mailbox end a hibernated session with BYE", async
   } finally {
     idler.close();
     actor.close();
+  }
+});
+
+test("revoked credentials end a hibernated session with BYE, as they end a live one", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const gw = await sharedGateway();
+  const account = await createAccount(gw.runtime);
+  const idler = await selected(gw.port, account.user, account.pass);
+  try {
+    await startIdle(idler);
+    await hibernate(gw.server, 1);
+    const asleep = gw.server.hibernation.size;
+    revokeSessions(gw.runtime.events, account.id);
+    await idler.readUntil((s) => s.includes("* BYE Session ended: the account's credentials changed"));
+    await until("the record to be gone", () => gw.server.hibernation.size === asleep - 1);
+  } finally {
+    idler.close();
   }
 });
 

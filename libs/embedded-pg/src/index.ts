@@ -15,7 +15,6 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { btree_gin } from "@electric-sql/pglite/contrib/btree_gin";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { acquireDataDirLock, DataDirLockedError, ownerAlive, readLock } from "./data-dir-lock.ts";
 import { SessionServer } from "./session-server.ts";
@@ -53,9 +52,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   let db: PGlite | undefined;
   let server: SessionServer | undefined;
   try {
-    // pg_trgm and btree_gin: the full-text search index (libs/store migration 010)
-    // is the same on PGlite as on a PostgreSQL server.
-    db = await PGlite.create(opts.dir, { extensions: { pg_trgm, btree_gin } });
+    // pg_trgm: the full-text search index (libs/store migration 010) is the same
+    // on PGlite as on a PostgreSQL server.
+    db = await PGlite.create(opts.dir, { extensions: { pg_trgm } });
     server = new SessionServer({
       db,
       host: "127.0.0.1",

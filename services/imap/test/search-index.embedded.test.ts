@@ -1,6 +1,6 @@
 /**
  * The search/sort/thread/OBJECTID/COMPRESS suite (search-index.test.ts) on the
- * embedded database (PGlite with pg_trgm and btree_gin), the `npm start` default.
+ * embedded database (PGlite with pg_trgm), the `npm start` default.
  */
 import { useDatabase } from "@aerogram/testkit";
 

@@ -63,11 +63,23 @@ export interface DeliveryPlan {
   afterCommit(): Promise<Error[]>;
 }
 
+export interface PlanOptions {
+  /**
+   * Whether a unanimous reject may refuse the message at the protocol level
+   * (SMTP-in, RFC 5429 §2.1.1). Submission passes false: the authenticated
+   * sender's client gets 250 and every rejecting recipient's script sends a
+   * rejection notice after the commit instead, as Pigeonhole does for LMTP/LDA
+   * deliveries it cannot refuse (a rejection mail to the envelope sender).
+   */
+  refuseAtProtocol?: boolean;
+}
+
 export async function planDelivery(
   store: Store,
   filtered: FilteredDelivery | undefined,
   blob: StoredBlob,
   message: FilterMessage,
+  options: PlanOptions = {},
 ): Promise<DeliveryPlan> {
   // One plan per account, even when two RCPTs (an alias and its account) lead to it; the first RCPT names it.
   const byAccount = new Map<number, FilterRecipient>();
@@ -97,7 +109,10 @@ export async function planDelivery(
     if (plan.afterCommit) after.push(plan.afterCommit);
     if (plan.reject) rejects.push(plan.reject);
   }
-  const refuse = rejects.length > 0 && rejects.length === byAccount.size ? rejects[0]!.reason : undefined;
+  const refuse =
+    (options.refuseAtProtocol ?? true) && rejects.length > 0 && rejects.length === byAccount.size
+      ? rejects[0]!.reason
+      : undefined;
   if (!refuse) for (const r of rejects) after.push(r.notice);
   return {
     refuse,

@@ -3,14 +3,24 @@
  * acceptance. The header section is rewritten (Received on top, Bcc gone,
  * Date/Message-ID added), the sender policy checks the From: addresses, the
  * send limits are charged, the message is DKIM-signed with its From: domain's
- * key, streamed once into the blob store, delivered to the local recipients'
- * INBOXes (exactly once per dedupe key) and queued, one row per remote
- * domain, in one transaction. Only a resolved `accepted` may become 250;
- * errors come back as SmtpReply values.
+ * key, streamed once into the blob store, delivered to the local recipients
+ * (exactly once per dedupe key) and queued, one row per remote domain, in one
+ * transaction. Only a resolved `accepted` may become 250; errors come back as
+ * SmtpReply values.
+ *
+ * Local recipients go through the same per-recipient filtering as SMTP-in
+ * (libs/delivery planDelivery: the account's active Sieve script decides
+ * mailboxes, flags, discard, vacation, redirect, reject), without a spam
+ * verdict: authenticated mail is never junk. The rows are committed before
+ * the 250; vacation replies, redirects and rejection notices run only after
+ * that commit and never for a duplicate (a retry after a lost 250). A reject
+ * never refuses the submission (the other recipients, local or remote, still
+ * get it): like Pigeonhole delivering through LMTP/LDA, the rejecting script
+ * sends a rejection message to the envelope sender (RFC 5429 §2.1).
  */
 import { createHash } from "node:crypto";
 import type { BlobStore } from "@aerogram/blobstore";
-import type { Delivery } from "@aerogram/delivery";
+import { type Delivery, type FilteredDelivery, planDelivery } from "@aerogram/delivery";
 import type { DkimSigner } from "@aerogram/dkim";
 import { CrlfNormalizer } from "@aerogram/mime";
 import { receivedHeader, rfc5322Date, SmtpReply, type SpooledMessage } from "@aerogram/smtp";
@@ -27,6 +37,8 @@ export const MAX_HEAD_OCTETS = 1024 * 1024;
 export interface AcceptContext {
   store: Store;
   delivery: Delivery;
+  /** The per-recipient Sieve step (libs/delivery sieve-filter.ts); undefined: INBOX only. */
+  filtered: FilteredDelivery | undefined;
   /** The blob store, for messages with remote recipients only (no IMAP index needed). */
   blobs: BlobStore;
   limits: SendLimits;
@@ -56,6 +68,12 @@ export interface Accepted {
   local: number;
   queued: number;
   dkim: "signed" | "no_key" | "error" | "off";
+  /** The local delivery was a retry of one already committed (no new rows, no side effects). */
+  duplicate: boolean;
+  /** Where each local copy went ("inbox", "other"; none for a discard or reject). */
+  placements: string[];
+  /** Vacation/redirect/reject-notice failures after the commit (logged; the message is delivered). */
+  sideEffectErrors: Error[];
 }
 
 async function readPrefix(message: SpooledMessage, max: number): Promise<Buffer> {
@@ -185,8 +203,24 @@ export async function acceptMessage(
       "rate_limited",
     );
   }
+  let duplicate = false;
+  let placements: string[] = [];
+  let afterCommit: (() => Promise<Error[]>) | undefined;
   if (local.length > 0) {
-    const mailboxes = [...new Set(local.map((r) => (r as { inboxId: number }).inboxId))];
+    // Per local recipient: INBOX or wherever its Sieve script says; one row per
+    // mailbox even when two RCPTs (an alias and its account) lead to it.
+    const plan = await planDelivery(
+      ctx.store,
+      ctx.filtered,
+      stored!,
+      {
+        sender: s.sender,
+        recipients: local.map((r) => r as Extract<RoutedRecipient, { kind: "local" }>),
+        junk: false,
+      },
+      { refuseAtProtocol: false },
+    );
+    placements = plan.placements;
     // A client retrying after a lost 250 must not deliver twice: the key is
     // what it sent, to whom, under which Message-ID.
     const key = createHash("sha256")
@@ -198,11 +232,16 @@ export async function acceptMessage(
           .join("\0"),
       )
       .digest("hex");
-    await ctx.delivery.commitOnce(
-      stored!,
-      mailboxes.map((mailboxId) => ({ mailboxId })),
-      { key, windowSeconds: ctx.dedupeWindowSeconds },
-    );
+    if (plan.targets.length > 0) {
+      const result = await ctx.delivery.commitOnce(stored!, plan.targets, {
+        key,
+        windowSeconds: ctx.dedupeWindowSeconds,
+      });
+      duplicate = result.duplicate;
+    }
+    // Side effects wait for the queue rows too: a failure there is a 451 and
+    // the retry, a duplicate, must not send a second vacation reply.
+    if (!duplicate) afterCommit = () => plan.afterCommit();
   }
   if (remote.length > 0) {
     const byDomain = new Map<string, string[]>();
@@ -224,11 +263,15 @@ export async function acceptMessage(
       ...(s.dsn ? { dsnRet: s.dsn.ret, dsnEnvid: s.dsn.envid, recipientDsn: s.dsn.recipients } : {}),
     });
   }
+  const sideEffectErrors = afterCommit ? await afterCommit() : [];
   return {
     messageId: prepared.messageId,
     blobKey: blob.key,
     local: local.length,
     queued: remote.length,
     dkim,
+    duplicate,
+    placements,
+    sideEffectErrors,
   };
 }

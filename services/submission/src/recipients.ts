@@ -11,7 +11,7 @@ import type { Store } from "@aerogram/store";
 export type { RecipientDsn } from "@aerogram/store";
 
 export type RoutedRecipient =
-  | { kind: "local"; address: string; inboxId: number }
+  | { kind: "local"; address: string; accountId: number; inboxId: number }
   | { kind: "remote"; address: string; domain: string };
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -69,7 +69,7 @@ export async function routeRecipient(
     if (!account) return new SmtpReply(550, "5.1.1", "No such user here", "unknown_user");
     if (account.disabled) return new SmtpReply(550, "5.2.1", "Mailbox disabled", "disabled");
     if (account.inboxId === undefined) return localError("Mailbox temporarily unavailable");
-    return { kind: "local", address: address.toLowerCase(), inboxId: account.inboxId };
+    return { kind: "local", address: address.toLowerCase(), accountId: account.id, inboxId: account.inboxId };
   } catch {
     return localError();
   }

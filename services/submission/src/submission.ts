@@ -12,7 +12,7 @@ import {
   type TokenAuthenticator,
   watchRevocation,
 } from "@aerogram/auth";
-import { Delivery } from "@aerogram/delivery";
+import { Delivery, type FilteredDelivery, SieveFilter } from "@aerogram/delivery";
 import { DkimSigner } from "@aerogram/dkim";
 import type { Subscription } from "@aerogram/events";
 import type { Logger } from "@aerogram/observability";
@@ -57,6 +57,8 @@ export class SubmissionService {
   private readonly oauth: TokenAuthenticator | undefined;
   private readonly limits: SendLimits;
   private readonly delivery: Delivery;
+  /** The per-recipient Sieve step for local recipients, as on SMTP-in (libs/delivery sieve-filter.ts). */
+  private readonly filtered: FilteredDelivery;
   private readonly signer: DkimSigner | undefined;
   private readonly policies: SenderPolicyCache;
   private readonly queue: QueueCommitter;
@@ -83,6 +85,21 @@ export class SubmissionService {
     );
     this.limits = new SendLimits(runtime.limits, opts.limits, this.log);
     this.delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
+    const sieve = runtime.config.filtering.sieve;
+    this.filtered = new SieveFilter(
+      {
+        store: runtime.store,
+        blobs: runtime.blobs,
+        log: runtime.log.child({ component: "sieve" }),
+        metrics: runtime.metrics,
+      },
+      {
+        hostname: opts.hostname,
+        maxActions: sieve.maxActions,
+        maxRedirects: sieve.maxRedirects,
+        queueMaxAgeMs: opts.queueMaxAgeMs,
+      },
+    );
     this.signer = opts.dkimSecret
       ? new DkimSigner({ store: runtime.store, secret: opts.dkimSecret })
       : undefined;
@@ -287,6 +304,7 @@ export class SubmissionService {
         {
           store: this.runtime.store,
           delivery: this.delivery,
+          filtered: this.filtered,
           blobs: this.runtime.blobs,
           limits: this.limits,
           queue: this.queue,
@@ -326,6 +344,12 @@ export class SubmissionService {
       this.metrics.recipients.inc({ kind: "local" }, outcome.local);
       this.metrics.recipients.inc({ kind: "remote" }, outcome.queued);
       if (outcome.dkim !== "off") this.metrics.dkim.inc({ result: outcome.dkim });
+      for (const err of outcome.sideEffectErrors) {
+        this.log.warn(
+          { err, session: session.id, id: transactionId },
+          "sieve side effect failed after delivery",
+        );
+      }
       this.log.info(
         {
           session: session.id,
@@ -335,6 +359,8 @@ export class SubmissionService {
           local: outcome.local,
           queued: outcome.queued,
           dkim: outcome.dkim,
+          duplicate: outcome.duplicate,
+          placements: outcome.placements,
           size: spooled.size,
         },
         "message submitted",

@@ -11,7 +11,8 @@
  *
  * reject/ereject (RFC 5429): when every recipient's script rejects, SMTP-in
  * refuses the message at DATA with the reason (§2.1.1); otherwise the
- * rejecting recipients' senders get a rejection notice after the commit.
+ * rejecting recipients' senders get a rejection notice after the commit
+ * (always so on submission, which never refuses its authenticated client).
  *
  * Loops and abuse: a redirected copy carries `X-Aerogram-Sieve-Redirect: <account>`
  * and a message that already carries our account's mark is not redirected

@@ -205,7 +205,7 @@ export async function acceptMessage(
   }
   let duplicate = false;
   let placements: string[] = [];
-  let afterCommit: (() => Promise<Error[]>) | undefined;
+  let sideEffectErrors: Error[] = [];
   if (local.length > 0) {
     // Per local recipient: INBOX or wherever its Sieve script says; one row per
     // mailbox even when two RCPTs (an alias and its account) lead to it.
@@ -239,9 +239,10 @@ export async function acceptMessage(
       });
       duplicate = result.duplicate;
     }
-    // Side effects wait for the queue rows too: a failure there is a 451 and
-    // the retry, a duplicate, must not send a second vacation reply.
-    if (!duplicate) afterCommit = () => plan.afterCommit();
+    // Vacation replies, redirects and reject notices right after the local
+    // commit, never for a duplicate: if the queue rows below then fail (451),
+    // the client's retry is a duplicate here and sends nothing twice.
+    if (!duplicate) sideEffectErrors = await plan.afterCommit();
   }
   if (remote.length > 0) {
     const byDomain = new Map<string, string[]>();
@@ -263,7 +264,6 @@ export async function acceptMessage(
       ...(s.dsn ? { dsnRet: s.dsn.ret, dsnEnvid: s.dsn.envid, recipientDsn: s.dsn.recipients } : {}),
     });
   }
-  const sideEffectErrors = afterCommit ? await afterCommit() : [];
   return {
     messageId: prepared.messageId,
     blobKey: blob.key,

@@ -41,7 +41,12 @@ export class Filtering {
     return rows[0]?.spam_to_inbox ?? false;
   }
 
-  async setSpamToInbox(accountId: number, value: boolean): Promise<void> {
+  /** The account's own choice; null removes it (its domain's spam_action applies again). */
+  async setSpamToInbox(accountId: number, value: boolean | null): Promise<void> {
+    if (value === null) {
+      await this.pool.query("DELETE FROM account_filter_settings WHERE account_id = $1", [accountId]);
+      return;
+    }
     await this.pool.query(
       `INSERT INTO account_filter_settings (account_id, spam_to_inbox) VALUES ($1, $2)
          ON CONFLICT (account_id) DO UPDATE SET spam_to_inbox = EXCLUDED.spam_to_inbox`,

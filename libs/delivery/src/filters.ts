@@ -1,8 +1,12 @@
 /**
  * Where one incoming message goes for each recipient: the account's INBOX, its
  * \Junk mailbox when SMTP-in's spam or DMARC verdict says so (unless the
- * account asked for spam in INBOX), or wherever its active Sieve script files
- * it (`FilteredDelivery`, libs/sieve). The plan is computed before the one
+ * account, or failing an account setting its domain's spam_action, asks for
+ * spam in INBOX), or wherever its active Sieve script files it
+ * (`FilteredDelivery`, libs/sieve). A Junk verdict for recipients whose spam
+ * action is all "reject" (their domain's default) refuses the message at DATA;
+ * when only some recipients reject, theirs go to Junk rather than being
+ * dropped after a 250. The plan is computed before the one
  * delivery transaction; side effects (vacation replies, redirects) run only
  * after the commit, through `afterCommit`, so a failed or duplicate delivery
  * sends nothing.
@@ -57,6 +61,8 @@ export interface FilteredDelivery {
 export interface DeliveryPlan {
   /** Every recipient's script rejected the message: refuse it with this reason (RFC 5429 §2.1.1). */
   refuse: string | undefined;
+  /** A Junk verdict and every recipient's spam action is "reject": refuse it (550 5.7.1), no Sieve run. */
+  refuseSpam?: true;
   targets: DeliveryTarget[];
   placements: string[];
   /** Runs every side effect; never throws (the message is committed: a failure is returned to be logged). */
@@ -88,12 +94,26 @@ export async function planDelivery(
   const placements: string[] = [];
   const after: (() => Promise<void>)[] = [];
   const rejects: NonNullable<RecipientPlan["reject"]>[] = [];
+  const spamTargets = new Map<number, Awaited<ReturnType<Store["filtering"]["spamTarget"]>>>();
+  if (message.junk) {
+    for (const r of byAccount.values())
+      spamTargets.set(r.accountId, await store.filtering.spamTarget(r.accountId, r.inboxId));
+    const all = [...spamTargets.values()];
+    if (all.length > 0 && all.every((t) => t.action === "reject"))
+      return {
+        refuse: undefined,
+        refuseSpam: true,
+        targets: [],
+        placements: [],
+        afterCommit: async () => [],
+      };
+  }
   for (const r of byAccount.values()) {
     let keep: { mailboxId: number; kind: "inbox" | "junk" } = { mailboxId: r.inboxId, kind: "inbox" };
-    if (message.junk) {
-      const t = await store.filtering.spamTarget(r.accountId, r.inboxId);
-      keep = { mailboxId: t.mailboxId, kind: t.spamToInbox ? "inbox" : "junk" };
-    }
+    const t = spamTargets.get(r.accountId);
+    if (t?.action === "inbox") keep = { mailboxId: r.inboxId, kind: "inbox" };
+    else if (t)
+      keep = { mailboxId: t.mailboxId ?? (await store.filtering.junkMailbox(r.accountId)), kind: "junk" };
     const plan: RecipientPlan = filtered
       ? await filtered.plan(r, blob, message, keep)
       : { targets: [{ mailboxId: keep.mailboxId }], placements: [keep.kind] };

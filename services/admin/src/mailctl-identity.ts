@@ -6,7 +6,11 @@ import type { DomainSettings } from "@aerogram/store";
 import type { DomainView, IdentityOps } from "./identity-ops.ts";
 
 export const IDENTITY_USAGE = `  domain add <domain> [--alias-of <d>] [--catch-all <addr>] [--quota <bytes>] [--retention-days <n>] [--spam-action inbox|junk|reject]
-                                                      host a domain (with its defaults)
+                                                      host a domain (with its defaults): --quota for new
+                                                      accounts; --retention-days for \\Trash and \\Junk below
+                                                      any retention rule, above RETENTION_DEFAULTS;
+                                                      --spam-action for spam verdicts unless the account
+                                                      chose (mailctl spam); reject = 550 5.7.1 at DATA
   domain set <domain> [same options; "none" clears]   change a domain's settings
   domain list | show <domain> | delete <domain>       domains (delete refuses while it has accounts)
   forward add <address> <target>[,<target>...]        forward an address to other addresses

@@ -29,8 +29,8 @@ export interface SieveAdminOps {
   /** Makes `name` active; "" deactivates every script. */
   activateSieveScript(address: string, name: string): Promise<void>;
   listSieveScripts(address: string): Promise<SieveScriptView[]>;
-  /** The account's "deliver spam to INBOX instead of Junk" setting. */
-  setSpamToInbox(address: string, value: boolean): Promise<void>;
+  /** The account's "deliver spam to INBOX instead of Junk" setting; null: follow its domain's spam_action. */
+  setSpamToInbox(address: string, value: boolean | null): Promise<void>;
 }
 
 const MAX_SCRIPT_BYTES = 1024 * 1024;
@@ -79,7 +79,7 @@ const putBody = z.strictObject({
   activate: z.boolean().optional(),
 });
 const activeBody = z.strictObject({ name: z.string().max(512) });
-const spamBody = z.strictObject({ spamToInbox: z.boolean() });
+const spamBody = z.strictObject({ spamToInbox: z.boolean().nullable() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -164,7 +164,8 @@ export const SIEVE_USAGE = `  sieve put <address> <file> [--name N] [--activate]
   sieve get <address> [<name>]                        print a script (default: the active one)
   sieve activate <address> <name>                     make it the active script ("" deactivates)
   sieve list <address>                                scripts, the active one marked
-  spam <address> inbox|junk                           where rspamd/DMARC spam goes for this account`;
+  spam <address> inbox|junk|domain                    where rspamd/DMARC spam goes for this account
+                                                      (domain: its domain's --spam-action, else Junk)`;
 
 /** `mailctl sieve …` and `mailctl spam …`; `readFile` reads the script file (mailctl passes fs). */
 export async function runSieveCommand(
@@ -176,13 +177,13 @@ export async function runSieveCommand(
 ): Promise<{ output: string; code: number } | { usage: string }> {
   if (command === "spam") {
     const [address, where] = args;
-    if (!address || (where !== "inbox" && where !== "junk"))
-      return { usage: "spam needs an address and inbox or junk" };
-    await ops.setSpamToInbox(address, where === "inbox");
-    return {
-      output: `spam for ${address.toLowerCase()} goes to ${where === "inbox" ? "INBOX" : "Junk"}`,
-      code: 0,
-    };
+    if (!address || (where !== "inbox" && where !== "junk" && where !== "domain"))
+      return { usage: "spam needs an address and inbox, junk or domain" };
+    await ops.setSpamToInbox(address, where === "domain" ? null : where === "inbox");
+    const goes = { inbox: "goes to INBOX", junk: "goes to Junk", domain: "follows its domain's spam action" }[
+      where
+    ];
+    return { output: `spam for ${address.toLowerCase()} ${goes}`, code: 0 };
   }
   const [sub, address, arg] = args;
   if (!address) return { usage: "sieve needs put, get, activate or list and an address" };

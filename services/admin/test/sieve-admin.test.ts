@@ -79,6 +79,12 @@ for (const via of ["api", "store"] as const) {
     assert.equal(await store.filtering.spamToInbox(account.id), true);
     await runMailctl(ops, ["spam", "alice@example.com", "junk"]);
     assert.equal(await store.filtering.spamToInbox(account.id), false);
+    // "domain" drops the account's choice: its domain's spam_action applies again.
+    await store.domains.update("example.com", { spamAction: "reject" });
+    assert.equal(await store.filtering.spamAction(account.id), "junk");
+    assert.equal((await runMailctl(ops, ["spam", "alice@example.com", "domain"])).code, 0);
+    assert.equal(await store.filtering.spamAction(account.id), "reject");
+    await store.domains.update("example.com", { spamAction: null });
     assert.equal((await runMailctl(ops, ["sieve", "put", "alice@example.com"])).code, 2);
   });
 }

@@ -4,7 +4,9 @@
  * session idling in Trash gets its EXPUNGEs over the socket, and a session
  * selecting it later sees only what is left. Rules: the account's rule wins
  * over the domain's default (keyed by the domain name), which wins over the
- * global default; days = 0 keeps mail forever.
+ * global default; days = 0 keeps mail forever. A domain's own retention_days
+ * (issue 23) is the default for its accounts' \Trash and \Junk, below any
+ * rule and above the global default.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -14,10 +16,10 @@ import { createAccount, gatewayPerFile, message, RawClient } from "./helpers.ts"
 
 const fixture = gatewayPerFile();
 
-async function trashWith(subjects: string[], ageDays: number[]) {
+async function trashWith(subjects: string[], ageDays: number[], mailbox = "Trash") {
   const { runtime } = fixture.gateway;
   const account = await createAccount(runtime);
-  const trash = (await runtime.store.mailboxes.byName(account.id, "Trash"))!;
+  const trash = (await runtime.store.mailboxes.byName(account.id, mailbox))!;
   const delivery = new Delivery(runtime);
   for (const [i, s] of subjects.entries()) {
     const d = await delivery.deliver(Buffer.from(message(s)), [{ mailboxId: trash.id }]);
@@ -90,4 +92,36 @@ test("account rule over domain default over global default; 0 keeps forever; one
     [0],
   );
   await store.retention.deleteRule({ domain, mailbox: "\\Trash" });
+});
+
+test("a domain's retention_days expunges its accounts' old Trash and Junk, below account rules", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { store } = fixture.gateway.runtime;
+  const a = await trashWith(["old-trash", "recent-trash"], [10, 1]);
+  const junk = await trashWith(["old-junk"], [10], "Junk");
+  const kept = await trashWith(["ruled"], [10]);
+  const domain = a.account.user.split("@")[1]!;
+  await store.retention.setRule({ accountId: kept.account.id, mailbox: "\\Trash", days: 0 });
+  await store.domains.update(domain, { retentionDays: 5 });
+  t.after(() => store.domains.update(domain, { retentionDays: null }));
+
+  const client = await RawClient.connect(fixture.gateway.port);
+  t.after(() => client.close());
+  assert.match(await client.login(a.account.user, a.account.pass), /OK/);
+  assert.match(await client.command("SELECT Trash"), /\* 2 EXISTS/);
+  client.write("idle IDLE\r\n");
+  await client.readUntil((s) => s.includes("+ idling"));
+  client.take();
+  // The global default (365 days) alone would keep everything.
+  await worker([{ mailbox: "\\Trash", days: 365 }]).sweep();
+  assert.match(await client.readUntil((s) => s.includes("EXPUNGE")), /\* 1 EXPUNGE\r\n/);
+  client.write("DONE\r\n");
+  assert.match(await client.response("idle"), /idle OK/);
+  const left = await client.command("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+  assert.match(left, /Subject: recent-trash/);
+  assert.doesNotMatch(left, /old-trash/);
+  const counts = await Promise.all(
+    [a, junk, kept].map(async (x) => (await store.mailboxes.byId(x.trash.id))?.messageCount),
+  );
+  assert.deepEqual(counts, [1, 0, 1]);
 });

@@ -125,6 +125,17 @@ export async function deliverMessage(
     recipients: local,
     junk: verdict.decision.junk,
   });
+  if (plan.refuseSpam) {
+    // The recipients' domain says spam is refused rather than filed (spam_action reject).
+    const decision = {
+      kind: "reject",
+      code: 550,
+      enhanced: "5.7.1",
+      text: "Message rejected as spam",
+      reason: "spam_domain_reject",
+    } as const;
+    return { refused: true, decision, auth, verdict };
+  }
   if (plan.refuse !== undefined) {
     // RFC 5429 §2.1.1: reject at the protocol level when we can. The reason is the script's; one safe line of it.
     const reason =

@@ -7,6 +7,8 @@
  * \Junk (or INBOX when the account asks), soft reject is 451 4.7.1, rspamd
  * down is "deliver unscanned" or 451 as configured, DMARC p=reject is refused,
  * p=quarantine goes to Junk, pct is honoured, and enforcement can be off.
+ * A domain's spam_action (issue 23) is its accounts' default for a spam
+ * verdict: inbox, or reject (550 at DATA); the account's own setting wins.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -49,11 +51,11 @@ function message(from: string, subject: string, body = "Hello, this is an ordina
   ].join("\r\n");
 }
 
-async function send(port: number, from: string, raw: string): Promise<string> {
+async function send(port: number, from: string, raw: string, rcpt = "alice@example.com"): Promise<string> {
   const s = await openSession(port);
   try {
     assert.match(await s.cmd(`MAIL FROM:<${from}>`), /^250/);
-    assert.match(await s.cmd("RCPT TO:<alice@example.com>"), /^250/);
+    assert.match(await s.cmd(`RCPT TO:<${rcpt}>`), /^250/);
     assert.match(await s.cmd("DATA"), /^354/);
     return await s.cmd(`${raw.replace(/\r\n\./g, "\r\n..")}\r\n.`);
   } finally {
@@ -134,6 +136,37 @@ test("inbound filter: rspamd verdicts and DMARC enforcement at the end of DATA",
       await store.filtering.setSpamToInbox(alice.id, false);
     }
   });
+
+  await t.test(
+    "the domain's spam_action: inbox files spam in INBOX, reject is 550; the account's setting wins",
+    async () => {
+      const bob = await store.accounts.create({ address: "bob@spam-defaults.test", password: "pw" });
+      const bobInbox = (await store.mailboxes.byName(bob.id, "INBOX"))!.id;
+      const bobJunk = (await store.mailboxes.byName(bob.id, "Junk"))!.id;
+      const spam = (subject: string) =>
+        send(svc.port, "s@remote.test", message("s@remote.test", subject), "bob@spam-defaults.test");
+      await store.domains.update("spam-defaults.test", { spamAction: "inbox" });
+      assert.match(await spam("[spam-test] domain inbox"), /^250 /);
+      assert.equal(await messageCount(runtime, bobInbox), 1);
+      assert.equal(await messageCount(runtime, bobJunk), 0);
+      assert.match((await readLatest(runtime, bobInbox)).raw.toString("latin1"), /^X-Spam-Flag: YES$/m);
+
+      await store.domains.update("spam-defaults.test", { spamAction: "reject" });
+      assert.match(await spam("[spam-test] domain reject"), /^550 5\.7\.1 /);
+      // A clean message is not affected by the domain's spam action.
+      assert.match(
+        await send(svc.port, "s@remote.test", message("s@remote.test", "hi"), "bob@spam-defaults.test"),
+        /^250 /,
+      );
+      assert.equal(await messageCount(runtime, bobInbox), 2);
+      assert.equal(await messageCount(runtime, bobJunk), 0);
+
+      // The account's explicit choice (here: Junk) wins over the domain's reject.
+      await store.filtering.setSpamToInbox(bob.id, false);
+      assert.match(await spam("[spam-test] account junk"), /^250 /);
+      assert.equal(await messageCount(runtime, bobJunk), 1);
+    },
+  );
 
   await t.test("a deleted Junk is created again on demand, as \\Junk", async () => {
     await store.mailboxes.delete(junk);

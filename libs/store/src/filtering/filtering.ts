@@ -2,14 +2,24 @@
  * Inbound filtering's rows (migration 020): per-account spam settings, the
  * Junk mailbox a spam verdict delivers into (created on demand, RFC 6154
  * \Junk), and the outbox of messages to teach rspamd.
+ *
+ * What a Junk verdict does for an account: the account's own setting when it
+ * has one (account_filter_settings: true = INBOX, false = Junk), else its
+ * domain's `spam_action` (migration 040: inbox, junk, reject), else Junk.
  */
 import type { Pool } from "../db.ts";
 
+/** What a Junk verdict does for one account. */
+export type SpamAction = "inbox" | "junk" | "reject";
+
 export interface FilterTarget {
   accountId: number;
-  /** The \Junk mailbox (created if the account had none), or INBOX when the account wants spam there. */
-  mailboxId: number;
-  spamToInbox: boolean;
+  action: SpamAction;
+  /**
+   * INBOX for "inbox", the \Junk mailbox (created if the account had none) for
+   * "junk"; undefined for "reject" (the caller refuses the message).
+   */
+  mailboxId: number | undefined;
 }
 
 export interface LearnJob {
@@ -31,7 +41,12 @@ export class Filtering {
     return rows[0]?.spam_to_inbox ?? false;
   }
 
-  async setSpamToInbox(accountId: number, value: boolean): Promise<void> {
+  /** The account's own choice; null removes it (its domain's spam_action applies again). */
+  async setSpamToInbox(accountId: number, value: boolean | null): Promise<void> {
+    if (value === null) {
+      await this.pool.query("DELETE FROM account_filter_settings WHERE account_id = $1", [accountId]);
+      return;
+    }
     await this.pool.query(
       `INSERT INTO account_filter_settings (account_id, spam_to_inbox) VALUES ($1, $2)
          ON CONFLICT (account_id) DO UPDATE SET spam_to_inbox = EXCLUDED.spam_to_inbox`,
@@ -40,13 +55,33 @@ export class Filtering {
   }
 
   /**
-   * Where a message judged spam goes for this account: INBOX if the account
-   * asked for that, else its \Junk mailbox, created as "Junk" (or "Junk-1", …
-   * if a plain mailbox holds that name) when the account has none.
+   * The account's spam action, one query: its explicit setting wins over its
+   * domain's default, which wins over "junk".
+   */
+  async spamAction(accountId: number): Promise<SpamAction> {
+    const { rows } = await this.pool.query<{ action: SpamAction | null }>(
+      `SELECT coalesce(
+                CASE s.spam_to_inbox WHEN true THEN 'inbox' WHEN false THEN 'junk' END,
+                d.spam_action) AS action
+         FROM accounts a
+         LEFT JOIN account_filter_settings s ON s.account_id = a.id
+         LEFT JOIN domains d ON d.name = split_part(a.address, '@', 2)
+        WHERE a.id = $1`,
+      [accountId],
+    );
+    return rows[0]?.action ?? "junk";
+  }
+
+  /**
+   * Where a message judged spam goes for this account (spamAction): INBOX, its
+   * \Junk mailbox (created as "Junk", or "Junk-1", … if a plain mailbox holds
+   * that name, when the account has none), or nowhere (reject).
    */
   async spamTarget(accountId: number, inboxId: number): Promise<FilterTarget> {
-    if (await this.spamToInbox(accountId)) return { accountId, mailboxId: inboxId, spamToInbox: true };
-    return { accountId, mailboxId: await this.junkMailbox(accountId), spamToInbox: false };
+    const action = await this.spamAction(accountId);
+    if (action === "inbox") return { accountId, action, mailboxId: inboxId };
+    if (action === "reject") return { accountId, action, mailboxId: undefined };
+    return { accountId, action, mailboxId: await this.junkMailbox(accountId) };
   }
 
   /** The account's \Junk mailbox id, created on demand. */

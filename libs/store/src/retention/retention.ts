@@ -3,9 +3,10 @@
  * (migration 030 retention_rules). A rule names a mailbox by special use
  * ("\\Trash") or by name; the first of these that matches a mailbox wins:
  * the account's rule for its name, for its special use, the domain's rule
- * (keyed by the domain NAME) for its name, for its special use, then the
- * global default (configuration) for its name, for its special use.
- * days = 0 keeps mail forever.
+ * (keyed by the domain NAME) for its name, for its special use, the
+ * domain's own `retention_days` (migration 040; \Trash and \Junk only, by
+ * special use), then the global default (configuration) for its name, for
+ * its special use. days = 0 keeps mail forever.
  */
 import type { Pool } from "../db.ts";
 
@@ -100,7 +101,9 @@ export class Retention {
       uids: number[] | null;
     }>(
       `WITH defaults AS (SELECT * FROM unnest($1::text[], $2::int[]) AS d(mailbox, days)),
-       named AS (SELECT mailbox FROM defaults UNION SELECT mailbox FROM retention_rules),
+       named AS (SELECT mailbox FROM defaults UNION SELECT mailbox FROM retention_rules
+                 UNION SELECT unnest(ARRAY['\\Trash', '\\Junk'])
+                  WHERE EXISTS (SELECT 1 FROM domains WHERE retention_days IS NOT NULL)),
        boxes AS (
          SELECT mb.id, mb.account_id, coalesce(
              (SELECT r.days FROM retention_rules r WHERE r.account_id = mb.account_id AND r.mailbox = mb.name),
@@ -109,6 +112,8 @@ export class Retention {
                WHERE r.domain = split_part(a.address, '@', 2) AND r.mailbox = mb.name),
              (SELECT r.days FROM retention_rules r
                WHERE r.domain = split_part(a.address, '@', 2) AND r.mailbox = mb.special_use),
+             (SELECT dm.retention_days FROM domains dm
+               WHERE dm.name = split_part(a.address, '@', 2) AND mb.special_use IN ('\\Trash', '\\Junk')),
              (SELECT d.days FROM defaults d WHERE d.mailbox = mb.name),
              (SELECT d.days FROM defaults d WHERE d.mailbox = mb.special_use)) AS days
            FROM mailboxes mb JOIN accounts a ON a.id = mb.account_id

@@ -70,8 +70,8 @@ test("defaults: one Deployment per service, probes, Local LoadBalancers, migrati
   assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), [
     "rel-aerogram-admin",
     "rel-aerogram-imap",
-    "rel-aerogram-managesieve",
     "rel-aerogram-lifecycle",
+    "rel-aerogram-managesieve",
     "rel-aerogram-outbound",
     "rel-aerogram-pop3",
     "rel-aerogram-smtp-in",
@@ -205,7 +205,7 @@ test("everything on: TLS via cert-manager, PROXY protocol, HPA on CPU and sessio
   const httpServices = byKind(ms, "Service").filter(
     (s) => s.metadata.labels?.["aerogram.io/metrics"] === "true",
   );
-  assert.equal(httpServices.length, 7, "each component's /metrics is selected");
+  assert.equal(httpServices.length, 8, "each component's /metrics is selected");
 
   const rule = named(ms, "PrometheusRule", "rel-aerogram");
   const alerts = rule.spec.groups.flatMap((g: { rules: { alert?: string }[] }) =>

@@ -46,7 +46,9 @@ export class HttpAdmin implements AdminOps {
   ) {
     this.base = `${baseUrl.replace(/\/+$/, "")}${ADMIN_API_PREFIX}`;
     this.#sieve = httpSieveOps((method, path, body) => this.call(method, path, body));
-    this.identity = new HttpIdentityOps(this.base, token);
+    this.identity = new HttpIdentityOps(<T>(method: string, path: string, body?: unknown) =>
+      this.call<T>(method, path, body),
+    );
   }
 
   /** Sieve scripts and spam settings (sieve-admin.ts). */

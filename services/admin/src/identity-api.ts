@@ -18,8 +18,6 @@
 import type { IncomingMessage } from "node:http";
 import type { DomainSettings } from "@aerogram/store";
 import { z } from "zod";
-import { ConflictError, InvalidInputError, NotFoundError } from "./admin-ops.ts";
-import { AdminApiError } from "./http-admin.ts";
 import { HttpError, readJsonBody } from "./http-json.ts";
 import type { AppPasswordView, DomainView, ForwardView, IdentityOps } from "./identity-ops.ts";
 
@@ -150,30 +148,8 @@ export function identityRoutes(ops: IdentityOps): IdentityRoute[] {
 
 /** IdentityOps over the admin HTTP API (mailctl with AEROGRAM_ADMIN_URL). */
 export class HttpIdentityOps implements IdentityOps {
-  constructor(
-    private readonly base: string,
-    private readonly token: string | undefined,
-  ) {}
-
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
-    if (res.ok) return parsed as T;
-    const message = (parsed as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
-    if (res.status === 404) throw new NotFoundError(message);
-    if (res.status === 409) throw new ConflictError(message);
-    if (res.status === 400) throw new InvalidInputError(message);
-    throw new AdminApiError(res.status, `admin API: ${message} (HTTP ${res.status})`);
-  }
+  /** `call` is HttpAdmin's request function (token, timeout, errors as AdminOps errors). */
+  constructor(private readonly call: <T>(method: string, path: string, body?: unknown) => Promise<T>) {}
 
   private enc(s: string): string {
     return encodeURIComponent(s);

@@ -262,14 +262,11 @@ export class SubmissionService {
       this.runtime.config.identity.recipientDelimiter,
     );
     if (routed instanceof SmtpReply) return cb(routed);
-    // A forwarding address routes to several targets.
-    for (const one of Array.isArray(routed) ? routed : [routed]) {
-      if (!state.recipients.some((r) => r.address.toLowerCase() === one.address.toLowerCase()))
-        state.recipients.push(one);
-    }
-    // RFC 3461 §4: NOTIFY and ORCPT (smtp-server checked their syntax); a repeated RCPT's last ones count.
+    // A forwarding address routes to several targets. RFC 3461 §4: NOTIFY and ORCPT
+    // (smtp-server checked their syntax) go with each; a repeated RCPT's last ones count.
     for (const one of Array.isArray(routed) ? routed : [routed]) {
       const key = one.address.toLowerCase();
+      if (!state.recipients.some((r) => r.address.toLowerCase() === key)) state.recipients.push(one);
       if (address.dsn?.notify?.length || address.dsn?.orcpt) {
         state.recipientDsn.set(key, {
           ...(address.dsn.notify?.length ? { notify: address.dsn.notify } : {}),

@@ -16,6 +16,7 @@
 import type { BlobStore } from "@aerogram/blobstore";
 import type { ReclaimBatchResult, ReclaimCandidate, Store } from "@aerogram/store";
 import type { LifecycleMetrics } from "./lifecycle-metrics.ts";
+import { PeriodicTask } from "./periodic.ts";
 
 export interface BlobReclaimerOptions {
   graceMs: number;
@@ -44,9 +45,7 @@ interface Log {
 }
 
 export class BlobReclaimer {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
-  #stopped = true;
+  readonly #periodic: PeriodicTask;
   readonly totals: ReclaimTotals = { deleted: 0, bytes: 0, kept: 0, failed: 0 };
 
   constructor(
@@ -57,7 +56,17 @@ export class BlobReclaimer {
       log?: Log;
     },
     private readonly opts: BlobReclaimerOptions,
-  ) {}
+  ) {
+    this.#periodic = new PeriodicTask(
+      () =>
+        this.drain()
+          .then((t) => {
+            if (t.deleted > 0) this.deps.log?.info({ ...t }, "blobs reclaimed");
+          })
+          .catch((err) => this.deps.log?.warn({ err }, "blob reclaim run failed; retrying later")),
+      opts.intervalMs,
+    );
+  }
 
   /** One batch; returns what it did. */
   async runBatch(): Promise<ReclaimBatchResult> {
@@ -112,29 +121,10 @@ export class BlobReclaimer {
   }
 
   start(): void {
-    this.#stopped = false;
-    this.#schedule(0);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#running = this.drain()
-        .then((t) => {
-          if (t.deleted > 0) this.deps.log?.info({ ...t }, "blobs reclaimed");
-        })
-        .catch((err) => this.deps.log?.warn({ err }, "blob reclaim run failed; retrying later"))
-        .finally(() => {
-          this.#running = undefined;
-          this.#schedule(this.opts.intervalMs);
-        });
-    }, ms);
-    this.#timer.unref();
+    this.#periodic.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#periodic.stop();
   }
 }

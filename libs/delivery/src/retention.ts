@@ -15,6 +15,7 @@ import type { EventBus } from "@aerogram/events";
 import type { Limiter } from "@aerogram/limits";
 import type { RetentionDefault, Store } from "@aerogram/store";
 import type { LifecycleMetrics } from "./lifecycle-metrics.ts";
+import { PeriodicTask } from "./periodic.ts";
 
 export interface RetentionOptions {
   defaults: readonly RetentionDefault[];
@@ -35,9 +36,7 @@ interface Log {
 }
 
 export class RetentionWorker {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
-  #stopped = true;
+  readonly #periodic: PeriodicTask;
 
   constructor(
     private readonly deps: {
@@ -48,7 +47,17 @@ export class RetentionWorker {
       log?: Log;
     },
     private readonly opts: RetentionOptions,
-  ) {}
+  ) {
+    this.#periodic = new PeriodicTask(
+      () =>
+        this.sweep()
+          .then((n) => {
+            if (n) this.deps.log?.info({ expunged: n }, "retention sweep");
+          })
+          .catch((err) => this.deps.log?.warn({ err }, "retention sweep failed; retrying later")),
+      opts.intervalMs,
+    );
+  }
 
   /**
    * One full sweep if this replica gets the lease (undefined when another
@@ -97,29 +106,10 @@ export class RetentionWorker {
   }
 
   start(): void {
-    this.#stopped = false;
-    this.#schedule(0);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#running = this.sweep()
-        .then((n) => {
-          if (n) this.deps.log?.info({ expunged: n }, "retention sweep");
-        })
-        .catch((err) => this.deps.log?.warn({ err }, "retention sweep failed; retrying later"))
-        .finally(() => {
-          this.#running = undefined;
-          this.#schedule(this.opts.intervalMs);
-        });
-    }, ms);
-    this.#timer.unref();
+    this.#periodic.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#periodic.stop();
   }
 }

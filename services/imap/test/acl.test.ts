@@ -10,14 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  cleanEnv,
-  type RunningProcess,
-  requireServer,
-  startTsProcess,
-  TEST_REDIS_URL,
-  uniqueId,
-} from "@aerogram/testkit";
+import { type RunningProcess, requireServer } from "@aerogram/testkit";
 import {
   type Backends,
   createAccount,
@@ -26,9 +19,8 @@ import {
   RawClient,
   startBackends,
   startGateway,
+  startGatewayProcess,
 } from "./helpers.ts";
-
-const MAIN = "services/aerogram/src/main.ts";
 
 let backends: Backends;
 let gatewayA: Gateway;
@@ -47,22 +39,10 @@ after(async () => {
 
 async function startGatewayB(): Promise<number> {
   if (portB) return portB;
-  gatewayB = startTsProcess(
-    MAIN,
-    [],
-    cleanEnv({
-      ...backends.env,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `t${uniqueId()}:`,
-      AEROGRAM_SERVICES: "imap",
-      IMAP_PORT: "0",
-      HTTP_PORT: "0",
-      BIND_ADDRESS: "127.0.0.1",
-    }),
-  );
-  // A child process's start (tsx compile, migrations check) takes long on a loaded machine.
-  const [, port] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 180_000);
-  portB = Number(port);
+  const started = await startGatewayProcess(backends);
+  gatewayB = started.process;
+  const port = started.port;
+  portB = port;
   return portB;
 }
 

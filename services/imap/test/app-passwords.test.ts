@@ -15,9 +15,7 @@ import {
   type RunningProcess,
   requireServer,
   runTsProcess,
-  startTsProcess,
   TEST_REDIS_URL,
-  uniqueId,
 } from "@aerogram/testkit";
 import {
   type Backends,
@@ -26,9 +24,10 @@ import {
   RawClient,
   startBackends,
   startGateway,
+  startGatewayProcess,
 } from "./helpers.ts";
 
-const MAIN = "services/aerogram/src/main.ts";
+const _MAIN = "services/aerogram/src/main.ts";
 const MAILCTL = "services/admin/src/mailctl.ts";
 
 let backends: Backends;
@@ -46,21 +45,9 @@ after(async () => {
 });
 
 async function startGatewayB(): Promise<number> {
-  gatewayB = startTsProcess(
-    MAIN,
-    [],
-    cleanEnv({
-      ...backends.env,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `t${uniqueId()}:`,
-      AEROGRAM_SERVICES: "imap",
-      IMAP_PORT: "0",
-      HTTP_PORT: "0",
-      BIND_ADDRESS: "127.0.0.1",
-    }),
-  );
-  const [, port] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 60_000);
-  return Number(port);
+  const started = await startGatewayProcess(backends);
+  gatewayB = started.process;
+  return started.port;
 }
 
 async function login(

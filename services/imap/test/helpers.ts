@@ -7,7 +7,15 @@
 import { connect, type Socket } from "node:net";
 import { after, before } from "node:test";
 import type { Runtime } from "@aerogram/runtime";
-import { startTestBackend, type TestBackend, uniqueId } from "@aerogram/testkit";
+import {
+  cleanEnv,
+  type RunningProcess,
+  startTestBackend,
+  startTsProcess,
+  TEST_REDIS_URL,
+  type TestBackend,
+  uniqueId,
+} from "@aerogram/testkit";
 import { ImapServer } from "../src/server.ts";
 
 export type Backends = TestBackend<"s3">;
@@ -58,6 +66,39 @@ export async function startGateway(backends: Backends): Promise<Gateway> {
       await runtime.close();
     },
   };
+}
+
+/**
+ * A second gateway in its own process: `npm start`'s entry point serving IMAP
+ * only, on these backends (the shared Redis under its own key prefix), so what
+ * crosses processes goes over NATS/Redis/PostgreSQL as in production.
+ */
+export async function startGatewayProcess(
+  backends: Backends,
+  env: Record<string, string> = {},
+): Promise<{ process: RunningProcess; port: number }> {
+  const child = startTsProcess(
+    "services/aerogram/src/main.ts",
+    [],
+    cleanEnv({
+      ...backends.env,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `t${uniqueId()}:`,
+      AEROGRAM_SERVICES: "imap",
+      IMAP_PORT: "0",
+      HTTP_PORT: "0",
+      BIND_ADDRESS: "127.0.0.1",
+      ...env,
+    }),
+  );
+  // A child process's start (tsx compile, migrations check) takes long on a loaded machine.
+  try {
+    const [, port] = await child.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 180_000);
+    return { process: child, port: Number(port) };
+  } catch (err) {
+    await child.stop("SIGKILL").catch(() => {});
+    throw err;
+  }
 }
 
 export async function createAccount(

@@ -7,14 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  cleanEnv,
-  type RunningProcess,
-  requireServer,
-  startTsProcess,
-  TEST_REDIS_URL,
-  uniqueId,
-} from "@aerogram/testkit";
+import { type RunningProcess, requireServer } from "@aerogram/testkit";
 import {
   type Backends,
   createAccount,
@@ -23,9 +16,8 @@ import {
   RawClient,
   startBackends,
   startGateway,
+  startGatewayProcess,
 } from "./helpers.ts";
-
-const MAIN = "services/aerogram/src/main.ts";
 
 let backends: Backends;
 let gatewayA: Gateway;
@@ -45,23 +37,12 @@ after(async () => {
 const HEAD_MAX_STALE_MS = 300;
 
 async function startGatewayB(): Promise<number> {
-  gatewayB = startTsProcess(
-    MAIN,
-    [],
-    cleanEnv({
-      ...backends.env,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `t${uniqueId()}:`,
-      AEROGRAM_SERVICES: "imap",
-      IMAP_PORT: "0",
-      HTTP_PORT: "0",
-      BIND_ADDRESS: "127.0.0.1",
-      // How long B trusts a mailbox read without an event (mailbox-heads.ts).
-      IMAP_HEAD_MAX_STALE_MS: String(HEAD_MAX_STALE_MS),
-    }),
-  );
-  const [, port] = await gatewayB.waitFor(/IMAP\s+127\.0\.0\.1:(\d+)/, 60_000);
-  return Number(port);
+  const started = await startGatewayProcess(backends, {
+    // How long B trusts a mailbox read without an event (mailbox-heads.ts).
+    IMAP_HEAD_MAX_STALE_MS: String(HEAD_MAX_STALE_MS),
+  });
+  gatewayB = started.process;
+  return started.port;
 }
 
 async function session(port: number, user: string, pass: string): Promise<RawClient> {

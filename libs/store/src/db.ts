@@ -1,6 +1,7 @@
 /**
  * The connection pool and the small query helpers every repository uses.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 
 /** int8 (bigint) arrives from pg as a string; ours (UIDs, MODSEQs, sizes, counts) fit in a double. */
@@ -57,6 +58,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
   // the client instead of returning it to the pool.
   pool.on("connect", (client) => {
     client.on("error", (err) => opts.onError?.(err));
+    keepNamesOnlyWhereSafe(pool, client);
   });
   const onQuery = opts.onQuery;
   // Every query (pool.query and those inside transactions) goes through a client's query().
@@ -65,6 +67,57 @@ export function createPool(opts: PoolOptions): pg.Pool {
 }
 
 type AnyQuery = (...args: unknown[]) => unknown;
+
+/** Set on a pool once its server is known to give each connection its own backend (namedStatementsSafe). */
+const NAMED_SAFE = Symbol("aerogram.namedStatementsSafe");
+type MaybeNamedPool = pg.Pool & { [NAMED_SAFE]?: boolean };
+
+/**
+ * Named (prepared) statements (`named()`) are parsed and planned once per
+ * connection instead of at every call: on a busy IMAP gateway the planning of
+ * its few hot statements was a quarter of PostgreSQL's time (issue 17). They
+ * are only safe when every pool connection is its own backend: PGlite behind
+ * pglite-socket serves all of them from ONE backend, where two connections
+ * preparing one name collide ("prepared statement already exists"). Until the
+ * pool's server is known (namedStatementsSafe), and on PGlite, a client drops
+ * the name and the statement runs unnamed, as before.
+ */
+function keepNamesOnlyWhereSafe(pool: MaybeNamedPool, client: pg.PoolClient): void {
+  const original = client.query.bind(client) as AnyQuery;
+  (client as unknown as { query: AnyQuery }).query = (...args) => {
+    const first = args[0] as { name?: string } | undefined;
+    if (first && typeof first === "object" && first.name && !pool[NAMED_SAFE]) {
+      const { name: _, ...unnamed } = first;
+      args[0] = unnamed;
+    }
+    return original(...args);
+  };
+}
+
+/** Asks the server what it is; named statements stay off on PGlite (see keepNamesOnlyWhereSafe). */
+export async function enableNamedStatements(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ v: string }>("SELECT version() AS v");
+  (pool as MaybeNamedPool)[NAMED_SAFE] = !/PGlite/i.test(rows[0]?.v ?? "PGlite");
+}
+
+/** Statement text → its name (texts are built by code from a few variants, so this stays small). */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_TEXTS = 500;
+
+/**
+ * A hot statement as a named one: `db.query(named(sql, params))`. Only for
+ * texts that do not embed values (everything variable is a $n parameter), so
+ * each connection prepares a handful of them once.
+ */
+export function named(text: string, values: readonly unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (!name) {
+    if (statementNames.size >= MAX_NAMED_TEXTS) return { text, values: values as unknown[] };
+    name = `ag_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: values as unknown[] };
+}
 
 /** Wraps client.query to report durations; callback, promise and submittable forms pass through. */
 function timeQueries(client: pg.PoolClient, report: QueryTimer): void {
@@ -161,25 +214,75 @@ export function withMailboxLock<T>(
  * PostgreSQL runs as one implicit transaction (all or nothing, committed when
  * the message ends). The second statement takes a new snapshot after the first
  * got the lock (READ COMMITTED), so it sees every write committed before the
- * lock: `head(sql)` gives it the locked HIGHESTMODSEQ as a SQL expression.
- * `params` ($1…) are inlined as literals (inlineParams): the simple protocol has none.
+ * lock: `head(sql)` gives it the locked HIGHESTMODSEQ as a SQL expression
+ * (`$1` is the mailbox id in `statement`). The simple protocol has no
+ * parameters, so `params` ($1…) travel as literals: where named statements
+ * are safe (enableNamedStatements) the write is a prepared statement (PREPARE
+ * once per connection, in the same message the first time; then EXECUTE with
+ * the literals as its arguments), so PostgreSQL does not parse and plan it at
+ * every STORE/EXPUNGE (a third of their statement time, issue 17); `types`
+ * are its parameters' types. Elsewhere the literals are inlined into the text.
  * Returns the HIGHESTMODSEQ under the lock (undefined: no such mailbox, and
  * the write found nothing to do) and the write's rows.
  */
 export async function inMailboxLockStatement<R extends pg.QueryResultRow>(
-  pool: Queryable,
+  pool: pg.Pool,
   mailboxId: number,
   statement: (head: string) => string,
   params: readonly unknown[],
+  types: readonly string[],
   opts: CommitOptions = {},
 ): Promise<{ head: number | undefined; rows: R[] }> {
   if (!Number.isSafeInteger(mailboxId)) throw new RangeError(`mailbox id ${mailboxId} is not an integer`);
-  const head = `(SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId})`;
+  if (types.length !== params.length) throw new RangeError("one type per parameter");
   const async = opts.waitForFlush === false;
-  const results = (await pool.query(
-    `${async ? "SET LOCAL synchronous_commit TO OFF;\n" : ""}SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE;\n${inlineParams(statement(head), params)}`,
-  )) as unknown as pg.QueryResult[];
-  const first = async ? 1 : 0;
+  const sql = statement("(SELECT highestmodseq FROM mailboxes WHERE id = $1)");
+  const lock = `SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE;\n`;
+  const prefix = async ? "SET LOCAL synchronous_commit TO OFF;\n" : "";
+  if (!(pool as MaybeNamedPool)[NAMED_SAFE]) {
+    const results = (await pool.query(
+      `${prefix}${lock}${inlineParams(sql, params)}`,
+    )) as unknown as pg.QueryResult[];
+    return lockStatementResult<R>(results, async ? 1 : 0);
+  }
+  const name = named(`${types.join(",")}|${sql}`, []).name;
+  if (!name) {
+    const results = (await pool.query(
+      `${prefix}${lock}${inlineParams(sql, params)}`,
+    )) as unknown as pg.QueryResult[];
+    return lockStatementResult<R>(results, async ? 1 : 0);
+  }
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    let known = preparedOn.get(client);
+    if (!known) {
+      known = new Set();
+      preparedOn.set(client, known);
+    }
+    const prepare = known.has(name) ? "" : `PREPARE ${name} (${types.join(", ")}) AS ${sql};\n`;
+    const args = params.length ? `(${params.map(sqlLiteral).join(", ")})` : "";
+    const results = (await client.query(
+      `${prepare}${prefix}${lock}EXECUTE ${name}${args}`,
+    )) as unknown as pg.QueryResult[];
+    known.add(name);
+    return lockStatementResult<R>(results, (prepare ? 1 : 0) + (async ? 1 : 0));
+  } catch (err) {
+    // Whether the PREPARE stuck is unknown after a failed message: a fresh connection knows.
+    broken = true;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The statements each connection has PREPAREd (inMailboxLockStatement). */
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+function lockStatementResult<R extends pg.QueryResultRow>(
+  results: pg.QueryResult[],
+  first: number,
+): { head: number | undefined; rows: R[] } {
   return {
     head: (results[first]?.rows[0] as { highestmodseq?: number } | undefined)?.highestmodseq,
     rows: (results[first + 1]?.rows ?? []) as R[],

@@ -8,7 +8,7 @@ import { Acls } from "./acl/acl.ts";
 import { SharedFolders } from "./acl/shared-folders.ts";
 import { AppPasswords } from "./app-passwords/app-passwords.ts";
 import { BlobReclaim } from "./blobs/reclaim.ts";
-import { createPool, type Pool, type QueryTimer } from "./db.ts";
+import { createPool, enableNamedStatements, type Pool, type QueryTimer } from "./db.ts";
 import { DkimKeys } from "./dkim/keys.ts";
 import { Domains } from "./domains/domains.ts";
 import { Filtering } from "./filtering/filtering.ts";
@@ -102,6 +102,7 @@ export class Store {
     });
     try {
       await migrate(pool);
+      await enableNamedStatements(pool);
     } catch (err) {
       await pool.end();
       throw err;

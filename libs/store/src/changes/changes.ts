@@ -4,7 +4,7 @@
  * mailbox row's HIGHESTMODSEQ is the newest of both. "What changed since
  * MODSEQ m" is what every IMAP command asks before it answers.
  */
-import type { Queryable } from "../db.ts";
+import { named, type Queryable } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 
 export interface MessageChange {
@@ -48,7 +48,8 @@ export async function changesSince(db: Queryable, mailboxId: number, since: numb
     changed: [number, number, number, string[]][] | null;
     expunged: number[] | null;
   }>(
-    `SELECT b.uidvalidity, b.uidnext, b.highestmodseq,
+    named(
+      `SELECT b.uidvalidity, b.uidnext, b.highestmodseq,
             CASE WHEN b.highestmodseq > $2 THEN
               (SELECT json_agg(json_build_array(m.uid, m.modseq, m.flags, m.keywords) ORDER BY m.uid)
                  FROM messages m WHERE m.mailbox_id = b.id AND m.modseq > $2) END AS changed,
@@ -56,7 +57,8 @@ export async function changesSince(db: Queryable, mailboxId: number, since: numb
               (SELECT json_agg(e.uid ORDER BY e.uid)
                  FROM expunged e WHERE e.mailbox_id = b.id AND e.modseq > $2) END AS expunged
        FROM mailboxes b WHERE b.id = $1`,
-    [mailboxId, since],
+      [mailboxId, since],
+    ),
   );
   const h = rows[0];
   if (!h) throw new MailboxNotFoundError(mailboxId);

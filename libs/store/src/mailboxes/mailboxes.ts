@@ -4,7 +4,7 @@
  * row also holds UIDNEXT, HIGHESTMODSEQ and the counters: taking its row lock
  * is how every writer to a mailbox is serialised (messages/append.ts).
  */
-import { type Pool, type Queryable, withTransaction } from "../db.ts";
+import { named, type Pool, type Queryable, withTransaction } from "../db.ts";
 import { type RenameResult, renameIn } from "./rename.ts";
 import {
   claimRecent,
@@ -113,16 +113,17 @@ export class Mailboxes {
 
   async list(accountId: number): Promise<Mailbox[]> {
     const { rows } = await this.pool.query<MailboxRow>(
-      `SELECT ${COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name`,
-      [accountId],
+      named(`SELECT ${COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name`, [accountId]),
     );
     return rows.map(toMailbox);
   }
 
   async byName(accountId: number, name: string): Promise<Mailbox | undefined> {
     const { rows } = await this.pool.query<MailboxRow>(
-      `SELECT ${COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`,
-      [accountId, normalizeMailboxName(name)],
+      named(`SELECT ${COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`, [
+        accountId,
+        normalizeMailboxName(name),
+      ]),
     );
     return rows[0] && toMailbox(rows[0]);
   }

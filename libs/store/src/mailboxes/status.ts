@@ -2,7 +2,7 @@
  * STATUS counts (RFC 9051 §6.3.11) and \Recent claiming (RFC 3501 §2.3.2):
  * mailboxes.recent_uid is the first UID no session has claimed yet.
  */
-import type { Queryable } from "../db.ts";
+import { named, type Queryable } from "../db.ts";
 import { DELETED, SEEN } from "../messages/flags.ts";
 import { normalizeMailboxName } from "./mailboxes.ts";
 
@@ -75,13 +75,15 @@ async function statusWhere(
     deleted: string;
     watched: number | null;
   }>(
-    `SELECT b.id, b.name, b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
+    named(
+      `SELECT b.id, b.name, b.message_count, b.total_size, b.uidnext, b.uidvalidity, b.highestmodseq,
             (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.uid >= b.recent_uid) AS recent,
             (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${SEEN} = 0) AS unseen,
             (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ${DELETED} <> 0) AS deleted,
             (SELECT w.highestmodseq FROM mailboxes w WHERE w.id = $2) AS watched
        FROM mailboxes b WHERE ${where}`,
-    params.length === 1 ? [params[0], watchId ?? null] : [params[0], watchId ?? null, params[1]],
+      params.length === 1 ? [params[0], watchId ?? null] : [params[0], watchId ?? null, params[1]],
+    ),
   );
   const r = rows[0];
   if (!r) return undefined;
@@ -109,10 +111,12 @@ export async function claimRecent(db: Queryable, mailboxId: number, uidNext: num
   // One statement: the row is locked and written only when something is left to
   // claim; the common case (nothing new since the last claim) matches no row.
   const { rows } = await db.query<{ old: number }>(
-    `UPDATE mailboxes m SET recent_uid = $2
-       FROM (SELECT recent_uid AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o
-      WHERE m.id = $1 AND m.recent_uid < $2 RETURNING o.old`,
-    [mailboxId, uidNext],
+    named(
+      `UPDATE mailboxes m SET recent_uid = $2
+         FROM (SELECT recent_uid AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o
+        WHERE m.id = $1 AND m.recent_uid < $2 RETURNING o.old`,
+      [mailboxId, uidNext],
+    ),
   );
   return rows[0] ? Math.min(rows[0].old, uidNext) : uidNext;
 }

@@ -7,7 +7,7 @@
  * are allocated in commit order, never duplicated, never decreasing, across
  * any number of processes.
  */
-import type { PoolClient, Queryable } from "../db.ts";
+import { named, type PoolClient, type Queryable } from "../db.ts";
 import { claimDedupeKey, claimDedupeKeys, type DedupeOptions } from "../dedupe/delivery-dedupe.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { encodeFlags } from "./flags.ts";
@@ -304,7 +304,8 @@ export async function appendByName(db: Queryable, t: NamedAppend): Promise<Named
     modseq: number | null;
     recent_old: number | null;
   }>(
-    `WITH q AS (
+    named(
+      `WITH q AS (
        SELECT a.quota_bytes,
               CASE WHEN a.quota_bytes IS NULL THEN true
                    ELSE (SELECT coalesce(sum(total_size), 0) FROM mailboxes WHERE account_id = $24) + $22
@@ -327,7 +328,8 @@ export async function appendByName(db: Queryable, t: NamedAppend): Promise<Named
      SELECT EXISTS (SELECT 1 FROM mailboxes WHERE account_id = $24 AND name = $1) AS found,
             coalesce((SELECT fits FROM q), false) AS fits, a.*, (SELECT count(*) FROM ins) AS inserted
        FROM (SELECT 1) one LEFT JOIN a ON true`,
-    [t.name, n, ...params, bytes, keywords, t.accountId, t.claimRecentIn ?? null],
+      [t.name, n, ...params, bytes, keywords, t.accountId, t.claimRecentIn ?? null],
+    ),
   );
   const r = rows[0]!;
   if (r.id === null) return r.found ? { kind: r.fits ? "no-mailbox" : "over-quota" } : { kind: "no-mailbox" };

@@ -3,7 +3,7 @@
  * message rows removed under the mailbox row lock, logged in the expunge log.
  */
 import { recordExpungeSql } from "../changes/expunge-log.ts";
-import { inMailboxLockStatement, type PoolClient, type Queryable } from "../db.ts";
+import { inMailboxLockStatement, type Pool, type PoolClient } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { DELETED } from "./flags.ts";
 
@@ -55,7 +55,7 @@ export async function expungeLocked(
  * inMailboxLockStatement), the statement's snapshot taken after the lock.
  */
 export async function expungeOneTrip(
-  db: Queryable,
+  db: Pool,
   mailboxId: number,
   uids: readonly number[] | "all",
   opts: { onlyDeleted?: boolean; durable?: boolean },
@@ -65,6 +65,7 @@ export async function expungeOneTrip(
     mailboxId,
     (head) => expungeSql(`(${head} + 1)`),
     [mailboxId, uids === "all" ? null : uids, opts.onlyDeleted ?? false],
+    ["integer", "bigint[]", "boolean"],
     { waitForFlush: opts.durable !== false },
   );
   if (head === undefined) throw new MailboxNotFoundError(mailboxId);

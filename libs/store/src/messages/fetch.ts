@@ -4,7 +4,7 @@
  * columns text searches and garbage collection need.
  */
 import { type MessageChange, toChange } from "../changes/changes.ts";
-import type { Queryable } from "../db.ts";
+import { named, type Queryable } from "../db.ts";
 import { SEEN } from "./flags.ts";
 
 /** What FETCH may need of a message; all of it comes from Postgres, never S3. */
@@ -88,11 +88,13 @@ export async function fetchRowsWithHead(
     columns.objectIds ? "email_id, thread_id" : "",
   ].filter(Boolean);
   const { rows } = await db.query<RawFetchRow & { head: number }>(
-    `SELECT uid, modseq, flags, keywords, internal_date, saved_date, size, blob_key
+    named(
+      `SELECT uid, modseq, flags, keywords, internal_date, saved_date, size, blob_key
             ${optional.map((c) => `, ${c}`).join("")},
             (SELECT highestmodseq FROM mailboxes WHERE id = $1) AS head
        FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`,
-    [mailboxId, uids],
+      [mailboxId, uids],
+    ),
   );
   const fetched = rows.map(
     (r): FetchRow => ({

@@ -4,7 +4,7 @@
  * new MODSEQ; the mailbox's keyword list grows with new keywords.
  */
 import type { MessageChange } from "../changes/changes.ts";
-import { inMailboxLockStatement, type PoolClient, type Queryable } from "../db.ts";
+import { inMailboxLockStatement, type Pool, type PoolClient } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { mailboxKeywordsAddSql } from "./append.ts";
 import { encodeFlags } from "./flags.ts";
@@ -94,13 +94,14 @@ export async function updateFlagsLocked(
  * (db.ts inMailboxLockStatement); the statement's snapshot is taken after the
  * lock, so `current` is as of the lock, exactly as in the transaction form.
  */
-export async function updateFlagsOneTrip(db: Queryable, u: FlagUpdate): Promise<FlagUpdateResult> {
+export async function updateFlagsOneTrip(db: Pool, u: FlagUpdate): Promise<FlagUpdateResult> {
   const { bits, keywords } = encodeFlags(u.flags);
   const { head, rows } = await inMailboxLockStatement<FlagUpdateRow>(
     db,
     u.mailboxId,
     (head) => flagUpdateSql(u, keywords, `(${head} + 1)`),
     [u.mailboxId, u.uids, bits, keywords, null, u.unchangedSince ?? null],
+    ["integer", "bigint[]", "integer", "text[]", "bigint", "bigint"],
     { waitForFlush: u.durable !== false },
   );
   if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);

@@ -140,10 +140,7 @@ export async function listableMailboxes(session: Session): Promise<Mailbox[]> {
   const account = session.account;
   if (!account) return [];
   const store = session.ctx.runtime.store;
-  const [own, shared] = await Promise.all([
-    store.mailboxes.list(account.id),
-    store.acl.sharedWith(account.id),
-  ]);
+  const { own, shared } = await store.acl.listable(account.id);
   const visible = shared.filter((m) => m.rights.includes("l"));
   if (visible.length === 0) return own;
   const subscribed = new Set(await session.ctx.orphanSubscriptions.list(account.id));

@@ -8,7 +8,7 @@
  * grantee's rights are the union of its own row and the `anyone` and
  * `authenticated` rows (every user of this server is authenticated).
  */
-import { type Pool, type Queryable, withTransaction } from "../db.ts";
+import { named, type Pool, type Queryable, withTransaction } from "../db.ts";
 import { type Mailbox, toMailbox } from "../mailboxes/mailboxes.ts";
 
 /** Every standard right in canonical order (RFC 4314 §2.1). */
@@ -154,16 +154,48 @@ export class Acls {
    */
   async sharedWith(accountId: number): Promise<SharedMailbox[]> {
     const { rows } = await this.pool.query<SharedRow>(
-      `SELECT ${MAILBOX_COLUMNS}, o.address AS owner_address, string_agg(a.rights, '') AS rights
-         FROM mailbox_acl a
-         JOIN mailboxes m ON m.id = a.mailbox_id
-         JOIN accounts o ON o.id = m.account_id
-        WHERE (a.grantee_id = $1 OR a.grantee_id IS NULL) AND m.account_id <> $1
-        GROUP BY m.id, o.address
-        ORDER BY o.address, m.name`,
-      [accountId],
+      named(
+        `SELECT ${MAILBOX_COLUMNS}, o.address AS owner_address, string_agg(a.rights, '') AS rights
+           FROM mailbox_acl a
+           JOIN mailboxes m ON m.id = a.mailbox_id
+           JOIN accounts o ON o.id = m.account_id
+          WHERE (a.grantee_id = $1 OR a.grantee_id IS NULL) AND m.account_id <> $1
+          GROUP BY m.id, o.address
+          ORDER BY o.address, m.name`,
+        [accountId],
+      ),
     );
     return rows.map(toShared);
+  }
+
+  /**
+   * What LIST shows, in ONE statement (issue 17: LIST was two round trips):
+   * the account's own mailboxes by name (Mailboxes.list) and the other
+   * accounts' mailboxes it has any right on (sharedWith), in their orders.
+   */
+  async listable(accountId: number): Promise<{ own: Mailbox[]; shared: SharedMailbox[] }> {
+    const { rows } = await this.pool.query<SharedRow & { part: number }>(
+      named(
+        `SELECT ${MAILBOX_COLUMNS}, NULL::text AS owner_address, NULL::text AS rights, 0 AS part
+           FROM mailboxes m WHERE m.account_id = $1
+         UNION ALL
+         SELECT ${MAILBOX_COLUMNS}, o.address, string_agg(a.rights, ''), 1
+           FROM mailbox_acl a
+           JOIN mailboxes m ON m.id = a.mailbox_id
+           JOIN accounts o ON o.id = m.account_id
+          WHERE (a.grantee_id = $1 OR a.grantee_id IS NULL) AND m.account_id <> $1
+          GROUP BY m.id, o.address
+         ORDER BY part, owner_address, name`,
+        [accountId],
+      ),
+    );
+    const own: Mailbox[] = [];
+    const shared: SharedMailbox[] = [];
+    for (const r of rows) {
+      if (r.part === 0) own.push(toMailbox(r));
+      else shared.push(toShared(r));
+    }
+    return { own, shared };
   }
 
   /**

@@ -125,6 +125,13 @@ export class SelectedMailbox {
     return this.#flags[sequenceNumber - 1]!;
   }
 
+  /** Messages of the view with system-flag `bit` set (`set`) or clear. */
+  countFlag(bit: number, set: boolean): number {
+    let n = 0;
+    for (let i = 0; i < this.#count; i++) if (((this.#flags[i]! & bit) !== 0) === set) n++;
+    return n;
+  }
+
   keywordsOf(uid: number): readonly string[] {
     return this.#keywords.get(uid) ?? [];
   }

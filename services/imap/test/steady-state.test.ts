@@ -130,6 +130,39 @@ test("the session's own APPEND answers EXISTS and RECENT without reading the cha
   }
 });
 
+test("STATUS of the selected mailbox answers from a current view, the same counts the database gives", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b } = await selectedPair(trusting);
+  try {
+    assert.match(await a.command("STORE 1 +FLAGS (\\Seen \\Deleted)"), /OK/);
+    const status = "STATUS INBOX (MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY DELETED HIGHESTMODSEQ)";
+    const statusOf = (response: string) => untaggedOf(response).filter((l) => l.startsWith("* STATUS"));
+    // The other session (not current yet: the store moved the head) asks the database.
+    const fromStore = statusOf(await b.command(status));
+    assert.match(
+      fromStore[0]!,
+      /MESSAGES 2 UNSEEN 1 RECENT 0 UIDNEXT 3 UIDVALIDITY \d+ DELETED 1 HIGHESTMODSEQ \d+/,
+    );
+    const before = await queries(trusting);
+    const fromView = statusOf(await a.command(status));
+    assert.equal(await queries(trusting), before, "no query for STATUS of a current selected mailbox");
+    assert.deepEqual(fromView, fromStore);
+    // SIZE is not in the view: the store answers.
+    assert.match(await a.command("STATUS INBOX (SIZE)"), /\* STATUS "INBOX" \(SIZE \d+\)/);
+    assert.ok((await queries(trusting)) > before);
+
+    // Another session's APPEND makes the view stale: STATUS counts it at once.
+    const text = message("status 3");
+    b.write(`ap3 APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+    assert.match(await b.response("ap3"), /OK \[APPENDUID/);
+    const after = await a.command("STATUS INBOX (MESSAGES UNSEEN UIDNEXT)");
+    assert.match(after, /\* STATUS "INBOX" \(MESSAGES 3 UNSEEN 2 UIDNEXT 4\)/);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test("with IMAP_HEAD_MAX_STALE_MS=0 a change written without any event shows at the next command", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
   const { a, b, id } = await selectedPair(checking);

@@ -9,10 +9,10 @@ import {
   type StatusItem,
   untagged,
 } from "@aerogram/imap-protocol";
-import type { Mailbox, MailboxStatusCounts } from "@aerogram/store";
+import { DELETED, type Mailbox, type MailboxStatusCounts, normalizeMailboxName, SEEN } from "@aerogram/store";
 import { no } from "../errors.ts";
 import { accountId, requireMailbox } from "../mailbox-lookup.ts";
-import { isOtherUsersName } from "../namespaces.ts";
+import { eventAccountOf, isOtherUsersName } from "../namespaces.ts";
 import { requireRight } from "../rights.ts";
 import { mailboxIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
@@ -44,12 +44,50 @@ export async function status(session: Session, command: StatusCommand): Promise<
     await session.send(await statusResponse(session, mailbox, command.items));
     return ok("STATUS completed");
   }
+  const current = statusOfCurrentView(session, command);
+  if (current) {
+    await session.send(current);
+    return ok("STATUS completed");
+  }
   // One statement: the name lookup, the counts and the selected mailbox's head.
   const counts = await session.ctx.imapMailboxes.statusByName(accountId(session), command.mailbox, view?.id);
   if (!counts) throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.nonExistent());
   if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
   await session.send(statusLine(session, counts.name, counts.id, counts, command.items));
   return ok("STATUS completed");
+}
+
+/**
+ * STATUS of the session's own selected mailbox from its view, with no query,
+ * when the view is current by the rules every command's sync follows
+ * (mailbox-heads.ts: a read less than IMAP_HEAD_MAX_STALE_MS old saw no
+ * newer MODSEQ and no wake-up since named one). Every change to the counts
+ * STATUS reports moves HIGHESTMODSEQ, so they are the view's: MESSAGES its
+ * count, UNSEEN/DELETED its flags. RECENT (RFC 3501: messages no session has
+ * claimed yet) is 0 for a read-write IMAP4rev1 view, which claims every
+ * message it takes in; otherwise, with expunges not yet reported (the view
+ * still counts them), for SIZE (the view has no sizes), or when not current:
+ * undefined, and STATUS asks the store.
+ */
+function statusOfCurrentView(session: Session, command: StatusCommand): ResponseChunk[] | undefined {
+  const view = session.selected;
+  if (!view || view.pendingExpunges.size > 0) return undefined;
+  if (eventAccountOf(session, view) !== session.account?.id) return undefined;
+  if (normalizeMailboxName(command.mailbox) !== view.name) return undefined;
+  if (command.items.includes("SIZE")) return undefined;
+  if (command.items.includes("RECENT") && (session.rev2 || view.readOnly)) return undefined;
+  if (!session.ctx.heads.current(view.id, view.modseq)) return undefined;
+  const counts: MailboxStatusCounts = {
+    messages: view.count,
+    recent: 0,
+    unseen: command.items.includes("UNSEEN") ? view.countFlag(SEEN, false) : 0,
+    deleted: command.items.includes("DELETED") ? view.countFlag(DELETED, true) : 0,
+    size: 0,
+    uidNext: view.uidNext,
+    uidValidity: view.uidValidity,
+    highestModseq: view.modseq,
+  };
+  return statusLine(session, view.name, view.id, counts, command.items);
 }
 
 export async function statusResponse(

@@ -262,11 +262,14 @@ export async function inMailboxLockStatement<R extends pg.QueryResultRow>(
     }
     const prepare = known.has(name) ? "" : `PREPARE ${name} (${types.join(", ")}) AS ${sql};\n`;
     const args = params.length ? `(${params.map(sqlLiteral).join(", ")})` : "";
+    // The generic plan: these writes look rows up by (mailbox_id, uid) whatever
+    // the arguments, and PostgreSQL's default kept re-planning STORE's statement
+    // at every call (its custom plans look cheaper than the generic one).
     const results = (await client.query(
-      `${prepare}${prefix}${lock}EXECUTE ${name}${args}`,
+      `${prepare}${prefix}SET LOCAL plan_cache_mode TO force_generic_plan;\n${lock}EXECUTE ${name}${args}`,
     )) as unknown as pg.QueryResult[];
     known.add(name);
-    return lockStatementResult<R>(results, (prepare ? 1 : 0) + (async ? 1 : 0));
+    return lockStatementResult<R>(results, (prepare ? 1 : 0) + (async ? 1 : 0) + 1);
   } catch (err) {
     // Whether the PREPARE stuck is unknown after a failed message: a fresh connection knows.
     broken = true;

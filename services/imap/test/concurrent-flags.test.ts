@@ -109,7 +109,8 @@ test("SELECT (QRESYNC): an expunge committed after the view was listed is not VA
   const account = await createAccount(runtime);
   const a = await RawClient.connect(fixture.gateway.port);
   const messages = runtime.store.messages;
-  const listUids = messages.listUids;
+  const mailboxes = runtime.store.mailboxes;
+  const openForSelect = mailboxes.openForSelect;
   try {
     assert.match(await a.login(account.user, account.pass), /OK/);
     assert.match(await a.command("ENABLE QRESYNC"), /OK/);
@@ -124,11 +125,11 @@ test("SELECT (QRESYNC): an expunge committed after the view was listed is not VA
     assert.match(await a.command("UNSELECT"), /OK/);
     // Another gateway expunges UID 2 just after this one listed the mailbox for SELECT.
     const inbox = (await runtime.store.mailboxes.byName(account.id, "INBOX"))!;
-    messages.listUids = async (mailboxId: number) => {
-      const rows = await listUids.call(messages, mailboxId);
-      messages.listUids = listUids;
+    mailboxes.openForSelect = async (mailboxId: number, claim: boolean) => {
+      const snapshot = await openForSelect.call(mailboxes, mailboxId, claim);
+      mailboxes.openForSelect = openForSelect;
       await messages.expunge(inbox.id, [2]);
-      return rows;
+      return snapshot;
     };
     const select = await a.command(`SELECT INBOX (QRESYNC (${uidValidity} ${modseq} 1:3))`);
     assert.match(select, /\* 3 EXISTS\r\n/);
@@ -143,7 +144,7 @@ test("SELECT (QRESYNC): an expunge committed after the view was listed is not VA
       ],
     );
   } finally {
-    messages.listUids = listUids;
+    mailboxes.openForSelect = openForSelect;
     a.close();
   }
 });

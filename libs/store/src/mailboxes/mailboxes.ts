@@ -11,7 +11,9 @@ import {
   type MailboxStatusWithHead,
   mailboxStatus,
   mailboxStatusByName,
+  openForSelect,
   recentFrom,
+  type SelectSnapshot,
 } from "./status.ts";
 
 export const HIERARCHY_DELIMITER = "/";
@@ -187,6 +189,10 @@ export class Mailboxes {
   /** The first \Recent UID not yet claimed (EXAMINE looks without claiming). */
   recentFrom(mailboxId: number): Promise<number> {
     return recentFrom(this.pool, mailboxId);
+  }
+  /** SELECT/EXAMINE's head, messages and \Recent claim in one statement (status.ts openForSelect). */
+  openForSelect(mailboxId: number, claim: boolean): Promise<SelectSnapshot | undefined> {
+    return openForSelect(this.pool, mailboxId, claim);
   }
 
   /** HIGHESTMODSEQ of each existing mailbox of `ids` in one query (the IDLE poll); gone ones are absent. */

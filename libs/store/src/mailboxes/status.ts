@@ -121,6 +121,76 @@ export async function claimRecent(db: Queryable, mailboxId: number, uidNext: num
   return rows[0] ? Math.min(rows[0].old, uidNext) : uidNext;
 }
 
+/** What SELECT/EXAMINE needs of a mailbox, read from one snapshot (openForSelect). */
+export interface SelectSnapshot {
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** Every message, ascending UID. */
+  messages: { uid: number; flags: number; keywords: string[] }[];
+  /** First \Recent UID for the session: what it claimed (claim) or what nobody has yet (look). */
+  recentFrom: number;
+}
+
+/**
+ * SELECT's reads in ONE statement (issue 17: they were four round trips): the
+ * head, every message's UID and flags (one snapshot, so head and list agree:
+ * anything committed later is above the head and reaches the view's next
+ * sync), and the \Recent claim up to the head's UIDNEXT (`claim`, as
+ * claimRecent makes it: under the row lock, only when something is left) or,
+ * for EXAMINE, the first unclaimed UID without claiming. Undefined when the
+ * mailbox does not exist.
+ */
+export async function openForSelect(
+  db: Queryable,
+  mailboxId: number,
+  claim: boolean,
+): Promise<SelectSnapshot | undefined> {
+  const { rows } = await db.query<{
+    uidvalidity: number;
+    uidnext: number;
+    highestmodseq: number;
+    recent_uid: number;
+    claimed_from: number | null;
+    uid: number | null;
+    flags: number | null;
+    keywords: string[] | null;
+  }>(
+    named(
+      `WITH b AS (
+         SELECT id, uidvalidity, uidnext, highestmodseq, recent_uid FROM mailboxes WHERE id = $1
+       ), claim AS (
+         UPDATE mailboxes m SET recent_uid = b.uidnext
+           FROM b, (SELECT recent_uid AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o
+          WHERE $2 AND m.id = $1 AND m.recent_uid < b.uidnext
+          RETURNING o.old
+       )
+       SELECT b.uidvalidity, b.uidnext, b.highestmodseq, b.recent_uid,
+              (SELECT old FROM claim) AS claimed_from, m.uid, m.flags, m.keywords
+         FROM b LEFT JOIN messages m ON m.mailbox_id = b.id
+        ORDER BY m.uid`,
+      [mailboxId, claim],
+    ),
+  );
+  const head = rows[0];
+  if (!head) return undefined;
+  const messages: SelectSnapshot["messages"] = [];
+  for (const r of rows)
+    if (r.uid !== null) messages.push({ uid: r.uid, flags: r.flags!, keywords: r.keywords! });
+  const recentFrom = !claim
+    ? head.recent_uid
+    : head.claimed_from !== null
+      ? Math.min(head.claimed_from, head.uidnext)
+      : head.uidnext;
+  return {
+    uidValidity: head.uidvalidity,
+    uidNext: head.uidnext,
+    highestModseq: head.highestmodseq,
+    messages,
+    recentFrom,
+  };
+}
+
 /** The first \Recent UID not yet claimed (EXAMINE looks without claiming). */
 export async function recentFrom(db: Queryable, mailboxId: number): Promise<number> {
   const { rows } = await db.query<{ recent_uid: number }>("SELECT recent_uid FROM mailboxes WHERE id = $1", [

@@ -14,6 +14,7 @@ import {
   untagged,
   untaggedStatus,
 } from "@aerogram/imap-protocol";
+import { no } from "../errors.ts";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import { accessOf, noteSelected } from "../namespaces.ts";
 import { requireRight, writableWith } from "../rights.ts";
@@ -33,33 +34,29 @@ export async function select(session: Session, command: SelectCommand): Promise<
   requireRight(session, mailbox, "r", command.name);
   // Without a right to change anything, SELECT opens read-only (RFC 4314 §4).
   const readOnly = command.name === "EXAMINE" || !writableWith(accessOf(session, mailbox).rights);
-  const store = session.ctx.runtime.store;
-  // The head first: anything committed after it shows up in the view's next sync
-  // (changes above head.highestModseq) even when listUids already saw it.
-  const head = await store.messages.changesSince(mailbox.id, Number.MAX_SAFE_INTEGER);
-  const rows = await store.messages.listUids(mailbox.id);
+  // One statement: the head, every message's flags and (SELECT, IMAP4rev1) the \Recent claim.
+  const claim = !session.rev2 && !readOnly;
+  const snapshot = await session.ctx.imapMailboxes.openForSelect(mailbox.id, claim);
+  if (!snapshot) throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.nonExistent());
   const view = new SelectedMailbox(
     mailbox.id,
     mailbox.name,
-    head.uidValidity,
+    snapshot.uidValidity,
     readOnly,
     0,
-    head.uidNext,
-    rows.length + 8,
+    snapshot.uidNext,
+    snapshot.messages.length + 8,
   );
-  const modseq = head.highestModseq;
-  for (const row of rows) view.add(row.uid, row.flags, row.keywords);
-  view.uidNext = Math.max(head.uidNext, view.maxUid + 1);
+  const modseq = snapshot.highestModseq;
+  for (const row of snapshot.messages) view.add(row.uid, row.flags, row.keywords);
+  view.uidNext = Math.max(snapshot.uidNext, view.maxUid + 1);
   for (const k of mailbox.keywords) view.knownKeywords.add(k);
   view.modseq = modseq;
   const out: ResponseChunk[] = [];
   out.push(...untagged([view.count, atom("EXISTS")]));
   if (!session.rev2) {
     // SELECT claims the \Recent messages; EXAMINE shows them without claiming.
-    const from = readOnly
-      ? await session.ctx.imapMailboxes.recentFrom(mailbox.id)
-      : await session.ctx.imapMailboxes.claimRecent(mailbox.id, view.uidNext);
-    view.claimRecent(from, view.uidNext);
+    view.claimRecent(snapshot.recentFrom, view.uidNext);
     out.push(...untagged([view.recentCount(), atom("RECENT")]));
   }
   noteSelected(session, view, mailbox);

@@ -155,6 +155,7 @@ const envSchema = z.object({
 
   DATABASE_URL: url(["postgres:", "postgresql:"]),
   DATABASE_POOL_MAX: positiveInt(10),
+  DATABASE_PREPARED_STATEMENTS: bool,
   EMBEDDED_PG_PORT: port.default(54329),
   EMBEDDED_PG_STALL_MS: positiveInt(10_000),
 
@@ -280,6 +281,8 @@ export interface Config {
   database: {
     url: string | undefined;
     poolMax: number;
+    /** Named/PREPAREd hot statements (off behind a transaction-pooling proxy such as PgBouncer). */
+    preparedStatements: boolean;
     embeddedPort: number;
     embeddedDir: string;
     /**
@@ -487,6 +490,7 @@ export function loadConfig(env: Env = process.env): Config {
     database: {
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
+      preparedStatements: e.DATABASE_PREPARED_STATEMENTS ?? true,
       embeddedPort: e.EMBEDDED_PG_PORT,
       embeddedDir: `${dataDir}/pg`,
       embeddedStallMs: e.EMBEDDED_PG_STALL_MS,

@@ -89,6 +89,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     const store = await Store.open({
       url: databaseUrl,
       poolMax: config.database.poolMax,
+      preparedStatements: config.database.preparedStatements,
       applicationName: `aerogram-${opts.service}`,
       onPoolError: (err) => log.warn({ err }, "postgres connection lost; the pool reconnects"),
       onQuery: postgresQueryTimer(metrics),

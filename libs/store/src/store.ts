@@ -31,6 +31,13 @@ export interface StoreOptions {
   applicationName?: string;
   /** Query timing hook (aerogram_pg_query_duration_seconds). */
   onQuery?: QueryTimer;
+  /**
+   * Named (prepared) statements where the server allows them (default true):
+   * false behind a proxy that moves sessions between server connections
+   * (PgBouncer in transaction mode), where a statement prepared on one
+   * backend is missing on the next (DATABASE_PREPARED_STATEMENTS=0).
+   */
+  preparedStatements?: boolean;
 }
 
 export class Store {
@@ -102,7 +109,7 @@ export class Store {
     });
     try {
       await migrate(pool);
-      await enableNamedStatements(pool);
+      if (opts.preparedStatements !== false) await enableNamedStatements(pool);
     } catch (err) {
       await pool.end();
       throw err;

@@ -98,6 +98,9 @@ async function serveWorkers(): Promise<() => Promise<void>> {
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  // However this process ends (the bench's SIGTERM while the workers still start,
+  // at a load of 50 that takes minutes), the workers' process ends with it.
+  process.once("exit", () => child.kill("SIGTERM"));
   await new Promise<void>((res, rej) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -115,8 +118,11 @@ async function serveWorkers(): Promise<() => Promise<void>> {
 }
 
 if (cluster.isPrimary) {
+  let stop: (() => Promise<void>) | undefined;
+  // Installed before the start: a SIGTERM while starting exits (and the exit handler
+  // above stops the workers) instead of dying by the signal and orphaning them.
+  process.once("SIGTERM", () => void (stop ?? (async () => {}))().finally(() => process.exit(0)));
   await createAccounts();
-  const stop = gateways <= 1 ? await serve() : await serveWorkers();
-  process.once("SIGTERM", () => void stop().finally(() => process.exit(0)));
+  stop = gateways <= 1 ? await serve() : await serveWorkers();
   console.log("READY");
 }

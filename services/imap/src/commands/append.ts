@@ -12,6 +12,7 @@ import { no } from "../errors.ts";
 import { accountId, requireMailbox } from "../mailbox-lookup.ts";
 import { applyOwnAppend } from "../mailbox-sync.ts";
 import { parseMailboxName } from "../namespaces.ts";
+import { claimsRecent } from "../private-seen.ts";
 import { publishChange } from "../publish.ts";
 import { appendableFlags } from "../rights.ts";
 import type { Session } from "../session.ts";
@@ -56,7 +57,7 @@ export async function append(session: Session, command: AppendCommand): Promise<
       flags: message.flags,
       index: toIndexColumns(blobs[i]!.index),
     })),
-    ...(view && !view.readOnly && !session.rev2 ? { claimRecentIn: view.id } : {}),
+    ...(view && !view.readOnly && !session.rev2 && claimsRecent(view) ? { claimRecentIn: view.id } : {}),
   });
   if (result.kind === "no-mailbox")
     throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.tryCreate());

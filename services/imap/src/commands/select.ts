@@ -16,6 +16,7 @@ import {
 } from "@aerogram/imap-protocol";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import { accessOf, noteSelected } from "../namespaces.ts";
+import { claimsRecent, loadPrivateSeen, readerChanges } from "../private-seen.ts";
 import { requireRight, writableWith } from "../rights.ts";
 import { mailboxIdCode } from "../search/object-id.ts";
 import { SelectedMailbox } from "../selected-mailbox.ts";
@@ -49,6 +50,7 @@ export async function select(session: Session, command: SelectCommand): Promise<
   );
   const modseq = head.highestModseq;
   for (const row of rows) view.add(row.uid, row.flags, row.keywords);
+  await loadPrivateSeen(session, view, mailbox);
   view.uidNext = Math.max(head.uidNext, view.maxUid + 1);
   for (const k of mailbox.keywords) view.knownKeywords.add(k);
   view.modseq = modseq;
@@ -56,9 +58,11 @@ export async function select(session: Session, command: SelectCommand): Promise<
   out.push(...untagged([view.count, atom("EXISTS")]));
   if (!session.rev2) {
     // SELECT claims the \Recent messages; EXAMINE shows them without claiming.
-    const from = readOnly
-      ? await session.ctx.imapMailboxes.recentFrom(mailbox.id)
-      : await session.ctx.imapMailboxes.claimRecent(mailbox.id, view.uidNext);
+    const from = !claimsRecent(view)
+      ? view.uidNext
+      : readOnly
+        ? await session.ctx.imapMailboxes.recentFrom(mailbox.id)
+        : await session.ctx.imapMailboxes.claimRecent(mailbox.id, view.uidNext);
     view.claimRecent(from, view.uidNext);
     out.push(...untagged([view.recentCount(), atom("RECENT")]));
   }
@@ -106,7 +110,12 @@ async function qresyncResponses(
   // only helps a server whose expunge history is incomplete, and ours is complete
   // (every expunge is logged with its MODSEQ and never pruned), so the VANISHED
   // (EARLIER) below is already exactly the known UIDs expunged since `since`.
-  const changes = await session.ctx.runtime.store.messages.changesSince(view.id, Number(since));
+  const changes = await readerChanges(
+    session,
+    view,
+    await session.ctx.runtime.store.messages.changesSince(view.id, Number(since)),
+    Number(since),
+  );
   const out: ResponseChunk[] = [];
   // Only UIDs the new view doesn't hold: an expunge committed after the view was
   // listed would otherwise be VANISHED while its message still numbers a sequence

@@ -5,10 +5,10 @@
  * true })): every answer matches, after normalising what is only spelling
  * (quoting of atoms, the order of rights letters and of LIST lines, Dovecot's
  * obsolete "c"/"d" letters, response text), except the differences below,
- * which are asserted on both servers so they stay documented. Per-user \Seen
- * (Dovecot's INDEXPVT private index, Aerogram's mailbox_seen) and a replacing
- * STORE with partial rights (the flags without a right keep their values) are
- * compared step by step and answer alike:
+ * which are asserted on both servers so they stay documented (per-user \Seen,
+ * Dovecot's INDEXPVT private index and Aerogram's mailbox_seen, and a replacing
+ * STORE with partial rights, whose flags without a right keep their values, are
+ * compared step by step from step 31 on and answer alike):
  *
  *   STORE +FLAGS (\Deleted) with no "t" right, EXPUNGE with no "e" right:
  *     Dovecot answers OK and changes nothing; Aerogram NO [NOPERM] (RFC 4314 §4

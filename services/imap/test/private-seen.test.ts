@@ -117,3 +117,98 @@ test("a grantee's \\Seen is its own: reading, FETCH FLAGS, STATUS and SEARCH per
     g.close();
   }
 });
+
+test("the grantee's other session (a second gateway process) follows its \\Seen, live and by CHANGEDSINCE; the owner's doesn't", {
+  timeout: 360_000,
+}, async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  if (!(await requireServer(t, "nats"))) return;
+  if (!(await requireServer(t, "redis"))) return;
+  const started = await startGatewayProcess(backends);
+  second = started.process;
+  const { grantee, o, g, shared } = await sharedTeam("lrsw", 2);
+  const g2 = await login(started.port, grantee.user, grantee.pass);
+  try {
+    const head = Number(/HIGHESTMODSEQ (\d+)/.exec(await g.command(`SELECT "${shared}" (CONDSTORE)`))![1]);
+    assert.match(await g2.command(`SELECT "${shared}" (CONDSTORE)`), /\* 2 EXISTS/);
+    assert.match(await o.command("SELECT Team (CONDSTORE)"), /\* 2 EXISTS/);
+
+    const stored = await g.command("STORE 1 +FLAGS (\\Seen)");
+    const modseq = Number(/\* 1 FETCH \(FLAGS \(\\Seen\) MODSEQ \((\d+)\)\)/.exec(stored)?.[1]);
+    assert.ok(modseq > head, stored);
+    // The reader's other session: the change with its MODSEQ (RFC 7162 §3.1.4), by its sync...
+    assert.match(
+      await g2.command("NOOP"),
+      new RegExp(`\\* 1 FETCH \\(UID 1 FLAGS \\(\\\\Seen\\) MODSEQ \\(${modseq}\\)\\)`),
+    );
+    // ...and by CHANGEDSINCE; the owner has nothing changed since.
+    assert.match(
+      await g2.command(`FETCH 1:2 (FLAGS) (CHANGEDSINCE ${head})`),
+      new RegExp(`^\\* 1 FETCH \\(FLAGS \\(\\\\Seen\\) MODSEQ \\(${modseq}\\)\\)\\r\\nt\\d+ OK`),
+    );
+    assert.doesNotMatch(await o.command("NOOP"), /FETCH/);
+    assert.match(await o.command(`FETCH 1:2 (FLAGS) (CHANGEDSINCE ${head})`), /^t\d+ OK/);
+    assert.match(await o.command("FETCH 1 (FLAGS MODSEQ)"), /FLAGS \(\\Recent\) MODSEQ \((\d+)\)/);
+    assert.match(await g2.command("SEARCH UNSEEN"), /\* SEARCH 2\r\n/);
+
+    // Live: the grantee's IDLE on the other process hears its own \Seen from here.
+    g2.write("idle IDLE\r\n");
+    await g2.readUntil((s) => s.includes("+ idling"));
+    g2.take();
+    assert.match(await g.command("FETCH 2 (RFC822.TEXT)"), /FLAGS \(\\Seen\)/);
+    await g2.readUntil((s) => /\* 2 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)/.test(s), 20_000);
+    g2.write("DONE\r\n");
+    assert.match(await g2.response("idle"), /OK/);
+    assert.match(await o.command("SEARCH UNSEEN"), /\* SEARCH 1 2\r\n/);
+    // CONDSTORE's UNCHANGEDSINCE compares the reader's MODSEQ: an older one is MODIFIED.
+    assert.match(await g2.command(`STORE 1 (UNCHANGEDSINCE ${head}) -FLAGS (\\Seen)`), /OK \[MODIFIED 1\]/);
+    assert.match(await g2.command("FETCH 1 (FLAGS)"), /\\Seen/);
+  } finally {
+    o.close();
+    g.close();
+    g2.close();
+  }
+});
+
+test("seen_shared makes \\Seen common; a Shared/ folder gives each user its own", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const store = gateway.runtime.store;
+  const { owner, o, g, shared } = await sharedTeam("lrsw", 2);
+  try {
+    const mailbox = (await store.mailboxes.byName(owner.id, "Team"))!;
+    assert.equal(await store.privateSeen.setShared(mailbox.id, true), true);
+    assert.match(await g.command(`SELECT "${shared}"`), /OK \[READ-WRITE\]/);
+    assert.match(await g.command("STORE 1 +FLAGS (\\Seen)"), /FLAGS \(\\Seen\)/);
+    assert.match(await o.command("SELECT Team"), /OK \[UNSEEN 2\]/);
+    assert.match(await o.command("SEARCH SEEN"), /\* SEARCH 1\r\n/);
+    assert.match(await g.command(`STATUS "Other Users/${owner.user}/Team" (UNSEEN)`), /UNSEEN 1/);
+    // Back to per user (at the next SELECT): the grantee has read nothing of its own.
+    assert.equal(await store.privateSeen.setShared(mailbox.id, false), true);
+    assert.match(await g.command(`SELECT "${shared}"`), /OK \[UNSEEN 1\]/);
+    assert.match(await g.command("SEARCH UNSEEN"), /\* SEARCH 1 2\r\n/);
+
+    // A shared folder: every user is a reader with its own \Seen.
+    const folder = `f${Date.now().toString(36)}`;
+    assert.equal(await store.sharedFolders.create(folder), true);
+    const folderInbox = (await store.mailboxes.byName(
+      (await store.accounts.byAddress(`#shared/${folder}`))!.id,
+      "INBOX",
+    ))!;
+    const users = [owner, await createAccount(gateway.runtime)];
+    for (const u of users) await store.acl.set(folderInbox.id, u.user, "replace", "lrsi");
+    const [a, b] = [o, await login(gateway.port, users[1]!.user, users[1]!.pass)];
+    try {
+      assert.match(await append(a!, `Shared/${folder}`, "to everyone"), /ap OK/);
+      assert.match(await a!.command(`SELECT "Shared/${folder}"`), /\* 1 EXISTS/);
+      assert.match(await a!.command("FETCH 1 (BODY[])"), /FLAGS \(\\Seen/);
+      assert.match(await b.command(`STATUS "Shared/${folder}" (MESSAGES UNSEEN)`), /MESSAGES 1 UNSEEN 1/);
+      assert.match(await b.command(`SELECT "Shared/${folder}"`), /OK \[UNSEEN 1\]/);
+      assert.match(await a!.command(`STATUS "Shared/${folder}" (UNSEEN)`), /UNSEEN 0/);
+    } finally {
+      b.close();
+    }
+  } finally {
+    o.close();
+    g.close();
+  }
+});

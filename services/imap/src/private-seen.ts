@@ -13,6 +13,7 @@
  *   SEARCH/SORT/THREAD readerCriteria     SEEN/UNSEEN/NEW against the reader's set
  *   STATUS, LIST-STATUS readerStatus      UNSEEN counted for the reader
  *   \Recent claims     claimsRecent        never by a grantee in a user's mailbox
+ *   APPEND (shared)    appendSeenAsReader  \Seen on an appended message is the appender's
  *
  * Own mailboxes never reach the store from here (no query, no cost).
  * Sessions on another account's mailbox never hibernate (session.ts), so
@@ -224,4 +225,42 @@ export async function readerStatus(
   if (account === undefined || mailbox.accountId === account || !items.includes("UNSEEN")) return;
   const unseen = await session.ctx.runtime.store.privateSeen.unseenCount(mailbox.id, account);
   if (unseen !== null) counts.unseen = unseen;
+}
+
+/**
+ * APPEND to another account's mailbox: where the appender's \Seen is private,
+ * the \Seen it sends is its own, not the message's (else the owner would find
+ * the message read). Returns the flags to store, and what to do with the new
+ * UIDs once the append committed: mark them seen for the appender (its own
+ * transaction: a failure between the two leaves the message unseen for the
+ * appender, never seen for anyone else).
+ */
+export async function appendSeenAsReader(
+  session: Session,
+  mailbox: Mailbox,
+  flags: readonly (readonly string[])[],
+): Promise<{ flags: string[][]; afterAppend: (uids: readonly number[]) => Promise<number | null> }> {
+  const account = session.account?.id;
+  const isSeen = (f: string) => f.toLowerCase() === "\\seen";
+  const none = { flags: flags.map((f) => [...f]), afterAppend: async () => null };
+  if (account === undefined || mailbox.accountId === account || !flags.some((f) => f.some(isSeen)))
+    return none;
+  const store = session.ctx.runtime.store;
+  if (await store.privateSeen.isShared(mailbox.id)) return none;
+  return {
+    flags: flags.map((f) => f.filter((x) => !isSeen(x))),
+    afterAppend: async (uids) => {
+      const mine = uids.filter((_, i) => flags[i]?.some(isSeen));
+      if (mine.length === 0) return null;
+      const result = await store.privateSeen.update({
+        mailboxId: mailbox.id,
+        uids: mine,
+        operation: "add",
+        flags: ["\\Seen"],
+        accountId: account,
+        changeSeen: true,
+      });
+      return result.updated.length ? result.modseq : null;
+    },
+  };
 }

@@ -64,7 +64,7 @@ async function sharedTeam(rights: string, count = 3) {
 
 test("a grantee's \\Seen is its own: reading, FETCH FLAGS, STATUS and SEARCH per user", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
-  const { o, g, shared } = await sharedTeam("lrsw");
+  const { o, g, shared } = await sharedTeam("lrswi");
   try {
     const selected = await g.command(`SELECT "${shared}"`);
     assert.match(selected, /\* 3 EXISTS\r\n\* 0 RECENT[\s\S]*OK \[UNSEEN 1\]/);
@@ -112,6 +112,12 @@ test("a grantee's \\Seen is its own: reading, FETCH FLAGS, STATUS and SEARCH per
       noRecent(await o.command("FETCH 1:3 (FLAGS)")),
       /\* 1 FETCH \(FLAGS \(\)\)\r\n\* 2 FETCH \(FLAGS \(\\Flagged\)\)\r\n\* 3 FETCH \(FLAGS \(\\Seen\)\)/,
     );
+
+    // The grantee's APPEND with \Seen: seen for the grantee, not for the owner.
+    assert.match(await append(g, shared, "mine", "\\Seen \\Flagged"), /ap OK \[APPENDUID \d+ 4\]/);
+    assert.match(await g.command("FETCH 4 (FLAGS)"), /\* 4 FETCH \(FLAGS \(\\Seen \\Flagged\)\)/);
+    assert.match(await o.command("NOOP"), /\* 4 EXISTS/);
+    assert.match(noRecent(await o.command("FETCH 4 (FLAGS)")), /\* 4 FETCH \(FLAGS \(\\Flagged\)\)/);
   } finally {
     o.close();
     g.close();

@@ -14,6 +14,7 @@
  *   STATUS, LIST-STATUS readerStatus      UNSEEN counted for the reader
  *   \Recent claims     claimsRecent        never by a grantee in a user's mailbox
  *   APPEND (shared)    appendSeenAsReader  \Seen on an appended message is the appender's
+ *   COPY/MOVE          copySeenAsReader    the copies carry the copier's \Seen
  *
  * Own mailboxes never reach the store from here (no query, no cost).
  * Sessions on another account's mailbox never hibernate (session.ts), so
@@ -263,4 +264,64 @@ export async function appendSeenAsReader(
       return result.updated.length ? result.modseq : null;
     },
   };
+}
+
+/**
+ * After a COPY/MOVE (`sourceUids[i]` became `destinationUids[i]`): the copies
+ * carry the copier's \Seen, not the source owner's. From a view with private
+ * \Seen into a mailbox where the real flag is the copier's (its own, or one
+ * set to seen_shared), the real \Seen is set to what the copier saw; into a
+ * mailbox where the copier's \Seen is private, the real \Seen is cleared
+ * (the message is new to that mailbox's owner) and the copier's own set.
+ * Nothing when neither side is private (no query). Returns the destination's
+ * last MODSEQ when it wrote (for the publish), else null.
+ */
+export async function copySeenAsReader(
+  session: Session,
+  view: SelectedMailbox,
+  destination: Mailbox,
+  sourceUids: readonly number[],
+  destinationUids: readonly number[],
+): Promise<number | null> {
+  const account = session.account?.id;
+  if (account === undefined || destinationUids.length === 0) return null;
+  const store = session.ctx.runtime.store;
+  const sourcePrivate = readers.has(view);
+  const destinationPrivate =
+    destination.accountId !== account && !(await store.privateSeen.isShared(destination.id));
+  if (!sourcePrivate && !destinationPrivate) return null;
+  const seen: number[] = [];
+  const unseen: number[] = [];
+  destinationUids.forEach((uid, i) => {
+    const seq = view.sequenceOf(sourceUids[i]!);
+    (seq && view.flagBits(seq) & SEEN ? seen : unseen).push(uid);
+  });
+  let modseq: number | null = null;
+  const note = (r: FlagUpdateResult) => {
+    if (r.updated.length) modseq = Math.max(modseq ?? 0, r.modseq);
+  };
+  const flag = (uids: number[], operation: "add" | "remove") =>
+    uids.length
+      ? store.messages
+          .updateFlags({ mailboxId: destination.id, uids, operation, flags: ["\\Seen"] })
+          .then(note)
+      : Promise.resolve();
+  if (destinationPrivate) {
+    await flag([...destinationUids], "remove");
+    if (seen.length)
+      note(
+        await store.privateSeen.update({
+          mailboxId: destination.id,
+          uids: seen,
+          operation: "add",
+          flags: ["\\Seen"],
+          accountId: account,
+          changeSeen: true,
+        }),
+      );
+  } else {
+    await flag(seen, "add");
+    await flag(unseen, "remove");
+  }
+  return modseq;
 }

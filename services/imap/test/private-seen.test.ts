@@ -118,6 +118,16 @@ test("a grantee's \\Seen is its own: reading, FETCH FLAGS, STATUS and SEARCH per
     assert.match(await g.command("FETCH 4 (FLAGS)"), /\* 4 FETCH \(FLAGS \(\\Seen \\Flagged\)\)/);
     assert.match(await o.command("NOOP"), /\* 4 EXISTS/);
     assert.match(noRecent(await o.command("FETCH 4 (FLAGS)")), /\* 4 FETCH \(FLAGS \(\\Flagged\)\)/);
+
+    // COPY out of the shared mailbox: the copies carry the grantee's \Seen (1 unseen; 2, 3 seen),
+    // not the owner's (3 seen only); and into it: seen for the grantee, new (unseen) for the owner.
+    assert.match(await g.command("COPY 1:3 INBOX"), /OK \[COPYUID/);
+    assert.match(await g.command("STATUS INBOX (MESSAGES UNSEEN)"), /MESSAGES 3 UNSEEN 1\)/);
+    assert.match(await g.command("SELECT INBOX"), /\* 3 EXISTS/);
+    assert.match(await g.command(`COPY 2 "${shared}"`), /OK \[COPYUID \d+ \d+ 5\]/);
+    assert.match(await g.command(`STATUS "${shared}" (MESSAGES UNSEEN)`), /MESSAGES 5 UNSEEN 1\)/);
+    assert.match(await o.command("NOOP"), /\* 5 EXISTS/);
+    assert.match(await o.command("SEARCH UNSEEN"), /\* SEARCH 1 2 4 5\r\n/);
   } finally {
     o.close();
     g.close();

@@ -189,7 +189,7 @@ test("the grantee's other session (a second gateway process) follows its \\Seen,
 test("seen_shared makes \\Seen common; a Shared/ folder gives each user its own", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
   const store = gateway.runtime.store;
-  const { owner, o, g, shared } = await sharedTeam("lrsw", 2);
+  const { owner, grantee, o, g, shared } = await sharedTeam("lrsw", 2);
   try {
     const mailbox = (await store.mailboxes.byName(owner.id, "Team"))!;
     assert.equal(await store.privateSeen.setShared(mailbox.id, true), true);
@@ -202,6 +202,16 @@ test("seen_shared makes \\Seen common; a Shared/ folder gives each user its own"
     assert.equal(await store.privateSeen.setShared(mailbox.id, false), true);
     assert.match(await g.command(`SELECT "${shared}"`), /OK \[UNSEEN 1\]/);
     assert.match(await g.command("SEARCH UNSEEN"), /\* SEARCH 1 2\r\n/);
+
+    // RENAME INBOX moves the owner's messages out of a shared INBOX: the grantee's
+    // own \Seen of them goes with them, as at an expunge.
+    assert.match(await append(o, "INBOX", "inbox mail"), /ap OK/);
+    assert.match(await o.command(`SETACL INBOX ${grantee.user} lrs`), /OK/);
+    assert.match(await g.command(`SELECT "Other Users/${owner.user}/INBOX"`), /\* 1 EXISTS/);
+    assert.match(await g.command("FETCH 1 (BODY[])"), /FLAGS \(\\Seen\)/);
+    assert.match(await o.command("RENAME INBOX Old"), /OK/);
+    assert.match(await g.command("NOOP"), /\* 1 EXPUNGE/);
+    assert.match(await o.command("STATUS Old (MESSAGES UNSEEN)"), /MESSAGES 1 UNSEEN 1/);
 
     // A shared folder: every user is a reader with its own \Seen.
     const folder = `f${Date.now().toString(36)}`;

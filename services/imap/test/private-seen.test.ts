@@ -179,6 +179,18 @@ test("the grantee's other session (a second gateway process) follows its \\Seen,
     // CONDSTORE's UNCHANGEDSINCE compares the reader's MODSEQ: an older one is MODIFIED.
     assert.match(await g2.command(`STORE 1 (UNCHANGEDSINCE ${head}) -FLAGS (\\Seen)`), /OK \[MODIFIED 1\]/);
     assert.match(await g2.command("FETCH 1 (FLAGS)"), /\\Seen/);
+    // ...and so does a change of the message's own flags by the owner.
+    const flagged = await o.command("STORE 1 +FLAGS (\\Flagged)");
+    const ownerModseq = Number(/MODSEQ \((\d+)\)/.exec(flagged)?.[1]);
+    assert.ok(ownerModseq > modseq, flagged);
+    assert.match(
+      await g2.command(`STORE 1 (UNCHANGEDSINCE ${ownerModseq - 1}) -FLAGS (\\Seen)`),
+      /OK \[MODIFIED 1\]/,
+    );
+    assert.match(
+      await g2.command(`STORE 1 (UNCHANGEDSINCE ${ownerModseq}) -FLAGS (\\Seen)`),
+      /\* 1 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)\r\nt\d+ OK/,
+    );
   } finally {
     o.close();
     g.close();

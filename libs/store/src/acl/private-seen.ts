@@ -16,6 +16,8 @@
  * One counter keeps every MODSEQ a reader sees ordered; a counter per reader
  * could not be merged with the message's.
  */
+
+import type { MessageChange } from "../changes/changes.ts";
 import { type Pool, type PoolClient, withMailboxLock } from "../db.ts";
 import { MailboxNotFoundError } from "../mailboxes/mailboxes.ts";
 import { SEEN } from "../messages/flags.ts";
@@ -124,102 +126,109 @@ export class PrivateSeen {
       let uids = [...u.uids];
       const modifiedHere: number[] = [];
       if (u.unchangedSince !== undefined) {
+        // The reader's MODSEQ: the message's or its own row's, whichever is newer.
         const newer = await tx.query<{ uid: string }>(
-          `SELECT uid FROM mailbox_seen WHERE account_id = $2 AND mailbox_id = $1
-              AND uid = ANY($3::bigint[]) AND modseq > $4`,
+          `SELECT m.uid FROM messages m
+             LEFT JOIN mailbox_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = $2
+            WHERE m.mailbox_id = $1 AND m.uid = ANY($3::bigint[]) AND greatest(m.modseq, s.modseq) > $4`,
           [u.mailboxId, u.accountId, uids, u.unchangedSince],
         );
         for (const r of newer.rows) modifiedHere.push(Number(r.uid));
         const skip = new Set(modifiedHere);
         uids = uids.filter((uid) => !skip.has(uid));
       }
-      // The message's own flags, with its real \Seen untouched ("set" preserves it;
-      // "add"/"remove" without flags changes nothing and still reads the state).
+      // The message's own flags, with its real \Seen untouched ("set" preserves
+      // it). A STORE of \Seen alone (and FETCH's implicit \Seen) has none to write.
       const preserve = u.operation === "set" ? (u.preserve ?? { bits: 0, keywords: false }) : undefined;
-      const real = await updateFlagsLocked(
-        tx,
-        {
-          ...u,
-          uids,
-          flags: others,
-          ...(preserve ? { preserve: { bits: preserve.bits | SEEN, keywords: preserve.keywords } } : {}),
-        },
-        head,
-      );
-      const modifiedSet = new Set(real.modified);
-      const seenChanged =
-        u.changeSeen && (wantsSeen || u.operation === "set")
-          ? await setReaderSeen(
+      const real =
+        others.length > 0 || preserve
+          ? await updateFlagsLocked(
               tx,
-              u.mailboxId,
-              u.accountId,
-              uids.filter((uid) => !modifiedSet.has(uid)),
-              u.operation === "remove" ? false : wantsSeen,
-              head + 1,
+              {
+                ...u,
+                uids,
+                flags: others,
+                ...(preserve
+                  ? { preserve: { bits: preserve.bits | SEEN, keywords: preserve.keywords } }
+                  : {}),
+              },
+              head,
             )
-          : [];
-      const mine = new Map(
-        (
-          await tx.query<{ uid: string; seen: boolean; modseq: string }>(
-            "SELECT uid, seen, modseq FROM mailbox_seen WHERE account_id = $2 AND mailbox_id = $1 AND uid = ANY($3::bigint[])",
-            [u.mailboxId, u.accountId, u.uids],
-          )
-        ).rows.map((r) => [Number(r.uid), { seen: r.seen, modseq: Number(r.modseq) }]),
+          : { updated: [], modified: [] };
+      const modifiedSet = new Set(real.modified);
+      const live = uids.filter((uid) => !modifiedSet.has(uid));
+      const mine = await readerSeenStatement(
+        tx,
+        u.mailboxId,
+        u.accountId,
+        live,
+        u.changeSeen && (wantsSeen || u.operation === "set") ? live : [],
+        u.operation === "remove" ? false : wantsSeen,
+        head + 1,
       );
-      const asReader = (c: { uid: number; modseq: number; flags: number; keywords: string[] }) => {
-        const p = mine.get(c.uid);
-        return {
-          uid: c.uid,
-          flags: (c.flags & ~SEEN) | (p?.seen ? SEEN : 0),
-          keywords: c.keywords,
-          modseq: Math.max(c.modseq, p?.modseq ?? 0),
-        };
-      };
       // MODIFIED messages get no answer (store.ts), so `current` need not hold them.
-      const current = real.current.map(asReader);
-      const changed = new Set([...real.updated.map((c) => c.uid), ...seenChanged]);
+      const changed = new Set([...real.updated.map((c) => c.uid), ...mine.changed]);
       const modified = [...modifiedHere, ...real.modified].sort((a, b) => a - b);
       return {
         modseq: changed.size ? head + 1 : head,
-        updated: current.filter((c) => changed.has(c.uid)),
+        updated: mine.current.filter((c) => changed.has(c.uid)),
         modified,
-        current,
+        current: mine.current,
       };
     });
   }
 }
 
 /**
- * Sets the reader's \Seen of these messages to `seen` where it differs, with
- * MODSEQ `modseq`, and moves the mailbox's HIGHESTMODSEQ to it when anything
- * changed (the caller holds the row lock). Returns the UIDs changed.
+ * ONE statement (the caller holds the mailbox row lock): sets the reader's
+ * \Seen of `target` to `seen` where it differs, with MODSEQ `modseq` (and the
+ * mailbox's HIGHESTMODSEQ to it when anything changed), and reads every `uids`
+ * message as the reader sees it: its flags with the reader's \Seen, the
+ * greater MODSEQ. The statement's snapshot is taken after the caller's earlier
+ * statements in the transaction (the other flags' update), so that state is
+ * current; its own insert is not visible to its read, so the changed rows are
+ * applied from what it returned.
  */
-async function setReaderSeen(
+async function readerSeenStatement(
   tx: PoolClient,
   mailboxId: number,
   accountId: number,
   uids: readonly number[],
+  target: readonly number[],
   seen: boolean,
   modseq: number,
-): Promise<number[]> {
-  if (uids.length === 0) return [];
-  const { rows } = await tx.query<{ changed: string[] | null }>(
+): Promise<{ changed: number[]; current: MessageChange[] }> {
+  if (uids.length === 0) return { changed: [], current: [] };
+  const { rows } = await tx.query<{
+    changed: number[] | null;
+    current: [number, number, number, string[], boolean | null, number | null][] | null;
+  }>(
     `WITH cur AS (
-       SELECT m.uid, coalesce(s.seen, false) AS seen
+       SELECT m.uid, m.modseq, m.flags, m.keywords, s.seen, s.modseq AS seen_modseq
          FROM messages m
          LEFT JOIN mailbox_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = $2
         WHERE m.mailbox_id = $1 AND m.uid = ANY($3::bigint[])
      ), ch AS (
        INSERT INTO mailbox_seen (mailbox_id, uid, account_id, seen, modseq)
-       SELECT $1, uid, $2, $4, $5 FROM cur WHERE seen <> $4
+       SELECT $1, uid, $2, $4::boolean, $5 FROM cur
+        WHERE uid = ANY($6::bigint[]) AND coalesce(seen, false) <> $4::boolean
        ON CONFLICT (mailbox_id, uid, account_id) DO UPDATE SET seen = EXCLUDED.seen, modseq = EXCLUDED.modseq
        RETURNING uid
      ), bump AS (
        UPDATE mailboxes SET highestmodseq = greatest(highestmodseq, $5)
         WHERE id = $1 AND EXISTS (SELECT 1 FROM ch)
      )
-     SELECT (SELECT array_agg(uid ORDER BY uid) FROM ch) AS changed`,
-    [mailboxId, accountId, uids, seen, modseq],
+     SELECT (SELECT json_agg(uid ORDER BY uid) FROM ch) AS changed,
+            (SELECT json_agg(json_build_array(uid, modseq, flags, keywords, seen, seen_modseq) ORDER BY uid)
+               FROM cur) AS current`,
+    [mailboxId, accountId, uids, seen, modseq, target],
   );
-  return (rows[0]?.changed ?? []).map(Number);
+  const changed = (rows[0]?.changed ?? []).map(Number);
+  const wrote = new Set(changed);
+  const current = (rows[0]?.current ?? []).map(([uid, m, flags, keywords, s, sm]): MessageChange => {
+    const mySeen = wrote.has(uid) ? seen : s === true;
+    const myModseq = wrote.has(uid) ? modseq : (sm ?? 0);
+    return { uid, flags: (flags & ~SEEN) | (mySeen ? SEEN : 0), keywords, modseq: Math.max(m, myModseq) };
+  });
+  return { changed, current };
 }

@@ -7,7 +7,8 @@
  *
  *   owner   UID STORE u +FLAGS.SILENT (\Seen) / -FLAGS.SILENT   (the real flag; baseline)
  *   grantee UID STORE u +FLAGS.SILENT (\Seen) / -FLAGS.SILENT   (the grantee's own \Seen)
- *   grantee UID FETCH 1:* (FLAGS)                              (the overlay on every row)
+ *   owner   UID FETCH 1:* (FLAGS)                              (baseline)
+ *   grantee UID FETCH 1:* (FLAGS)                              (the grantee's \Seen on every row)
  *   grantee STATUS <shared> (UNSEEN)                           (counted for the grantee)
  *
  * Prints per operation and server: the min / median / max over the rounds of
@@ -177,11 +178,13 @@ async function prepare(server: Server): Promise<{ owner: Client; grantee: Client
 type Kind =
   | "owner STORE \\Seen"
   | "grantee STORE \\Seen"
+  | "owner FETCH 1:* FLAGS"
   | "grantee FETCH 1:* FLAGS"
   | "grantee STATUS UNSEEN";
 const KINDS: Kind[] = [
   "owner STORE \\Seen",
   "grantee STORE \\Seen",
+  "owner FETCH 1:* FLAGS",
   "grantee FETCH 1:* FLAGS",
   "grantee STATUS UNSEEN",
 ];
@@ -194,6 +197,8 @@ function command(kind: Kind, i: number): { who: "owner" | "grantee"; text: strin
       return { who: "owner", text: `UID STORE ${uid} ${op} (\\Seen)` };
     case "grantee STORE \\Seen":
       return { who: "grantee", text: `UID STORE ${uid} ${op} (\\Seen)` };
+    case "owner FETCH 1:* FLAGS":
+      return { who: "owner", text: "UID FETCH 1:* (FLAGS)" };
     case "grantee FETCH 1:* FLAGS":
       return { who: "grantee", text: "UID FETCH 1:* (FLAGS)" };
     case "grantee STATUS UNSEEN":

@@ -215,6 +215,22 @@ test("seen_shared makes \\Seen common; a Shared/ folder gives each user its own"
     assert.match(await g.command(`SELECT "${shared}"`), /OK \[UNSEEN 1\]/);
     assert.match(await g.command("SEARCH UNSEEN"), /\* SEARCH 1 2\r\n/);
 
+    // The store's write with IMAP_DURABLE_FLAG_WRITES=0 (asynchronous commit) does the same.
+    const quick = await store.privateSeen.update({
+      mailboxId: mailbox.id,
+      uids: [2],
+      operation: "add",
+      flags: ["\\Seen"],
+      accountId: grantee.id,
+      changeSeen: true,
+      durable: false,
+    });
+    assert.deepEqual(
+      quick.updated.map((c) => [c.uid, c.flags & 1]),
+      [[2, 1]],
+    );
+    assert.match(await g.command("SEARCH UNSEEN"), /\* SEARCH 1\r\n/);
+
     // RENAME INBOX moves the owner's messages out of a shared INBOX: the grantee's
     // own \Seen of them goes with them, as at an expunge.
     assert.match(await append(o, "INBOX", "inbox mail"), /ap OK/);

@@ -123,6 +123,8 @@ export class PrivateSeen {
     const others = u.flags.filter((f) => f.toLowerCase() !== "\\seen");
     return withMailboxLock(this.pool, u.mailboxId, async (tx, head) => {
       if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
+      // IMAP_DURABLE_FLAG_WRITES=0, as Messages.updateFlags honours it (one more round trip, off the default).
+      if (u.durable === false) await tx.query("SET LOCAL synchronous_commit TO OFF");
       let uids = [...u.uids];
       const modifiedHere: number[] = [];
       if (u.unchangedSince !== undefined) {

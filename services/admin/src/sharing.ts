@@ -131,7 +131,8 @@ export class StoreSharing implements SharingOps {
     if ("unknown" in parsed)
       throw new InvalidInputError(`unknown right "${parsed.unknown}" (rights: lrswipkxtea)`);
     const m = await this.#mailbox(owner, mailbox);
-    if (grantee.trim().toLowerCase() === m.owner || grantee.startsWith(SHARED_FOLDER_PREFIX)) {
+    const named = grantee.trim().toLowerCase().replace(/^-/, "");
+    if (named === m.owner || named.startsWith(SHARED_FOLDER_PREFIX)) {
       throw new InvalidInputError("the owner always has every right");
     }
     const result = await this.store.acl.set(m.id, grantee, parsed.mode, parsed.rights);

@@ -29,3 +29,10 @@ CREATE TABLE mailbox_seen (
 -- A reader's changes since MODSEQ m (every sync of its session asks), its seen
 -- set (SELECT, SEARCH, STATUS UNSEEN), and the cascade when the reader goes.
 CREATE INDEX mailbox_seen_reader ON mailbox_seen (account_id, mailbox_id, modseq);
+
+-- Negative rights (RFC 4314 §2): an identifier "-<identifier>" takes rights
+-- away from what the positive entries give ("-anyone" from everyone). Such a
+-- row names its account like a positive one (deleted with it).
+ALTER TABLE mailbox_acl DROP CONSTRAINT mailbox_acl_check;
+ALTER TABLE mailbox_acl ADD CONSTRAINT mailbox_acl_check
+  CHECK ((grantee_id IS NULL) = (ltrim(identifier, '-') IN ('anyone', 'authenticated')));

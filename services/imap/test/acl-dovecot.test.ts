@@ -8,7 +8,8 @@
  * which are asserted on both servers so they stay documented (per-user \Seen,
  * Dovecot's INDEXPVT private index and Aerogram's mailbox_seen, and a replacing
  * STORE with partial rights, whose flags without a right keep their values, are
- * compared step by step from step 31 on and answer alike):
+ * compared step by step from step 31 on and answer alike, as do negative
+ * rights, "-bob", from step 54 on):
  *
  *   STORE +FLAGS (\Deleted) with no "t" right, EXPUNGE with no "e" right:
  *     Dovecot answers OK and changes nothing; Aerogram NO [NOPERM] (RFC 4314 §4
@@ -126,6 +127,16 @@ const STEPS: [Who, string][] = [
   ["grantee", "STORE 1 FLAGS (\\Seen \\Deleted \\Answered)"],
   ["grantee", "FETCH 1:2 (FLAGS)"],
   ["owner", "FETCH 1:2 (FLAGS)"],
+  // Negative rights (RFC 4314 §2): "-bob" takes "s" and "w" from bob's own entry.
+  // (This Dovecot refuses "anyone"/"authenticated": acl_anyone_allow is off.)
+  ["owner", `SETACL Team ${GRANTEE} lrsw`],
+  ["owner", `SETACL Team -${GRANTEE} sw`],
+  ["grantee", "RECONNECT"],
+  ["grantee", `MYRIGHTS ${SHARED}`],
+  ["grantee", `SELECT ${SHARED}`],
+  ["owner", `DELETEACL Team -${GRANTEE}`],
+  ["grantee", "RECONNECT"],
+  ["grantee", `MYRIGHTS ${SHARED}`],
 ];
 
 /** Steps whose answers differ on purpose (see the file comment): index → [Aerogram, Dovecot]. */
@@ -166,7 +177,7 @@ function normalise(text: string, tag: string): string {
     )
       continue;
     if (l.startsWith("* OK [PERMANENTFLAGS")) l = l.replace(/\] .*/, "]");
-    l = l.replace(/^(\* MYRIGHTS \S+) (\S+)$/, (_, head: string, r: string) => `${head} ${sortRights(r)}`);
+    l = l.replace(/^(\* MYRIGHTS .+) (\S+)$/, (_, head: string, r: string) => `${head} ${sortRights(r)}`);
     if (l.startsWith("* ACL ")) {
       const [, , name, ...pairs] = l.split(" ");
       const entries: string[] = [];

@@ -54,10 +54,6 @@ export function claimsRecent(view: SelectedMailbox): boolean {
   return !guests.has(view);
 }
 
-export function hasPrivateSeen(view: SelectedMailbox | null): boolean {
-  return view !== null && readers.has(view);
-}
-
 /** SELECT/EXAMINE, after the view took the messages' flags: the reader's \Seen replaces theirs. */
 export async function loadPrivateSeen(
   session: Session,

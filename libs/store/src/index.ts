@@ -4,6 +4,7 @@ export * from "./accounts/accounts.ts";
 export * from "./accounts/password.ts";
 export * from "./accounts/password-hashes.ts";
 export * from "./acl/acl.ts";
+export * from "./acl/private-seen.ts";
 export * from "./acl/shared-folders.ts";
 export * from "./app-passwords/app-passwords.ts";
 export * from "./blobs/reclaim.ts";

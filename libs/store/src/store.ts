@@ -5,6 +5,7 @@
 import { Accounts } from "./accounts/accounts.ts";
 import { PasswordHashes } from "./accounts/password-hashes.ts";
 import { Acls } from "./acl/acl.ts";
+import { PrivateSeen } from "./acl/private-seen.ts";
 import { SharedFolders } from "./acl/shared-folders.ts";
 import { AppPasswords } from "./app-passwords/app-passwords.ts";
 import { BlobReclaim } from "./blobs/reclaim.ts";
@@ -71,6 +72,8 @@ export class Store {
   readonly acl: Acls;
   /** Shared folders, owned by no user (IMAP "Shared/…"; acl/shared-folders.ts). */
   readonly sharedFolders: SharedFolders;
+  /** Per-user \Seen on shared mailboxes (acl/private-seen.ts, migration 090). */
+  readonly privateSeen: PrivateSeen;
 
   /**
    * `pool` is public for the store's own tests and for tests that inspect rows
@@ -96,6 +99,7 @@ export class Store {
     this.appPasswords = new AppPasswords(pool);
     this.acl = new Acls(pool);
     this.sharedFolders = new SharedFolders(pool);
+    this.privateSeen = new PrivateSeen(pool);
   }
 
   /** Connects and applies pending migrations (safe with several replicas starting at once). */

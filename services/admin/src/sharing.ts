@@ -7,6 +7,7 @@
  *   mailctl share <owner> <mailbox> <grantee> <rights>   set (or +add / -remove) rights
  *   mailctl unshare <owner> <mailbox> <grantee>          remove the grantee's entry
  *   mailctl acl <owner> <mailbox>                        the mailbox's ACL
+ *   mailctl seen <owner> <mailbox> [per-user|shared]     whose \Seen grantees see (show or set)
  *   mailctl shared create <name> [--quota <bytes>] | shared list | shared delete <name>
  *     a shared folder, owned by no user ("Shared/<name>" in IMAP; its root mailbox is
  *     its INBOX: `share Shared/<name> INBOX <grantee> <rights>`)
@@ -14,12 +15,19 @@
  *   GET    /api/v1/accounts/:owner/acl/:mailbox                    {owner, mailbox, entries}
  *   PUT    /api/v1/accounts/:owner/acl/:mailbox/:grantee  {rights}
  *   DELETE /api/v1/accounts/:owner/acl/:mailbox/:grantee
+ *   GET    /api/v1/accounts/:owner/seen/:mailbox                   {owner, mailbox, seen}
+ *   PUT    /api/v1/accounts/:owner/seen/:mailbox  {seen: "per-user"|"shared"}
  *   GET / POST {name, quotaBytes?} /api/v1/shared-folders, DELETE /api/v1/shared-folders/:name
  *   (:owner may be "Shared/<name>", URL-encoded)
  *
  * The grantee is an account address, "anyone" or "authenticated"; the owner
  * always has every right and is not in the ACL. The grantee sees the mailbox as
  * "Other Users/<owner>/<mailbox>" at its next LIST.
+ *
+ * \Seen on a shared mailbox is per user by default: the owner's is the
+ * message's flag, every grantee has its own (libs/store acl/private-seen.ts).
+ * "shared" makes it common (a support@ queue where one agent's reading is
+ * everyone's); a session sees a change of the mode at its next SELECT.
  */
 import type { IncomingMessage } from "node:http";
 import {
@@ -40,6 +48,15 @@ export interface AclView {
   entries: { identifier: string; rights: string }[];
 }
 
+/** Whose \Seen a mailbox's grantees see: each their own, or the owner's (common to all). */
+export type SeenMode = "per-user" | "shared";
+
+export interface SeenModeView {
+  owner: string;
+  mailbox: string;
+  seen: SeenMode;
+}
+
 export interface SharedFolderView {
   /** As IMAP users see it: "Shared/<name>". */
   name: string;
@@ -56,6 +73,8 @@ export interface SharingOps {
   share(owner: string, mailbox: string, grantee: string, rights: string): Promise<AclView>;
   unshare(owner: string, mailbox: string, grantee: string): Promise<AclView>;
   acl(owner: string, mailbox: string): Promise<AclView>;
+  /** The mailbox's \Seen mode; with `mode`, sets it first. */
+  seenMode(owner: string, mailbox: string, mode?: SeenMode): Promise<SeenModeView>;
 }
 
 /** "Shared/<name>" (any case) names a shared folder's account; anything else an address. */
@@ -112,7 +131,8 @@ export class StoreSharing implements SharingOps {
     if ("unknown" in parsed)
       throw new InvalidInputError(`unknown right "${parsed.unknown}" (rights: lrswipkxtea)`);
     const m = await this.#mailbox(owner, mailbox);
-    if (grantee.trim().toLowerCase() === m.owner || grantee.startsWith(SHARED_FOLDER_PREFIX)) {
+    const named = grantee.trim().toLowerCase().replace(/^-/, "");
+    if (named === m.owner || named.startsWith(SHARED_FOLDER_PREFIX)) {
       throw new InvalidInputError("the owner always has every right");
     }
     const result = await this.store.acl.set(m.id, grantee, parsed.mode, parsed.rights);
@@ -132,6 +152,13 @@ export class StoreSharing implements SharingOps {
 
   async acl(owner: string, mailbox: string): Promise<AclView> {
     return this.#view(await this.#mailbox(owner, mailbox));
+  }
+
+  async seenMode(owner: string, mailbox: string, mode?: SeenMode): Promise<SeenModeView> {
+    const m = await this.#mailbox(owner, mailbox);
+    if (mode !== undefined) await this.store.privateSeen.setShared(m.id, mode === "shared");
+    const shared = await this.store.privateSeen.isShared(m.id);
+    return { owner: m.owner, mailbox: m.name, seen: shared ? "shared" : "per-user" };
   }
 }
 
@@ -169,9 +196,15 @@ export class HttpSharing implements SharingOps {
   acl(owner: string, mailbox: string): Promise<AclView> {
     return this.call("GET", this.#path(owner, mailbox));
   }
+
+  seenMode(owner: string, mailbox: string, mode?: SeenMode): Promise<SeenModeView> {
+    const path = `/accounts/${encodeURIComponent(owner)}/seen/${encodeURIComponent(mailbox)}`;
+    return mode === undefined ? this.call("GET", path) : this.call("PUT", path, { seen: mode });
+  }
 }
 
 const rightsBody = z.strictObject({ rights: z.string().max(64) });
+const seenBody = z.strictObject({ seen: z.enum(["per-user", "shared"]) });
 const folderBody = z.strictObject({
   name: z.string().min(1).max(80),
   quotaBytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable().optional(),
@@ -214,6 +247,19 @@ export function sharingRoutes(ops: SharingOps, parseBody: <T>(schema: z.ZodType<
       new RegExp(`^/accounts/${seg}/acl/${seg}/${seg}$`),
       async (_, [o, m, g]) => [200, await ops.unshare(o!, m!, g!)],
     ],
+    [
+      "GET",
+      new RegExp(`^/accounts/${seg}/seen/${seg}$`),
+      async (_, [o, m]) => [200, await ops.seenMode(o!, m!)],
+    ],
+    [
+      "PUT",
+      new RegExp(`^/accounts/${seg}/seen/${seg}$`),
+      async (req, [o, m]) => {
+        const body = parseBody(seenBody, await readJsonBody(req));
+        return [200, await ops.seenMode(o!, m!, body.seen)];
+      },
+    ],
   ];
   return routes;
 }
@@ -222,7 +268,8 @@ export const SHARING_USAGE = `  shared create <name> [--quota <bytes>]          
   shared list | shared delete <name>                  shared folders with usage; delete one with its mail
   share <owner> <mailbox> <grantee> <rights>          share a mailbox (rights lrswipkxtea, +/- to add/remove; grantee an address, anyone or authenticated)
   unshare <owner> <mailbox> <grantee>                 stop sharing a mailbox with the grantee
-  acl <owner> <mailbox>                               who a mailbox is shared with`;
+  acl <owner> <mailbox>                               who a mailbox is shared with
+  seen <owner> <mailbox> [per-user|shared]            grantees' \\Seen: each their own (default) or the owner's, common to all`;
 
 export function formatAcl(view: AclView): string {
   const lines = view.entries.map((e) => `  ${e.identifier}  ${e.rights}`);
@@ -276,6 +323,13 @@ export async function runSharingCommand(
       };
     case "acl":
       return { output: formatAcl(await ops.acl(need(0, "an owner address"), need(1, "a mailbox"))), code: 0 };
+    case "seen": {
+      const mode = args[2];
+      if (mode !== undefined && mode !== "per-user" && mode !== "shared")
+        return { output: `seen mode is per-user or shared (got ${JSON.stringify(mode)})`, code: 2 };
+      const view = await ops.seenMode(need(0, "an owner address"), need(1, "a mailbox"), mode);
+      return { output: `${view.owner} ${view.mailbox}  \\Seen: ${view.seen}`, code: 0 };
+    }
     default:
       return null;
   }

@@ -135,3 +135,41 @@ test("mailctl shared create / list / delete and sharing a shared folder, over th
     assert.ok(!(await store.acl.sharedWith(g.id)).some((m) => m.ownerAddress === `#shared/${name}`));
   }
 });
+
+test("mailctl seen / admin API: a mailbox's \\Seen per user (default) or shared, over the API and over the store", async (t) => {
+  if (!db) return t.skip("no postgres");
+  const owner = `o${uniqueId()}@example.org`;
+  const account = await store.accounts.create({ address: owner, password: "pw-owner-4" });
+  await store.mailboxes.create(account.id, "Support");
+  const mailbox = (await store.mailboxes.byName(account.id, "Support"))!;
+  for (const ops of [new HttpAdmin(base, TOKEN), new StoreAdmin(store)]) {
+    assert.equal(
+      (await runMailctl(ops, ["seen", owner, "Support"])).output,
+      `${owner} Support  \\Seen: per-user`,
+    );
+    const set = await runMailctl(ops, ["seen", owner, "Support", "shared"]);
+    assert.equal(set.code, 0, set.output);
+    assert.equal(set.output, `${owner} Support  \\Seen: shared`);
+    assert.equal(await store.privateSeen.isShared(mailbox.id), true);
+    assert.equal(
+      (await runMailctl(ops, ["seen", owner, "Support", "per-user"])).output,
+      `${owner} Support  \\Seen: per-user`,
+    );
+    assert.equal(await store.privateSeen.isShared(mailbox.id), false);
+    const bad = await runMailctl(ops, ["seen", owner, "Support", "everyone"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.output, /per-user or shared/);
+    const missing = await runMailctl(ops, ["seen", owner, "Nope"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.output, /no mailbox Nope/);
+  }
+  const api = await call("PUT", `/accounts/${owner}/seen/Support`, { seen: "shared" });
+  assert.equal(api.status, 200);
+  assert.deepEqual(api.body, { owner, mailbox: "Support", seen: "shared" });
+  assert.equal((await call("PUT", `/accounts/${owner}/seen/Support`, { seen: "all" })).status, 400);
+  assert.equal((await call("GET", `/accounts/${owner}/seen/Nope`)).status, 404);
+  assert.match(
+    (await runMailctl(new StoreAdmin(store), ["--help"])).output,
+    /seen <owner> <mailbox> \[per-user\|shared\]/,
+  );
+});

@@ -23,6 +23,7 @@ import {
   untagged,
 } from "@aerogram/imap-protocol";
 import { encodeFlags, MailboxNotFoundError } from "@aerogram/store";
+import { claimsRecent, readerChanges } from "./private-seen.ts";
 import type { Session } from "./session.ts";
 
 export class MailboxGoneError extends Error {
@@ -66,6 +67,7 @@ export async function syncSelected(
     throw err;
   }
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGoneError();
+  changes = await readerChanges(session, view, changes, view.modseq);
   heads.observed(view.id, changes.highestModseq, startedAt);
   // Every read happens before the view changes: a query that fails after the view
   // took in new messages or expunges would lose the EXISTS/EXPUNGE that tell the
@@ -74,7 +76,7 @@ export async function syncSelected(
   let maxUid = view.maxUid;
   for (const change of changes.changed) if (change.uid > maxUid) maxUid = change.uid;
   const recentFrom =
-    maxUid > view.maxUid && !session.rev2 && !view.readOnly
+    maxUid > view.maxUid && !session.rev2 && !view.readOnly && claimsRecent(view)
       ? await session.ctx.imapMailboxes.claimRecent(view.id, maxUid + 1)
       : undefined;
   const out: ResponseChunk[] = [];

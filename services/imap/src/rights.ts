@@ -61,7 +61,10 @@ export function permittedFlags(view: SelectedMailbox, flags: readonly string[]):
  * The flags of a STORE the caller may change. RFC 4314 §4: a STORE SHOULD NOT
  * fail when the caller may change at least one of its flags (the others are
  * ignored); when it may change none, NO [NOPERM]. A replacing STORE (FLAGS ...)
- * also clears flags it doesn't name, so it needs every flag right.
+ * changes only the flags the caller has rights for and leaves the others as
+ * they are (`replacePreserves`), as Dovecot's acl plugin does: a NO would break
+ * clients that replace flags to mark a message read, and clearing flags one may
+ * not touch is exactly what the rights forbid.
  */
 export function storableFlags(
   view: SelectedMailbox,
@@ -71,19 +74,36 @@ export function storableFlags(
   const rights = selectedRights(view);
   if (rights === ALL_RIGHTS) return [...flags];
   if (operation === "set") {
-    if (!/s/.test(rights) || !/t/.test(rights) || !/w/.test(rights)) {
-      throw no(
-        'Permission denied: replacing flags needs the "s", "t" and "w" rights',
-        responseCodes.noPerm(),
-      );
+    if (!/[stw]/.test(rights)) {
+      throw no('Permission denied: changing flags needs the "s", "t" or "w" right', responseCodes.noPerm());
     }
-    return [...flags];
+    return flags.filter((f) => flagAllowed(rights, f));
   }
   const allowed = flags.filter((f) => flagAllowed(rights, f));
   if (allowed.length === 0 && flags.length > 0) {
     throw no("Permission denied: no right to change these flags", responseCodes.noPerm());
   }
   return allowed;
+}
+
+/**
+ * What a replacing STORE must leave as it is for lack of rights (RFC 4314 §4):
+ * \Seen without "s", \Deleted without "t", the other system flags and the
+ * keywords without "w". Undefined when nothing (the caller has all three).
+ */
+export function replacePreserves(view: SelectedMailbox): { bits: number; keywords: boolean } | undefined {
+  const rights = selectedRights(view);
+  const s = rights.includes("s");
+  const t = rights.includes("t");
+  const w = rights.includes("w");
+  if (s && t && w) return undefined;
+  // Bits as libs/store flags.ts: 1 \Seen, 2 \Answered, 4 \Flagged, 8 \Deleted, 16 \Draft.
+  return { bits: (s ? 0 : 1) | (t ? 0 : 8) | (w ? 0 : 2 | 4 | 16), keywords: !w };
+}
+
+/** Whether the caller may change \Seen in the selected mailbox (its own, where \Seen is per user). */
+export function maySetSeen(view: SelectedMailbox): boolean {
+  return selectedRights(view).includes("s");
 }
 
 /** APPEND's flags: those the caller may not set are dropped (RFC 4314 §4: APPEND needs "i"; flags their rights). */

@@ -283,3 +283,47 @@ test("quota: a message a grantee adds to a shared mailbox counts against the own
     g.close();
   }
 });
+
+test('negative rights: "-<identifier>" takes rights from what "anyone" and the grantee\'s entry give (RFC 4314 §2)', async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { gateway } = fixture;
+  const owner = await createAccount(gateway.runtime);
+  const bob = await createAccount(gateway.runtime);
+  const carol = await createAccount(gateway.runtime);
+  const o = await login(gateway.port, owner.user, owner.pass);
+  const b = await login(gateway.port, bob.user, bob.pass);
+  const c = await login(gateway.port, carol.user, carol.pass);
+  const shared = `Other Users/${owner.user}/Board`;
+  try {
+    assert.match(await o.command("CREATE Board"), /OK/);
+    assert.match(await o.command("SETACL Board anyone lrs"), /OK/);
+    assert.match(await o.command(`SETACL Board -${bob.user} s`), /OK/);
+    assert.match(
+      await o.command("GETACL Board"),
+      new RegExp(`\\* ACL "?Board"? ${owner.user} lrswipkxtea -${bob.user} s anyone lrs\\r\\n`),
+    );
+    assert.match(await b.command(`MYRIGHTS "${shared}"`), /\* MYRIGHTS "[^"]+" lr\r\n/);
+    assert.match(await c.command(`MYRIGHTS "${shared}"`), /\* MYRIGHTS "[^"]+" lrs\r\n/);
+    // Without "s" (nor "w", "t", "e") the SELECT is read-only for bob only.
+    assert.match(await b.command(`SELECT "${shared}"`), /OK \[READ-ONLY\]/);
+    assert.match(await c.command(`SELECT "${shared}"`), /OK \[READ-WRITE\]/);
+    // A positive entry of bob's own does not undo the negative one.
+    assert.match(await o.command(`SETACL Board ${bob.user} +s`), /OK/);
+    assert.match(await b.command(`MYRIGHTS "${shared}"`), /lr\r\n/);
+    // Taking "l" hides it from LIST; "-anyone" takes from everyone.
+    assert.match(await o.command(`SETACL Board -${bob.user} +l`), /OK/);
+    assert.doesNotMatch(await b.command('LIST "" "Other Users/*"'), /Board/);
+    assert.match(await o.command("SETACL Board -anyone r"), /OK/);
+    assert.match(await c.command(`MYRIGHTS "${shared}"`), /\* MYRIGHTS "[^"]+" ls\r\n/);
+    // The owner keeps every right: no negative entry for it; unknown accounts as for positive ones.
+    assert.match(await o.command(`SETACL Board -${owner.user} r`), /NO \[CANNOT\]/);
+    assert.match(await o.command("SETACL Board -nobody@nowhere.example r"), /NO \[CANNOT\]/);
+    assert.match(await o.command(`DELETEACL Board -${bob.user}`), /OK/);
+    assert.match(await o.command("DELETEACL Board -anyone"), /OK/);
+    assert.match(await b.command(`MYRIGHTS "${shared}"`), /\* MYRIGHTS "[^"]+" lrs\r\n/);
+  } finally {
+    o.close();
+    b.close();
+    c.close();
+  }
+});

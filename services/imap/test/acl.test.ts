@@ -129,9 +129,10 @@ test("two users over two gateway processes: grant lrs, list, read, no delete, ID
     g.take();
     assert.match(await append(o, "Team", "second"), /ap OK/);
     await g.readUntil((s) => s.includes("* 2 EXISTS\r\n"), 20_000);
-    // The grantee's \Seen reached the owner (the flag is shared: per-user \Seen is not built).
+    // The grantee's \Seen is its own (private-seen.test.ts): the owner's message stays unseen.
     assert.match(await o.command("SELECT Team"), /\* 2 EXISTS/);
-    assert.match(await o.command("FETCH 1 (FLAGS)"), /FLAGS \(\\Seen/);
+    // (and its \Recent, which the grantee's SELECT no longer takes).
+    assert.match(await o.command("FETCH 1 (FLAGS)"), /\* 1 FETCH \(FLAGS \(\\Recent\)\)/);
     g.write("DONE\r\n");
     assert.match(await g.response("idle"), /OK/);
 

@@ -6,7 +6,9 @@
  * (`lrswipkxtea`). The owner of a mailbox has every right implicitly and has no
  * row (RFC 4314 §2: a right may always be granted to an identifier); a
  * grantee's rights are the union of its own row and the `anyone` and
- * `authenticated` rows (every user of this server is authenticated).
+ * `authenticated` rows (every user of this server is authenticated), less the
+ * union of the negative rows that apply to it ("-<identifier>", RFC 4314 §2:
+ * "-bob" takes rights from bob, "-anyone" from everyone).
  */
 import { named, type Pool, type Queryable, withTransaction } from "../db.ts";
 import { type Mailbox, toMailbox } from "../mailboxes/mailboxes.ts";
@@ -63,10 +65,21 @@ export type SetAclResult =
 const MAILBOX_COLUMNS =
   "m.id, m.account_id, m.name, m.special_use, m.subscribed, m.uidvalidity, m.uidnext, m.highestmodseq, m.message_count, m.total_size, m.keywords";
 
-/** The caller's rights on mailbox `m` (an SQL expression; $1 is the caller's account id). */
+/** A negative entry's identifier starts with "-" (RFC 4314 §2). */
+const NEGATIVE = "left(a.identifier, 1) = '-'";
+
+/**
+ * The caller's rights on mailbox `m` (an SQL expression; $1 is the caller's
+ * account id): the letters of its positive entries without those of its
+ * negative ones (translate() with an empty replacement deletes them).
+ */
 const CALLER_RIGHTS = `CASE WHEN m.account_id = $1 THEN '${ALL_RIGHTS}' ELSE
-  COALESCE((SELECT string_agg(a.rights, '') FROM mailbox_acl a
-             WHERE a.mailbox_id = m.id AND (a.grantee_id = $1 OR a.grantee_id IS NULL)), '') END`;
+  translate(
+    COALESCE((SELECT string_agg(a.rights, '') FROM mailbox_acl a
+               WHERE a.mailbox_id = m.id AND (a.grantee_id = $1 OR a.grantee_id IS NULL) AND NOT ${NEGATIVE}), ''),
+    COALESCE((SELECT string_agg(a.rights, '') FROM mailbox_acl a
+               WHERE a.mailbox_id = m.id AND (a.grantee_id = $1 OR a.grantee_id IS NULL) AND ${NEGATIVE}), ''),
+    '') END`;
 
 type SharedRow = Parameters<typeof toMailbox>[0] & { owner_address: string; rights: string };
 
@@ -102,10 +115,13 @@ export class Acls {
       const locked = await tx.query("SELECT id FROM mailboxes WHERE id = $1 FOR UPDATE", [mailboxId]);
       if (!locked.rows[0]) return { ok: false, reason: "no-mailbox" } as const;
       let granteeId: number | null = null;
+      // "-bob": a negative entry for bob (RFC 4314 §2), naming bob's account all the same.
+      const named = id.startsWith("-") ? id.slice(1) : id;
       // A shared folder's login-less account is no one to grant rights to.
-      if (id.startsWith("#")) return { ok: false, reason: "unknown-identifier" } as const;
-      if (!SPECIAL_IDENTIFIERS.includes(id)) {
-        const account = await tx.query<{ id: number }>("SELECT id FROM accounts WHERE address = $1", [id]);
+      if (named.startsWith("#") || named.startsWith("-"))
+        return { ok: false, reason: "unknown-identifier" } as const;
+      if (!SPECIAL_IDENTIFIERS.includes(named)) {
+        const account = await tx.query<{ id: number }>("SELECT id FROM accounts WHERE address = $1", [named]);
         if (!account.rows[0]) return { ok: false, reason: "unknown-identifier" } as const;
         granteeId = account.rows[0].id;
       }
@@ -155,7 +171,9 @@ export class Acls {
   async sharedWith(accountId: number): Promise<SharedMailbox[]> {
     const { rows } = await this.pool.query<SharedRow>(
       named(
-        `SELECT ${MAILBOX_COLUMNS}, o.address AS owner_address, string_agg(a.rights, '') AS rights
+        `SELECT ${MAILBOX_COLUMNS}, o.address AS owner_address,
+                translate(COALESCE(string_agg(a.rights, '') FILTER (WHERE NOT ${NEGATIVE}), ''),
+                          COALESCE(string_agg(a.rights, '') FILTER (WHERE ${NEGATIVE}), ''), '') AS rights
            FROM mailbox_acl a
            JOIN mailboxes m ON m.id = a.mailbox_id
            JOIN accounts o ON o.id = m.account_id
@@ -179,7 +197,9 @@ export class Acls {
         `SELECT ${MAILBOX_COLUMNS}, NULL::text AS owner_address, NULL::text AS rights, 0 AS part
            FROM mailboxes m WHERE m.account_id = $1
          UNION ALL
-         SELECT ${MAILBOX_COLUMNS}, o.address, string_agg(a.rights, ''), 1
+         SELECT ${MAILBOX_COLUMNS}, o.address,
+                translate(COALESCE(string_agg(a.rights, '') FILTER (WHERE NOT ${NEGATIVE}), ''),
+                          COALESCE(string_agg(a.rights, '') FILTER (WHERE ${NEGATIVE}), ''), ''), 1
            FROM mailbox_acl a
            JOIN mailboxes m ON m.id = a.mailbox_id
            JOIN accounts o ON o.id = m.account_id
@@ -215,7 +235,7 @@ export class Acls {
   /** Account ids with an explicit grant on any of these mailboxes (admin reports, tests). */
   async grantees(mailboxIds: readonly number[]): Promise<number[]> {
     const { rows } = await this.pool.query<{ grantee_id: number }>(
-      "SELECT DISTINCT grantee_id FROM mailbox_acl WHERE mailbox_id = ANY($1::int[]) AND grantee_id IS NOT NULL",
+      "SELECT DISTINCT grantee_id FROM mailbox_acl WHERE mailbox_id = ANY($1::int[]) AND grantee_id IS NOT NULL AND left(identifier, 1) <> '-'",
       [mailboxIds],
     );
     return rows.map((r) => r.grantee_id);

@@ -50,6 +50,9 @@ export async function renameIn(
       [accountId, target, row.uidnext],
     );
     const newId = created.rows[0]!.id;
+    // The messages leave INBOX as by an expunge: its grantees' own \Seen of them
+    // goes too (acl/private-seen.ts; those rows' key would also block the move).
+    await tx.query("DELETE FROM mailbox_seen WHERE mailbox_id = $1", [row.id]);
     const moved = await tx.query<{ uid: number; size: number }>(
       `UPDATE messages SET mailbox_id = $2, modseq = 1 WHERE mailbox_id = $1 RETURNING uid, size`,
       [row.id, newId],

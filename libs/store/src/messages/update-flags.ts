@@ -20,6 +20,13 @@ export interface FlagUpdate {
   unchangedSince?: number;
   /** false: commit without waiting for the WAL flush (db.ts CommitOptions); default true. */
   durable?: boolean;
+  /**
+   * A replacing STORE ("set") leaves these alone: the system-flag `bits` keep
+   * their current value, and with `keywords` the keywords too. For flags the
+   * caller has no right to change (RFC 4314 §4) and for a reader's private
+   * \Seen (acl/private-seen.ts), which is not the message's flag.
+   */
+  preserve?: { bits: number; keywords: boolean };
 }
 
 export interface FlagUpdateResult {
@@ -123,8 +130,14 @@ interface FlagUpdateRow {
  */
 function flagUpdateSql(u: FlagUpdate, keywords: readonly string[], modseq: string): string {
   // New flag bits and keywords per operation, as SQL over the row's current values.
-  const { flags: newFlags, keywords: newKeywords } = FLAG_UPDATE_SQL[u.operation];
-  const addKeywords = u.operation !== "remove" && keywords.length > 0;
+  let { flags: newFlags, keywords: newKeywords } = FLAG_UPDATE_SQL[u.operation];
+  const keep = u.operation === "set" ? u.preserve : undefined;
+  // Inlined as integers (| 0): only flag bits, never client text.
+  if (keep?.bits)
+    newFlags = `(($3::smallint & ~(${keep.bits | 0})::smallint) | (flags & (${keep.bits | 0})::smallint))`;
+  // (coalesce: keywords is never null; $4 must still appear for PostgreSQL to type it.)
+  if (keep?.keywords) newKeywords = "coalesce(keywords, $4::text[])";
+  const addKeywords = u.operation !== "remove" && keywords.length > 0 && !keep?.keywords;
   return `WITH modified AS (
        SELECT uid FROM messages
         WHERE $6::bigint IS NOT NULL AND mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq > $6

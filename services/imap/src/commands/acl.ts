@@ -31,7 +31,8 @@ async function ownerAddress(session: Session, mailbox: Mailbox): Promise<string>
 
 /** The owner's rights are fixed (all of them): RFC 4314 §2 lets a server always grant rights to an identifier. */
 async function refuseOwner(session: Session, mailbox: Mailbox, identifier: string): Promise<void> {
-  if (identifier.toLowerCase() === (await ownerAddress(session, mailbox))) {
+  // "-owner" too: a negative entry can't take the owner's rights either.
+  if (identifier.toLowerCase().replace(/^-/, "") === (await ownerAddress(session, mailbox))) {
     throw no("The owner's rights can't be changed: the owner always has every right", responseCodes.cannot());
   }
 }

@@ -12,6 +12,7 @@ import { no } from "../errors.ts";
 import { accountId, requireMailbox } from "../mailbox-lookup.ts";
 import { applyOwnAppend } from "../mailbox-sync.ts";
 import { parseMailboxName } from "../namespaces.ts";
+import { appendSeenAsReader, claimsRecent } from "../private-seen.ts";
 import { publishChange } from "../publish.ts";
 import { appendableFlags } from "../rights.ts";
 import type { Session } from "../session.ts";
@@ -56,7 +57,7 @@ export async function append(session: Session, command: AppendCommand): Promise<
       flags: message.flags,
       index: toIndexColumns(blobs[i]!.index),
     })),
-    ...(view && !view.readOnly && !session.rev2 ? { claimRecentIn: view.id } : {}),
+    ...(view && !view.readOnly && !session.rev2 && claimsRecent(view) ? { claimRecentIn: view.id } : {}),
   });
   if (result.kind === "no-mailbox")
     throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.tryCreate());
@@ -97,6 +98,12 @@ async function appendToShared(
     if (usage.bytes + adding > owner.quotaBytes)
       return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
   }
+  // The appender's \Seen is its own where \Seen is per user (private-seen.ts).
+  const seen = await appendSeenAsReader(
+    session,
+    mailbox,
+    command.messages.map((message) => appendableFlags(session, mailbox, message.flags)),
+  );
   const [appended] = await store.messages.append([
     {
       mailboxId: mailbox.id,
@@ -104,14 +111,15 @@ async function appendToShared(
         blobKey: blobs[i]!.key,
         size: blobs[i]!.size,
         internalDate: message.internalDate?.date ?? new Date(),
-        flags: appendableFlags(session, mailbox, message.flags),
+        flags: seen.flags[i]!,
         index: toIndexColumns(blobs[i]!.index),
       })),
     },
   ]);
   if (!appended) throw new Error("append returned nothing");
   await session.ctx.delivery.indexForSearch(blobs, [appended]);
-  publishChange(session, mailbox.id, "exists", appended.modseq, appended.uids);
+  const seenModseq = await seen.afterAppend(appended.uids);
+  publishChange(session, mailbox.id, "exists", seenModseq ?? appended.modseq, appended.uids);
   return {
     condition: "OK",
     text: "APPEND completed",

@@ -12,6 +12,7 @@ import { QuotaExceededError } from "@aerogram/store";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import { reportExpunges } from "../mailbox-sync.ts";
 import { ownerOfMailbox } from "../namespaces.ts";
+import { copySeenAsReader } from "../private-seen.ts";
 import { publishChange } from "../publish.ts";
 import { requireSelectedRight } from "../rights.ts";
 import type { Session } from "../session.ts";
@@ -62,8 +63,17 @@ export async function copy(session: Session, command: CopyMoveCommand): Promise<
     }
     throw err;
   }
+  // Shared mailboxes: the copies carry the copier's \Seen (private-seen.ts).
+  const seenModseq = await copySeenAsReader(
+    session,
+    view,
+    destination,
+    result.sourceUids,
+    result.destinationUids,
+  );
   if (result.destinationUids.length) {
-    publishChange(session, destination.id, "exists", result.destinationModseq, result.destinationUids);
+    const modseq = seenModseq ?? result.destinationModseq;
+    publishChange(session, destination.id, "exists", modseq, result.destinationUids);
   }
   // Into or out of \Junk: queue rspamd learning (libs/spam learn.ts; async, never fails the command).
   void queueJunkLearning(

@@ -30,6 +30,7 @@ import {
   sectionValue,
   toSectionSpec,
 } from "../fetch/section-data.ts";
+import { readerRows, updateFlagsAsReader } from "../private-seen.ts";
 import { publishChange } from "../publish.ts";
 import { selectedHas } from "../rights.ts";
 import { emailIdValue, threadIdValue } from "../search/object-id.ts";
@@ -119,6 +120,7 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
     view.knownHead = read.highestModseq;
     if (cacheable) cache.put(view.id, read.rows, widen ? columnBits(ALL_COLUMNS) : bits);
     rows = read.rows;
+    await readerRows(session, view, rows);
   }
   const selected =
     command.changedSince === null ? rows : rows.filter((r) => r.modseq > Number(command.changedSince));
@@ -127,7 +129,7 @@ export async function fetch(session: Session, command: FetchCommand): Promise<Co
   if (!view.readOnly && items.some(setsSeen) && selectedHas(view, "s")) {
     const unseen = selected.filter((r) => (r.flags & 1) === 0).map((r) => r.uid);
     if (unseen.length) {
-      const result = await session.ctx.runtime.store.messages.updateFlags({
+      const result = await updateFlagsAsReader(session, view, {
         mailboxId: view.id,
         uids: unseen,
         operation: "add",

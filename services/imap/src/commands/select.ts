@@ -17,6 +17,7 @@ import {
 import { no } from "../errors.ts";
 import { requireMailbox } from "../mailbox-lookup.ts";
 import { accessOf, noteSelected } from "../namespaces.ts";
+import { claimsRecent, loadPrivateSeen, readerChanges, readsAsGuest } from "../private-seen.ts";
 import { requireRight, writableWith } from "../rights.ts";
 import { mailboxIdCode } from "../search/object-id.ts";
 import { SelectedMailbox } from "../selected-mailbox.ts";
@@ -35,7 +36,7 @@ export async function select(session: Session, command: SelectCommand): Promise<
   // Without a right to change anything, SELECT opens read-only (RFC 4314 §4).
   const readOnly = command.name === "EXAMINE" || !writableWith(accessOf(session, mailbox).rights);
   // One statement: the head, every message's flags and (SELECT, IMAP4rev1) the \Recent claim.
-  const claim = !session.rev2 && !readOnly;
+  const claim = !session.rev2 && !readOnly && !readsAsGuest(session, mailbox);
   const snapshot = await session.ctx.imapMailboxes.openForSelect(mailbox.id, claim);
   if (!snapshot) throw no(`Mailbox doesn't exist: ${command.mailbox}`, responseCodes.nonExistent());
   const view = new SelectedMailbox(
@@ -49,6 +50,7 @@ export async function select(session: Session, command: SelectCommand): Promise<
   );
   const modseq = snapshot.highestModseq;
   for (const row of snapshot.messages) view.add(row.uid, row.flags, row.keywords);
+  await loadPrivateSeen(session, view, mailbox);
   view.uidNext = Math.max(snapshot.uidNext, view.maxUid + 1);
   for (const k of mailbox.keywords) view.knownKeywords.add(k);
   view.modseq = modseq;
@@ -56,7 +58,8 @@ export async function select(session: Session, command: SelectCommand): Promise<
   out.push(...untagged([view.count, atom("EXISTS")]));
   if (!session.rev2) {
     // SELECT claims the \Recent messages; EXAMINE shows them without claiming.
-    view.claimRecent(snapshot.recentFrom, view.uidNext);
+    // A grantee never claims (and sees no) \Recent in another user's mailbox (private-seen.ts).
+    view.claimRecent(claimsRecent(view) ? snapshot.recentFrom : view.uidNext, view.uidNext);
     out.push(...untagged([view.recentCount(), atom("RECENT")]));
   }
   noteSelected(session, view, mailbox);
@@ -103,7 +106,12 @@ async function qresyncResponses(
   // only helps a server whose expunge history is incomplete, and ours is complete
   // (every expunge is logged with its MODSEQ and never pruned), so the VANISHED
   // (EARLIER) below is already exactly the known UIDs expunged since `since`.
-  const changes = await session.ctx.runtime.store.messages.changesSince(view.id, Number(since));
+  const changes = await readerChanges(
+    session,
+    view,
+    await session.ctx.runtime.store.messages.changesSince(view.id, Number(since)),
+    Number(since),
+  );
   const out: ResponseChunk[] = [];
   // Only UIDs the new view doesn't hold: an expunge committed after the view was
   // listed would otherwise be VANISHED while its message still numbers a sequence

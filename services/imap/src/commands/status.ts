@@ -13,6 +13,7 @@ import { DELETED, type Mailbox, type MailboxStatusCounts, normalizeMailboxName, 
 import { no } from "../errors.ts";
 import { accountId, requireMailbox } from "../mailbox-lookup.ts";
 import { eventAccountOf, isOtherUsersName } from "../namespaces.ts";
+import { readerStatus } from "../private-seen.ts";
 import { requireRight } from "../rights.ts";
 import { mailboxIdValue } from "../search/object-id.ts";
 import type { Session } from "../session.ts";
@@ -99,6 +100,7 @@ export async function statusResponse(
   const counts = await session.ctx.imapMailboxes.status(mailbox.id, view?.id);
   if (!counts) return [];
   if (view && counts.watchedModseq !== undefined) view.knownHead = counts.watchedModseq;
+  await readerStatus(session, mailbox, counts, items);
   return statusLine(session, mailbox.name, mailbox.id, counts, items);
 }
 

@@ -9,8 +9,9 @@ import {
   type StoreCommand,
 } from "@aerogram/imap-protocol";
 import { encodeFlags } from "@aerogram/store";
+import { updateFlagsAsReader } from "../private-seen.ts";
 import { publishChange } from "../publish.ts";
-import { storableFlags } from "../rights.ts";
+import { maySetSeen, replacePreserves, storableFlags } from "../rights.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -25,18 +26,25 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
   const operation = command.action === "replace" ? "set" : command.action;
   // A shared mailbox: only the flags the caller has rights for (RFC 4314 §4).
   const flags = storableFlags(view, operation, command.flags);
+  const preserve = replacePreserves(view);
   if (command.unchangedSince !== null) await session.enableCondstore();
   const keywordsBefore = view.knownKeywords.size;
   const live = uids.filter((uid) => !view.pendingExpunges.has(uid));
   const result = live.length
-    ? await session.ctx.runtime.store.messages.updateFlags({
-        mailboxId: view.id,
-        uids: live,
-        operation,
-        flags,
-        durable: session.ctx.limits.durableFlagWrites,
-        ...(command.unchangedSince !== null ? { unchangedSince: Number(command.unchangedSince) } : {}),
-      })
+    ? await updateFlagsAsReader(
+        session,
+        view,
+        {
+          mailboxId: view.id,
+          uids: live,
+          operation,
+          flags,
+          durable: session.ctx.limits.durableFlagWrites,
+          ...(command.unchangedSince !== null ? { unchangedSince: Number(command.unchangedSince) } : {}),
+          ...(operation === "set" && preserve ? { preserve } : {}),
+        },
+        maySetSeen(view),
+      )
     : { modseq: view.modseq, updated: [], modified: [], current: [] };
   if (result.updated.length) {
     publishChange(
@@ -67,7 +75,13 @@ export async function store(session: Session, command: StoreCommand): Promise<Co
     // when the client may renumber.
     if (modified.has(uid) || !state || !seq) continue;
     if (command.silent) {
-      const believed = applyFlagOperation(operation, view.flagBits(seq), view.keywordsOf(uid), requested);
+      const believed = applyFlagOperation(
+        operation,
+        view.flagBits(seq),
+        view.keywordsOf(uid),
+        requested,
+        preserve,
+      );
       view.setFlags(seq, believed.bits, believed.keywords);
     } else view.setFlags(seq, state.flags, state.keywords);
     answers.push({ uid, seq, modseq: state.modseq });
@@ -98,8 +112,16 @@ function applyFlagOperation(
   bits: number,
   keywords: readonly string[],
   requested: { bits: number; keywords: string[] },
+  preserve?: { bits: number; keywords: boolean },
 ): { bits: number; keywords: string[] } {
-  if (operation === "set") return { bits: requested.bits, keywords: [...requested.keywords] };
+  if (operation === "set") {
+    // Flags the caller may not change keep their values (rights.ts replacePreserves).
+    const keep = preserve?.bits ?? 0;
+    return {
+      bits: (requested.bits & ~keep) | (bits & keep),
+      keywords: preserve?.keywords ? [...keywords] : [...requested.keywords],
+    };
+  }
   if (operation === "add")
     return {
       bits: bits | requested.bits,

@@ -5,6 +5,7 @@
  * SENT* keys (sent-date.ts) are resolved to what it needs.
  */
 import type { SearchKey } from "@aerogram/imap-protocol";
+import { readerCriteria } from "../private-seen.ts";
 import type { Session } from "../session.ts";
 import { resolveTextConditions } from "./full-text.ts";
 import { planSearch } from "./search-criteria.ts";
@@ -31,7 +32,8 @@ export async function matchingUids(session: Session, keys: readonly SearchKey[])
       for (const d of days) if (test(d.day)) condition.uids.push(d.uid);
     }
   }
-  return (await messages.searchUids(view.id, plan.criteria)).filter((uid) => view.sequenceOf(uid) > 0);
+  const criteria = await readerCriteria(session, view, plan.criteria);
+  return (await messages.searchUids(view.id, criteria)).filter((uid) => view.sequenceOf(uid) > 0);
 }
 
 /** Whether the keys select every message (SORT/THREAD ALL: no UID list to pass). */

@@ -1,16 +1,41 @@
 /**
  * Blob store on a local (or network) filesystem: the embedded default, and fine
  * for a single node. Blobs live at `dir/ab/cd/<sha256>` so no directory grows
- * past 65536 entries; writes go through `dir/tmp/` and an atomic rename, so a
- * crash can leave stray temp files but never a partial blob under a real key.
+ * past 65536 entries; writes go through `dir/tmp/` and an atomic link into
+ * place, so a crash can leave stray temp files but never a partial blob under a
+ * real key.
+ *
+ * Durability of a new blob, and why it takes two flushes (POSIX; fsync(2)):
+ *
+ *   1. the temp file is written and fsynced: its data is on disk, under no real
+ *      name yet (a crash leaves a stray temp file);
+ *   2. link(temp, final) gives it its real name; the name itself is only durable
+ *      once the directory holding it is fsynced (and, for a fan-out directory
+ *      created just now, its parents).
+ *
+ * One flush is not enough in either order: naming before the data flush could
+ * leave a torn blob under a real key after a power cut (ext4's delayed
+ * allocation does exactly that), which a later put of the same content would
+ * then trust as stored; flushing only the data leaves a committed row
+ * pointing at a name that may be gone. (On ext4 and XFS the journal is one
+ * ordered log, so in practice the second flush of one put also persists
+ * every earlier put's name; POSIX does not promise it, so each put waits for
+ * its own directory's flush.) What is shared: concurrent puts into one
+ * directory wait for one directory flush (DirectorySyncs), and a put of
+ * content that is already stored flushes nothing.
+ *
+ * link instead of "exists? then rename": EEXIST answers "already stored"
+ * atomically without a lookup that fails (and builds an error) for every new
+ * blob, and never replaces a stored blob. Filesystems without hard links fall
+ * back to rename.
  */
 import { createReadStream, constants as fsConstants } from "node:fs";
-import { access, type FileHandle, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { access, type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { assertBlobKey, sha256Hex } from "./keys.ts";
 import { assertRange, emptyStream } from "./reading.ts";
-import { removeQuietly, type SpooledContent, spoolPath, spoolToFile } from "./spool.ts";
+import { removeQuietly, type SpooledContent, spoolBufferToFile, spoolPath, spoolToFile } from "./spool.ts";
 import { BLOB_KEY_RE, BlobNotFoundError, type BlobStore, type PutResult } from "./types.ts";
 
 export interface FsBlobStoreOptions {
@@ -25,6 +50,9 @@ export class FsBlobStore implements BlobStore {
   /** Where puts are spooled before being renamed into place; same filesystem as `dir`, so rename is atomic. */
   readonly tmpDir: string;
   #tmpDirReady: Promise<unknown> | undefined;
+  readonly #dirSyncs = new DirectorySyncs();
+  /** False once link() said this filesystem has no hard links: rename after an existence check. */
+  #hardLinks = true;
 
   constructor(options: FsBlobStoreOptions) {
     this.dir = options.dir;
@@ -43,10 +71,13 @@ export class FsBlobStore implements BlobStore {
   }
 
   async putBuffer(content: Uint8Array): Promise<PutResult> {
-    // Hashing first makes re-storing known content (one message, many recipients) free of disk writes.
-    const key = sha256Hex(content);
-    if (await this.#exists(this.pathOf(key))) return { key, size: content.byteLength, created: false };
-    return this.put(Readable.from([content]));
+    // One write and one flush of the temp file, no stream. Content that is already
+    // stored is found by the link (EEXIST): a re-put costs that write, which is
+    // rare (a message to many recipients is stored once), while an existence
+    // check first would cost a failed lookup for every new blob.
+    const path = spoolPath(await this.#ensureTmpDir());
+    await spoolBufferToFile(content, path);
+    return this.#commit({ path, key: sha256Hex(content), size: content.byteLength });
   }
 
   async get(key: string): Promise<Readable> {
@@ -151,26 +182,54 @@ export class FsBlobStore implements BlobStore {
     // Nothing is held open between calls.
   }
 
-  /** Moves a spooled, fsynced temp file to its final key, or drops it if that key already exists. */
+  /** Gives a spooled, fsynced temp file its final name, or drops it if that key already exists. */
   async #commit(spooled: SpooledContent): Promise<PutResult> {
     const { key, size } = spooled;
     const finalPath = this.pathOf(key);
+    const fanOutDir = dirname(finalPath);
+    let newDirs = false;
     try {
-      if (await this.#exists(finalPath)) return { key, size, created: false };
-      const fanOutDir = dirname(finalPath);
-      const firstCreated = await mkdir(fanOutDir, { recursive: true });
-      await rename(spooled.path, finalPath);
-      // The rename is only durable once the directory holding the new entry is synced; when the
-      // fan-out directories themselves are new, their own entries in their parents need it too.
-      await syncDir(fanOutDir);
-      if (firstCreated !== undefined) {
-        await syncDir(dirname(fanOutDir));
-        await syncDir(this.dir);
+      let named = await this.#name(spooled.path, finalPath);
+      if (named === "no-dir") {
+        newDirs = (await mkdir(fanOutDir, { recursive: true })) !== undefined;
+        named = await this.#name(spooled.path, finalPath);
+      }
+      if (named !== "named") return { key, size, created: false };
+      // The new name is durable once its directory is flushed; new fan-out
+      // directories need their own entries flushed too (parents after children).
+      await this.#dirSyncs.sync(fanOutDir);
+      if (newDirs) {
+        await this.#dirSyncs.sync(dirname(fanOutDir));
+        await this.#dirSyncs.sync(this.dir);
       }
       return { key, size, created: true };
     } finally {
-      // After a successful rename the temp path no longer exists, so this only cleans up the other paths.
+      // The temp name goes in every case (after a link it is a second name of the blob).
       await removeQuietly(spooled.path);
+    }
+  }
+
+  /** Links (or renames) the temp file to its final path: "exists" when that key is already stored. */
+  async #name(tempPath: string, finalPath: string): Promise<"named" | "exists" | "no-dir"> {
+    if (this.#hardLinks) {
+      try {
+        await link(tempPath, finalPath);
+        return "named";
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") return "exists";
+        if (code === "ENOENT") return "no-dir";
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw err;
+        this.#hardLinks = false; // e.g. some network or FUSE filesystems
+      }
+    }
+    if (await this.#exists(finalPath)) return "exists";
+    try {
+      await rename(tempPath, finalPath);
+      return "named";
+    } catch (err) {
+      if (isNotFound(err)) return "no-dir";
+      throw err;
     }
   }
 
@@ -204,6 +263,46 @@ async function listDir(dir: string, pattern: RegExp): Promise<string[]> {
   } catch (err) {
     if (isNotFound(err)) return [];
     throw err;
+  }
+}
+
+/**
+ * Directory flushes shared by concurrent puts: a put waits for a flush of its
+ * directory that started after its link. If one is running, every put that
+ * arrives meanwhile waits for the single flush queued behind it.
+ */
+class DirectorySyncs {
+  readonly #dirs = new Map<
+    string,
+    { running: Promise<void> | undefined; queued: Promise<void> | undefined }
+  >();
+
+  sync(dir: string): Promise<void> {
+    let state = this.#dirs.get(dir);
+    if (!state) {
+      state = { running: undefined, queued: undefined };
+      this.#dirs.set(dir, state);
+    }
+    const current = state.running;
+    if (!current) return this.#start(dir, state);
+    const s = state;
+    s.queued ??= current
+      .catch(() => {})
+      .then(() => {
+        s.queued = undefined;
+        return s.running ?? this.#start(dir, s);
+      });
+    return s.queued;
+  }
+
+  #start(dir: string, state: { running: Promise<void> | undefined; queued: Promise<void> | undefined }) {
+    const running: Promise<void> = syncDir(dir).finally(() => {
+      if (state.running !== running) return;
+      state.running = undefined;
+      if (!state.queued) this.#dirs.delete(dir);
+    });
+    state.running = running;
+    return running;
   }
 }
 

@@ -4,7 +4,7 @@
  * hashing it, then decide (by key) whether and where to store it.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { type FileHandle, open, rm } from "node:fs/promises";
+import { type FileHandle, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 
@@ -57,9 +57,27 @@ export async function spoolToFile(
   return { path, key: hash.digest("hex"), size };
 }
 
+/**
+ * A buffer whose hash the caller has (FsBlobStore.putBuffer) into a new file
+ * at `path`, fsynced: spoolToFile without the stream and the second hashing.
+ */
+export async function spoolBufferToFile(content: Uint8Array, path: string): Promise<void> {
+  const file = await open(path, "wx", 0o640);
+  try {
+    await writeFully(file, content);
+    await file.sync();
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await removeQuietly(path);
+    throw err;
+  }
+}
+
 /** Deletes a file if it exists; used for temp files, where a failure to clean up must not mask the real outcome. */
 export async function removeQuietly(path: string): Promise<void> {
-  await rm(path, { force: true }).catch(() => {});
+  // unlink, not rm: rm looks the path up first, a second system call per put.
+  await unlink(path).catch(() => {});
 }
 
 /** file.write may write less than asked; loop until the whole chunk is on its way to disk. */

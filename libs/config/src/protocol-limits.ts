@@ -45,6 +45,8 @@ export const protocolLimitsSchema = {
   SMTP_AUTH_CHECK_TIMEOUT_MS: whole(3000, 1, "a positive number of milliseconds"),
   SMTP_DEDUPE_WINDOW_SECONDS: whole(24 * 3600, 1, "a positive number of seconds"),
   SMTP_SPOOL_MEMORY_BYTES: whole(1024 * 1024, 0, "a whole number of octets ≥ 0"),
+  SMTP_RECIPIENT_CACHE_MS: whole(5000, 0, "a whole number of milliseconds ≥ 0 (0 = off)"),
+  SMTP_GREETING_DELAY_MS: whole(0, 0, "a whole number of milliseconds ≥ 0"),
 
   // ---- logins, IMAP and POP3 alike (libs/auth) ----
   AUTH_FREE_FAILURES: whole(5, 1, "a whole number ≥ 1"),
@@ -112,6 +114,10 @@ export interface SmtpLimits {
   dedupeWindowSeconds: number;
   /** Message octets kept in memory while receiving; the rest spills to a temp file. */
   spoolMemoryBytes: number;
+  /** How long RCPT TO reuses an account found for an address (the RCPT lookup's round trip); 0 = off. */
+  recipientCacheMs: number;
+  /** How long the 220 greeting waits to catch a client talking first ("421 You talk too soon"); 0 = greet at once. */
+  greetingDelayMs: number;
 }
 
 export interface AuthLimits {
@@ -211,6 +217,8 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       authCheckTimeoutMs: e.SMTP_AUTH_CHECK_TIMEOUT_MS,
       dedupeWindowSeconds: e.SMTP_DEDUPE_WINDOW_SECONDS,
       spoolMemoryBytes: e.SMTP_SPOOL_MEMORY_BYTES,
+      recipientCacheMs: e.SMTP_RECIPIENT_CACHE_MS,
+      greetingDelayMs: e.SMTP_GREETING_DELAY_MS,
     },
     auth: {
       freeFailures: e.AUTH_FREE_FAILURES,

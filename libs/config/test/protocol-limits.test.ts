@@ -29,6 +29,8 @@ test("protocol limits: the defaults are the values the services had compiled in"
     authCheckTimeoutMs: 3000,
     dedupeWindowSeconds: 86_400,
     spoolMemoryBytes: 1024 * 1024,
+    recipientCacheMs: 5000,
+    greetingDelayMs: 0,
   });
   assert.deepEqual(l.auth, {
     freeFailures: 5,
@@ -68,6 +70,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     SMTP_AUTH_CHECK_TIMEOUT_MS: "5000",
     SMTP_DEDUPE_WINDOW_SECONDS: "3600",
     SMTP_SPOOL_MEMORY_BYTES: "0",
+    SMTP_RECIPIENT_CACHE_MS: "0",
+    SMTP_GREETING_DELAY_MS: "250",
     AUTH_FREE_FAILURES: "10",
     AUTH_FAILURE_WINDOW_MS: "60000",
     AUTH_BASE_BACKOFF_MS: "500",
@@ -97,6 +101,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     authCheckTimeoutMs: 5000,
     dedupeWindowSeconds: 3600,
     spoolMemoryBytes: 0,
+    recipientCacheMs: 0,
+    greetingDelayMs: 250,
   });
   assert.deepEqual(l.auth, {
     freeFailures: 10,

@@ -80,6 +80,18 @@ export interface DeliveryResult extends StoredBlob {
   appended: Appended[];
 }
 
+export interface StoreBlobOptions {
+  /**
+   * When a tombstone of reclaimed content is cleared (migration 030): "now"
+   * (default) after a put that created the object, one Postgres round trip per
+   * new blob, for callers that reference the blob in writes of their own;
+   * "at-commit" only when a commit through commit/commitOnce meets one
+   * (withBlobRef: the object exists again, so the tombstone goes and the
+   * commit is retried), which is rare, so a delivery saves that round trip.
+   */
+  tombstones?: "now" | "at-commit";
+}
+
 /** What commitOnce did: delivered now, or found the same delivery already committed. */
 export type CommitOnceResult = { duplicate: false; appended: Appended[] } | { duplicate: true };
 
@@ -138,13 +150,17 @@ export class Delivery {
    * Stores the raw message in the blob store and indexes it in the same pass
    * (the bytes are read once, never held whole in memory).
    */
-  async storeBlob(source: Readable | AsyncIterable<Uint8Array> | Uint8Array): Promise<StoredBlob> {
+  async storeBlob(
+    source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+    options: StoreBlobOptions = {},
+  ): Promise<StoredBlob> {
     const indexer = createIndexer();
+    const eager = options.tombstones !== "at-commit";
     if (source instanceof Uint8Array) {
       const message = toCrlf(source);
       let put = await this.deps.blobs.putBuffer(message);
       // Re-created content the reclaimer had deleted: the bytes are here, store them again.
-      while (put.created && !(await this.#reclaimedContentRestored(put.key)))
+      while (eager && put.created && !(await this.#reclaimedContentRestored(put.key)))
         put = await this.deps.blobs.putBuffer(message);
       indexer.write(message);
       const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
@@ -195,7 +211,7 @@ export class Delivery {
       throw err;
     }
     await pump;
-    if (put.created && !(await this.#reclaimedContentRestored(put.key)))
+    if (eager && put.created && !(await this.#reclaimedContentRestored(put.key)))
       throw new BlobReclaimedError(put.key); // a temporary failure: the client sends it again
     const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
     if (captured !== null && capturedBytes === put.size) stored.bytes = Buffer.concat(captured);

@@ -23,6 +23,12 @@ export interface FilterRecipient {
   address: string;
   accountId: number;
   inboxId: number;
+  /**
+   * Whether the account has an active Sieve script, when the caller already
+   * knows (SMTP-in's RCPT lookup): false skips the script lookup, one round
+   * trip per recipient. Undefined: the filter looks.
+   */
+  sieve?: boolean;
 }
 
 export interface FilterMessage {

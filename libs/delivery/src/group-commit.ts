@@ -2,11 +2,14 @@
  * Group commit for deliveries arriving together (SMTP-in under load): while
  * a group's transaction runs, new deliveries queue; when it ends, everything
  * queued (up to maxGroup) goes out as the next group, one transaction
- * (Messages.appendGroup). A lone delivery is never delayed: with nothing in
- * flight it goes at once. Each caller still resolves only after the commit
- * that holds its rows, so the durability contract (250 only when committed)
- * is unchanged. A group that fails is retried one delivery at a time, so
- * one bad delivery (a mailbox deleted meanwhile) fails alone.
+ * sent as one message, one round trip (Messages.appendGroupAtOnce). A lone
+ * delivery is never delayed: with nothing in flight it goes at once. Each
+ * caller still resolves only after the commit that holds its rows, so the
+ * durability contract (250 only when committed) is unchanged. A group that
+ * fails committed nothing; its deliveries are retried one at a time in a
+ * transaction of their own (Messages.appendGroup, which names the error), so
+ * one bad delivery (a mailbox deleted meanwhile) fails alone. A retry cannot
+ * double a delivery: each carries its dedupe key.
  */
 import type { GroupedAppend, GroupedAppendResult, Store } from "@aerogram/store";
 
@@ -58,14 +61,24 @@ export class GroupCommitter {
 
   async #run(group: Waiting[]): Promise<void> {
     try {
-      const results = await this.#store.messages.appendGroup(group.map((w) => w.item));
+      const results = await this.#store.messages.appendGroupAtOnce(group.map((w) => w.item));
       this.stats.groups++;
       this.stats.deliveries += group.length;
       for (const [i, w] of group.entries()) w.resolve(results[i]!);
+    } catch {
+      // Alone, each delivery fails or succeeds on its own, with the error that names why.
+      await Promise.all(group.map((w) => this.#runAlone(w)));
+    }
+  }
+
+  async #runAlone(w: Waiting): Promise<void> {
+    try {
+      const [result] = await this.#store.messages.appendGroup([w.item]);
+      this.stats.groups++;
+      this.stats.deliveries++;
+      w.resolve(result!);
     } catch (error) {
-      if (group.length === 1) return group[0]!.reject(error);
-      // Alone, each delivery fails or succeeds on its own.
-      await Promise.all(group.map((w) => this.#run([w])));
+      w.reject(error);
     }
   }
 }

@@ -124,6 +124,7 @@ export class SieveFilter implements FilteredDelivery {
       placements: [keep.kind],
     });
     const store = this.deps.store;
+    if (recipient.sieve === false) return fallback();
     const row = await store.sieve.active(recipient.accountId);
     if (!row) return fallback();
     const log = this.deps.log.child({ account: recipient.accountId, script: row.name });

@@ -265,3 +265,25 @@ test("content stored again after its blob was reclaimed: the tombstone goes, IMA
   assert.equal(appended?.uids.length, 1);
   assert.ok(await blobs.stat(again.key));
 });
+
+test("tombstones at-commit (SMTP-in): storing reclaimed content leaves the tombstone; commitOnce clears it and commits", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { store, blobs, delivery, reclaimer, account } = await setup(t);
+  const x = await account("x@example.com");
+  const first = await delivery.deliver(message("later"), [{ mailboxId: x.inbox }]);
+  await store.messages.expunge(x.inbox, "all");
+  assert.equal((await settle(reclaimer(0), store)).deleted, 1);
+  // No round trip at storing: the tombstone is still there...
+  const again = await delivery.storeBlob(message("later"), { tombstones: "at-commit" });
+  assert.equal(again.key, first.key);
+  assert.equal((await store.blobReclaim.entry(again.key))?.state, "deleted");
+  // ...and the commit meets it, finds the object stored again, clears it and commits.
+  const result = await delivery.commitOnce(again, [{ mailboxId: x.inbox }], {
+    key: "late",
+    windowSeconds: 60,
+  });
+  assert.equal(result.duplicate, false);
+  assert.equal(await store.blobReclaim.entry(again.key), undefined);
+  assert.equal((await store.mailboxes.byId(x.inbox))?.messageCount, 1);
+  assert.ok(await blobs.stat(again.key));
+});

@@ -45,6 +45,10 @@ export class TtlCache<K, V> {
     this.#entries.set(key, { value, expires: this.#now() + ttlMs });
   }
 
+  delete(key: K): void {
+    this.#entries.delete(key);
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -16,6 +16,11 @@
  *   trickled bytes do not extend: 421 4.4.2 and close.
  * - The replies smtp-server sends itself for a configured limit (SIZE,
  *   recipients, idle timeout) are reported to `onLimit`, for the metric.
+ * - The greeting waits `greetingDelayMs` (smtp-server: a fixed 100 ms) for a
+ *   client that talks before it (RFC 5321 §4.3.1 has the client wait for the
+ *   220; early talkers are mostly spam bots), answered "421 You talk too soon".
+ *   With a new connection per message that wait is a fixed cost per message,
+ *   so SMTP-in makes it configurable (SMTP_GREETING_DELAY_MS).
  */
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import { SMTPStream } from "smtp-server/lib/smtp-stream.js";
@@ -124,6 +129,25 @@ export class AerogramSmtpConnection extends SMTPConnection {
   deadlines: SmtpDeadlines | undefined;
   /** Set by the server before init(): a configured limit tripped. */
   onLimit: (limit: SmtpLimitName) => void = () => {};
+  /** Set by the server before init(): how long the greeting waits for an early talker (0: none). */
+  greetingDelayMs = 100;
+
+  /** smtp-server's init() with the greeting's wait configurable (see the module comment). */
+  override init(): void {
+    this._setListeners(() => {
+      const options = this._server.options;
+      if (options.maxClients && this._server.connections.size > options.maxClients) {
+        this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      if (this.greetingDelayMs <= 0) {
+        this.connectionReady();
+        return;
+      }
+      // Unref'd so a connection waiting for its greeting does not keep the process alive.
+      setTimeout(() => this.connectionReady(), this.greetingDelayMs).unref();
+    });
+  }
 
   /** Called by the deadline sweeper (IdleSession) when the phase's time is up. */
   onIdleTimeout(): void {

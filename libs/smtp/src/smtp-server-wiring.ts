@@ -16,11 +16,14 @@ export class AerogramSmtpServer extends SMTPServer {
   deadlines: SmtpDeadlines | undefined;
   /** Told when smtp-server or a deadline refuses because of a configured limit (for the metric). */
   onLimit: (limit: SmtpLimitName) => void = () => {};
+  /** How long the 220 waits for an early talker (protocol-connection.ts); smtp-server's own 100 ms unless set. */
+  greetingDelayMs = 100;
 
   override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
     const connection = this.createConnection(socket, socketOptions);
     connection.deadlines = this.deadlines;
     connection.onLimit = this.onLimit;
+    connection.greetingDelayMs = this.greetingDelayMs;
     this.connections.add(connection);
     connection.on("error", (err: Error) => this._onError(err));
     connection.on("connect", (data) => this._onClientConnect(data));

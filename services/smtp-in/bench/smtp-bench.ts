@@ -12,7 +12,9 @@
  * one run with s3rver blobs (BENCH_S3=0 skips it).
  *
  * Environment: BENCH_ONLY=aerogram (no Postfix), BENCH_GROUP_COMMIT=0 (each
- * delivery its own transaction), BENCH_PROFILE_DIR (node --cpu-prof of the
+ * delivery its own transaction), BENCH_SEARCH_INDEX=0 (no search row at
+ * delivery), BENCH_SENDER=in-process (the in-process sender even with
+ * smtp-source installed; with BENCH_VERBOSE it prints the reply wait per step), BENCH_PROFILE_DIR (node --cpu-prof of the
  * server), BENCH_VERBOSE (CPU per process), BENCH_SENDERS (20), BENCH_SOURCE_MESSAGES (2000),
  * BENCH_SOURCE_BYTES (10240), BENCH_WORKERS, BENCH_ROUNDS, TEST_DATABASE_URL,
  * TEST_NATS_URL, TEST_REDIS_URL.
@@ -68,7 +70,9 @@ const DOMAIN = "bench.test";
 const POSTFIX_PORT = 25_250 + (process.pid % 1000);
 const SMTP_SOURCE = "/usr/sbin/smtp-source";
 /** Postfix's smtp-source when installed (and not in smoke mode), else the in-process sender. */
-const USE_SMTP_SOURCE = !SMOKE && existsSync(SMTP_SOURCE);
+const USE_SMTP_SOURCE = !SMOKE && process.env.BENCH_SENDER !== "in-process" && existsSync(SMTP_SOURCE);
+/** Milliseconds each step of the in-process sender waited for its reply, summed over every message. */
+const stepWaits = new Map<string, number>();
 
 /**
  * --serve: the SMTP-in service alone, configured from the environment, in
@@ -94,6 +98,22 @@ async function serve(): Promise<void> {
           if (ports.length === WORKERS) console.log(`PORT ${ports[0]}`);
         });
       }
+      // SIGUSR2: every worker's Postgres statement count, summed, as "STATS n" (statements per message).
+      process.on("SIGUSR2", () => {
+        const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+        let sum = 0;
+        let answered = 0;
+        for (const w of workers) {
+          const onStats = (m: { statements?: number }) => {
+            if (typeof m.statements !== "number") return;
+            w.off("message", onStats);
+            sum += m.statements;
+            if (++answered === workers.length) console.log(`STATS ${sum}`);
+          };
+          w.on("message", onStats);
+          w.send("stats");
+        }
+      });
       process.on("SIGTERM", () => {
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGTERM");
         cluster.on("exit", () => {
@@ -106,19 +126,31 @@ async function serve(): Promise<void> {
   const runtime = await createRuntime(loadConfig(), { service: "smtp-bench" });
   const service = new SmtpInService(
     runtime,
+    // The rate limits come from the environment like any deployment's (SMTP_*; raised in startAerogram).
     optionsFromRuntime(runtime, {
-      rateLimits: {
-        connectionsPerIp: 10_000,
-        messagesPerMinutePerIp: 1e9,
-        messagesPerMinutePerRecipient: 1e9,
-      },
       // BENCH_GROUP_COMMIT=0: every delivery its own transaction (for a before/after).
       ...(process.env.BENCH_GROUP_COMMIT === "0" ? { groupCommit: { maxGroup: 1, maxInFlight: 1_000 } } : {}),
+      // BENCH_SEARCH_INDEX=0: no search row at delivery (what moving it off the ack path saves).
+      ...(process.env.BENCH_SEARCH_INDEX === "0" ? { searchIndex: false } : {}),
     }),
   );
   const handle = await service.start();
-  if (cluster.isWorker) process.send?.({ port: service.ports()[0] });
-  else console.log(`PORT ${service.ports()[0]}`);
+  // Postgres statements (round trips) so far: the count of the store's query-duration histogram.
+  const statements = async () => {
+    const metric = await runtime.metrics.getSingleMetric("aerogram_pg_query_duration_seconds")?.get();
+    return ((metric?.values ?? []) as { metricName?: string; value: number }[])
+      .filter((v) => v.metricName === "aerogram_pg_query_duration_seconds_count")
+      .reduce((sum, v) => sum + v.value, 0);
+  };
+  if (cluster.isWorker) {
+    process.on("message", async (m) => {
+      if (m === "stats") process.send?.({ statements: await statements() });
+    });
+    process.send?.({ port: service.ports()[0] });
+  } else {
+    process.on("SIGUSR2", async () => console.log(`STATS ${await statements()}`));
+    console.log(`PORT ${service.ports()[0]}`);
+  }
   process.on("SIGTERM", async () => {
     await handle.drain(2000);
     await runtime.close();
@@ -146,18 +178,35 @@ async function child(mode: string, env: NodeJS.ProcessEnv, ready: RegExp) {
     env,
     stdio: ["ignore", "pipe", "inherit"],
   });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
+    const check = () => {
       const m = ready.exec(out);
-      if (m) resolve(m);
-    });
+      if (m) {
+        proc.stdout!.off("data", check);
+        resolve(m);
+      }
+    };
+    proc.stdout!.on("data", check);
     proc.once("exit", (code) => reject(new Error(`${mode} exited with ${code}`)));
   });
   return {
     match,
     pid: proc.pid!,
+    /** The server's Postgres statement count so far (SIGUSR2 → "STATS n"). */
+    async statements(): Promise<number> {
+      const from = out.length;
+      proc.kill("SIGUSR2");
+      for (let waited = 0; waited < 10_000; waited += 20) {
+        const m = /STATS (\d+)/.exec(out.slice(from));
+        if (m) return Number(m[1]);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return Number.NaN;
+    },
     async stop() {
       proc.kill("SIGTERM");
       if (proc.exitCode === null) await new Promise((r) => proc.once("exit", r));
@@ -172,6 +221,10 @@ interface Server {
   pids(): number[];
   /** Messages stored so far (Postfix: in the maildir; Aerogram: committed, known from the 250s). */
   delivered?: () => number;
+  /** Re-reads the processes to count (Postgres backends come and go with the pool). */
+  refreshPids?: () => Promise<void>;
+  /** Postgres statements sent so far (Aerogram). */
+  statements?: () => Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -203,6 +256,12 @@ async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
       settings: {
         DATABASE_POOL_MAX: String(Math.ceil(SENDERS / WORKERS) + 2),
         SMTP_PORT: "0",
+        // One client IP sends everything: the limits are raised as an operator would (README, Limits),
+        // still checked in Redis for every connection and message; set them in the environment to change.
+        SMTP_MAX_CONNECTIONS_PER_IP: process.env.SMTP_MAX_CONNECTIONS_PER_IP ?? "10000",
+        SMTP_MESSAGES_PER_MINUTE_PER_IP: process.env.SMTP_MESSAGES_PER_MINUTE_PER_IP ?? "1000000000",
+        SMTP_MESSAGES_PER_MINUTE_PER_RECIPIENT:
+          process.env.SMTP_MESSAGES_PER_MINUTE_PER_RECIPIENT ?? "1000000000",
         LOG_LEVEL: "warn",
         MAIL_HOSTNAME: "bench.aerogram.test",
       },
@@ -212,11 +271,15 @@ async function startAerogram(blobs: "fs" | "s3"): Promise<Server> {
     `aerogram (${blobs}): ${WORKERS} worker(s), Postgres ${db.name}, blobs ${s3 ? `s3rver ${s3.endpoint}` : "on the filesystem"}, events ${nats ? "NATS" : "in-process"}, limits ${redis ? "Redis" : "in-memory"}`,
   );
   const server = await child("--serve", env, /PORT (\d+)/);
-  const backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
+  let backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
   return {
     name: blobs === "fs" ? "aerogram" : "aerogram-s3",
     port: Number(server.match[1]),
     pids: () => [...processTree(server.pid), ...backends],
+    refreshPids: async () => {
+      backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
+    },
+    statements: () => server.statements(),
     async stop() {
       await server.stop();
       await s3server?.stop();
@@ -247,6 +310,8 @@ interface Run {
   /** Messages stored per second: Aerogram = accepted (250 only after the commit); Postfix = in the maildir. */
   stored: number;
   cpuMsPerMessage: number;
+  /** Postgres statements (round trips) per message; NaN for Postfix. */
+  statementsPerMessage: number;
   load1: number;
 }
 
@@ -315,11 +380,17 @@ async function sendOne(port: number, message: string): Promise<boolean> {
       ["DATA", "354"],
     ];
     for (const [command, expected] of steps) {
+      const sent = performance.now();
       if (command) socket.write(`${command}\r\n`);
-      if ((await reply()) !== expected) return false;
+      const code = await reply();
+      const step = command?.split(/[ :]/)[0] ?? "greeting";
+      stepWaits.set(step, (stepWaits.get(step) ?? 0) + performance.now() - sent);
+      if (code !== expected) return false;
     }
+    const sent = performance.now();
     socket.write(message);
     const accepted = (await reply()) === "250";
+    stepWaits.set("end of data", (stepWaits.get("end of data") ?? 0) + performance.now() - sent);
     socket.write("QUIT\r\n");
     await reply();
     return accepted;
@@ -349,15 +420,27 @@ async function runOnce(server: Server, messages: number): Promise<Run> {
   const started = performance.now();
   let acceptedMs = 0;
   let failed = 0;
+  let storedMs = 0;
+  await server.refreshPids?.();
+  const statementsBefore = (await server.statements?.()) ?? Number.NaN;
   const { cpu, perProcess } = await cpuDuring(server.pids, async () => {
     failed = await (USE_SMTP_SOURCE ? smtpSource : inProcessSource)(server.port, messages);
     acceptedMs = performance.now() - started;
-    if (!server.delivered) return;
-    const deadline = Date.now() + 180_000;
-    while (server.delivered() < base + messages - failed && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    if (server.delivered) {
+      const deadline = Date.now() + 180_000;
+      while (server.delivered() < base + messages - failed && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+    }
+    storedMs = performance.now() - started;
+    // Backends the pool opened during the run count too (their whole CPU: they are new).
+    await server.refreshPids?.();
   });
-  const storedMs = performance.now() - started;
+  const statements = ((await server.statements?.()) ?? Number.NaN) - statementsBefore;
+  if (process.env.BENCH_VERBOSE && stepWaits.size > 0) {
+    const each = [...stepWaits].map(([step, ms]) => `${step} ${(ms / messages).toFixed(1)}`);
+    console.log(`  ${server.name} reply wait ms per message by step: ${each.join(", ")}`);
+    stepWaits.clear();
+  }
   if (process.env.BENCH_VERBOSE) {
     const by = [...perProcess]
       .filter(([, c]) => c > 0)
@@ -369,6 +452,7 @@ async function runOnce(server: Server, messages: number): Promise<Run> {
     accepted: (messages - failed) / (acceptedMs / 1000),
     stored: (messages - failed) / ((server.delivered ? storedMs : acceptedMs) / 1000),
     cpuMsPerMessage: (cpu * 1000) / messages,
+    statementsPerMessage: statements / messages,
     load1,
   };
 }
@@ -388,6 +472,8 @@ async function main(): Promise<void> {
     `smtp-in bench: ${client} -s ${SENDERS} -m ${SOURCE_MESSAGES} -l ${SOURCE_BYTES} (new connection per message, 1 recipient), ${ROUNDS} alternating rounds`,
   );
   const servers: Server[] = [await startAerogram("fs")];
+  /** Postfix's median end-to-end rate, for the s3rver run's ratio. */
+  let postfixMedian: number | undefined;
   try {
     const pf = SMOKE
       ? "skipped (smoke mode)"
@@ -399,13 +485,15 @@ async function main(): Promise<void> {
     // Warm-up: JIT, pools, Postfix's processes.
     for (const s of servers) await runOnce(s, WARM_UP);
     const runs: Record<string, Run[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
-    console.log("\n| round | server | load1 | accepted msg/s | stored msg/s | CPU ms/msg | failed |");
+    console.log(
+      "\n| round | server | load1 | accepted msg/s | stored msg/s | CPU ms/msg | PG statements/msg | failed |",
+    );
     for (let i = 0; i < ROUNDS; i++) {
       for (const s of i % 2 ? [...servers].reverse() : servers) {
         const r = await runOnce(s, SOURCE_MESSAGES);
         runs[s.name]!.push(r);
         console.log(
-          `| ${i + 1} | ${s.name} | ${f(r.load1, 1)} | ${f(r.accepted)} | ${f(r.stored)} | ${f(r.cpuMsPerMessage, 2)} | ${r.failed} |`,
+          `| ${i + 1} | ${s.name} | ${f(r.load1, 1)} | ${f(r.accepted)} | ${f(r.stored)} | ${f(r.cpuMsPerMessage, 2)} | ${Number.isNaN(r.statementsPerMessage) ? "-" : f(r.statementsPerMessage, 2)} | ${r.failed} |`,
         );
       }
     }
@@ -436,6 +524,7 @@ async function main(): Promise<void> {
     const ours = runs.aerogram!;
     const theirs = runs.postfix;
     if (theirs) {
+      postfixMedian = summary(theirs.map((r) => r.stored)).median;
       line(
         "ratio aerogram/postfix end to end (committed vs in the maildir)",
         ours.map((r, i) => r.stored / theirs[i]!.stored),
@@ -458,7 +547,7 @@ async function main(): Promise<void> {
       await runOnce(s3, WARM_UP);
       const r = await runOnce(s3, SOURCE_MESSAGES);
       console.log(
-        `aerogram with s3rver blobs (one run after the rounds): ${f(r.stored)} msg/s committed, ${r.failed} failed, CPU ${f(r.cpuMsPerMessage, 2)} ms/msg (s3rver's own CPU not counted), load ${f(r.load1, 1)}`,
+        `aerogram with s3rver blobs (one run after the rounds): ${f(r.stored)} msg/s committed${postfixMedian ? ` (${f(r.stored / postfixMedian, 2)}x Postfix's median)` : ""}, ${r.failed} failed, CPU ${f(r.cpuMsPerMessage, 2)} ms/msg (s3rver's own CPU not counted), ${f(r.statementsPerMessage, 2)} PG statements/msg, load ${f(r.load1, 1)}`,
       );
     } finally {
       await s3.stop();

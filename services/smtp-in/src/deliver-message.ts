@@ -112,12 +112,15 @@ export async function deliverMessage(
   );
   if (verdict.decision.kind !== "deliver")
     return { refused: true, decision: verdict.decision, auth, verdict };
-  // Newest trace header on top (RFC 5321 §4.4), then the verdicts about it.
-  const blob = await ctx.delivery.storeBlob(
-    prepend(Buffer.from(trace + auth.headers + verdict.headers, "utf8"), message.open()),
-  );
   const local = envelope.recipients.filter((r): r is AcceptedRecipient => r.forwardTo === undefined);
   const forwards = envelope.recipients.filter((r): r is ForwardedRecipient => r.forwardTo !== undefined);
+  // Newest trace header on top (RFC 5321 §4.4), then the verdicts about it. Only
+  // local copies (commitOnce) may leave a reclaimed blob's tombstone to the commit;
+  // a forward's queue row has no such retry.
+  const blob = await ctx.delivery.storeBlob(
+    prepend(Buffer.from(trace + auth.headers + verdict.headers, "utf8"), message.open()),
+    { tombstones: forwards.length > 0 ? "now" : "at-commit" },
+  );
   // Per local recipient: INBOX, Junk, or wherever its Sieve script says (libs/delivery filters.ts);
   // one row per mailbox, even when two RCPTs (an alias and its account) lead to it.
   const plan = await planDelivery(ctx.store, ctx.filtered, blob, {

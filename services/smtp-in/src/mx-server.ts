@@ -13,6 +13,8 @@ import {
 export interface WiringOptions extends BaseWiringOptions {
   onLimit: (limit: SmtpLimitName) => void;
   reverse: (ip: string) => Promise<string[]>;
+  /** SMTP_GREETING_DELAY_MS: the pregreet wait before the 220. */
+  greetingDelayMs: number;
 }
 
 export function createSmtpServer(o: WiringOptions, handlers: Handlers): AerogramSmtpServer {
@@ -38,5 +40,6 @@ export function createSmtpServer(o: WiringOptions, handlers: Handlers): Aerogram
   });
   server.deadlines = o.deadlines;
   server.onLimit = o.onLimit;
+  server.greetingDelayMs = o.greetingDelayMs;
   return server;
 }

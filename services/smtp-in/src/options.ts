@@ -32,11 +32,17 @@ export interface SmtpInOptions extends SmtpEndpointOptions {
   dedupeWindowSeconds: number;
   /** Message bytes kept in memory while receiving; the rest spills to a temp file. */
   spoolMemoryBytes: number;
+  /** How long RCPT TO reuses an address's account (recipient-policy.ts); 0 = every RCPT looks it up. */
+  recipientCacheMs: number;
+  /** How long the 220 waits to catch a client that talks first (libs/smtp protocol-connection.ts); 0 = greet at once. */
+  greetingDelayMs: number;
   rateLimits: RateLimitOptions;
   /** Deliveries arriving together share one transaction (libs/delivery group-commit.ts); default DEFAULT_GROUP_COMMIT. */
   groupCommit?: GroupCommitOptions;
   /** rspamd and DMARC enforcement (inbound-filter.ts). */
   filter: InboundFilterOptions;
+  /** false: no search rows written at delivery (the bench's with/without figure; the backfill writes them). */
+  searchIndex?: boolean;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -48,6 +54,8 @@ export const DEFAULT_OPTIONS = {
   authTimeBoxMs: 3000,
   dedupeWindowSeconds: DEFAULT_DEDUPE_WINDOW_SECONDS,
   spoolMemoryBytes: 1024 * 1024,
+  recipientCacheMs: 5000,
+  greetingDelayMs: 0,
   rateLimits: DEFAULT_RATE_LIMITS,
   filter: { rspamd: undefined, unavailable: "deliver", maxScanBytes: 20 * 1024 * 1024, dmarcEnforce: true },
 } satisfies Partial<SmtpInOptions>;
@@ -67,6 +75,8 @@ export function optionsFromLimits(l: SmtpLimits): Partial<SmtpInOptions> {
     authTimeBoxMs: l.authCheckTimeoutMs,
     dedupeWindowSeconds: l.dedupeWindowSeconds,
     spoolMemoryBytes: l.spoolMemoryBytes,
+    recipientCacheMs: l.recipientCacheMs,
+    greetingDelayMs: l.greetingDelayMs,
     rateLimits: {
       connectionsPerIp: l.maxConnectionsPerIp,
       messagesPerMinutePerIp: l.messagesPerMinutePerIp,

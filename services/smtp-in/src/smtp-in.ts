@@ -99,10 +99,18 @@ export class SmtpInService {
     this.log = runtime.log.child({ component: "smtp-in" });
     this.metrics = new SmtpMetrics(runtime.metrics);
     this.limits = new RateLimits(runtime.limits, opts.rateLimits, this.log);
-    this.policy = new RecipientPolicy(runtime.store, this.limits, runtime.config.identity.recipientDelimiter);
+    this.policy = new RecipientPolicy(
+      runtime.store,
+      this.limits,
+      runtime.config.identity.recipientDelimiter,
+      opts.recipientCacheMs,
+    );
     this.delivery = new Delivery(
       { store: runtime.store, blobs: runtime.blobs, events: runtime.events },
-      { groupCommit: opts.groupCommit ?? DEFAULT_GROUP_COMMIT },
+      {
+        groupCommit: opts.groupCommit ?? DEFAULT_GROUP_COMMIT,
+        ...(opts.searchIndex === false ? { searchIndex: false } : {}),
+      },
     );
     this.resolver = opts.resolver ?? createCachedResolver();
     this.deadlines = new SmtpDeadlines(opts.deadlines);
@@ -122,6 +130,7 @@ export class SmtpInService {
           socketTimeoutMs: this.opts.socketTimeoutMs,
           deadlines: this.deadlines,
           onLimit: (limit) => this.metrics.limitRefusals.inc({ limit }),
+          greetingDelayMs: this.opts.greetingDelayMs,
           reverse: async (ip) => (await this.resolver(reverseName(ip), "PTR")) as string[],
         },
         {
@@ -332,6 +341,7 @@ export class SmtpInService {
         );
         return cb(new SmtpReply(d.code, d.enhanced, d.text, d.reason));
       }
+      for (const r of state.recipients) this.policy.delivered(r.address);
       for (const placement of outcome.placements) this.metrics.placements.inc({ mailbox: placement });
       for (const err of outcome.sideEffectErrors) {
         this.log.warn(

@@ -184,4 +184,44 @@ test("SMTP limits from the environment: each trips with its documented reply and
     assert.equal(await refusals(runtime, "idle_timeout"), 1);
     assert.equal(await refusals(runtime, "command_deadline"), 0);
   });
+
+  await t.test(
+    "SMTP_GREETING_DELAY_MS: the 220 waits; a client talking first gets 421 You talk too soon",
+    async () => {
+      const { port } = await serviceWith("greeting", { SMTP_GREETING_DELAY_MS: "1500" });
+      const patient = await SmtpTalk.open(port);
+      const started = Date.now();
+      assert.match(await patient.reply(10_000), /^220 /);
+      assert.ok(Date.now() - started >= 1400, "not before the greeting delay");
+      patient.close();
+      const early = await SmtpTalk.open(port);
+      early.write("EHLO early.test\r\n");
+      assert.match(await early.reply(10_000), /^421 .*You talk too soon/);
+      assert.ok(await early.waitClosed());
+    },
+  );
+
+  await t.test(
+    "SMTP_RECIPIENT_CACHE_MS: RCPT reuses a found account for that long; 0 looks it up every time",
+    async () => {
+      const cached = await serviceWith("rcpt-cache", { SMTP_RECIPIENT_CACHE_MS: "600000" });
+      const uncached = await serviceWith("rcpt-no-cache", { SMTP_RECIPIENT_CACHE_MS: "0" });
+      const acct = await cached.runtime.store.accounts.create({
+        address: "cached@example.com",
+        password: "pw",
+      });
+      const rcpt = async (port: number) => {
+        const s = await openSession(port);
+        assert.match(await s.cmd("MAIL FROM:<c@remote.test>"), /^250/);
+        const reply = await s.cmd("RCPT TO:<cached@example.com>");
+        s.close();
+        return reply;
+      };
+      assert.match(await rcpt(cached.port), /^250/);
+      assert.match(await rcpt(uncached.port), /^250/);
+      await cached.runtime.store.accounts.setDisabled(acct.id, true);
+      assert.match(await rcpt(cached.port), /^250/, "within the period: the cached answer");
+      assert.match(await rcpt(uncached.port), /^550 5\.2\.1/, "without the cache: disabled at once");
+    },
+  );
 });

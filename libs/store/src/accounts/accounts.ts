@@ -34,6 +34,8 @@ export interface RecipientLookup {
     usedBytes: number | undefined;
     /** The account's primary address (the recipient may be an alias, sub-address or catch-all). */
     address: string;
+    /** It has an active Sieve script. */
+    hasSieve: boolean;
   };
   /** Forwarding address: deliver to these addresses through the outbound queue. */
   forward?: string[];

@@ -8,7 +8,7 @@
  *      (the tag is kept as `detail` for Sieve's :detail);
  *   3. on an alias domain, the same two steps with the target domain;
  *   4. the domain's catch-all address.
- * Steps 1 and 2 (and the account's quota/INBOX facts) are one statement: the
+ * Steps 1 and 2 (and the account's quota/INBOX/Sieve facts) are one statement: the
  * common case costs one round trip; alias domains and catch-alls add one each.
  */
 import type { Queryable } from "../db.ts";
@@ -25,6 +25,8 @@ export interface ResolvedAccount {
   inboxId: number | undefined;
   /** Bytes stored in all its mailboxes; only read when it has a quota. */
   usedBytes: number | undefined;
+  /** It has an active Sieve script (delivery loads it only then). */
+  hasSieve: boolean;
 }
 
 export interface Resolution {
@@ -67,6 +69,7 @@ interface MatchRow {
   disabled: boolean | null;
   inbox_id: number | null;
   used_bytes: number | null;
+  has_sieve: boolean | null;
 }
 
 const MATCH_SQL = `
@@ -76,7 +79,8 @@ const MATCH_SQL = `
          (SELECT id FROM mailboxes WHERE account_id = a.id AND name = 'INBOX') AS inbox_id,
          CASE WHEN a.quota_bytes IS NOT NULL THEN
            (SELECT COALESCE(sum(total_size), 0)::bigint FROM mailboxes WHERE account_id = a.id)
-         END AS used_bytes
+         END AS used_bytes,
+         EXISTS (SELECT 1 FROM sieve_scripts WHERE account_id = a.id AND active) AS has_sieve
     FROM (SELECT 1) AS one
     LEFT JOIN domains d ON d.name = $2
     LEFT JOIN LATERAL (
@@ -99,6 +103,7 @@ function toAccount(r: MatchRow): ResolvedAccount {
     disabled: r.disabled ?? false,
     inboxId: r.inbox_id ?? undefined,
     usedBytes: r.used_bytes === null ? undefined : Number(r.used_bytes),
+    hasSieve: r.has_sieve ?? false,
   };
 }
 

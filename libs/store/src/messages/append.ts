@@ -93,7 +93,7 @@ async function allocate(
 }
 
 /** The INSERT's column arrays (one element per message, numbered from firstUid) and the keywords they use. */
-function rowColumns(msgs: readonly NewMessage[], firstUid: number) {
+export function rowColumns(msgs: readonly NewMessage[], firstUid: number) {
   const cols = {
     uid: [] as number[],
     flags: [] as number[],
@@ -171,7 +171,7 @@ function rowColumns(msgs: readonly NewMessage[], firstUid: number) {
  * the MODSEQ expression, `uid` the UID one over u.uid, `from` extra FROM items
  * (the allocation's CTE).
  */
-function insertSql(modseq: string, uid = "u.uid", from = "", mailbox = "$1"): string {
+export function insertSql(modseq: string, uid = "u.uid", from = "", mailbox = "$1"): string {
   return `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_key,
                            envelope, body_structure, body, mime, header_date, subject, from_addr, to_addr,
                            cc_addr, bcc_addr, message_id, in_reply_to, preview)

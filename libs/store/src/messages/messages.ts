@@ -24,6 +24,7 @@ import {
   type NamedAppend,
   type NamedAppendResult,
 } from "./append.ts";
+import { appendGroupAtOnce } from "./append-group.ts";
 import { type CopyResult, copyIn } from "./copy.ts";
 import { expungeOneTrip } from "./expunge.ts";
 import {
@@ -66,6 +67,14 @@ export class Messages {
   /** Several deliveries in one transaction (group commit): see appendGroupIn. */
   appendGroup(items: readonly GroupedAppend[]): Promise<GroupedAppendResult[]> {
     return withTransaction(this.pool, (tx) => appendGroupIn(tx, items));
+  }
+
+  /**
+   * appendGroup in one round trip (append-group.ts): the same outcome; when it
+   * fails, nothing was committed and appendGroup names the error.
+   */
+  appendGroupAtOnce(items: readonly GroupedAppend[]): Promise<GroupedAppendResult[]> {
+    return appendGroupAtOnce(this.pool, items);
   }
 
   /** Forgets dedupe keys older than the window (they can no longer match); returns how many. */

@@ -65,6 +65,9 @@ export interface WorkerDeps {
   metrics: OutboundMetrics;
 }
 
+/** Messages up to this size are read into memory and sent pipelined; larger ones are streamed. */
+const PIPELINED_MAX_BYTES = 1024 * 1024;
+
 export type AttemptResult = "completed" | "rescheduled" | "lease_lost";
 
 export class OutboundWorker {
@@ -256,7 +259,13 @@ export class OutboundWorker {
             eightBit: entry.eightBit,
             ...(relay.dsn ? { dsn: relay.dsn } : {}),
           },
-          () => this.deps.blobs.get(entry.blobKey),
+          {
+            stream: () => this.deps.blobs.get(entry.blobKey),
+            // Held whole for the pipelined path (one write of the dot-stuffed message).
+            ...(entry.size <= PIPELINED_MAX_BYTES
+              ? { buffer: () => this.deps.blobs.read(entry.blobKey) }
+              : {}),
+          },
           {
             hostname: this.opts.hostname,
             timeoutMs: this.opts.timeoutMs,

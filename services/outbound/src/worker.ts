@@ -65,6 +65,9 @@ export interface WorkerDeps {
   metrics: OutboundMetrics;
 }
 
+/** A freed slot (no backlog) triggers a claim no sooner than this after the previous one (at most OUTBOUND_POLL_MS). */
+const CLAIM_COALESCE_MS = 100;
+
 /** Messages up to this size are read into memory and sent pipelined; larger ones are streamed. */
 const PIPELINED_MAX_BYTES = 1024 * 1024;
 
@@ -78,6 +81,8 @@ export class OutboundWorker {
   /** Entries being processed here (never claimed again meanwhile, even with their lease run out). */
   private readonly active = new Set<number>();
   private wake: (() => void) | undefined;
+  /** An attempt finished (its slot is free again). */
+  private freed: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly connections: ConnectionCache;
   private readonly completer: CompleteBatcher;
@@ -129,6 +134,14 @@ export class OutboundWorker {
   }
 
   private async loop(): Promise<void> {
+    // When the last claim came back full, more is due than the slots took:
+    // every freed slot may refill at once. Otherwise (a trickle) a freed slot
+    // wakes the loop no sooner than CLAIM_COALESCE_MS after the last claim,
+    // so one claim takes what arrived meanwhile: the bench counted 0.8 claim
+    // statements per message when every finished entry woke a claim.
+    let backlog = false;
+    let lastClaimAt = 0;
+    const coalesceMs = Math.min(this.opts.pollMs, CLAIM_COALESCE_MS);
     while (this.running) {
       let claimed: OutboundEntry[] = [];
       // Refill in bulk: claiming one entry per finished one costs a statement per
@@ -138,30 +151,46 @@ export class OutboundWorker {
         this.opts.concurrency - Math.max(1, Math.floor(this.opts.concurrency / 2)),
       );
       if (this.inflight.size <= refillAt) {
+        const limit = this.claimLimit();
+        lastClaimAt = performance.now();
         try {
           claimed = await this.claim();
+          backlog = claimed.length >= limit;
         } catch (err) {
+          backlog = false;
           this.deps.log.warn({ err }, "outbound claim failed; retrying");
         }
       }
       for (const entry of claimed) {
         const p = this.process(entry).finally(() => {
           this.inflight.delete(p);
-          this.wake?.();
+          this.freed?.();
         });
         this.inflight.add(p);
       }
       // A full claim means more may be due: go on while slots are free.
-      if (claimed.length > 0 && this.inflight.size <= refillAt) continue;
+      if (backlog && this.inflight.size <= refillAt) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollMs);
+        let timer = setTimeout(resolve, this.opts.pollMs);
         this.wake = () => {
           clearTimeout(timer);
           resolve();
         };
+        this.freed = () => {
+          if (backlog) return this.wake?.();
+          // A trickle: claim once the coalescing interval since the last claim is over.
+          clearTimeout(timer);
+          timer = setTimeout(resolve, Math.max(0, lastClaimAt + coalesceMs - performance.now()));
+          this.freed = undefined;
+        };
       });
       this.wake = undefined;
+      this.freed = undefined;
     }
+  }
+
+  private claimLimit(): number {
+    return Math.max(1, this.opts.concurrency - this.inflight.size);
   }
 
   private claim(): Promise<OutboundEntry[]> {
@@ -169,7 +198,7 @@ export class OutboundWorker {
     return this.deps.store.outbound.claim({
       owner: this.owner,
       leaseMs: this.opts.leaseMs,
-      limit: Math.max(1, this.opts.concurrency - this.inflight.size),
+      limit: this.claimLimit(),
       perDomainLimit: this.opts.domainConcurrency,
       skipDomains: full,
       skipIds: [...this.active],

@@ -226,7 +226,6 @@ async function main() {
       SUBMISSION_PORT: String(PORTS.aerogram),
       MAIL_HOSTNAME: "bench.aerogram.test",
       OUTBOUND_ROUTES: `*=127.0.0.1:${sink.port}`,
-      OUTBOUND_POLL_MS: "50",
       OUTBOUND_CONCURRENCY: "20",
       OUTBOUND_DOMAIN_CONCURRENCY: "20",
       SEND_LIMIT_MESSAGES_PER_HOUR: "100000000",

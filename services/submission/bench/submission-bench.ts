@@ -220,7 +220,7 @@ async function main() {
     cleanEnv({
       AEROGRAM_SERVICES: "submission,outbound",
       DATABASE_URL: db.url,
-      DATABASE_POOL_MAX: "20",
+      DATABASE_POOL_MAX: "6",
       BLOB_DIR: `${dir.path}/blobs`,
       HTTP_PORT: "0",
       SUBMISSION_PORT: String(PORTS.aerogram),

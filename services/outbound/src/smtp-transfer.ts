@@ -10,10 +10,16 @@
  * (ConnectionCache) and reused for the next message to the same host, as
  * Postfix's connection cache does: most of a small message's cost is the
  * TCP/TLS setup and the greeting, not the transaction.
+ *
+ * When the server offers PIPELINING (RFC 2920) and the message is small
+ * enough to hold (the worker reads it whole), the transaction itself is
+ * pipelined-send.ts's: MAIL, RCPT and DATA in one write, the message in one
+ * more. Otherwise nodemailer's send() streams it.
  */
 import type { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import type { RelayDsn } from "./dsn-request.ts";
+import { canPipeline, type PipelinedResult, pipelinedSend } from "./pipelined-send.ts";
 
 export interface TransferTarget {
   host: string;
@@ -55,6 +61,13 @@ export interface Envelope {
   eightBit?: boolean;
   /** RFC 3461 parameters for a next hop that offers DSN. */
   dsn?: RelayDsn;
+}
+
+/** The message to send: always as a stream; small ones also whole, for the pipelined path. */
+export interface MessageSource {
+  stream(): Promise<Readable>;
+  /** The whole message in memory (undefined: too large to hold, stream it). */
+  buffer?: () => Promise<Buffer>;
 }
 
 export interface TransferOptions {
@@ -231,7 +244,7 @@ function sendOn(
   open: Open,
   target: TransferTarget,
   envelope: Envelope,
-  message: () => Promise<Readable>,
+  message: MessageSource,
   o: TransferOptions,
 ): Promise<TransferOutcome> {
   const { conn } = open;
@@ -266,7 +279,29 @@ function sendOn(
         reply: `5.6.3 ${target.host} does not offer 8BITMIME; the message has 8-bit data`,
       });
     }
-    void message().then(
+    const tls = () => Boolean((conn as unknown as { secure?: boolean }).secure);
+    if (message.buffer && canPipeline(conn, envelope)) {
+      void message.buffer().then(
+        async (data) => {
+          if (settled) return;
+          const r = await pipelinedSend(conn, envelope, data, {
+            beforeData: () => !settled && !o.signal?.aborted,
+            // All data sent: the final reply may take longer (§4.5.3.2.6) than a command's.
+            afterData: () => {
+              if (o.dataDoneTimeoutMs) socket()?.setTimeout(o.dataDoneTimeoutMs);
+            },
+          });
+          if (r === "aborted") return onAbort();
+          if (r.unusable) open.dead = true;
+          const outcome = outcomeOfPipelined(r, tls(), extensions.includes("DSN"));
+          if (outcome.kind === "done" && r.unusable) conn.close();
+          finish(outcome);
+        },
+        (err: Error) => finish({ kind: "unreachable", reason: `message unreadable: ${err.message}` }),
+      );
+      return;
+    }
+    void message.stream().then(
       (stream) => {
         if (settled) {
           stream.destroy();
@@ -283,7 +318,6 @@ function sendOn(
           ...(envelope.dsn ? { dsn: envelope.dsn as SMTPConnection.DSNOptions } : {}),
         };
         conn.send(env, stream, (err, info) => {
-          const tls = Boolean((conn as unknown as { secure?: boolean }).secure);
           const dsn = extensions.includes("DSN");
           if (err) {
             const e = err as SmtpError;
@@ -298,7 +332,7 @@ function sendOn(
                 delivered: [],
                 failed: failures.filter((f) => f.code >= 500),
                 deferred: failures.filter((f) => f.code < 500),
-                tls,
+                tls: tls(),
                 dsn,
               });
             }
@@ -310,7 +344,7 @@ function sendOn(
             delivered: (info.accepted as string[]).map(String),
             failed: rejected.filter((f) => f.code >= 500),
             deferred: rejected.filter((f) => f.code < 500),
-            tls,
+            tls: tls(),
             dsn,
           });
         });
@@ -320,10 +354,24 @@ function sendOn(
   });
 }
 
+/** A pipelined transaction's replies as an outcome (the same classes as nodemailer's errors give). */
+function outcomeOfPipelined(r: PipelinedResult, tls: boolean, dsn: boolean): TransferOutcome {
+  const refused = r.mailRefused ?? r.dataRefused;
+  if (refused) return { kind: "refused", permanent: refused.code >= 500, ...refused };
+  return {
+    kind: "done",
+    delivered: r.accepted,
+    failed: r.rejected.filter((f) => f.code >= 500),
+    deferred: r.rejected.filter((f) => f.code < 500),
+    tls,
+    dsn,
+  };
+}
+
 export async function transfer(
   target: TransferTarget,
   envelope: Envelope,
-  message: () => Promise<Readable>,
+  message: MessageSource,
   o: TransferOptions,
 ): Promise<TransferOutcome> {
   const reused = o.cache?.take(target);

@@ -65,6 +65,12 @@ export interface WorkerDeps {
   metrics: OutboundMetrics;
 }
 
+/** A freed slot (no backlog) triggers a claim no sooner than this after the previous one (at most OUTBOUND_POLL_MS). */
+const CLAIM_COALESCE_MS = 100;
+
+/** Messages up to this size are read into memory and sent pipelined; larger ones are streamed. */
+const PIPELINED_MAX_BYTES = 1024 * 1024;
+
 export type AttemptResult = "completed" | "rescheduled" | "lease_lost";
 
 export class OutboundWorker {
@@ -75,6 +81,9 @@ export class OutboundWorker {
   /** Entries being processed here (never claimed again meanwhile, even with their lease run out). */
   private readonly active = new Set<number>();
   private wake: (() => void) | undefined;
+  /** An attempt finished (its slot is free again), or rows were queued in this process. */
+  private nudge: (() => void) | undefined;
+  private stopListening: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly connections: ConnectionCache;
   private readonly completer: CompleteBatcher;
@@ -91,12 +100,15 @@ export class OutboundWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // Rows queued by this process's submission: claim them without waiting for the poll.
+    this.stopListening = this.deps.store.outbound.onEnqueued(() => this.nudge?.());
     this.loopDone = this.loop();
   }
 
   /** Stops claiming; waits up to graceMs for attempts under way (their leases expire if they outlive it). */
   async stop(graceMs: number): Promise<void> {
     this.running = false;
+    this.stopListening?.();
     this.wake?.();
     await this.loopDone;
     let timer: NodeJS.Timeout | undefined;
@@ -126,6 +138,15 @@ export class OutboundWorker {
   }
 
   private async loop(): Promise<void> {
+    // When the last claim came back full, more is due than the slots took:
+    // every freed slot may refill at once. Otherwise (a trickle) a freed slot,
+    // or rows queued by this process (store.outbound.onEnqueued), wake the
+    // loop no sooner than CLAIM_COALESCE_MS after the last claim, so one
+    // claim takes what arrived meanwhile: the bench counted 0.8 claim
+    // statements per message when every finished entry woke a claim.
+    let backlog = false;
+    let lastClaimAt = 0;
+    const coalesceMs = Math.min(this.opts.pollMs, CLAIM_COALESCE_MS);
     while (this.running) {
       let claimed: OutboundEntry[] = [];
       // Refill in bulk: claiming one entry per finished one costs a statement per
@@ -135,30 +156,46 @@ export class OutboundWorker {
         this.opts.concurrency - Math.max(1, Math.floor(this.opts.concurrency / 2)),
       );
       if (this.inflight.size <= refillAt) {
+        const limit = this.claimLimit();
+        lastClaimAt = performance.now();
         try {
           claimed = await this.claim();
+          backlog = claimed.length >= limit;
         } catch (err) {
+          backlog = false;
           this.deps.log.warn({ err }, "outbound claim failed; retrying");
         }
       }
       for (const entry of claimed) {
         const p = this.process(entry).finally(() => {
           this.inflight.delete(p);
-          this.wake?.();
+          this.nudge?.();
         });
         this.inflight.add(p);
       }
       // A full claim means more may be due: go on while slots are free.
-      if (claimed.length > 0 && this.inflight.size <= refillAt) continue;
+      if (backlog && this.inflight.size <= refillAt) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollMs);
+        let timer = setTimeout(resolve, this.opts.pollMs);
         this.wake = () => {
           clearTimeout(timer);
           resolve();
         };
+        this.nudge = () => {
+          if (backlog) return this.wake?.();
+          // A trickle: claim once the coalescing interval since the last claim is over.
+          clearTimeout(timer);
+          timer = setTimeout(resolve, Math.max(0, lastClaimAt + coalesceMs - performance.now()));
+          this.nudge = undefined;
+        };
       });
       this.wake = undefined;
+      this.nudge = undefined;
     }
+  }
+
+  private claimLimit(): number {
+    return Math.max(1, this.opts.concurrency - this.inflight.size);
   }
 
   private claim(): Promise<OutboundEntry[]> {
@@ -166,7 +203,7 @@ export class OutboundWorker {
     return this.deps.store.outbound.claim({
       owner: this.owner,
       leaseMs: this.opts.leaseMs,
-      limit: Math.max(1, this.opts.concurrency - this.inflight.size),
+      limit: this.claimLimit(),
       perDomainLimit: this.opts.domainConcurrency,
       skipDomains: full,
       skipIds: [...this.active],
@@ -256,7 +293,13 @@ export class OutboundWorker {
             eightBit: entry.eightBit,
             ...(relay.dsn ? { dsn: relay.dsn } : {}),
           },
-          () => this.deps.blobs.get(entry.blobKey),
+          {
+            stream: () => this.deps.blobs.get(entry.blobKey),
+            // Held whole for the pipelined path (one write of the dot-stuffed message).
+            ...(entry.size <= PIPELINED_MAX_BYTES
+              ? { buffer: () => this.deps.blobs.read(entry.blobKey) }
+              : {}),
+          },
           {
             hostname: this.opts.hostname,
             timeoutMs: this.opts.timeoutMs,

@@ -156,6 +156,20 @@ describe("outbound workers", () => {
     await sink.close();
   });
 
+  test("rows queued through this process's store wake its running worker before the poll", async () => {
+    const sink = await startSmtpSink();
+    const w = worker(sink.port, { pollMs: 60_000 });
+    w.start();
+    // Let the first (empty) claim pass; the next poll would be a minute away.
+    await new Promise((r) => setTimeout(r, 300));
+    await enqueue({ to: ["n@nudge.test"] });
+    const deadline = Date.now() + 5000;
+    while (sink.messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await w.stop(1000);
+    await sink.close();
+    assert.equal(sink.messages.length, 1, "delivered within seconds, not at the next poll");
+  });
+
   test("4xx forever: retried on the schedule, then bounced at expiry with 4.4.7", async () => {
     const sink = await startSmtpSink({ deferAll: true });
     const before = await inboxCount();

@@ -310,6 +310,7 @@ export class SubmissionService {
           senderPolicy: state.policy ?? this.opts.senderPolicy,
           queueMaxAgeMs: this.opts.queueMaxAgeMs,
           dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
+          wholeInMemoryBytes: this.opts.spoolMemoryBytes,
         },
         spooled,
         {

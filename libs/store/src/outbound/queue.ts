@@ -149,7 +149,24 @@ export interface QueueDepth {
 export const QUEUE_AGE_BUCKETS = [60, 600, 3600, 6 * 3600, 86_400, Number.POSITIVE_INFINITY] as const;
 
 export class OutboundQueue {
+  readonly #enqueued = new Set<() => void>();
+
   constructor(private readonly pool: Pool) {}
+
+  /**
+   * Calls `listener` after rows were committed through this Store: the
+   * outbound workers of the same process claim them without waiting for
+   * their poll (other processes' workers find them when they poll). Returns
+   * the unsubscribe function.
+   */
+  onEnqueued(listener: () => void): () => void {
+    this.#enqueued.add(listener);
+    return () => this.#enqueued.delete(listener);
+  }
+
+  #notify(): void {
+    for (const listener of this.#enqueued) listener();
+  }
 
   /**
    * Inserts one row per recipient domain, all or none (one statement: one
@@ -180,6 +197,7 @@ export class OutboundQueue {
         JSON.stringify(dsnByDomain),
       ],
     );
+    this.#notify();
     return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
@@ -215,6 +233,7 @@ export class OutboundQueue {
         CROSS JOIN LATERAL jsonb_each(m->'d') AS d`,
       [JSON.stringify(payload)],
     );
+    this.#notify();
   }
 
   /**

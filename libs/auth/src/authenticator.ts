@@ -80,8 +80,9 @@ export interface LoginOptions<T> {
    * check may still be out, when the password is already known good (cache
    * hit): before the throttle verdict. Its result comes back as `speculated`
    * with the login's result, ok or not: on a refusal the caller must undo it.
+   * `found` is what the lookup returned (a prefetch's own lookup may add to it).
    */
-  speculate?: (account: Account) => T;
+  speculate?: (account: Account, found: AccountWithHash) => T;
 }
 
 export interface AuthenticatorDeps {
@@ -124,10 +125,15 @@ export class Authenticator {
     });
   }
 
-  /** Starts looking up a login name's account and password hash before the password is known. */
-  prefetch(username: string): CredentialPrefetch {
+  /**
+   * Starts looking up a login name's account and password hash before the
+   * password is known; `lookup` instead of the configured one may read more
+   * in the same round trip (POP3: the INBOX snapshot), which `speculate` then
+   * gets with the account.
+   */
+  prefetch(username: string, lookup?: CredentialLookup): CredentialPrefetch {
     const name = normalizeName(username);
-    const found = this.lookup(name);
+    const found = lookup ? lookup(name) : this.lookup(name);
     found.catch(() => {});
     return { name, startedAt: performance.now(), found };
   }
@@ -156,7 +162,7 @@ export class Authenticator {
       speculation = opts.speculate
         ? found.then((known) => {
             if (!known || !this.cachedGood(known, req.password)) return undefined;
-            return { value: opts.speculate!(known.account) };
+            return { value: opts.speculate!(known.account, known) };
           })
         : undefined;
       speculation?.catch(() => {});

@@ -241,6 +241,8 @@ type Phase = "sessions" | "retr";
 
 /** One phase on one server: its rate, CPU per operation (ms), and for RETR its MB/s. */
 interface Measured {
+  /** Sessions that failed (-ERR, a dropped connection); the client went on with the next. */
+  errors: number;
   perSecond: number;
   cpuMs: number;
   mbPerSecond: number;
@@ -273,7 +275,13 @@ async function measurePhase(server: Server, users: string[], phase: Phase): Prom
       console.log(`  ${server.name} ms per session step (client side): ${steps.join(", ")}`);
     }
   }
-  return { perSecond, cpuMs: (m.cpu * 1000) / operations, mbPerSecond: m.result.mbPerSecond };
+  if (m.result.errors > 0) console.log(`  ${server.name} ${phase}: ${m.result.errors} failed sessions`);
+  return {
+    errors: m.result.errors,
+    perSecond,
+    cpuMs: (m.cpu * 1000) / operations,
+    mbPerSecond: m.result.mbPerSecond,
+  };
 }
 
 async function measureRound(servers: Server[], users: string[]): Promise<Round> {
@@ -341,6 +349,10 @@ function report(rounds: Round[], names: string[]): void {
         p === "sessions" ? 2 : 3,
       );
     }
+  }
+  for (const n of names) {
+    const failed = rounds.reduce((a, r) => a + phases.reduce((b, p) => b + of(r, p, n).errors, 0), 0);
+    console.log(`${n} failed sessions (all rounds): ${failed}`);
   }
   // One line per server with its medians (what the smoke test checks).
   const median = (values: number[]) => summary(values).median;

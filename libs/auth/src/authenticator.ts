@@ -10,6 +10,7 @@
  *   of the stored password hash and the given password, so clients that log
  *   in for every check (fetchmail, imaptest) don't pay for scrypt each time.
  *   Changing the password changes the stored hash and so misses the cache.
+ *   Every gateway of the process shares the cache (sharedVerifiedLogins).
  * - A gateway may start the credential lookup before the password arrives
  *   (POP3 USER: `prefetch`), and may start work that only makes sense for a
  *   good login alongside the block check (`speculate`): when the password is
@@ -80,8 +81,9 @@ export interface LoginOptions<T> {
    * check may still be out, when the password is already known good (cache
    * hit): before the throttle verdict. Its result comes back as `speculated`
    * with the login's result, ok or not: on a refusal the caller must undo it.
+   * `found` is what the lookup returned (a prefetch's own lookup may add to it).
    */
-  speculate?: (account: Account) => T;
+  speculate?: (account: Account, found: AccountWithHash) => T;
 }
 
 export interface AuthenticatorDeps {
@@ -101,6 +103,26 @@ const DEFAULTS: Required<AuthenticatorOptions> = {
   cacheMaxEntries: 10_000,
 };
 
+/**
+ * The verified-login caches of this process, one per (lifetime, size): the
+ * IMAP, POP3, ManageSieve and submission gateways of one process share one,
+ * so a user whose phone polls IMAP and whose desktop polls POP3 pays scrypt
+ * once per lifetime, not once per protocol. Sharing is safe for the same
+ * reason the cache is: an entry is keyed on the stored hash and the password,
+ * so a changed password never matches, whichever gateway verified it.
+ */
+const verifiedLogins = new Map<string, TtlCache<string, true>>();
+
+function sharedVerifiedLogins(ttlMs: number, maxEntries: number): TtlCache<string, true> {
+  const key = `${ttlMs}/${maxEntries}`;
+  let cache = verifiedLogins.get(key);
+  if (!cache) {
+    cache = new TtlCache({ ttlMs, maxEntries });
+    verifiedLogins.set(key, cache);
+  }
+  return cache;
+}
+
 function normalizeName(username: string): string {
   return username.trim().toLowerCase();
 }
@@ -116,7 +138,7 @@ export class Authenticator {
     options: AuthenticatorOptions = {},
   ) {
     this.opts = { ...DEFAULTS, ...options };
-    this.verified = new TtlCache({ ttlMs: this.opts.cacheTtlMs, maxEntries: this.opts.cacheMaxEntries });
+    this.verified = sharedVerifiedLogins(this.opts.cacheTtlMs, this.opts.cacheMaxEntries);
     this.attempts = sharedCounter(deps.metrics, {
       name: "aerogram_auth_attempts_total",
       help: "Login attempts by protocol and result (ok, invalid, throttled, unavailable)",
@@ -124,10 +146,15 @@ export class Authenticator {
     });
   }
 
-  /** Starts looking up a login name's account and password hash before the password is known. */
-  prefetch(username: string): CredentialPrefetch {
+  /**
+   * Starts looking up a login name's account and password hash before the
+   * password is known; `lookup` instead of the configured one may read more
+   * in the same round trip (POP3: the INBOX snapshot), which `speculate` then
+   * gets with the account.
+   */
+  prefetch(username: string, lookup?: CredentialLookup): CredentialPrefetch {
     const name = normalizeName(username);
-    const found = this.lookup(name);
+    const found = lookup ? lookup(name) : this.lookup(name);
     found.catch(() => {});
     return { name, startedAt: performance.now(), found };
   }
@@ -156,7 +183,7 @@ export class Authenticator {
       speculation = opts.speculate
         ? found.then((known) => {
             if (!known || !this.cachedGood(known, req.password)) return undefined;
-            return { value: opts.speculate!(known.account) };
+            return { value: opts.speculate!(known.account, known) };
           })
         : undefined;
       speculation?.catch(() => {});

@@ -282,3 +282,29 @@ test("a dead limiter makes logins 'unavailable', not a crash", async () => {
   });
   assert.deepEqual(r, { ok: false, reason: "unavailable" });
 });
+
+test("the gateways of one process share the verified-login cache; a changed password misses it", async () => {
+  const address = `shared-${uniqueId()}@example.com`;
+  const account = await store.accounts.create({ address, password: "shared secret" });
+  const gateway = () =>
+    new Authenticator({ store, limits: new MemoryLimiter(), log, metrics: createRegistry("t") });
+  const imap = gateway();
+  const pop3 = gateway();
+  const attempt = (auth: Authenticator, password: string) =>
+    auth.login(
+      { username: address, password, remoteAddress: "10.0.1.1", protocol: "pop3" },
+      // speculate runs only when the password is known good from the cache (no scrypt).
+      { speculate: () => "from the cache" },
+    );
+  assert.equal((await attempt(pop3, "shared secret")).speculated, undefined, "nothing cached yet");
+  // IMAP's first login of that password is answered from the cache POP3 filled.
+  const viaImap = await attempt(imap, "shared secret");
+  assert.ok(viaImap.ok);
+  assert.equal(viaImap.speculated, "from the cache");
+  // A new password is a new stored hash: the old one is refused, the new one verified afresh.
+  await store.accounts.setPassword(account.id, "new secret");
+  assert.equal((await attempt(imap, "shared secret")).ok, false);
+  const fresh = await attempt(pop3, "new secret");
+  assert.ok(fresh.ok);
+  assert.equal(fresh.speculated, undefined);
+});

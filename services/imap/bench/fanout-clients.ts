@@ -18,7 +18,7 @@ export interface IdlerSpec {
 export type ToClients = { type: "open"; idlers: IdlerSpec[]; localAddress: string; concurrency: number };
 
 export type FromClients =
-  | { type: "ready"; opened: number; failed: number; firstError?: string }
+  | { type: "ready"; opened: number; failed: number; failedIds: number[]; firstError?: string }
   /** Flat triples: idler id, EXISTS count, time (ms since the epoch, fractional). */
   | { type: "exists"; data: number[] }
   | { type: "closed"; id: number };
@@ -96,6 +96,7 @@ function openIdler(spec: IdlerSpec, localAddress: string): Promise<void> {
 process.on("message", async (message: ToClients) => {
   if (message.type !== "open") return;
   let failed = 0;
+  const failedIds: number[] = [];
   let firstError: string | undefined;
   let next = 0;
   const worker = async () => {
@@ -105,6 +106,7 @@ process.on("message", async (message: ToClients) => {
         await openIdler(spec, message.localAddress);
       } catch (err) {
         failed++;
+        failedIds.push(spec.id);
         firstError ??= (err as Error).message;
       }
     }
@@ -114,6 +116,7 @@ process.on("message", async (message: ToClients) => {
     type: "ready",
     opened: idling,
     failed,
+    failedIds,
     ...(firstError ? { firstError } : {}),
   } satisfies FromClients);
 });

@@ -25,6 +25,10 @@
  * once, whatever the number of sessions after. "marginal" is the growth per
  * session between two steps.
  *
+ * Every memory figure is the median of IDLE_SAMPLES (5) readings taken
+ * IDLE_SAMPLE_GAP_MS (2 s) apart, each after a forced GC, with the spread of
+ * the RSS readings printed beside it.
+ *
  * Client side: this process (one fd per session; the server is the child, so
  * each side stays under a 20,000-open-files limit at 19,000 sessions), with
  * sessions spread over 127.0.0.2-17 source addresses so the ephemeral ports of
@@ -53,6 +57,14 @@ const WARMUP = benchKnob("WARMUP", 200, 0);
 const ROUNDS = benchKnob("IDLE_ROUNDS", 3, 1);
 const DOVECOT_MAX = benchKnob("IDLE_DOVECOT_MAX", 5000, 0);
 const SETTLE_MS = benchKnob("IDLE_SETTLE_MS", 15_000, 1500);
+/**
+ * Readings per measurement (each after a forced GC), IDLE_SAMPLE_GAP_MS apart;
+ * the median counts. One reading at 5,000 sessions moved by ±30 MB (V8 and
+ * malloc giving pages back at moments of their choosing), as much as the
+ * sessions' whole footprint.
+ */
+const SAMPLES = benchKnob("IDLE_SAMPLES", 5, 2);
+const SAMPLE_GAP_MS = benchKnob("IDLE_SAMPLE_GAP_MS", 2000, 200);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let opened = 0;
 
@@ -129,11 +141,13 @@ async function aerogramRound(): Promise<{
     process.execPath,
     [
       "--expose-gc",
-      // A young generation of fixed size: it grows in bursts of allocation (logins)
-      // and shrinks when V8 gets round to it, tens of MB either way, which is not
-      // the sessions' memory.
-      "--min-semi-space-size=16",
-      "--max-semi-space-size=16",
+      // A young generation of fixed, small size: it grows in bursts of allocation
+      // (logins) and shrinks when V8 gets round to it, and which of its pages are
+      // resident changes with every scavenge. At 16 MB semi-spaces, five readings
+      // of an idle process 2 s apart spread over 35-70 MB of RSS (as much as
+      // 5,000 sessions' whole footprint); at 1 MB that noise is a few MB.
+      "--min-semi-space-size=1",
+      "--max-semi-space-size=1",
       "--import",
       "tsx",
       new URL("./idle-server.ts", import.meta.url).pathname,
@@ -151,11 +165,32 @@ async function aerogramRound(): Promise<{
     if (line.startsWith("PORT ") || line.startsWith("MEM ")) waiters.shift()?.(line);
   });
   const next = () => new Promise<string>((resolve) => waiters.push(resolve));
-  const memory = async (): Promise<Mem & { pss: number }> => {
+  const reading = async (): Promise<Mem & { pss: number }> => {
     const reply = next();
     child.stdin!.write("mem\n");
     const m = JSON.parse((await reply).slice(4)) as Mem;
     return { ...m, pss: pssOf([child.pid!]) };
+  };
+  /** SAMPLES readings; each figure is its median over them (lag: the largest). */
+  const memory = async (): Promise<Mem & { pss: number; spreadRss: number }> => {
+    const all: (Mem & { pss: number })[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      if (i > 0) await sleep(SAMPLE_GAP_MS);
+      all.push(await reading());
+    }
+    const mid = (pick: (m: Mem & { pss: number }) => number) => summary(all.map(pick)).median;
+    const rss = summary(all.map((m) => m.rss));
+    return {
+      rss: rss.median,
+      pss: mid((m) => m.pss),
+      heapUsed: mid((m) => m.heapUsed),
+      heapTotal: mid((m) => m.heapTotal),
+      external: mid((m) => m.external),
+      sessions: all[all.length - 1]!.sessions,
+      hibernated: all[all.length - 1]!.hibernated,
+      lagMs: Math.max(...all.map((m) => m.lagMs)),
+      spreadRss: rss.max - rss.min,
+    };
   };
   const port = Number((await next()).slice(5));
   const open = () => idleSession(port, "idle@example.org", "idle-pass");
@@ -168,7 +203,7 @@ async function aerogramRound(): Promise<{
   const base = await memory();
   console.log(
     `aerogram baseline rss ${(base.rss / 1048576).toFixed(1)} MB heap ${(base.heapUsed / 1048576).toFixed(1)} MB` +
-      ` (after ${WARMUP} warm-up sessions)`,
+      ` (after ${WARMUP} warm-up sessions; median of ${SAMPLES} readings, rss spread ${kb(base.spreadRss)} KB)`,
   );
   let previous = base;
   const cpuBefore = cpuSeconds(child.pid!);
@@ -183,7 +218,8 @@ async function aerogramRound(): Promise<{
         `heap +${kb((m.heapUsed - base.heapUsed) / m.sessions)} KB/session (committed +${kb((m.heapTotal - base.heapTotal) / m.sessions)}, ` +
         `external +${kb((m.external - base.external) / m.sessions)}), event-loop lag ${m.lagMs.toFixed(2)} ms; ` +
         `${m.hibernated} hibernated; marginal rss +${kb((m.rss - previous.rss) / added)} KB, ` +
-        `heap +${kb((m.heapUsed - previous.heapUsed) / added)} KB per session`,
+        `heap +${kb((m.heapUsed - previous.heapUsed) / added)} KB per session; ` +
+        `rss spread over ${SAMPLES} readings ${kb(m.spreadRss)} KB`,
     );
     previous = m;
   }

@@ -16,8 +16,9 @@
  * lock, ssl=no); nothing is installed or left behind.
  *
  *   npm run bench -w @aerogram/pop3    (env: BENCH_SECONDS, BENCH_CLIENTS, BENCH_MESSAGES,
- *   BENCH_ROUNDS, BENCH_WORKERS, BENCH_ONLY=aerogram to skip Dovecot; BENCH_VERBOSE=1 for
- *   both servers' client-side time per session step)
+ *   BENCH_ROUNDS, BENCH_WORKERS, BENCH_ONLY=aerogram to skip Dovecot; BENCH_PHASES=sessions
+ *   or retr for one phase only; BENCH_VERBOSE=1 for both servers' client-side time per
+ *   session step and CPU per operation by process)
  *
  * Smoke mode (BENCH_SMOKE=1 or --smoke; libs/testkit bench.ts, run by
  * test/bench-smoke.test.ts): 2 clients, 5 messages, one worker, 1 s per phase,
@@ -55,8 +56,18 @@ const PASSWORD = "bench-pass";
 /** Aerogram's cluster workers (AEROGRAM_WORKERS); Dovecot always runs as many processes as it likes. */
 const WORKERS = benchKnob("BENCH_WORKERS", availableParallelism(), 1);
 const ROUNDS = benchKnob("BENCH_ROUNDS", 5, 1);
-/** Seconds of the sessions and the RETR phase before anything is measured. */
-const WARM_UP = SMOKE ? [1, 1] : [3, 2];
+/**
+ * Seconds of the sessions and the RETR phase before anything is measured
+ * (BENCH_WARMUP: the sessions phase's; RETR's is half). On a machine at load
+ * 30-40, Aerogram's CPU per session in the first measured rounds after a 3 s
+ * warm-up was 2-3x that of the last ones (V8 optimises on background threads,
+ * which wait for a CPU too): a gateway that runs for days is measured in its
+ * steady state.
+ */
+const WARM_UP_SESSIONS = benchKnob("BENCH_WARMUP", 12, 1);
+const WARM_UP = [WARM_UP_SESSIONS, Math.max(1, Math.round(WARM_UP_SESSIONS / 2))];
+/** BENCH_PHASES=sessions (or retr): measure only that phase (for a profile of one workload). */
+const PHASES = new Set((process.env.BENCH_PHASES || "sessions,retr").split(","));
 
 /** The same N messages for both servers: sizes from 1 KB to ~100 KB, some lines starting with ".". */
 function corpus(): Buffer[] {
@@ -81,6 +92,11 @@ interface Server {
   ports: number[];
   /** Every process whose CPU is the server's (for Aerogram also its PostgreSQL backends). */
   pids(): number[];
+  /**
+   * Lists the processes again (the pool opens and closes PostgreSQL backends
+   * as it likes: a list taken once at start-up misses those opened later).
+   */
+  refresh(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,6 +122,12 @@ async function runLoad(
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`load generator exited with ${code}`);
   return JSON.parse(out) as Result;
+}
+
+/** The measured phases for a few seconds each, before anything is measured. */
+async function warmUp(ports: number[], users: string[]): Promise<void> {
+  if (PHASES.has("sessions")) await runLoad(ports, users, "sessions", WARM_UP[0]);
+  if (PHASES.has("retr")) await runLoad(ports, users, "retr", WARM_UP[1]);
 }
 
 /**
@@ -157,13 +179,15 @@ async function startAerogram(messages: Buffer[], users: string[]): Promise<Serve
   // cache (one scrypt per account) before anything is measured. Workers
   // accept for themselves, so which one gets a connection is up to the
   // kernel: a few seconds of both phases reach them all.
-  await runLoad([port], users, "sessions", WARM_UP[0]);
-  await runLoad([port], users, "retr", WARM_UP[1]);
+  await warmUp([port], users);
   let backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
   return {
     name: "aerogram",
     ports: [port],
     pids: () => [...processTree(gateway.child.pid!), ...backends],
+    async refresh() {
+      backends = await postgresBackendPids(TEST_DATABASE_URL, db.name);
+    },
     async stop() {
       backends = [];
       await gateway.stop("SIGTERM");
@@ -207,44 +231,76 @@ async function startDovecot(messages: Buffer[], users: string[]): Promise<Server
   try {
     for (const u of users) (await login(port, u, PASSWORD)).close();
     // The same warm-up as Aerogram's.
-    await runLoad([port], users, "sessions", WARM_UP[0]);
-    await runLoad([port], users, "retr", WARM_UP[1]);
+    await warmUp([port], users);
   } catch (error) {
     await dovecot.stop();
     return `failed: ${(error as Error).message} (see ${dovecot.dir}/dovecot.log)`;
   }
-  return { name: "dovecot", ports: [port], pids: () => processTree(dovecot.pid), stop: () => dovecot.stop() };
+  return {
+    name: "dovecot",
+    ports: [port],
+    pids: () => processTree(dovecot.pid),
+    refresh: async () => {},
+    stop: () => dovecot.stop(),
+  };
+}
+
+type Phase = "sessions" | "retr";
+
+/** One phase on one server: its rate, CPU per operation (ms), and for RETR its MB/s. */
+interface Measured {
+  /** Sessions that failed (-ERR, a dropped connection); the client went on with the next. */
+  errors: number;
+  perSecond: number;
+  cpuMs: number;
+  mbPerSecond: number;
 }
 
 interface Round {
   load1: number;
-  sessions: Record<string, { perSecond: number; cpuMs: number }>;
-  retr: Record<string, { perSecond: number; cpuMs: number; mbPerSecond: number }>;
+  /** phase → server name → figures; a phase left out by BENCH_PHASES is absent. */
+  phases: Partial<Record<Phase, Record<string, Measured>>>;
+}
+
+async function measurePhase(server: Server, users: string[], phase: Phase): Promise<Measured> {
+  await server.refresh();
+  const m = await cpuDuring(server.pids, async () => {
+    const result = await runLoad(server.ports, users, phase);
+    // Backends the pool opened during the phase count too (from 0: they are new).
+    await server.refresh();
+    return result;
+  });
+  const perSecond = phase === "sessions" ? m.result.sessionsPerSecond : m.result.retrPerSecond;
+  const operations = perSecond * SECONDS;
+  const unit = phase === "sessions" ? "session" : "RETR";
+  if (process.env.BENCH_VERBOSE) {
+    const by = [...m.perProcess]
+      .filter(([, cpu]) => cpu > 0)
+      .map(([pid, cpu]) => `${processName(pid)}[${pid}] ${((cpu * 1000) / operations).toFixed(3)}`);
+    console.log(`  ${server.name} CPU ms per ${unit} by process: ${by.join(", ")}`);
+    if (phase === "sessions") {
+      const steps = Object.entries(m.result.stepMs).map(([k, v]) => `${k} ${v.toFixed(2)}`);
+      console.log(`  ${server.name} ms per session step (client side): ${steps.join(", ")}`);
+    }
+  }
+  if (m.result.errors > 0) console.log(`  ${server.name} ${phase}: ${m.result.errors} failed sessions`);
+  return {
+    errors: m.result.errors,
+    perSecond,
+    cpuMs: (m.cpu * 1000) / operations,
+    mbPerSecond: m.result.mbPerSecond,
+  };
 }
 
 async function measureRound(servers: Server[], users: string[]): Promise<Round> {
-  const round: Round = { load1: loadAverage1(), sessions: {}, retr: {} };
+  const round: Round = { load1: loadAverage1(), phases: {} };
   for (const server of servers) {
-    const s = await cpuDuring(server.pids, () => runLoad(server.ports, users, "sessions"));
-    const sessions = s.result.sessionsPerSecond * SECONDS;
-    if (process.env.BENCH_VERBOSE) {
-      const by = [...s.perProcess]
-        .filter(([, cpu]) => cpu > 0)
-        .map(([pid, cpu]) => `${processName(pid)}[${pid}] ${((cpu * 1000) / sessions).toFixed(2)}`);
-      console.log(`  ${server.name} CPU ms per session by process: ${by.join(", ")}`);
+    for (const phase of ["sessions", "retr"] as const) {
+      if (!PHASES.has(phase)) continue;
+      const figures = round.phases[phase] ?? {};
+      round.phases[phase] = figures;
+      figures[server.name] = await measurePhase(server, users, phase);
     }
-    round.sessions[server.name] = { perSecond: s.result.sessionsPerSecond, cpuMs: (s.cpu * 1000) / sessions };
-    if (process.env.BENCH_VERBOSE) {
-      const steps = Object.entries(s.result.stepMs).map(([k, v]) => `${k} ${v.toFixed(2)}`);
-      console.log(`  ${server.name} ms per session step (client side): ${steps.join(", ")}`);
-    }
-    const r = await cpuDuring(server.pids, () => runLoad(server.ports, users, "retr"));
-    const retrs = r.result.retrPerSecond * SECONDS;
-    round.retr[server.name] = {
-      perSecond: r.result.retrPerSecond,
-      cpuMs: (r.cpu * 1000) / retrs,
-      mbPerSecond: r.result.mbPerSecond,
-    };
   }
   return round;
 }
@@ -254,24 +310,27 @@ const fmt = (n: number, digits = 0) => n.toFixed(digits);
 function report(rounds: Round[], names: string[]): void {
   const ours = names[0]!;
   const theirs = names[1];
+  const phases = (["sessions", "retr"] as const).filter((p) => PHASES.has(p));
+  const label = { sessions: "sessions/s", retr: "RETR/s" } as const;
+  const of = (r: Round, p: Phase, n: string) => r.phases[p]![n]!;
   console.log("");
-  console.log(
-    `| round | load1 | ${names.map((n) => `${n} sessions/s | ${n} RETR/s`).join(" | ")}${theirs ? " | ratio sessions | ratio RETR" : ""} |`,
-  );
+  const heads = [
+    ...names.flatMap((n) => phases.map((p) => `${n} ${label[p]}`)),
+    ...(theirs ? phases.map((p) => `ratio ${label[p]}`) : []),
+  ];
+  console.log(`| round | load1 | ${heads.join(" | ")} |`);
+  console.log(`|${" --- |".repeat(heads.length + 2)}`);
   rounds.forEach((r, i) => {
-    const cells = names.flatMap((n) => [fmt(r.sessions[n]!.perSecond), fmt(r.retr[n]!.perSecond)]);
+    const cells = names.flatMap((n) => phases.map((p) => fmt(of(r, p, n).perSecond)));
     const ratios = theirs
-      ? [
-          `${fmt(r.sessions[ours]!.perSecond / r.sessions[theirs]!.perSecond, 2)}x`,
-          `${fmt(r.retr[ours]!.perSecond / r.retr[theirs]!.perSecond, 2)}x`,
-        ]
+      ? phases.map((p) => `${fmt(of(r, p, ours).perSecond / of(r, p, theirs).perSecond, 2)}x`)
       : [];
     console.log(`| ${i + 1} | ${fmt(r.load1, 1)} | ${[...cells, ...ratios].join(" | ")} |`);
   });
-  const line = (label: string, values: number[], digits = 0, suffix = "") => {
+  const line = (text: string, values: number[], digits = 0, suffix = "") => {
     const { min, median, max } = summary(values);
     console.log(
-      `${label}: min ${fmt(min, digits)}${suffix}, median ${fmt(median, digits)}${suffix}, max ${fmt(max, digits)}${suffix}`,
+      `${text}: min ${fmt(min, digits)}${suffix}, median ${fmt(median, digits)}${suffix}, max ${fmt(max, digits)}${suffix}`,
     );
   };
   console.log("");
@@ -281,50 +340,52 @@ function report(rounds: Round[], names: string[]): void {
     1,
   );
   for (const n of names) {
-    line(
-      `${n} sessions/s`,
-      rounds.map((r) => r.sessions[n]!.perSecond),
-    );
-    line(
-      `${n} RETR/s`,
-      rounds.map((r) => r.retr[n]!.perSecond),
-    );
-    line(
-      `${n} MB/s`,
-      rounds.map((r) => r.retr[n]!.mbPerSecond),
-      1,
-    );
-    line(
-      `${n} CPU ms per session`,
-      rounds.map((r) => r.sessions[n]!.cpuMs),
-      2,
-    );
-    line(
-      `${n} CPU ms per RETR`,
-      rounds.map((r) => r.retr[n]!.cpuMs),
-      3,
-    );
+    for (const p of phases) {
+      line(
+        `${n} ${label[p]}`,
+        rounds.map((r) => of(r, p, n).perSecond),
+      );
+      if (p === "retr")
+        line(
+          `${n} MB/s`,
+          rounds.map((r) => of(r, p, n).mbPerSecond),
+          1,
+        );
+      line(
+        `${n} CPU ms per ${p === "sessions" ? "session" : "RETR"}`,
+        rounds.map((r) => of(r, p, n).cpuMs),
+        p === "sessions" ? 2 : 3,
+      );
+    }
+  }
+  for (const n of names) {
+    const failed = rounds.reduce((a, r) => a + phases.reduce((b, p) => b + of(r, p, n).errors, 0), 0);
+    console.log(`${n} failed sessions (all rounds): ${failed}`);
   }
   // One line per server with its medians (what the smoke test checks).
+  const median = (values: number[]) => summary(values).median;
   for (const n of names) {
-    const median = (values: number[]) => summary(values).median;
+    const rate = (p: Phase) => (PHASES.has(p) ? median(rounds.map((r) => of(r, p, n).perSecond)) : 0);
+    const mbps = PHASES.has("retr") ? median(rounds.map((r) => of(r, "retr", n).mbPerSecond)) : 0;
     console.log(
-      `${n}: ${fmt(median(rounds.map((r) => r.sessions[n]!.perSecond)))} sessions/s, ${fmt(median(rounds.map((r) => r.retr[n]!.perSecond)))} RETR/s, ${fmt(median(rounds.map((r) => r.retr[n]!.mbPerSecond)), 1)} MB/s`,
+      `${n}: ${fmt(rate("sessions"))} sessions/s, ${fmt(rate("retr"))} RETR/s, ${fmt(mbps, 1)} MB/s`,
     );
   }
   if (theirs) {
-    line(
-      "ratio sessions/s",
-      rounds.map((r) => r.sessions[ours]!.perSecond / r.sessions[theirs]!.perSecond),
-      2,
-      "x",
-    );
-    line(
-      "ratio RETR/s",
-      rounds.map((r) => r.retr[ours]!.perSecond / r.retr[theirs]!.perSecond),
-      2,
-      "x",
-    );
+    for (const p of phases) {
+      line(
+        `ratio ${label[p]}`,
+        rounds.map((r) => of(r, p, ours).perSecond / of(r, p, theirs).perSecond),
+        2,
+        "x",
+      );
+      line(
+        `ratio CPU per ${p === "sessions" ? "session" : "RETR"} (ours / theirs)`,
+        rounds.map((r) => of(r, p, ours).cpuMs / of(r, p, theirs).cpuMs),
+        2,
+        "x",
+      );
+    }
   }
 }
 

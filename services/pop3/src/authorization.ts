@@ -23,13 +23,18 @@ import {
   oauthErrorChallenge,
   type TokenFailure,
 } from "@aerogram/auth";
-import type { Account } from "@aerogram/store";
+import type { Account, Pop3LoginLookup } from "@aerogram/store";
 import { capabilities, saslMechanisms } from "./capabilities.ts";
 import { Maildrop, type Opening } from "./maildrop.ts";
 import { continuation, err, multiline, ok } from "./protocol/responses.ts";
 import type { HandlerTable, Pop3Session } from "./session.ts";
 
 const USER_OK = ok("send PASS");
+
+/** The key of session.deps.recentLogins. */
+function recentLoginKey(remoteAddress: string, username: string): string {
+  return `${remoteAddress} ${username.trim().toLowerCase()}`;
+}
 
 /** APOP attempts per IP and per name: a burst of 10, then one a minute. */
 const APOP_BURST = 10;
@@ -49,10 +54,19 @@ async function login(session: Pop3Session, username: string, password: string): 
     { username, password, remoteAddress: session.remoteAddress, protocol: "pop3" },
     {
       prefetched,
-      speculate: (account) => Maildrop.start(session.deps, account.id, session.options.leaseMs),
+      speculate: (account, found) =>
+        Maildrop.start(
+          session.deps,
+          account.id,
+          session.options.leaseMs,
+          (found as Partial<Pop3LoginLookup>).inbox,
+        ),
     },
   );
-  if (result.ok) return openMaildrop(session, result.account.id, result.account, result.speculated);
+  if (result.ok) {
+    session.deps.recentLogins.set(recentLoginKey(session.remoteAddress, username), true);
+    return openMaildrop(session, result.account.id, result.account, result.speculated);
+  }
   if (result.speculated) Maildrop.abandon(result.speculated);
   if (result.reason === "throttled") {
     const seconds = Math.ceil((result.retryAfterMs ?? 1000) / 1000);
@@ -164,8 +178,15 @@ export const authorizationHandlers: HandlerTable = {
     session.flush();
     // The account lookup runs while the client reads the answer and sends
     // PASS (a round trip of its own), so PASS doesn't wait for it; it starts
-    // after the answer is written, which it would otherwise delay.
-    session.prefetch = session.deps.authenticator.prefetch(command.user);
+    // after the answer is written, which it would otherwise delay. When this
+    // name logged in from this IP lately, the same query reads the INBOX
+    // snapshot too, so a good PASS (cached password) waits on Redis alone.
+    // Anyone else's USER costs one indexed read, never a whole mailbox's.
+    const { store } = session.deps;
+    const withInbox = session.deps.recentLogins.has(recentLoginKey(session.remoteAddress, command.user));
+    session.prefetch = session.deps.authenticator.prefetch(command.user, (name) =>
+      store.pop3.loginWithInbox(name, withInbox),
+    );
   },
 
   async PASS(session, command) {

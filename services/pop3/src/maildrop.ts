@@ -55,12 +55,22 @@ export type OpenResult =
 /** A maildrop being opened: the lock request and the snapshot read, sent together (Maildrop.start). */
 export interface Opening {
   accountId: number;
+  leaseMs: number;
   locking: Promise<Lease | undefined>;
   reading: Promise<Pop3Snapshot | undefined>;
 }
 
 /** Blobs read in parallel when sizing messages no session has sized yet. */
 const SIZE_CONCURRENCY = 4;
+
+/**
+ * Pauses before asking again for a lock found held (200 ms in all). QUIT
+ * answers without waiting for its release to reach Redis, so a client that
+ * reconnects at once through another worker or replica (another Redis
+ * connection) may overtake it; the retries cover that moment. A maildrop
+ * really in use answers [IN-USE] that much later.
+ */
+const LOCK_RETRY_MS = [10, 30, 60, 100];
 
 export function maildropLockKey(accountId: number): string {
   return `pop3:maildrop:${accountId}`;
@@ -82,15 +92,16 @@ export class Maildrop {
 
   /**
    * Asks for the lock and reads the snapshot at the same time (one round
-   * trip to each backend, in parallel); open() then decides whether that
-   * read may be used.
+   * trip to each backend, in parallel), unless the snapshot was `read`
+   * already (USER's lookup); open() then decides whether that read may be
+   * used.
    */
-  static start(deps: MaildropDeps, accountId: number, leaseMs: number): Opening {
+  static start(deps: MaildropDeps, accountId: number, leaseMs: number, read?: Pop3Snapshot): Opening {
     const locking = deps.limits.acquire(maildropLockKey(accountId), leaseMs);
-    const reading = deps.store.pop3.inboxSnapshot(accountId);
+    const reading = read ? Promise.resolve(read) : deps.store.pop3.inboxSnapshot(accountId);
     locking.catch(() => {});
     reading.catch(() => {});
-    return { accountId, locking, reading };
+    return { accountId, leaseMs, locking, reading };
   }
 
   /** Gives back what start() took, for a login refused after all. */
@@ -108,7 +119,12 @@ export class Maildrop {
    * the lock. Throws on backend failure (the lock is released again).
    */
   static async open(deps: MaildropDeps, opening: Opening): Promise<OpenResult> {
-    const lease = await opening.locking;
+    let lease = await opening.locking;
+    for (const pause of LOCK_RETRY_MS) {
+      if (lease) break;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      lease = await deps.limits.acquire(maildropLockKey(opening.accountId), opening.leaseMs);
+    }
     if (!lease) return { ok: false, reason: "in-use" };
     try {
       let snap = await opening.reading.catch(() => undefined);

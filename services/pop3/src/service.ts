@@ -4,6 +4,7 @@
  * renews every held maildrop lease, and drain.
  */
 import { Authenticator, sharedTokenAuthenticator } from "@aerogram/auth";
+import { TtlCache } from "@aerogram/limits";
 import { IdleSweeper, Listener, type TlsSource } from "@aerogram/net";
 import { type Runtime, runtimeTls, type ServiceHandle } from "@aerogram/runtime";
 import { filesystemBlobPath } from "./message-read.ts";
@@ -33,6 +34,14 @@ export interface Pop3Service extends ServiceHandle {
 }
 
 const LEASE_MS = 60_000;
+/**
+ * How long, and for how many (IP, name) pairs, a good login lets the next
+ * USER from the same IP for the same name read the INBOX snapshot with the
+ * credentials (authorization.ts): longer than a mail client's usual polling
+ * interval; about 100 bytes an entry.
+ */
+const RECENT_LOGIN_TTL_MS = 15 * 60_000;
+const RECENT_LOGIN_ENTRIES = 20_000;
 /** Lines beyond RFC 2449's 255-octet arguments are for SASL responses (RFC 5034 §4). */
 const MAX_LINE_OCTETS = 8192;
 
@@ -80,6 +89,10 @@ export async function createPop3Service(
       runtime.config.identity.oidc,
     ),
     metrics: pop3Metrics(runtime.metrics),
+    recentLogins: new TtlCache<string, true>({
+      ttlMs: RECENT_LOGIN_TTL_MS,
+      maxEntries: RECENT_LOGIN_ENTRIES,
+    }),
     idle,
     options,
     onMaildrop(session: Pop3Session, held: boolean) {

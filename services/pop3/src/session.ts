@@ -21,6 +21,7 @@ import {
   watchRevocation,
 } from "@aerogram/auth";
 import type { Subscription } from "@aerogram/events";
+import type { TtlCache } from "@aerogram/limits";
 import {
   type IdleSession,
   type IdleSweeper,
@@ -63,6 +64,12 @@ export interface SessionDeps extends MaildropDeps {
   metrics: Pop3Metrics;
   idle: IdleSweeper;
   options: SessionOptions;
+  /**
+   * "<ip> <login name>" pairs that logged in through this process lately: for
+   * them USER reads the INBOX snapshot along with the credentials (see
+   * authorization.ts), for anyone else only the credentials.
+   */
+  recentLogins: TtlCache<string, true>;
   /** The service's registry of sessions holding a maildrop (lease renewal, drain). */
   onMaildrop(session: Pop3Session, held: boolean): void;
   onClosed(session: Pop3Session): void;

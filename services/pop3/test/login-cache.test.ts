@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Authenticator } from "@aerogram/auth";
+import { Delivery } from "@aerogram/delivery";
 import type { Runtime } from "@aerogram/runtime";
 import { maildropLockKey } from "../src/maildrop.ts";
 import { createPop3Service, type Pop3Service } from "../src/service.ts";
@@ -126,5 +127,37 @@ test("USER's prefetch is for its name only: PASS after a second USER checks the 
     assert.match(await c.cmd("PASS frank pass"), /^\+OK maildrop has 0 /);
   } finally {
     c.destroy();
+  }
+});
+
+test("a repeated login (its snapshot read with USER) lists mail delivered since, and not what the last session deleted", async (t) => {
+  if (!(await requireServers(t, ["postgres"]))) return;
+  const { inboxId } = await accountWithMail(runtime, "gina@example.org", "gina pass", [
+    message(1),
+    message(2),
+  ]);
+  // The first login from this IP reads the snapshot after PASS; the later ones with USER.
+  assert.match(await session("gina@example.org", "gina pass"), /^\+OK maildrop has 2 /);
+  const c = await RawClient.connect(pop3.port);
+  try {
+    assert.match(await login(c, "gina@example.org", "gina pass"), /^\+OK maildrop has 2 /);
+    assert.match(await c.cmd("DELE 1"), /^\+OK/);
+    assert.match(await c.cmd("QUIT"), /^\+OK .*1 messages deleted/);
+  } finally {
+    c.destroy();
+  }
+  const delivery = new Delivery({ store: runtime.store, blobs: runtime.blobs, events: runtime.events });
+  await delivery.deliver(Buffer.from(message(3), "latin1"), [{ mailboxId: inboxId }]);
+  const d = await RawClient.connect(pop3.port);
+  try {
+    assert.match(await login(d, "gina@example.org", "gina pass"), /^\+OK maildrop has 2 /);
+    // Message 1 was deleted: 1 is now message 2, and 2 the one delivered since.
+    assert.match(await d.cmd("TOP 1 0"), /^\+OK/);
+    assert.match((await d.multiline()).toString("latin1"), /Subject: message 2/);
+    assert.match(await d.cmd("TOP 2 0"), /^\+OK/);
+    assert.match((await d.multiline()).toString("latin1"), /Subject: message 3/);
+    assert.match(await d.cmd("QUIT"), /^\+OK/);
+  } finally {
+    d.destroy();
   }
 });

@@ -144,6 +144,25 @@ test("dot-stuffing: round-trips across any chunking, and counts the octets (prop
   );
 });
 
+test("dot-stuffing: a message already in CRLF form is stuffed the same by the fast path (property)", () => {
+  const bytes = fc.array(fc.constantFrom(...Buffer.from(".\r\nab. \x00\xff")), { maxLength: 300 });
+  fc.assert(
+    fc.property(bytes, (arr) => {
+      // The fast path's precondition, as RETR checks it: RETR size == stored size.
+      const message = crlfForm(Buffer.from(arr));
+      const slow = stuffInChunks(message, []);
+      const fast = new DotStuffer();
+      const parts: Buffer[] = [];
+      fast.pushCrlfMessageInto(message, parts);
+      parts.push(fast.end());
+      assert.deepEqual(Buffer.concat(parts), slow.out);
+      assert.equal(fast.messageOctets, slow.stuffer.messageOctets);
+      assert.equal(fast.messageOctets, message.length);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
 test("dot-stuffing: as a Transform and as a size count", async () => {
   const source = Readable.from([Buffer.from(".x\n"), Buffer.from("y")]);
   assert.equal(await text(source.pipe(createDotStuffTransform())), "..x\r\ny\r\n.\r\n");

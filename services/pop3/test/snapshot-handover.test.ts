@@ -71,7 +71,7 @@ test("a snapshot read before the previous session's commit is read again under t
   await first.maildrop.release();
 
   const locking = deps.limits.acquire(maildropLockKey(accountId), 10_000);
-  const second = await Maildrop.open(deps, { accountId, locking, reading: early });
+  const second = await Maildrop.open(deps, { accountId, leaseMs: 10_000, locking, reading: early });
   assert.ok(second.ok);
   assert.equal(second.reread, true);
   assert.equal(second.maildrop.messages.length, 2, "the deleted message is not listed again");

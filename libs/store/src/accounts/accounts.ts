@@ -72,7 +72,8 @@ export function domainOf(address: string): string {
   return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 }
 
-interface AccountRow {
+/** An accounts row as SELECT_ACCOUNT reads it (for the store's own modules: pop3/snapshot.ts). */
+export interface AccountRow {
   id: number;
   address: string;
   quota_bytes: number | null;
@@ -87,10 +88,13 @@ const SELECT_ACCOUNT = `
          COALESCE(array_agg(al.address ORDER BY al.address) FILTER (WHERE al.address IS NOT NULL), '{}') AS aliases
     FROM accounts a LEFT JOIN account_aliases al ON al.account_id = a.id`;
 
-/** SELECT_ACCOUNT plus the stored password hash (logins). */
-const SELECT_ACCOUNT_WITH_HASH = SELECT_ACCOUNT.replace("a.created_at,", "a.created_at, a.password_hash,");
+/** SELECT_ACCOUNT plus the stored password hash (logins; also pop3/snapshot.ts). */
+export const SELECT_ACCOUNT_WITH_HASH = SELECT_ACCOUNT.replace(
+  "a.created_at,",
+  "a.created_at, a.password_hash,",
+);
 
-function toAccount(r: AccountRow): Account {
+export function toAccount(r: AccountRow): Account {
   return {
     id: r.id,
     address: r.address,

@@ -3,6 +3,7 @@
  * messages in one round trip, and the per-blob CRLF sizes (table
  * pop3_blob_sizes) that make a second session's LIST free of blob reads.
  */
+import { type Account, type AccountRow, SELECT_ACCOUNT_WITH_HASH, toAccount } from "../accounts/accounts.ts";
 import type { Pool } from "../db.ts";
 
 export interface Pop3SnapshotMessage {
@@ -23,8 +24,87 @@ export interface Pop3Snapshot {
   messages: Pop3SnapshotMessage[];
 }
 
+/** A login name's account and password hash, and, when asked for, its INBOX snapshot, read together. */
+export interface Pop3LoginLookup {
+  account: Account;
+  passwordHash: string;
+  /** Undefined when not asked for, or when the account has no INBOX. */
+  inbox: Pop3Snapshot | undefined;
+}
+
+/** The snapshot's messages as one text (see inboxSnapshot): "uid size crlfSize blobKey" entries joined by ",". */
+const MESSAGES_TEXT = `(SELECT string_agg(m.uid || ' ' || m.size || ' ' || COALESCE(s.crlf_size, -1) || ' ' || m.blob_key,
+                                 ',' ORDER BY m.uid)
+                 FROM messages m LEFT JOIN pop3_blob_sizes s ON s.blob_key = m.blob_key
+                WHERE m.mailbox_id = mb.id)`;
+
+/**
+ * Accounts.loginCredentials' query with the INBOX snapshot's columns added
+ * ($2 false: the snapshot's messages are not read). One statement, so the
+ * INBOX's HIGHESTMODSEQ and its messages come from one database snapshot.
+ */
+const LOGIN_WITH_INBOX = `${SELECT_ACCOUNT_WITH_HASH.replace(
+  "AS aliases",
+  `AS aliases, mb.id AS mailbox_id, mb.uidvalidity, mb.highestmodseq,
+         CASE WHEN $2::boolean THEN ${MESSAGES_TEXT} END AS messages`,
+)}
+    LEFT JOIN mailboxes mb ON mb.account_id = a.id AND mb.name = 'INBOX'
+  WHERE a.id = (SELECT id FROM accounts WHERE address = $1
+                UNION ALL SELECT account_id FROM account_aliases WHERE address = $1 LIMIT 1)
+  GROUP BY a.id, mb.id`;
+
+interface SnapshotRow {
+  mailbox_id: number;
+  uidvalidity: number;
+  highestmodseq: number;
+  messages: string | null;
+}
+
+function toSnapshot(row: SnapshotRow): Pop3Snapshot {
+  const messages: Pop3SnapshotMessage[] = [];
+  if (row.messages) {
+    for (const entry of row.messages.split(",")) {
+      const [uid, size, crlfSize, blobKey] = entry.split(" ");
+      const crlf = Number(crlfSize);
+      messages.push({
+        uid: Number(uid),
+        size: Number(size),
+        blobKey: blobKey!,
+        crlfSize: crlf < 0 ? null : crlf,
+      });
+    }
+  }
+  return {
+    mailboxId: row.mailbox_id,
+    uidValidity: row.uidvalidity,
+    highestModseq: row.highestmodseq,
+    messages,
+  };
+}
+
 export class Pop3Snapshots {
   constructor(private readonly pool: Pool) {}
+
+  /**
+   * A login name's (address or alias, any case) account and password hash,
+   * as Accounts.loginCredentials, and with `withInbox` also its INBOX snapshot
+   * (as inboxSnapshot), in one round trip: POP3's USER asks before the
+   * password is known, so that a good PASS needs no database round trip.
+   */
+  async loginWithInbox(name: string, withInbox: boolean): Promise<Pop3LoginLookup | undefined> {
+    const { rows } = await this.pool.query<AccountRow & { password_hash: string } & SnapshotRow>({
+      name: "pop3-login-with-inbox",
+      text: LOGIN_WITH_INBOX,
+      values: [name.trim().toLowerCase(), withInbox],
+    });
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      account: toAccount(r),
+      passwordHash: r.password_hash,
+      inbox: withInbox && r.mailbox_id !== null ? toSnapshot(r) : undefined,
+    };
+  }
 
   /**
    * The account's INBOX and its messages, or undefined when the account has no
@@ -44,35 +124,13 @@ export class Pop3Snapshots {
     }>({
       name: "pop3-inbox-snapshot",
       text: `SELECT mb.id AS mailbox_id, mb.uidvalidity, mb.highestmodseq,
-              (SELECT string_agg(m.uid || ' ' || m.size || ' ' || COALESCE(s.crlf_size, -1) || ' ' || m.blob_key,
-                                 ',' ORDER BY m.uid)
-                 FROM messages m LEFT JOIN pop3_blob_sizes s ON s.blob_key = m.blob_key
-                WHERE m.mailbox_id = mb.id) AS messages
+              ${MESSAGES_TEXT} AS messages
          FROM mailboxes mb
         WHERE mb.account_id = $1 AND mb.name = 'INBOX'`,
       values: [accountId],
     });
     const row = rows[0];
-    if (!row) return undefined;
-    const messages: Pop3SnapshotMessage[] = [];
-    if (row.messages) {
-      for (const entry of row.messages.split(",")) {
-        const [uid, size, crlfSize, blobKey] = entry.split(" ");
-        const crlf = Number(crlfSize);
-        messages.push({
-          uid: Number(uid),
-          size: Number(size),
-          blobKey: blobKey!,
-          crlfSize: crlf < 0 ? null : crlf,
-        });
-      }
-    }
-    return {
-      mailboxId: row.mailbox_id,
-      uidValidity: row.uidvalidity,
-      highestModseq: row.highestmodseq,
-      messages,
-    };
+    return row ? toSnapshot(row) : undefined;
   }
 
   /** Remembers computed CRLF sizes (idempotent: the size is a function of the content). */

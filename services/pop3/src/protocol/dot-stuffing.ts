@@ -21,6 +21,7 @@ const DOT_BUF = Buffer.from(".");
 const CRLF_BUF = Buffer.from("\r\n");
 const LF_BUF = Buffer.from("\n");
 const TERMINATOR = Buffer.from(".\r\n");
+const LF_DOT = Buffer.from("\n.");
 
 export class DotStuffer {
   private atLineStart = true;
@@ -70,6 +71,29 @@ export class DotStuffer {
     if (start < length) out.push(start === 0 ? buf : buf.subarray(start));
     this.messageOctets += octets;
     this.lastByte = buf[length - 1]!;
+    this.atLineStart = this.lastByte === LF;
+  }
+
+  /**
+   * pushInto for a whole message known to be in CRLF form already (every LF
+   * after a CR, a line ending at the end: its RETR size equals its stored
+   * size): only lines starting with "." need anything, and one native search
+   * for LF "." finds them, where pushInto looks at every line.
+   */
+  pushCrlfMessageInto(message: Buffer, out: Buffer[]): void {
+    const length = message.length;
+    if (length === 0) return;
+    let start = 0;
+    if (this.atLineStart && message[0] === DOT) out.push(DOT_BUF);
+    let at = message.indexOf(LF_DOT);
+    while (at !== -1) {
+      out.push(message.subarray(start, at + 1), DOT_BUF);
+      start = at + 1;
+      at = message.indexOf(LF_DOT, start);
+    }
+    out.push(start === 0 ? message : message.subarray(start));
+    this.messageOctets += length;
+    this.lastByte = message[length - 1]!;
     this.atLineStart = this.lastByte === LF;
   }
 

@@ -42,7 +42,10 @@ export async function sendMessage(
   try {
     if (whole) {
       const parts: Buffer[] = [];
-      stuffer.pushInto(cutter ? cutter.push(whole) : whole, parts);
+      // A RETR size equal to the stored size means no bare LF and a final
+      // CRLF (sizes count the CRs RETR adds): only dot-lines need stuffing.
+      if (!cutter && m.octets === whole.length) stuffer.pushCrlfMessageInto(whole, parts);
+      else stuffer.pushInto(cutter ? cutter.push(whole) : whole, parts);
       parts.push(stuffer.end());
       await session.write(...parts);
       return;

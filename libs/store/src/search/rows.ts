@@ -1,9 +1,10 @@
 /**
- * The search rows (migration 010): written after a delivery's commit, copied by
- * COPY/MOVE inside their transaction, and filled for older messages by the
- * backfill. A message without its row is searched by reading its blob (the
- * caller asks `unindexed` first), so a missing row costs time, never a wrong
- * answer.
+ * The search rows (migrations 010, 080): written by the background indexer
+ * (libs/delivery search-indexer.ts) soon after a delivery's commit, copied by
+ * COPY/MOVE inside their transaction. A message without its row has no
+ * THREADID (the same statement sets both), and is searched by reading its
+ * blob (the caller asks `unindexedIn` first), so a missing row costs time,
+ * never a wrong answer.
  */
 import type { PoolClient, Queryable } from "../db.ts";
 
@@ -139,43 +140,59 @@ export interface UnindexedMessage {
 }
 
 /**
- * The mailbox's messages a text search must read the blob of: those without a
- * search row and those whose text was cut. Cheap when the mailbox is fully
- * indexed (a row count against the mailbox's counter, then the partial index
- * of incomplete rows); the anti-join only runs when rows are missing.
+ * The mailbox's messages a text search must read the blob of: those not
+ * indexed yet (no THREADID: migration 080's partial index, so this costs the
+ * backlog, not the mailbox) and those whose text was cut (the partial index
+ * of incomplete rows). One statement; both parts are index scans.
  */
 export async function unindexedIn(db: Queryable, mailboxId: number): Promise<UnindexedMessage[]> {
-  const head = await db.query<{ missing: number }>(
-    `SELECT (SELECT message_count FROM mailboxes WHERE id = $1)
-          - (SELECT count(*) FROM message_search WHERE mailbox_id = $1)::int AS missing`,
-    [mailboxId],
-  );
-  const missing = Number(head.rows[0]?.missing ?? 0);
   const { rows } = await db.query<{ uid: number; blob_key: string; size: number; has_row: boolean }>(
-    missing !== 0
-      ? `SELECT m.uid, m.blob_key, m.size, s.uid IS NOT NULL AS has_row FROM messages m
-           LEFT JOIN message_search s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid
-          WHERE m.mailbox_id = $1 AND (s.uid IS NULL OR NOT s.complete) ORDER BY m.uid`
-      : `SELECT m.uid, m.blob_key, m.size, true AS has_row FROM message_search s
-           JOIN messages m ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid
-          WHERE s.mailbox_id = $1 AND NOT s.complete ORDER BY m.uid`,
+    `SELECT m.uid, m.blob_key, m.size,
+            EXISTS (SELECT 1 FROM message_search s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid) AS has_row
+       FROM messages m WHERE m.mailbox_id = $1 AND m.thread_id IS NULL
+     UNION ALL
+     SELECT m.uid, m.blob_key, m.size, true FROM message_search s
+       JOIN messages m ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid
+      WHERE s.mailbox_id = $1 AND NOT s.complete AND m.thread_id IS NOT NULL
+     ORDER BY 1`,
     [mailboxId],
   );
   return rows.map((r) => ({ mailboxId, uid: r.uid, blobKey: r.blob_key, size: r.size, hasRow: r.has_row }));
 }
 
-/** Messages without a search row, in (mailbox, uid) order after a cursor: the backfill's next batch. */
-export async function missingAfter(
+/** A message waiting for its search row, with what the indexer needs to order a batch's THREADIDs. */
+export interface PendingMessage extends UnindexedMessage {
+  accountId: number;
+  messageId: string | null;
+  inReplyTo: string | null;
+}
+
+/**
+ * The indexer's next batch: messages without a search row (THREADID NULL, the
+ * partial index of migration 080) of mailboxes in one shard (`mailbox_id %
+ * shards = shard`; one indexer holds a shard at a time), oldest mailbox and
+ * UID first.
+ */
+export async function pendingBatch(
   db: Queryable,
-  after: { mailboxId: number; uid: number },
+  shard: number,
+  shards: number,
   limit: number,
-): Promise<UnindexedMessage[]> {
-  const { rows } = await db.query<{ mailbox_id: number; uid: number; blob_key: string; size: number }>(
-    `SELECT m.mailbox_id, m.uid, m.blob_key, m.size FROM messages m
-      WHERE (m.mailbox_id, m.uid) > ($1, $2)
-        AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid)
+): Promise<PendingMessage[]> {
+  const { rows } = await db.query<{
+    mailbox_id: number;
+    uid: number;
+    blob_key: string;
+    size: number;
+    account_id: number;
+    message_id: string | null;
+    in_reply_to: string | null;
+  }>(
+    `SELECT m.mailbox_id, m.uid, m.blob_key, m.size, mb.account_id, m.message_id, m.in_reply_to
+       FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id
+      WHERE m.thread_id IS NULL AND m.mailbox_id % $1 = $2
       ORDER BY m.mailbox_id, m.uid LIMIT $3`,
-    [after.mailboxId, after.uid, limit],
+    [shards, shard, limit],
   );
   return rows.map((r) => ({
     mailboxId: r.mailbox_id,
@@ -183,14 +200,17 @@ export async function missingAfter(
     blobKey: r.blob_key,
     size: r.size,
     hasRow: false,
+    accountId: r.account_id,
+    messageId: r.message_id,
+    inReplyTo: r.in_reply_to,
   }));
 }
 
-/** How many messages have no search row yet (the backfill's progress gauge). */
-export async function countMissing(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT ((SELECT coalesce(sum(message_count), 0) FROM mailboxes)
-           - (SELECT count(*) FROM message_search))::bigint AS n`,
+/** The indexer's backlog: messages without a search row, and how long the oldest has waited. */
+export async function backlog(db: Queryable): Promise<{ messages: number; oldestSeconds: number }> {
+  const { rows } = await db.query<{ n: string; oldest: number | null }>(
+    `SELECT count(*)::text AS n, extract(epoch FROM now() - min(saved_date))::float8 AS oldest
+       FROM messages WHERE thread_id IS NULL`,
   );
-  return Math.max(0, Number(rows[0]?.n ?? 0));
+  return { messages: Number(rows[0]?.n ?? 0), oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
 }

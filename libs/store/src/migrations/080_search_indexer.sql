@@ -1,0 +1,13 @@
+-- The background search indexer (issue 20, libs/delivery search-indexer.ts):
+-- delivery and APPEND no longer write the search row on their ack path; the
+-- indexer finds what is unindexed soon after the commit.
+--
+-- "Unindexed" is `thread_id IS NULL`: the THREADID is set by the very
+-- statement that writes the message's search row (search/rows.ts) and copied
+-- by COPY/MOVE together with the row, so a message has a THREADID exactly when
+-- it has its row (a concurrent COPY may leave a copy with its row and no
+-- THREADID: it is indexed again, harmlessly). This partial index is the
+-- indexer's queue and SEARCH's "which messages must I scan" list: it holds
+-- only the messages waiting (one small btree entry per delivery, gone once
+-- indexed), so both questions cost the backlog, not the mailbox.
+CREATE INDEX messages_unindexed ON messages (mailbox_id, uid) WHERE thread_id IS NULL;

@@ -16,6 +16,10 @@
  *   the same process). A message's lag is at most about pollMs plus a batch.
  * - Resumable by construction: what is pending is whatever has no row, so a
  *   restart (or another replica taking a shard over) just continues.
+ * - A big backlog (an import, the first backfill) is bracketed by ANALYZE:
+ *   when a pass's first batch is full, and after a pass that wrote
+ *   `ANALYZE_AFTER_ROWS` or more, so the planner knows the tables' sizes
+ *   before autovacuum gets round to it (store search-index.ts `analyze`).
  * - A message whose blob can't be read is skipped for `retryFailedMs` (it
  *   stays scanned when searched); a batch whose blobs all fail (the blob
  *   store is down) is an error and the pass ends (retried next poll).
@@ -46,6 +50,10 @@ export interface SearchIndexWorkerOptions {
 
 const LEASE_PREFIX = "search-index:";
 const LEASE_MS = 60_000;
+/** A pass that wrote this many rows changed the tables enough to ANALYZE them. */
+const ANALYZE_AFTER_ROWS = 10_000;
+/** At most one ANALYZE before a pass per this long (per process). */
+const ANALYZE_BEFORE_EVERY_MS = 10 * 60_000;
 
 export class SearchIndexWorker {
   #stopped = false;
@@ -54,6 +62,8 @@ export class SearchIndexWorker {
   #running: Promise<void> | null = null;
   /** mailbox:uid → when to try again (blob unreadable). */
   readonly #failed = new Map<string, number>();
+  #analyzedAt = Number.NEGATIVE_INFINITY;
+  #passWritten = 0;
 
   constructor(
     private readonly deps: { store: Store; indexer: SearchIndexer },
@@ -89,6 +99,7 @@ export class SearchIndexWorker {
     // a random first shard, so replicas starting together spread over the shards
     const first = Math.floor(Math.random() * shards);
     let total = 0;
+    this.#passWritten = 0;
     for (let k = 0; k < shards && !this.#stopped; k++) {
       const shard = (first + k) % shards;
       const lease = this.options.acquireLease
@@ -101,7 +112,13 @@ export class SearchIndexWorker {
         await lease?.release().catch(() => {});
       }
     }
+    if (total >= ANALYZE_AFTER_ROWS) await this.#analyze();
     return total;
+  }
+
+  async #analyze(): Promise<void> {
+    this.#analyzedAt = Date.now();
+    await this.deps.store.search.analyze();
   }
 
   async #drainShard(shard: number, shards: number, lease: Pick<Lease, "renew"> | undefined): Promise<number> {
@@ -119,11 +136,19 @@ export class SearchIndexWorker {
         .filter((m) => !this.#failed.has(`${m.mailboxId}:${m.uid}`))
         .slice(0, this.options.batch);
       if (batch.length === 0) return total;
+      // a full first batch: maybe a bulk load the planner has no statistics of yet
+      if (
+        this.#passWritten === 0 &&
+        batch.length === this.options.batch &&
+        Date.now() - this.#analyzedAt > ANALYZE_BEFORE_EVERY_MS
+      )
+        await this.#analyze();
       const written = await this.deps.indexer.indexStored(batch, 4, (m: MessageToIndex, err: Error) => {
         this.#failed.set(`${m.mailboxId}:${m.uid}`, Date.now() + (this.options.retryFailedMs ?? 10 * 60_000));
         this.options.onError?.(err);
       });
       total += written;
+      this.#passWritten += written;
       this.options.onIndexed?.(written);
       if (batch.length < this.options.batch) return total;
       // the lease lost (expired while a batch ran long, and taken): its new holder goes on

@@ -229,6 +229,38 @@ describe("SEARCH through the full-text index", () => {
     }
   });
 
+  test("a word needle is answered by the words holding it; a body with an overlong word by its LIKE", async () => {
+    const c = await RawClient.connect(gateway.port);
+    await c.login(user.user, user.pass);
+    await c.command("CREATE Words");
+    await append(c, "Words", msg({ Subject: "one" }, "The Supercalifragilistic word, twice: word.\r\n"));
+    await append(c, "Words", msg({ Subject: "two" }, `${"x".repeat(150)}needle${"y".repeat(10)} tail\r\n`));
+    await createSearchIndexWorker(gateway.runtime).runOnce();
+    await c.command("SELECT Words");
+    const box = (await gateway.runtime.store.mailboxes.byName(user.id, "Words"))!;
+    const { rows } = await gateway.runtime.store.pool.query<{ uid: number; body_words: string[] | null }>(
+      "SELECT uid, body_words FROM message_search WHERE mailbox_id = $1 ORDER BY uid",
+      [box.id],
+    );
+    assert.deepEqual(rows[0]!.body_words?.sort(), ["supercalifragilistic", "the", "twice", "word"]);
+    assert.equal(rows[1]!.body_words, null, "a 166-character word: no words, the LIKE answers");
+    try {
+      for (const [command, answer] of [
+        ['UID SEARCH BODY "CALIFRAG"', "* SEARCH 1"],
+        ['UID SEARCH TEXT "califrag"', "* SEARCH 1"],
+        ['UID SEARCH BODY "xneedley"', "* SEARCH 2"],
+        ['UID SEARCH BODY "tail"', "* SEARCH 2"],
+        ['UID SEARCH BODY "word"', "* SEARCH 1"],
+        ['UID SEARCH NOT BODY "word"', "* SEARCH 2"],
+        ['UID SEARCH BODY "word, twice"', "* SEARCH 1"],
+        ['UID SEARCH BODY "wordx"', "* SEARCH"],
+      ] as const)
+        assert.equal(untaggedLine(await c.command(command), "SEARCH"), answer, command);
+    } finally {
+      c.close();
+    }
+  });
+
   test("BODY/TEXT: decoded (QP, UTF-8, HTML to text), case-insensitive substrings, with other keys in one query", async () => {
     assert.match(await client.command('UID SEARCH BODY "CAFÉ"'), /\* SEARCH 4\r\n/);
     assert.match(await client.command('UID SEARCH CHARSET UTF-8 BODY "café au"'), /\* SEARCH 4\r\n/);

@@ -7,6 +7,7 @@
  * never a wrong answer.
  */
 import type { PoolClient, Queryable } from "../db.ts";
+import { bodyWords } from "./fulltext.ts";
 
 /** What libs/delivery computes from a message (libs/mime search-text.ts and sort-keys.ts). */
 export interface SearchRow {
@@ -44,22 +45,31 @@ const noNul = (s: string) => (s.includes("\0") ? s.replaceAll("\0", " ") : s);
 export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const col = <T>(f: (r: SearchRow) => T) => rows.map(f);
+  const bodies = rows.map((r) => noNul(r.body));
+  const words = bodies.map(bodyWords);
+  // the batch's words, sorted: concurrent writers insert shared words in one order (no deadlock)
+  const vocabulary = [...new Set(words.flatMap((w) => w ?? []))].sort();
   const { rows: written } = await db.query<{ n: number }>(
     `WITH r AS (
        SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
-                            $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+                            $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                            $15::text[])
          AS r(mailbox_id, uid, header, body, names, complete, base_subject, reply_or_forward, from_mailbox,
-              to_mailbox, cc_mailbox, display_from, display_to, refs)
+              to_mailbox, cc_mailbox, display_from, display_to, refs, words)
+     ), vocabulary AS (
+       INSERT INTO search_vocabulary (word) SELECT unnest($16::text[]) ON CONFLICT DO NOTHING
      ), ins AS (
        INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
                                    reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
-                                   display_to, refs)
+                                   display_to, refs, body_words)
        SELECT r.mailbox_id, r.uid, r.header, r.body, ARRAY(SELECT jsonb_array_elements_text(r.names::jsonb)),
               r.complete, r.base_subject, r.reply_or_forward, r.from_mailbox, r.to_mailbox, r.cc_mailbox,
-              r.display_from, r.display_to, ARRAY(SELECT jsonb_array_elements_text(r.refs::jsonb))
+              r.display_from, r.display_to, ARRAY(SELECT jsonb_array_elements_text(r.refs::jsonb)),
+              CASE WHEN r.words IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.words::jsonb)) END
          FROM r JOIN messages m ON m.mailbox_id = r.mailbox_id AND m.uid = r.uid
        ON CONFLICT (mailbox_id, uid) DO UPDATE SET
-         header = EXCLUDED.header, body = EXCLUDED.body, attachment_names = EXCLUDED.attachment_names,
+         header = EXCLUDED.header, body = EXCLUDED.body, body_words = EXCLUDED.body_words,
+         attachment_names = EXCLUDED.attachment_names,
          complete = EXCLUDED.complete, base_subject = EXCLUDED.base_subject,
          reply_or_forward = EXCLUDED.reply_or_forward, from_mailbox = EXCLUDED.from_mailbox,
          to_mailbox = EXCLUDED.to_mailbox, cc_mailbox = EXCLUDED.cc_mailbox,
@@ -88,7 +98,7 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
       col((r) => r.mailboxId),
       col((r) => r.uid),
       col((r) => noNul(r.header)),
-      col((r) => noNul(r.body)),
+      bodies,
       col((r) => JSON.stringify(r.attachmentNames.map(noNul))),
       col((r) => r.complete),
       col((r) => noNul(r.baseSubject)),
@@ -99,6 +109,8 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
       col((r) => noNul(r.displayFrom)),
       col((r) => noNul(r.displayTo)),
       col((r) => JSON.stringify(r.refs.map(noNul))),
+      words.map((w) => (w === null ? null : JSON.stringify(w))),
+      vocabulary,
     ],
   );
   return written[0]?.n ?? 0;
@@ -120,9 +132,9 @@ export async function copySearchRows(
   await tx.query(
     `INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
                                  reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
-                                 display_to, refs)
+                                 display_to, refs, body_words)
      SELECT $3, p.dst, s.header, s.body, s.attachment_names, s.complete, s.base_subject, s.reply_or_forward,
-            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs
+            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs, s.body_words
        FROM unnest($2::bigint[], $4::bigint[]) AS p(src, dst)
        JOIN message_search s ON s.mailbox_id = $1 AND s.uid = p.src
      ON CONFLICT (mailbox_id, uid) DO NOTHING`,

@@ -36,7 +36,13 @@ export function bodyWords(body: string): string[] | null {
   return [...words];
 }
 
-/** A condition over messages' `uid` ($1 is the mailbox id); `param` binds a value and returns its placeholder. */
+/**
+ * A condition over messages' `uid` ($1 is the mailbox id); `param` binds a
+ * value and returns its placeholder. Each way of matching is its own branch
+ * of a UNION ALL, planned on its own: written as one OR, the planner costed
+ * the GIN scans of an unknown word list above a sequential scan and read
+ * every row (622 ms at 9,000 rows against 3.6 ms for the branches).
+ */
 export function fullTextSql(
   scope: "body" | "text" | "header",
   needle: string,
@@ -44,15 +50,15 @@ export function fullTextSql(
 ): string {
   const clean = needle.replaceAll("\0", " ");
   const p = param(likePattern(clean));
-  const inBody = ONLY_WORD_CHARACTERS.test(clean.toLowerCase())
-    ? `(s.body_words && ARRAY(SELECT v.word FROM search_vocabulary v WHERE v.word LIKE ${p})
-        OR (s.body_words IS NULL AND s.body LIKE ${p}))`
-    : `s.body LIKE ${p}`;
-  const where =
-    scope === "body"
-      ? inBody
-      : scope === "header"
-        ? `s.header LIKE ${p}`
-        : `(${inBody} OR s.header LIKE ${p})`;
-  return `uid IN (SELECT s.uid FROM message_search s WHERE s.mailbox_id = $1 AND s.complete AND ${where})`;
+  const body = ONLY_WORD_CHARACTERS.test(clean.toLowerCase())
+    ? [
+        `s.body_words && ARRAY(SELECT v.word FROM search_vocabulary v WHERE v.word LIKE ${p})`,
+        `s.body_words IS NULL AND s.body LIKE ${p}`,
+      ]
+    : [`s.body LIKE ${p}`];
+  const header = [`s.header LIKE ${p}`];
+  const branches = scope === "body" ? body : scope === "header" ? header : [...body, ...header];
+  return `uid IN (${branches
+    .map((b) => `SELECT s.uid FROM message_search s WHERE s.mailbox_id = $1 AND s.complete AND ${b}`)
+    .join(" UNION ALL ")})`;
 }

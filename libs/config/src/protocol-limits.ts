@@ -77,10 +77,12 @@ export const protocolLimitsSchema = {
   IMAP_HIBERNATE_AFTER_MS: whole(10_000, 0, "a whole number of milliseconds ≥ 0 (0 = never hibernate)"),
   IMAP_IDLE_POLL_MS: whole(500, 50, "at least 50 milliseconds"),
 
-  // ---- search index (libs/delivery search-index.ts, search-backfill.ts; issue 20) ----
+  // ---- search index (libs/delivery search-index.ts, search-index-worker.ts; issue 20) ----
   SEARCH_INDEX_MAX_TEXT_CHARS: whole(1024 * 1024, 1024, "at least 1024 characters"),
-  SEARCH_BACKFILL_BATCH: whole(200, 0, "a whole number ≥ 0 (0 = no backfill)"),
-  SEARCH_BACKFILL_PAUSE_MS: whole(200, 0, "a whole number of milliseconds ≥ 0"),
+  SEARCH_INDEX_BATCH: whole(500, 0, "a whole number ≥ 0 (0 = no background indexer)"),
+  SEARCH_INDEX_PAUSE_MS: whole(20, 0, "a whole number of milliseconds ≥ 0"),
+  SEARCH_INDEX_POLL_MS: whole(1000, 10, "at least 10 milliseconds"),
+  SEARCH_INDEX_SHARDS: whole(4, 1, "a whole number ≥ 1"),
 
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
@@ -163,10 +165,14 @@ export interface ImapLimits {
 export interface SearchLimits {
   /** Body text indexed per message (characters); past it the message is also scanned when searched. */
   maxTextChars: number;
-  /** Messages the backfill indexes per batch (0: no backfill; unindexed messages are scanned). */
-  backfillBatch: number;
-  /** Pause between two backfill batches (the throttle). */
-  backfillPauseMs: number;
+  /** Messages the background indexer writes per batch (0: no indexer; unindexed messages are scanned). */
+  indexBatch: number;
+  /** Pause between two of its batches while a backlog lasts (the throttle). */
+  indexPauseMs: number;
+  /** How often an idle indexer looks for new messages (the lag's bound). */
+  indexPollMs: number;
+  /** Mailbox shards of the indexer, each under one replica's lease at a time. */
+  indexShards: number;
 }
 
 export interface Pop3Limits {
@@ -242,8 +248,10 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
     pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
     search: {
       maxTextChars: e.SEARCH_INDEX_MAX_TEXT_CHARS,
-      backfillBatch: e.SEARCH_BACKFILL_BATCH,
-      backfillPauseMs: e.SEARCH_BACKFILL_PAUSE_MS,
+      indexBatch: e.SEARCH_INDEX_BATCH,
+      indexPauseMs: e.SEARCH_INDEX_PAUSE_MS,
+      indexPollMs: e.SEARCH_INDEX_POLL_MS,
+      indexShards: e.SEARCH_INDEX_SHARDS,
     },
   };
 }

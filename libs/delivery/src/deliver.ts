@@ -47,9 +47,6 @@ import { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { toIndexColumns } from "./index-columns.ts";
 import { SearchIndexer } from "./search-index.ts";
 
-/** Bytes of a message kept while it streams in, for its search text (larger ones are read back). */
-const SEARCH_CAPTURE_BYTES = 2 * 1024 * 1024;
-
 function drainedOrClosed(stream: PassThrough): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -72,8 +69,6 @@ export interface StoredBlob {
   key: string;
   size: number;
   index: MessageIndex;
-  /** The stored bytes when the message was small enough to keep (search text, search-index.ts). */
-  bytes?: Uint8Array;
 }
 
 export interface DeliveryResult extends StoredBlob {
@@ -98,8 +93,6 @@ export type CommitOnceResult = { duplicate: false; appended: Appended[] } | { du
 export class Delivery {
   readonly #grouped: GroupCommitter | undefined;
   readonly #search: SearchIndexer;
-  readonly #onSearchIndexError: (err: Error) => void;
-  readonly #searchIndex: boolean;
 
   /**
    * `groupCommit`: commitOnce goes through a GroupCommitter (deliveries that
@@ -110,11 +103,8 @@ export class Delivery {
     private readonly deps: { store: Store; blobs: BlobStore; events: EventBus },
     options: {
       groupCommit?: GroupCommitOptions;
-      /** A search row that could not be written (the message is searched by a scan until the backfill). */
-      onSearchIndexError?: (err: Error) => void;
+      /** Body text bound of the search rows SORT/THREAD write on demand (search-index.ts). */
       searchMaxBodyChars?: number;
-      /** false: no search rows at delivery (the bench's baseline; the backfill would write them later). */
-      searchIndex?: boolean;
     } = {},
   ) {
     this.#grouped = options.groupCommit ? new GroupCommitter(deps.store, options.groupCommit) : undefined;
@@ -122,21 +112,13 @@ export class Delivery {
       deps,
       options.searchMaxBodyChars !== undefined ? { maxBodyChars: options.searchMaxBodyChars } : {},
     );
-    this.#onSearchIndexError = options.onSearchIndexError ?? (() => {});
-    this.#searchIndex = options.searchIndex ?? true;
   }
 
-  /** The search rows (libs/store search/) of committed messages; never throws (see search-index.ts). */
-  async indexForSearch(blobs: readonly StoredBlob[], appended: readonly Appended[]): Promise<void> {
-    if (!this.#searchIndex) return;
-    try {
-      await this.#search.indexCommitted(blobs, appended);
-    } catch (err) {
-      this.#onSearchIndexError(err as Error);
-    }
-  }
-
-  /** The search indexer (backfill, SORT/THREAD indexing what is missing). */
+  /**
+   * The search indexer, for SORT/THREAD indexing what is missing on the spot.
+   * Deliveries write no search row: the background indexer (lifecycle
+   * service, search-index-worker.ts) does, off the ack path.
+   */
   get searchIndexer(): SearchIndexer {
     return this.#search;
   }
@@ -163,13 +145,9 @@ export class Delivery {
       while (eager && put.created && !(await this.#reclaimedContentRestored(put.key)))
         put = await this.deps.blobs.putBuffer(message);
       indexer.write(message);
-      const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
-      if (message.length <= SEARCH_CAPTURE_BYTES) stored.bytes = message;
-      return stored;
+      return { key: put.key, size: put.size, index: indexer.end() };
     }
     const crlf = new CrlfNormalizer();
-    let captured: Uint8Array[] | null = [];
-    let capturedBytes = 0;
     // The pump hands every chunk to the indexer and then to the blob store's
     // stream. (A "data" listener on the tee would switch it to flowing mode and
     // drop whatever flowed before the blob store started reading.)
@@ -186,11 +164,6 @@ export class Delivery {
         for await (const raw of source) {
           const chunk = crlf.push(raw);
           indexer.write(chunk);
-          if (captured !== null) {
-            capturedBytes += chunk.length;
-            if (capturedBytes > SEARCH_CAPTURE_BYTES) captured = null;
-            else if (chunk.length) captured.push(Buffer.from(chunk));
-          }
           if (!tee.write(chunk)) await drainedOrClosed(tee);
           if (tee.destroyed) return;
         }
@@ -213,9 +186,7 @@ export class Delivery {
     await pump;
     if (eager && put.created && !(await this.#reclaimedContentRestored(put.key)))
       throw new BlobReclaimedError(put.key); // a temporary failure: the client sends it again
-    const stored: StoredBlob = { key: put.key, size: put.size, index: indexer.end() };
-    if (captured !== null && capturedBytes === put.size) stored.bytes = Buffer.concat(captured);
-    return stored;
+    return { key: put.key, size: put.size, index: indexer.end() };
   }
 
   /**
@@ -269,10 +240,8 @@ export class Delivery {
           dedupe,
         }),
       );
-      if (!result.duplicate) {
-        await this.indexForSearch([blob], result.appended);
-        this.#publish(result.appended);
-      } else this.#release(blob);
+      if (!result.duplicate) this.#publish(result.appended);
+      else this.#release(blob);
       return result;
     }
     try {
@@ -340,7 +309,6 @@ export class Delivery {
         dedupe ? { dedupe } : {},
       ),
     );
-    await this.indexForSearch([blob], appended);
     this.#publish(appended);
     return appended;
   }

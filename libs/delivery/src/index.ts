@@ -8,6 +8,6 @@ export * from "./index-columns.ts";
 export * from "./lifecycle-metrics.ts";
 export * from "./lifecycle-service.ts";
 export * from "./retention.ts";
-export * from "./search-backfill.ts";
 export * from "./search-index.ts";
+export * from "./search-index-worker.ts";
 export * from "./sieve-filter.ts";

@@ -1,13 +1,15 @@
 /**
  * `AEROGRAM_SERVICES=lifecycle` (part of `all`, as `npm start` runs): the
- * blob reclaimer and the retention worker on one runtime. Every replica may
- * run it; the reclaimer shares its queue through SKIP LOCKED and retention
- * runs under a cluster-wide lease.
+ * blob reclaimer, the retention worker and the background search indexer on
+ * one runtime. Every replica may run it; the reclaimer shares its queue
+ * through SKIP LOCKED, retention runs under a cluster-wide lease, the search
+ * indexer under one lease per mailbox shard.
  */
 import type { Runtime, ServiceHandle, ServiceStarter } from "@aerogram/runtime";
 import { BlobReclaimer } from "./blob-reclaimer.ts";
 import { LifecycleMetrics } from "./lifecycle-metrics.ts";
 import { RetentionWorker } from "./retention.ts";
+import { createSearchIndexWorker } from "./search-index-worker.ts";
 
 export function createLifecycleWorkers(runtime: Runtime): {
   reclaimer: BlobReclaimer;
@@ -27,14 +29,16 @@ export function createLifecycleWorkers(runtime: Runtime): {
 
 export const startLifecycle: ServiceStarter = async (runtime): Promise<ServiceHandle> => {
   const { reclaimer, retention } = createLifecycleWorkers(runtime);
+  const searchIndexer = createSearchIndexWorker(runtime);
   reclaimer.start();
   retention.start();
+  searchIndexer.start();
   return {
     name: "lifecycle",
-    endpoints: ["lifecycle blob reclaimer + retention"],
+    endpoints: ["lifecycle blob reclaimer + retention + search indexer"],
     connections: () => 0,
     drain: async () => {
-      await Promise.all([reclaimer.stop(), retention.stop()]);
+      await Promise.all([reclaimer.stop(), retention.stop(), searchIndexer.stop()]);
     },
   };
 };

@@ -1,17 +1,15 @@
 /**
- * Writing the search rows (libs/store search/, migration 010) of delivered,
- * appended and older messages: the full-text (libs/mime search-text.ts) and
- * the SORT/THREAD keys (libs/mime sort-keys.ts).
+ * Writing the search rows (libs/store search/, migrations 010 and 080) of
+ * stored messages: the full-text (libs/mime search-text.ts) and the
+ * SORT/THREAD keys (libs/mime sort-keys.ts), from the message's blob.
  *
- * Delivery and APPEND write the rows right after their commit, from the
- * bytes they just stored (captured while streaming, up to CAPTURE_BYTES;
- * a larger message's blob is read back). A failure there is logged and
- * loses nothing: a message without its row is searched by reading its blob,
- * and the backfill (search-backfill.ts) writes the row later. Not being in
- * the delivery's transaction keeps the delivery's latency and lock hold as
- * they were.
+ * Delivery and APPEND don't call this: their ack path stores the blob and
+ * commits, nothing more. The background indexer (search-index-worker.ts)
+ * writes the rows soon after, in batches; until then SEARCH reads the blob of
+ * a message without its row, and SORT/THREAD index it on the spot, so an
+ * answer never depends on the indexer having caught up.
  */
-import type { BlobStore } from "@aerogram/blobstore";
+import { BlobNotFoundError, type BlobStore } from "@aerogram/blobstore";
 import {
   DEFAULT_MAX_BODY_CHARS,
   extractSearchText,
@@ -19,7 +17,7 @@ import {
   type MessageIndex,
   sortKeys,
 } from "@aerogram/mime";
-import type { Appended, SearchRow, Store, UnindexedMessage } from "@aerogram/store";
+import type { PendingMessage, SearchRow, Store, UnindexedMessage } from "@aerogram/store";
 
 /** Message bytes read for the search text (the scan fallback reads the same prefix). */
 export const MAX_SEARCH_READ_BYTES = 16 * 1024 * 1024;
@@ -54,6 +52,17 @@ export function searchFields(
   };
 }
 
+/** A message to index: where it is, and (from the indexer's batch) what orders its THREADID. */
+export type MessageToIndex = UnindexedMessage &
+  Partial<Pick<PendingMessage, "accountId" | "messageId" | "inReplyTo">>;
+
+/**
+ * A reply chain longer than this inside one batch is written in this many
+ * statements at most; deeper messages share the last one (their THREADIDs may
+ * then split, which RFC 8474 §5.2 allows; THREAD REFERENCES is unaffected).
+ */
+const MAX_GENERATIONS = 8;
+
 export class SearchIndexer {
   readonly #maxBodyChars: number;
 
@@ -65,45 +74,87 @@ export class SearchIndexer {
   }
 
   /**
-   * Rows for messages just committed: `messages[i]` (its index and, when
-   * captured, its bytes) was appended as `uids[i]` of each Appended.
+   * Rows for stored messages (the background indexer, or SORT/THREAD finding
+   * some missing): their blobs are read and indexed, `concurrency` reads in
+   * flight. A message whose blob can't be read is left out and reported in
+   * `failed` (it stays unindexed and is scanned when searched); when every
+   * read of the batch failed and no blob was missing (the blob store is
+   * down) it throws instead. Returns how many rows were written.
    */
-  async indexCommitted(
-    messages: readonly { key: string; size: number; index: MessageIndex; bytes?: Uint8Array | undefined }[],
-    appended: readonly Appended[],
-  ): Promise<void> {
-    const fields = await Promise.all(
-      messages.map(async (m) => {
-        const raw =
-          m.bytes ?? (await this.deps.blobs.read(m.key, 0, Math.min(m.size, MAX_SEARCH_READ_BYTES)));
-        return searchFields(m.index, raw, this.#maxBodyChars);
-      }),
-    );
-    const rows: SearchRow[] = [];
-    for (const a of appended) {
-      a.uids.forEach((uid, i) => {
-        const f = fields[i];
-        if (f) rows.push({ mailboxId: a.mailboxId, uid, ...f });
-      });
-    }
-    await this.deps.store.search.write(rows);
-  }
-
-  /** Rows for stored messages (backfill, or SORT/THREAD finding some missing): their blobs are read and indexed. */
-  async indexStored(messages: readonly UnindexedMessage[], concurrency = 4): Promise<number> {
-    const rows: SearchRow[] = [];
+  async indexStored(
+    messages: readonly MessageToIndex[],
+    concurrency = 4,
+    failed?: (m: MessageToIndex, err: Error) => void,
+  ): Promise<number> {
+    const rows: (SearchRow | undefined)[] = new Array(messages.length);
+    const failures: [MessageToIndex, Error][] = [];
     let next = 0;
     const worker = async () => {
       while (next < messages.length) {
-        const m = messages[next++]!;
-        const raw = await this.deps.blobs.read(m.blobKey, 0, Math.min(m.size, MAX_SEARCH_READ_BYTES));
+        const at = next++;
+        const m = messages[at]!;
+        let raw: Buffer;
+        try {
+          raw = await this.deps.blobs.read(m.blobKey, 0, Math.min(m.size, MAX_SEARCH_READ_BYTES));
+        } catch (err) {
+          failures.push([m, err as Error]);
+          continue;
+        }
         const index = indexMessageSync(raw);
         // indexMessageSync saw only the bytes read: the size is the stored message's
         const fields = searchFields({ ...index, size: m.size }, raw, this.#maxBodyChars);
-        rows.push({ mailboxId: m.mailboxId, uid: m.uid, ...fields });
+        rows[at] = { mailboxId: m.mailboxId, uid: m.uid, ...fields };
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
-    return this.deps.store.search.write(rows);
+    // every read failed, none for a missing blob: the blob store is down, not a message broken
+    if (failures.length === messages.length && failures.every(([, e]) => !(e instanceof BlobNotFoundError)))
+      throw failures[0]![1];
+    for (const [m, err] of failures) failed?.(m, err);
+    let written = 0;
+    for (const generation of threadGenerations(messages, rows))
+      written += await this.deps.store.search.write(generation);
+    return written;
   }
+}
+
+/**
+ * The rows in statements ("generations") such that a message referring to
+ * another of the same batch (References/In-Reply-To, same account) is written
+ * after it: THREADID assignment (libs/store search/rows.ts) finds a parent's
+ * thread, or a reply's that came first, only among rows written before its
+ * statement. Usually one generation; replies to each other in a batch add one
+ * per level.
+ */
+function threadGenerations(
+  messages: readonly MessageToIndex[],
+  rows: readonly (SearchRow | undefined)[],
+): SearchRow[][] {
+  const byId = new Map<string, number>();
+  messages.forEach((m, i) => {
+    if (rows[i] && m.messageId && m.accountId !== undefined) byId.set(`${m.accountId} ${m.messageId}`, i);
+  });
+  const generation = new Array<number>(messages.length).fill(0);
+  if (byId.size > 0) {
+    // edges between two messages of the batch, from the earlier to the later
+    const earlier: number[][] = messages.map(() => []);
+    messages.forEach((m, i) => {
+      const row = rows[i];
+      if (!row || m.accountId === undefined) return;
+      const parent = m.inReplyTo ? /<[^<>\s]+>/.exec(m.inReplyTo)?.[0] : undefined;
+      for (const id of parent ? [...row.refs, parent] : row.refs) {
+        const j = byId.get(`${m.accountId} ${id}`);
+        if (j === undefined || j === i) continue;
+        earlier[Math.max(i, j)]!.push(Math.min(i, j));
+      }
+    });
+    for (let i = 0; i < messages.length; i++)
+      for (const j of earlier[i]!)
+        generation[i] = Math.min(MAX_GENERATIONS - 1, Math.max(generation[i]!, generation[j]! + 1));
+  }
+  const out: SearchRow[][] = Array.from({ length: Math.max(0, ...generation) + 1 }, () => []);
+  rows.forEach((row, i) => {
+    if (row) out[generation[i]!]!.push(row);
+  });
+  return out.filter((g) => g.length > 0);
 }

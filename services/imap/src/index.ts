@@ -4,9 +4,8 @@
 //   commands/<name>.ts  one handler per command, dispatched by commands/index.ts
 //   selected-mailbox.ts the compact per-session view (UIDs, flags)
 //   mailbox-sync.ts     change detection → untagged EXISTS/EXPUNGE/FETCH
-//   search/             SEARCH keys, the full-text index's use, SORT/THREAD, OBJECTID, the backfill
+//   search/             SEARCH keys, the full-text index's use, SORT/THREAD, OBJECTID
 import type { ServiceStarter } from "@aerogram/runtime";
-import { startSearchBackfill } from "./search/backfill.ts";
 import { ImapServer } from "./server.ts";
 
 export { ImapServer } from "./server.ts";
@@ -14,14 +13,10 @@ export { ImapServer } from "./server.ts";
 export const startImap: ServiceStarter = async (runtime) => {
   const server = new ImapServer(runtime);
   const endpoints = await server.listen();
-  const backfill = startSearchBackfill(runtime, server.ctx);
   return {
     name: "imap",
     endpoints,
     connections: () => server.connections,
-    drain: async (graceMs) => {
-      await backfill.stop();
-      await server.drain(graceMs);
-    },
+    drain: (graceMs) => server.drain(graceMs),
   };
 };

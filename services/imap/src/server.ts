@@ -89,10 +89,7 @@ export class ImapServer {
       ),
       delivery: new Delivery(
         { store: runtime.store, blobs: runtime.blobs, events: runtime.events },
-        {
-          searchMaxBodyChars: config.protocolLimits.search.maxTextChars,
-          onSearchIndexError: (err) => runtime.log.warn({ err }, "search row not written; the backfill will"),
-        },
+        { searchMaxBodyChars: config.protocolLimits.search.maxTextChars },
       ),
       imapMailboxes: runtime.store.mailboxes,
       imapMessages: runtime.store.messages,

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
+import { createSearchIndexWorker } from "@aerogram/delivery";
 import { ImapFlow } from "imapflow";
 import {
   type Backends,
@@ -173,12 +174,91 @@ describe("capabilities", () => {
 });
 
 describe("SEARCH through the full-text index", () => {
-  test("every APPENDed message has its search row", async () => {
-    const { rows } = await gateway.runtime.store.pool.query<{ n: string }>(
-      "SELECT count(*) AS n FROM message_search s JOIN mailboxes b ON b.id = s.mailbox_id WHERE b.account_id = $1",
-      [user.id],
+  test("right after APPEND (no row yet) SEARCH scans the new messages; the indexer then writes every row", async () => {
+    const rowCount = async () =>
+      Number(
+        (
+          await gateway.runtime.store.pool.query<{ n: string }>(
+            "SELECT count(*) AS n FROM message_search s JOIN mailboxes b ON b.id = s.mailbox_id WHERE b.account_id = $1",
+            [user.id],
+          )
+        ).rows[0]!.n,
+      );
+    assert.equal(await rowCount(), 0, "APPEND's ack path writes no search row");
+    const answers = async () => [
+      untaggedLine(await client.command('UID SEARCH BODY "unrelated"'), "SEARCH"),
+      untaggedLine(await client.command('UID SEARCH TEXT "zed@x.org"'), "SEARCH"),
+      untaggedLine(await client.command("UID SEARCH NOT BODY friday"), "SEARCH"),
+    ];
+    const scanned = await answers();
+    assert.deepEqual(scanned, ["* SEARCH 5 7", "* SEARCH 1", "* SEARCH 1 3 4 5 6 7"]);
+    assert.equal(await createSearchIndexWorker(gateway.runtime).runOnce(), CORPUS.length);
+    assert.equal(await rowCount(), CORPUS.length);
+    assert.deepEqual(await answers(), scanned, "the index answers as the scan did");
+  });
+
+  test("with the indexer running, a message APPENDed is found at once and indexed within a poll", async () => {
+    const c = await RawClient.connect(gateway.port);
+    await c.login(user.user, user.pass);
+    await c.command("CREATE Fresh");
+    await c.command("SELECT Fresh");
+    const worker = createSearchIndexWorker(gateway.runtime);
+    worker.start();
+    try {
+      const box = (await gateway.runtime.store.mailboxes.byName(user.id, "Fresh"))!;
+      for (let i = 1; i <= 3; i++) {
+        assert.match(
+          await append(c, "Fresh", msg({ Subject: `fresh ${i}` }, `zyzzyva${i} arrives\r\n`)),
+          /OK/,
+        );
+        // the very next command: found whether the indexer got to it yet or not
+        assert.match(await c.command(`UID SEARCH BODY "zyzzyva${i}"`), new RegExp(`\\* SEARCH ${i}\r\n`));
+        assert.match(
+          await c.command('UID SEARCH BODY "arrives"'),
+          new RegExp(`\\* SEARCH ${[1, 2, 3].slice(0, i).join(" ")}\r\n`),
+        );
+      }
+      const deadline = Date.now() + 20_000;
+      while ((await gateway.runtime.store.search.unindexed(box.id)).length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(await gateway.runtime.store.search.unindexed(box.id), []);
+      assert.match(await c.command('UID SEARCH BODY "zyzzyva2"'), /\* SEARCH 2\r\n/);
+    } finally {
+      await worker.stop();
+      c.close();
+    }
+  });
+
+  test("a word needle is answered by the words holding it; a body with an overlong word by its LIKE", async () => {
+    const c = await RawClient.connect(gateway.port);
+    await c.login(user.user, user.pass);
+    await c.command("CREATE Words");
+    await append(c, "Words", msg({ Subject: "one" }, "The Supercalifragilistic word, twice: word.\r\n"));
+    await append(c, "Words", msg({ Subject: "two" }, `${"x".repeat(150)}needle${"y".repeat(10)} tail\r\n`));
+    await createSearchIndexWorker(gateway.runtime).runOnce();
+    await c.command("SELECT Words");
+    const box = (await gateway.runtime.store.mailboxes.byName(user.id, "Words"))!;
+    const { rows } = await gateway.runtime.store.pool.query<{ uid: number; body_words: string[] | null }>(
+      "SELECT uid, body_words FROM message_search WHERE mailbox_id = $1 ORDER BY uid",
+      [box.id],
     );
-    assert.equal(Number(rows[0]!.n), CORPUS.length);
+    assert.deepEqual(rows[0]!.body_words?.sort(), ["supercalifragilistic", "the", "twice", "word"]);
+    assert.equal(rows[1]!.body_words, null, "a 166-character word: no words, the LIKE answers");
+    try {
+      for (const [command, answer] of [
+        ['UID SEARCH BODY "CALIFRAG"', "* SEARCH 1"],
+        ['UID SEARCH TEXT "califrag"', "* SEARCH 1"],
+        ['UID SEARCH BODY "xneedley"', "* SEARCH 2"],
+        ['UID SEARCH BODY "tail"', "* SEARCH 2"],
+        ['UID SEARCH BODY "word"', "* SEARCH 1"],
+        ['UID SEARCH NOT BODY "word"', "* SEARCH 2"],
+        ['UID SEARCH BODY "word, twice"', "* SEARCH 1"],
+        ['UID SEARCH BODY "wordx"', "* SEARCH"],
+      ] as const)
+        assert.equal(untaggedLine(await c.command(command), "SEARCH"), answer, command);
+    } finally {
+      c.close();
+    }
   });
 
   test("BODY/TEXT: decoded (QP, UTF-8, HTML to text), case-insensitive substrings, with other keys in one query", async () => {
@@ -211,8 +291,13 @@ describe("SEARCH through the full-text index", () => {
   test("messages without a search row are scanned, so the answers are the same; SORT writes their rows", async () => {
     const inbox = (await gateway.runtime.store.mailboxes.byName(user.id, "INBOX"))!;
     const before = untaggedLine(await client.command('UID SEARCH TEXT "unrelated"'), "SEARCH");
+    // as if never indexed (a row and its THREADID are written together)
     await gateway.runtime.store.pool.query(
       "DELETE FROM message_search WHERE mailbox_id = $1 AND uid IN (5, 7)",
+      [inbox.id],
+    );
+    await gateway.runtime.store.pool.query(
+      "UPDATE messages SET thread_id = NULL WHERE mailbox_id = $1 AND uid IN (5, 7)",
       [inbox.id],
     );
     assert.equal(untaggedLine(await client.command('UID SEARCH TEXT "unrelated"'), "SEARCH"), before);
@@ -227,6 +312,7 @@ describe("SEARCH through the full-text index", () => {
     await c.login(user.user, user.pass);
     await c.command("CREATE Scratch");
     await append(c, "Scratch", CORPUS[0]!.text);
+    await createSearchIndexWorker(gateway.runtime).runOnce();
     await c.command("SELECT Scratch");
     const box = (await gateway.runtime.store.mailboxes.byName(user.id, "Scratch"))!;
     const count = async () =>

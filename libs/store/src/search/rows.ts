@@ -1,11 +1,13 @@
 /**
- * The search rows (migration 010): written after a delivery's commit, copied by
- * COPY/MOVE inside their transaction, and filled for older messages by the
- * backfill. A message without its row is searched by reading its blob (the
- * caller asks `unindexed` first), so a missing row costs time, never a wrong
- * answer.
+ * The search rows (migrations 010, 080): written by the background indexer
+ * (libs/delivery search-indexer.ts) soon after a delivery's commit, copied by
+ * COPY/MOVE inside their transaction. A message without its row has no
+ * THREADID (the same statement sets both), and is searched by reading its
+ * blob (the caller asks `unindexedIn` first), so a missing row costs time,
+ * never a wrong answer.
  */
 import type { PoolClient, Queryable } from "../db.ts";
+import { bodyWords } from "./fulltext.ts";
 
 /** What libs/delivery computes from a message (libs/mime search-text.ts and sort-keys.ts). */
 export interface SearchRow {
@@ -43,22 +45,31 @@ const noNul = (s: string) => (s.includes("\0") ? s.replaceAll("\0", " ") : s);
 export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const col = <T>(f: (r: SearchRow) => T) => rows.map(f);
+  const bodies = rows.map((r) => noNul(r.body));
+  const words = bodies.map(bodyWords);
+  // the batch's words, sorted: concurrent writers insert shared words in one order (no deadlock)
+  const vocabulary = [...new Set(words.flatMap((w) => w ?? []))].sort();
   const { rows: written } = await db.query<{ n: number }>(
     `WITH r AS (
        SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
-                            $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+                            $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                            $15::text[])
          AS r(mailbox_id, uid, header, body, names, complete, base_subject, reply_or_forward, from_mailbox,
-              to_mailbox, cc_mailbox, display_from, display_to, refs)
+              to_mailbox, cc_mailbox, display_from, display_to, refs, words)
+     ), vocabulary AS (
+       INSERT INTO search_vocabulary (word) SELECT unnest($16::text[]) ON CONFLICT DO NOTHING
      ), ins AS (
        INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
                                    reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
-                                   display_to, refs)
+                                   display_to, refs, body_words)
        SELECT r.mailbox_id, r.uid, r.header, r.body, ARRAY(SELECT jsonb_array_elements_text(r.names::jsonb)),
               r.complete, r.base_subject, r.reply_or_forward, r.from_mailbox, r.to_mailbox, r.cc_mailbox,
-              r.display_from, r.display_to, ARRAY(SELECT jsonb_array_elements_text(r.refs::jsonb))
+              r.display_from, r.display_to, ARRAY(SELECT jsonb_array_elements_text(r.refs::jsonb)),
+              CASE WHEN r.words IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.words::jsonb)) END
          FROM r JOIN messages m ON m.mailbox_id = r.mailbox_id AND m.uid = r.uid
        ON CONFLICT (mailbox_id, uid) DO UPDATE SET
-         header = EXCLUDED.header, body = EXCLUDED.body, attachment_names = EXCLUDED.attachment_names,
+         header = EXCLUDED.header, body = EXCLUDED.body, body_words = EXCLUDED.body_words,
+         attachment_names = EXCLUDED.attachment_names,
          complete = EXCLUDED.complete, base_subject = EXCLUDED.base_subject,
          reply_or_forward = EXCLUDED.reply_or_forward, from_mailbox = EXCLUDED.from_mailbox,
          to_mailbox = EXCLUDED.to_mailbox, cc_mailbox = EXCLUDED.cc_mailbox,
@@ -87,7 +98,7 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
       col((r) => r.mailboxId),
       col((r) => r.uid),
       col((r) => noNul(r.header)),
-      col((r) => noNul(r.body)),
+      bodies,
       col((r) => JSON.stringify(r.attachmentNames.map(noNul))),
       col((r) => r.complete),
       col((r) => noNul(r.baseSubject)),
@@ -98,6 +109,8 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
       col((r) => noNul(r.displayFrom)),
       col((r) => noNul(r.displayTo)),
       col((r) => JSON.stringify(r.refs.map(noNul))),
+      words.map((w) => (w === null ? null : JSON.stringify(w))),
+      vocabulary,
     ],
   );
   return written[0]?.n ?? 0;
@@ -119,9 +132,9 @@ export async function copySearchRows(
   await tx.query(
     `INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
                                  reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
-                                 display_to, refs)
+                                 display_to, refs, body_words)
      SELECT $3, p.dst, s.header, s.body, s.attachment_names, s.complete, s.base_subject, s.reply_or_forward,
-            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs
+            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs, s.body_words
        FROM unnest($2::bigint[], $4::bigint[]) AS p(src, dst)
        JOIN message_search s ON s.mailbox_id = $1 AND s.uid = p.src
      ON CONFLICT (mailbox_id, uid) DO NOTHING`,
@@ -139,43 +152,59 @@ export interface UnindexedMessage {
 }
 
 /**
- * The mailbox's messages a text search must read the blob of: those without a
- * search row and those whose text was cut. Cheap when the mailbox is fully
- * indexed (a row count against the mailbox's counter, then the partial index
- * of incomplete rows); the anti-join only runs when rows are missing.
+ * The mailbox's messages a text search must read the blob of: those not
+ * indexed yet (no THREADID: migration 080's partial index, so this costs the
+ * backlog, not the mailbox) and those whose text was cut (the partial index
+ * of incomplete rows). One statement; both parts are index scans.
  */
 export async function unindexedIn(db: Queryable, mailboxId: number): Promise<UnindexedMessage[]> {
-  const head = await db.query<{ missing: number }>(
-    `SELECT (SELECT message_count FROM mailboxes WHERE id = $1)
-          - (SELECT count(*) FROM message_search WHERE mailbox_id = $1)::int AS missing`,
-    [mailboxId],
-  );
-  const missing = Number(head.rows[0]?.missing ?? 0);
   const { rows } = await db.query<{ uid: number; blob_key: string; size: number; has_row: boolean }>(
-    missing !== 0
-      ? `SELECT m.uid, m.blob_key, m.size, s.uid IS NOT NULL AS has_row FROM messages m
-           LEFT JOIN message_search s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid
-          WHERE m.mailbox_id = $1 AND (s.uid IS NULL OR NOT s.complete) ORDER BY m.uid`
-      : `SELECT m.uid, m.blob_key, m.size, true AS has_row FROM message_search s
-           JOIN messages m ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid
-          WHERE s.mailbox_id = $1 AND NOT s.complete ORDER BY m.uid`,
+    `SELECT m.uid, m.blob_key, m.size,
+            EXISTS (SELECT 1 FROM message_search s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid) AS has_row
+       FROM messages m WHERE m.mailbox_id = $1 AND m.thread_id IS NULL
+     UNION ALL
+     SELECT m.uid, m.blob_key, m.size, true FROM message_search s
+       JOIN messages m ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid
+      WHERE s.mailbox_id = $1 AND NOT s.complete AND m.thread_id IS NOT NULL
+     ORDER BY 1`,
     [mailboxId],
   );
   return rows.map((r) => ({ mailboxId, uid: r.uid, blobKey: r.blob_key, size: r.size, hasRow: r.has_row }));
 }
 
-/** Messages without a search row, in (mailbox, uid) order after a cursor: the backfill's next batch. */
-export async function missingAfter(
+/** A message waiting for its search row, with what the indexer needs to order a batch's THREADIDs. */
+export interface PendingMessage extends UnindexedMessage {
+  accountId: number;
+  messageId: string | null;
+  inReplyTo: string | null;
+}
+
+/**
+ * The indexer's next batch: messages without a search row (THREADID NULL, the
+ * partial index of migration 080) of mailboxes in one shard (`mailbox_id %
+ * shards = shard`; one indexer holds a shard at a time), oldest mailbox and
+ * UID first.
+ */
+export async function pendingBatch(
   db: Queryable,
-  after: { mailboxId: number; uid: number },
+  shard: number,
+  shards: number,
   limit: number,
-): Promise<UnindexedMessage[]> {
-  const { rows } = await db.query<{ mailbox_id: number; uid: number; blob_key: string; size: number }>(
-    `SELECT m.mailbox_id, m.uid, m.blob_key, m.size FROM messages m
-      WHERE (m.mailbox_id, m.uid) > ($1, $2)
-        AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid)
+): Promise<PendingMessage[]> {
+  const { rows } = await db.query<{
+    mailbox_id: number;
+    uid: number;
+    blob_key: string;
+    size: number;
+    account_id: number;
+    message_id: string | null;
+    in_reply_to: string | null;
+  }>(
+    `SELECT m.mailbox_id, m.uid, m.blob_key, m.size, mb.account_id, m.message_id, m.in_reply_to
+       FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id
+      WHERE m.thread_id IS NULL AND m.mailbox_id % $1 = $2
       ORDER BY m.mailbox_id, m.uid LIMIT $3`,
-    [after.mailboxId, after.uid, limit],
+    [shards, shard, limit],
   );
   return rows.map((r) => ({
     mailboxId: r.mailbox_id,
@@ -183,14 +212,17 @@ export async function missingAfter(
     blobKey: r.blob_key,
     size: r.size,
     hasRow: false,
+    accountId: r.account_id,
+    messageId: r.message_id,
+    inReplyTo: r.in_reply_to,
   }));
 }
 
-/** How many messages have no search row yet (the backfill's progress gauge). */
-export async function countMissing(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT ((SELECT coalesce(sum(message_count), 0) FROM mailboxes)
-           - (SELECT count(*) FROM message_search))::bigint AS n`,
+/** The indexer's backlog: messages without a search row, and how long the oldest has waited. */
+export async function backlog(db: Queryable): Promise<{ messages: number; oldestSeconds: number }> {
+  const { rows } = await db.query<{ n: string; oldest: number | null }>(
+    `SELECT count(*)::text AS n, extract(epoch FROM now() - min(saved_date))::float8 AS oldest
+       FROM messages WHERE thread_id IS NULL`,
   );
-  return Math.max(0, Number(rows[0]?.n ?? 0));
+  return { messages: Number(rows[0]?.n ?? 0), oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
 }

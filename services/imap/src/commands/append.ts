@@ -64,7 +64,6 @@ export async function append(session: Session, command: AppendCommand): Promise<
   if (result.kind === "over-quota")
     return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
   const appended = result.appended;
-  await session.ctx.delivery.indexForSearch(blobs, [appended]);
   publishChange(session, appended.mailboxId, "exists", appended.modseq, appended.uids);
   if (view && appended.mailboxId === view.id) {
     await session.send(
@@ -117,7 +116,6 @@ async function appendToShared(
     },
   ]);
   if (!appended) throw new Error("append returned nothing");
-  await session.ctx.delivery.indexForSearch(blobs, [appended]);
   const seenModseq = await seen.afterAppend(appended.uids);
   publishChange(session, mailbox.id, "exists", seenModseq ?? appended.modseq, appended.uids);
   return {

@@ -26,6 +26,7 @@ import {
   insertSql,
   mailboxKeywordsAddSql,
   type NewMessage,
+  requireMessagesPerTarget,
   rowColumns,
 } from "./append.ts";
 
@@ -91,11 +92,7 @@ export async function appendGroupAtOnce(
   db: Queryable,
   items: readonly GroupedAppend[],
 ): Promise<GroupedAppendResult[]> {
-  for (const item of items) {
-    for (const t of item.targets) {
-      if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
-    }
-  }
+  requireMessagesPerTarget(items);
   const results: (GroupedAppendResult | undefined)[] = new Array(items.length);
   // A key repeated within the group: the first item claims it, the repeat is its duplicate.
   const claimers = new Map<string, number>();

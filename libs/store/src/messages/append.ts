@@ -380,6 +380,15 @@ export async function appendIn(
   return results;
 }
 
+/** A group's every target must bring at least one message (both group paths check this first). */
+export function requireMessagesPerTarget(items: readonly GroupedAppend[]): void {
+  for (const item of items) {
+    for (const t of item.targets) {
+      if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
+    }
+  }
+}
+
 /**
  * Group commit: several independent deliveries (each what appendIn takes) in
  * the caller's ONE transaction, so messages arriving together share one commit
@@ -396,11 +405,7 @@ export async function appendGroupIn(
   tx: PoolClient,
   items: readonly GroupedAppend[],
 ): Promise<GroupedAppendResult[]> {
-  for (const item of items) {
-    for (const t of item.targets) {
-      if (t.messages.length === 0) throw new RangeError("append needs at least one message per target");
-    }
-  }
+  requireMessagesPerTarget(items);
   const results: (GroupedAppendResult | undefined)[] = new Array(items.length);
   const live: number[] = [];
   // Dedupe keys: the first item with a key claims it; a repeat in the group is its duplicate.

@@ -254,3 +254,9 @@ export function sharedTlsCertificates(key: object, opts: TlsCertificatesOptions)
   }
   return found;
 }
+
+/** Stops the reload timer of `key`'s shared set (the runtime's close: no reload of files a test or shutdown removed). */
+export function closeSharedTlsCertificates(key: object): void {
+  shared.get(key)?.close();
+  shared.delete(key);
+}

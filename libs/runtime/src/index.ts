@@ -10,6 +10,7 @@ import type { Config } from "@aerogram/config";
 import { connectOrStartEmbedded, type EmbeddedPostgres, startEmbeddedPostgres } from "@aerogram/embedded-pg";
 import { createEventBus, type EventBus, type MeteredEventBus } from "@aerogram/events";
 import { createLimiter, type Limiter } from "@aerogram/limits";
+import { closeSharedTlsCertificates } from "@aerogram/net";
 import {
   createLogger,
   createRegistry,
@@ -59,7 +60,8 @@ export interface RuntimeOptions {
 export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.log ?? createLogger({ level: config.logLevel, service: opts.service });
   const metrics = createRegistry(opts.service);
-  const closers: (() => Promise<void>)[] = [];
+  // Closed last (closers run in reverse): the TLS certificates' reload timer, if a service started it.
+  const closers: (() => Promise<void>)[] = [async () => closeSharedTlsCertificates(config)];
   const close = async () => {
     for (const c of closers.reverse()) {
       try {

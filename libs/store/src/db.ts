@@ -193,15 +193,18 @@ export function withMailboxLock<T>(
   pool: pg.Pool,
   mailboxId: number,
   fn: (client: pg.PoolClient, highestModseq: number | undefined) => Promise<T>,
+  opts: CommitOptions = {},
 ): Promise<T> {
   if (!Number.isSafeInteger(mailboxId)) throw new RangeError(`mailbox id ${mailboxId} is not an integer`);
+  // The commit's flush policy travels in the BEGIN message: no round trip of its own.
+  const async = opts.waitForFlush === false;
   return inTransaction(
     pool,
     async (client) => {
       const results = (await client.query(
-        `BEGIN; SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE`,
+        `BEGIN;${async ? " SET LOCAL synchronous_commit TO OFF;" : ""} SELECT highestmodseq FROM mailboxes WHERE id = ${mailboxId} FOR UPDATE`,
       )) as unknown as pg.QueryResult<{ highestmodseq: number }>[];
-      return results[1]?.rows[0]?.highestmodseq;
+      return results[async ? 2 : 1]?.rows[0]?.highestmodseq;
     },
     fn,
   );

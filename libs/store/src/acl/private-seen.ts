@@ -121,63 +121,67 @@ export class PrivateSeen {
   update(u: FlagUpdate & { accountId: number; changeSeen: boolean }): Promise<FlagUpdateResult> {
     const wantsSeen = u.flags.some((f) => f.toLowerCase() === "\\seen");
     const others = u.flags.filter((f) => f.toLowerCase() !== "\\seen");
-    return withMailboxLock(this.pool, u.mailboxId, async (tx, head) => {
-      if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
-      // IMAP_DURABLE_FLAG_WRITES=0, as Messages.updateFlags honours it (one more round trip, off the default).
-      if (u.durable === false) await tx.query("SET LOCAL synchronous_commit TO OFF");
-      let uids = [...u.uids];
-      const modifiedHere: number[] = [];
-      if (u.unchangedSince !== undefined) {
-        // The reader's MODSEQ: the message's or its own row's, whichever is newer.
-        const newer = await tx.query<{ uid: string }>(
-          `SELECT m.uid FROM messages m
+    return withMailboxLock(
+      this.pool,
+      u.mailboxId,
+      async (tx, head) => {
+        if (head === undefined) throw new MailboxNotFoundError(u.mailboxId);
+        let uids = [...u.uids];
+        const modifiedHere: number[] = [];
+        if (u.unchangedSince !== undefined) {
+          // The reader's MODSEQ: the message's or its own row's, whichever is newer.
+          const newer = await tx.query<{ uid: string }>(
+            `SELECT m.uid FROM messages m
              LEFT JOIN mailbox_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = $2
             WHERE m.mailbox_id = $1 AND m.uid = ANY($3::bigint[]) AND greatest(m.modseq, s.modseq) > $4`,
-          [u.mailboxId, u.accountId, uids, u.unchangedSince],
+            [u.mailboxId, u.accountId, uids, u.unchangedSince],
+          );
+          for (const r of newer.rows) modifiedHere.push(Number(r.uid));
+          const skip = new Set(modifiedHere);
+          uids = uids.filter((uid) => !skip.has(uid));
+        }
+        // The message's own flags, with its real \Seen untouched ("set" preserves
+        // it). A STORE of \Seen alone (and FETCH's implicit \Seen) has none to write.
+        const preserve = u.operation === "set" ? (u.preserve ?? { bits: 0, keywords: false }) : undefined;
+        const real =
+          others.length > 0 || preserve
+            ? await updateFlagsLocked(
+                tx,
+                {
+                  ...u,
+                  uids,
+                  flags: others,
+                  ...(preserve
+                    ? { preserve: { bits: preserve.bits | SEEN, keywords: preserve.keywords } }
+                    : {}),
+                },
+                head,
+              )
+            : { updated: [], modified: [] };
+        const modifiedSet = new Set(real.modified);
+        const live = uids.filter((uid) => !modifiedSet.has(uid));
+        const mine = await readerSeenStatement(
+          tx,
+          u.mailboxId,
+          u.accountId,
+          live,
+          u.changeSeen && (wantsSeen || u.operation === "set") ? live : [],
+          u.operation === "remove" ? false : wantsSeen,
+          head + 1,
         );
-        for (const r of newer.rows) modifiedHere.push(Number(r.uid));
-        const skip = new Set(modifiedHere);
-        uids = uids.filter((uid) => !skip.has(uid));
-      }
-      // The message's own flags, with its real \Seen untouched ("set" preserves
-      // it). A STORE of \Seen alone (and FETCH's implicit \Seen) has none to write.
-      const preserve = u.operation === "set" ? (u.preserve ?? { bits: 0, keywords: false }) : undefined;
-      const real =
-        others.length > 0 || preserve
-          ? await updateFlagsLocked(
-              tx,
-              {
-                ...u,
-                uids,
-                flags: others,
-                ...(preserve
-                  ? { preserve: { bits: preserve.bits | SEEN, keywords: preserve.keywords } }
-                  : {}),
-              },
-              head,
-            )
-          : { updated: [], modified: [] };
-      const modifiedSet = new Set(real.modified);
-      const live = uids.filter((uid) => !modifiedSet.has(uid));
-      const mine = await readerSeenStatement(
-        tx,
-        u.mailboxId,
-        u.accountId,
-        live,
-        u.changeSeen && (wantsSeen || u.operation === "set") ? live : [],
-        u.operation === "remove" ? false : wantsSeen,
-        head + 1,
-      );
-      // MODIFIED messages get no answer (store.ts), so `current` need not hold them.
-      const changed = new Set([...real.updated.map((c) => c.uid), ...mine.changed]);
-      const modified = [...modifiedHere, ...real.modified].sort((a, b) => a - b);
-      return {
-        modseq: changed.size ? head + 1 : head,
-        updated: mine.current.filter((c) => changed.has(c.uid)),
-        modified,
-        current: mine.current,
-      };
-    });
+        // MODIFIED messages get no answer (store.ts), so `current` need not hold them.
+        const changed = new Set([...real.updated.map((c) => c.uid), ...mine.changed]);
+        const modified = [...modifiedHere, ...real.modified].sort((a, b) => a - b);
+        return {
+          modseq: changed.size ? head + 1 : head,
+          updated: mine.current.filter((c) => changed.has(c.uid)),
+          modified,
+          current: mine.current,
+        };
+      },
+      // IMAP_DURABLE_FLAG_WRITES, as Messages.updateFlags honours it (in the BEGIN message).
+      { waitForFlush: u.durable !== false },
+    );
   }
 }
 

@@ -12,8 +12,7 @@
  * one run with s3rver blobs (BENCH_S3=0 skips it).
  *
  * Environment: BENCH_ONLY=aerogram (no Postfix), BENCH_GROUP_COMMIT=0 (each
- * delivery its own transaction), BENCH_SEARCH_INDEX=0 (no search row at
- * delivery), BENCH_SENDER=in-process (the in-process sender even with
+ * delivery its own transaction), BENCH_SENDER=in-process (the in-process sender even with
  * smtp-source installed; with BENCH_VERBOSE it prints the reply wait per step), BENCH_PROFILE_DIR (node --cpu-prof of the
  * server), BENCH_VERBOSE (CPU per process), BENCH_SENDERS (20), BENCH_SOURCE_MESSAGES (2000),
  * BENCH_SOURCE_BYTES (10240), BENCH_WORKERS, BENCH_ROUNDS, TEST_DATABASE_URL,
@@ -130,8 +129,6 @@ async function serve(): Promise<void> {
     optionsFromRuntime(runtime, {
       // BENCH_GROUP_COMMIT=0: every delivery its own transaction (for a before/after).
       ...(process.env.BENCH_GROUP_COMMIT === "0" ? { groupCommit: { maxGroup: 1, maxInFlight: 1_000 } } : {}),
-      // BENCH_SEARCH_INDEX=0: no search row at delivery (what moving it off the ack path saves).
-      ...(process.env.BENCH_SEARCH_INDEX === "0" ? { searchIndex: false } : {}),
     }),
   );
   const handle = await service.start();

@@ -41,8 +41,6 @@ export interface SmtpInOptions extends SmtpEndpointOptions {
   groupCommit?: GroupCommitOptions;
   /** rspamd and DMARC enforcement (inbound-filter.ts). */
   filter: InboundFilterOptions;
-  /** false: no search rows written at delivery (the bench's with/without figure; the backfill writes them). */
-  searchIndex?: boolean;
 }
 
 export const DEFAULT_OPTIONS = {

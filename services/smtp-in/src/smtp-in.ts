@@ -109,7 +109,6 @@ export class SmtpInService {
       { store: runtime.store, blobs: runtime.blobs, events: runtime.events },
       {
         groupCommit: opts.groupCommit ?? DEFAULT_GROUP_COMMIT,
-        ...(opts.searchIndex === false ? { searchIndex: false } : {}),
       },
     );
     this.resolver = opts.resolver ?? createCachedResolver();

@@ -10,58 +10,26 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { loadConfig } from "@aerogram/config";
 import { Delivery } from "@aerogram/delivery";
-import { createRuntime, type Runtime } from "@aerogram/runtime";
+import type { Runtime } from "@aerogram/runtime";
 import type { RecipientDsn } from "@aerogram/store";
-import {
-  createTestDatabase,
-  requireServer,
-  startS3,
-  startSmtpSink,
-  type TestDatabase,
-  type TestS3,
-  uniqueId,
-} from "@aerogram/testkit";
+import { requireServer, startSmtpSink, uniqueId } from "@aerogram/testkit";
 import { createWorker, parseRoutes, type WorkerOptions } from "../src/index.ts";
+import { type OutboundFixture, startOutboundFixture } from "./fixture.ts";
 
 describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
-  let db: TestDatabase;
-  let s3: TestS3;
+  let fixture: OutboundFixture | undefined;
   let runtime: Runtime;
   let senderId: number;
   let inboxId: number;
 
   before(async (t) => {
     if (!(await requireServer(t as never, "postgres"))) return;
-    db = await createTestDatabase();
-    s3 = await startS3();
-    runtime = await createRuntime(
-      loadConfig({
-        DATABASE_URL: db.url,
-        DATABASE_POOL_MAX: "6",
-        S3_BUCKET: s3.bucket,
-        S3_ENDPOINT: s3.endpoint,
-        S3_REGION: s3.region,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        NATS_SUBJECT_PREFIX: `t${uniqueId()}`,
-        MAIL_HOSTNAME: "out.test.example",
-        LOG_LEVEL: "silent",
-      }),
-      { service: "outbound-dsn-test" },
-    );
-    const account = await runtime.store.accounts.create({
-      address: "sender@local.test",
-      password: "pw-pw-pw-pw",
-    });
-    senderId = account.id;
-    inboxId = (await runtime.store.mailboxes.byName(account.id, "INBOX"))!.id;
+    fixture = await startOutboundFixture("outbound-dsn-test", 6);
+    ({ runtime, senderId, inboxId } = fixture);
   });
   after(async () => {
-    await runtime?.close();
-    await s3?.stop();
-    await db?.drop();
+    await fixture?.stop();
   });
 
   const worker = (port: number, o: Partial<WorkerOptions> = {}) =>

@@ -92,7 +92,7 @@ export function flagKey(flags: readonly string[]): string {
     .join(" ");
 }
 
-function parseFetch(unit: string): ParsedFetch | null {
+export function parseFetch(unit: string): ParsedFetch | null {
   const m = /^\* (\d+) FETCH \(/.exec(unit);
   if (!m) return null;
   const body = unit.slice(m[0].length);
@@ -358,4 +358,74 @@ export class SessionView {
       }
     }
   }
+}
+
+/** A STORE as the chaos client sent it, for storeAnswerViolations. */
+export interface StoreRequest {
+  action: "+FLAGS" | "-FLAGS" | "FLAGS";
+  flags: readonly string[];
+  silent: boolean;
+  /** The target UIDs. */
+  uids: readonly number[];
+  /** UIDs the tagged MODIFIED code named (RFC 7162 §3.1.3): not stored. */
+  modified: ReadonlySet<number>;
+}
+
+/**
+ * What a STORE's own FETCH answers break (RFC 9051 §6.4.6: they show the flags
+ * after the change), given the command's FETCH responses in order, each with
+ * its UID resolved. The gateway sends its answers before the sync that follows
+ * every command, and that sync may report a LATER change by another session,
+ * with a higher MODSEQ, to the same message: that one need not show this
+ * STORE's effect.
+ *
+ * - Without .SILENT the first FETCH of each target is the answer: it must show
+ *   the request applied.
+ * - With .SILENT there is no FLAGS answer: a FETCH carrying FLAGS is the sync's
+ *   report of some committed state. With CONDSTORE the STORE names its own new
+ *   MODSEQ m (a MODSEQ-only FETCH per changed target); every state with MODSEQ
+ *   ≤ m was committed no later than this STORE, which saw it under the mailbox
+ *   lock and either changed it (the state at m is its result) or left it as it
+ *   already satisfied the request. So a reported state with MODSEQ ≤ m must show
+ *   the request applied too; one above m is a later change, and when nothing
+ *   changed (no m) the STORE's place in the order is unknown.
+ */
+export function storeAnswerViolations(
+  store: StoreRequest,
+  fetches: readonly { uid: number | undefined; flags?: readonly string[]; modseq?: number }[],
+): string[] {
+  const wrong = (shown: readonly string[]) => {
+    const has = new Set(shown);
+    return store.action === "+FLAGS"
+      ? store.flags.some((x) => !has.has(x))
+      : store.action === "-FLAGS"
+        ? store.flags.some((x) => has.has(x))
+        : flagKey(shown) !== flagKey(store.flags);
+  };
+  const targets = new Set(store.uids.filter((u) => !store.modified.has(u)));
+  const what = `${store.action}${store.silent ? ".SILENT" : ""} (${store.flags.join(" ")})`;
+  const out: string[] = [];
+  if (!store.silent) {
+    const answered = new Set<number>();
+    for (const f of fetches) {
+      if (f.uid === undefined || !targets.has(f.uid) || answered.has(f.uid)) continue;
+      answered.add(f.uid);
+      if (f.flags && wrong(f.flags))
+        out.push(`${what} on UID ${f.uid} answered FLAGS (${f.flags.join(" ")})`);
+    }
+    return out;
+  }
+  let own: number | undefined;
+  for (const f of fetches)
+    if (f.uid !== undefined && targets.has(f.uid) && !f.flags && f.modseq !== undefined)
+      own = Math.max(own ?? 0, f.modseq);
+  if (own === undefined) return out;
+  for (const f of fetches) {
+    if (f.uid === undefined || !targets.has(f.uid) || !f.flags || f.modseq === undefined) continue;
+    if (f.modseq <= own && wrong(f.flags))
+      out.push(
+        `${what} at MODSEQ ${own}: UID ${f.uid} reported FLAGS (${f.flags.join(" ")}) at MODSEQ ${f.modseq}`,
+      );
+  }
+  return out;
 }

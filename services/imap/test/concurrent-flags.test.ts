@@ -148,3 +148,96 @@ test("SELECT (QRESYNC): an expunge committed after the view was listed is not VA
     a.close();
   }
 });
+
+test("sessions racing STORE ±FLAGS on the same messages, with another writer locking their rows: every answer shows its own change", async (t) => {
+  // Issue 17: the store's flag write answers from its own statement (update-flags.ts
+  // `current`), under the mailbox row lock, with the gateway's default commit
+  // (IMAP_DURABLE_FLAG_WRITES=0: no wait for the WAL flush). Rows are also locked
+  // by a writer that does not take the mailbox lock, as the search indexer's
+  // THREADID update does (search/rows.ts).
+  if (!(await requireServer(t, "postgres"))) return;
+  const { runtime } = fixture.gateway;
+  const account = await createAccount(runtime);
+  const sessions = await Promise.all(
+    Array.from({ length: 5 }, () => RawClient.connect(fixture.gateway.port)),
+  );
+  let stop = false;
+  try {
+    for (const c of sessions) assert.match(await c.login(account.user, account.pass), /OK/);
+    const [first] = sessions;
+    for (let i = 0; i < 3; i++) {
+      const text = message(`race ${i}`);
+      first!.write(`ap${i} APPEND INBOX {${text.length}+}\r\n${text}\r\n`);
+      assert.match(await first!.response(`ap${i}`), /OK \[APPENDUID \d+ \d+\]/);
+    }
+    for (const c of sessions) assert.match(await c.command("SELECT INBOX (CONDSTORE)"), /\* 3 EXISTS\r\n/);
+    const inbox = (await runtime.store.mailboxes.byName(account.id, "INBOX"))!;
+    const locker = (async () => {
+      for (let n = 1; !stop; n++) {
+        const c = await runtime.store.pool.connect();
+        try {
+          await c.query("BEGIN");
+          await c.query("UPDATE messages SET thread_id = $3 WHERE mailbox_id = $1 AND uid = $2", [
+            inbox.id,
+            (n % 3) + 1,
+            n,
+          ]);
+          await c.query("SELECT pg_sleep(0.002)");
+          await c.query("COMMIT");
+        } finally {
+          c.release();
+        }
+      }
+    })();
+    const pool = ["\\Seen", "\\Flagged", "\\Answered", "$Race"];
+    const wrong: string[] = [];
+    const stateAt = new Map<string, string>();
+    let seed = 17;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    await Promise.all(
+      sessions.map(async (c, s) => {
+        for (let round = 0; round < 40; round++) {
+          const uids = [1, 2, 3].filter(() => random() < 0.6);
+          if (uids.length === 0) uids.push(1 + Math.floor(random() * 3));
+          const flags = pool.filter(() => random() < 0.4);
+          if (flags.length === 0) flags.push(pool[Math.floor(random() * pool.length)]!);
+          const action = (["+FLAGS", "-FLAGS", "FLAGS"] as const)[Math.floor(random() * 3)]!;
+          const command = `UID STORE ${uids.join(",")} ${action} (${flags.join(" ")})`;
+          const response = await c.command(command);
+          assert.match(response, /OK STORE completed/, response);
+          const answered = new Set<number>();
+          for (const line of response.split("\r\n")) {
+            const m = /^\* \d+ FETCH \(.*UID (\d+).*FLAGS \(([^)]*)\).*MODSEQ \((\d+)\)/.exec(line);
+            if (!m) continue;
+            const uid = Number(m[1]);
+            const shown = m[2]!.split(" ").filter((f) => f && f !== "\\Recent");
+            const key = `${uid}@${m[3]}`;
+            const state = [...shown].sort().join(" ");
+            if ((stateAt.get(key) ?? state) !== state)
+              wrong.push(`UID ${key} is (${stateAt.get(key)}) and (${state})`);
+            stateAt.set(key, state);
+            if (!uids.includes(uid) || answered.has(uid)) continue;
+            answered.add(uid);
+            const ok =
+              action === "+FLAGS"
+                ? flags.every((f) => shown.includes(f))
+                : action === "-FLAGS"
+                  ? flags.every((f) => !shown.includes(f))
+                  : state === [...flags].sort().join(" ");
+            if (!ok) wrong.push(`session ${s}: ${command} answered ${line}`);
+          }
+          assert.deepEqual([...answered].sort(), [...uids].sort(), `one answer per target: ${response}`);
+        }
+      }),
+    );
+    stop = true;
+    await locker;
+    assert.deepEqual(wrong, []);
+  } finally {
+    stop = true;
+    for (const c of sessions) c.close();
+  }
+});

@@ -66,9 +66,11 @@ export const protocolLimitsSchema = {
     0,
     "a whole number of milliseconds ≥ 0 (0: check before every command)",
   ),
-  // 1 (default): STORE/EXPUNGE wait for the WAL flush. 0 is Dovecot's mail_fsync=optimized: a
-  // PostgreSQL crash may lose ~0.6 s of flag changes (no measured gain yet, so not the default).
-  IMAP_DURABLE_FLAG_WRITES: whole(1, 0, "0 or 1"),
+  // 0 (default): STORE/EXPUNGE commit without waiting for the WAL flush, as Dovecot's default
+  // mail_fsync=optimized does not fsync flag changes: a PostgreSQL crash may lose the last ~0.6 s
+  // of acknowledged flag changes and expunges, never a message (APPEND/COPY/MOVE always wait).
+  // 1: they wait for the flush too (services/imap README, "Writes in one round trip").
+  IMAP_DURABLE_FLAG_WRITES: whole(0, 0, "0 or 1"),
   // imap-steady (issue 17): the immutable part of FETCH rows kept in memory per process.
   IMAP_MESSAGE_CACHE_BYTES: whole(32 * 1024 * 1024, 0, "a whole number of octets ≥ 0 (0: no cache)"),
   // ---- IMAP idle sessions (services/imap hibernate.ts, server.ts poll) ----

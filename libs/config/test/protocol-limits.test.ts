@@ -45,7 +45,7 @@ test("protocol limits: the defaults are the values the services had compiled in"
     loginDeadlineMs: 300_000,
     headMaxStaleMs: 1000,
     messageCacheBytes: 32 * 1024 * 1024,
-    durableFlagWrites: true,
+    durableFlagWrites: false,
     hibernateAfterMs: 10_000,
     idlePollMs: 500,
   });

@@ -36,6 +36,7 @@
  *   BENCH_SERVERS=aerogram,dovecot
  *   BENCH_PORT         Aerogram's port (default: a free one; Dovecot gets its own)
  *   BENCH_CPU_PROF=dir `node --cpu-prof` of the gateway into dir
+ *   BENCH_READY_SECS=300 how long the gateway may take to start (accounts, listen)
  *   IMAP_*             passed to the gateway (IMAP_HEAD_MAX_STALE_MS=0, IMAP_MESSAGE_CACHE_BYTES=0: A/B)
  *   BENCH_VERBOSE=1    imaptest's output
  *
@@ -86,6 +87,8 @@ const BLOBS = process.env.BENCH_BLOBS === "s3" ? "s3" : "fs";
 const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 1);
 const FIXED_PORT = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/** How long a gateway may take to create its accounts and listen (scrypt per account; minutes at a load of 50). */
+const READY_SECS = Number(process.env.BENCH_READY_SECS ?? 300);
 const PASSWORD = "bench-pass";
 const CLK_TCK = 100; // USER_HZ on Linux
 
@@ -403,7 +406,10 @@ async function startAerogram(dir: string, port: number, s3: TestS3 | null): Prom
 function waitForLine(child: ChildProcess, line: string): Promise<void> {
   return new Promise((res, rej) => {
     let out = "";
-    const timer = setTimeout(() => rej(new Error(`gateway not ready in 120 s: ${out}`)), 120_000);
+    const timer = setTimeout(
+      () => rej(new Error(`gateway not ready in ${READY_SECS} s: ${out}`)),
+      READY_SECS * 1000,
+    );
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       if (out.includes(line)) {

@@ -12,8 +12,10 @@
  * min/median/max over the rounds of LOGIN/s, FETCH/s, APPEND/s, LIST/s, STATUS/s,
  * STORE/s, EXPUNGE/s, the ratios Aerogram/Dovecot on the medians, imaptest's
  * error counts, CPU per command (ms; Aerogram = gateway processes + its
- * PostgreSQL backends, Dovecot = its whole process tree; from /proc/<pid>/stat)
- * and the load average.
+ * PostgreSQL backends, Dovecot = its whole process tree; from /proc/<pid>/stat),
+ * write system calls per command of the server's own processes (/proc/<pid>/io
+ * syscw; socket writes to clients and, for Aerogram, to PostgreSQL) and the
+ * load average.
  *
  * Aerogram runs as a child process (imap-gateway.ts) on the test PostgreSQL
  * (TEST_DATABASE_URL) with the in-process bus and limiter. Dovecot 2.3 is
@@ -26,12 +28,15 @@
  *   BENCH_USERS=100    imaptest users (accounts bench1..N)
  *   BENCH_CLIENTS=20   imaptest clients
  *   BENCH_MESSAGES=200 messages in the generated mbox imaptest appends from
- *   BENCH_MIXES=default,logout0
+ *   BENCH_MIXES=default,logout0 (or compliance: imaptest's protocol scripts,
+ *                      `test=$IMAPTEST_TESTS`, default /opt/imaptest-src/src/tests;
+ *                      prints imaptest's failure summary per server)
  *   BENCH_BLOBS=fs     fs | s3 (s3rver from libs/testkit)
  *   BENCH_GATEWAYS=1   gateway processes behind one port (node:cluster)
  *   BENCH_SERVERS=aerogram,dovecot
  *   BENCH_PORT         Aerogram's port (default: a free one; Dovecot gets its own)
  *   BENCH_CPU_PROF=dir `node --cpu-prof` of the gateway into dir
+ *   BENCH_READY_SECS=300 how long the gateway may take to start (accounts, listen)
  *   IMAP_*             passed to the gateway (IMAP_HEAD_MAX_STALE_MS=0, IMAP_MESSAGE_CACHE_BYTES=0: A/B)
  *   BENCH_VERBOSE=1    imaptest's output
  *
@@ -82,10 +87,17 @@ const BLOBS = process.env.BENCH_BLOBS === "s3" ? "s3" : "fs";
 const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 1);
 const FIXED_PORT = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/** How long a gateway may take to create its accounts and listen (scrypt per account; minutes at a load of 50). */
+const READY_SECS = Number(process.env.BENCH_READY_SECS ?? 300);
 const PASSWORD = "bench-pass";
 const CLK_TCK = 100; // USER_HZ on Linux
 
-type Mix = "default" | "logout0";
+type Mix = "default" | "logout0" | "compliance";
+/** imaptest's protocol scripts (BENCH_MIXES=compliance). */
+const IMAPTEST_TESTS =
+  process.env.IMAPTEST_TESTS ??
+  ["/opt/imaptest-src/src/tests", "/tmp/imaptest/src/tests"].find((p) => existsSync(p)) ??
+  "/opt/imaptest-src/src/tests";
 const MEASURES = [
   ["LOGIN", ["Logi"]],
   ["FETCH", ["Fetc", "Fet2"]],
@@ -102,6 +114,8 @@ interface RunResult {
   commands: number;
   errors: number;
   cpuMsPerCommand: number;
+  /** Write system calls per command of the server's processes (PostgreSQL's not counted). */
+  writesPerCommand: number;
   /** Share of the CPU that was the database's (Aerogram) — 0 for Dovecot. */
   dbCpuShare: number;
   load: string;
@@ -181,6 +195,28 @@ async function treeTicks(root: number): Promise<number> {
   return ticks;
 }
 
+/** write/writev/send system calls of a tree's live processes so far (/proc/<pid>/io syscw). */
+async function treeWrites(root: number): Promise<number> {
+  const parents = new Map<number, number>();
+  for (const pid of await allPids()) {
+    const s = await procStat(pid);
+    if (s) parents.set(pid, s.ppid);
+  }
+  let writes = 0;
+  for (const pid of parents.keys()) {
+    let p = pid;
+    for (let hops = 0; p > 1 && p !== root && hops < 20; hops++) p = parents.get(p) ?? 0;
+    if (p !== root) continue;
+    try {
+      const io = await readFile(`/proc/${pid}/io`, "utf8");
+      writes += Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  return writes;
+}
+
 /**
  * PostgreSQL backends of one database, found by their process title
  * ("postgres: <user> <db> <client> <state>"); their parent (the postmaster) reaps
@@ -228,6 +264,39 @@ class BackendSampler {
 }
 
 // ---- imaptest ------------------------------------------------------------------
+
+/** imaptest's protocol scripts against one server: its summary lines ("N/M ... failed"). */
+async function runCompliance(
+  port: number,
+  userTemplate: string,
+): Promise<{ summary: string; failed: number }> {
+  const args = [
+    "host=127.0.0.1",
+    `port=${port}`,
+    `user=${userTemplate.replace("%d", "1")}`,
+    `pass=${PASSWORD}`,
+    `test=${IMAPTEST_TESTS}`,
+  ];
+  const child = spawn(IMAPTEST, args, { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  await new Promise<void>((res, rej) => {
+    child.on("error", rej);
+    child.on("close", () => res());
+  });
+  const lines = output.split("\n").filter((l) => /failed/.test(l));
+  if (process.env.BENCH_VERBOSE) console.log(output);
+  const failed = lines.reduce(
+    (n, l) => n + Number(/(\d+)(?:\/\d+)? (?:individual commands |test groups: )?failed/.exec(l)?.[1] ?? 0),
+    0,
+  );
+  return { summary: lines.join("\n"), failed };
+}
 
 async function runImaptest(
   port: number,
@@ -337,7 +406,10 @@ async function startAerogram(dir: string, port: number, s3: TestS3 | null): Prom
 function waitForLine(child: ChildProcess, line: string): Promise<void> {
   return new Promise((res, rej) => {
     let out = "";
-    const timer = setTimeout(() => rej(new Error(`gateway not ready in 120 s: ${out}`)), 120_000);
+    const timer = setTimeout(
+      () => rej(new Error(`gateway not ready in ${READY_SECS} s: ${out}`)),
+      READY_SECS * 1000,
+    );
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       if (out.includes(line)) {
@@ -382,8 +454,10 @@ async function measure(server: Server, mbox: string, mix: Mix): Promise<RunResul
   const backends = server.database ? new BackendSampler(server.database) : null;
   await backends?.start();
   const before = await treeTicks(server.pid);
+  const writesBefore = await treeWrites(server.pid);
   const result = await runImaptest(server.port, mbox, server.userTemplate, mix);
   const nodeTicks = (await treeTicks(server.pid)) - before;
+  const writes = (await treeWrites(server.pid)) - writesBefore;
   const dbTicks = (await backends?.stop()) ?? 0;
   const load = await loadAverage();
   const rates = {} as Record<Measure, number>;
@@ -398,6 +472,7 @@ async function measure(server: Server, mbox: string, mix: Mix): Promise<RunResul
     commands,
     errors: result.errors,
     cpuMsPerCommand: commands > 0 ? cpuMs / commands : 0,
+    writesPerCommand: commands > 0 ? writes / commands : 0,
     dbCpuShare: nodeTicks + dbTicks > 0 ? dbTicks / (nodeTicks + dbTicks) : 0,
     load,
     output: result.output,
@@ -440,10 +515,15 @@ function printTable(mix: Mix, results: Map<string, RunResult[]>): void {
     return rs.length ? `${s.min.toFixed(2)}/${s.median.toFixed(2)}/${s.max.toFixed(2)}` : "—";
   };
   const db = stats(ours.map((r) => r.dbCpuShare)).median;
+  const writes = (rs: RunResult[]) => {
+    const s = stats(rs.map((r) => r.writesPerCommand));
+    return rs.length ? `${s.min.toFixed(2)}/${s.median.toFixed(2)}/${s.max.toFixed(2)}` : "—";
+  };
   console.log(
     `${"CPU ms/cmd".padEnd(10)} ${cpu(ours).padStart(26)} ${cpu(theirs).padStart(26)}` +
       (ours.length ? `   (aerogram: ${(db * 100).toFixed(0)}% of it PostgreSQL)` : ""),
   );
+  console.log(`${"writes/cmd".padEnd(10)} ${writes(ours).padStart(26)} ${writes(theirs).padStart(26)}`);
   console.log(
     `${"errors".padEnd(10)} ${ours
       .map((r) => r.errors)
@@ -497,6 +577,24 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const mix of MIXES) {
+        if (mix === "compliance") {
+          for (const name of order) {
+            const runDir = join(dir.path, `${name}-${run++}`);
+            await mkdir(runDir);
+            await chmod(runDir, 0o755);
+            const server =
+              name === "aerogram"
+                ? await startAerogram(runDir, FIXED_PORT ?? (await freePort()), s3)
+                : await startDovecot();
+            try {
+              const { summary, failed } = await runCompliance(server.port, server.userTemplate);
+              console.log(`compliance ${name}: ${failed} failed\n${summary}`);
+            } finally {
+              await server.stop();
+            }
+          }
+          continue;
+        }
         for (const name of order) {
           const runDir = join(dir.path, `${name}-${run++}`);
           await mkdir(runDir);
@@ -516,7 +614,7 @@ async function main(): Promise<void> {
           byServer.set(name, [...(byServer.get(name) ?? []), result]);
           console.log(
             `round ${round + 1} ${mix.padEnd(8)} ${name.padEnd(9)} FETCH/s ${fmt(result.rates.FETCH)} APPEND/s ${fmt(result.rates.APPEND)} ` +
-              `LOGIN/s ${fmt(result.rates.LOGIN)} commands ${result.commands} cpu ${result.cpuMsPerCommand.toFixed(2)} ms/cmd errors ${result.errors} load ${result.load}`,
+              `LOGIN/s ${fmt(result.rates.LOGIN)} commands ${result.commands} cpu ${result.cpuMsPerCommand.toFixed(2)} ms/cmd writes ${result.writesPerCommand.toFixed(2)}/cmd errors ${result.errors} load ${result.load}`,
           );
           if (result.errors > 0)
             console.log(

@@ -75,10 +75,14 @@ export async function syncSelected(
   // view would no longer match the server's for the rest of the session.
   let maxUid = view.maxUid;
   for (const change of changes.changed) if (change.uid > maxUid) maxUid = change.uid;
-  const recentFrom =
-    maxUid > view.maxUid && !session.rev2 && !view.readOnly && claimsRecent(view)
-      ? await session.ctx.imapMailboxes.claimRecent(view.id, maxUid + 1)
-      : undefined;
+  const claims = maxUid > view.maxUid && !session.rev2 && !view.readOnly && claimsRecent(view);
+  // Below claimedThrough this session's own claim already moved recent_uid: nothing to claim.
+  const recentFrom = !claims
+    ? undefined
+    : maxUid + 1 <= view.claimedThrough
+      ? maxUid + 1
+      : await session.ctx.imapMailboxes.claimRecent(view.id, maxUid + 1);
+  if (claims) view.claimedThrough = Math.max(view.claimedThrough, maxUid + 1);
   const out: ResponseChunk[] = [];
   for (const uid of changes.expunged) if (view.sequenceOf(uid)) view.pendingExpunges.add(uid);
   if (allowExpunge) out.push(...reportExpunges(session, [...view.pendingExpunges]));
@@ -144,7 +148,10 @@ export function applyOwnAppend(
   const view = session.selected;
   if (!view || appended.uids.length === 0) return [];
   const end = appended.uids[appended.uids.length - 1]! + 1;
-  if (recentFrom !== undefined) view.claimRecent(recentFrom, end);
+  if (recentFrom !== undefined) {
+    view.claimRecent(recentFrom, end);
+    view.claimedThrough = Math.max(view.claimedThrough, end);
+  }
   const encoded = flags.map((f) => encodeFlags(f));
   // With expunges waiting, the sync answers as always (EXPUNGE before EXISTS), so
   // a client sees the same order whether or not the append was its own.

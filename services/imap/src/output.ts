@@ -4,6 +4,15 @@
  * batch, not per line); a StreamLiteral's source is piped in order, waiting
  * for 'drain' whenever the socket's buffer is full, so a 20 MB body part never
  * sits in memory and a slow reader slows only its own session.
+ *
+ * Pipelined commands share a write: a command's complete response may stay
+ * queued (`endResponse({ more: true })`, the session has more input to run)
+ * until the input is drained or the event loop turns (the next command waits
+ * on I/O): one setImmediate writes what is queued. Responses stay in order
+ * (one queue), backpressure holds (a full socket makes the next endResponse
+ * wait for 'drain'), and everything that must be on the wire before something
+ * else happens (STARTTLS, COMPRESS, close, hibernation, IDLE pushes) flushes
+ * at once.
  */
 import type { Socket } from "node:net";
 import { type ResponseChunk, StreamLiteral } from "@aerogram/imap-protocol";
@@ -18,6 +27,8 @@ export class Output {
   midResponse = false;
   /** Bytes handed to the socket so far (the client-family byte counter reads it). */
   bytesWritten = 0;
+  /** Socket writes so far (one per batch; tests check pipelined answers share them). */
+  writes = 0;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -25,6 +36,7 @@ export class Output {
 
   /** After STARTTLS the TLS socket replaces the plain one. */
   replaceSocket(socket: Socket): void {
+    this.flushNow();
     this.#socket = socket;
   }
 
@@ -59,16 +71,55 @@ export class Output {
     await this.#write(data);
   }
 
-  /** Responses are complete (a command ended): flush and clear the mid-response mark. */
-  async endResponse(): Promise<void> {
-    await this.flush();
+  /**
+   * Responses are complete (a command ended): flush and clear the mid-response
+   * mark. With `more` (another pipelined command is already buffered) the write
+   * may wait for the next command's output, at most until the event loop turns.
+   */
+  async endResponse(options?: { more?: boolean }): Promise<void> {
     this.midResponse = false;
+    if (this.#pending.length === 0) return;
+    if (options?.more && this.#pendingBytes < GATHER_LIMIT && !this.#socket.writableNeedDrain) {
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(this.#flushLater);
+      }
+      return;
+    }
+    await this.flush();
   }
+
+  /** Complete responses are queued and not written yet. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /** Writes what is queued now without waiting for 'drain' (close, a deferred batch). */
+  flushNow(): void {
+    if (this.#pending.length === 0) return;
+    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return;
+    this.bytesWritten += data.length;
+    this.writes++;
+    socket.write(data);
+  }
+
+  #scheduled = false;
+  readonly #flushLater = () => {
+    this.#scheduled = false;
+    // Between awaits the queue holds whole responses (send() queues a response's
+    // chunks synchronously), so writing it now never splits one.
+    this.flushNow();
+  };
 
   async #write(data: Buffer): Promise<void> {
     const socket = this.#socket;
     if (socket.destroyed) throw new Error("connection closed");
     this.bytesWritten += data.length;
+    this.writes++;
     if (!socket.write(data)) await waitForDrain(socket);
   }
 

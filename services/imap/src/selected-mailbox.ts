@@ -156,6 +156,15 @@ export class SelectedMailbox {
     return mine.some((k, i) => k !== keywords[i]);
   }
 
+  /**
+   * UIDs below this are known claimed in the database (mailboxes.recent_uid at or
+   * past it) by this session's own SELECT, APPEND or sync claims: a sync that
+   * finds only such new messages (typically the session's own APPEND the view
+   * could not take in directly) needs no claim statement, which would match no
+   * row (recent_uid only grows).
+   */
+  claimedThrough = 0;
+
   claimRecent(from: number, to: number): void {
     if (to <= from) return;
     // Consecutive claims (one per APPEND or sync) extend the last range: a long

@@ -274,6 +274,7 @@ export class Session {
     // end() flushes what is queued (a BYE) before the FIN; a peer that never reads
     // it can't hold the socket open for long.
     const socket = this.#socket;
+    this.out.flushNow();
     socket.end();
     setTimeout(() => socket.destroy(), 2000).unref();
     this.#input.close();
@@ -313,7 +314,8 @@ export class Session {
     if (!view || !this.account || view.pendingExpunges.size > 0 || this.afterTagged) return null;
     // Another account's mailbox (ACL): its rights and owner live with the live view (namespaces.ts).
     if (eventAccountOf(this, view) !== this.account.id) return null;
-    if (this.reader.bufferedBytes > 0 || !this.#updates.quiet || this.out.midResponse) return null;
+    if (this.reader.bufferedBytes > 0 || !this.#updates.quiet || this.out.midResponse || this.out.hasPending)
+      return null;
     const socket = this.#socket;
     if (socket.destroyed || socket.writableLength > 0) return null;
     this.#countClient(false);
@@ -432,9 +434,10 @@ export class Session {
     if (this.#closed) return;
     try {
       await this.send([tagged(command.tag, result.condition, result.text, result.code ?? null)]);
-      await this.out.endResponse();
       const after = this.afterTagged;
       this.afterTagged = null;
+      // Another pipelined command is already here: its answer may share this write.
+      await this.out.endResponse({ more: !after && this.reader.bufferedBytes > 0 });
       if (after) await after();
     } catch {
       this.close();

@@ -126,6 +126,40 @@ test("the session's own APPEND answers EXISTS and RECENT without reading the cha
   }
 });
 
+test("a FETCH of the session's own new message answers from memory, as the database would", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const { a, b, id } = await selectedPair(trusting);
+  // A gateway without the message cache on the same database: every FETCH reads the row.
+  const reading = await gateway({ IMAP_MESSAGE_CACHE_BYTES: "0" });
+  const c = await RawClient.connect(reading.port);
+  try {
+    const text = message("cached at append", "Multi\r\nline body\r\n", "Cc: Carol <carol@example.org>\r\n");
+    a.write(`ap APPEND INBOX (\\Flagged) "07-Feb-1994 21:52:25 -0800" {${text.length}+}\r\n${text}\r\n`);
+    assert.match(await a.response("ap"), /\* 3 EXISTS\r\n/);
+    const items = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[TEXT] PREVIEW)";
+    const before = await queries(trusting);
+    const fromMemory = await a.command(`FETCH 3 ${items}`);
+    assert.equal(await queries(trusting), before, "no query for the FETCH of the message just appended");
+    const account = await reading.runtime.store.accounts.byId(id);
+    assert.match(await c.login(account!.address, "secret-pass"), /OK/);
+    assert.match(await c.command("SELECT INBOX"), /\* 3 EXISTS/);
+    const fromDatabase = await c.command(`FETCH 3 ${items}`);
+    // The same answer but \Recent, which only the appending session has.
+    const body = (r: string) => r.replace(/ \\Recent/g, "").replace(/\r\nt\d+ OK[^\r]*\r\n$/, "");
+    assert.match(fromMemory, /ENVELOPE \("Mon, 7 Feb 1994 21:52:25 -0800" "cached at append"/);
+    assert.match(fromMemory, /INTERNALDATE " 8-Feb-1994 05:52:25 \+0000"/);
+    assert.equal(body(fromMemory), body(fromDatabase));
+    // SAVEDATE is set by the database: not in the entry the APPEND made, so it is read.
+    assert.match(await a.command("FETCH 3 (SAVEDATE)"), /\* 3 FETCH \(SAVEDATE "/);
+    assert.ok((await queries(trusting)) > before);
+  } finally {
+    a.close();
+    b.close();
+    c.close();
+    await reading.close();
+  }
+});
+
 test("STATUS of the selected mailbox answers from a current view, the same counts the database gives", async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
   const { a, b } = await selectedPair(trusting);

@@ -47,16 +47,17 @@ export async function append(session: Session, command: AppendCommand): Promise<
   // One statement finds the mailbox by name, checks the quota, appends and (when
   // it is the selected mailbox of an IMAP4rev1 read-write session) claims \Recent.
   const view = session.selected;
+  const rows = command.messages.map((message, i) => ({
+    blobKey: blobs[i]!.key,
+    size: blobs[i]!.size,
+    internalDate: message.internalDate?.date ?? new Date(),
+    flags: message.flags,
+    index: toIndexColumns(blobs[i]!.index),
+  }));
   const result = await session.ctx.runtime.store.messages.appendByName({
     accountId: id,
     name: normalizeMailboxName(command.mailbox),
-    messages: command.messages.map((message, i) => ({
-      blobKey: blobs[i]!.key,
-      size: blobs[i]!.size,
-      internalDate: message.internalDate?.date ?? new Date(),
-      flags: message.flags,
-      index: toIndexColumns(blobs[i]!.index),
-    })),
+    messages: rows,
     ...(view && !view.readOnly && !session.rev2 && claimsRecent(view) ? { claimRecentIn: view.id } : {}),
   });
   if (result.kind === "no-mailbox")
@@ -65,6 +66,21 @@ export async function append(session: Session, command: AppendCommand): Promise<
     return { condition: "NO", text: "Quota exceeded", code: responseCodes.overQuota() };
   const appended = result.appended;
   publishChange(session, appended.mailboxId, "exists", appended.modseq, appended.uids);
+  // A message's static columns never change: a FETCH of the new messages answers from memory.
+  for (const [i, uid] of appended.uids.entries()) {
+    const columns = rows[i]!;
+    session.ctx.messageCache.putAppended(appended.mailboxId, uid, {
+      internalDate: columns.internalDate,
+      size: columns.size,
+      blobKey: columns.blobKey,
+      envelope: columns.index.envelope,
+      bodyStructure: columns.index.bodyStructure,
+      body: columns.index.body,
+      // As Postgres gives it back: parsed from the stored JSON.
+      mime: JSON.parse(JSON.stringify(columns.index.mime)),
+      preview: columns.index.preview,
+    });
+  }
   if (view && appended.mailboxId === view.id) {
     await session.send(
       applyOwnAppend(

@@ -54,6 +54,8 @@ export async function select(session: Session, command: SelectCommand): Promise<
   view.uidNext = Math.max(snapshot.uidNext, view.maxUid + 1);
   for (const k of mailbox.keywords) view.knownKeywords.add(k);
   view.modseq = modseq;
+  // The claim took every UID below the snapshot's UIDNEXT (recent_uid is at least that now).
+  if (claim) view.claimedThrough = snapshot.uidNext;
   const out: ResponseChunk[] = [];
   out.push(...untagged([view.count, atom("EXISTS")]));
   if (!session.rev2) {

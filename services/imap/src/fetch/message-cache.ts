@@ -21,10 +21,13 @@ const BODY_STRUCTURE = 2;
 const BODY = 4;
 const MIME = 8;
 const PREVIEW = 16;
+/** savedDate is known: Postgres's rows carry it; an entry made at APPEND does not (the database sets it). */
+const SAVED = 32;
 
-/** The optional columns as a bit set. */
-export function columnBits(columns: FetchColumns): number {
+/** The optional columns as a bit set (`savedDate`: the FETCH asks SAVEDATE). */
+export function columnBits(columns: FetchColumns & { savedDate?: boolean }): number {
   return (
+    (columns.savedDate ? SAVED : 0) |
     (columns.envelope ? ENVELOPE : 0) |
     (columns.bodyStructure ? BODY_STRUCTURE : 0) |
     (columns.body ? BODY : 0) |
@@ -47,7 +50,7 @@ const ENTRY_OVERHEAD = 400;
 const MIME_ESTIMATE = 600;
 
 export class MessageCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<number | string, Entry>();
   #bytes = 0;
 
   constructor(private readonly maxBytes: number) {}
@@ -71,43 +74,56 @@ export class MessageCache {
     return entry.row;
   }
 
+  /**
+   * The session's own APPEND, from what it parsed and stored (the same values
+   * the row was inserted with): every optional column but SAVEDATE, so the
+   * FETCH that usually follows a new message needs no read.
+   */
+  putAppended(mailboxId: number, uid: number, row: Omit<StaticRow, "uid" | "savedDate">): void {
+    if (!this.enabled) return;
+    this.#put(
+      mailboxId,
+      { ...row, uid, savedDate: new Date(0) } as FetchRow,
+      ENVELOPE | BODY_STRUCTURE | BODY | MIME | PREVIEW,
+    );
+    this.#evict();
+  }
+
   /** Takes rows Postgres returned with the optional columns `columns` (a bit set). */
   put(mailboxId: number, rows: readonly FetchRow[], columns: number): void {
     if (!this.enabled) return;
-    for (const r of rows) {
-      const key = keyOf(mailboxId, r.uid);
-      const old = this.#entries.get(key);
-      const row: StaticRow = {
-        uid: r.uid,
-        internalDate: r.internalDate,
-        savedDate: r.savedDate,
-        size: r.size,
-        blobKey: r.blobKey,
-        envelope: columns & ENVELOPE ? r.envelope : (old?.row.envelope ?? null),
-        bodyStructure: columns & BODY_STRUCTURE ? r.bodyStructure : (old?.row.bodyStructure ?? null),
-        body: columns & BODY ? r.body : (old?.row.body ?? null),
-        mime: columns & MIME ? r.mime : (old?.row.mime ?? null),
-        preview: columns & PREVIEW ? r.preview : (old?.row.preview ?? null),
-      };
-      const merged = columns | (old?.columns ?? 0);
-      const bytes =
-        ENTRY_OVERHEAD +
-        2 *
-          (row.blobKey.length +
-            len(row.envelope) +
-            len(row.bodyStructure) +
-            len(row.body) +
-            len(row.preview)) +
-        (merged & MIME ? MIME_ESTIMATE : 0);
-      if (old) {
-        this.#bytes -= old.bytes;
-        this.#entries.delete(key);
-      }
-      if (bytes > this.maxBytes) continue;
-      this.#entries.set(key, { row, columns: merged, bytes });
-      this.#bytes += bytes;
-    }
+    for (const r of rows) this.#put(mailboxId, r, columns | SAVED);
     this.#evict();
+  }
+
+  #put(mailboxId: number, r: FetchRow, columns: number): void {
+    const key = keyOf(mailboxId, r.uid);
+    const old = this.#entries.get(key);
+    const row: StaticRow = {
+      uid: r.uid,
+      internalDate: r.internalDate,
+      savedDate: columns & SAVED ? r.savedDate : (old?.row.savedDate ?? r.savedDate),
+      size: r.size,
+      blobKey: r.blobKey,
+      envelope: columns & ENVELOPE ? r.envelope : (old?.row.envelope ?? null),
+      bodyStructure: columns & BODY_STRUCTURE ? r.bodyStructure : (old?.row.bodyStructure ?? null),
+      body: columns & BODY ? r.body : (old?.row.body ?? null),
+      mime: columns & MIME ? r.mime : (old?.row.mime ?? null),
+      preview: columns & PREVIEW ? r.preview : (old?.row.preview ?? null),
+    };
+    const merged = columns | (old?.columns ?? 0);
+    const bytes =
+      ENTRY_OVERHEAD +
+      2 *
+        (row.blobKey.length + len(row.envelope) + len(row.bodyStructure) + len(row.body) + len(row.preview)) +
+      (merged & MIME ? MIME_ESTIMATE : 0);
+    if (old) {
+      this.#bytes -= old.bytes;
+      this.#entries.delete(key);
+    }
+    if (bytes > this.maxBytes) return;
+    this.#entries.set(key, { row, columns: merged, bytes });
+    this.#bytes += bytes;
   }
 
   #evict(): void {
@@ -120,8 +136,12 @@ export class MessageCache {
   }
 }
 
-function keyOf(mailboxId: number, uid: number): string {
-  return `${mailboxId}:${uid}`;
+/**
+ * A number where (mailbox id, UID) fits exactly in a double (ids below 2^21,
+ * UIDs are 32-bit): no string built per lookup; a string beyond that.
+ */
+function keyOf(mailboxId: number, uid: number): number | string {
+  return mailboxId < 0x200000 ? mailboxId * 0x100000000 + uid : `${mailboxId}:${uid}`;
 }
 
 function len(s: string | null): number {

@@ -25,7 +25,7 @@
  */
 import { BlobNotFoundError, type BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
-import type { Lease, Limiter } from "@aerogram/limits";
+import { acquireUnlessBlocked, type Lease, type Limiter } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Pop3Snapshot, Store } from "@aerogram/store";
 import { pop3Octets } from "./protocol/dot-stuffing.ts";
@@ -44,6 +44,7 @@ export interface MaildropDeps {
   store: Store;
   blobs: BlobStore;
   events: EventBus;
+  /** The maildrop lock's limiter (the POP3 service gives it a Redis connection of its own). */
   limits: Limiter;
   log: Logger;
 }
@@ -102,6 +103,35 @@ export class Maildrop {
     locking.catch(() => {});
     reading.catch(() => {});
     return { accountId, leaseMs, locking, reading };
+  }
+
+  /**
+   * A login's block check and lock request as one call (one Redis script,
+   * libs/limits acquireUnlessBlocked), with the snapshot read alongside
+   * unless `read` already (USER's lookup). Nothing is locked when a block is
+   * above 0. For Authenticator.login's `gated`.
+   */
+  static async startUnlessBlocked(
+    deps: MaildropDeps,
+    accountId: number,
+    leaseMs: number,
+    check: { counters: string[]; blocks: string[] },
+    read?: Pop3Snapshot,
+  ): Promise<{ counters: number[]; blocks: number[]; value: Opening }> {
+    const reading = read ? Promise.resolve(read) : deps.store.pop3.inboxSnapshot(accountId);
+    reading.catch(() => {});
+    const gated = await acquireUnlessBlocked(
+      deps.limits,
+      maildropLockKey(accountId),
+      leaseMs,
+      check.counters,
+      check.blocks,
+    );
+    return {
+      counters: gated.counters,
+      blocks: gated.blocks,
+      value: { accountId, leaseMs, locking: Promise.resolve(gated.lease), reading },
+    };
   }
 
   /** Gives back what start() took, for a login refused after all. */

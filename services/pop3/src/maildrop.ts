@@ -66,8 +66,8 @@ const SIZE_CONCURRENCY = 4;
 
 /**
  * Pauses before asking again for a lock found held (200 ms in all). QUIT
- * answers without waiting for its release to reach Redis, so a client that
- * reconnects at once through another worker or replica (another Redis
+ * answers once its release is written to Redis, not answered, so a client
+ * that reconnects at once through another worker or replica (another Redis
  * connection) may overtake it; the retries cover that moment. A maildrop
  * really in use answers [IN-USE] that much later.
  */

@@ -84,6 +84,22 @@ export interface LoginOptions<T> {
    * `found` is what the lookup returned (a prefetch's own lookup may add to it).
    */
   speculate?: (account: Account, found: AccountWithHash) => T;
+  /**
+   * Instead of `speculate` alongside the authenticator's own block check:
+   * when the password is known good from the cache, the block check and the
+   * follow-up as ONE call (e.g. one Redis script that reads the blocks and
+   * takes a lock unless blocked: one round trip instead of two commands).
+   * It must read `check.counters` and `check.blocks` as Limiter.getMany
+   * does, and start nothing when a block is above 0. It is called once the
+   * lookup has answered (a USER prefetch usually has by PASS), so with it the
+   * block check waits for the lookup instead of running alongside it; a
+   * password not in the cache gets the usual getMany.
+   */
+  gated?: (
+    account: Account,
+    found: AccountWithHash,
+    check: { counters: string[]; blocks: string[] },
+  ) => Promise<{ counters: number[]; blocks: number[]; value: T }>;
 }
 
 export interface AuthenticatorDeps {
@@ -178,22 +194,32 @@ export class Authenticator {
       // per login); a throttled attempt drops it unchecked, with no scrypt.
       const found = fresh ? early.found : this.lookup(name);
       found.catch(() => {});
-      // As soon as the account is known and the password is one the cache
-      // knows, the caller's follow-up work starts, alongside the block check.
-      speculation = opts.speculate
-        ? found.then((known) => {
-            if (!known || !this.cachedGood(known, req.password)) return undefined;
-            return { value: opts.speculate!(known.account, known) };
-          })
-        : undefined;
-      speculation?.catch(() => {});
       // The user's failure count comes in the same round as the blocks, so a
       // success only pays for forgiving failures when there were some.
-      const [failures, ...blocked] = await this.deps.limits.getMany([
-        `authfail:user:${name}`,
-        ...subjects.map((s) => `authblock:${s}`),
-      ]);
-      speculated = await speculation;
+      const check = { counters: [`authfail:user:${name}`], blocks: subjects.map((s) => `authblock:${s}`) };
+      let failures: number | undefined;
+      let blocked: number[];
+      const known = opts.gated ? await found : undefined;
+      if (opts.gated && known && this.cachedGood(known, req.password)) {
+        // The block check and the caller's follow-up in one call.
+        const gated = await opts.gated(known.account, known, check);
+        speculated = { value: gated.value };
+        [failures] = gated.counters;
+        blocked = gated.blocks;
+      } else {
+        // As soon as the account is known and the password is one the cache
+        // knows, the caller's follow-up work starts, alongside the block check.
+        speculation =
+          opts.speculate && !opts.gated
+            ? found.then((known) => {
+                if (!known || !this.cachedGood(known, req.password)) return undefined;
+                return { value: opts.speculate!(known.account, known) };
+              })
+            : undefined;
+        speculation?.catch(() => {});
+        [failures, ...blocked] = await this.deps.limits.getMany([...check.counters, ...check.blocks]);
+        speculated = await speculation;
+      }
       const retryAfterMs = Math.max(...blocked);
       if (retryAfterMs > 0) {
         result = { ok: false, reason: "throttled", retryAfterMs };

@@ -87,6 +87,9 @@ export const protocolLimitsSchema = {
   // ---- POP3 (services/pop3) ----
   // RFC 1939 §3: an autologout timer of at least 10 minutes.
   POP3_IDLE_TIMEOUT_MS: whole(10 * MINUTE, 1, "a positive number of milliseconds"),
+  // A login remembered per (IP, name) lets that pair's next USER read the snapshot too (0 entries: off).
+  POP3_RECENT_LOGIN_TTL_MS: whole(15 * MINUTE, 1, "a positive number of milliseconds"),
+  POP3_RECENT_LOGIN_ENTRIES: whole(20_000, 0, "a whole number ≥ 0 (0 = remember none)"),
 } as const;
 
 type Parsed = { [K in keyof typeof protocolLimitsSchema]: number };
@@ -178,6 +181,10 @@ export interface SearchLimits {
 export interface Pop3Limits {
   /** Autologout of an idle session (RFC 1939 §3: at least 10 minutes). */
   idleTimeoutMs: number;
+  /** How long a good login lets the same (IP, name)'s next USER read the INBOX snapshot with the credentials. */
+  recentLoginTtlMs: number;
+  /** (IP, name) pairs remembered so, per process (about 100 bytes each); 0: none. */
+  recentLoginEntries: number;
 }
 
 export interface ProtocolLimits {
@@ -245,7 +252,11 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       idlePollMs: e.IMAP_IDLE_POLL_MS,
       durableFlagWrites: e.IMAP_DURABLE_FLAG_WRITES > 0,
     },
-    pop3: { idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS },
+    pop3: {
+      idleTimeoutMs: e.POP3_IDLE_TIMEOUT_MS,
+      recentLoginTtlMs: e.POP3_RECENT_LOGIN_TTL_MS,
+      recentLoginEntries: e.POP3_RECENT_LOGIN_ENTRIES,
+    },
     search: {
       maxTextChars: e.SEARCH_INDEX_MAX_TEXT_CHARS,
       indexBatch: e.SEARCH_INDEX_BATCH,

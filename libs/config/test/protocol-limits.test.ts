@@ -49,7 +49,7 @@ test("protocol limits: the defaults are the values the services had compiled in"
     hibernateAfterMs: 10_000,
     idlePollMs: 500,
   });
-  assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000 });
+  assert.deepEqual(l.pop3, { idleTimeoutMs: 600_000, recentLoginTtlMs: 900_000, recentLoginEntries: 20_000 });
   // Empty is unset (a blank Helm value), not 0 = no limit.
   assert.equal(loadConfig({ SMTP_MAX_CONNECTIONS_PER_IP: "" }).protocolLimits.smtp.maxConnectionsPerIp, 50);
   for (const v of PROTOCOL_LIMIT_VARIABLES) assert.ok(CONFIG_VARIABLES.includes(v), `${v} is read`);
@@ -86,6 +86,8 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     IMAP_HIBERNATE_AFTER_MS: "0",
     IMAP_IDLE_POLL_MS: "250",
     POP3_IDLE_TIMEOUT_MS: "1800000",
+    POP3_RECENT_LOGIN_TTL_MS: "60000",
+    POP3_RECENT_LOGIN_ENTRIES: "0",
   }).protocolLimits;
   assert.deepEqual(l.smtp, {
     maxConnectionsPerIp: 0,
@@ -121,7 +123,7 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     hibernateAfterMs: 0,
     idlePollMs: 250,
   });
-  assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000 });
+  assert.deepEqual(l.pop3, { idleTimeoutMs: 1_800_000, recentLoginTtlMs: 60_000, recentLoginEntries: 0 });
 });
 
 test("protocol limits: a wrong value is refused naming the variable and what it expects", () => {
@@ -142,6 +144,8 @@ test("protocol limits: a wrong value is refused naming the variable and what it 
     [{ IMAP_APPEND_LIMIT_BYTES: "10" }, "IMAP_APPEND_LIMIT_BYTES", /at least 1024/],
     [{ IMAP_AUTOLOGOUT_MS: "-5" }, "IMAP_AUTOLOGOUT_MS", /positive/],
     [{ POP3_IDLE_TIMEOUT_MS: "1e99" }, "POP3_IDLE_TIMEOUT_MS", /smaller|whole/],
+    [{ POP3_RECENT_LOGIN_TTL_MS: "0" }, "POP3_RECENT_LOGIN_TTL_MS", /positive/],
+    [{ POP3_RECENT_LOGIN_ENTRIES: "-1" }, "POP3_RECENT_LOGIN_ENTRIES", /≥ 0/],
   ];
   for (const [env, variable, expected] of cases) {
     const found = problems(env);

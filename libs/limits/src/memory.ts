@@ -8,7 +8,14 @@
 import { performance } from "node:perf_hooks";
 import { type BucketState, takeTokens } from "./bucket.ts";
 import { newOwnerToken } from "./owner.ts";
-import { HANDOVER_TTL_MS, type Lease, type Limiter, type Slot, type TokenBucketResult } from "./types.ts";
+import {
+  type GatedAcquire,
+  HANDOVER_TTL_MS,
+  type Lease,
+  type Limiter,
+  type Slot,
+  type TokenBucketResult,
+} from "./types.ts";
 import {
   checkBucket,
   checkCounterStep,
@@ -130,6 +137,25 @@ export class MemoryLimiter implements Limiter {
         if (this.#heldLease(key, now)?.owner === owner) this.#leases.delete(key);
       },
     };
+  }
+
+  async acquireUnlessBlocked(
+    key: string,
+    ttlMs: number,
+    counters: readonly string[],
+    blocks: readonly string[],
+  ): Promise<GatedAcquire> {
+    // Synchronous from the reads to the acquire: atomic, as the Redis script.
+    const read = (k: string) => {
+      checkKey(k);
+      const saved = this.#live(k, performance.now());
+      if (saved && saved.kind !== "counter") throw wrongType(k, "a token bucket");
+      return saved?.count ?? 0;
+    };
+    this.#checkOpen();
+    const found = { counters: counters.map(read), blocks: blocks.map(read) };
+    if (found.blocks.some((v) => v > 0)) return { ...found, lease: undefined };
+    return { ...found, lease: await this.acquire(key, ttlMs) };
   }
 
   async holdSlot(key: string, limit: number): Promise<Slot | undefined> {

@@ -25,8 +25,24 @@
 import { Redis } from "ioredis";
 import { type KeyLayout, keyLayout } from "./keys.ts";
 import { newOwnerToken } from "./owner.ts";
-import { ACQUIRE, HOLD_SLOT, INCR, REFRESH_SLOTS, RELEASE, RENEW, TAKE } from "./scripts.ts";
-import { HANDOVER_TTL_MS, type Lease, type Limiter, type Slot, type TokenBucketResult } from "./types.ts";
+import {
+  ACQUIRE,
+  ACQUIRE_UNLESS_BLOCKED,
+  HOLD_SLOT,
+  INCR,
+  REFRESH_SLOTS,
+  RELEASE,
+  RENEW,
+  TAKE,
+} from "./scripts.ts";
+import {
+  type GatedAcquire,
+  HANDOVER_TTL_MS,
+  type Lease,
+  type Limiter,
+  type Slot,
+  type TokenBucketResult,
+} from "./types.ts";
 import {
   checkBucket,
   checkCounterStep,
@@ -61,6 +77,15 @@ export interface RedisLimiterOptions {
   slotLeaseMs?: number;
   /** Connection errors (also while reconnecting) and failed slot renewals; calls report their own failures. */
   onError?: (error: unknown) => void;
+  /**
+   * Default true: commands issued in one turn of the event loop go out in one
+   * write, but a batch waits until the previous one is answered (ioredis keeps
+   * one auto-pipeline in flight per connection). False: every command is
+   * written at once (one write each) and answered in order, never waiting
+   * behind another batch; for a connection that carries latency-sensitive
+   * calls only (the POP3 maildrop lock).
+   */
+  autoPipelining?: boolean;
 }
 
 /** The scripts as commands: ioredis sends EVALSHA and falls back to EVAL once per connection. */
@@ -79,6 +104,8 @@ interface ScriptCommands {
     owner: string,
     ttlMs: number,
   ): Promise<[number, number]>;
+  /** numberOfKeys, then lease, fence, handover, counters and blocks, then owner, ttlMs, counters.length. */
+  limiterAcquireUnlessBlocked(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   limiterRenew(lease: string, owner: string, ttlMs: number): Promise<number>;
   limiterRelease(
     lease: string,
@@ -103,6 +130,7 @@ export class RedisLimiter implements Limiter {
   readonly #heartbeat: NodeJS.Timeout;
   #renewing = false;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #options: RedisLimiterOptions;
 
   /** Waits (bounded by connectWaitMs) for the first connection; never rejects because Redis is down. */
   static async connect(options: RedisLimiterOptions): Promise<RedisLimiter> {
@@ -120,7 +148,7 @@ export class RedisLimiter implements Limiter {
       // check and lock request, a logout's releases, many sessions' at once)
       // go out in one write: per command, a socket write was the gateway's
       // largest cost after the client's own replies.
-      enableAutoPipelining: true,
+      enableAutoPipelining: options.autoPipelining ?? true,
       connectTimeout: 2000,
       commandTimeout: options.commandTimeoutMs ?? 2000,
       // Reconnect forever, backing off to one attempt every 2 s.
@@ -132,6 +160,8 @@ export class RedisLimiter implements Limiter {
     redis.defineCommand("limiterIncr", { numberOfKeys: 1, lua: INCR });
     redis.defineCommand("limiterAcquire", { numberOfKeys: 3, lua: ACQUIRE });
     redis.defineCommand("limiterRenew", { numberOfKeys: 1, lua: RENEW });
+    // Its number of keys varies: the first argument says how many.
+    redis.defineCommand("limiterAcquireUnlessBlocked", { lua: ACQUIRE_UNLESS_BLOCKED });
     redis.defineCommand("limiterRelease", { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand("limiterHoldSlot", { numberOfKeys: 1, lua: HOLD_SLOT });
     redis.defineCommand("limiterRefreshSlots", { numberOfKeys: 1, lua: REFRESH_SLOTS });
@@ -139,6 +169,7 @@ export class RedisLimiter implements Limiter {
     this.#redis = redis as Redis & ScriptCommands;
     this.#keys = keyLayout(options.keyPrefix);
     this.#onError = options.onError;
+    this.#options = options;
     this.#slotLeaseMs = options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS;
     checkTtl(this.#slotLeaseMs);
     this.#heartbeat = setInterval(
@@ -146,6 +177,16 @@ export class RedisLimiter implements Limiter {
       Math.max(1, Math.floor(this.#slotLeaseMs / 3)),
     );
     this.#heartbeat.unref();
+  }
+
+  /**
+   * Another limiter on the same Redis and keys with a connection of its own,
+   * e.g. `{ autoPipelining: false }` for calls that must not wait behind
+   * other traffic's batches (the POP3 maildrop lock). Connects in the
+   * background (calls wait in the offline queue meanwhile); close it on its own.
+   */
+  withOwnConnection(overrides: Pick<RedisLimiterOptions, "autoPipelining"> = {}): RedisLimiter {
+    return new RedisLimiter({ ...this.#options, ...overrides });
   }
 
   async take(key: string, capacity: number, refillPerSecond: number, cost = 1): Promise<TokenBucketResult> {
@@ -207,6 +248,50 @@ export class RedisLimiter implements Limiter {
       release: async (value = 0) => {
         checkHandover(value);
         await this.#redis.limiterRelease(leaseKey, handoverKey, owner, value, HANDOVER_TTL_MS);
+      },
+    };
+  }
+
+  async acquireUnlessBlocked(
+    key: string,
+    ttlMs: number,
+    counters: readonly string[],
+    blocks: readonly string[],
+  ): Promise<GatedAcquire> {
+    checkKey(key);
+    checkTtl(ttlMs);
+    for (const k of counters) checkKey(k);
+    for (const k of blocks) checkKey(k);
+    const leaseKey = this.#keys.lease(key);
+    const handoverKey = this.#keys.handover(key);
+    const owner = newOwnerToken();
+    const gates = [...counters, ...blocks].map((k) => this.#keys.limit(k));
+    const [fencingToken, handover, ...values] = await this.#redis.limiterAcquireUnlessBlocked(
+      3 + gates.length,
+      leaseKey,
+      this.#keys.fence(key),
+      handoverKey,
+      ...gates,
+      owner,
+      ttlMs,
+      counters.length,
+    );
+    const found = {
+      counters: values.slice(0, counters.length).map(Number),
+      blocks: values.slice(counters.length).map(Number),
+    };
+    if (!fencingToken) return { ...found, lease: undefined };
+    return {
+      ...found,
+      lease: {
+        key,
+        fencingToken,
+        handover: handover ?? 0,
+        renew: async () => (await this.#redis.limiterRenew(leaseKey, owner, ttlMs)) === 1,
+        release: async (value = 0) => {
+          checkHandover(value);
+          await this.#redis.limiterRelease(leaseKey, handoverKey, owner, value, HANDOVER_TTL_MS);
+        },
       },
     };
   }

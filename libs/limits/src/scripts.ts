@@ -62,6 +62,29 @@ end
 return {0, 0}
 `;
 
+/**
+ * ACQUIRE behind a check: KEYS[1] lease, KEYS[2] fence, KEYS[3] handover, then
+ * ARGV[3] counter keys, then block keys; ARGV owner, ttlMs, number of
+ * counters. Reads every counter and block (absent: 0) and, unless a block is
+ * above 0, does what ACQUIRE does. Returns {fencing token (0: not taken),
+ * handover, the counters' and blocks' values in order}.
+ */
+export const ACQUIRE_UNLESS_BLOCKED = `
+local counters = tonumber(ARGV[3])
+local out = {0, 0}
+local blocked = false
+for i = 4, #KEYS do
+  local value = tonumber(redis.call('GET', KEYS[i]) or '0')
+  out[#out + 1] = value
+  if i - 3 > counters and value > 0 then blocked = true end
+end
+if not blocked and redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  out[1] = redis.call('INCR', KEYS[2])
+  out[2] = tonumber(redis.call('GET', KEYS[3]) or '0')
+end
+return out
+`;
+
 /** KEYS[1] lease; ARGV owner, ttlMs. Returns 1 when still ours and extended, else 0. */
 export const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then

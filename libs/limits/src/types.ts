@@ -41,6 +41,16 @@ export interface Lease {
  */
 export const HANDOVER_TTL_MS = 24 * 60 * 60_000;
 
+/** What Limiter.acquireUnlessBlocked found and took. */
+export interface GatedAcquire {
+  /** The `counters` asked for, in order (0 when absent). */
+  counters: number[];
+  /** The `blocks` asked for, in order (0 when absent). */
+  blocks: number[];
+  /** The lease; undefined when a block was above 0 (nothing was taken) or someone else holds it. */
+  lease: Lease | undefined;
+}
+
 /** One of at most `limit` concurrent holders of a key (a connection, a session); see Limiter.holdSlot. */
 export interface Slot {
   /** Gives the slot back; idempotent. */
@@ -72,7 +82,39 @@ export interface Limiter {
   holdSlot(key: string, limit: number): Promise<Slot | undefined>;
   /** A lease lock held for `ttlMs` unless renewed; undefined when someone else holds it. */
   acquire(key: string, ttlMs: number): Promise<Lease | undefined>;
+  /**
+   * Reads `counters` and `blocks` (as getMany) and, unless a block is above
+   * 0, takes the lease (as acquire), in one atomic step: on Redis one script,
+   * one round trip (a POP3 login's block check and maildrop lock). Optional:
+   * call it through the function acquireUnlessBlocked(), which falls back to
+   * getMany and acquire for a limiter without it.
+   */
+  acquireUnlessBlocked?(
+    key: string,
+    ttlMs: number,
+    counters: readonly string[],
+    blocks: readonly string[],
+  ): Promise<GatedAcquire>;
   /** Liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Limiter.acquireUnlessBlocked, or for a limiter without it (the cluster
+ * workers' IPC one) getMany and then acquire: the same answer, not atomic
+ * (a block set in between is seen by the next attempt).
+ */
+export async function acquireUnlessBlocked(
+  limiter: Limiter,
+  key: string,
+  ttlMs: number,
+  counters: readonly string[],
+  blocks: readonly string[],
+): Promise<GatedAcquire> {
+  if (limiter.acquireUnlessBlocked) return limiter.acquireUnlessBlocked(key, ttlMs, counters, blocks);
+  const values = await limiter.getMany([...counters, ...blocks]);
+  const found = { counters: values.slice(0, counters.length), blocks: values.slice(counters.length) };
+  if (found.blocks.some((v) => v > 0)) return { ...found, lease: undefined };
+  return { ...found, lease: await limiter.acquire(key, ttlMs) };
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Limiter } from "../src/index.ts";
+import { acquireUnlessBlocked, type Limiter } from "../src/index.ts";
 
 let nextKey = 0;
 /** A fresh key per test, so tests never see each other's state. */
@@ -204,6 +204,48 @@ export async function limiterContract(t: TestContext, makeLimiter: () => Promise
     await other!.release();
     await assert.rejects(async () => sixth!.release(-1), RangeError);
   });
+
+  await t.test(
+    "acquireUnlessBlocked: counters and blocks read, the lease taken only when no block is above 0",
+    async () => {
+      // The limiter's own (atomic) one, and the fallback for a limiter without it.
+      const withoutIt: Limiter = {
+        ...limiter,
+        getMany: (keys) => limiter.getMany(keys),
+        acquire: (key, ttl) => limiter.acquire(key, ttl),
+        acquireUnlessBlocked: undefined,
+      };
+      for (const target of [limiter, withoutIt]) {
+        const key = freshKey("gated");
+        const [failures, blockA, blockB] = [freshKey("fail"), freshKey("block"), freshKey("block")];
+        await limiter.incr(failures, 3, 10_000);
+        const free = await acquireUnlessBlocked(target, key, 10_000, [failures], [blockA, blockB]);
+        assert.deepEqual([free.counters, free.blocks], [[3], [0, 0]]);
+        assert.ok(free.lease, "no block: the lease is taken");
+        assert.equal(free.lease.handover, 0);
+        assert.equal(await limiter.acquire(key, 10_000), undefined, "and held");
+        const held = await acquireUnlessBlocked(target, key, 10_000, [failures], [blockA, blockB]);
+        assert.deepEqual([held.counters, held.blocks, held.lease], [[3], [0, 0], undefined]);
+        await free.lease.release(9);
+        // A counter above 0 is only read; a block above 0 stops the acquire.
+        await limiter.incr(blockB, 1500, 10_000);
+        const blocked = await acquireUnlessBlocked(target, key, 10_000, [failures], [blockA, blockB]);
+        assert.deepEqual([blocked.counters, blocked.blocks, blocked.lease], [[3], [0, 1500], undefined]);
+        const after = await limiter.acquire(key, 10_000);
+        assert.ok(after, "the blocked attempt took nothing");
+        assert.equal(after.handover, 9);
+        await after.release();
+        await limiter.reset(blockB);
+        const again = await acquireUnlessBlocked(target, key, 10_000, [], [blockA, blockB]);
+        assert.ok(again.lease);
+        assert.ok(again.lease.fencingToken > after.fencingToken, "fencing goes on increasing");
+        assert.equal(again.lease.handover, 9);
+        assert.equal(await again.lease.renew(), true);
+        await again.lease.release();
+        assert.equal(await again.lease.renew(), false, "released");
+      }
+    },
+  );
 
   await t.test("slots: at most limit held per key; a release frees one; release is idempotent", async () => {
     const key = freshKey("slots");

@@ -38,6 +38,11 @@ test("RedisLimiter", async (t) => {
 
   await limiterContract(t, open);
 
+  // The POP3 maildrop lock's own connection: every command written at once.
+  await t.test("without auto-pipelining", (t) =>
+    limiterContract(t, () => RedisLimiter.connect({ url: TEST_REDIS_URL, keyPrefix, autoPipelining: false })),
+  );
+
   await t.test("two replicas share locks and fencing through Redis", async (t) => {
     const [replicaA, replicaB] = await Promise.all([open(), open()]);
     t.after(() => Promise.all([replicaA.close(), replicaB.close()]));

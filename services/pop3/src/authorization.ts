@@ -54,11 +54,15 @@ async function login(session: Pop3Session, username: string, password: string): 
     { username, password, remoteAddress: session.remoteAddress, protocol: "pop3" },
     {
       prefetched,
-      speculate: (account, found) =>
-        Maildrop.start(
+      // A repeated login (password in the cache): the block check and the
+      // lock request in one Redis script, the snapshot read alongside unless
+      // USER read it already.
+      gated: (account, found, check) =>
+        Maildrop.startUnlessBlocked(
           session.deps,
           account.id,
           session.options.leaseMs,
+          check,
           (found as Partial<Pop3LoginLookup>).inbox,
         ),
     },

@@ -25,7 +25,7 @@
  */
 import { BlobNotFoundError, type BlobStore } from "@aerogram/blobstore";
 import type { EventBus } from "@aerogram/events";
-import type { Lease, Limiter } from "@aerogram/limits";
+import { acquireUnlessBlocked, type Lease, type Limiter } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import type { Pop3Snapshot, Store } from "@aerogram/store";
 import { pop3Octets } from "./protocol/dot-stuffing.ts";
@@ -44,6 +44,7 @@ export interface MaildropDeps {
   store: Store;
   blobs: BlobStore;
   events: EventBus;
+  /** The maildrop lock's limiter (the POP3 service gives it a Redis connection of its own). */
   limits: Limiter;
   log: Logger;
 }
@@ -65,8 +66,8 @@ const SIZE_CONCURRENCY = 4;
 
 /**
  * Pauses before asking again for a lock found held (200 ms in all). QUIT
- * answers without waiting for its release to reach Redis, so a client that
- * reconnects at once through another worker or replica (another Redis
+ * answers once its release is written to Redis, not answered, so a client
+ * that reconnects at once through another worker or replica (another Redis
  * connection) may overtake it; the retries cover that moment. A maildrop
  * really in use answers [IN-USE] that much later.
  */
@@ -102,6 +103,35 @@ export class Maildrop {
     locking.catch(() => {});
     reading.catch(() => {});
     return { accountId, leaseMs, locking, reading };
+  }
+
+  /**
+   * A login's block check and lock request as one call (one Redis script,
+   * libs/limits acquireUnlessBlocked), with the snapshot read alongside
+   * unless `read` already (USER's lookup). Nothing is locked when a block is
+   * above 0. For Authenticator.login's `gated`.
+   */
+  static async startUnlessBlocked(
+    deps: MaildropDeps,
+    accountId: number,
+    leaseMs: number,
+    check: { counters: string[]; blocks: string[] },
+    read?: Pop3Snapshot,
+  ): Promise<{ counters: number[]; blocks: number[]; value: Opening }> {
+    const reading = read ? Promise.resolve(read) : deps.store.pop3.inboxSnapshot(accountId);
+    reading.catch(() => {});
+    const gated = await acquireUnlessBlocked(
+      deps.limits,
+      maildropLockKey(accountId),
+      leaseMs,
+      check.counters,
+      check.blocks,
+    );
+    return {
+      counters: gated.counters,
+      blocks: gated.blocks,
+      value: { accountId, leaseMs, locking: Promise.resolve(gated.lease), reading },
+    };
   }
 
   /** Gives back what start() took, for a login refused after all. */

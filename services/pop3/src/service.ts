@@ -4,12 +4,12 @@
  * renews every held maildrop lease, and drain.
  */
 import { Authenticator, sharedTokenAuthenticator } from "@aerogram/auth";
-import { TtlCache } from "@aerogram/limits";
+import { type Limiter, RedisLimiter, TtlCache } from "@aerogram/limits";
 import { IdleSweeper, Listener, type TlsSource } from "@aerogram/net";
 import { type Runtime, runtimeTls, type ServiceHandle } from "@aerogram/runtime";
 import { filesystemBlobPath } from "./message-read.ts";
 import { pop3Metrics } from "./metrics.ts";
-import { Pop3Session, type SessionOptions } from "./session.ts";
+import { Pop3Session, type RecentLogins, type SessionOptions } from "./session.ts";
 
 export interface Pop3ServiceOptions {
   host?: string;
@@ -25,6 +25,16 @@ export interface Pop3ServiceOptions {
   idleMs?: number;
   maxLineOctets?: number;
   authenticator?: Authenticator;
+  /** POP3_RECENT_LOGIN_TTL_MS (tests). */
+  recentLoginTtlMs?: number;
+  /** POP3_RECENT_LOGIN_ENTRIES (tests); 0 remembers none. */
+  recentLoginEntries?: number;
+}
+
+/** The (IP, name) pairs that logged in lately; none with 0 entries. */
+function recentLoginMemory(ttlMs: number, maxEntries: number): RecentLogins {
+  if (maxEntries <= 0) return { has: () => false, set: () => {} };
+  return new TtlCache<string, true>({ ttlMs, maxEntries });
 }
 
 export interface Pop3Service extends ServiceHandle {
@@ -34,14 +44,6 @@ export interface Pop3Service extends ServiceHandle {
 }
 
 const LEASE_MS = 60_000;
-/**
- * How long, and for how many (IP, name) pairs, a good login lets the next
- * USER from the same IP for the same name read the INBOX snapshot with the
- * credentials (authorization.ts): longer than a mail client's usual polling
- * interval; about 100 bytes an entry.
- */
-const RECENT_LOGIN_TTL_MS = 15 * 60_000;
-const RECENT_LOGIN_ENTRIES = 20_000;
 /** Lines beyond RFC 2449's 255-octet arguments are for SASL responses (RFC 5034 §4). */
 const MAX_LINE_OCTETS = 8192;
 
@@ -76,12 +78,22 @@ export async function createPop3Service(
       },
       runtime.config.protocolLimits.auth,
     );
+  // The maildrop lock (and a login's block check with it, APOP's buckets) on
+  // a Redis connection of its own without auto-pipelining: on the shared one
+  // a PASS's lock request waited for whatever batch was in flight (another
+  // session's release, the Authenticator's failure counts), often a whole
+  // extra round trip. One connection per process keeps a release and the next
+  // lock request of this process in order.
+  const locks: Limiter =
+    runtime.limits instanceof RedisLimiter
+      ? runtime.limits.withOwnConnection({ autoPipelining: false })
+      : runtime.limits;
   const deps = {
     store: runtime.store,
     blobs: runtime.blobs,
     blobPath: filesystemBlobPath(runtime.config.blobs),
     events: runtime.events,
-    limits: runtime.limits,
+    limits: locks,
     log,
     authenticator,
     oauth: sharedTokenAuthenticator(
@@ -89,10 +101,14 @@ export async function createPop3Service(
       runtime.config.identity.oidc,
     ),
     metrics: pop3Metrics(runtime.metrics),
-    recentLogins: new TtlCache<string, true>({
-      ttlMs: RECENT_LOGIN_TTL_MS,
-      maxEntries: RECENT_LOGIN_ENTRIES,
-    }),
+    // POP3_RECENT_LOGIN_TTL_MS / _ENTRIES: how long, and for how many (IP,
+    // name) pairs, a good login lets the next USER from the same IP for the
+    // same name read the INBOX snapshot with the credentials
+    // (authorization.ts); about 100 bytes an entry; 0 entries: never.
+    recentLogins: recentLoginMemory(
+      opts.recentLoginTtlMs ?? runtime.config.protocolLimits.pop3.recentLoginTtlMs,
+      opts.recentLoginEntries ?? runtime.config.protocolLimits.pop3.recentLoginEntries,
+    ),
     idle,
     options,
     onMaildrop(session: Pop3Session, held: boolean) {
@@ -174,6 +190,7 @@ export async function createPop3Service(
       for (const l of listeners) l.destroyAll();
       clearInterval(renewal);
       idle.close();
+      if (locks !== runtime.limits) await locks.close();
     },
   };
 }

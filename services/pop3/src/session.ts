@@ -40,6 +40,9 @@ import { dispatch } from "./session/dispatch.ts";
 import { sendMessage } from "./session/send-message.ts";
 import { nextSessionId } from "./session/session-id.ts";
 
+/** The (IP, name) pairs that logged in lately (POP3_RECENT_LOGIN_*; see SessionDeps.recentLogins). */
+export type RecentLogins = Pick<TtlCache<string, true>, "has" | "set">;
+
 export type SessionState = "authorization" | "transaction" | "update" | "closed";
 
 export interface SessionOptions {
@@ -69,7 +72,7 @@ export interface SessionDeps extends MaildropDeps {
    * them USER reads the INBOX snapshot along with the credentials (see
    * authorization.ts), for anyone else only the credentials.
    */
-  recentLogins: TtlCache<string, true>;
+  recentLogins: RecentLogins;
   /** The service's registry of sessions holding a maildrop (lease renewal, drain). */
   onMaildrop(session: Pop3Session, held: boolean): void;
   onClosed(session: Pop3Session): void;

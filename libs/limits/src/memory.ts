@@ -187,18 +187,25 @@ export class MemoryLimiter implements Limiter {
         if (released) return;
         released = true;
         await slot.release();
-        if (refund && token.allowed && !this.#closed) this.#refund(bucketKey, capacity, refillPerSecond);
+        if (refund && token.allowed && !this.#closed) this.#refund(bucketKey, capacity, refillPerSecond, 1);
       },
     };
   }
 
-  /** One token back into a bucket (refilled to now, at most capacity); nothing when it is already full. */
-  #refund(key: string, capacity: number, refillPerSecond: number): void {
+  async refund(key: string, capacity: number, refillPerSecond: number, tokens: number): Promise<void> {
+    this.#checkOpen();
+    checkKey(key);
+    checkBucket(capacity, refillPerSecond, tokens);
+    this.#refund(key, capacity, refillPerSecond, tokens);
+  }
+
+  /** Tokens back into a bucket (refilled to now, at most capacity); nothing when it is already full. */
+  #refund(key: string, capacity: number, refillPerSecond: number, tokens: number): void {
     const now = performance.now();
     const saved = this.#live(key, now);
     if (saved?.kind !== "bucket") return;
-    // takeTokens with a cost of -1 adds one; a bucket at or over capacity is full, so forgotten.
-    const { state, fullInMs } = takeTokens(saved.bucket, now, capacity, refillPerSecond, -1);
+    // takeTokens with a negative cost adds; a bucket at or over capacity is full, so forgotten.
+    const { state, fullInMs } = takeTokens(saved.bucket, now, capacity, refillPerSecond, -tokens);
     state.tokens = Math.min(capacity, state.tokens);
     if (fullInMs > 0) this.#values.set(key, { kind: "bucket", bucket: state, expiresAt: now + fullInMs });
     else this.#values.delete(key);

@@ -31,6 +31,7 @@ import {
   HOLD_SLOT_AND_TAKE,
   INCR,
   REFRESH_SLOTS,
+  REFUND,
   RELEASE,
   RELEASE_SLOT_AND_REFUND,
   RENEW,
@@ -115,6 +116,7 @@ interface ScriptCommands {
     capacity: number,
     refillPerSecond: number,
   ): Promise<[number, number, number, number]>;
+  limiterRefund(bucket: string, tokens: number, capacity: number, refillPerSecond: number): Promise<number>;
   limiterReleaseSlotAndRefund(
     slots: string,
     bucket: string,
@@ -171,6 +173,7 @@ export class RedisLimiter implements Limiter {
     redis.defineCommand("limiterRefreshSlots", { numberOfKeys: 1, lua: REFRESH_SLOTS });
     redis.defineCommand("limiterHoldSlotAndTake", { numberOfKeys: 2, lua: HOLD_SLOT_AND_TAKE });
     redis.defineCommand("limiterReleaseSlotAndRefund", { numberOfKeys: 2, lua: RELEASE_SLOT_AND_REFUND });
+    redis.defineCommand("limiterRefund", { numberOfKeys: 1, lua: REFUND });
     // defineCommand adds methods TypeScript cannot see; ScriptCommands declares them.
     this.#redis = redis as Redis & ScriptCommands;
     this.#keys = keyLayout(options.keyPrefix);
@@ -194,6 +197,13 @@ export class RedisLimiter implements Limiter {
       cost,
     );
     return { allowed: allowed === 1, remaining, retryAfterMs };
+  }
+
+  async refund(key: string, capacity: number, refillPerSecond: number, tokens: number): Promise<void> {
+    checkKey(key);
+    checkBucket(capacity, refillPerSecond, tokens);
+    if (tokens === 0) return;
+    await this.#redis.limiterRefund(this.#keys.limit(key), tokens, capacity, refillPerSecond);
   }
 
   async incr(key: string, by: number, ttlMs: number): Promise<number> {

@@ -206,3 +206,35 @@ else
 end
 return 1
 `;
+
+/**
+ * KEYS[1] bucket hash; ARGV tokens, capacity, refillPerSecond. Gives `tokens`
+ * back to a bucket (refilled to now first, never above capacity): tokens a
+ * process took ahead (a local budget) and did not spend. Nothing when the
+ * bucket is absent (full). Returns 1 when something was given back.
+ */
+export const REFUND = `
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+if not (saved[1] and saved[2]) then
+  return 0
+end
+local capacity = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local tokens = tonumber(saved[1])
+local updated = tonumber(saved[2])
+if now > updated then
+  tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+  updated = now
+end
+tokens = math.min(capacity, tokens + tonumber(ARGV[1]))
+local full = math.ceil((capacity - tokens) * 1000 / rate)
+if full > 0 then
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
+  redis.call('PEXPIRE', KEYS[1], full)
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;

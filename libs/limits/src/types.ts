@@ -100,6 +100,12 @@ export interface Limiter {
     capacity: number,
     refillPerSecond: number,
   ): Promise<SlotWithToken | undefined>;
+  /**
+   * Gives `tokens` back to a token bucket (never above `capacity`; nothing
+   * when the bucket is full): tokens taken ahead with take(…, cost) and not
+   * spent. Optional, as holdSlotAndTake.
+   */
+  refund?(key: string, capacity: number, refillPerSecond: number, tokens: number): Promise<void>;
   /** A lease lock held for `ttlMs` unless renewed; undefined when someone else holds it. */
   acquire(key: string, ttlMs: number): Promise<Lease | undefined>;
   /** Liveness probe for /readyz. */

@@ -259,4 +259,16 @@ export async function limiterContract(t: TestContext, makeLimiter: () => Promise
       await assert.rejects(hold(slots, 1, "", 2, 1), RangeError);
     },
   );
+
+  await t.test("refund: tokens taken ahead go back, never above capacity", async () => {
+    assert.ok(limiter.refund, "both limiters implement it");
+    const key = freshKey("budget");
+    assert.equal((await limiter.take(key, 10, 0.001, 8)).remaining, 2);
+    await limiter.refund(key, 10, 0.001, 5);
+    assert.equal((await limiter.take(key, 10, 0.001, 0)).remaining, 7, "5 of the 8 came back");
+    await limiter.refund(key, 10, 0.001, 10);
+    assert.equal((await limiter.take(key, 10, 0.001, 1)).remaining, 9, "at most capacity");
+    await limiter.refund(freshKey("budget"), 10, 0.001, 3); // a full (absent) bucket stays full
+    await assert.rejects(limiter.refund(key, 10, 0.001, 11), RangeError);
+  });
 }

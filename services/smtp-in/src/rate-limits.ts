@@ -4,6 +4,8 @@
  * recipient account. A limiter outage fails open (logged): limits protect the
  * service, they must not take inbound mail down with them.
  */
+
+import { performance } from "node:perf_hooks";
 import type { Limiter, TokenBucketResult } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 
@@ -43,7 +45,28 @@ export interface ConnectionHold {
 /** Held when nothing was counted (limit off, or the limiter failed): nothing to give back. */
 const uncounted = (): ConnectionHold => ({ firstToken: "none", spent: false, release: async () => {} });
 
+/**
+ * How long tokens an account's budget took ahead may be spent in this
+ * process; what is left then goes back to the bucket.
+ */
+export const RECIPIENT_BUDGET_MS = 1000;
+/** The largest budget: at most this many tokens, and at most 5% of the bucket, taken ahead. */
+export const RECIPIENT_BUDGET_MAX = 16;
+
+/** Tokens of one account's bucket taken from the limiter ahead, spent locally. */
+interface Budget {
+  tokens: number;
+  /** When the unspent tokens go back (performance.now()). */
+  until: number;
+  /** The size of the last take: the next one doubles it while the account stays this busy. */
+  batch: number;
+}
+
 export class RateLimits {
+  /** Per-recipient budgets (account id → tokens taken ahead); see messageToAccount. */
+  readonly #budgets = new Map<number, Budget>();
+  #sweeper: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly limiter: Limiter,
     private readonly opts: RateLimitOptions,
@@ -128,15 +151,92 @@ export class RateLimits {
     return r.allowed;
   }
 
-  /** One message to this account; false when over the per-minute rate. */
+  /**
+   * One message to this account; false when over the per-minute rate.
+   *
+   * An account receiving faster than one message per RECIPIENT_BUDGET_MS in
+   * this process takes its tokens ahead: 2, then 4, up to
+   * RECIPIENT_BUDGET_MAX and 5% of the bucket, in one limiter call, and
+   * spends them here without a round trip for up to RECIPIENT_BUDGET_MS;
+   * what is left then goes back to the bucket. Every accepted recipient
+   * still spent a token the shared bucket granted, so no replica ever lets
+   * more through than the limit; the tolerance is the other way: while one
+   * replica holds unspent tokens (at most the budget, for at most the
+   * period), the others may refuse that many earlier. A replica killed with a
+   * budget loses its tokens (the bucket refills them at its rate). An account
+   * that receives little never takes ahead: one call per message, as before.
+   */
   async messageToAccount(accountId: number): Promise<boolean> {
     const rate = this.opts.messagesPerMinutePerRecipient;
     if (rate === 0) return true;
-    const r = await this.guard(
-      "recipient rate",
-      () => this.limiter.take(`smtp:msg-rcpt:${accountId}`, rate, rate / 60),
-      OPEN,
+    const now = performance.now();
+    const budget = this.#budgets.get(accountId);
+    if (budget && budget.until > now && budget.tokens > 0) {
+      budget.tokens--;
+      return true;
+    }
+    const key = `smtp:msg-rcpt:${accountId}`;
+    const most = Math.min(RECIPIENT_BUDGET_MAX, Math.floor(rate / 20));
+    // Busy: the last budget (or single token) was spent within the period.
+    const busy = budget !== undefined && budget.until > now;
+    const batch = this.limiter.refund && busy && most > 1 ? Math.min(most, budget.batch * 2) : 1;
+    if (budget) this.#giveBack(accountId, budget);
+    let r: TokenBucketResult;
+    try {
+      r = await this.limiter.take(key, rate, rate / 60, batch);
+    } catch (err) {
+      // Fail open, and keep no budget: its tokens were never taken.
+      this.log.warn({ err, what: "recipient rate" }, "limiter unavailable; not limiting");
+      return true;
+    }
+    if (!r.allowed && batch > 1) {
+      // Not that many left: just this message's token.
+      return this.messageToAccount(accountId);
+    }
+    if (!r.allowed) return false;
+    // Another RCPT to the account may have taken a budget meanwhile: its tokens go back first.
+    const raced = this.#budgets.get(accountId);
+    if (raced) this.#giveBack(accountId, raced);
+    this.#budgets.set(accountId, {
+      tokens: batch - 1,
+      until: performance.now() + RECIPIENT_BUDGET_MS,
+      batch,
+    });
+    this.#startSweeper();
+    return true;
+  }
+
+  /** Unspent tokens of a budget go back to the shared bucket (in the background; a failure only loses them). */
+  #giveBack(accountId: number, budget: Budget): void {
+    this.#budgets.delete(accountId);
+    const rate = this.opts.messagesPerMinutePerRecipient;
+    if (budget.tokens <= 0 || !this.limiter.refund) return;
+    const tokens = budget.tokens;
+    budget.tokens = 0;
+    void this.guard(
+      "recipient rate refund",
+      () => this.limiter.refund!(`smtp:msg-rcpt:${accountId}`, rate, rate / 60, tokens),
+      undefined,
     );
-    return r.allowed;
+  }
+
+  #startSweeper(): void {
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const [id, budget] of this.#budgets) if (budget.until <= now) this.#giveBack(id, budget);
+      if (this.#budgets.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, RECIPIENT_BUDGET_MS);
+    this.#sweeper.unref();
+  }
+
+  /** Shutdown: every unspent budget goes back now. */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    for (const [id, budget] of this.#budgets) this.#giveBack(id, budget);
   }
 }

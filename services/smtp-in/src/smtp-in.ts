@@ -393,6 +393,7 @@ export class SmtpInService {
     await this.learner?.stop();
     await this.listeners.drain(graceMs);
     this.deadlines.close();
+    this.limits.close();
   }
 }
 

@@ -7,10 +7,13 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { Readable } from "node:stream";
 import { test } from "node:test";
+import { MemoryLimiter } from "@aerogram/limits";
+import { createLogger } from "@aerogram/observability";
 import { dkimSign } from "mailauth/lib/dkim/sign.js";
 import { authInput, checkAuthentication } from "../src/auth-results.ts";
 import { dedupeKey } from "../src/dedupe.ts";
 import { createCachedResolver } from "../src/dns-resolver.ts";
+import { RateLimits } from "../src/rate-limits.ts";
 import { reverseName } from "../src/smtp-in.ts";
 
 test("dedupe key: recipient order and case don't matter; body, sender, recipients and Message-ID do", () => {
@@ -121,4 +124,44 @@ test("authentication checks: a message without a signature is checked on its hea
   assert.equal(bad.dmarc, "fail");
   const arc = Buffer.from(`ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.test; s=s; b=abc\r\n${unsigned}`);
   assert.equal(authInput(arc), arc, "an ARC set: the whole message");
+});
+
+test("per-recipient rate: budgets taken ahead never let more through than the limit, across replicas, and go back unspent", async () => {
+  const limiter = new MemoryLimiter();
+  const log = createLogger({ level: "silent" });
+  // 1200 a minute: budgets grow to 16 tokens (≤ 5% of the bucket).
+  const opts = { connectionsPerIp: 0, messagesPerMinutePerIp: 0, messagesPerMinutePerRecipient: 1200 };
+  const a = new RateLimits(limiter, opts, log);
+  const b = new RateLimits(limiter, opts, log);
+  let calls = 0;
+  const take = limiter.take.bind(limiter);
+  limiter.take = (...args) => {
+    calls++;
+    return take(...args);
+  };
+  let allowed = 0;
+  for (let i = 0; i < 1300; i++) if (await (i % 3 ? a : b).messageToAccount(7)) allowed++;
+  // The bucket refills 20 a second: a few more than the 1200 may be due while this runs, never 1300.
+  assert.ok(allowed >= 1200 && allowed < 1240, `allowed ${allowed}`);
+  assert.ok(calls < 1300 / 4, `${calls} limiter calls for 1300 messages: budgets were taken`);
+  // Unspent budgets go back: another account, a few messages, then both replicas close.
+  const fresh = async (n: number, who: RateLimits) => {
+    for (let i = 0; i < n; i++) assert.ok(await who.messageToAccount(8));
+  };
+  await fresh(5, a); // budgets 1, 2, 4: 7 tokens taken, 5 spent
+  a.close();
+  b.close();
+  await new Promise((r) => setImmediate(r));
+  const left = await limiter.take("smtp:msg-rcpt:8", 1200, 20, 0);
+  assert.ok(
+    left.remaining >= 1195 && left.remaining <= 1196,
+    `remaining ${left.remaining}: the 2 unspent came back`,
+  );
+  // A limit too small for budgets: one call per message, exactly the limit.
+  const small = new RateLimits(limiter, { ...opts, messagesPerMinutePerRecipient: 3 }, log);
+  const results = [];
+  for (let i = 0; i < 5; i++) results.push(await small.messageToAccount(9));
+  assert.deepEqual(results, [true, true, true, false, false]);
+  small.close();
+  await limiter.close();
 });

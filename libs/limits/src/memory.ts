@@ -14,6 +14,7 @@ import {
   type Lease,
   type Limiter,
   type Slot,
+  type SlotWithToken,
   type TokenBucketResult,
 } from "./types.ts";
 import {
@@ -177,6 +178,57 @@ export class MemoryLimiter implements Limiter {
     };
     holders.add(slot);
     return slot;
+  }
+
+  async holdSlotAndTake(
+    slotKey: string,
+    limit: number,
+    bucketKey: string,
+    capacity: number,
+    refillPerSecond: number,
+  ): Promise<SlotWithToken | undefined> {
+    this.#checkOpen();
+    checkKey(bucketKey);
+    checkBucket(capacity, refillPerSecond, 1);
+    // Each step is atomic; the token is taken only once the slot is granted, as in the Redis script.
+    const slot = await this.holdSlot(slotKey, limit);
+    if (!slot) return undefined;
+    let token: TokenBucketResult;
+    try {
+      token = await this.take(bucketKey, capacity, refillPerSecond, 1);
+    } catch (err) {
+      await slot.release();
+      throw err;
+    }
+    let released = false;
+    return {
+      token,
+      release: async (refund) => {
+        if (released) return;
+        released = true;
+        await slot.release();
+        if (refund && token.allowed && !this.#closed) this.#refund(bucketKey, capacity, refillPerSecond, 1);
+      },
+    };
+  }
+
+  async refund(key: string, capacity: number, refillPerSecond: number, tokens: number): Promise<void> {
+    this.#checkOpen();
+    checkKey(key);
+    checkBucket(capacity, refillPerSecond, tokens);
+    this.#refund(key, capacity, refillPerSecond, tokens);
+  }
+
+  /** Tokens back into a bucket (refilled to now, at most capacity); nothing when it is already full. */
+  #refund(key: string, capacity: number, refillPerSecond: number, tokens: number): void {
+    const now = performance.now();
+    const saved = this.#live(key, now);
+    if (saved?.kind !== "bucket") return;
+    // takeTokens with a negative cost adds; a bucket at or over capacity is full, so forgotten.
+    const { state, fullInMs } = takeTokens(saved.bucket, now, capacity, refillPerSecond, -tokens);
+    state.tokens = Math.min(capacity, state.tokens);
+    if (fullInMs > 0) this.#values.set(key, { kind: "bucket", bucket: state, expiresAt: now + fullInMs });
+    else this.#values.delete(key);
   }
 
   async ping(): Promise<void> {

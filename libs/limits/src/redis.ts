@@ -29,9 +29,12 @@ import {
   ACQUIRE,
   ACQUIRE_UNLESS_BLOCKED,
   HOLD_SLOT,
+  HOLD_SLOT_AND_TAKE,
   INCR,
   REFRESH_SLOTS,
+  REFUND,
   RELEASE,
+  RELEASE_SLOT_AND_REFUND,
   RENEW,
   TAKE,
 } from "./scripts.ts";
@@ -41,6 +44,7 @@ import {
   type Lease,
   type Limiter,
   type Slot,
+  type SlotWithToken,
   type TokenBucketResult,
 } from "./types.ts";
 import {
@@ -116,6 +120,24 @@ interface ScriptCommands {
   ): Promise<number>;
   limiterHoldSlot(slots: string, limit: number, member: string, leaseMs: number): Promise<number>;
   limiterRefreshSlots(slots: string, leaseMs: number, ...members: string[]): Promise<number>;
+  limiterHoldSlotAndTake(
+    slots: string,
+    bucket: string,
+    limit: number,
+    member: string,
+    leaseMs: number,
+    capacity: number,
+    refillPerSecond: number,
+  ): Promise<[number, number, number, number]>;
+  limiterRefund(bucket: string, tokens: number, capacity: number, refillPerSecond: number): Promise<number>;
+  limiterReleaseSlotAndRefund(
+    slots: string,
+    bucket: string,
+    member: string,
+    refund: number,
+    capacity: number,
+    refillPerSecond: number,
+  ): Promise<number>;
 }
 
 export class RedisLimiter implements Limiter {
@@ -165,6 +187,9 @@ export class RedisLimiter implements Limiter {
     redis.defineCommand("limiterRelease", { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand("limiterHoldSlot", { numberOfKeys: 1, lua: HOLD_SLOT });
     redis.defineCommand("limiterRefreshSlots", { numberOfKeys: 1, lua: REFRESH_SLOTS });
+    redis.defineCommand("limiterHoldSlotAndTake", { numberOfKeys: 2, lua: HOLD_SLOT_AND_TAKE });
+    redis.defineCommand("limiterReleaseSlotAndRefund", { numberOfKeys: 2, lua: RELEASE_SLOT_AND_REFUND });
+    redis.defineCommand("limiterRefund", { numberOfKeys: 1, lua: REFUND });
     // defineCommand adds methods TypeScript cannot see; ScriptCommands declares them.
     this.#redis = redis as Redis & ScriptCommands;
     this.#keys = keyLayout(options.keyPrefix);
@@ -199,6 +224,13 @@ export class RedisLimiter implements Limiter {
       cost,
     );
     return { allowed: allowed === 1, remaining, retryAfterMs };
+  }
+
+  async refund(key: string, capacity: number, refillPerSecond: number, tokens: number): Promise<void> {
+    checkKey(key);
+    checkBucket(capacity, refillPerSecond, tokens);
+    if (tokens === 0) return;
+    await this.#redis.limiterRefund(this.#keys.limit(key), tokens, capacity, refillPerSecond);
   }
 
   async incr(key: string, by: number, ttlMs: number): Promise<number> {
@@ -304,6 +336,61 @@ export class RedisLimiter implements Limiter {
     // If this call fails after Redis ran it, the member is never renewed and lapses within the lease.
     const added = await this.#redis.limiterHoldSlot(slotsKey, limit, member, this.#slotLeaseMs);
     if (added !== 1) return undefined;
+    const forget = this.#trackSlot(slotsKey, member);
+    return {
+      release: async () => {
+        if (!forget()) return;
+        // Sent after any heartbeat that still listed the member (one connection keeps the order).
+        await this.#redis.zrem(slotsKey, member);
+      },
+    };
+  }
+
+  async holdSlotAndTake(
+    slotKey: string,
+    limit: number,
+    bucketKey: string,
+    capacity: number,
+    refillPerSecond: number,
+  ): Promise<SlotWithToken | undefined> {
+    checkKey(slotKey);
+    checkSlotLimit(limit);
+    checkKey(bucketKey);
+    checkBucket(capacity, refillPerSecond, 1);
+    const slotsKey = this.#keys.slots(slotKey);
+    const bucket = this.#keys.limit(bucketKey);
+    const member = `${this.#instance}:${this.#nextSlot++}`;
+    // As holdSlot: a member added by a call that failed here lapses within the lease.
+    const [added, allowed, remaining, retryAfterMs] = await this.#redis.limiterHoldSlotAndTake(
+      slotsKey,
+      bucket,
+      limit,
+      member,
+      this.#slotLeaseMs,
+      capacity,
+      refillPerSecond,
+    );
+    if (added !== 1) return undefined;
+    const forget = this.#trackSlot(slotsKey, member);
+    return {
+      token: { allowed: allowed === 1, remaining, retryAfterMs },
+      release: async (refund) => {
+        if (!forget()) return;
+        const back = refund && allowed === 1 ? 1 : 0;
+        await this.#redis.limiterReleaseSlotAndRefund(
+          slotsKey,
+          bucket,
+          member,
+          back,
+          capacity,
+          refillPerSecond,
+        );
+      },
+    };
+  }
+
+  /** Lists a held slot for the heartbeat; the returned function unlists it (true the first time only). */
+  #trackSlot(slotsKey: string, member: string): () => boolean {
     let members = this.#heldSlots.get(slotsKey);
     if (!members) {
       members = new Set();
@@ -311,13 +398,10 @@ export class RedisLimiter implements Limiter {
     }
     const held = members;
     held.add(member);
-    return {
-      release: async () => {
-        if (!held.delete(member)) return;
-        if (held.size === 0 && this.#heldSlots.get(slotsKey) === held) this.#heldSlots.delete(slotsKey);
-        // Sent after any heartbeat that still listed the member (one connection keeps the order).
-        await this.#redis.zrem(slotsKey, member);
-      },
+    return () => {
+      if (!held.delete(member)) return false;
+      if (held.size === 0 && this.#heldSlots.get(slotsKey) === held) this.#heldSlots.delete(slotsKey);
+      return true;
     };
   }
 

@@ -144,3 +144,120 @@ redis.call('ZADD', KEYS[1], unpack(args))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return #ARGV - 1
 `;
+
+/**
+ * KEYS[1] slots sorted set, KEYS[2] bucket hash; ARGV limit, member, leaseMs,
+ * capacity, refillPerSecond. HOLD_SLOT, then (only when the slot was added)
+ * TAKE of one token, in one round trip: SMTP-in's connection slot and the
+ * token of the session's first message. Returns {added 0|1, allowed 0|1,
+ * remaining, retryAfterMs}. The two halves are transcriptions of HOLD_SLOT and
+ * TAKE; keep them in step.
+ */
+export const HOLD_SLOT_AND_TAKE = `
+local time = redis.call('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return {0, 0, 0, 0}
+end
+redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local capacity = tonumber(ARGV[4])
+local rate = tonumber(ARGV[5])
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local saved = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
+local tokens = capacity
+local updated = now
+if saved[1] and saved[2] then
+  tokens = tonumber(saved[1])
+  updated = tonumber(saved[2])
+  if now > updated then
+    tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+    updated = now
+  end
+end
+local allowed = 0
+local retry = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry = math.ceil((1 - tokens) * 1000 / rate)
+end
+local full = math.ceil((capacity - tokens) * 1000 / rate)
+if full > 0 then
+  redis.call('HSET', KEYS[2], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
+  redis.call('PEXPIRE', KEYS[2], full)
+else
+  redis.call('DEL', KEYS[2])
+end
+return {1, allowed, math.floor(tokens), retry}
+`;
+
+/**
+ * KEYS[1] slots sorted set, KEYS[2] bucket hash; ARGV member, refund (0|1),
+ * capacity, refillPerSecond. Releases the slot (ZREM) and, when asked, gives
+ * one token back to the bucket (refilled to now first, never above capacity):
+ * the token HOLD_SLOT_AND_TAKE took for a first message that never came.
+ */
+export const RELEASE_SLOT_AND_REFUND = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] ~= '1' then
+  return 0
+end
+local saved = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
+if not (saved[1] and saved[2]) then
+  return 0
+end
+local capacity = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local tokens = tonumber(saved[1])
+local updated = tonumber(saved[2])
+if now > updated then
+  tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+  updated = now
+end
+tokens = math.min(capacity, tokens + 1)
+local full = math.ceil((capacity - tokens) * 1000 / rate)
+if full > 0 then
+  redis.call('HSET', KEYS[2], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
+  redis.call('PEXPIRE', KEYS[2], full)
+else
+  redis.call('DEL', KEYS[2])
+end
+return 1
+`;
+
+/**
+ * KEYS[1] bucket hash; ARGV tokens, capacity, refillPerSecond. Gives `tokens`
+ * back to a bucket (refilled to now first, never above capacity): tokens a
+ * process took ahead (a local budget) and did not spend. Nothing when the
+ * bucket is absent (full). Returns 1 when something was given back.
+ */
+export const REFUND = `
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+if not (saved[1] and saved[2]) then
+  return 0
+end
+local capacity = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local tokens = tonumber(saved[1])
+local updated = tonumber(saved[2])
+if now > updated then
+  tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+  updated = now
+end
+tokens = math.min(capacity, tokens + tonumber(ARGV[1]))
+local full = math.ceil((capacity - tokens) * 1000 / rate)
+if full > 0 then
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
+  redis.call('PEXPIRE', KEYS[1], full)
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;

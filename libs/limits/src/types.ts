@@ -57,6 +57,23 @@ export interface Slot {
   release(): Promise<void>;
 }
 
+/**
+ * A concurrency slot together with one token taken from a bucket in the same
+ * round trip (Limiter.holdSlotAndTake): SMTP-in's connection slot and the
+ * token of the session's first message.
+ */
+export interface SlotWithToken {
+  /** The first token: taken, or refused with when it would be available. */
+  token: TokenBucketResult;
+  /**
+   * Gives the slot back; with `refund` (only when the token was taken and
+   * never used) the token goes back into the bucket in the same round trip,
+   * so a connection that sends no message costs the rate nothing. Idempotent:
+   * only the first call counts.
+   */
+  release(refund: boolean): Promise<void>;
+}
+
 export interface Limiter {
   /**
    * Token bucket: `capacity` tokens, refilled at `refillPerSecond`; takes `cost`
@@ -80,6 +97,25 @@ export interface Limiter {
    * slotLeaseMs); in memory the slots die with the process.
    */
   holdSlot(key: string, limit: number): Promise<Slot | undefined>;
+  /**
+   * holdSlot(slotKey, limit) and, only when that slot is granted,
+   * take(bucketKey, capacity, refillPerSecond, 1), atomically and in one round
+   * trip; undefined (and no token taken) when the slot is refused. Optional:
+   * a limiter without it is used through holdSlot and take.
+   */
+  holdSlotAndTake?(
+    slotKey: string,
+    limit: number,
+    bucketKey: string,
+    capacity: number,
+    refillPerSecond: number,
+  ): Promise<SlotWithToken | undefined>;
+  /**
+   * Gives `tokens` back to a token bucket (never above `capacity`; nothing
+   * when the bucket is full): tokens taken ahead with take(…, cost) and not
+   * spent. Optional, as holdSlotAndTake.
+   */
+  refund?(key: string, capacity: number, refillPerSecond: number, tokens: number): Promise<void>;
   /** A lease lock held for `ttlMs` unless renewed; undefined when someone else holds it. */
   acquire(key: string, ttlMs: number): Promise<Lease | undefined>;
   /**

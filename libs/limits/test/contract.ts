@@ -263,4 +263,54 @@ export async function limiterContract(t: TestContext, makeLimiter: () => Promise
     await assert.rejects(limiter.holdSlot(key, 0), RangeError);
     await assert.rejects(limiter.holdSlot("", 1), RangeError);
   });
+
+  await t.test(
+    "holdSlotAndTake: a slot and a token in one call; no token when the slot is refused; an unused token is refunded at release",
+    async () => {
+      assert.ok(limiter.holdSlotAndTake, "both limiters implement it");
+      const hold = limiter.holdSlotAndTake.bind(limiter);
+      const slots = freshKey("conn");
+      const bucket = freshKey("msgs");
+      // A bucket of 2 that refills one token per 1000 s: nothing refills during the test.
+      const first = await hold(slots, 2, bucket, 2, 0.001);
+      const second = await hold(slots, 2, bucket, 2, 0.001);
+      assert.ok(first && second);
+      assert.deepEqual([first.token.allowed, second.token.allowed], [true, true]);
+      assert.equal(second.token.remaining, 0);
+      assert.equal(await hold(slots, 2, bucket, 2, 0.001), undefined, "a third connection is refused");
+      await first.release(false);
+      const third = await hold(slots, 2, bucket, 2, 0.001);
+      assert.ok(third, "the released slot is free again");
+      assert.equal(third.token.allowed, false, "the bucket is empty: the slot is held, the token refused");
+      assert.ok(third.token.retryAfterMs > 0);
+      // Refund the token second never used: one token back, and only once.
+      await second.release(true);
+      await second.release(true);
+      await third.release(true); // its token was refused: nothing to give back
+      const r = await limiter.take(bucket, 2, 0.001);
+      assert.equal(r.allowed, true, "the refunded token is there");
+      assert.equal((await limiter.take(bucket, 2, 0.001)).allowed, false, "and only one");
+      // A refund never fills a bucket above capacity.
+      const full = freshKey("msgs");
+      const a = await hold(freshKey("conn"), 5, full, 3, 1000);
+      assert.ok(a?.token.allowed);
+      await sleep(20);
+      await a.release(true);
+      assert.equal((await limiter.take(full, 3, 1000)).remaining, 2, "capacity 3, one taken: 2 left");
+      await assert.rejects(hold(slots, 0, bucket, 2, 1), RangeError);
+      await assert.rejects(hold(slots, 1, "", 2, 1), RangeError);
+    },
+  );
+
+  await t.test("refund: tokens taken ahead go back, never above capacity", async () => {
+    assert.ok(limiter.refund, "both limiters implement it");
+    const key = freshKey("budget");
+    assert.equal((await limiter.take(key, 10, 0.001, 8)).remaining, 2);
+    await limiter.refund(key, 10, 0.001, 5);
+    assert.equal((await limiter.take(key, 10, 0.001, 0)).remaining, 7, "5 of the 8 came back");
+    await limiter.refund(key, 10, 0.001, 10);
+    assert.equal((await limiter.take(key, 10, 0.001, 1)).remaining, 9, "at most capacity");
+    await limiter.refund(freshKey("budget"), 10, 0.001, 3); // a full (absent) bucket stays full
+    await assert.rejects(limiter.refund(key, 10, 0.001, 11), RangeError);
+  });
 }

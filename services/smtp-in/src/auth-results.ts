@@ -59,8 +59,32 @@ function temperror(input: AuthInput, why: string): AuthVerdicts {
   };
 }
 
+/** A DKIM-Signature or ARC-* header field (RFC 6376 §3.5, RFC 8617 §4.1): the only ones that need the body. */
+const SIGNED = /(?:^|\n)(?:dkim-signature|arc-seal|arc-message-signature|arc-authentication-results)[ \t]*:/i;
+
+/**
+ * What mailauth needs to see of a message held in memory: the whole message
+ * when its header carries a DKIM or ARC signature (the body hash), otherwise
+ * only the header block and the empty line. Without a signature there is no
+ * body to verify, SPF and DMARC read only the envelope and From:, so the
+ * verdicts are the same and the body is not run through mailauth's parser.
+ */
+export function authInput(message: Buffer): Buffer {
+  let end = message.indexOf("\r\n\r\n");
+  let sep = 4;
+  const lf = message.indexOf("\n\n");
+  if (lf !== -1 && (end === -1 || lf < end)) {
+    end = lf;
+    sep = 2;
+  }
+  // No empty line: all header (or malformed); mailauth gets it as it is.
+  if (end === -1) return message;
+  const header = message.subarray(0, end + sep);
+  return SIGNED.test(header.toString("latin1")) ? message : header;
+}
+
 export async function checkAuthentication(
-  message: Readable,
+  message: Readable | Buffer,
   input: AuthInput,
   opts: AuthCheckOptions,
 ): Promise<AuthVerdicts> {
@@ -68,7 +92,7 @@ export async function checkAuthentication(
   const timeBox = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), opts.timeBoxMs);
   });
-  const check = authenticate(message, {
+  const check = authenticate(Buffer.isBuffer(message) ? authInput(message) : message, {
     ip: input.ip,
     helo: input.helo,
     sender: input.sender,
@@ -80,7 +104,7 @@ export async function checkAuthentication(
   try {
     const r = await Promise.race([check, timeBox]);
     if (r === "timeout") {
-      message.destroy();
+      if (!Buffer.isBuffer(message)) message.destroy();
       return temperror(input, "checks timed out");
     }
     if (r instanceof Error) return temperror(input, "check failed");

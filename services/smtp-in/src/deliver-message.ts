@@ -42,6 +42,12 @@ export interface DeliverContext {
   filter: InboundFilterOptions;
   /** Sieve and the other per-recipient filters of libs/delivery (undefined: INBOX or Junk only). */
   filtered: FilteredDelivery | undefined;
+  /**
+   * Messages up to this size (the spool keeps them in memory: SMTP_SPOOL_MEMORY_BYTES)
+   * are handed to the checks and the blob store as one buffer: one write and
+   * one hash per put instead of a stream per reader. 0: always streams.
+   */
+  bufferBytes?: number;
   /** Queues forwarded copies (libs/store outbound); absent: forwards are refused at DATA. */
   forward?: (
     blob: { key: string; size: number; messageId: string | null },
@@ -74,6 +80,13 @@ async function* prepend(head: Buffer, body: Readable): AsyncIterable<Uint8Array>
   for await (const chunk of body) yield chunk as Buffer;
 }
 
+/** The whole message as one buffer (the spool already holds it in memory). */
+async function readWhole(message: SpooledMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of message.open()) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, message.size);
+}
+
 export async function deliverMessage(
   ctx: DeliverContext,
   message: SpooledMessage,
@@ -81,8 +94,9 @@ export async function deliverMessage(
   client: ClientInfo,
   transactionId: string,
 ): Promise<DeliveryOutcome> {
+  const whole = message.size <= (ctx.bufferBytes ?? 0) ? await readWhole(message) : undefined;
   const auth = await checkAuthentication(
-    message.open(),
+    whole ?? message.open(),
     { ip: client.ip, helo: client.helo, sender: envelope.sender, hostname: ctx.hostname },
     { resolver: ctx.resolver, timeBoxMs: ctx.authTimeBoxMs },
   );
@@ -117,8 +131,9 @@ export async function deliverMessage(
   // Newest trace header on top (RFC 5321 §4.4), then the verdicts about it. Only
   // local copies (commitOnce) may leave a reclaimed blob's tombstone to the commit;
   // a forward's queue row has no such retry.
+  const head = Buffer.from(trace + auth.headers + verdict.headers, "utf8");
   const blob = await ctx.delivery.storeBlob(
-    prepend(Buffer.from(trace + auth.headers + verdict.headers, "utf8"), message.open()),
+    whole ? Buffer.concat([head, whole], head.length + whole.length) : prepend(head, message.open()),
     { tombstones: forwards.length > 0 ? "now" : "at-commit" },
   );
   // Per local recipient: INBOX, Junk, or wherever its Sieve script says (libs/delivery filters.ts);

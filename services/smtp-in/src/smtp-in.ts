@@ -5,7 +5,6 @@
  */
 import { performance } from "node:perf_hooks";
 import { DEFAULT_GROUP_COMMIT, Delivery, type FilteredDelivery, SieveFilter } from "@aerogram/delivery";
-import type { Slot } from "@aerogram/limits";
 import type { Logger } from "@aerogram/observability";
 import { type Runtime, runtimeTls, type ServiceHandle } from "@aerogram/runtime";
 import {
@@ -29,13 +28,13 @@ import {
   optionsFromLimits,
   type SmtpInOptions,
 } from "./options.ts";
-import { RateLimits } from "./rate-limits.ts";
+import { type ConnectionHold, RateLimits } from "./rate-limits.ts";
 import { type Recipient, RecipientPolicy } from "./recipient-policy.ts";
 
 interface SessionState {
   ip: string;
-  /** This connection's place in the per-IP limit, once counted. */
-  connectionSlot: Slot | undefined;
+  /** This connection's place in the per-IP limit (and its first message's token), once counted. */
+  connectionSlot: ConnectionHold | undefined;
   declaredSize: number;
   recipients: Recipient[];
   transactions: number;
@@ -226,7 +225,7 @@ export class SmtpInService {
     state.recipients = [];
     const size = address.args && typeof address.args.SIZE === "string" ? Number(address.args.SIZE) : 0;
     state.declaredSize = Number.isFinite(size) ? size : 0;
-    if (!(await this.limits.messageFromIp(state.ip))) {
+    if (!(await this.limits.messageFromIp(state.ip, state.connectionSlot))) {
       this.metrics.transactions.inc({ result: "rate_limited" });
       this.metrics.limitRefusals.inc({ limit: "messages_per_ip" });
       return cb(new SmtpReply(451, "4.7.1", "Too many messages from your address, try again later"));
@@ -310,6 +309,7 @@ export class SmtpInService {
           store: this.runtime.store,
           filter: this.opts.filter,
           filtered: this.filtered,
+          bufferBytes: this.opts.spoolMemoryBytes,
           forward: (blob, from, to) => this.forward(blob, from, to),
         },
         spooled,
@@ -393,6 +393,7 @@ export class SmtpInService {
     await this.learner?.stop();
     await this.listeners.drain(graceMs);
     this.deadlines.close();
+    this.limits.close();
   }
 }
 

@@ -1,11 +1,19 @@
 /**
- * The pure parts: the dedupe key, reverse names and the cached, time-boxed
- * resolver (the shared SMTP pieces are tested in libs/smtp).
+ * The pure parts: the dedupe key, reverse names, the cached, time-boxed
+ * resolver and the authentication checks against a test resolver (the shared
+ * SMTP pieces are tested in libs/smtp).
  */
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { Readable } from "node:stream";
 import { test } from "node:test";
+import { MemoryLimiter } from "@aerogram/limits";
+import { createLogger } from "@aerogram/observability";
+import { dkimSign } from "mailauth/lib/dkim/sign.js";
+import { authInput, checkAuthentication } from "../src/auth-results.ts";
 import { dedupeKey } from "../src/dedupe.ts";
 import { createCachedResolver } from "../src/dns-resolver.ts";
+import { RateLimits } from "../src/rate-limits.ts";
 import { reverseName } from "../src/smtp-in.ts";
 
 test("dedupe key: recipient order and case don't matter; body, sender, recipients and Message-ID do", () => {
@@ -53,4 +61,107 @@ test("resolver: time-boxed, failures and answers cached, concurrent lookups shar
   assert.deepEqual(b, a);
   await ok("x.test", "TXT");
   assert.equal(answers, 1);
+});
+
+test("authentication checks: a message without a signature is checked on its header alone, a signed one on its body too", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const spki = publicKey.export({ type: "spki", format: "der" }).toString("base64");
+  const txt: Record<string, string[][]> = {
+    "sel._domainkey.signer.test": [[`v=DKIM1; k=rsa; p=${spki}`]],
+    "signer.test": [["v=spf1 ip4:192.0.2.10 -all"]],
+    "_dmarc.signer.test": [["v=DMARC1; p=reject"]],
+  };
+  const resolver = async (name: string, rrtype: string) => {
+    const answer = rrtype === "TXT" ? txt[name.toLowerCase()] : undefined;
+    if (answer) return answer;
+    throw Object.assign(new Error(`${name} ${rrtype}: not found`), { code: "ENOTFOUND" });
+  };
+  const body = `${"A line of the body.\r\n".repeat(50)}`;
+  const unsigned = Buffer.from(
+    `From: <alice@signer.test>\r\nTo: <bob@example.test>\r\nSubject: hi\r\n\r\n${body}`,
+  );
+  const input = {
+    ip: "192.0.2.10",
+    helo: "mx.signer.test",
+    sender: "alice@signer.test",
+    hostname: "mx.test",
+  };
+  const opts = { resolver, timeBoxMs: 3000 };
+
+  // Unsigned: only the header block and its empty line go to mailauth; the verdicts are those of the whole.
+  const header = authInput(unsigned);
+  assert.equal(header.toString(), unsigned.toString().slice(0, unsigned.indexOf("\r\n\r\n") + 4));
+  const fromHeader = await checkAuthentication(unsigned, input, opts);
+  const fromStream = await checkAuthentication(Readable.from([unsigned]), input, opts);
+  assert.deepEqual(
+    [fromHeader.spf, fromHeader.dkim, fromHeader.dmarc, fromHeader.arc],
+    ["pass", "none", "pass", "none"],
+  );
+  assert.deepEqual(
+    [fromStream.spf, fromStream.dkim, fromStream.dmarc, fromStream.arc],
+    [fromHeader.spf, fromHeader.dkim, fromHeader.dmarc, fromHeader.arc],
+  );
+  assert.equal(authInput(Buffer.from("Subject: no body")).toString(), "Subject: no body");
+
+  // Signed: the whole message goes, so the body hash is checked (a changed body fails).
+  // mailauth reads signatureData (its .d.ts declares top-level fields it ignores).
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" });
+  const signed = await dkimSign(unsigned, {
+    signatureData: [{ signingDomain: "signer.test", selector: "sel", privateKey: pem }],
+  } as never);
+  assert.deepEqual(signed.errors, []);
+  const message = Buffer.concat([Buffer.from(signed.signatures), unsigned]);
+  assert.equal(authInput(message), message, "a DKIM-Signature: the whole message");
+  const good = await checkAuthentication(message, input, opts);
+  assert.equal(good.dkim, "pass");
+  assert.equal(good.dmarc, "pass");
+  const tampered = Buffer.from(message.toString().replace("A line of the body.", "A line of the bodY."));
+  const bad = await checkAuthentication(tampered, { ...input, ip: "198.51.100.1" }, opts);
+  // mailauth reports a body hash mismatch as neutral (RFC 6376 §6.1.3), with the reason.
+  assert.equal(bad.dkim, "neutral", "the body was hashed");
+  assert.match(bad.headers, /body hash did not verify/);
+  assert.equal(bad.spf, "fail");
+  assert.equal(bad.dmarc, "fail");
+  const arc = Buffer.from(`ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.test; s=s; b=abc\r\n${unsigned}`);
+  assert.equal(authInput(arc), arc, "an ARC set: the whole message");
+});
+
+test("per-recipient rate: budgets taken ahead never let more through than the limit, across replicas, and go back unspent", async () => {
+  const limiter = new MemoryLimiter();
+  const log = createLogger({ level: "silent" });
+  // 1200 a minute: budgets grow to 16 tokens (≤ 5% of the bucket).
+  const opts = { connectionsPerIp: 0, messagesPerMinutePerIp: 0, messagesPerMinutePerRecipient: 1200 };
+  const a = new RateLimits(limiter, opts, log);
+  const b = new RateLimits(limiter, opts, log);
+  let calls = 0;
+  const take = limiter.take.bind(limiter);
+  limiter.take = (...args) => {
+    calls++;
+    return take(...args);
+  };
+  let allowed = 0;
+  for (let i = 0; i < 1300; i++) if (await (i % 3 ? a : b).messageToAccount(7)) allowed++;
+  // The bucket refills 20 a second: a few more than the 1200 may be due while this runs, never 1300.
+  assert.ok(allowed >= 1200 && allowed < 1240, `allowed ${allowed}`);
+  assert.ok(calls < 1300 / 4, `${calls} limiter calls for 1300 messages: budgets were taken`);
+  // Unspent budgets go back: another account, a few messages, then both replicas close.
+  const fresh = async (n: number, who: RateLimits) => {
+    for (let i = 0; i < n; i++) assert.ok(await who.messageToAccount(8));
+  };
+  await fresh(5, a); // budgets 1, 2, 4: 7 tokens taken, 5 spent
+  a.close();
+  b.close();
+  await new Promise((r) => setImmediate(r));
+  const left = await limiter.take("smtp:msg-rcpt:8", 1200, 20, 0);
+  assert.ok(
+    left.remaining >= 1195 && left.remaining <= 1196,
+    `remaining ${left.remaining}: the 2 unspent came back`,
+  );
+  // A limit too small for budgets: one call per message, exactly the limit.
+  const small = new RateLimits(limiter, { ...opts, messagesPerMinutePerRecipient: 3 }, log);
+  const results = [];
+  for (let i = 0; i < 5; i++) results.push(await small.messageToAccount(9));
+  assert.deepEqual(results, [true, true, true, false, false]);
+  small.close();
+  await limiter.close();
 });

@@ -295,10 +295,12 @@ async function loadAerogram(messageBytes: { total: number }): Promise<{ server: 
   // written), "with" = the background indexer running beside the deliveries as the
   // lifecycle service runs it; its CPU counts until the last row is written.
   // The ack time is until the last delivery is acknowledged.
-  const cost: Record<"with" | "without", { ms: number[]; cpu: number[] }> = {
-    with: { ms: [], cpu: [] },
-    without: { ms: [], cpu: [] },
+  const cost: Record<"with" | "without", { ms: number[]; cpu: number[]; perSecond: number[] }> = {
+    with: { ms: [], cpu: [], perSecond: [] },
+    without: { ms: [], cpu: [], perSecond: [] },
   };
+  /** Backlog left when a "with" round's last delivery was acknowledged, and the drain after it (ms). */
+  const keepingUp: { backlog: number[]; drainMs: number[] } = { backlog: [], drainMs: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of round % 2 ? (["without", "with"] as const) : (["with", "without"] as const)) {
       // what the last "without" round left unindexed is not this round's work
@@ -311,12 +313,17 @@ async function loadAerogram(messageBytes: { total: number }): Promise<{ server: 
       const t0 = performance.now();
       const c0 = ownCpu() + (await backendCpu());
       await deliverAll(first, DELIVERY_SAMPLE, scratch.id);
-      cost[mode].ms.push((performance.now() - t0) / DELIVERY_SAMPLE);
+      const elapsed = performance.now() - t0;
+      cost[mode].ms.push(elapsed / DELIVERY_SAMPLE);
+      cost[mode].perSecond.push((DELIVERY_SAMPLE * 1000) / elapsed);
       if (background) {
+        keepingUp.backlog.push((await runtime.store.search.backlog()).messages);
+        const d0 = performance.now();
         // the worker finishes its batch; what came after its last look is one more pass
         await background.stop();
         await background.runOnce();
         await flushGin();
+        keepingUp.drainMs.push(performance.now() - d0);
       }
       cost[mode].cpu.push(((ownCpu() + (await backendCpu()) - c0) * 1000) / DELIVERY_SAMPLE);
     }
@@ -376,10 +383,14 @@ async function loadAerogram(messageBytes: { total: number }): Promise<{ server: 
   const imap = new ImapServer(runtime);
   const endpoints = await imap.listen({ port: 0, host: "127.0.0.1" });
   const port = Number(/:(\d+)/.exec(endpoints[0]!)![1]);
-  const m = (k: "with" | "without", f: "ms" | "cpu") => summary(cost[k][f]);
+  const m = (k: "with" | "without", f: "ms" | "cpu" | "perSecond") => summary(cost[k][f]);
   const fmt = (s: { min: number; median: number; max: number }) =>
     `${s.min.toFixed(2)} / ${s.median.toFixed(2)} / ${s.max.toFixed(2)}`;
   const note =
+    `delivery throughput (msg/s, concurrency ${CONCURRENCY}, ${DELIVERY_SAMPLE} per round and mode, alternating, min/median/max of ${ROUNDS}): ` +
+    `indexer running ${fmt(m("with", "perSecond"))}, indexer off ${fmt(m("without", "perSecond"))} → ` +
+    `${((1 - m("with", "perSecond").median / m("without", "perSecond").median) * 100).toFixed(1)}% slower; ` +
+    `backlog at the last ack ${keepingUp.backlog.join("/")} messages, drained ${keepingUp.drainMs.map((x) => x.toFixed(0)).join("/")} ms after it\n` +
     `delivery (ms/msg, concurrency ${CONCURRENCY}, min/median/max of ${ROUNDS}): with index ${fmt(m("with", "ms"))}, ` +
     `without ${fmt(m("without", "ms"))} → ack slowdown ${((m("with", "ms").median / m("without", "ms").median - 1) * 100).toFixed(1)}%; ` +
     `CPU ms/msg (ours + PostgreSQL, the background indexing included) with ${fmt(m("with", "cpu"))}, without ${fmt(m("without", "cpu"))} → ` +

@@ -492,6 +492,46 @@ describe("THREAD (RFC 5256 §3)", () => {
     );
   });
 
+  test("REFERENCES: two root dummies of one subject merge with every child kept (RFC 5256 §3 (6)(A))", async () => {
+    const c = await RawClient.connect(gateway.port);
+    await c.login(user.user, user.pass);
+    await c.command("CREATE Dummies");
+    // 1 and 2 reply to a missing <x1@d>, 3 and 4 to a missing <x2@d>: two dummy roots, subject "topic"
+    for (const [n, parent] of [
+      [1, "x1"],
+      [2, "x1"],
+      [3, "x2"],
+      [4, "x2"],
+    ] as const)
+      assert.match(
+        await append(
+          c,
+          "Dummies",
+          msg(
+            {
+              From: "a@d",
+              Subject: "Re: Topic",
+              Date: `Wed, ${n} Jan 2020 10:00:00 +0000`,
+              "Message-ID": `<r${n}@d>`,
+              "In-Reply-To": `<${parent}@d>`,
+              References: `<${parent}@d>`,
+            },
+            "x\r\n",
+          ),
+        ),
+        /OK/,
+      );
+    await c.command("SELECT Dummies");
+    try {
+      assert.equal(
+        untaggedLine(await c.command("UID THREAD REFERENCES UTF-8 ALL"), "THREAD"),
+        "* THREAD ((1)(2)(3)(4))",
+      );
+    } finally {
+      c.close();
+    }
+  });
+
   test("with search keys and sequence numbers", async () => {
     assert.match(
       await client.command('THREAD REFERENCES UTF-8 BODY "unrelated"'),

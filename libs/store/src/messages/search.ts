@@ -74,12 +74,12 @@ const DATE_OPERATORS = { before: "<", on: "=", since: ">=" } as const;
 
 /**
  * All of `criteria` must match (an empty list matches every message).
- * `vocabulary`: the full-text keys' vocabulary words (fullTextVocabulary);
+ * `vocabulary`: the full-text keys' vocabulary ids (fullTextVocabulary);
  * a pattern not in it reads the bodies instead of the words.
  */
 export function compileSearch(
   criteria: readonly MessageCriterion[],
-  vocabulary: ReadonlyMap<string, readonly string[] | null> = new Map(),
+  vocabulary: ReadonlyMap<string, readonly number[] | null> = new Map(),
 ): CompiledSearch {
   const params: unknown[] = [];
   const param = (value: unknown) => {
@@ -148,7 +148,7 @@ export async function searchUids(
 export function fullTextVocabulary(
   db: Queryable,
   criteria: readonly MessageCriterion[],
-): Promise<Map<string, readonly string[] | null>> {
+): Promise<Map<string, readonly number[] | null>> {
   const patterns: string[] = [];
   const walk = (c: MessageCriterion): void => {
     if (c.kind === "fullText") patterns.push(...vocabularyPatterns(c.scope, c.value));

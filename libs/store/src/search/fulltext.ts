@@ -9,7 +9,7 @@
  * exactly when it occurs inside one of the body's words (maximal runs of word
  * characters, `bodyWords`), so the vocabulary's words containing it (a trigram
  * LIKE over short strings) and the rows holding one of those (GIN over
- * `body_words`, exact) are the answer, and no body is read. Rows without
+ * `body_word_ids`, exact) are the answer, and no body is read. Rows without
  * words (written before 080, or with an overlong word) take the LIKE. Other
  * needles ("café au", "a.b") are narrowed by the words their runs of word
  * characters must be, then checked with the LIKE (migration 096, fullTextSql).
@@ -79,23 +79,25 @@ export function vocabularyPatterns(scope: "body" | "text" | "header", needle: st
   if (scope === "header") return [];
   const clean = needle.replaceAll("\0", " ").toLowerCase();
   if (ONLY_WORD_CHARACTERS.test(clean)) return [likePattern(clean)];
-  return needleWords(clean).patterns;
+  const { exact, patterns } = needleWords(clean);
+  // a whole word is a pattern without wildcards (word characters need no escaping)
+  return [...exact, ...patterns];
 }
 
 /**
- * The vocabulary's words matching each pattern (one statement), or null for
- * a pattern matching more than MAX_VOCABULARY_MATCHES (too many to narrow).
- * Read before the search's statement so the planner sees the actual words.
+ * The ids of the vocabulary's words matching each pattern (one statement), or
+ * null for a pattern matching more than MAX_VOCABULARY_MATCHES (too many to
+ * narrow). Read before the search's statement.
  */
 export async function resolveVocabulary(
   db: Queryable,
   patterns: readonly string[],
-): Promise<Map<string, readonly string[] | null>> {
-  const out = new Map<string, readonly string[] | null>();
+): Promise<Map<string, readonly number[] | null>> {
+  const out = new Map<string, readonly number[] | null>();
   const unique = [...new Set(patterns)];
   if (unique.length === 0) return out;
-  const { rows } = await db.query<{ pattern: string; words: string[] | null }>(
-    `SELECT p.pattern, ARRAY(SELECT v.word FROM search_vocabulary v WHERE v.word LIKE p.pattern LIMIT $2) AS words
+  const { rows } = await db.query<{ pattern: string; words: number[] | null }>(
+    `SELECT p.pattern, ARRAY(SELECT v.id FROM search_vocabulary v WHERE v.word LIKE p.pattern LIMIT $2) AS words
        FROM unnest($1::text[]) AS p(pattern)`,
     [unique, MAX_VOCABULARY_MATCHES + 1],
   );
@@ -115,7 +117,7 @@ export async function resolveVocabulary(
  * index over the full bodies, half of the indexing's PostgreSQL CPU), with
  * `vocabulary` (resolveVocabulary of vocabularyPatterns) giving the words of
  * each pattern: a needle of word characters is in the rows holding one of
- * the words containing it (GIN over `body_words`, exact: no body is read);
+ * the words containing it (GIN over `body_word_ids`, exact: no body is read);
  * any other needle is in rows holding the words its runs must be
  * (needleWords), rechecked with the LIKE over their body. A pattern with too
  * many words (null, or missing) doesn't narrow; with nothing left to narrow,
@@ -128,25 +130,29 @@ export function fullTextSql(
   scope: "body" | "text" | "header",
   needle: string,
   param: (value: unknown) => string,
-  vocabulary: ReadonlyMap<string, readonly string[] | null>,
+  vocabulary: ReadonlyMap<string, readonly number[] | null>,
 ): string {
   const clean = needle.replaceAll("\0", " ").toLowerCase();
   const p = param(likePattern(clean));
-  const unworded = `s.body_words IS NULL AND s.body LIKE ${p}`;
-  // the list behind a sub-select: seeing its words, the planner filtered every row with them (a seq scan
+  const unworded = `s.body_word_ids IS NULL AND s.body LIKE ${p}`;
+  // the ids behind a sub-select: seeing them, the planner filtered every row with them (a seq scan
   // comparing each row's words with each listed word: 4.6 s at 10,000 rows against 0.5 s through the GIN)
-  const list = (words: readonly string[]) => `ARRAY(SELECT unnest(${param(words)}::text[]))`;
+  const list = (ids: readonly number[]) => `ARRAY(SELECT unnest(${param(ids)}::integer[]))`;
   const body = (): string[] => {
     if (ONLY_WORD_CHARACTERS.test(clean)) {
-      const words = vocabulary.get(likePattern(clean));
-      return words ? [`s.body_words && ${list(words)}`, unworded] : [`s.body LIKE ${p}`];
+      const ids = vocabulary.get(likePattern(clean));
+      return ids ? [`s.body_word_ids && ${list(ids)}`, unworded] : [`s.body LIKE ${p}`];
     }
     const { exact, patterns } = needleWords(clean);
-    const conditions = exact.length ? [`s.body_words @> ${list(exact)}`] : [];
-    for (const pattern of patterns) {
-      const words = vocabulary.get(pattern);
-      if (words) conditions.push(`s.body_words && ${list(words)}`);
-    }
+    const whole = exact.map((word) => vocabulary.get(word));
+    const partial = patterns.map((pattern) => vocabulary.get(pattern));
+    // a word no message has: only rows without words can match (decided before binding anything,
+    // since a bound parameter the statement doesn't use has no type)
+    if ([...whole, ...partial].some((ids) => ids?.length === 0)) return [unworded];
+    const conditions: string[] = [];
+    const wholeIds = whole.flatMap((ids) => ids ?? []);
+    if (wholeIds.length) conditions.push(`s.body_word_ids @> ${list(wholeIds)}`);
+    for (const ids of partial) if (ids) conditions.push(`s.body_word_ids && ${list(ids)}`);
     // nothing narrows (" ", "...", "a b"): every row is a candidate
     return conditions.length
       ? [`${conditions.join(" AND ")} AND s.body LIKE ${p}`, unworded]

@@ -134,10 +134,24 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
 async function vocabularyIds(db: Queryable, words: readonly string[]): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
   if (words.length === 0) return ids;
-  const sorted = [...words].sort();
+  // a word's id never changes (the vocabulary only grows): most of a batch's words are known here
+  let cache = knownIds.get(db);
+  if (!cache || cache.size > MAX_CACHED_IDS) {
+    cache = new Map();
+    knownIds.set(db, cache);
+  }
+  for (const w of words) {
+    const id = cache.get(w);
+    if (id !== undefined) ids.set(w, id);
+  }
+  const sorted = words.filter((w) => !ids.has(w)).sort();
+  if (sorted.length === 0) return ids;
   const lookup = async () => {
+    // a range, not "=": pg_trgm's GIN also answers "=", and on a young vocabulary the planner
+    // chose it for "word = ANY(thousands of words)" (40 s per batch); only the btree answers this
     const { rows } = await db.query<{ id: number; word: string }>(
-      "SELECT id, word FROM search_vocabulary WHERE word = ANY($1::text[])",
+      `SELECT w.word, v.id FROM unnest($1::text[]) AS w(word)
+         JOIN LATERAL (SELECT v.id FROM search_vocabulary v WHERE v.word >= w.word AND v.word <= w.word) v ON true`,
       [sorted],
     );
     for (const r of rows) ids.set(r.word, r.id);
@@ -152,8 +166,16 @@ async function vocabularyIds(db: Queryable, words: readonly string[]): Promise<M
     for (const r of rows) ids.set(r.word, r.id);
     if (ids.size < words.length) await lookup();
   }
+  for (const w of sorted) {
+    const id = ids.get(w);
+    if (id !== undefined) cache.set(w, id);
+  }
   return ids;
 }
+
+/** Vocabulary ids seen, per database (the pool): a cache, dropped whole past MAX_CACHED_IDS. */
+const knownIds = new WeakMap<Queryable, Map<string, number>>();
+const MAX_CACHED_IDS = 500_000;
 
 /**
  * COPY/MOVE inside their transaction (before MOVE deletes the source rows):

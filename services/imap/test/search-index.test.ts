@@ -239,7 +239,9 @@ describe("SEARCH through the full-text index", () => {
     await c.command("SELECT Words");
     const box = (await gateway.runtime.store.mailboxes.byName(user.id, "Words"))!;
     const { rows } = await gateway.runtime.store.pool.query<{ uid: number; body_words: string[] | null }>(
-      "SELECT uid, body_words FROM message_search WHERE mailbox_id = $1 ORDER BY uid",
+      `SELECT uid, CASE WHEN body_word_ids IS NOT NULL THEN ARRAY(SELECT v.word FROM unnest(body_word_ids) i
+              JOIN search_vocabulary v ON v.id = i) END AS body_words
+         FROM message_search WHERE mailbox_id = $1 ORDER BY uid`,
       [box.id],
     );
     assert.deepEqual(rows[0]!.body_words?.sort(), ["supercalifragilistic", "the", "twice", "word"]);
@@ -256,6 +258,115 @@ describe("SEARCH through the full-text index", () => {
         ['UID SEARCH BODY "wordx"', "* SEARCH"],
       ] as const)
         assert.equal(untaggedLine(await c.command(command), "SEARCH"), answer, command);
+    } finally {
+      c.close();
+    }
+  });
+
+  test("any needle, inside words, across words, non-ASCII, in headers: the index answers as the blob scan does", async () => {
+    const c = await RawClient.connect(gateway.port);
+    await c.login(user.user, user.pass);
+    await c.command("CREATE Needles");
+    const texts = [
+      msg(
+        { From: "Ana <ana@needle.example>", Subject: "Quarterly report, final", "Message-ID": "<n1@needle>" },
+        "The quarterly report is final. See a.b and foo-bar; café au lait.\r\n",
+      ),
+      msg(
+        { From: "bo@needle.example", Subject: "Straße", "Content-Type": "text/plain; charset=utf-8" },
+        "ΟΔΟΣ Straße — naïve résumé, 2024-01-05 at 10:30. report-final\r\n",
+      ),
+      msg({ From: "cy@needle.example", Subject: "words" }, "reporting finally, a b ab ba. final report\r\n"),
+      // more than MAX_VOCABULARY_MATCHES words containing "zq": the needle reads the bodies instead
+      msg(
+        { From: "di@needle.example", Subject: "many" },
+        `${Array.from({ length: 260 }, (_, i) => `zq${i}`).join(" ")} end.\r\n`,
+      ),
+      msg({ From: "ed@needle.example", Subject: "long" }, `${"w".repeat(120)} report final\r\n`),
+    ];
+    for (const text of texts) assert.match(await append(c, "Needles", text), /OK/);
+    await c.command("SELECT Needles");
+    const needles = [
+      "report",
+      "REPORT",
+      "port",
+      "eport fin",
+      "report, final",
+      "report final",
+      "report-final",
+      "ort is fin",
+      "a.b",
+      "a b",
+      "b a",
+      "foo-bar",
+      "o-b",
+      "café au",
+      "CAFÉ AU LAIT",
+      "au l",
+      "é au",
+      "straße",
+      "STRASSE",
+      "ΟΔΟΣ",
+      "οδος",
+      "naïve rés",
+      "ïve",
+      "2024-01",
+      "-01-",
+      "10:30",
+      ":",
+      ".",
+      " ",
+      ", ",
+      "—",
+      "zq",
+      "zq17",
+      "q17 z",
+      "zq259 end",
+      "9 e",
+      "needle.example",
+      "ana@needle",
+      "quarterly report,",
+      "nally, a",
+      "w report",
+      "wwww",
+      "ww rep",
+      "",
+      "x y z",
+    ];
+    const answers = async (key: "BODY" | "TEXT") => {
+      const out: string[] = [];
+      for (const n of needles)
+        out.push(untaggedLine(await c.command(`UID SEARCH CHARSET UTF-8 ${key} "${n}"`), "SEARCH"));
+      return out;
+    };
+    try {
+      const scanned = { BODY: await answers("BODY"), TEXT: await answers("TEXT") };
+      await createSearchIndexWorker(gateway.runtime).runOnce();
+      const box = (await gateway.runtime.store.mailboxes.byName(user.id, "Needles"))!;
+      const { rows } = await gateway.runtime.store.pool.query<{ n: number; worded: number }>(
+        "SELECT count(*)::int AS n, count(body_word_ids)::int AS worded FROM message_search WHERE mailbox_id = $1",
+        [box.id],
+      );
+      assert.deepEqual(rows[0], { n: 5, worded: 4 }, "every message indexed, one without words (overlong)");
+      for (const key of ["BODY", "TEXT"] as const) {
+        const indexed = await answers(key);
+        for (let i = 0; i < needles.length; i++)
+          assert.equal(indexed[i], scanned[key][i], `${key} "${needles[i]}": the index against the scan`);
+      }
+      // a few spelled out, so the reference itself is checked
+      assert.deepEqual(scanned.BODY.slice(0, 8), [
+        "* SEARCH 1 2 3 5",
+        "* SEARCH 1 2 3 5",
+        "* SEARCH 1 2 3 5",
+        "* SEARCH 5",
+        "* SEARCH",
+        "* SEARCH 5",
+        "* SEARCH 2",
+        "* SEARCH 1",
+      ]);
+      assert.equal(scanned.TEXT[needles.indexOf("report, final")], "* SEARCH 1", "in the Subject only");
+      assert.equal(scanned.BODY[needles.indexOf("zq")], "* SEARCH 4");
+      assert.equal(scanned.BODY[needles.indexOf("q17 z")], "* SEARCH 4");
     } finally {
       c.close();
     }
@@ -381,6 +492,46 @@ describe("THREAD (RFC 5256 §3)", () => {
       await client.command("UID THREAD REFERENCES UTF-8 ALL"),
       /\* THREAD \(\(2 1\)\(7\)\)\(\(3 4\)\(6\)\)\(5\)\r\n/,
     );
+  });
+
+  test("REFERENCES: two root dummies of one subject merge with every child kept (RFC 5256 §3 (6)(A))", async () => {
+    const c = await RawClient.connect(gateway.port);
+    await c.login(user.user, user.pass);
+    await c.command("CREATE Dummies");
+    // 1 and 2 reply to a missing <x1@d>, 3 and 4 to a missing <x2@d>: two dummy roots, subject "topic"
+    for (const [n, parent] of [
+      [1, "x1"],
+      [2, "x1"],
+      [3, "x2"],
+      [4, "x2"],
+    ] as const)
+      assert.match(
+        await append(
+          c,
+          "Dummies",
+          msg(
+            {
+              From: "a@d",
+              Subject: "Re: Topic",
+              Date: `Wed, ${n} Jan 2020 10:00:00 +0000`,
+              "Message-ID": `<r${n}@d>`,
+              "In-Reply-To": `<${parent}@d>`,
+              References: `<${parent}@d>`,
+            },
+            "x\r\n",
+          ),
+        ),
+        /OK/,
+      );
+    await c.command("SELECT Dummies");
+    try {
+      assert.equal(
+        untaggedLine(await c.command("UID THREAD REFERENCES UTF-8 ALL"), "THREAD"),
+        "* THREAD ((1)(2)(3)(4))",
+      );
+    } finally {
+      c.close();
+    }
   });
 
   test("with search keys and sequence numbers", async () => {

@@ -9,7 +9,7 @@
  * (`{ kind: "uids" }`).
  */
 import type { Queryable } from "../db.ts";
-import { fullTextSql } from "../search/fulltext.ts";
+import { fullTextSql, resolveVocabulary, vocabularyPatterns } from "../search/fulltext.ts";
 
 /** Header fields with a decoded column of their own (filled at delivery by libs/mime). */
 export const INDEXED_HEADER_COLUMNS = {
@@ -72,8 +72,15 @@ export interface CompiledSearch {
 
 const DATE_OPERATORS = { before: "<", on: "=", since: ">=" } as const;
 
-/** All of `criteria` must match (an empty list matches every message). */
-export function compileSearch(criteria: readonly MessageCriterion[]): CompiledSearch {
+/**
+ * All of `criteria` must match (an empty list matches every message).
+ * `vocabulary`: the full-text keys' vocabulary ids (fullTextVocabulary);
+ * a pattern not in it reads the bodies instead of the words.
+ */
+export function compileSearch(
+  criteria: readonly MessageCriterion[],
+  vocabulary: ReadonlyMap<string, readonly number[] | null> = new Map(),
+): CompiledSearch {
   const params: unknown[] = [];
   const param = (value: unknown) => {
     params.push(value);
@@ -99,7 +106,7 @@ export function compileSearch(criteria: readonly MessageCriterion[]): CompiledSe
       case "header":
         return contains(INDEXED_HEADER_COLUMNS[c.field], c.value);
       case "fullText": {
-        const indexed = fullTextSql(c.scope, c.value, param);
+        const indexed = fullTextSql(c.scope, c.value, param, vocabulary);
         return c.scanned.length ? `(${indexed} OR uid = ANY(${param(c.scanned)}::bigint[]))` : indexed;
       }
       case "internalDate":
@@ -129,10 +136,28 @@ export async function searchUids(
   mailboxId: number,
   criteria: readonly MessageCriterion[],
 ): Promise<number[]> {
-  const { where, params } = compileSearch(criteria);
+  const { where, params } = compileSearch(criteria, await fullTextVocabulary(db, criteria));
   const { rows } = await db.query<{ uid: number }>(
     `SELECT uid FROM messages WHERE mailbox_id = $1 AND (${where}) ORDER BY uid`,
     [mailboxId, ...params],
   );
   return rows.map((r) => r.uid);
+}
+
+/** The vocabulary words of every full-text key in `criteria`, in one statement (none without such a key). */
+export function fullTextVocabulary(
+  db: Queryable,
+  criteria: readonly MessageCriterion[],
+): Promise<Map<string, readonly number[] | null>> {
+  const patterns: string[] = [];
+  const walk = (c: MessageCriterion): void => {
+    if (c.kind === "fullText") patterns.push(...vocabularyPatterns(c.scope, c.value));
+    else if (c.kind === "not") walk(c.operand);
+    else if (c.kind === "or") {
+      walk(c.left);
+      walk(c.right);
+    } else if (c.kind === "and") c.operands.forEach(walk);
+  };
+  criteria.forEach(walk);
+  return resolveVocabulary(db, patterns);
 }

@@ -47,8 +47,18 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
   const col = <T>(f: (r: SearchRow) => T) => rows.map(f);
   const bodies = rows.map((r) => noNul(r.body));
   const words = bodies.map(bodyWords);
-  // the batch's words, sorted: concurrent writers insert shared words in one order (no deadlock)
-  const vocabulary = [...new Set(words.flatMap((w) => w ?? []))].sort();
+  const ids = await vocabularyIds(db, [...new Set(words.flatMap((w) => w ?? []))]);
+  // a word without an id can't happen (it was just inserted); such a row would take the LIKE, still right
+  const wordIds = words.map((list) => {
+    if (list === null) return null;
+    const out: number[] = [];
+    for (const w of list) {
+      const id = ids.get(w);
+      if (id === undefined) return null;
+      out.push(id);
+    }
+    return `{${out.join(",")}}`;
+  });
   const { rows: written } = await db.query<{ n: number }>(
     `WITH r AS (
        SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
@@ -56,19 +66,17 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
                             $15::text[])
          AS r(mailbox_id, uid, header, body, names, complete, base_subject, reply_or_forward, from_mailbox,
               to_mailbox, cc_mailbox, display_from, display_to, refs, words)
-     ), vocabulary AS (
-       INSERT INTO search_vocabulary (word) SELECT unnest($16::text[]) ON CONFLICT DO NOTHING
      ), ins AS (
        INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
                                    reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
-                                   display_to, refs, body_words)
+                                   display_to, refs, body_word_ids)
        SELECT r.mailbox_id, r.uid, r.header, r.body, ARRAY(SELECT jsonb_array_elements_text(r.names::jsonb)),
               r.complete, r.base_subject, r.reply_or_forward, r.from_mailbox, r.to_mailbox, r.cc_mailbox,
               r.display_from, r.display_to, ARRAY(SELECT jsonb_array_elements_text(r.refs::jsonb)),
-              CASE WHEN r.words IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.words::jsonb)) END
+              r.words::integer[]
          FROM r JOIN messages m ON m.mailbox_id = r.mailbox_id AND m.uid = r.uid
        ON CONFLICT (mailbox_id, uid) DO UPDATE SET
-         header = EXCLUDED.header, body = EXCLUDED.body, body_words = EXCLUDED.body_words,
+         header = EXCLUDED.header, body = EXCLUDED.body, body_word_ids = EXCLUDED.body_word_ids,
          attachment_names = EXCLUDED.attachment_names,
          complete = EXCLUDED.complete, base_subject = EXCLUDED.base_subject,
          reply_or_forward = EXCLUDED.reply_or_forward, from_mailbox = EXCLUDED.from_mailbox,
@@ -109,12 +117,65 @@ export async function writeSearchRows(db: Queryable, rows: readonly SearchRow[])
       col((r) => noNul(r.displayFrom)),
       col((r) => noNul(r.displayTo)),
       col((r) => JSON.stringify(r.refs.map(noNul))),
-      words.map((w) => (w === null ? null : JSON.stringify(w))),
-      vocabulary,
+      wordIds,
     ],
   );
   return written[0]?.n ?? 0;
 }
+
+/**
+ * The vocabulary ids of `words` (distinct), adding the words it lacks. Two
+ * statements: the second's snapshot sees a word a concurrent indexer added
+ * (the first waited for it on the conflict). Only missing words are inserted,
+ * so the identity advances by new words, not by every word of every batch;
+ * they go in sorted, so concurrent writers take shared words' locks in one
+ * order (no deadlock).
+ */
+async function vocabularyIds(db: Queryable, words: readonly string[]): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  if (words.length === 0) return ids;
+  // a word's id never changes (the vocabulary only grows): most of a batch's words are known here
+  let cache = knownIds.get(db);
+  if (!cache || cache.size > MAX_CACHED_IDS) {
+    cache = new Map();
+    knownIds.set(db, cache);
+  }
+  for (const w of words) {
+    const id = cache.get(w);
+    if (id !== undefined) ids.set(w, id);
+  }
+  const sorted = words.filter((w) => !ids.has(w)).sort();
+  if (sorted.length === 0) return ids;
+  const lookup = async () => {
+    // a range, not "=": pg_trgm's GIN also answers "=", and on a young vocabulary the planner
+    // chose it for "word = ANY(thousands of words)" (40 s per batch); only the btree answers this
+    const { rows } = await db.query<{ id: number; word: string }>(
+      `SELECT w.word, v.id FROM unnest($1::text[]) AS w(word)
+         JOIN LATERAL (SELECT v.id FROM search_vocabulary v WHERE v.word >= w.word AND v.word <= w.word) v ON true`,
+      [sorted],
+    );
+    for (const r of rows) ids.set(r.word, r.id);
+  };
+  await lookup();
+  const missing = sorted.filter((w) => !ids.has(w));
+  if (missing.length) {
+    const { rows } = await db.query<{ id: number; word: string }>(
+      "INSERT INTO search_vocabulary (word) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id, word",
+      [missing],
+    );
+    for (const r of rows) ids.set(r.word, r.id);
+    if (ids.size < words.length) await lookup();
+  }
+  for (const w of sorted) {
+    const id = ids.get(w);
+    if (id !== undefined) cache.set(w, id);
+  }
+  return ids;
+}
+
+/** Vocabulary ids seen, per database (the pool): a cache, dropped whole past MAX_CACHED_IDS. */
+const knownIds = new WeakMap<Queryable, Map<string, number>>();
+const MAX_CACHED_IDS = 500_000;
 
 /**
  * COPY/MOVE inside their transaction (before MOVE deletes the source rows):
@@ -132,9 +193,9 @@ export async function copySearchRows(
   await tx.query(
     `INSERT INTO message_search (mailbox_id, uid, header, body, attachment_names, complete, base_subject,
                                  reply_or_forward, from_mailbox, to_mailbox, cc_mailbox, display_from,
-                                 display_to, refs, body_words)
+                                 display_to, refs, body_word_ids)
      SELECT $3, p.dst, s.header, s.body, s.attachment_names, s.complete, s.base_subject, s.reply_or_forward,
-            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs, s.body_words
+            s.from_mailbox, s.to_mailbox, s.cc_mailbox, s.display_from, s.display_to, s.refs, s.body_word_ids
        FROM unnest($2::bigint[], $4::bigint[]) AS p(src, dst)
        JOIN message_search s ON s.mailbox_id = $1 AND s.uid = p.src
      ON CONFLICT (mailbox_id, uid) DO NOTHING`,

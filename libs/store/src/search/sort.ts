@@ -80,10 +80,13 @@ export async function threadKeys(
     refs: string[] | null;
     base_subject: string | null;
     reply_or_forward: boolean | null;
-    sent_at: Date;
+    sent_ms: number;
   }>(
-    `SELECT m.uid, m.message_id, m.in_reply_to, s.refs, s.base_subject, s.reply_or_forward,
-            coalesce(m.header_date, m.internal_date) AS sent_at
+    // the date as epoch milliseconds and no empty arrays: parsing 25,000 timestamptz strings and '{}'s
+    // was a good part of THREAD's CPU in this process
+    `SELECT m.uid, m.message_id, m.in_reply_to, CASE WHEN cardinality(s.refs) > 0 THEN s.refs END AS refs,
+            s.base_subject, s.reply_or_forward,
+            extract(epoch FROM coalesce(m.header_date, m.internal_date))::float8 * 1000 AS sent_ms
        FROM messages m LEFT JOIN message_search s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid
       WHERE m.mailbox_id = $1 ${uids === null ? "" : "AND m.uid = ANY($2::bigint[])"}
       ORDER BY m.uid`,
@@ -96,6 +99,6 @@ export async function threadKeys(
     refs: r.refs ?? [],
     baseSubject: r.base_subject ?? "",
     replyOrForward: r.reply_or_forward ?? false,
-    sentAt: r.sent_at,
+    sentAt: new Date(r.sent_ms),
   }));
 }

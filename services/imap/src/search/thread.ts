@@ -55,6 +55,19 @@ export function orderedSubject(messages: readonly ThreadKeys[]): Node[] {
   return roots.sort(compareNodes);
 }
 
+/** One message id written as such ("<x@y>"), the form stored refs have: no need to scan it for ids. */
+const SINGLE_ID = /^<[^<>\s]+>$/;
+
+/** The first message id of a header value (messageIds(value)[0]), without the scan for a lone id. */
+function firstId(value: string | null): string | undefined {
+  return value !== null && SINGLE_ID.test(value) ? value : messageIds(value)[0];
+}
+
+/** Whether a References entry is exactly one message id (messageIds(ref).length === 1). */
+function isOneId(ref: string): boolean {
+  return SINGLE_ID.test(ref) || messageIds(ref).length === 1;
+}
+
 function isAncestor(candidate: Node, of: Node): boolean {
   for (let n: Node | null = of; n; n = n.parent) if (n === candidate) return true;
   return false;
@@ -82,7 +95,7 @@ export function references(messages: readonly ThreadKeys[]): Node[] {
   };
   // (1) in mailbox order; a duplicate or missing Message-ID gets a container of its own
   for (const m of [...messages].sort((a, b) => a.uid - b.uid)) {
-    const id = messageIds(m.messageId)[0];
+    const id = firstId(m.messageId);
     let node: Node;
     if (id !== undefined && byId.get(id)?.msg == null) {
       node = containerFor(id);
@@ -91,7 +104,7 @@ export function references(messages: readonly ThreadKeys[]): Node[] {
       node = { msg: m, parent: null, children: [] };
       all.push(node);
     }
-    let refs = m.refs.filter((r) => messageIds(r).length === 1);
+    let refs = m.refs.filter(isOneId);
     if (refs.length === 0) refs = messageIds(m.inReplyTo).slice(0, 1);
     // (1)(B): link the references in order, never making a loop, never re-linking
     let prev: Node | null = null;
@@ -146,15 +159,17 @@ export function references(messages: readonly ThreadKeys[]): Node[] {
     const old = table.get(s);
     if (!old || (!r.msg && old.msg) || (isReply(old) && !isReply(r))) table.set(s, r);
   }
-  const merged: Node[] = [];
   const removed = new Set<Node>();
+  // where each root sits (a root's dummy takes its place): no indexOf over the roots per merge
+  const position = new Map<Node, number>(roots.map((r, i) => [r, i]));
   for (const r of roots) {
     const s = subjectOf(r);
     const t = s === "" ? undefined : table.get(s);
     if (!t || t === r) continue;
     removed.add(r);
     if (!t.msg && !r.msg) {
-      for (const c of r.children) link(t, c);
+      // a copy: link() takes each child out of r.children (iterating it directly skipped every other one)
+      for (const c of [...r.children]) link(t, c);
     } else if (!t.msg && r.msg) {
       link(t, r);
     } else if (r.msg && isReply(r) && !isReply(t)) {
@@ -162,14 +177,14 @@ export function references(messages: readonly ThreadKeys[]): Node[] {
     } else {
       // a new dummy takes the table container's place in the root set, with both under it
       const dummy: Node = { msg: null, parent: null, children: [] };
-      const at = roots.indexOf(t);
+      const at = position.get(t)!;
       t.parent = null;
       r.parent = null;
       link(dummy, t);
       link(dummy, r);
       roots[at] = dummy;
+      position.set(dummy, at);
       table.set(s, dummy);
-      merged.push(dummy);
     }
   }
   roots = roots.filter((r) => !removed.has(r));

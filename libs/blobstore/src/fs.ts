@@ -27,7 +27,10 @@
  * (our flushed copy renamed over it). So a resolved put still means the
  * intact content is durable under its key, and a crash can still leave only
  * unreferenced leftovers (stray temp files, torn unreferenced blobs, which
- * the audit collects). The price moves to re-puts of stored content: a read
+ * the audit collects). A put whose flush fails removes its own link before
+ * failing: after a failed fsync Linux may call the next one a success with
+ * the data lost, so no later put may find that name and trust a re-flush.
+ * The price moves to re-puts of stored content: a read
  * and a flush, where there used to be none; content-addressed mail re-puts
  * rarely (a retry of the same bytes).
  *
@@ -226,7 +229,15 @@ export class FsBlobStore implements BlobStore {
         }
         if (named === "named") {
           // Both flushes at once: the journal commits them together.
-          await settleAll([file.datasync(), this.#syncNames(fanOutDir, firstUse)]);
+          try {
+            await settleAll([file.datasync(), this.#syncNames(fanOutDir, firstUse)]);
+          } catch (err) {
+            // After a failed flush Linux may report the next one as a success
+            // although the data never reached the disk, so a later put must not
+            // find this name and flush it "again": it goes (if still ours).
+            await this.#unlinkIfSame(finalPath, file);
+            throw err;
+          }
           return { key, size, created: true };
         }
         if (named === "exists") {
@@ -273,6 +284,16 @@ export class FsBlobStore implements BlobStore {
       this.#knownDirs.delete(fanOutDir); // not known flushed: the next put flushes the parents again
     });
     return settleAll([own, flushed]);
+  }
+
+  /** Removes `path` if it is still the file behind `file` (the put's own link). */
+  async #unlinkIfSame(path: string, file: FileHandle): Promise<void> {
+    try {
+      const [ours, named] = await Promise.all([file.stat(), stat(path)]);
+      if (ours.ino === named.ino && ours.dev === named.dev) await unlink(path);
+    } catch {
+      // Gone already, or the store is failing: nothing more to do here.
+    }
   }
 
   /**

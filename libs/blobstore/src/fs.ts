@@ -1,41 +1,53 @@
 /**
  * Blob store on a local (or network) filesystem: the embedded default, and fine
  * for a single node. Blobs live at `dir/ab/cd/<sha256>` so no directory grows
- * past 65536 entries; writes go through `dir/tmp/` and an atomic link into
- * place, so a crash can leave stray temp files but never a partial blob under a
- * real key.
+ * past 65536 entries; writes go through `dir/tmp/` and a link into place.
  *
- * Durability of a new blob, and why it takes two flushes (POSIX; fsync(2)):
+ * Durability of a new blob (POSIX; fsync(2)). A put resolves only once both
+ * the file's data (fdatasync of the file) and its name (fsync of the
+ * directory holding it, and of new fan-out directories' parents) are on
+ * disk. Those are two flushes, and they used to run one after the other
+ * (data, then link, then directory), so every put waited for two journal
+ * commits. Now the file is written, linked to its key, and then both
+ * flushes are issued at the same time: the filesystem commits them together
+ * (ext4/XFS: one journal commit for both, shared with every other put
+ * flushing at that moment), so a put waits for about one commit instead of
+ * two, and concurrent puts share it (group commit by the journal; the
+ * directory flushes of puts into one directory are also shared in user space,
+ * DirectorySyncs).
  *
- *   1. the temp file is written and fsynced: its data is on disk, under no real
- *      name yet (a crash leaves a stray temp file);
- *   2. link(temp, final) gives it its real name; the name itself is only durable
- *      once the directory holding it is fsynced (and, for a fan-out directory
- *      created just now, its parents).
- *
- * One flush is not enough in either order: naming before the data flush could
- * leave a torn blob under a real key after a power cut (ext4's delayed
- * allocation does exactly that), which a later put of the same content would
- * then trust as stored; flushing only the data leaves a committed row
- * pointing at a name that may be gone. (On ext4 and XFS the journal is one
- * ordered log, so in practice the second flush of one put also persists
- * every earlier put's name; POSIX does not promise it, so each put waits for
- * its own directory's flush.) What is shared: concurrent puts into one
- * directory wait for one directory flush (DirectorySyncs), and a put of
- * content that is already stored flushes nothing.
+ * What the order used to protect, and what protects it now: naming a file
+ * before its data is flushed means a power cut between the two can leave a
+ * torn or empty file under a real key. No row can reference it (its put never
+ * resolved), and the only thing that trusts a name without a row is a later
+ * put of the same content, which finds the name taken (EEXIST). That put does
+ * not trust it: it reads the existing file back, compares its SHA-256 with
+ * the key, and flushes it (data and directories) before resolving, since the
+ * name may equally belong to a put still in flight; a torn file is replaced
+ * (our flushed copy renamed over it). So a resolved put still means the
+ * intact content is durable under its key, and a crash can still leave only
+ * unreferenced leftovers (stray temp files, torn unreferenced blobs, which
+ * the audit collects). A put whose flush fails removes its own link before
+ * failing: after a failed fsync Linux may call the next one a success with
+ * the data lost, so no later put may find that name and trust a re-flush.
+ * The price moves to re-puts of stored content: a read
+ * and a flush, where there used to be none; content-addressed mail re-puts
+ * rarely (a retry of the same bytes).
  *
  * link instead of "exists? then rename": EEXIST answers "already stored"
  * atomically without a lookup that fails (and builds an error) for every new
- * blob, and never replaces a stored blob. Filesystems without hard links fall
- * back to rename.
+ * blob, and never replaces a stored blob behind another put's back.
+ * Filesystems without hard links fall back to rename.
  */
+
+import { createHash } from "node:crypto";
 import { createReadStream, constants as fsConstants } from "node:fs";
 import { access, type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { assertBlobKey, sha256Hex } from "./keys.ts";
 import { assertRange, emptyStream } from "./reading.ts";
-import { removeQuietly, type SpooledContent, spoolBufferToFile, spoolPath, spoolToFile } from "./spool.ts";
+import { type OpenSpool, removeQuietly, spoolBufferToOpenFile, spoolPath, spoolToOpenFile } from "./spool.ts";
 import { BLOB_KEY_RE, BlobNotFoundError, type BlobStore, type PutResult } from "./types.ts";
 
 export interface FsBlobStoreOptions {
@@ -50,7 +62,12 @@ export class FsBlobStore implements BlobStore {
   /** Where puts are spooled before being renamed into place; same filesystem as `dir`, so rename is atomic. */
   readonly tmpDir: string;
   #tmpDirReady: Promise<unknown> | undefined;
-  readonly #dirSyncs = new DirectorySyncs();
+  /** The root and the first fan-out level (257 directories at most) keep an open handle for their flushes. */
+  readonly #dirSyncs = new DirectorySyncs((dir) => dir === this.dir || dirname(dir) === this.dir);
+  /** Fan-out directories this process has used (at most 65536): they exist and their entries were flushed. */
+  readonly #knownDirs = new Set<string>();
+  /** Fan-out directories this process just created, until their parents' flushes end. */
+  readonly #parentSyncs = new Map<string, Promise<unknown>>();
   /** False once link() said this filesystem has no hard links: rename after an existence check. */
   #hardLinks = true;
 
@@ -66,18 +83,17 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(content: Readable | AsyncIterable<Uint8Array>): Promise<PutResult> {
-    const spooled = await spoolToFile(content, spoolPath(await this.#ensureTmpDir()), { durable: true });
-    return this.#commit(spooled);
+    return this.#commit(await spoolToOpenFile(content, spoolPath(await this.#ensureTmpDir())));
   }
 
   async putBuffer(content: Uint8Array): Promise<PutResult> {
-    // One write and one flush of the temp file, no stream. Content that is already
-    // stored is found by the link (EEXIST): a re-put costs that write, which is
-    // rare (a message to many recipients is stored once), while an existence
-    // check first would cost a failed lookup for every new blob.
+    // One write, no stream. Content that is already stored is found by the
+    // link (EEXIST): a re-put costs that write, which is rare (a message to
+    // many recipients is stored once), while an existence check first would
+    // cost a failed lookup for every new blob.
     const path = spoolPath(await this.#ensureTmpDir());
-    await spoolBufferToFile(content, path);
-    return this.#commit({ path, key: sha256Hex(content), size: content.byteLength });
+    const file = await spoolBufferToOpenFile(content, path);
+    return this.#commit({ path, key: sha256Hex(content), size: content.byteLength, file });
   }
 
   async get(key: string): Promise<Readable> {
@@ -179,33 +195,138 @@ export class FsBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    // Nothing is held open between calls.
+    // Only the handles of the top directories are held between calls.
+    await this.#dirSyncs.close();
   }
 
-  /** Gives a spooled, fsynced temp file its final name, or drops it if that key already exists. */
-  async #commit(spooled: SpooledContent): Promise<PutResult> {
-    const { key, size } = spooled;
+  /**
+   * Gives a written (unflushed) temp file its key's name, then flushes the data
+   * and the name together; or, when that key is already taken, makes sure the
+   * existing file is intact and durable (see the top of this file).
+   */
+  async #commit(spooled: OpenSpool): Promise<PutResult> {
+    const { key, size, file } = spooled;
     const finalPath = this.pathOf(key);
     const fanOutDir = dirname(finalPath);
-    let newDirs = false;
     try {
-      let named = await this.#name(spooled.path, finalPath);
-      if (named === "no-dir") {
-        newDirs = (await mkdir(fanOutDir, { recursive: true })) !== undefined;
-        named = await this.#name(spooled.path, finalPath);
+      for (let attempt = 1; ; attempt++) {
+        // A fan-out directory this process has not used yet is made sure of
+        // first (created if new: one mkdir instead of a link failing, building
+        // an error, then the mkdir and a second link), and its parents are
+        // flushed with the name: whoever created it, this process has not seen
+        // its entry flushed.
+        let firstUse = !this.#knownDirs.has(fanOutDir);
+        if (firstUse) {
+          await mkdir(fanOutDir, { recursive: true });
+          this.#knownDirs.add(fanOutDir);
+        }
+        let named = await this.#name(spooled.path, finalPath);
+        if (named === "no-dir") {
+          // Removed behind our back (nothing here removes fan-out directories).
+          await mkdir(fanOutDir, { recursive: true });
+          firstUse = true;
+          named = await this.#name(spooled.path, finalPath);
+        }
+        if (named === "named") {
+          // Both flushes at once: the journal commits them together.
+          try {
+            await settleAll([file.datasync(), this.#syncNames(fanOutDir, firstUse)]);
+          } catch (err) {
+            // After a failed flush Linux may report the next one as a success
+            // although the data never reached the disk, so a later put must not
+            // find this name and flush it "again": it goes (if still ours).
+            await this.#unlinkIfSame(finalPath, file);
+            throw err;
+          }
+          return { key, size, created: true };
+        }
+        if (named === "exists") {
+          const existing = await this.#settleExisting(key, finalPath, fanOutDir);
+          if (existing === "durable") return { key, size, created: false };
+          if (existing === "torn") {
+            // A leftover of a put cut short by a crash: ours replaces it, data first.
+            await file.datasync();
+            await rename(spooled.path, finalPath);
+            await this.#syncNames(fanOutDir, true);
+            return { key, size, created: true };
+          }
+        }
+        // The name went away between two steps (a fan-out directory or the blob
+        // removed meanwhile): name it again, a few times at most.
+        if (attempt >= 3) throw new Error(`blob ${key}: could not name it in ${fanOutDir}`);
       }
-      if (named !== "named") return { key, size, created: false };
-      // The new name is durable once its directory is flushed; new fan-out
-      // directories need their own entries flushed too (parents after children).
-      await this.#dirSyncs.sync(fanOutDir);
-      if (newDirs) {
-        await this.#dirSyncs.sync(dirname(fanOutDir));
-        await this.#dirSyncs.sync(this.dir);
-      }
-      return { key, size, created: true };
     } finally {
       // The temp name goes in every case (after a link it is a second name of the blob).
+      await file.close().catch(() => {});
       await removeQuietly(spooled.path);
+    }
+  }
+
+  /**
+   * Flushes the name of a blob just linked into `fanOutDir`: that directory,
+   * and with `parents` (its first use by this process) the directories
+   * holding its entry and its parent's. A put into a directory whose first
+   * use is a moment ago also waits for those parent flushes.
+   */
+  #syncNames(fanOutDir: string, parents: boolean): Promise<unknown> {
+    const own = this.#dirSyncs.sync(fanOutDir);
+    if (!parents) {
+      const parents = this.#parentSyncs.get(fanOutDir);
+      return parents ? settleAll([own, parents]) : own;
+    }
+    const flushed = settleAll([this.#dirSyncs.sync(dirname(fanOutDir)), this.#dirSyncs.sync(this.dir)]);
+    this.#parentSyncs.set(fanOutDir, flushed);
+    const forget = () => {
+      if (this.#parentSyncs.get(fanOutDir) === flushed) this.#parentSyncs.delete(fanOutDir);
+    };
+    flushed.then(forget, () => {
+      forget();
+      this.#knownDirs.delete(fanOutDir); // not known flushed: the next put flushes the parents again
+    });
+    return settleAll([own, flushed]);
+  }
+
+  /** Removes `path` if it is still the file behind `file` (the put's own link). */
+  async #unlinkIfSame(path: string, file: FileHandle): Promise<void> {
+    try {
+      const [ours, named] = await Promise.all([file.stat(), stat(path)]);
+      if (ours.ino === named.ino && ours.dev === named.dev) await unlink(path);
+    } catch {
+      // Gone already, or the store is failing: nothing more to do here.
+    }
+  }
+
+  /**
+   * The key is taken. The file under it may be another put's, not flushed
+   * yet, or a torn leftover of a put a crash cut short: read it back, compare
+   * its hash, and flush it and its directories before trusting it.
+   */
+  async #settleExisting(
+    key: string,
+    finalPath: string,
+    fanOutDir: string,
+  ): Promise<"durable" | "torn" | "gone"> {
+    let handle: FileHandle;
+    try {
+      handle = await open(finalPath, "r");
+    } catch (err) {
+      if (isNotFound(err)) return "gone";
+      throw err;
+    }
+    try {
+      const hash = createHash("sha256");
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      for (let position = 0; ; ) {
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+        if (bytesRead === 0) break;
+        hash.update(chunk.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+      if (hash.digest("hex") !== key) return "torn";
+      await settleAll([handle.datasync(), this.#syncNames(fanOutDir, true)]);
+      return "durable";
+    } finally {
+      await handle.close();
     }
   }
 
@@ -252,6 +373,15 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
+/**
+ * Waits for every promise (none is left running behind an early failure: a
+ * file is not closed under its own flush), then rejects with the first failure.
+ */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+}
+
 function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }
@@ -269,13 +399,18 @@ async function listDir(dir: string, pattern: RegExp): Promise<string[]> {
 /**
  * Directory flushes shared by concurrent puts: a put waits for a flush of its
  * directory that started after its link. If one is running, every put that
- * arrives meanwhile waits for the single flush queued behind it.
+ * arrives meanwhile waits for the single flush queued behind it. Directories
+ * flushed often (`keepOpen`: the root and the first fan-out level) keep their
+ * handle, so a flush is one call instead of open, fsync and close.
  */
 class DirectorySyncs {
   readonly #dirs = new Map<
     string,
     { running: Promise<void> | undefined; queued: Promise<void> | undefined }
   >();
+  readonly #handles = new Map<string, Promise<FileHandle>>();
+
+  constructor(private readonly keepOpen: (dir: string) => boolean) {}
 
   sync(dir: string): Promise<void> {
     let state = this.#dirs.get(dir);
@@ -295,14 +430,37 @@ class DirectorySyncs {
     return s.queued;
   }
 
+  async close(): Promise<void> {
+    const handles = [...this.#handles.values()];
+    this.#handles.clear();
+    await Promise.all(handles.map((h) => h.then((handle) => handle.close()).catch(() => {})));
+  }
+
   #start(dir: string, state: { running: Promise<void> | undefined; queued: Promise<void> | undefined }) {
-    const running: Promise<void> = syncDir(dir).finally(() => {
+    const running: Promise<void> = this.#flush(dir).finally(() => {
       if (state.running !== running) return;
       state.running = undefined;
       if (!state.queued) this.#dirs.delete(dir);
     });
     state.running = running;
     return running;
+  }
+
+  async #flush(dir: string): Promise<void> {
+    if (!this.keepOpen(dir)) return syncDir(dir);
+    let handle = this.#handles.get(dir);
+    if (!handle) {
+      handle = open(dir, "r");
+      this.#handles.set(dir, handle);
+    }
+    try {
+      await (await handle).sync();
+    } catch (err) {
+      // Opened afresh next time (after an error, or once a volume is back).
+      if (this.#handles.get(dir) === handle) this.#handles.delete(dir);
+      void handle.then((h) => h.close()).catch(() => {});
+      throw err;
+    }
   }
 }
 

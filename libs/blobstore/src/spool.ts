@@ -17,8 +17,13 @@ export interface SpooledContent {
 }
 
 export interface SpoolOptions {
-  /** fsync the file before resolving (the fs store renames it into place afterwards). */
+  /** fsync the file before resolving. */
   durable: boolean;
+}
+
+/** A spooled file still open for writing: the fs store names it, then flushes it. */
+export interface OpenSpool extends SpooledContent {
+  file: FileHandle;
 }
 
 /** A fresh, unused file name inside `dir` for one spool. */
@@ -36,6 +41,27 @@ export async function spoolToFile(
   path: string,
   options: SpoolOptions,
 ): Promise<SpooledContent> {
+  const { file, ...spooled } = await spoolToOpenFile(source, path);
+  try {
+    if (options.durable) await file.sync();
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await removeQuietly(path);
+    throw err;
+  }
+  return spooled;
+}
+
+/**
+ * spoolToFile, but the file is left open and unflushed: FsBlobStore links it
+ * to its key and then flushes the file and the directory at the same time.
+ * The caller closes it (and removes the temp name).
+ */
+export async function spoolToOpenFile(
+  source: Readable | AsyncIterable<Uint8Array>,
+  path: string,
+): Promise<OpenSpool> {
   const hash = createHash("sha256");
   let size = 0;
   // "wx": never clobber another writer's file, even if a name ever repeated.
@@ -47,31 +73,29 @@ export async function spoolToFile(
       size += chunk.byteLength;
       await writeFully(file, chunk);
     }
-    if (options.durable) await file.sync();
-    await file.close();
   } catch (err) {
     await file.close().catch(() => {});
     await removeQuietly(path);
     throw err;
   }
-  return { path, key: hash.digest("hex"), size };
+  return { path, key: hash.digest("hex"), size, file };
 }
 
 /**
  * A buffer whose hash the caller has (FsBlobStore.putBuffer) into a new file
- * at `path`, fsynced: spoolToFile without the stream and the second hashing.
+ * at `path`, left open and unflushed as spoolToOpenFile leaves it: one write,
+ * no stream, no second hashing.
  */
-export async function spoolBufferToFile(content: Uint8Array, path: string): Promise<void> {
+export async function spoolBufferToOpenFile(content: Uint8Array, path: string): Promise<FileHandle> {
   const file = await open(path, "wx", 0o640);
   try {
     await writeFully(file, content);
-    await file.sync();
-    await file.close();
   } catch (err) {
     await file.close().catch(() => {});
     await removeQuietly(path);
     throw err;
   }
+  return file;
 }
 
 /** Deletes a file if it exists; used for temp files, where a failure to clean up must not mask the real outcome. */

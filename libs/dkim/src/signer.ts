@@ -1,11 +1,13 @@
 /**
- * Signs outgoing mail with its From: domain's active key (RFC 6376 §5), with
- * mailauth's signer. Keys are read from the store and decrypted once per
- * minute per domain, not per message.
+ * Signs outgoing mail with its From: domain's active key (RFC 6376 §5,
+ * relaxed/relaxed: relaxed-sign.ts). Keys are read from the store, decrypted
+ * and parsed once per minute per domain, not per message (parsing a PEM key
+ * costs about 1 ms of CPU; an Ed25519 signature a tenth of that).
  */
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { DkimKeyRow, Store } from "@aerogram/store";
-import { dkimSign } from "mailauth";
 import { decryptKey } from "./key-encryption.ts";
+import { signRelaxed } from "./relaxed-sign.ts";
 
 export type SignResult =
   | { signed: true; header: string; domain: string; selector: string }
@@ -19,7 +21,10 @@ export interface DkimSignerOptions {
 }
 
 export class DkimSigner {
-  private readonly cache = new Map<string, { expires: number; key: DkimKeyRow | undefined; pem?: string }>();
+  private readonly cache = new Map<
+    string,
+    { expires: number; key: DkimKeyRow | undefined; parsed?: KeyObject }
+  >();
 
   constructor(private readonly opts: DkimSignerOptions) {}
 
@@ -27,35 +32,20 @@ export class DkimSigner {
   async sign(message: Buffer, domain: string): Promise<SignResult> {
     try {
       const entry = await this.keyFor(domain.toLowerCase());
-      if (!entry.key || !entry.pem) return { signed: false, reason: "no_key" };
-      const result = await dkimSign(message, {
-        // mailauth's default header list is RFC 6376 §5.4.1's recommendation (From,
-        // Subject, Date, To, Cc, Message-ID, the MIME and reply headers).
-        canonicalization: "relaxed/relaxed",
-        signatureData: [
-          {
-            signingDomain: entry.key.domain,
-            selector: entry.key.selector,
-            privateKey: entry.pem,
-            algorithm: entry.key.algorithm === "ed25519" ? "ed25519-sha256" : "rsa-sha256",
-          },
-        ],
-      } as unknown as Parameters<typeof dkimSign>[1]);
-      if (result.errors?.length) {
-        return { signed: false, reason: "error", error: String(result.errors[0]) };
-      }
-      return {
-        signed: true,
-        header: result.signatures,
+      if (!entry.key || !entry.parsed) return { signed: false, reason: "no_key" };
+      const header = signRelaxed(message, {
         domain: entry.key.domain,
         selector: entry.key.selector,
-      };
+        algorithm: entry.key.algorithm === "ed25519" ? "ed25519-sha256" : "rsa-sha256",
+        key: entry.parsed,
+      });
+      return { signed: true, header, domain: entry.key.domain, selector: entry.key.selector };
     } catch (err) {
       return { signed: false, reason: "error", error: (err as Error).message };
     }
   }
 
-  private async keyFor(domain: string): Promise<{ key: DkimKeyRow | undefined; pem?: string }> {
+  private async keyFor(domain: string): Promise<{ key: DkimKeyRow | undefined; parsed?: KeyObject }> {
     const now = Date.now();
     const hit = this.cache.get(domain);
     if (hit && hit.expires > now) return hit;
@@ -63,9 +53,19 @@ export class DkimSigner {
     const entry = {
       expires: now + (this.opts.cacheMs ?? 60_000),
       key,
-      ...(key ? { pem: decryptKey(this.opts.secret, key.privateKeyEncrypted) } : {}),
+      ...(key
+        ? { parsed: parseKey(decryptKey(this.opts.secret, key.privateKeyEncrypted), key.algorithm) }
+        : {}),
     };
     this.cache.set(domain, entry);
     return entry;
   }
+}
+
+/** The private key, checked against the row's algorithm (a mismatch is an error, as mailauth reports it). */
+function parseKey(pem: string, algorithm: DkimKeyRow["algorithm"]): KeyObject {
+  const key = createPrivateKey({ key: pem, format: "pem" });
+  const want = algorithm === "ed25519" ? "ed25519" : "rsa";
+  if (key.asymmetricKeyType !== want) throw new Error(`DKIM key is ${key.asymmetricKeyType}, not ${want}`);
+  return key;
 }

@@ -92,3 +92,57 @@ for (const algorithm of ["ed25519", "rsa"] as const) {
     assert.equal(bad.results[0]?.status.result, "fail");
   });
 }
+
+test("relaxed canonicalization: awkward messages verify with mailauth (both algorithms), an altered one does not", async () => {
+  const awkward: [string, string][] = [
+    ["bare LF line ends", "From: a@example.com\nTo: b@example.net\nSubject: lf\n\nline one\nline two\n"],
+    [
+      "whitespace runs, trailing whitespace, folded and repeated headers",
+      "From:   a@example.com  \r\nTo: b@example.net\r\nTo:\tc@example.net\r\nSubject: a\r\n  folded\t\t subject \r\nX-Other: not signed\r\n\r\n  lead   and trail \t \r\n\tx\t\ty\r\n",
+    ],
+    ["an empty body", "From: a@example.com\r\nSubject: empty\r\n\r\n"],
+    ["no final line end", "From: a@example.com\r\nSubject: no end\r\n\r\nlast line"],
+    ["empty lines at the end", "From: a@example.com\r\nSubject: tail\r\n\r\nbody\r\n\r\n \r\n\r\n"],
+    ["empty lines in the middle", "From: a@example.com\r\nSubject: gaps\r\n\r\na\r\n\r\n\r\nb\r\n"],
+    [
+      "8-bit header and body octets",
+      "From: =?utf-8?q?J=C3=BCrgen?= <a@example.com>\r\nSubject: Grüße ünd mehr\r\n\r\nÄpfel, Öl, Übermut\r\n",
+    ],
+  ];
+  const published = (row: DkimKeyRow) => async (name: string) => {
+    if (name !== "sel._domainkey.example.com") throw Object.assign(new Error("nx"), { code: "ENOTFOUND" });
+    return [[dnsRecord(row).value]];
+  };
+  for (const algorithm of ["ed25519", "rsa"] as const) {
+    const key = generateDkimKey(algorithm);
+    const row: DkimKeyRow = {
+      domain: "example.com",
+      selector: "sel",
+      algorithm,
+      privateKeyEncrypted: encryptKey(SECRET, key.privateKeyPem),
+      publicKey: key.publicKey,
+      active: true,
+      createdAt: new Date(),
+    };
+    const signer = new DkimSigner({
+      store: { dkimKeys: { signingKey: async () => row } } as never,
+      secret: SECRET,
+    });
+    for (const [what, text] of awkward) {
+      const message = Buffer.from(text, "utf8");
+      const signed = await signer.sign(message, "example.com");
+      assert.ok(signed.signed, `${algorithm}, ${what}: signed`);
+      assert.match(signed.header, /^DKIM-Signature: v=1; a=[^\r\n]*\r\n( [^\r\n]*\r\n)+$/);
+      const full = Buffer.concat([Buffer.from(signed.header, "latin1"), message]);
+      const verdict = await dkimVerify(full, { resolver: published(row) as never });
+      assert.equal(verdict.results[0]?.status.result, "pass", `${algorithm}, ${what}`);
+      // A signed header changed: the signature fails; a body changed: the body hash does not match.
+      const header = Buffer.from(full.toString("latin1").replace("Subject: ", "Subject: X"), "latin1");
+      const headerVerdict = await dkimVerify(header, { resolver: published(row) as never });
+      assert.equal(headerVerdict.results[0]?.status.result, "fail", `${algorithm}, ${what}: header altered`);
+      const body = Buffer.concat([full, Buffer.from("one more line\r\n")]);
+      const bodyVerdict = await dkimVerify(body, { resolver: published(row) as never });
+      assert.notEqual(bodyVerdict.results[0]?.status.result, "pass", `${algorithm}, ${what}: body altered`);
+    }
+  }
+});

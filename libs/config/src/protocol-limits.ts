@@ -34,6 +34,7 @@ export const protocolLimitsSchema = {
   SMTP_MAX_CONNECTIONS_PER_IP: whole(50, 0, "a whole number ≥ 0 (0 = no limit)"),
   SMTP_MESSAGES_PER_MINUTE_PER_IP: whole(600, 0, "a whole number ≥ 0 (0 = no limit)"),
   SMTP_MESSAGES_PER_MINUTE_PER_RECIPIENT: whole(300, 0, "a whole number ≥ 0 (0 = no limit)"),
+  SMTP_RECIPIENT_BUDGET_MAX: whole(16, 0, "a whole number ≥ 0 (0 or 1 = never take ahead)"),
   SMTP_MAX_MESSAGE_BYTES: whole(50 * 1024 * 1024, 1024, "at least 1024 octets"),
   // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients.
   SMTP_MAX_RECIPIENTS: whole(1000, 100, "at least 100 (RFC 5321 §4.5.3.1.8)"),
@@ -101,6 +102,8 @@ export interface SmtpLimits {
   messagesPerMinutePerIp: number;
   /** Messages per minute to one account; 0 = no limit. 451 4.7.1 for that recipient beyond. */
   messagesPerMinutePerRecipient: number;
+  /** Per-recipient tokens one process may take from the limiter ahead and spend locally for up to 1 s (also at most 5% of the bucket); 0 or 1 = one round trip per recipient. */
+  recipientBudgetMax: number;
   /** SIZE (RFC 1870); larger messages get 552 5.3.4. */
   maxMessageBytes: number;
   /** Recipients per transaction; beyond: 452 4.5.3. */
@@ -222,6 +225,7 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       maxConnectionsPerIp: e.SMTP_MAX_CONNECTIONS_PER_IP,
       messagesPerMinutePerIp: e.SMTP_MESSAGES_PER_MINUTE_PER_IP,
       messagesPerMinutePerRecipient: e.SMTP_MESSAGES_PER_MINUTE_PER_RECIPIENT,
+      recipientBudgetMax: e.SMTP_RECIPIENT_BUDGET_MAX,
       maxMessageBytes: e.SMTP_MAX_MESSAGE_BYTES,
       maxRecipients: e.SMTP_MAX_RECIPIENTS,
       maxLineOctets: e.SMTP_MAX_LINE_OCTETS,

@@ -79,6 +79,7 @@ export function optionsFromLimits(l: SmtpLimits): Partial<SmtpInOptions> {
       connectionsPerIp: l.maxConnectionsPerIp,
       messagesPerMinutePerIp: l.messagesPerMinutePerIp,
       messagesPerMinutePerRecipient: l.messagesPerMinutePerRecipient,
+      recipientBudgetMax: l.recipientBudgetMax,
     },
   };
 }

@@ -17,12 +17,18 @@ export interface RateLimitOptions {
   messagesPerMinutePerIp: number;
   /** Messages per minute to one account (451 4.7.1 for that recipient beyond). */
   messagesPerMinutePerRecipient: number;
+  /**
+   * SMTP_RECIPIENT_BUDGET_MAX: the most tokens of one account's bucket this
+   * process takes ahead (see RECIPIENT_BUDGET_MS); 0 or 1 = never ahead.
+   */
+  recipientBudgetMax?: number;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
   connectionsPerIp: 50,
   messagesPerMinutePerIp: 600,
   messagesPerMinutePerRecipient: 300,
+  recipientBudgetMax: 16,
 };
 
 /** What a failed limiter answers: not limited. */
@@ -50,7 +56,7 @@ const uncounted = (): ConnectionHold => ({ firstToken: "none", spent: false, rel
  * process; what is left then goes back to the bucket.
  */
 export const RECIPIENT_BUDGET_MS = 1000;
-/** The largest budget: at most this many tokens, and at most 5% of the bucket, taken ahead. */
+/** The default largest budget (SMTP_RECIPIENT_BUDGET_MAX): at most this many tokens, and at most 5% of the bucket, taken ahead. */
 export const RECIPIENT_BUDGET_MAX = 16;
 
 /** Tokens of one account's bucket taken from the limiter ahead, spent locally. */
@@ -176,7 +182,7 @@ export class RateLimits {
       return true;
     }
     const key = `smtp:msg-rcpt:${accountId}`;
-    const most = Math.min(RECIPIENT_BUDGET_MAX, Math.floor(rate / 20));
+    const most = Math.min(this.opts.recipientBudgetMax ?? RECIPIENT_BUDGET_MAX, Math.floor(rate / 20));
     // Busy: the last budget (or single token) was spent within the period.
     const busy = budget !== undefined && budget.until > now;
     const batch = this.limiter.refund && busy && most > 1 ? Math.min(most, budget.batch * 2) : 1;

@@ -163,5 +163,11 @@ test("per-recipient rate: budgets taken ahead never let more through than the li
   for (let i = 0; i < 5; i++) results.push(await small.messageToAccount(9));
   assert.deepEqual(results, [true, true, true, false, false]);
   small.close();
+  // SMTP_RECIPIENT_BUDGET_MAX=0: never ahead, one limiter call per message however busy.
+  const exact = new RateLimits(limiter, { ...opts, recipientBudgetMax: 0 }, log);
+  calls = 0;
+  for (let i = 0; i < 50; i++) assert.ok(await exact.messageToAccount(10));
+  assert.equal(calls, 50, "budgets off: a call per message");
+  exact.close();
   await limiter.close();
 });

@@ -67,11 +67,12 @@ export const protocolLimitsSchema = {
     0,
     "a whole number of milliseconds ≥ 0 (0: check before every command)",
   ),
-  // 0 (default): STORE/EXPUNGE commit without waiting for the WAL flush, as Dovecot's default
-  // mail_fsync=optimized does not fsync flag changes: a PostgreSQL crash may lose the last ~0.6 s
-  // of acknowledged flag changes and expunges, never a message (APPEND/COPY/MOVE always wait).
-  // 1: they wait for the flush too (services/imap README, "Writes in one round trip").
-  IMAP_DURABLE_FLAG_WRITES: whole(0, 0, "0 or 1"),
+  // 1 (default): STORE/EXPUNGE wait for the WAL flush like every write. 0: they don't, as
+  // Dovecot's mail_fsync=optimized: a PostgreSQL crash may lose the last ~0.6 s of acknowledged
+  // flag changes and expunges (never a message), and then a MODSEQ is handed out twice, so a
+  // connected client can miss a later change (RFC 7162 §3.1 asks MODSEQ to only grow; the chaos
+  // mixed-outages test caught it). services/imap README, "Writes in one round trip".
+  IMAP_DURABLE_FLAG_WRITES: whole(1, 0, "0 or 1"),
   // imap-steady (issue 17): the immutable part of FETCH rows kept in memory per process.
   IMAP_MESSAGE_CACHE_BYTES: whole(32 * 1024 * 1024, 0, "a whole number of octets ≥ 0 (0: no cache)"),
   // ---- IMAP idle sessions (services/imap hibernate.ts, server.ts poll) ----

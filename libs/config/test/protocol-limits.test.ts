@@ -46,7 +46,7 @@ test("protocol limits: the defaults are the values the services had compiled in"
     loginDeadlineMs: 300_000,
     headMaxStaleMs: 1000,
     messageCacheBytes: 32 * 1024 * 1024,
-    durableFlagWrites: false,
+    durableFlagWrites: true,
     hibernateAfterMs: 10_000,
     idlePollMs: 500,
   });
@@ -84,7 +84,7 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     IMAP_LOGIN_DEADLINE_MS: "60000",
     IMAP_HEAD_MAX_STALE_MS: "0",
     IMAP_MESSAGE_CACHE_BYTES: "0",
-    IMAP_DURABLE_FLAG_WRITES: "1",
+    IMAP_DURABLE_FLAG_WRITES: "0",
     IMAP_HIBERNATE_AFTER_MS: "0",
     IMAP_IDLE_POLL_MS: "250",
     POP3_IDLE_TIMEOUT_MS: "1800000",
@@ -122,7 +122,7 @@ test("protocol limits: each variable sets its limit; 0 turns the SMTP rates off"
     loginDeadlineMs: 60_000,
     headMaxStaleMs: 0,
     messageCacheBytes: 0,
-    durableFlagWrites: true,
+    durableFlagWrites: false,
     hibernateAfterMs: 0,
     idlePollMs: 250,
   });

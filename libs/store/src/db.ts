@@ -301,7 +301,8 @@ function lockStatementResult<R extends pg.QueryResultRow>(
  * crash may lose the last fraction of a second of such writes (up to three
  * wal_writer_delay, 600 ms by default), never corrupt anything, and the
  * write's own ordering and locking are unchanged. For IMAP's flag changes and
- * expunges (IMAP_DURABLE_FLAG_WRITES=0, the gateway's default), as Dovecot's
+ * expunges (IMAP_DURABLE_FLAG_WRITES=0, off by default: a lost commit's MODSEQ is
+ * handed out again after the crash), as Dovecot's
  * mail_fsync=optimized does not fsync its index for them; message data always
  * waits. The store's own default stays durable (`waitForFlush` unset).
  */

@@ -4,6 +4,23 @@
  */
 
 /**
+ * Lua: the bucket in `key` refilled up to now, as locals `tokens` and
+ * `updated` (needs `capacity`, `rate` and `now` in ms defined before it). One
+ * text for every script that reads a bucket, so they all refill alike.
+ */
+const refilled = (key: string) => `local saved = redis.call('HMGET', ${key}, 'tokens', 'ts')
+local tokens = capacity
+local updated = now
+if saved[1] and saved[2] then
+  tokens = tonumber(saved[1])
+  updated = tonumber(saved[2])
+  if now > updated then
+    tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+    updated = now
+  end
+end`;
+
+/**
  * KEYS[1] bucket hash {tokens, ts}; ARGV capacity, refillPerSecond, cost.
  * Returns {allowed 0|1, remaining (floored), retryAfterMs}. A transcription of
  * takeTokens() in bucket.ts. The clock is the Redis server's TIME, so replicas
@@ -15,17 +32,7 @@ local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local saved = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = capacity
-local updated = now
-if saved[1] and saved[2] then
-  tokens = tonumber(saved[1])
-  updated = tonumber(saved[2])
-  if now > updated then
-    tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
-    updated = now
-  end
-end
+${refilled("KEYS[1]")}
 local allowed = 0
 local retry = 0
 if tokens >= cost then
@@ -165,17 +172,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local capacity = tonumber(ARGV[4])
 local rate = tonumber(ARGV[5])
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local saved = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
-local tokens = capacity
-local updated = now
-if saved[1] and saved[2] then
-  tokens = tonumber(saved[1])
-  updated = tonumber(saved[2])
-  if now > updated then
-    tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
-    updated = now
-  end
-end
+${refilled("KEYS[2]")}
 local allowed = 0
 local retry = 0
 if tokens >= 1 then

@@ -64,21 +64,30 @@ export function parseSearchArguments(cursor: CommandCursor, tag: string, uid: bo
   let charset: string | null = null;
   if (cursor.acceptKeyword("CHARSET")) {
     cursor.sp();
-    charset = (
-      cursor.peek() === 0x22 ? cursor.quoted().toString("latin1") : cursor.atom("charset")
-    ).toUpperCase();
-    if (!(SUPPORTED_SEARCH_CHARSETS as readonly string[]).includes(charset)) {
-      throw new ParseError(
-        `Unsupported charset ${charset}`,
-        "NO",
-        `BADCHARSET (${SUPPORTED_SEARCH_CHARSETS.join(" ")})`,
-      );
-    }
+    charset = parseSearchCharset(cursor);
     cursor.sp();
   }
   const criteria: SearchKey[] = [parseSearchKey(cursor, 0)];
   while (cursor.acceptSp()) criteria.push(parseSearchKey(cursor, 0));
   return { tag, name: "SEARCH", uid, charset, returnOptions, criteria };
+}
+
+/**
+ * A search charset (astring) that the server supports, upper-cased. An unknown one is a tagged NO
+ * with the BADCHARSET response code listing what is supported (RFC 3501 §6.4.4, RFC 9051 §7.1).
+ */
+export function parseSearchCharset(cursor: CommandCursor): string {
+  const charset = (
+    cursor.peek() === 0x22 ? cursor.quoted().toString("latin1") : cursor.atom("charset")
+  ).toUpperCase();
+  if (!(SUPPORTED_SEARCH_CHARSETS as readonly string[]).includes(charset)) {
+    throw new ParseError(
+      `Unsupported charset ${charset}`,
+      "NO",
+      `BADCHARSET (${SUPPORTED_SEARCH_CHARSETS.join(" ")})`,
+    );
+  }
+  return charset;
 }
 
 export function parseSearchReturnOptions(cursor: CommandCursor): SearchReturnOption[] {

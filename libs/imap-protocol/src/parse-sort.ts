@@ -8,8 +8,7 @@
 
 import type { CompressCommand, SearchReturnOption, SortCommand, SortKey, ThreadCommand } from "./ast.ts";
 import type { CommandCursor } from "./cursor.ts";
-import { ParseError } from "./parse-error.ts";
-import { parseSearchKey, parseSearchReturnOptions, SUPPORTED_SEARCH_CHARSETS } from "./parse-search.ts";
+import { parseSearchCharset, parseSearchKey, parseSearchReturnOptions } from "./parse-search.ts";
 import type { SearchKey } from "./search-key.ts";
 
 const SORT_KEYS = new Set<string>([
@@ -26,16 +25,7 @@ const SORT_KEYS = new Set<string>([
 
 /** The charset and search keys shared by SORT and THREAD. */
 function searchCriteria(cursor: CommandCursor): { charset: string; criteria: SearchKey[] } {
-  const charset = (
-    cursor.peek() === 0x22 ? cursor.quoted().toString("latin1") : cursor.atom("charset")
-  ).toUpperCase();
-  if (!(SUPPORTED_SEARCH_CHARSETS as readonly string[]).includes(charset)) {
-    throw new ParseError(
-      `Unsupported charset ${charset}`,
-      "NO",
-      `BADCHARSET (${SUPPORTED_SEARCH_CHARSETS.join(" ")})`,
-    );
-  }
+  const charset = parseSearchCharset(cursor);
   cursor.sp();
   const criteria: SearchKey[] = [parseSearchKey(cursor, 0)];
   while (cursor.acceptSp()) criteria.push(parseSearchKey(cursor, 0));

@@ -20,6 +20,77 @@ if saved[1] and saved[2] then
   end
 end`;
 
+/** Lua: the Redis server's clock as `now`, in fractional ms (the buckets' clock). */
+const clock = `local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000`;
+
+/**
+ * Lua: writes `tokens`/`updated` back to the bucket in `key`, expiring when it
+ * would be full again (needs `capacity` and `rate`); a full bucket is deleted,
+ * since an absent bucket reads as full.
+ */
+const stored = (key: string) => `local full = math.ceil((capacity - tokens) * 1000 / rate)
+if full > 0 then
+  redis.call('HSET', ${key}, 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
+  redis.call('PEXPIRE', ${key}, full)
+else
+  redis.call('DEL', ${key})
+end`;
+
+/**
+ * Lua: takes `cost` tokens from the bucket in `key` when it has them, setting
+ * locals `allowed` (0|1) and `retry` (ms until it would have them), and stores
+ * the bucket (needs `capacity`, `rate` and `now`).
+ */
+const taken = (key: string, cost: string) => `${refilled(key)}
+local allowed = 0
+local retry = 0
+if tokens >= ${cost} then
+  tokens = tokens - ${cost}
+  allowed = 1
+else
+  retry = math.ceil((${cost} - tokens) * 1000 / rate)
+end
+${stored(key)}`;
+
+/**
+ * Lua: gives `amount` tokens back to the bucket in `key` (refilled to now
+ * first, never above capacity; needs `capacity` and `rate`). Returns 0 from
+ * the script when the bucket is absent (it is full), else continues with it stored.
+ */
+const refunded = (key: string, amount: string) => `local saved = redis.call('HMGET', ${key}, 'tokens', 'ts')
+if not (saved[1] and saved[2]) then
+  return 0
+end
+${clock}
+local tokens = tonumber(saved[1])
+local updated = tonumber(saved[2])
+if now > updated then
+  tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
+  updated = now
+end
+tokens = math.min(capacity, tokens + ${amount})
+${stored(key)}`;
+
+/**
+ * Lua: drops the expired members of the slots set in `key`, returns `refused`
+ * from the script when `limit` are left, else adds `member` until `leaseMs`
+ * from now (needs `now`; the key expires with its newest lease).
+ */
+const slotHeld = (
+  key: string,
+  limit: string,
+  member: string,
+  leaseMs: string,
+  refused: string,
+) => `local nowMs = math.floor(now)
+redis.call('ZREMRANGEBYSCORE', ${key}, '-inf', nowMs)
+if redis.call('ZCARD', ${key}) >= tonumber(${limit}) then
+  return ${refused}
+end
+redis.call('ZADD', ${key}, nowMs + tonumber(${leaseMs}), ${member})
+redis.call('PEXPIRE', ${key}, ${leaseMs})`;
+
 /**
  * KEYS[1] bucket hash {tokens, ts}; ARGV capacity, refillPerSecond, cost.
  * Returns {allowed 0|1, remaining (floored), retryAfterMs}. A transcription of
@@ -30,24 +101,8 @@ export const TAKE = `
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-${refilled("KEYS[1]")}
-local allowed = 0
-local retry = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-else
-  retry = math.ceil((cost - tokens) * 1000 / rate)
-end
-local full = math.ceil((capacity - tokens) * 1000 / rate)
-if full > 0 then
-  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
-  redis.call('PEXPIRE', KEYS[1], full)
-else
-  redis.call('DEL', KEYS[1])
-end
+${clock}
+${taken("KEYS[1]", "cost")}
 return {allowed, math.floor(tokens), retry}
 `;
 
@@ -123,14 +178,8 @@ return 0
  * lease, so a set whose holders all died disappears.
  */
 export const HOLD_SLOT = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+${clock}
+${slotHeld("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]", "0")}
 return 1
 `;
 
@@ -157,37 +206,14 @@ return #ARGV - 1
  * capacity, refillPerSecond. HOLD_SLOT, then (only when the slot was added)
  * TAKE of one token, in one round trip: SMTP-in's connection slot and the
  * token of the session's first message. Returns {added 0|1, allowed 0|1,
- * remaining, retryAfterMs}. The two halves are transcriptions of HOLD_SLOT and
- * TAKE; keep them in step.
+ * remaining, retryAfterMs}. Built from the same fragments as HOLD_SLOT and TAKE.
  */
 export const HOLD_SLOT_AND_TAKE = `
-local time = redis.call('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  return {0, 0, 0, 0}
-end
-redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[3]), ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+${clock}
+${slotHeld("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]", "{0, 0, 0, 0}")}
 local capacity = tonumber(ARGV[4])
 local rate = tonumber(ARGV[5])
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-${refilled("KEYS[2]")}
-local allowed = 0
-local retry = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  retry = math.ceil((1 - tokens) * 1000 / rate)
-end
-local full = math.ceil((capacity - tokens) * 1000 / rate)
-if full > 0 then
-  redis.call('HSET', KEYS[2], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
-  redis.call('PEXPIRE', KEYS[2], full)
-else
-  redis.call('DEL', KEYS[2])
-end
+${taken("KEYS[2]", "1")}
 return {1, allowed, math.floor(tokens), retry}
 `;
 
@@ -202,28 +228,9 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 if ARGV[2] ~= '1' then
   return 0
 end
-local saved = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
-if not (saved[1] and saved[2]) then
-  return 0
-end
 local capacity = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local tokens = tonumber(saved[1])
-local updated = tonumber(saved[2])
-if now > updated then
-  tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
-  updated = now
-end
-tokens = math.min(capacity, tokens + 1)
-local full = math.ceil((capacity - tokens) * 1000 / rate)
-if full > 0 then
-  redis.call('HSET', KEYS[2], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
-  redis.call('PEXPIRE', KEYS[2], full)
-else
-  redis.call('DEL', KEYS[2])
-end
+${refunded("KEYS[2]", "1")}
 return 1
 `;
 
@@ -234,27 +241,8 @@ return 1
  * bucket is absent (full). Returns 1 when something was given back.
  */
 export const REFUND = `
-local saved = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-if not (saved[1] and saved[2]) then
-  return 0
-end
 local capacity = tonumber(ARGV[2])
 local rate = tonumber(ARGV[3])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local tokens = tonumber(saved[1])
-local updated = tonumber(saved[2])
-if now > updated then
-  tokens = math.min(capacity, tokens + (now - updated) * rate / 1000)
-  updated = now
-end
-tokens = math.min(capacity, tokens + tonumber(ARGV[1]))
-local full = math.ceil((capacity - tokens) * 1000 / rate)
-if full > 0 then
-  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
-  redis.call('PEXPIRE', KEYS[1], full)
-else
-  redis.call('DEL', KEYS[1])
-end
+${refunded("KEYS[1]", "tonumber(ARGV[1])")}
 return 1
 `;

@@ -15,8 +15,10 @@ export type ToPrimary =
   | { ag: "hello" }
   /** Every service listens; endpoints for the start banner. */
   | { ag: "listening"; endpoints: string[] }
-  /** A mailbox event published in the worker: the primary fans it out to every worker. */
+  /** A mailbox event published in the worker: the primary forwards it to the other workers watching its account. */
   | { ag: "event"; event: MailboxEvent }
+  /** The worker's first handler for an account (watching) or its last one gone. */
+  | { ag: "watch"; account: number; watching: boolean }
   /** A limiter call to the primary's in-memory limiter. */
   | { ag: "limit"; id: number; op: LimiterOp; args: unknown[] }
   | { ag: "metrics"; id: number; metrics: MetricsJson };

@@ -96,7 +96,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
         listening.set(worker.id, message.endpoints);
         break;
       case "event":
-        bus?.publish(message.event);
+        bus?.publish(message.event, worker.id);
+        break;
+      case "watch":
+        bus?.watch(worker.id, message.account, message.watching);
         break;
       case "limit":
         void limiterHub?.handle(worker, message);
@@ -114,6 +117,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     worker.on("message", (m) => onMessage(worker, m));
     worker.on("exit", (code, signal) => {
       listening.delete(worker.id);
+      bus?.workerGone(worker.id);
       void limiterHub?.workerGone(worker.id);
       if (stopping) return;
       if (!everyoneListened) {

@@ -90,6 +90,8 @@ const FAN_OUT_RE = /^[0-9a-f]{2}$/;
 /** The durable mark: the owner-write bit cleared (blob files are created 0640). */
 const OWNER_WRITE = 0o200;
 const DURABLE_MODE = 0o440;
+/** How many recently seen marked keys FsBlobStore remembers (64-character strings: ~1 MB). */
+const RECENT_KEYS = 10_000;
 
 export class FsBlobStore implements BlobStore {
   readonly dir: string;
@@ -106,6 +108,13 @@ export class FsBlobStore implements BlobStore {
   #hardLinks = true;
   /** Whether the durable mark works here (see the top of this file); known once tmp/ is ready. */
   #marks = false;
+  /**
+   * Keys this process saw marked (stored or found), oldest first, at most
+   * RECENT_KEYS: a re-put of one asks stat first, which succeeds, where the
+   * O_EXCL open would fail and build an error (the costlier call). Only a
+   * hint: the stat still decides, so a blob deleted since costs one failed stat.
+   */
+  readonly #recent = new Set<string>();
   /** putBuffer's direct writes in progress, by key: a put of the same content waits for it. */
   readonly #inFlight = new Map<string, Promise<PutResult>>();
 
@@ -148,6 +157,10 @@ export class FsBlobStore implements BlobStore {
     const size = content.byteLength;
     const finalPath = this.pathOf(key);
     const fanOutDir = dirname(finalPath);
+    if (this.#recent.has(key)) {
+      if (await this.#marked(finalPath, size)) return { key, size, created: false };
+      this.#recent.delete(key);
+    }
     let firstUse = !this.#knownDirs.has(fanOutDir);
     if (firstUse) {
       await mkdir(fanOutDir, { recursive: true });
@@ -160,7 +173,10 @@ export class FsBlobStore implements BlobStore {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "EEXIST") {
-          if (await this.#marked(finalPath, size)) return { key, size, created: false };
+          if (await this.#marked(finalPath, size)) {
+            this.#remember(key);
+            return { key, size, created: false };
+          }
           // Not known durable: the careful path, through a temp file.
           const path = spoolPath(this.tmpDir);
           return this.#commit({ path, key, size, file: await spoolBufferToOpenFile(content, path) });
@@ -181,7 +197,7 @@ export class FsBlobStore implements BlobStore {
         await this.#unlinkIfSame(finalPath, file);
         throw err;
       }
-      await this.#mark(file);
+      if (await this.#mark(file)) this.#remember(key);
       return { key, size, created: true };
     } finally {
       await file.close().catch(() => {});
@@ -482,8 +498,18 @@ export class FsBlobStore implements BlobStore {
   }
 
   /** Marks a blob file whose data and name flushes have returned (best effort: unmarked only costs a later re-put a check). */
-  async #mark(file: FileHandle): Promise<void> {
-    if (this.#marks) await file.chmod(DURABLE_MODE).catch(() => {});
+  async #mark(file: FileHandle): Promise<boolean> {
+    if (!this.#marks) return false;
+    return file.chmod(DURABLE_MODE).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  #remember(key: string): void {
+    this.#recent.delete(key);
+    this.#recent.add(key);
+    if (this.#recent.size > RECENT_KEYS) this.#recent.delete(this.#recent.values().next().value as string);
   }
 
   /** True when the file under `path` carries the durable mark and has the expected size. */

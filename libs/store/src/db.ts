@@ -297,14 +297,15 @@ export async function inMailboxLockStatement<R extends pg.QueryResultRow>(
  * (its generic plan, see below) and, for a non-durable write,
  * synchronous_commit, read at the commit.
  */
-class LockThenWrite extends (pg.Query as unknown as new (config: { text: string }) => PgQueryInternals) {
+class LockThenWrite extends (pg.Query as unknown as new (text: string) => PgQueryInternals) {
   constructor(
     private readonly lock: PipelinedStatement,
     private readonly write: PipelinedStatement,
     private readonly prepared: ReadonlySet<string>,
   ) {
-    // The text is only a label (the bench's statement counter reads it); submit sends the statements.
-    super({ text: `${lock.text};\n${write.text}` });
+    // The text is only a label (the bench's statement counter reads it); submit sends the
+    // statements. A string, not a config object, which pg's Query would copy property by property.
+    super(`/* locked */ ${write.text}`);
   }
 
   submit(connection: PgConnection): null {

@@ -38,6 +38,30 @@
  * atomically without a lookup that fails (and builds an error) for every new
  * blob, and never replaces a stored blob behind another put's back.
  * Filesystems without hard links fall back to rename.
+ *
+ * The durable mark (issue 17). Once a put's data and name flushes have both
+ * succeeded, it clears the file's owner-write bit (fchmod 0640 → 0440): a
+ * blob file without that bit was flushed, name and data, by some put before.
+ * A file is created with the bit (checked once per store: a umask that strips
+ * it, or a filesystem that ignores chmod, turns the mark off), and nothing
+ * sets it back, so the mark cannot be seen on a torn file: the chmod is
+ * issued after the fdatasync and the directory fsync returned, and whatever
+ * a crash keeps of it, the data and the name it vouches for were on disk
+ * before it. A re-put of marked content is then one failed O_EXCL open and
+ * one stat (size must match too); an unmarked file under the key (a torn
+ * leftover, a put still in flight in another process, or a blob from before
+ * the mark) takes the careful path above, which marks it once verified.
+ *
+ * putBuffer knows its key before writing, so it writes the blob under its
+ * final name directly (open O_EXCL: EEXIST is "already stored", the same
+ * atomic answer the link gave) instead of a temp file, a link and an unlink;
+ * the file is unmarked while it is written and flushed, so a concurrent put
+ * of the same content in another process cannot trust it, and one in this
+ * process waits for it (#inFlight). A failure removes the file if it is
+ * still ours. New blob: open, write, the two flushes, fchmod, close (was:
+ * open, write, link, the flushes, close, unlink); stored blob: open, stat
+ * (was: a temp file written, the existing one read back and hashed, five
+ * flushes, three closes and an unlink).
  */
 
 import { createHash } from "node:crypto";
@@ -47,7 +71,14 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { assertBlobKey, sha256Hex } from "./keys.ts";
 import { assertRange, emptyStream } from "./reading.ts";
-import { type OpenSpool, removeQuietly, spoolBufferToOpenFile, spoolPath, spoolToOpenFile } from "./spool.ts";
+import {
+  type OpenSpool,
+  removeQuietly,
+  spoolBufferToOpenFile,
+  spoolPath,
+  spoolToOpenFile,
+  writeFully,
+} from "./spool.ts";
 import { BLOB_KEY_RE, BlobNotFoundError, type BlobStore, type PutResult } from "./types.ts";
 
 export interface FsBlobStoreOptions {
@@ -56,6 +87,11 @@ export interface FsBlobStoreOptions {
 }
 
 const FAN_OUT_RE = /^[0-9a-f]{2}$/;
+/** The durable mark: the owner-write bit cleared (blob files are created 0640). */
+const OWNER_WRITE = 0o200;
+const DURABLE_MODE = 0o440;
+/** How many recently seen marked keys FsBlobStore remembers (64-character strings: ~1 MB). */
+const RECENT_KEYS = 10_000;
 
 export class FsBlobStore implements BlobStore {
   readonly dir: string;
@@ -70,6 +106,17 @@ export class FsBlobStore implements BlobStore {
   readonly #parentSyncs = new Map<string, Promise<unknown>>();
   /** False once link() said this filesystem has no hard links: rename after an existence check. */
   #hardLinks = true;
+  /** Whether the durable mark works here (see the top of this file); known once tmp/ is ready. */
+  #marks = false;
+  /**
+   * Keys this process saw marked (stored or found), oldest first, at most
+   * RECENT_KEYS: a re-put of one asks stat first, which succeeds, where the
+   * O_EXCL open would fail and build an error (the costlier call). Only a
+   * hint: the stat still decides, so a blob deleted since costs one failed stat.
+   */
+  readonly #recent = new Set<string>();
+  /** putBuffer's direct writes in progress, by key: a put of the same content waits for it. */
+  readonly #inFlight = new Map<string, Promise<PutResult>>();
 
   constructor(options: FsBlobStoreOptions) {
     this.dir = options.dir;
@@ -83,17 +130,78 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(content: Readable | AsyncIterable<Uint8Array>): Promise<PutResult> {
-    return this.#commit(await spoolToOpenFile(content, spoolPath(await this.#ensureTmpDir())));
+    const spooled = await spoolToOpenFile(content, spoolPath(await this.#ensureTmpDir()));
+    // A direct write of the same content in progress here: name ours once it is done.
+    const earlier = this.#inFlight.get(spooled.key);
+    if (earlier) await earlier.catch(() => {});
+    return this.#commit(spooled);
   }
 
   async putBuffer(content: Uint8Array): Promise<PutResult> {
-    // One write, no stream. Content that is already stored is found by the
-    // link (EEXIST): a re-put costs that write, which is rare (a message to
-    // many recipients is stored once), while an existence check first would
-    // cost a failed lookup for every new blob.
-    const path = spoolPath(await this.#ensureTmpDir());
-    const file = await spoolBufferToOpenFile(content, path);
-    return this.#commit({ path, key: sha256Hex(content), size: content.byteLength, file });
+    // The key first, then the file under its final name (see the top of this
+    // file): stored content is found by the O_EXCL open, no temp file.
+    const key = sha256Hex(content);
+    const earlier = this.#inFlight.get(key);
+    if (earlier) await earlier.catch(() => {});
+    const put = this.#putDirect(key, content);
+    this.#inFlight.set(key, put);
+    const forget = () => {
+      if (this.#inFlight.get(key) === put) this.#inFlight.delete(key);
+    };
+    put.then(forget, forget);
+    return put;
+  }
+
+  async #putDirect(key: string, content: Uint8Array): Promise<PutResult> {
+    await this.#ensureTmpDir(); // also learns whether the mark works
+    const size = content.byteLength;
+    const finalPath = this.pathOf(key);
+    const fanOutDir = dirname(finalPath);
+    if (this.#recent.has(key)) {
+      if (await this.#marked(finalPath, size)) return { key, size, created: false };
+      this.#recent.delete(key);
+    }
+    let firstUse = !this.#knownDirs.has(fanOutDir);
+    if (firstUse) {
+      await mkdir(fanOutDir, { recursive: true });
+      this.#knownDirs.add(fanOutDir);
+    }
+    let file: FileHandle | undefined;
+    for (let attempt = 1; !file; attempt++) {
+      try {
+        file = await open(finalPath, "wx", 0o640);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") {
+          if (await this.#marked(finalPath, size)) {
+            this.#remember(key);
+            return { key, size, created: false };
+          }
+          // Not known durable: the careful path, through a temp file.
+          const path = spoolPath(this.tmpDir);
+          return this.#commit({ path, key, size, file: await spoolBufferToOpenFile(content, path) });
+        }
+        // The fan-out directory removed behind our back (nothing here removes them).
+        if (code !== "ENOENT" || attempt >= 2) throw err;
+        await mkdir(fanOutDir, { recursive: true });
+        firstUse = true;
+      }
+    }
+    try {
+      try {
+        await writeFully(file, content);
+        // Both flushes at once: the journal commits them together.
+        await settleAll([file.datasync(), this.#syncNames(fanOutDir, firstUse)]);
+      } catch (err) {
+        // Never leave an unflushed (or, after a failed fsync, untrustworthy) file under the key.
+        await this.#unlinkIfSame(finalPath, file);
+        throw err;
+      }
+      if (await this.#mark(file)) this.#remember(key);
+      return { key, size, created: true };
+    } finally {
+      await file.close().catch(() => {});
+    }
   }
 
   async get(key: string): Promise<Readable> {
@@ -238,9 +346,11 @@ export class FsBlobStore implements BlobStore {
             await this.#unlinkIfSame(finalPath, file);
             throw err;
           }
+          await this.#mark(file);
           return { key, size, created: true };
         }
         if (named === "exists") {
+          if (await this.#marked(finalPath, size)) return { key, size, created: false };
           const existing = await this.#settleExisting(key, finalPath, fanOutDir);
           if (existing === "durable") return { key, size, created: false };
           if (existing === "torn") {
@@ -248,6 +358,7 @@ export class FsBlobStore implements BlobStore {
             await file.datasync();
             await rename(spooled.path, finalPath);
             await this.#syncNames(fanOutDir, true);
+            await this.#mark(file);
             return { key, size, created: true };
           }
         }
@@ -324,6 +435,7 @@ export class FsBlobStore implements BlobStore {
       }
       if (hash.digest("hex") !== key) return "torn";
       await settleAll([handle.datasync(), this.#syncNames(fanOutDir, true)]);
+      await this.#mark(handle);
       return "durable";
     } finally {
       await handle.close();
@@ -355,11 +467,61 @@ export class FsBlobStore implements BlobStore {
   }
 
   #ensureTmpDir(): Promise<string> {
-    this.#tmpDirReady ??= mkdir(this.tmpDir, { recursive: true }).catch((err: unknown) => {
-      this.#tmpDirReady = undefined; // let a later call retry, e.g. once a volume is mounted
-      throw err;
-    });
+    this.#tmpDirReady ??= mkdir(this.tmpDir, { recursive: true })
+      .then(() => this.#probeMarks())
+      .catch((err: unknown) => {
+        this.#tmpDirReady = undefined; // let a later call retry, e.g. once a volume is mounted
+        throw err;
+      });
     return this.#tmpDirReady.then(() => this.tmpDir);
+  }
+
+  /**
+   * Whether the durable mark can be trusted here: a new file must carry the
+   * owner-write bit (the umask may strip it) and fchmod must clear it (some
+   * filesystems ignore modes). Once per store, in tmp/.
+   */
+  async #probeMarks(): Promise<void> {
+    const path = spoolPath(this.tmpDir);
+    const probe = await open(path, "wx", 0o640);
+    try {
+      const created = (await probe.stat()).mode;
+      await probe.chmod(DURABLE_MODE);
+      const marked = (await probe.stat()).mode;
+      this.#marks = (created & OWNER_WRITE) !== 0 && (marked & OWNER_WRITE) === 0;
+    } catch {
+      this.#marks = false;
+    } finally {
+      await probe.close().catch(() => {});
+      await removeQuietly(path);
+    }
+  }
+
+  /** Marks a blob file whose data and name flushes have returned (best effort: unmarked only costs a later re-put a check). */
+  async #mark(file: FileHandle): Promise<boolean> {
+    if (!this.#marks) return false;
+    return file.chmod(DURABLE_MODE).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  #remember(key: string): void {
+    this.#recent.delete(key);
+    this.#recent.add(key);
+    if (this.#recent.size > RECENT_KEYS) this.#recent.delete(this.#recent.values().next().value as string);
+  }
+
+  /** True when the file under `path` carries the durable mark and has the expected size. */
+  async #marked(path: string, size: number): Promise<boolean> {
+    if (!this.#marks) return false;
+    try {
+      const st = await stat(path);
+      return st.isFile() && (st.mode & OWNER_WRITE) === 0 && st.size === size;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   async #exists(path: string): Promise<boolean> {

@@ -105,7 +105,7 @@ export async function removeQuietly(path: string): Promise<void> {
 }
 
 /** file.write may write less than asked; loop until the whole chunk is on its way to disk. */
-async function writeFully(file: FileHandle, chunk: Uint8Array): Promise<void> {
+export async function writeFully(file: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let written = 0; written < chunk.byteLength; ) {
     written += (await file.write(chunk, written, chunk.byteLength - written)).bytesWritten;
   }

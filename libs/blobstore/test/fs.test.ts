@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
@@ -71,6 +71,51 @@ describe("FsBlobStore layout", () => {
     const again = await store.putBuffer(content);
     assert.deepEqual(again, { key: first.key, size: 70_000, created: false });
     assert.equal((await stat(store.pathOf(first.key))).ino, inode);
+    assert.deepEqual(await entries(store.tmpDir), []);
+  });
+
+  it("a flushed blob carries the durable mark; a re-put trusts only a marked file of the right size", async () => {
+    const ownerWrite = async (key: string) => (await stat(store.pathOf(key))).mode & 0o200;
+    // Both put paths mark what they flushed.
+    const buffered = await store.putBuffer(randomBytes(3000));
+    assert.equal(await ownerWrite(buffered.key), 0);
+    const streamed = await store.put(Readable.from([randomBytes(3000)]));
+    assert.equal(await ownerWrite(streamed.key), 0);
+    // An unmarked intact file (a blob from before the mark, or another process's
+    // put still in flight) is read back, flushed, kept and then marked.
+    const content = randomBytes(9000);
+    const { key } = await store.putBuffer(content);
+    await chmod(store.pathOf(key), 0o640);
+    const inode = (await stat(store.pathOf(key))).ino;
+    assert.deepEqual(await store.putBuffer(content), { key, size: 9000, created: false });
+    assert.equal((await stat(store.pathOf(key))).ino, inode);
+    assert.equal(await ownerWrite(key), 0);
+    // A marked file whose size is not the content's is not trusted: replaced.
+    // (Unmarked to cut it short, marked again: a non-root owner may not write a 0440 file.)
+    await chmod(store.pathOf(key), 0o640);
+    await truncate(store.pathOf(key), 100);
+    await chmod(store.pathOf(key), 0o440);
+    assert.deepEqual(await store.putBuffer(content), { key, size: 9000, created: true });
+    assert.ok((await readFile(store.pathOf(key))).equals(content));
+    assert.equal(await ownerWrite(key), 0);
+    // The same through the streaming put, with an unmarked torn file.
+    await chmod(store.pathOf(key), 0o640);
+    await truncate(store.pathOf(key), 100);
+    assert.equal((await store.put(Readable.from([content]))).created, true);
+    assert.ok((await readFile(store.pathOf(key))).equals(content));
+    assert.deepEqual(await entries(store.tmpDir), []);
+  });
+
+  it("concurrent puts of the same new content in one process: one writes, the others find it marked", async () => {
+    const content = randomBytes(20_000);
+    const puts = await Promise.all([
+      store.putBuffer(content),
+      store.putBuffer(content),
+      store.put(Readable.from([content])),
+      store.putBuffer(content),
+    ]);
+    assert.equal(puts.filter((p) => p.created).length, 1);
+    assert.ok((await readFile(store.pathOf(puts[0]!.key))).equals(content));
     assert.deepEqual(await entries(store.tmpDir), []);
   });
 

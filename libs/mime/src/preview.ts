@@ -49,6 +49,24 @@ export function makePreview(
   if (!complete && text.endsWith("\ufffd")) text = text.slice(0, -1);
   if (html) text = htmlToText(text);
   text = text.replace(/\s+/gu, " ").trim();
-  const chars = Array.from(text);
-  return chars.length > PREVIEW_CHARS ? chars.slice(0, PREVIEW_CHARS).join("") : text;
+  return firstCodePoints(text, PREVIEW_CHARS);
+}
+
+/**
+ * The first `max` code points of `text` (a surrogate pair is one, a lone
+ * surrogate one), as Array.from(text).slice(0, max).join("") gives them,
+ * without an array of every character of the prefix (up to 16 KB of HTML).
+ */
+function firstCodePoints(text: string, max: number): string {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (count === max) return text.slice(0, i);
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return text;
 }

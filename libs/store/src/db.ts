@@ -218,13 +218,13 @@ export function withMailboxLock<T>(
  * the message ends). The second statement takes a new snapshot after the first
  * got the lock (READ COMMITTED), so it sees every write committed before the
  * lock: `head(sql)` gives it the locked HIGHESTMODSEQ as a SQL expression
- * (`$1` is the mailbox id in `statement`). The simple protocol has no
- * parameters, so `params` ($1…) travel as literals: where named statements
- * are safe (enableNamedStatements) the write is a prepared statement (PREPARE
- * once per connection, in the same message the first time; then EXECUTE with
- * the literals as its arguments), so PostgreSQL does not parse and plan it at
- * every STORE/EXPUNGE (a third of their statement time, issue 17); `types`
- * are its parameters' types. Elsewhere the literals are inlined into the text.
+ * (`$1` is the mailbox id in `statement`). Where named statements are safe
+ * (enableNamedStatements) the lock and the write are two prepared statements
+ * in one extended-protocol pipeline with one Sync (LockThenWrite): parsed
+ * once per connection, nothing parsed or planned per call; `types` are the
+ * write's parameter types. Elsewhere (PGlite, DATABASE_PREPARED_STATEMENTS=0)
+ * the two travel as one simple-protocol message with `params` inlined as
+ * literals.
  * Returns the HIGHESTMODSEQ under the lock (undefined: no such mailbox, and
  * the write found nothing to do) and the write's rows.
  */
@@ -263,23 +263,127 @@ export async function inMailboxLockStatement<R extends pg.QueryResultRow>(
       known = new Set();
       preparedOn.set(client, known);
     }
-    const prepare = known.has(name) ? "" : `PREPARE ${name} (${types.join(", ")}) AS ${sql};\n`;
-    const args = params.length ? `(${params.map(sqlLiteral).join(", ")})` : "";
-    // The generic plan: these writes look rows up by (mailbox_id, uid) whatever
-    // the arguments, and PostgreSQL's default kept re-planning STORE's statement
-    // at every call (its custom plans look cheaper than the generic one).
-    const results = (await client.query(
-      `${prepare}${prefix}SET LOCAL plan_cache_mode TO force_generic_plan;\n${lock}EXECUTE ${name}${args}`,
-    )) as unknown as pg.QueryResult[];
-    known.add(name);
-    return lockStatementResult<R>(results, (prepare ? 1 : 0) + (async ? 1 : 0) + 1);
+    const lock = { ...(async ? LOCK_ASYNC : LOCK_DURABLE), values: [String(mailboxId)] };
+    const write = { name, text: sql, types: types.map(typeOid), values: params.map(bindValue) };
+    const results = await new Promise<pg.QueryResult[]>((resolve, reject) => {
+      client.query(new LockThenWrite(lock, write, known), (err: Error | undefined, res: unknown) =>
+        err ? reject(err) : resolve(res as pg.QueryResult[]),
+      );
+    });
+    known.add(lock.name).add(name);
+    return lockStatementResult<R>(results, 0);
   } catch (err) {
-    // Whether the PREPARE stuck is unknown after a failed message: a fresh connection knows.
+    // Whether a Parse stuck is unknown after a failed pipeline: a fresh connection knows.
     broken = true;
     throw err;
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * The lock and the write of inMailboxLockStatement as two prepared statements
+ * in ONE extended-protocol pipeline: (Parse) Bind Execute for the lock, (Parse)
+ * Bind Execute for the write, then one Sync. Everything before the Sync is one
+ * implicit transaction, committed at the Sync (all or nothing); the server
+ * reads the write's Bind only once the lock's Execute has the row, so the
+ * write's snapshot (READ COMMITTED: one per statement) is taken after the
+ * lock, as in the simple-protocol form. Nothing is parsed or planned per call
+ * (issue 17: the old message's `SET LOCAL …; SELECT … WHERE id = <literal> FOR
+ * UPDATE; EXECUTE …(<literals>)` was three statements parsed, and the SELECT
+ * planned, at every STORE and EXPUNGE). The lock statement sets the
+ * transaction's settings with set_config(…, true) (SET LOCAL's function form,
+ * which also works outside a BEGIN): plan_cache_mode for the write's Bind
+ * (its generic plan, see below) and, for a non-durable write,
+ * synchronous_commit, read at the commit.
+ */
+class LockThenWrite extends (pg.Query as unknown as new (text: string) => PgQueryInternals) {
+  constructor(
+    private readonly lock: PipelinedStatement,
+    private readonly write: PipelinedStatement,
+    private readonly prepared: ReadonlySet<string>,
+  ) {
+    // The text is only a label (the bench's statement counter reads it); submit sends the
+    // statements. A string, not a config object, which pg's Query would copy property by property.
+    super(`/* locked */ ${write.text}`);
+  }
+
+  submit(connection: PgConnection): null {
+    connection.stream.cork?.();
+    try {
+      for (const s of [this.lock, this.write]) {
+        if (!this.prepared.has(s.name)) connection.parse({ name: s.name, text: s.text, types: s.types });
+        connection.bind({ portal: "", statement: s.name, values: s.values });
+        connection.describe({ type: "P", name: "" });
+        connection.execute({ portal: "", rows: 0 });
+      }
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
+    return null;
+  }
+}
+
+interface PipelinedStatement {
+  name: string;
+  text: string;
+  types: number[];
+  values: (string | null)[];
+}
+
+/** What LockThenWrite uses of pg's Query and Connection (pg 8: lib/query.js, lib/connection.js). */
+interface PgQueryInternals {
+  text: string;
+}
+interface PgConnection {
+  stream: { cork?: () => void; uncork?: () => void };
+  parse(m: { name: string; text: string; types: number[] }): void;
+  bind(m: { portal: string; statement: string; values: (string | null)[] }): void;
+  describe(m: { type: "P"; name: string }): void;
+  execute(m: { portal: string; rows: number }): void;
+  sync(): void;
+}
+
+/**
+ * The row lock, with the transaction's settings. plan_cache_mode: these
+ * writes look rows up by (mailbox_id, uid) whatever the arguments, and
+ * PostgreSQL's default kept re-planning STORE's statement at every call (its
+ * custom plans look cheaper than the generic one).
+ */
+function lockStatement(async: boolean): PipelinedStatement {
+  const text = `SELECT highestmodseq, set_config('plan_cache_mode', 'force_generic_plan', true)${
+    async ? ", set_config('synchronous_commit', 'off', true)" : ""
+  } FROM mailboxes WHERE id = $1 FOR UPDATE`;
+  return { name: `ag_lock_${async ? "async" : "durable"}`, text, types: [INT4_OID], values: [] };
+}
+const INT4_OID = 23;
+const LOCK_DURABLE = lockStatement(false);
+const LOCK_ASYNC = lockStatement(true);
+
+/** Parameter types of the locked writes, as the OIDs a Parse message takes. */
+const TYPE_OIDS: Record<string, number> = {
+  boolean: 16,
+  bigint: 20,
+  smallint: 21,
+  integer: INT4_OID,
+  text: 25,
+  "text[]": 1009,
+  "bigint[]": 1016,
+  "integer[]": 1007,
+};
+
+function typeOid(type: string): number {
+  const oid = TYPE_OIDS[type];
+  if (oid === undefined) throw new RangeError(`no OID known for type ${type}`);
+  return oid;
+}
+
+/** A parameter in the text format: what pg's prepareValue gives for ours (numbers, booleans, arrays, strings, dates). */
+function bindValue(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "boolean") return value ? "true" : "false";
+  return textValue(value);
 }
 
 /** The statements each connection has PREPAREd (inMailboxLockStatement). */

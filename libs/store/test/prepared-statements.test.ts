@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startEmbeddedPostgres } from "@aerogram/embedded-pg";
 import { createTestDatabase, requireServer, tempDir } from "@aerogram/testkit";
-import { Store } from "../src/index.ts";
+import { inMailboxLockStatement, Store } from "../src/index.ts";
 
 /** Statements prepared on the connection that runs this (the pool has one). */
 async function preparedNames(store: Store): Promise<string[]> {
@@ -80,5 +80,73 @@ test("on embedded PGlite (one backend for the whole pool) nothing is prepared an
   } finally {
     await embedded.stop();
     await dir.remove();
+  }
+});
+
+test("a locked write is one pipeline: the lock's HIGHESTMODSEQ, the write's rows, its settings for that transaction only", async (t) => {
+  if (!(await requireServer(t, "postgres"))) return;
+  const db = await createTestDatabase();
+  try {
+    const store = await Store.open({ url: db.url, poolMax: 1 });
+    try {
+      const account = await store.accounts.create({
+        address: `lock${process.pid}@example.org`,
+        password: "pw",
+      });
+      const inbox = (await store.mailboxes.byName(account.id, "INBOX"))!;
+      // The write reads the settings its transaction runs with, and the head under the lock.
+      const settings = (head: string) =>
+        `SELECT current_setting('synchronous_commit') AS sc, current_setting('plan_cache_mode') AS pcm,
+                ${head} AS head, $2::text AS echo`;
+      for (const durable of [true, false, true]) {
+        const { head, rows } = await inMailboxLockStatement<{
+          sc: string;
+          pcm: string;
+          head: number;
+          echo: string;
+        }>(store.pool, inbox.id, settings, [inbox.id, 'it\'s {a} \\ "b"'], ["integer", "text"], {
+          waitForFlush: durable,
+        });
+        assert.equal(head, inbox.highestModseq);
+        assert.deepEqual(rows, [
+          {
+            sc: durable ? "on" : "off",
+            pcm: "force_generic_plan",
+            head: inbox.highestModseq,
+            echo: 'it\'s {a} \\ "b"',
+          },
+        ]);
+        // Both were local to the pipeline's transaction: the connection is back to its defaults.
+        const after = await store.pool.query(
+          "SELECT current_setting('synchronous_commit') AS sc, current_setting('plan_cache_mode') AS pcm",
+        );
+        assert.deepEqual(after.rows, [{ sc: "on", pcm: "auto" }]);
+      }
+      // No such mailbox: no head, and the write still runs (it finds nothing to do).
+      const gone = await inMailboxLockStatement(
+        store.pool,
+        987654321,
+        settings,
+        [987654321, "x"],
+        ["integer", "text"],
+      );
+      assert.equal(gone.head, undefined);
+      // A failing write rolls the pipeline back and the pool goes on with a fresh connection.
+      await assert.rejects(
+        inMailboxLockStatement(
+          store.pool,
+          inbox.id,
+          () => "SELECT 1 / ($1::int - $1::int) AS boom",
+          [inbox.id],
+          ["integer"],
+        ),
+        /division by zero/,
+      );
+      assert.equal((await store.mailboxes.byName(account.id, "INBOX"))?.id, inbox.id);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await db.drop();
   }
 });

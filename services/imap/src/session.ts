@@ -356,7 +356,7 @@ export class Session {
         if (!parsed.ok) {
           this.uploads.clear();
           const { tag, status, responseCode, message } = parsed.error;
-          this.ctx.metrics.commands.inc({ command: "UNKNOWN", result: status.toLowerCase() });
+          this.ctx.metrics.command("UNKNOWN", status.toLowerCase());
           await this.send([
             tag === null
               ? untaggedStatus("BAD", message, responseCode)
@@ -386,7 +386,7 @@ export class Session {
         return; // a stray line outside AUTHENTICATE/IDLE: nothing waits for it
       case "error":
         this.uploads.clear();
-        this.ctx.metrics.commands.inc({ command: "UNKNOWN", result: event.status.toLowerCase() });
+        this.ctx.metrics.command("UNKNOWN", event.status.toLowerCase());
         await this.send([
           event.tag === null
             ? untaggedStatus("BAD", event.message, event.responseCode)
@@ -445,7 +445,7 @@ export class Session {
       this.#busy = false;
     }
     const label = command.name;
-    this.ctx.metrics.commands.inc({ command: label, result: result.condition.toLowerCase() });
+    this.ctx.metrics.command(label, result.condition.toLowerCase());
     this.#countClient(true);
     if (command.name !== "IDLE")
       this.ctx.metrics.duration.observe({ command: label }, (performance.now() - started) / 1000);
@@ -473,13 +473,14 @@ export class Session {
 
   /** Commands and bytes by client family (bounded label; client-family.ts). */
   #countClient(command: boolean): void {
-    const { clientCommands, clientBytes } = this.ctx.metrics;
-    const family = this.client.family;
-    if (command) clientCommands.inc({ family }, 1);
     const read = this.#input.bytesRead;
     const written = this.out.bytesWritten;
-    if (read > this.#countedIn) clientBytes.inc({ family, direction: "in" }, read - this.#countedIn);
-    if (written > this.#countedOut) clientBytes.inc({ family, direction: "out" }, written - this.#countedOut);
+    this.ctx.metrics.client(
+      this.client.family,
+      command ? 1 : 0,
+      Math.max(0, read - this.#countedIn),
+      Math.max(0, written - this.#countedOut),
+    );
     this.#countedIn = read;
     this.#countedOut = written;
   }

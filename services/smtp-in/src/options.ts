@@ -78,6 +78,7 @@ export function optionsFromLimits(l: SmtpLimits): Partial<SmtpInOptions> {
       dataMinBytesPerSecond: l.dataMinBytesPerSecond,
     },
     authTimeBoxMs: l.authCheckTimeoutMs,
+    authCacheMs: l.authCacheMs,
     dedupeWindowSeconds: l.dedupeWindowSeconds,
     spoolMemoryBytes: l.spoolMemoryBytes,
     recipientCacheMs: l.recipientCacheMs,

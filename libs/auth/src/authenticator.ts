@@ -18,7 +18,7 @@
  *   round trip instead of following it. A refused login hands the started
  *   work back so the caller undoes it.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { type Limiter, TtlCache } from "@aerogram/limits";
 import { type Counter, type Logger, type Registry, sharedCounter } from "@aerogram/observability";
 import { type Account, type Store, verifyPassword } from "@aerogram/store";
@@ -268,7 +268,8 @@ export class Authenticator {
 
   /** The cache's key for a password checked against a stored hash: a new hash (passwd) never matches an old entry. */
   private cacheKey(found: AccountWithHash, password: string): string {
-    return createHash("sha256").update(found.passwordHash).update("\0").update(password).digest("base64");
+    // One-shot: no Hash object per call (the same digest as update(hash).update("\0").update(password)).
+    return hash("sha256", `${found.passwordHash}\0${password}`, "base64");
   }
 
   /** The password was verified against this very hash within the cache's lifetime (no scrypt). */

@@ -44,6 +44,7 @@ export const protocolLimitsSchema = {
   SMTP_DATA_DEADLINE_MS: whole(10 * MINUTE, 1, "a positive number of milliseconds"),
   SMTP_DATA_MIN_BYTES_PER_SECOND: whole(4096, 1, "a positive number of octets"),
   SMTP_AUTH_CHECK_TIMEOUT_MS: whole(3000, 1, "a positive number of milliseconds"),
+  SMTP_AUTH_CACHE_MS: whole(10_000, 0, "a whole number of milliseconds ≥ 0 (0 = off)"),
   SMTP_DEDUPE_WINDOW_SECONDS: whole(24 * 3600, 1, "a positive number of seconds"),
   SMTP_SPOOL_MEMORY_BYTES: whole(1024 * 1024, 0, "a whole number of octets ≥ 0"),
   SMTP_RECIPIENT_CACHE_MS: whole(5000, 0, "a whole number of milliseconds ≥ 0 (0 = off)"),
@@ -121,6 +122,8 @@ export interface SmtpLimits {
   dataMinBytesPerSecond: number;
   /** Upper bound for the SPF/DKIM/DMARC checks of one message. */
   authCheckTimeoutMs: number;
+  /** How long an unsigned message's SPF/DKIM/DMARC verdicts are reused for the same client, envelope and From:; 0 = off. */
+  authCacheMs: number;
   /** How long a retried message is recognised as already delivered. */
   dedupeWindowSeconds: number;
   /** Message octets kept in memory while receiving; the rest spills to a temp file. */
@@ -235,6 +238,7 @@ export function protocolLimits(e: Parsed): ProtocolLimits {
       dataDeadlineMs: e.SMTP_DATA_DEADLINE_MS,
       dataMinBytesPerSecond: e.SMTP_DATA_MIN_BYTES_PER_SECOND,
       authCheckTimeoutMs: e.SMTP_AUTH_CHECK_TIMEOUT_MS,
+      authCacheMs: e.SMTP_AUTH_CACHE_MS,
       dedupeWindowSeconds: e.SMTP_DEDUPE_WINDOW_SECONDS,
       spoolMemoryBytes: e.SMTP_SPOOL_MEMORY_BYTES,
       recipientCacheMs: e.SMTP_RECIPIENT_CACHE_MS,

@@ -48,25 +48,32 @@ export function makePreview(
   let text = decodeCharset(bytes, charset ?? "us-ascii");
   if (!complete && text.endsWith("\ufffd")) text = text.slice(0, -1);
   if (html) text = htmlToText(text);
-  text = text.replace(/\s+/gu, " ").trim();
-  return firstCodePoints(text, PREVIEW_CHARS);
+  return collapsed(text);
+}
+
+/** Up to `max` code points of `s`. */
+function firstCodePoints(s: string, max: number): string[] {
+  const out: string[] = [];
+  if (max <= 0) return out;
+  for (const c of s) if (out.push(c) === max) break;
+  return out;
 }
 
 /**
- * The first `max` code points of `text` (a surrogate pair is one, a lone
- * surrogate one), as Array.from(text).slice(0, max).join("") gives them,
- * without an array of every character of the prefix (up to 16 KB of HTML).
+ * The first PREVIEW_CHARS code points of `text` with whitespace runs collapsed
+ * to one space and the ends trimmed. Only a growing prefix is collapsed (a
+ * 4 KB prefix was collapsed and split into code points whole, per message):
+ * once a prefix yields two code points more than kept, what follows cannot
+ * change the kept ones (two collapsed code points in a row are not both
+ * whitespace, so the final trim stops before them; a cut at the prefix's end
+ * lands after them).
  */
-function firstCodePoints(text: string, max: number): string {
-  let count = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (count === max) return text.slice(0, i);
-    const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-    }
-    count++;
+function collapsed(text: string): string {
+  for (let n = 1024; n < text.length; n *= 4) {
+    const chars = firstCodePoints(text.slice(0, n).replace(/\s+/gu, " ").trimStart(), PREVIEW_CHARS + 2);
+    if (chars.length === PREVIEW_CHARS + 2) return chars.slice(0, PREVIEW_CHARS).join("");
   }
-  return text;
+  const whole = text.replace(/\s+/gu, " ").trim();
+  const chars = firstCodePoints(whole, PREVIEW_CHARS + 1);
+  return chars.length > PREVIEW_CHARS ? chars.slice(0, PREVIEW_CHARS).join("") : whole;
 }

@@ -28,6 +28,8 @@ export interface SpooledMessage {
   longestLine: number;
   /** A new reader over the whole message. */
   open(): Readable;
+  /** The message's chunks when it is held in memory (not spilled to a file), else undefined. */
+  inMemory(): readonly Buffer[] | undefined;
   /** Removes the spill file (if any). Readers already opened keep working. */
   dispose(): Promise<void>;
 }
@@ -86,6 +88,7 @@ export async function spoolMessage(
     sha256: hash.digest("hex"),
     longestLine,
     open: () => (spilled ? createReadStream(spilled.path) : Readable.from(memory, { objectMode: false })),
+    inMemory: () => (spilled ? undefined : memory),
     dispose,
   };
 }

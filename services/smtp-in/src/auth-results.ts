@@ -8,6 +8,7 @@
  * its verdict recorded (arc=); we don't seal.
  */
 import type { Readable } from "node:stream";
+import { TtlCache } from "@aerogram/limits";
 import { authenticate } from "mailauth";
 import type { DnsLookup } from "./dns-resolver.ts";
 
@@ -38,6 +39,54 @@ export interface AuthCheckOptions {
   resolver: DnsLookup;
   /** Upper bound for the whole check (ms). */
   timeBoxMs: number;
+  /** Verdicts of unsigned messages, reused per (client, envelope, From:); see AuthVerdictCache. */
+  cache?: AuthVerdictCache;
+}
+
+/**
+ * The verdicts of an unsigned message (no DKIM-Signature, no ARC set) depend
+ * only on the client IP, the HELO name, MAIL FROM, our host name, the From:
+ * header field(s) and DNS: SPF reads the first three (RFC 7208 §4.1), DKIM
+ * finds no signature, ARC no set, DMARC reads From:'s domain and SPF's
+ * result (RFC 7489 §3.1, §6.6). So a sender delivering many messages from
+ * the same client with the same envelope and From: gets the same
+ * Authentication-Results and Received-SPF each time; this keeps them per
+ * process for `ttlMs` (far below the DNS cache's 5 minutes, so a changed
+ * record is seen as soon as it would be without it). The first check of a
+ * key is shared by the messages that arrive while it runs. Only complete
+ * verdicts are kept: a temperror (timeout, DNS failure) is checked again.
+ */
+export class AuthVerdictCache {
+  readonly #entries: TtlCache<string, Promise<AuthVerdicts>>;
+  /** Checks answered from the cache (or joined while running), and checks run. */
+  readonly stats = { hits: 0, misses: 0 };
+  constructor(opts: { ttlMs: number; maxEntries?: number }) {
+    this.#entries = new TtlCache({ ttlMs: opts.ttlMs, maxEntries: opts.maxEntries ?? 10_000 });
+  }
+  /** The cached (or running) verdicts for `key`, else runs `check` and keeps what it answers unless a temperror. */
+  get(key: string, check: () => Promise<AuthVerdicts>): Promise<AuthVerdicts> {
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.stats.hits++;
+      return hit;
+    }
+    this.stats.misses++;
+    const p = check();
+    this.#entries.set(key, p);
+    p.then(
+      (v) => {
+        if (
+          v.spf === "temperror" ||
+          v.dkim === "temperror" ||
+          v.dmarc === "temperror" ||
+          v.arc === "temperror"
+        )
+          this.#entries.delete(key);
+      },
+      () => this.#entries.delete(key),
+    );
+    return p;
+  }
 }
 
 /** RFC 8601 §2.2 authserv-id / value: keep header injection out of what a client chose. */
@@ -83,7 +132,44 @@ export function authInput(message: Buffer): Buffer {
   return SIGNED.test(header.toString("latin1")) ? message : header;
 }
 
+/** Every From: field of a header block, unfolded as written (RFC 5322 §3.6.2; more than one is kept apart). */
+function fromFields(header: string): string {
+  const out: string[] = [];
+  const re = /(?:^|\n)from[ \t]*:((?:[^\n]*)(?:\n[ \t][^\n]*)*)/gi;
+  for (let m = re.exec(header); m !== null; m = re.exec(header)) out.push(m[1]!);
+  return out.join("\0");
+}
+
+/**
+ * The cache key of an unsigned message's verdicts (undefined: not cacheable:
+ * a signed message, a whole message without a header/body boundary, or the
+ * null reverse-path, for which mailauth falls back to the Return-Path field).
+ */
+function verdictKey(input: AuthInput, checked: Buffer, whole: Buffer): string | undefined {
+  if (checked === whole || input.sender === "") return undefined;
+  return JSON.stringify([
+    input.ip,
+    input.helo,
+    input.sender,
+    input.hostname,
+    fromFields(checked.toString("latin1")),
+  ]);
+}
+
 export async function checkAuthentication(
+  message: Readable | Buffer,
+  input: AuthInput,
+  opts: AuthCheckOptions,
+): Promise<AuthVerdicts> {
+  if (opts.cache && Buffer.isBuffer(message)) {
+    const checked = authInput(message);
+    const key = verdictKey(input, checked, message);
+    if (key !== undefined) return opts.cache.get(key, () => runCheck(checked, input, opts));
+  }
+  return runCheck(message, input, opts);
+}
+
+async function runCheck(
   message: Readable | Buffer,
   input: AuthInput,
   opts: AuthCheckOptions,

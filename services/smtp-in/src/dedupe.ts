@@ -4,7 +4,7 @@
  * differs between attempts (our Received header holds a time stamp and a
  * session id), so the key is built from the message as received instead.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export interface DedupeInput {
   /** sha256 hex of the DATA payload before our headers. */
@@ -22,7 +22,9 @@ export const DEFAULT_DEDUPE_WINDOW_SECONDS = 24 * 3600;
 
 export function dedupeKey(d: DedupeInput): string {
   const recipients = [...new Set(d.recipients.map((r) => r.toLowerCase()))].sort();
-  return createHash("sha256")
-    .update(JSON.stringify(["v1", d.payloadSha256, d.sender.toLowerCase(), recipients, d.messageId ?? ""]))
-    .digest("hex");
+  return hash(
+    "sha256",
+    JSON.stringify(["v1", d.payloadSha256, d.sender.toLowerCase(), recipients, d.messageId ?? ""]),
+    "hex",
+  );
 }

@@ -12,7 +12,7 @@ import { type Delivery, type FilteredDelivery, planDelivery } from "@aerogram/de
 import { receivedHeader, type SpooledMessage } from "@aerogram/smtp";
 import type { FilterDecision } from "@aerogram/spam";
 import type { Store } from "@aerogram/store";
-import { type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
+import { type AuthVerdictCache, type AuthVerdicts, checkAuthentication } from "./auth-results.ts";
 import { dedupeKey } from "./dedupe.ts";
 import type { DnsLookup } from "./dns-resolver.ts";
 import { type FilterVerdict, type InboundFilterOptions, judgeMessage } from "./inbound-filter.ts";
@@ -37,6 +37,8 @@ export interface DeliverContext {
   hostname: string;
   resolver: DnsLookup;
   authTimeBoxMs: number;
+  /** Verdicts of unsigned messages reused per client, envelope and From: (undefined: every message checked). */
+  authCache?: AuthVerdictCache | undefined;
   dedupeWindowSeconds: number;
   store: Store;
   filter: InboundFilterOptions;
@@ -82,6 +84,8 @@ async function* prepend(head: Buffer, body: Readable): AsyncIterable<Uint8Array>
 
 /** The whole message as one buffer (the spool already holds it in memory). */
 async function readWhole(message: SpooledMessage): Promise<Buffer> {
+  const held = message.inMemory();
+  if (held) return held.length === 1 ? held[0]! : Buffer.concat(held as Buffer[], message.size);
   const chunks: Buffer[] = [];
   for await (const chunk of message.open()) chunks.push(chunk as Buffer);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, message.size);
@@ -98,7 +102,11 @@ export async function deliverMessage(
   const auth = await checkAuthentication(
     whole ?? message.open(),
     { ip: client.ip, helo: client.helo, sender: envelope.sender, hostname: ctx.hostname },
-    { resolver: ctx.resolver, timeBoxMs: ctx.authTimeBoxMs },
+    {
+      resolver: ctx.resolver,
+      timeBoxMs: ctx.authTimeBoxMs,
+      ...(ctx.authCache ? { cache: ctx.authCache } : {}),
+    },
   );
   const only = envelope.recipients.length === 1 ? envelope.recipients[0]!.address : undefined;
   const trace = receivedHeader({

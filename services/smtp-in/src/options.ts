@@ -27,6 +27,12 @@ export interface SmtpInOptions extends SmtpEndpointOptions {
   deadlines: SmtpDeadlineOptions;
   /** Upper bound for the SPF/DKIM/DMARC checks of one message. */
   authTimeBoxMs: number;
+  /**
+   * How long the SPF/DKIM/DMARC verdicts of an unsigned message are reused for
+   * the next one with the same client IP, HELO, MAIL FROM and From:
+   * (auth-results.ts AuthVerdictCache); 0 = every message is checked.
+   */
+  authCacheMs: number;
   /** DNS for SPF/DKIM/DMARC and reverse lookups; default: the system resolver, cached and time-boxed. */
   resolver: DnsLookup | undefined;
   dedupeWindowSeconds: number;
@@ -50,6 +56,7 @@ export const DEFAULT_OPTIONS = {
   socketTimeoutMs: 5 * 60_000,
   deadlines: DEFAULT_DEADLINES,
   authTimeBoxMs: 3000,
+  authCacheMs: 10_000,
   dedupeWindowSeconds: DEFAULT_DEDUPE_WINDOW_SECONDS,
   spoolMemoryBytes: 1024 * 1024,
   recipientCacheMs: 5000,
@@ -71,6 +78,7 @@ export function optionsFromLimits(l: SmtpLimits): Partial<SmtpInOptions> {
       dataMinBytesPerSecond: l.dataMinBytesPerSecond,
     },
     authTimeBoxMs: l.authCheckTimeoutMs,
+    authCacheMs: l.authCacheMs,
     dedupeWindowSeconds: l.dedupeWindowSeconds,
     spoolMemoryBytes: l.spoolMemoryBytes,
     recipientCacheMs: l.recipientCacheMs,

@@ -17,6 +17,7 @@ import {
 } from "@aerogram/smtp";
 import { SpamLearner } from "@aerogram/spam";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import { AuthVerdictCache } from "./auth-results.ts";
 import { deliverMessage } from "./deliver-message.ts";
 import { createCachedResolver, type DnsLookup } from "./dns-resolver.ts";
 import type { FilterVerdict } from "./inbound-filter.ts";
@@ -65,6 +66,7 @@ export class SmtpInService {
   private readonly policy: RecipientPolicy;
   private readonly delivery: Delivery;
   private readonly resolver: DnsLookup;
+  private readonly authCache: AuthVerdictCache | undefined;
   private readonly deadlines: SmtpDeadlines;
   private readonly sessions = new Map<string, SessionState>();
   private readonly listeners: SmtpListeners;
@@ -111,6 +113,7 @@ export class SmtpInService {
       },
     );
     this.resolver = opts.resolver ?? createCachedResolver();
+    this.authCache = opts.authCacheMs > 0 ? new AuthVerdictCache({ ttlMs: opts.authCacheMs }) : undefined;
     this.deadlines = new SmtpDeadlines(opts.deadlines);
     this.listeners = new SmtpListeners(opts, this.log, "smtp");
   }
@@ -305,6 +308,7 @@ export class SmtpInService {
           hostname: this.opts.hostname,
           resolver: this.resolver,
           authTimeBoxMs: this.opts.authTimeBoxMs,
+          authCache: this.authCache,
           dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
           store: this.runtime.store,
           filter: this.opts.filter,

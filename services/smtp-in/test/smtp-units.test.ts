@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { MemoryLimiter } from "@aerogram/limits";
 import { createLogger } from "@aerogram/observability";
 import { dkimSign } from "mailauth/lib/dkim/sign.js";
-import { authInput, checkAuthentication } from "../src/auth-results.ts";
+import { AuthVerdictCache, authInput, checkAuthentication } from "../src/auth-results.ts";
 import { dedupeKey } from "../src/dedupe.ts";
 import { createCachedResolver } from "../src/dns-resolver.ts";
 import { RateLimits } from "../src/rate-limits.ts";
@@ -124,6 +124,77 @@ test("authentication checks: a message without a signature is checked on its hea
   assert.equal(bad.dmarc, "fail");
   const arc = Buffer.from(`ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.test; s=s; b=abc\r\n${unsigned}`);
   assert.equal(authInput(arc), arc, "an ARC set: the whole message");
+});
+
+test("authentication cache: an unsigned message reuses the verdicts of one with the same client, envelope and From:, nothing else does", async () => {
+  const txt: Record<string, string[][]> = {
+    "a.test": [["v=spf1 ip4:192.0.2.10 -all"]],
+    "_dmarc.a.test": [["v=DMARC1; p=reject"]],
+    "b.test": [["v=spf1 -all"]],
+    "_dmarc.b.test": [["v=DMARC1; p=quarantine"]],
+  };
+  let lookups = 0;
+  let failing = false;
+  const resolver = async (name: string, rrtype: string) => {
+    lookups++;
+    if (failing) throw Object.assign(new Error("servfail"), { code: "ESERVFAIL" });
+    const answer = rrtype === "TXT" ? txt[name.toLowerCase()] : undefined;
+    if (answer) return answer;
+    throw Object.assign(new Error(`${name} ${rrtype}: not found`), { code: "ENOTFOUND" });
+  };
+  const cache = new AuthVerdictCache({ ttlMs: 60_000 });
+  const opts = { resolver, timeBoxMs: 3000, cache };
+  const input = { ip: "192.0.2.10", helo: "mx.a.test", sender: "x@a.test", hostname: "mx.test" };
+  const msg = (from: string, body: string) =>
+    Buffer.from(`From: ${from}\r\nMessage-ID: <${body}@a.test>\r\nSubject: s\r\n\r\n${body}\r\n`);
+  const uncached = { resolver, timeBoxMs: 3000 };
+  const key = (v: { spf: string; dkim: string; dmarc: string; arc: string; headers: string }) =>
+    [v.spf, v.dkim, v.dmarc, v.arc, v.headers].join("|");
+
+  const first = await checkAuthentication(msg("<x@a.test>", "one"), input, opts);
+  assert.equal(first.dmarc, "pass");
+  const before = lookups;
+  const again = await checkAuthentication(msg("<x@a.test>", "two"), input, opts);
+  assert.equal(lookups, before, "same client, envelope and From: no new check");
+  assert.equal(key(again), key(await checkAuthentication(msg("<x@a.test>", "two"), input, uncached)));
+  assert.deepEqual(cache.stats, { hits: 1, misses: 1 });
+
+  // Another From:, IP, HELO or sender is checked on its own, with its own verdicts.
+  const otherFrom = await checkAuthentication(msg("<y@b.test>", "three"), input, opts);
+  assert.equal(otherFrom.dmarc, "fail");
+  assert.equal(key(otherFrom), key(await checkAuthentication(msg("<y@b.test>", "three"), input, uncached)));
+  const otherIp = await checkAuthentication(
+    msg("<x@a.test>", "four"),
+    { ...input, ip: "198.51.100.7" },
+    opts,
+  );
+  assert.equal(otherIp.spf, "fail");
+  await checkAuthentication(msg("<x@a.test>", "five"), { ...input, helo: "other.a.test" }, opts);
+  await checkAuthentication(msg("<x@a.test>", "six"), { ...input, sender: "z@a.test" }, opts);
+  assert.deepEqual(cache.stats, { hits: 1, misses: 5 });
+  // Two From: fields are not one.
+  await checkAuthentication(Buffer.from("From: <x@a.test>\r\nFrom: <y@b.test>\r\n\r\nbody\r\n"), input, opts);
+  assert.equal(cache.stats.misses, 6);
+
+  // The null reverse-path and signed messages are never cached.
+  const nul = { ...input, sender: "" };
+  await checkAuthentication(msg("<x@a.test>", "seven"), nul, opts);
+  await checkAuthentication(msg("<x@a.test>", "eight"), nul, opts);
+  const signed = Buffer.from(
+    `DKIM-Signature: v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=x; b=y\r\n${msg("<x@a.test>", "nine")}`,
+  );
+  await checkAuthentication(signed, input, opts);
+  await checkAuthentication(signed, input, opts);
+  assert.equal(cache.stats.misses + cache.stats.hits, 7, "none of these went through the cache");
+
+  // A temperror is not kept: the next message is checked again.
+  failing = true;
+  const tInput = { ...input, ip: "192.0.2.99" };
+  const t1 = await checkAuthentication(msg("<x@a.test>", "ten"), tInput, opts);
+  assert.equal(t1.spf, "temperror");
+  failing = false;
+  const t2 = await checkAuthentication(msg("<x@a.test>", "eleven"), tInput, opts);
+  assert.notEqual(t2.spf, "temperror");
 });
 
 test("per-recipient rate: budgets taken ahead never let more through than the limit, across replicas, and go back unspent", async () => {

@@ -5,7 +5,9 @@
  * MX, while the harness kill -9s a worker caught holding a lease (mid-delivery)
  * after each of K+1 batches and starts it again. Then, from the sink's
  * mailboxes: every (Message-ID, recipient) is there exactly once — 0 lost,
- * 0 duplicated — and the queue is empty.
+ * 0 duplicated — and the queue is empty. Half the messages are kept in
+ * their queue rows (as submission keeps small remote-only mail), half in
+ * the blob store, so both ways a worker reads a message are killed mid-way.
  *
  * A worker killed after the remote's 250 but before its own commit leaves
  * the entry to be sent again (SMTP is at-least-once, RFC 5321 §6.1); the
@@ -99,14 +101,17 @@ test("kill -9 of outbound workers mid-delivery: 0 lost, 0 duplicated at the remo
         i % 3 === 0
           ? [addresses[i % RECIPIENTS]!, addresses[(i + 1) % RECIPIENTS]!]
           : [addresses[i % RECIPIENTS]!];
-      const blob = await delivery.storeBlob(
-        Buffer.from(
-          `From: chaos@send.test\r\nTo: ${to.join(", ")}\r\nSubject: chaos ${i}\r\nMessage-ID: ${messageId}\r\n\r\n${"line of text\r\n".repeat(20 + (i % 50))}`,
-        ),
+      const bytes = Buffer.from(
+        `From: chaos@send.test\r\nTo: ${to.join(", ")}\r\nSubject: chaos ${i}\r\nMessage-ID: ${messageId}\r\n\r\n${"line of text\r\n".repeat(20 + (i % 50))}`,
       );
+      // Half the messages kept in the queue row itself (what submission does
+      // with small mail for remote recipients only), half in the blob store.
+      const inline = i % 2 === 1;
+      const blob = inline ? undefined : await delivery.storeBlob(bytes);
       await store.outbound.enqueue({
-        blobKey: blob.key,
-        size: blob.size,
+        blobKey: blob ? blob.key : null,
+        ...(inline ? { content: bytes } : {}),
+        size: bytes.length,
         sender: "chaos@send.test",
         senderAccountId: null,
         messageId,

@@ -172,6 +172,12 @@ test("submission and outbound: dev ports, limits, retry schedule and their valid
     /OUTBOUND_RETRY_SCHEDULE: expected a comma list of durations/,
   );
   assert.throws(() => loadConfig({ SUBMISSION_SENDER_POLICY: "anyone" }), /SUBMISSION_SENDER_POLICY/);
+  assert.equal(loadConfig({}).submission.inlineQueueMaxBytes, 65_536);
+  assert.equal(loadConfig({ SUBMISSION_INLINE_QUEUE_MAX_BYTES: "0" }).submission.inlineQueueMaxBytes, 0);
+  assert.throws(
+    () => loadConfig({ SUBMISSION_INLINE_QUEUE_MAX_BYTES: "2000000" }),
+    /SUBMISSION_INLINE_QUEUE_MAX_BYTES: at most 1048576/,
+  );
   assert.throws(() => loadConfig({ AEROGRAM_SERVICES: "smtp-in,mta" }), /AEROGRAM_SERVICES/);
   assert.deepEqual(loadConfig({ AEROGRAM_SERVICES: "submission,outbound" }).services, [
     "submission",

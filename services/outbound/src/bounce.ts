@@ -17,6 +17,7 @@ import type { Delivery } from "@aerogram/delivery";
 import type { OutboundEntry, Store } from "@aerogram/store";
 import { buildDsn, type DsnKind, type FailedRecipient } from "./dsn.ts";
 import { envelopeId } from "./dsn-request.ts";
+import { readMessage } from "./message-bytes.ts";
 
 export type BounceOutcome = "delivered" | "duplicate" | "no_local_sender" | "null_sender" | "not_requested";
 
@@ -24,9 +25,9 @@ const HEAD_READ = 64 * 1024;
 /** Larger originals come back as headers only even with RET=FULL (RFC 3461 §4.3 allows it). */
 export const FULL_RETURN_MAX_BYTES = 2 * 1024 * 1024;
 
-async function originalHeaders(blobs: BlobStore, key: string): Promise<string> {
+async function originalHeaders(blobs: BlobStore, entry: OutboundEntry): Promise<string> {
   try {
-    const head = (await blobs.read(key, 0, HEAD_READ)).toString("utf8");
+    const head = (await readMessage(blobs, entry, 0, HEAD_READ)).toString("utf8");
     const end = head.search(/\r?\n\r?\n/);
     return end === -1 ? head : head.slice(0, end);
   } catch {
@@ -37,7 +38,7 @@ async function originalHeaders(blobs: BlobStore, key: string): Promise<string> {
 async function wholeMessage(blobs: BlobStore, entry: OutboundEntry): Promise<Buffer | undefined> {
   if (entry.size > FULL_RETURN_MAX_BYTES) return undefined;
   try {
-    return await blobs.read(entry.blobKey);
+    return await readMessage(blobs, entry);
   } catch {
     return undefined;
   }
@@ -68,7 +69,7 @@ export async function bounce(
     reportingMta: deps.hostname,
     to: entry.sender,
     originalMessageId: entry.messageId,
-    originalHeaders: full ? "" : await originalHeaders(deps.blobs, entry.blobKey),
+    originalHeaders: full ? "" : await originalHeaders(deps.blobs, entry),
     ...(full ? { originalMessage: full } : {}),
     envelopeId: envelopeId(entry),
     arrivalDate: entry.createdAt,

@@ -20,6 +20,7 @@ import { bounce } from "./bounce.ts";
 import { CompleteBatcher } from "./complete-batcher.ts";
 import { type FailedRecipient, statusOf } from "./dsn.ts";
 import { type NotifyWhat, originalRecipient, relayDsn, wants } from "./dsn-request.ts";
+import { readMessage, streamMessage } from "./message-bytes.ts";
 import type { OutboundMetrics } from "./metrics.ts";
 import { type MtaSts, mxMatches } from "./mta-sts.ts";
 import { type MxLookup, mailHosts } from "./mx.ts";
@@ -294,10 +295,11 @@ export class OutboundWorker {
             ...(relay.dsn ? { dsn: relay.dsn } : {}),
           },
           {
-            stream: () => this.deps.blobs.get(entry.blobKey),
+            // The row's own copy (claimed with it) or the blob.
+            stream: () => streamMessage(this.deps.blobs, entry),
             // Held whole for the pipelined path (one write of the dot-stuffed message).
             ...(entry.size <= PIPELINED_MAX_BYTES
-              ? { buffer: () => this.deps.blobs.read(entry.blobKey) }
+              ? { buffer: () => readMessage(this.deps.blobs, entry) }
               : {}),
           },
           {

@@ -49,16 +49,18 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
     ret?: "FULL" | "HDRS";
     envid?: string;
     expiresInMs?: number;
+    /** Kept in the queue row (no blob), as submission keeps small remote-only mail. */
+    inline?: boolean;
   }) {
     const messageId = `<${uniqueId()}@local.test>`;
-    const blob = await new Delivery(runtime).storeBlob(
-      Buffer.from(
-        `From: sender@local.test\r\nSubject: dsn test\r\nMessage-ID: ${messageId}\r\n\r\nthe body ${messageId}\r\n`,
-      ),
+    const bytes = Buffer.from(
+      `From: sender@local.test\r\nSubject: dsn test\r\nMessage-ID: ${messageId}\r\n\r\nthe body ${messageId}\r\n`,
     );
+    const blob = o.inline ? { key: null, size: bytes.length } : await new Delivery(runtime).storeBlob(bytes);
     const domain = o.to[0]!.slice(o.to[0]!.indexOf("@") + 1);
     const ids = await runtime.store.outbound.enqueue({
       blobKey: blob.key,
+      ...(o.inline ? { content: bytes } : {}),
       size: blob.size,
       sender: "sender@local.test",
       senderAccountId: senderId,
@@ -115,6 +117,21 @@ describe("DSN requests (RFC 3461) and notices (RFC 3464)", () => {
     // RET=FULL: the whole message, body included, as message/rfc822.
     assert.match(dsn, new RegExp(`Content-Type: message/rfc822\\r\\n[^]*\\r\\n\\r\\nthe body ${messageId}`));
     assert.doesNotMatch(dsn, /text\/rfc822-headers/);
+  });
+
+  test("a message kept in its queue row: RET=FULL returns it whole from the row", async (t) => {
+    const sink = await startSmtpSink({ reject: ["gone@inline-fail.test"], noDsn: true });
+    t.after(() => sink.close());
+    const before = await inboxCount();
+    const { messageId } = await enqueue({ to: ["gone@inline-fail.test"], ret: "FULL", inline: true });
+    await worker(sink.port).drainDue();
+    const got = await inboxSince(before);
+    assert.equal(got.length, 1);
+    assert.match(got[0]!, /Final-Recipient: rfc822; gone@inline-fail\.test\r\nAction: failed/);
+    assert.match(
+      got[0]!,
+      new RegExp(`Content-Type: message/rfc822\\r\\n[^]*\\r\\n\\r\\nthe body ${messageId}`),
+    );
   });
 
   test("NOTIFY=SUCCESS: a next hop without DSN → our 'relayed' notice; with DSN → the parameters go on, no notice of ours", async (t) => {

@@ -46,13 +46,14 @@ describe("outbound workers", () => {
     account?: number | null;
     expiresInMs?: number;
     id?: string;
+    /** Kept in the queue row itself (as submission keeps small remote-only mail), no blob. */
+    inline?: boolean;
   }) {
     const messageId = `<${o.id ?? uniqueId()}@local.test>`;
-    const blob = await new Delivery(runtime).storeBlob(
-      Buffer.from(
-        `From: sender@local.test\r\nSubject: t\r\nMessage-ID: ${messageId}\r\n\r\nhello ${messageId}\r\n`,
-      ),
+    const bytes = Buffer.from(
+      `From: sender@local.test\r\nSubject: t\r\nMessage-ID: ${messageId}\r\n\r\nhello ${messageId}\r\n`,
     );
+    const blob = o.inline ? { key: null, size: bytes.length } : await new Delivery(runtime).storeBlob(bytes);
     const byDomain = new Map<string, string[]>();
     for (const r of o.to) {
       const d = r.slice(r.indexOf("@") + 1);
@@ -60,6 +61,7 @@ describe("outbound workers", () => {
     }
     const ids = await runtime.store.outbound.enqueue({
       blobKey: blob.key,
+      ...(o.inline ? { content: bytes } : {}),
       size: blob.size,
       sender: o.sender ?? "sender@local.test",
       senderAccountId: o.account === undefined ? senderId : o.account,
@@ -90,6 +92,42 @@ describe("outbound workers", () => {
     ]);
     assert.ok(sink.messages.every((m) => m.data.toString().includes(messageId)));
     assert.equal((await runtime.store.outbound.list()).length, 0);
+    await sink.close();
+  });
+
+  test("a message kept in its queue row: claimed with it, delivered intact, its refusal's DSN quoting it, no blob to release", async () => {
+    const sink = await startSmtpSink({ reject: ["gone@inline.test"] });
+    const before = await inboxCount();
+    const released = async () =>
+      (await runtime.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM blob_reclaim_queue"))
+        .rows[0]!.n;
+    const releasedBefore = await released();
+    const { ids, messageId } = await enqueue({ to: ["a@inline.test", "gone@inline.test"], inline: true });
+    const queued = await runtime.store.outbound.get(ids[0]!);
+    assert.equal(queued?.blobKey, null);
+    assert.equal(queued?.inline, true);
+    assert.match(queued?.content?.toString() ?? "", new RegExp(`hello ${messageId}`));
+    // Listings leave the copy out (a thousand rows of it would be megabytes).
+    const [listed] = await runtime.store.outbound.list({ domain: "inline.test" });
+    assert.equal(listed?.inline, true);
+    assert.equal(listed?.content, null);
+    assert.equal(await worker(sink.port).drainDue(), 1);
+    assert.equal(sink.messages.length, 1);
+    assert.deepEqual(sink.messages[0]!.to, ["a@inline.test"]);
+    assert.equal(
+      sink.messages[0]!.data.toString(),
+      `From: sender@local.test\r\nSubject: t\r\nMessage-ID: ${messageId}\r\n\r\nhello ${messageId}\r\n`,
+    );
+    assert.equal(await runtime.store.outbound.get(ids[0]!), undefined, "completed");
+    assert.equal(await released(), releasedBefore, "a row without a blob releases nothing");
+    assert.equal(await inboxCount(), before + 1, "one DSN for gone@");
+    const { rows } = await runtime.store.pool.query<{ blob_key: string }>(
+      "SELECT blob_key FROM messages WHERE mailbox_id = $1 ORDER BY uid DESC LIMIT 1",
+      [inboxId],
+    );
+    const dsn = (await runtime.blobs.read(rows[0]!.blob_key)).toString();
+    assert.match(dsn, /Final-Recipient: rfc822; gone@inline\.test\r\nAction: failed\r\nStatus: 5\.1\.1/);
+    assert.ok(dsn.includes(`Message-ID: ${messageId}`), "the original's headers, read from the row");
     await sink.close();
   });
 

@@ -176,7 +176,7 @@ test("sieve at delivery", async (t) => {
       const rows = (await queued()).slice(before);
       assert.deepEqual(rows.map((r) => r.recipients[0]).sort(), ["carol@remote.test", "dave@other.test"]);
       for (const r of rows) assert.equal(r.sender, "", "vacation replies go from the null reverse-path");
-      const reply = (await collect(await runtime.blobs.get(rows[0]!.blobKey))).toString("utf8");
+      const reply = (await collect(await runtime.blobs.get(rows[0]!.blobKey!))).toString("utf8");
       assert.match(reply, /^Subject: Out of office$/m);
       assert.match(reply, /^Auto-Submitted: auto-replied/m);
       assert.match(reply, /^From: alice@example\.com$/m);
@@ -204,7 +204,7 @@ test("sieve at delivery", async (t) => {
       assert.equal(rows.length, 1);
       assert.equal(rows[0]!.sender, "erin@remote.test", "the original envelope sender stays");
       assert.deepEqual(rows[0]!.recipients, ["alice.elsewhere@remote.test"]);
-      const copy = (await collect(await runtime.blobs.get(rows[0]!.blobKey))).toString("utf8");
+      const copy = (await collect(await runtime.blobs.get(rows[0]!.blobKey!))).toString("utf8");
       assert.match(copy, /^X-Aerogram-Sieve-Redirect: alice@example\.com\r\n/);
       assert.equal(await messageCount(runtime, inbox), n, "redirect cancels the implicit keep");
       // The same message coming back (it carries our mark): no second redirect.
@@ -249,7 +249,7 @@ test("sieve at delivery", async (t) => {
       const rows = (await queued()).slice(before);
       assert.equal(rows.length, 1);
       assert.deepEqual([rows[0]!.sender, rows[0]!.recipients], ["", ["g@remote.test"]]);
-      const notice = (await collect(await runtime.blobs.get(rows[0]!.blobKey))).toString("utf8");
+      const notice = (await collect(await runtime.blobs.get(rows[0]!.blobKey!))).toString("utf8");
       assert.match(notice, /I do not buy anything\./);
     },
   );

@@ -3,9 +3,11 @@
  * acceptance. The header section is rewritten (Received on top, Bcc gone,
  * Date/Message-ID added), the sender policy checks the From: addresses, the
  * send limits are charged, the message is DKIM-signed with its From: domain's
- * key, streamed once into the blob store, delivered to the local recipients
- * (exactly once per dedupe key) and queued, one row per remote domain, in one
- * transaction. Only a resolved `accepted` may become 250; errors come back as
+ * key, streamed once into the blob store (or, small and for remote
+ * recipients only, kept in the queue rows themselves: one flush, the
+ * commit, instead of a blob put's fsyncs and then the commit), delivered to
+ * the local recipients (exactly once per dedupe key) and queued, one row per
+ * remote domain, in one transaction. Only a resolved `accepted` may become 250; errors come back as
  * SmtpReply values.
  *
  * Local recipients go through the same per-recipient filtering as SMTP-in
@@ -55,6 +57,13 @@ export interface AcceptContext {
    * (putBuffer); larger ones are streamed.
    */
   wholeInMemoryBytes: number;
+  /**
+   * A message for remote recipients only, held whole, whose copies (one per
+   * recipient domain's queue row) total at most this many octets is kept in
+   * the queue rows instead of the blob store: the rows' commit is then the
+   * one flush before the 250 (SUBMISSION_INLINE_QUEUE_MAX_BYTES; 0: never).
+   */
+  inlineQueueMaxBytes: number;
 }
 
 export interface Submitted {
@@ -70,7 +79,8 @@ export interface Submitted {
 
 export interface Accepted {
   messageId: string;
-  blobKey: string;
+  /** The blob holding the message; null when it went into the queue rows. */
+  blobKey: string | null;
   local: number;
   queued: number;
   dkim: "signed" | "no_key" | "error" | "off";
@@ -201,14 +211,25 @@ export async function acceptMessage(
   // Only a mailbox needs the IMAP index (body structure, envelope, preview)
   // Delivery.storeBlob builds; a message for remote recipients only skips it.
   let stored: Awaited<ReturnType<Delivery["storeBlob"]>> | undefined;
-  let blob: { key: string; size: number };
+  let blob: { key: string | null; size: number };
+  // Kept in the queue rows instead (see inlineQueueMaxBytes).
+  let inline: Buffer | undefined;
   try {
     if (unsigned) {
       // CRLF line ends, as Delivery.storeBlob stores them (an SMTP client may send bare LF).
       const out = toCrlf(signature ? Buffer.concat([Buffer.from(signature, "utf8"), unsigned]) : unsigned);
       eightBit = has8bit(out);
-      stored = local.length > 0 ? await ctx.delivery.storeBlob(out) : undefined;
-      blob = stored ?? (await ctx.blobs.putBuffer(out));
+      const domains = new Set(remote.map((r) => (r.kind === "remote" ? r.domain : ""))).size;
+      if (local.length === 0 && out.length * domains <= ctx.inlineQueueMaxBytes) {
+        // One flush per message: the file and directory fsyncs of a blob put
+        // were most of a submission's wall time; the rows' commit (below,
+        // before the 250) makes these bytes durable with the envelope.
+        inline = out;
+        blob = { key: null, size: out.length };
+      } else {
+        stored = local.length > 0 ? await ctx.delivery.storeBlob(out) : undefined;
+        blob = stored ?? (await ctx.blobs.putBuffer(out));
+      }
     } else {
       const content = noticing8bit(
         concat(
@@ -285,6 +306,7 @@ export async function acceptMessage(
     }
     await ctx.queue.enqueue({
       blobKey: blob.key,
+      ...(inline ? { content: inline } : {}),
       size: blob.size,
       sender: s.sender,
       senderAccountId: s.account.id,

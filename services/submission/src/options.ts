@@ -22,6 +22,12 @@ export interface SubmissionOptions extends SmtpEndpointOptions {
   /** How long an account's effective sender policy is cached (a change reaches new sessions within it). */
   senderPolicyCacheMs: number;
   limits: SendLimitOptions;
+  /**
+   * A message for remote recipients only whose copies (its size times its
+   * recipient domains) total at most this is kept in the queue rows instead
+   * of the blob store (SUBMISSION_INLINE_QUEUE_MAX_BYTES; 0: never).
+   */
+  inlineQueueMaxBytes: number;
   /** How long a queued message is retried before it bounces (OUTBOUND_MAX_AGE). */
   queueMaxAgeMs: number;
   /** The DKIM key-encryption secret; undefined: no signing. */
@@ -47,6 +53,7 @@ export function submissionOptions(
     senderPolicy: c.submission.senderPolicy,
     senderPolicyCacheMs: 5000,
     limits: c.submission.limits,
+    inlineQueueMaxBytes: c.submission.inlineQueueMaxBytes,
     queueMaxAgeMs: c.outbound.maxAgeMs,
     dkimSecret,
     socketTimeoutMs: 5 * 60_000,

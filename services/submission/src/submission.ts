@@ -311,6 +311,7 @@ export class SubmissionService {
           queueMaxAgeMs: this.opts.queueMaxAgeMs,
           dedupeWindowSeconds: this.opts.dedupeWindowSeconds,
           wholeInMemoryBytes: this.opts.spoolMemoryBytes,
+          inlineQueueMaxBytes: this.opts.inlineQueueMaxBytes,
         },
         spooled,
         {

@@ -115,7 +115,7 @@ test("submission runs the local recipient's Sieve script", async (t) => {
     const added = (await queued()).slice(before);
     assert.equal(added.length, 1, "one vacation reply");
     assert.deepEqual([added[0]!.sender, added[0]!.recipients], ["", ["alice@local.test"]]);
-    const reply = (await collect(await h!.runtime.blobs.get(added[0]!.blobKey))).toString("utf8");
+    const reply = (await collect(await h!.runtime.blobs.get(added[0]!.blobKey!))).toString("utf8");
     assert.match(reply, /^Subject: Away$/m);
     assert.match(reply, /Back on Monday\./);
     // Clear the vacation memory so only the dedupe can stop a second reply.
@@ -139,7 +139,7 @@ test("submission runs the local recipient's Sieve script", async (t) => {
     const added = (await queued()).slice(before);
     assert.equal(added.length, 1);
     assert.deepEqual([added[0]!.sender, added[0]!.recipients], ["", ["alice@local.test"]]);
-    const notice = (await collect(await h!.runtime.blobs.get(added[0]!.blobKey))).toString("utf8");
+    const notice = (await collect(await h!.runtime.blobs.get(added[0]!.blobKey!))).toString("utf8");
     assert.match(notice, /No offers, thanks\./);
   });
 });

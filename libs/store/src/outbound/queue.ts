@@ -10,7 +10,14 @@
 import type { Pool } from "../db.ts";
 
 export interface OutboundEnqueue {
-  blobKey: string;
+  /** The message in the blob store; null when `content` carries it. */
+  blobKey: string | null;
+  /**
+   * The message itself, kept in the rows (a small message for remote
+   * recipients only: the commit is then its only flush). Exactly one of
+   * blobKey and content; each domain's row holds a copy.
+   */
+  content?: Buffer | null;
   size: number;
   sender: string;
   senderAccountId: number | null;
@@ -37,7 +44,12 @@ export interface RecipientDsn {
 
 export interface OutboundEntry {
   id: number;
-  blobKey: string;
+  /** The message in the blob store; null when it is kept in the row (`inline`). */
+  blobKey: string | null;
+  /** The message is kept in the row itself, not in the blob store. */
+  inline: boolean;
+  /** The row's copy of the message (claim and get load it; list leaves it out: null). */
+  content: Buffer | null;
   size: number;
   sender: string;
   senderAccountId: number | null;
@@ -62,7 +74,9 @@ export interface OutboundEntry {
 
 interface Row {
   id: number;
-  blob_key: string;
+  blob_key: string | null;
+  inline?: boolean;
+  content?: Buffer | null;
   size: number;
   sender: string;
   sender_account_id: number | null;
@@ -87,6 +101,8 @@ function toEntry(r: Row): OutboundEntry {
   return {
     id: r.id,
     blobKey: r.blob_key,
+    inline: r.inline ?? r.blob_key === null,
+    content: r.content ?? null,
     size: r.size,
     sender: r.sender,
     senderAccountId: r.sender_account_id,
@@ -107,6 +123,14 @@ function toEntry(r: Row): OutboundEntry {
     delayNotified: r.delay_notified ?? [],
   };
 }
+
+/**
+ * Every column but the message copy (listings: a thousand rows of inline
+ * content would be tens of MB), plus whether the row holds one.
+ */
+const LISTED = `id, blob_key, size, sender, sender_account_id, message_id, eight_bit, domain, recipients, attempts,
+  next_attempt_at, expires_at, lease_owner, lease_until, last_error, created_at, dsn_ret, dsn_envid,
+  recipient_dsn, delay_notified, content IS NOT NULL AS inline`;
 
 /** Each row carries only its own recipients' NOTIFY/ORCPT. */
 function dsnByDomainOf(m: OutboundEnqueue): Record<string, Record<string, RecipientDsn>> {
@@ -178,9 +202,9 @@ export class OutboundQueue {
     const { rows } = await this.pool.query<{ id: number }>(
       `INSERT INTO outbound_queue
          (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit,
-          dsn_ret, dsn_envid, recipient_dsn)
+          dsn_ret, dsn_envid, recipient_dsn, content)
        SELECT $1, $2, $3, $4, $5, d.key, ARRAY(SELECT jsonb_array_elements_text(d.value)), $7, $8,
-              $9, $10, coalesce($11::jsonb -> d.key, '{}'::jsonb)
+              $9, $10, coalesce($11::jsonb -> d.key, '{}'::jsonb), $12::bytea
          FROM jsonb_each($6::jsonb) AS d
        RETURNING id`,
       [
@@ -195,6 +219,7 @@ export class OutboundQueue {
         m.dsnRet ?? null,
         m.dsnEnvid ?? null,
         JSON.stringify(dsnByDomain),
+        m.content ?? null,
       ],
     );
     this.#notify();
@@ -221,14 +246,15 @@ export class OutboundQueue {
       v: m.dsnEnvid ?? null,
       d: Object.fromEntries(m.byDomain),
       n: dsnByDomainOf(m),
+      c: m.content ? m.content.toString("base64") : null,
     }));
     await this.pool.query(
       `INSERT INTO outbound_queue
          (blob_key, size, sender, sender_account_id, message_id, domain, recipients, expires_at, eight_bit,
-          dsn_ret, dsn_envid, recipient_dsn)
+          dsn_ret, dsn_envid, recipient_dsn, content)
        SELECT m->>'b', (m->>'s')::bigint, m->>'f', (m->>'a')::integer, m->>'i', d.key,
               ARRAY(SELECT jsonb_array_elements_text(d.value)), (m->>'x')::timestamptz, (m->>'e')::boolean,
-              m->>'r', m->>'v', coalesce(m->'n'->d.key, '{}'::jsonb)
+              m->>'r', m->>'v', coalesce(m->'n'->d.key, '{}'::jsonb), decode(m->>'c', 'base64')
          FROM jsonb_array_elements($1::jsonb) AS e(m)
         CROSS JOIN LATERAL jsonb_each(m->'d') AS d`,
       [JSON.stringify(payload)],
@@ -241,6 +267,7 @@ export class OutboundQueue {
    * `owner`. SKIP LOCKED lets concurrent claimers pass each other's rows
    * instead of waiting; the lease (not the row lock, which ends with this
    * statement) is what keeps others off while the row is being delivered.
+   * An inline message's content comes back with its row: no blob read.
    */
   async claim(o: ClaimOptions): Promise<OutboundEntry[]> {
     const { rows } = await this.pool.query<Row>(
@@ -327,7 +354,7 @@ export class OutboundQueue {
 
   async list(opts: { limit?: number; domain?: string } = {}): Promise<OutboundEntry[]> {
     const { rows } = await this.pool.query<Row>(
-      `SELECT * FROM outbound_queue WHERE ($2::text IS NULL OR domain = $2)
+      `SELECT ${LISTED} FROM outbound_queue WHERE ($2::text IS NULL OR domain = $2)
         ORDER BY created_at, id LIMIT $1`,
       [opts.limit ?? 1000, opts.domain?.toLowerCase() ?? null],
     );

@@ -6,8 +6,10 @@
  */
 import type { Session } from "../session.ts";
 
-export async function ensureSortKeys(session: Session): Promise<void> {
+/** Returns true when every message already had its row (nothing was indexed here). */
+export async function ensureSortKeys(session: Session): Promise<boolean> {
   const view = session.selected!;
   const missing = (await session.ctx.runtime.store.search.unindexed(view.id)).filter((m) => !m.hasRow);
   if (missing.length) await session.ctx.delivery.searchIndexer.indexStored(missing);
+  return missing.length === 0;
 }

@@ -23,6 +23,15 @@ export interface ThreadCache {
   list: string;
 }
 
+/** A SORT answer over every message of the view (UIDs in sort order), and what it was computed from. */
+export interface SortCache {
+  /** The sort criteria, e.g. "REVERSE DATE". */
+  key: string;
+  membership: number;
+  head: number;
+  uids: Uint32Array;
+}
+
 export class SelectedMailbox {
   #uids: Uint32Array;
   #flags: Uint8Array;
@@ -49,6 +58,8 @@ export class SelectedMailbox {
    * view's membership and the mailbox's HIGHESTMODSEQ are what they were.
    */
   threadCache: ThreadCache | null = null;
+  /** The last SORT ... ALL answer (commands/sort.ts), valid on the same terms. */
+  sortCache: SortCache | null = null;
   /** Bumped by every add/remove: a cached answer over the view's messages is stale. */
   #membership = 0;
 
@@ -86,7 +97,9 @@ export class SelectedMailbox {
   get byteSize(): number {
     let keywordBytes = 0;
     for (const list of this.#keywords.values()) keywordBytes += 48 + list.length * 24;
-    const threadBytes = this.threadCache ? this.threadCache.list.length + 64 : 0;
+    const threadBytes =
+      (this.threadCache ? this.threadCache.list.length + 64 : 0) +
+      (this.sortCache ? this.sortCache.uids.byteLength + this.sortCache.key.length + 64 : 0);
     return (
       this.#uids.byteLength +
       this.#flags.byteLength +

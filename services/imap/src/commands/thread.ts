@@ -13,7 +13,7 @@
 // message and the trees (RFC 5256 §3 REFERENCES rebuilt in JavaScript).
 import type { ThreadCommand } from "@aerogram/imap-protocol";
 import { matchingUids, selectsAll } from "../search/matching.ts";
-import { ensureSortKeys } from "../search/sort-keys-ready.ts";
+import { sortKeysAndHead } from "../search/sort-keys-ready.ts";
 import { formatThreads, orderedSubject, references } from "../search/thread.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
@@ -22,12 +22,7 @@ export async function thread(session: Session, command: ThreadCommand): Promise<
   const view = session.selected!;
   const all = selectsAll(command.criteria);
   const store = session.ctx.runtime.store;
-  // the head is read before the keys: a change after it raises it past what the cache records
-  const [complete, heads] = await Promise.all([
-    ensureSortKeys(session),
-    all ? store.mailboxes.highestModseqs([view.id]) : undefined,
-  ]);
-  const head = heads?.get(view.id);
+  const { complete, head } = await sortKeysAndHead(session, all);
   const cached = view.threadCache;
   let uidList: string;
   if (

@@ -12,6 +12,26 @@
 import { type NumericRange, resolveSequenceSet, type SequenceSet } from "@aerogram/imap-protocol";
 import { decodeFlags } from "@aerogram/store";
 
+/** A THREAD answer over every message of the view (UIDs), and what it was computed from. */
+export interface ThreadCache {
+  algorithm: string;
+  /** The view's `membership` then. */
+  membership: number;
+  /** The mailbox's HIGHESTMODSEQ (from PostgreSQL) then: an expunge elsewhere bumps it. */
+  head: number;
+  /** The thread-list of RFC 5256 §4 with UIDs. */
+  list: string;
+}
+
+/** A SORT answer over every message of the view (UIDs in sort order), and what it was computed from. */
+export interface SortCache {
+  /** The sort criteria, e.g. "REVERSE DATE". */
+  key: string;
+  membership: number;
+  head: number;
+  uids: Uint32Array;
+}
+
 export class SelectedMailbox {
   #uids: Uint32Array;
   #flags: Uint8Array;
@@ -33,6 +53,15 @@ export class SelectedMailbox {
    * round trip per command). Cleared before every command.
    */
   knownHead: number | null = null;
+  /**
+   * The last THREAD ... ALL answer with UIDs (commands/thread.ts), valid while the
+   * view's membership and the mailbox's HIGHESTMODSEQ are what they were.
+   */
+  threadCache: ThreadCache | null = null;
+  /** The last SORT ... ALL answer (commands/sort.ts), valid on the same terms. */
+  sortCache: SortCache | null = null;
+  /** Bumped by every add/remove: a cached answer over the view's messages is stale. */
+  #membership = 0;
 
   constructor(
     readonly id: number,
@@ -68,7 +97,22 @@ export class SelectedMailbox {
   get byteSize(): number {
     let keywordBytes = 0;
     for (const list of this.#keywords.values()) keywordBytes += 48 + list.length * 24;
-    return this.#uids.byteLength + this.#flags.byteLength + keywordBytes + this.#recent.length * 8 + 200;
+    const threadBytes =
+      (this.threadCache ? this.threadCache.list.length + 64 : 0) +
+      (this.sortCache ? this.sortCache.uids.byteLength + this.sortCache.key.length + 64 : 0);
+    return (
+      this.#uids.byteLength +
+      this.#flags.byteLength +
+      keywordBytes +
+      this.#recent.length * 8 +
+      threadBytes +
+      200
+    );
+  }
+
+  /** Changes whenever a message joins or leaves the view. */
+  get membership(): number {
+    return this.#membership;
   }
 
   get maxUid(): number {
@@ -106,6 +150,7 @@ export class SelectedMailbox {
     this.#uids[this.#count] = uid;
     this.#flags[this.#count] = flags;
     this.#count++;
+    this.#membership++;
     this.setKeywords(uid, keywords);
   }
 
@@ -116,6 +161,7 @@ export class SelectedMailbox {
     this.#uids.copyWithin(seq - 1, seq, this.#count);
     this.#flags.copyWithin(seq - 1, seq, this.#count);
     this.#count--;
+    this.#membership++;
     this.#keywords.delete(uid);
     this.pendingExpunges.delete(uid);
     return seq;

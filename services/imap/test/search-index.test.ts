@@ -534,6 +534,59 @@ describe("THREAD (RFC 5256 §3)", () => {
     }
   });
 
+  test("a repeated THREAD or SORT ... ALL follows APPEND and EXPUNGE by another session (the answers are cached)", async () => {
+    const a = await RawClient.connect(gateway.port);
+    const b = await RawClient.connect(gateway.port);
+    await a.login(user.user, user.pass);
+    await b.login(user.user, user.pass);
+    await a.command("CREATE Cached");
+    const mail = (n: number, subject: string, parent?: number) =>
+      msg(
+        {
+          From: "a@d",
+          Subject: subject,
+          Date: `Wed, ${n} Jan 2020 10:00:00 +0000`,
+          "Message-ID": `<c${n}@d>`,
+          ...(parent ? { "In-Reply-To": `<c${parent}@d>`, References: `<c${parent}@d>` } : {}),
+        },
+        "x\r\n",
+      );
+    try {
+      assert.match(await append(a, "Cached", mail(1, "one")), /OK/);
+      assert.match(await append(a, "Cached", mail(2, "two")), /OK/);
+      await a.command("SELECT Cached");
+      const thread = async (cmd: string) => untaggedLine(await a.command(cmd), "THREAD");
+      const sort = async (cmd: string) => untaggedLine(await a.command(cmd), "SORT");
+      assert.equal(await thread("UID THREAD REFERENCES UTF-8 ALL"), "* THREAD (1)(2)");
+      assert.equal(await sort("UID SORT (REVERSE DATE) UTF-8 ALL"), "* SORT 2 1");
+      assert.equal(await sort("UID SORT (REVERSE DATE) UTF-8 ALL"), "* SORT 2 1");
+      assert.equal(await sort("UID SORT (DATE) UTF-8 ALL"), "* SORT 1 2");
+      assert.equal(await thread("UID THREAD REFERENCES UTF-8 ALL"), "* THREAD (1)(2)");
+      assert.equal(await thread("UID THREAD ORDEREDSUBJECT UTF-8 ALL"), "* THREAD (1)(2)");
+      // a reply to 1, by another session: A's view takes it in, the tree changes
+      assert.match(await append(b, "Cached", mail(3, "Re: one", 1)), /OK/);
+      await a.command("NOOP");
+      assert.equal(await thread("UID THREAD REFERENCES UTF-8 ALL"), "* THREAD (1 3)(2)");
+      assert.equal(await thread("THREAD REFERENCES UTF-8 ALL"), "* THREAD (1 3)(2)");
+      assert.equal(await sort("UID SORT (REVERSE DATE) UTF-8 ALL"), "* SORT 3 2 1");
+      // 2 expunged elsewhere: gone from the answer at once (the mailbox's HIGHESTMODSEQ moved),
+      // whether or not A's view has taken the expunge in yet
+      await b.command("SELECT Cached");
+      assert.match(await b.command("UID STORE 2 +FLAGS.SILENT (\\Deleted)"), /OK/);
+      assert.match(await b.command("EXPUNGE"), /OK/);
+      assert.equal(await thread("UID THREAD REFERENCES UTF-8 ALL"), "* THREAD (1 3)");
+      assert.equal(await sort("UID SORT (REVERSE DATE) UTF-8 ALL"), "* SORT 3 1");
+      await a.command("NOOP");
+      assert.equal(await sort("SORT (REVERSE DATE) UTF-8 ALL"), "* SORT 2 1");
+      // sequence numbers after the renumbering: 3 is now message 2
+      assert.equal(await thread("THREAD REFERENCES UTF-8 ALL"), "* THREAD (1 2)");
+      assert.equal(await thread("UID THREAD REFERENCES UTF-8 ALL"), "* THREAD (1 3)");
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   test("with search keys and sequence numbers", async () => {
     assert.match(
       await client.command('THREAD REFERENCES UTF-8 BODY "unrelated"'),

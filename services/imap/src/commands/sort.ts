@@ -2,9 +2,15 @@
 // return options (RFC 5267 §3: MIN, MAX, ALL, COUNT; SAVE per RFC 5182): the
 // search keys select (search/matching.ts), the stored sort keys order in one
 // ORDER BY (libs/store search/sort.ts).
+//
+// SORT ... ALL is cached on the view (selected-mailbox.ts sortCache) on the
+// terms THREAD's is (commands/thread.ts): every sort key (dates, size, the
+// stored RFC 5256 §2.1 base subject and addresses) is fixed once a message's
+// search row exists, so the order is a function of the set of messages, which
+// is unchanged while the view's membership and the mailbox's HIGHESTMODSEQ are.
 import { atom, type ImapValue, type SortCommand, untagged } from "@aerogram/imap-protocol";
 import { matchingUids, selectsAll } from "../search/matching.ts";
-import { ensureSortKeys } from "../search/sort-keys-ready.ts";
+import { sortKeysAndHead } from "../search/sort-keys-ready.ts";
 import type { Session } from "../session.ts";
 import { type CommandResult, ok } from "./result.ts";
 
@@ -26,12 +32,28 @@ export function orderedSequenceSet(numbers: readonly number[]): string {
 
 export async function sort(session: Session, command: SortCommand): Promise<CommandResult> {
   const view = session.selected!;
-  await ensureSortKeys(session);
   const all = selectsAll(command.criteria);
-  const found = all ? null : await matchingUids(session, command.criteria);
-  const sorted = (await session.ctx.runtime.store.search.sort(view.id, found, command.sortCriteria)).filter(
-    (uid) => view.sequenceOf(uid) > 0,
-  );
+  const { complete, head } = await sortKeysAndHead(session, all);
+  const key = command.sortCriteria.map((c) => `${c.reverse ? "REVERSE " : ""}${c.key}`).join(" ");
+  const cached = view.sortCache;
+  let sorted: number[];
+  if (
+    all &&
+    head !== undefined &&
+    cached &&
+    cached.key === key &&
+    cached.membership === view.membership &&
+    cached.head === head
+  ) {
+    sorted = Array.from(cached.uids);
+  } else {
+    const found = all ? null : await matchingUids(session, command.criteria);
+    sorted = (await session.ctx.runtime.store.search.sort(view.id, found, command.sortCriteria)).filter(
+      (uid) => view.sequenceOf(uid) > 0,
+    );
+    if (all && complete && head !== undefined)
+      view.sortCache = { key, membership: view.membership, head, uids: Uint32Array.from(sorted) };
+  }
   const numbers = command.uid ? sorted : sorted.map((uid) => view.sequenceOf(uid));
   const options = command.returnOptions;
   if (options === null) {

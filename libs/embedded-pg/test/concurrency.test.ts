@@ -266,7 +266,8 @@ contract("embedded PGlite over its sockets", async () => {
 
 contract("real PostgreSQL (TEST_DATABASE_URL)", async (t) => {
   if (!(await requireServer(t, "postgres"))) return undefined;
-  const db = await createTestDatabase();
+  // Empty: these tests create tables of their own.
+  const db = await createTestDatabase({ empty: true });
   return { url: db.url, stop: () => db.drop() };
 });
 

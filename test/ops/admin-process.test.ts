@@ -23,7 +23,8 @@ test("--migrate-only migrates and exits; an admin-only process serves the API to
   timeout: 120_000,
 }, async (t) => {
   if (!(await requireServer(t, "postgres"))) return;
-  const db = await createTestDatabase();
+  // Empty: --migrate-only must create the schema itself.
+  const db = await createTestDatabase({ empty: true });
   const dir = await tempDir("aerogram-admin-process-");
   const env = cleanEnv({ DATABASE_URL: db.url, DATA_DIR: dir.path, HTTP_PORT: "0", DEMO_ACCOUNT: "false" });
   try {

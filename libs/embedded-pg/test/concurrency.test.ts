@@ -36,6 +36,10 @@ async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise
   }
 }
 
+/** This database's advisory locks (pg_locks lists every database's on a shared server). */
+const ADVISORY_LOCKS_HERE =
+  "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
 function contract(name: string, open: (t: TestContext) => Promise<Backend | undefined>) {
   describe(name, () => {
     // One backend per suite (PGlite takes seconds to start on a loaded machine); every test has its own tables.
@@ -205,8 +209,9 @@ function contract(name: string, open: (t: TestContext) => Promise<Backend | unde
         ),
       );
       assert.equal((await pool.query<{ n: number }>("SELECT n FROM tally")).rows[0]!.n, 16);
-      // Ended with their transactions: nothing left held.
-      const held = await pool.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'");
+      // Ended with their transactions: nothing left held (in this database: pg_locks is
+      // server-wide, and other files' migrations take advisory locks in their own databases).
+      const held = await pool.query(ADVISORY_LOCKS_HERE);
       assert.equal(held.rowCount, 0);
     });
 
@@ -253,7 +258,7 @@ function contract(name: string, open: (t: TestContext) => Promise<Backend | unde
         rows.map((r) => r.v),
         [2],
       );
-      const left = await pool.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'");
+      const left = await pool.query(ADVISORY_LOCKS_HERE);
       assert.equal(left.rowCount, 0);
     });
   });
@@ -266,7 +271,8 @@ contract("embedded PGlite over its sockets", async () => {
 
 contract("real PostgreSQL (TEST_DATABASE_URL)", async (t) => {
   if (!(await requireServer(t, "postgres"))) return undefined;
-  const db = await createTestDatabase();
+  // Empty: these tests create tables of their own.
+  const db = await createTestDatabase({ empty: true });
   return { url: db.url, stop: () => db.drop() };
 });
 

@@ -337,7 +337,8 @@ function storeContract(
 let realPg: TestDatabase | undefined;
 describe("real PostgreSQL", async () => {
   storeContract("store on PostgreSQL", async () => {
-    realPg = await createTestDatabase();
+    // Empty, not the testkit's migrated copy: Store.open must apply every migration here.
+    realPg = await createTestDatabase({ empty: true });
     const store = await Store.open({ url: realPg.url, poolMax: 4 });
     return { store, url: realPg.url, cleanup: () => realPg!.drop() };
   });

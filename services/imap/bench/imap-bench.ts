@@ -265,18 +265,8 @@ class BackendSampler {
 
 // ---- imaptest ------------------------------------------------------------------
 
-/** imaptest's protocol scripts against one server: its summary lines ("N/M ... failed"). */
-async function runCompliance(
-  port: number,
-  userTemplate: string,
-): Promise<{ summary: string; failed: number }> {
-  const args = [
-    "host=127.0.0.1",
-    `port=${port}`,
-    `user=${userTemplate.replace("%d", "1")}`,
-    `pass=${PASSWORD}`,
-    `test=${IMAPTEST_TESTS}`,
-  ];
+/** Runs imaptest with `args` to its end; its stdout and stderr together. */
+async function imaptestOutput(args: string[]): Promise<string> {
   const child = spawn(IMAPTEST, args, { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } });
   let output = "";
   child.stdout.on("data", (d: Buffer) => {
@@ -289,6 +279,22 @@ async function runCompliance(
     child.on("error", rej);
     child.on("close", () => res());
   });
+  return output;
+}
+
+/** imaptest's protocol scripts against one server: its summary lines ("N/M ... failed"). */
+async function runCompliance(
+  port: number,
+  userTemplate: string,
+): Promise<{ summary: string; failed: number }> {
+  const args = [
+    "host=127.0.0.1",
+    `port=${port}`,
+    `user=${userTemplate.replace("%d", "1")}`,
+    `pass=${PASSWORD}`,
+    `test=${IMAPTEST_TESTS}`,
+  ];
+  const output = await imaptestOutput(args);
   const lines = output.split("\n").filter((l) => /failed/.test(l));
   if (process.env.BENCH_VERBOSE) console.log(output);
   const failed = lines.reduce(
@@ -315,18 +321,7 @@ async function runImaptest(
     `mbox=${mbox}`,
     ...(mix === "logout0" ? ["logout=0"] : []),
   ];
-  const child = spawn(IMAPTEST, args, { env: { ...process.env, LD_LIBRARY_PATH: "/usr/lib/dovecot" } });
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  await new Promise<void>((res, rej) => {
-    child.on("error", rej);
-    child.on("close", () => res());
-  });
+  const output = await imaptestOutput(args);
   const totalsAt = output.lastIndexOf("Totals:");
   const block = output.slice(totalsAt).split("\n");
   const names = (block[1] ?? "").trim().split(/\s+/);
